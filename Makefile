@@ -1,0 +1,147 @@
+# ringo — build, test, examples, perf, install, sanitizer builds.
+#
+#   make                    build/libringo.a and build/libringo.so
+#   make test               build and run the cmocka suites
+#   make test SANITIZE=address,undefined   (or SANITIZE=thread)
+#   make valgrind           run the suites under valgrind memcheck
+#   make examples           build/examples/...
+#   make perf               build/perf/...
+#   make install PREFIX=/usr/local DESTDIR=
+
+VERSION_MAJOR := $(shell sed -n 's/^\#define RINGO_VERSION_MAJOR \([0-9]*\)/\1/p' include/ringo.h)
+VERSION_MINOR := $(shell sed -n 's/^\#define RINGO_VERSION_MINOR \([0-9]*\)/\1/p' include/ringo.h)
+VERSION_PATCH := $(shell sed -n 's/^\#define RINGO_VERSION_PATCH \([0-9]*\)/\1/p' include/ringo.h)
+VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DESTDIR ?=
+
+CC ?= cc
+CXX ?= c++
+ARCH ?= $(shell uname -m)
+
+# Each sanitizer build gets its own tree so objects never mix.
+ifeq ($(SANITIZE),)
+BUILD ?= build
+else
+BUILD ?= build/san-$(subst $(comma),-,$(SANITIZE))
+endif
+comma := ,
+
+CFLAGS ?= -O2 -g
+override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+	-fPIC -D_GNU_SOURCE -Iinclude -Iruntime -MMD -MP
+CXXFLAGS ?= -O2 -g
+override CXXFLAGS += -Wall -Wextra -Iinclude
+LDLIBS := -luring -lpthread
+
+ifneq ($(SANITIZE),)
+override CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+override LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+RUNTIME_SRCS := $(wildcard runtime/*.c)
+ARCH_SRCS := $(wildcard runtime/arch/$(ARCH)/*.S)
+RUNTIME_OBJS := $(RUNTIME_SRCS:%.c=$(BUILD)/%.o) $(ARCH_SRCS:%.S=$(BUILD)/%.o)
+
+TEST_SRCS := $(wildcard tests/test_*.c)
+TEST_SUPPORT := $(filter-out tests/test_%.c,$(wildcard tests/*.c))
+TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+
+TOUR_SRCS := $(wildcard examples/tour/*.c)
+TOUR_BINS := $(TOUR_SRCS:examples/%.c=$(BUILD)/examples/%)
+EXAMPLE_SRCS := $(wildcard examples/*.c)
+EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
+
+PERF_SRCS := $(wildcard perf/*.c)
+PERF_BINS := $(PERF_SRCS:perf/%.c=$(BUILD)/perf/%)
+PERF_CXX_SRCS := $(wildcard perf/*.cc)
+PERF_CXX_BINS := $(PERF_CXX_SRCS:perf/%.cc=$(BUILD)/perf/%)
+
+LIB := $(BUILD)/libringo.a
+SOLIB := $(BUILD)/libringo.so
+
+.PHONY: all lib test examples perf install uninstall clean valgrind check-tour
+all: lib
+
+lib: $(LIB) $(SOLIB)
+
+$(LIB): $(RUNTIME_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(SOLIB): $(RUNTIME_OBJS)
+	$(CC) -shared -Wl,-soname,libringo.so.$(VERSION_MAJOR) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/runtime/%.o: runtime/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/runtime/arch/%.o: runtime/arch/%.S
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# ---- tests ---------------------------------------------------------------
+$(BUILD)/tests/support/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+TEST_SUPPORT_OBJS := $(TEST_SUPPORT:tests/%.c=$(BUILD)/tests/support/%.o)
+
+$(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(TEST_SUPPORT_OBJS) $(LIB) -lcmocka $(LDLIBS)
+
+# Tests find the example binaries through RINGO_BUILD.
+test: $(TEST_BINS) $(TOUR_BINS) $(EXAMPLE_BINS)
+	@RINGO_BUILD=$(BUILD) tests/run-suite $(TEST_BINS)
+
+VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible
+valgrind: $(TEST_BINS) $(TOUR_BINS) $(EXAMPLE_BINS)
+	@RINGO_BUILD=$(BUILD) RINGO_UNDER_VALGRIND=1 tests/run-suite --wrap "$(VALGRIND)" $(TEST_BINS)
+
+# ---- examples --------------------------------------------------------------
+examples: $(TOUR_BINS) $(EXAMPLE_BINS)
+
+$(BUILD)/examples/%: examples/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lm
+
+# ---- perf ------------------------------------------------------------------
+perf: $(PERF_BINS) $(PERF_CXX_BINS) $(EXAMPLE_BINS)
+	@if [ -f mk/perf-baselines.mk ]; then $(MAKE) --no-print-directory -f mk/perf-baselines.mk BUILD=$(BUILD) all; fi
+
+$(BUILD)/perf/%: perf/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lm
+
+$(BUILD)/perf/%: perf/%.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -o $@ $< -lboost_context
+
+# ---- install ---------------------------------------------------------------
+$(BUILD)/ringo.pc: ringo.pc.in include/ringo.h
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+install: $(LIB) $(SOLIB) $(BUILD)/ringo.pc
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/ringo
+	install -m 644 include/ringo.h $(DESTDIR)$(INCLUDEDIR)/ringo.h
+	for h in include/ringo/*.h; do [ -f "$$h" ] && install -m 644 "$$h" $(DESTDIR)$(INCLUDEDIR)/ringo/; done; true
+	install -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/libringo.a
+	install -m 755 $(SOLIB) $(DESTDIR)$(LIBDIR)/libringo.so.$(VERSION)
+	ln -sf libringo.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libringo.so.$(VERSION_MAJOR)
+	ln -sf libringo.so.$(VERSION_MAJOR) $(DESTDIR)$(LIBDIR)/libringo.so
+	install -m 644 $(BUILD)/ringo.pc $(DESTDIR)$(LIBDIR)/pkgconfig/ringo.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/ringo.h $(DESTDIR)$(LIBDIR)/libringo.* $(DESTDIR)$(LIBDIR)/pkgconfig/ringo.pc
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/ringo
+
+clean:
+	rm -rf build
+
+-include $(RUNTIME_OBJS:.o=.d) $(TEST_BINS:=.d) $(TEST_SUPPORT_OBJS:.o=.d)

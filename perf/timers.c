@@ -1,0 +1,83 @@
+/*
+ * timers: 1,000,000 timers with random deadlines over one second on a
+ * virtual clock, a tenth cancelled, the rest run. Prints ns per timer for
+ * insert + fire (the cancels are included in the total time).
+ *   build/perf/timers [N]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "ringo.h"
+
+static long fired;
+
+static void on_timer(void *arg)
+{
+	fired++;
+}
+
+static void stop(void *arg)
+{
+	ringo_loop_stop(arg);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double insert_ns, fire_ns;
+
+static double run(long n, ringo_handle *h, int64_t *when)
+{
+	ringo_loop_options o;
+	ringo_loop_options_init(&o);
+	o.flags = RINGO_LOOP_VIRTUAL_CLOCK;
+	ringo_loop *loop;
+	if (ringo_loop_new(&loop, &o) < 0)
+		abort();
+	fired = 0;
+	double t0 = now_s();
+	for (long i = 0; i < n; i++)
+		if (ringo_call_at(loop, when[i], on_timer, NULL, &h[i]) < 0)
+			abort();
+	for (long i = 0; i < n; i += 10)
+		ringo_handle_cancel(h[i]);
+	ringo_call_at(loop, RINGO_SEC(2), stop, loop, NULL);
+	double tm = now_s();
+	ringo_loop_run_forever(loop);
+	double t1 = now_s();
+	insert_ns = (tm - t0) * 1e9 / n;
+	fire_ns = (t1 - tm) * 1e9 / n;
+	if (fired != n - (n + 9) / 10) {
+		fprintf(stderr, "timers: fired %ld, expected %ld\n", fired, n - (n + 9) / 10);
+		exit(1);
+	}
+	ringo_loop_free(loop);
+	return (t1 - t0) * 1e9 / n;
+}
+
+int main(int argc, char **argv)
+{
+	long n = argc > 1 ? atol(argv[1]) : 1000000;
+	ringo_handle *h = malloc(n * sizeof(*h));
+	int64_t *when = malloc(n * sizeof(*when));
+	srand(42);
+	for (long i = 0; i < n; i++)
+		when[i] = (int64_t)((double)rand() / RAND_MAX * 1e9);
+	double best = 1e18;
+	for (int r = 0; r < 3; r++) {
+		double v = run(n, h, when);
+		if (v < best)
+			best = v;
+		fprintf(stderr, "timers: insert+cancel %.1f ns, fire %.1f ns per timer\n", insert_ns,
+			fire_ns);
+	}
+	printf("timers_ns_per_op %.1f\n", best);
+	free(h);
+	free(when);
+	return 0;
+}

@@ -1,0 +1,84 @@
+/*
+ * Error text, version, and the two ways ringo stops a program: a broken
+ * internal invariant (assert) and a fatal runtime condition (panic).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+const char *ringo_version(void)
+{
+#define RINGO__STR2(x) #x
+#define RINGO__STR(x) RINGO__STR2(x)
+	return RINGO__STR(RINGO_VERSION_MAJOR) "." RINGO__STR(RINGO_VERSION_MINOR) "." RINGO__STR(
+		RINGO_VERSION_PATCH);
+}
+
+bool ringo_check_version(int major, int minor)
+{
+	return major == RINGO_VERSION_MAJOR && minor <= RINGO_VERSION_MINOR;
+}
+
+/* The errors that carry a ringo-specific meaning; the rest read as the
+ * C library describes them. */
+static const char *ringo_meaning(int err)
+{
+	switch (err) {
+	case -EINPROGRESS:
+		return "future is not done yet";
+	case -ECANCELED:
+		return "cancelled";
+	case -EALREADY:
+		return "already done or already cancelled";
+	case -ESHUTDOWN:
+		return "event loop is closed";
+	case -EBUSY:
+		return "event loop is running";
+	case -EPERM:
+		return "not allowed here (a suspending call outside a task?)";
+	case -EDEADLK:
+		return "a task cannot wait for itself";
+	case -ETIMEDOUT:
+		return "timed out";
+	case -EINTR:
+		return "event loop stopped before the future was done";
+	default:
+		return NULL;
+	}
+}
+
+const char *ringo_strerror(int err)
+{
+	if (err == 0)
+		return "success";
+	if (err > 0)
+		return "not an error code (ringo errors are negative errno values)";
+	const char *m = ringo_meaning(err);
+	if (m)
+		return m;
+	const char *d = strerrordesc_np(-err);
+	return d ? d : "unknown error";
+}
+
+void ringo__assert_fail(const char *expr, const char *file, int line, const char *func)
+{
+	fprintf(stderr, "ringo: assertion failed: %s (%s:%d, %s)\n", expr, file, line, func);
+	fflush(stderr);
+	abort();
+}
+
+void ringo__panic(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("ringo: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	fflush(stderr);
+	abort();
+}

@@ -1,0 +1,238 @@
+/*
+ * Futures: asyncio's Future, reference counted.
+ *
+ * Done callbacks are callback records kept on the future's own FIFO list
+ * while it is pending; completing the future moves them, in order, to the
+ * ready queue, each holding a reference so the future outlives them. So a
+ * done callback always runs through the ready queue, never inline, even
+ * when it is added to a future that is already done (asyncio's rule).
+ */
+#include "internal.h"
+
+void ringo__future_init(ringo_future *fut, ringo_loop *loop)
+{
+	fut->loop = loop;
+	fut->refs = 1;
+	fut->state = RINGO__FUT_PENDING;
+	fut->is_task = 0;
+	fut->error = 0;
+	fut->value = NULL;
+	fut->cancel_msg = NULL;
+	fut->cbs_head = NULL;
+	fut->cbs_tail = &fut->cbs_head;
+	loop->futures_live++;
+}
+
+int ringo_future_new(ringo_loop *loop, ringo_future **out)
+{
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	int err = ringo__check_open(loop);
+	if (err < 0)
+		return err;
+	ringo_future *fut = ringo__alloc(loop, sizeof(*fut));
+	if (!fut)
+		return -ENOMEM;
+	ringo__future_init(fut, loop);
+	*out = fut;
+	return 0;
+}
+
+void ringo_future_ref(ringo_future *fut)
+{
+	RINGO_ASSERT(fut && fut->refs > 0);
+	fut->refs++;
+}
+
+void ringo_future_release(ringo_future *fut)
+{
+	if (!fut)
+		return;
+	RINGO_ASSERT(fut->refs > 0);
+	if (--fut->refs > 0)
+		return;
+	/* Pending callbacks hold no reference, so they may still be listed. */
+	ringo__future_drop_callbacks(fut);
+	ringo_loop *loop = fut->loop;
+	loop->futures_live--;
+	if (fut->is_task)
+		ringo__task_free(fut);
+	else
+		ringo__free(loop, fut, sizeof(*fut));
+}
+
+/* Queue one done callback: it takes a reference on the future. */
+static void schedule_done(ringo_future *fut, struct ringo__cb *cb)
+{
+	if (fut->loop->closed) {
+		/* Nothing will run again on a closed loop. */
+		ringo__cb_free(fut->loop, cb);
+		return;
+	}
+	cb->state = RINGO__CB_READY;
+	cb->fut = fut;
+	fut->refs++;
+	ringo__ready_push(fut->loop, &cb->work);
+}
+
+void ringo__future_complete(ringo_future *fut, int state, void *value, int error, const char *msg)
+{
+	RINGO_ASSERT(fut->state == RINGO__FUT_PENDING);
+	RINGO_ASSERT(state != RINGO__FUT_PENDING);
+	fut->state = (uint8_t)state;
+	fut->value = value;
+	fut->error = error;
+	fut->cancel_msg = msg;
+	struct ringo__work *w = fut->cbs_head;
+	fut->cbs_head = NULL;
+	fut->cbs_tail = &fut->cbs_head;
+	while (w) {
+		struct ringo__work *next = w->next;
+		schedule_done(fut, ringo__container_of(w, struct ringo__cb, work));
+		w = next;
+	}
+}
+
+void ringo__future_drop_callbacks(ringo_future *fut)
+{
+	struct ringo__work *w = fut->cbs_head;
+	fut->cbs_head = NULL;
+	fut->cbs_tail = &fut->cbs_head;
+	while (w) {
+		struct ringo__work *next = w->next;
+		ringo__cb_free(fut->loop, ringo__container_of(w, struct ringo__cb, work));
+		w = next;
+	}
+}
+
+static int check_settable(const ringo_future *fut)
+{
+	if (!fut)
+		return -EINVAL;
+	if (fut->state != RINGO__FUT_PENDING)
+		return -EALREADY;
+	return 0;
+}
+
+int ringo_future_set_result(ringo_future *fut, void *value)
+{
+	int err = check_settable(fut);
+	if (err < 0)
+		return err;
+	ringo__future_complete(fut, RINGO__FUT_RESULT, value, 0, NULL);
+	return 0;
+}
+
+int ringo_future_set_error(ringo_future *fut, int error)
+{
+	int err = check_settable(fut);
+	if (err < 0)
+		return err;
+	if (error >= 0 || error == -EINPROGRESS || error == -ECANCELED)
+		return -EINVAL;
+	ringo__future_complete(fut, RINGO__FUT_ERROR, NULL, error, NULL);
+	return 0;
+}
+
+bool ringo_future_cancel(ringo_future *fut, const char *msg)
+{
+	if (!fut)
+		return false;
+	if (fut->is_task)
+		return ringo_task_cancel(ringo_future_task(fut), msg);
+	if (fut->state != RINGO__FUT_PENDING)
+		return false;
+	ringo__future_complete(fut, RINGO__FUT_CANCELLED, NULL, -ECANCELED, msg);
+	return true;
+}
+
+bool ringo_future_done(const ringo_future *fut)
+{
+	return fut && fut->state != RINGO__FUT_PENDING;
+}
+
+bool ringo_future_cancelled(const ringo_future *fut)
+{
+	return fut && fut->state == RINGO__FUT_CANCELLED;
+}
+
+int ringo_future_result(const ringo_future *fut, void **value)
+{
+	if (!fut)
+		return -EINVAL;
+	switch (fut->state) {
+	case RINGO__FUT_PENDING:
+		return -EINPROGRESS;
+	case RINGO__FUT_RESULT:
+		if (value)
+			*value = fut->value;
+		return 0;
+	case RINGO__FUT_CANCELLED:
+		return -ECANCELED;
+	default:
+		return fut->error;
+	}
+}
+
+int ringo_future_error(const ringo_future *fut)
+{
+	return ringo_future_result(fut, NULL);
+}
+
+const char *ringo_future_cancel_message(const ringo_future *fut)
+{
+	return fut && fut->state == RINGO__FUT_CANCELLED ? fut->cancel_msg : NULL;
+}
+
+int ringo_future_add_done_callback(ringo_future *fut, ringo_done_fn *fn, void *arg)
+{
+	if (!fut || !fn)
+		return -EINVAL;
+	int err = ringo__check_open(fut->loop);
+	if (err < 0)
+		return err;
+	struct ringo__cb *cb = ringo__cb_new(fut->loop);
+	if (!cb)
+		return -ENOMEM;
+	cb->kind = RINGO__CB_DONE;
+	cb->done_fn = fn;
+	cb->arg = arg;
+	cb->work.run = ringo__cb_run;
+	if (fut->state != RINGO__FUT_PENDING) {
+		schedule_done(fut, cb);
+		return 0;
+	}
+	cb->state = RINGO__CB_WAITING;
+	cb->fut = fut;
+	cb->work.next = NULL;
+	*fut->cbs_tail = &cb->work;
+	fut->cbs_tail = &cb->work.next;
+	return 0;
+}
+
+int ringo_future_remove_done_callback(ringo_future *fut, ringo_done_fn *fn, void *arg)
+{
+	if (!fut || !fn)
+		return -EINVAL;
+	int removed = 0;
+	struct ringo__work **link = &fut->cbs_head;
+	fut->cbs_tail = &fut->cbs_head;
+	while (*link) {
+		struct ringo__cb *cb = ringo__container_of(*link, struct ringo__cb, work);
+		if (cb->done_fn == fn && cb->arg == arg) {
+			*link = cb->work.next;
+			ringo__cb_free(fut->loop, cb);
+			removed++;
+			continue;
+		}
+		link = &cb->work.next;
+		fut->cbs_tail = link;
+	}
+	return removed;
+}
+
+ringo_loop *ringo_future_loop(const ringo_future *fut)
+{
+	return fut ? fut->loop : NULL;
+}

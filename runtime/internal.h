@@ -1,0 +1,325 @@
+/*
+ * Private to the runtime: the loop's layout and the helpers every part of
+ * ringo shares. Users must not include this.
+ */
+#ifndef RINGO_INTERNAL_H
+#define RINGO_INTERNAL_H
+
+#include <errno.h>
+#include <liburing.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ringo.h"
+
+/* ---- assertions: on in every build; a broken invariant is a bug, never a
+ * user error (user errors get a negative errno). */
+#define RINGO_ASSERT(cond)                                                                    \
+	do {                                                                                  \
+		if (__builtin_expect(!(cond), 0))                                             \
+			ringo__assert_fail(#cond, __FILE__, __LINE__, __func__);              \
+	} while (0)
+
+__attribute__((noreturn, cold)) void ringo__assert_fail(const char *expr, const char *file,
+							int line, const char *func);
+/* A fatal runtime condition (stack overflow, corrupted canary): print and abort. */
+__attribute__((noreturn, cold, format(printf, 1, 2))) void ringo__panic(const char *fmt, ...);
+
+#define ringo__likely(x) __builtin_expect(!!(x), 1)
+#define ringo__unlikely(x) __builtin_expect(!!(x), 0)
+
+#define ringo__container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+/* ---- intrusive doubly linked list (circular, with a head node) ---- */
+struct ringo__list {
+	struct ringo__list *next;
+	struct ringo__list *prev;
+};
+
+static inline void ringo__list_init(struct ringo__list *l)
+{
+	l->next = l;
+	l->prev = l;
+}
+
+static inline int ringo__list_empty(const struct ringo__list *l)
+{
+	return l->next == l;
+}
+
+/* A node is "unlinked" when it points at itself. */
+static inline void ringo__list_insert_tail(struct ringo__list *head, struct ringo__list *n)
+{
+	RINGO_ASSERT(n->next == n || n->next == NULL);
+	n->prev = head->prev;
+	n->next = head;
+	head->prev->next = n;
+	head->prev = n;
+}
+
+static inline void ringo__list_remove(struct ringo__list *n)
+{
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+	n->next = n;
+	n->prev = n;
+}
+
+/* ---- allocation through the loop's allocator ---- */
+void *ringo__alloc(ringo_loop *loop, size_t size);
+void *ringo__realloc(ringo_loop *loop, void *ptr, size_t old_size, size_t new_size);
+void ringo__free(ringo_loop *loop, void *ptr, size_t size);
+
+/* ---- the ready queue ----
+ * Everything that runs on the loop is a work item: a scheduled callback
+ * record, a task to resume, ... Work items are linked intrusively through
+ * `next`, so queueing never allocates. */
+struct ringo__work {
+	struct ringo__work *next;
+	void (*run)(ringo_loop *loop, struct ringo__work *work);
+};
+
+/* ---- callback records ----
+ * One record per scheduled callback, timer, or future done-callback. The
+ * record's (index, generation) is the public handle; generation moves on
+ * every time the record is freed, so an old handle never matches again. */
+enum ringo__cb_state {
+	RINGO__CB_FREE,
+	RINGO__CB_READY,     /* in the ready queue */
+	RINGO__CB_WAITING,   /* on a pending future's done-callback list */
+	RINGO__CB_CANCELLED, /* still queued, will be skipped and freed */
+};
+
+enum ringo__cb_kind {
+	RINGO__CB_PLAIN, /* fn(arg) */
+	RINGO__CB_DONE,  /* done_fn(fut, arg), holds a reference on fut */
+};
+
+struct ringo__cb {
+	struct ringo__work work;  /* ready-queue / done-list / free-list link */
+	union {
+		ringo_callback_fn *fn;
+		ringo_done_fn *done_fn;
+	};
+	void *arg;
+	ringo_future *fut;        /* RINGO__CB_DONE: the future */
+	uint32_t generation;      /* bumped on free */
+	uint32_t index;           /* position in the record table */
+	uint8_t state;            /* enum ringo__cb_state */
+	uint8_t kind;             /* enum ringo__cb_kind */
+};
+
+#define RINGO__CB_CHUNK_SHIFT 12
+#define RINGO__CB_CHUNK (1u << RINGO__CB_CHUNK_SHIFT)
+
+/* ---- timers (timer.c) ----
+ * A timer is an entry {when, fn, arg} in a two-level timing wheel with
+ * per-slot arrays; when the wheel reaches a slot its entries move into a
+ * small "near" heap ordered by (when, seq). Entries carry fn/arg inline and
+ * a timer slot number whose liveness lives in the compact live_seq array,
+ * so scheduling, cancelling and firing never touch scattered memory. */
+struct ringo__tentry {
+	int64_t when;
+	ringo_callback_fn *fn;
+	void *arg;
+	uint32_t slot;  /* timer slot: live iff live_seq[slot] == seq */
+	uint32_t seq;   /* registration order, never 0 */
+};
+
+struct ringo__tvec {
+	struct ringo__tentry *v;
+	uint32_t len;
+	uint32_t cap;
+};
+
+#define RINGO__WHEEL_BITS 10
+#define RINGO__WHEEL_SLOTS (1u << RINGO__WHEEL_BITS)
+#define RINGO__W0_SHIFT 20 /* level-0 slot width: 2^20 ns, about 1 ms */
+#define RINGO__W1_SHIFT (RINGO__W0_SHIFT + RINGO__WHEEL_BITS) /* level-1: about 1.07 s */
+/* Timer handles have this bit set in their index (callback records never do). */
+#define RINGO__TIMER_HANDLE 0x80000000u
+
+struct ringo__timers {
+	struct ringo__tvec near;           /* heap of every timer before `base` */
+	struct ringo__tvec l0[RINGO__WHEEL_SLOTS]; /* [base, base + 2^W1): by 2^W0 */
+	struct ringo__tvec l1[RINGO__WHEEL_SLOTS]; /* next 1023 blocks of 2^W1 */
+	uint64_t l0_bits[RINGO__WHEEL_SLOTS / 64]; /* non-empty l0 slots */
+	struct ringo__tvec far;            /* heap of timers beyond level 1 */
+	struct ringo__tvec due;            /* this iteration's due timers, in order */
+	size_t l0_count, l1_count;         /* entries stored per level */
+	int64_t base;                      /* multiple of 2^W0 */
+	uint32_t *live_seq;                /* per timer slot */
+	uint32_t *free_slots;              /* LIFO stack of free timer slots */
+	uint32_t nfree;
+	uint32_t nslots;                   /* slots ever handed out */
+	uint32_t seq;                      /* last registration number */
+	size_t live;                       /* timers scheduled, not run/cancelled */
+	size_t stale;                      /* cancelled entries still stored */
+};
+
+/* ---- completion dispatch ----
+ * Every SQE the loop submits carries user_data = generation << 32 | slot+1
+ * naming an op slot; 0 means "nobody waits for this CQE" (cancels, linked
+ * timeouts). A stale or unknown user_data is counted and dropped, never
+ * delivered to a reused slot. */
+typedef void ringo__cqe_fn(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags);
+
+struct ringo__op_slot {
+	ringo__cqe_fn *fn;   /* NULL while free */
+	void *ctx;
+	uint32_t generation;
+	uint32_t next_free;  /* free-list link (slot index + 1), 0 = end */
+};
+
+/* Hooks for parts built on top of the loop (tasks, executor, ...): each
+ * registers once per loop; the loop calls them at close. */
+struct ringo__close_hook {
+	struct ringo__close_hook *next;
+	void (*fn)(ringo_loop *loop, void *ctx);
+	void *ctx;
+};
+
+struct ringo_loop {
+	struct io_uring ring;
+	unsigned ring_flags;           /* IORING_SETUP_* in effect */
+	bool ring_ready;               /* ring created (false after close) */
+	bool ring_enabled;             /* R_DISABLED ring enabled on first run */
+	bool running;
+	bool stopping;
+	bool closed;
+	bool virtual_clock;
+	pthread_t owner;               /* thread that runs it (set on first run) */
+	bool has_owner;
+
+	ringo_allocator allocator;
+	int64_t slow_callback_ns;      /* <= 0: no stall reports */
+	size_t stack_size;             /* default task stack size */
+
+	int64_t vnow;                  /* virtual clock: current time */
+	int64_t clock_base;            /* real clock: CLOCK_MONOTONIC at creation */
+
+	/* ready queue: FIFO of work items; a batch is detached whole */
+	struct ringo__work *ready_head;
+	struct ringo__work **ready_tail;
+	size_t ready_count;
+
+	/* callback records */
+	struct ringo__cb **cb_chunks;
+	uint32_t cb_nchunks;
+	uint32_t cb_used;              /* records carved so far */
+	struct ringo__cb *cb_free;     /* LIFO free list (hot records first) */
+	size_t cb_live;                /* records not free */
+
+	struct ringo__timers timers;
+
+	/* in-flight kernel operations */
+	struct ringo__op_slot *ops;
+	uint32_t ops_cap;
+	uint32_t ops_free;             /* free-list head (index + 1) */
+	uint32_t ops_inflight;
+	uint64_t stale_cqes;           /* completions that matched no op */
+
+	size_t futures_live;           /* futures not yet freed */
+	struct ringo__close_hook *close_hooks;
+
+	/* task layer (task.c) */
+	void *tasks;                   /* struct ringo__sched *, NULL until first spawn */
+};
+
+/* Thread-local: the loop running on this thread, if any. */
+extern __thread ringo_loop *ringo__current_loop;
+
+int64_t ringo__now(ringo_loop *loop);
+
+/* Queue a work item at the tail of the ready queue. */
+static inline void ringo__ready_push(ringo_loop *loop, struct ringo__work *w)
+{
+	w->next = NULL;
+	*loop->ready_tail = w;
+	loop->ready_tail = &w->next;
+	loop->ready_count++;
+}
+
+/* Callback records. */
+struct ringo__cb *ringo__cb_new(ringo_loop *loop);
+void ringo__cb_free(ringo_loop *loop, struct ringo__cb *cb);
+void ringo__cb_run(ringo_loop *loop, struct ringo__work *w);
+static inline ringo_handle ringo__cb_handle(ringo_loop *loop, const struct ringo__cb *cb)
+{
+	ringo_handle h = {loop, cb->index, cb->generation};
+	return h;
+}
+
+/* Timers (timer.c). */
+void ringo__timers_init(ringo_loop *loop, int64_t now);
+int ringo__timer_add(ringo_loop *loop, int64_t when, ringo_callback_fn *fn, void *arg,
+		     ringo_handle *handle);
+int ringo__timer_cancel(ringo_loop *loop, uint32_t slot, uint32_t seq);
+bool ringo__timer_pending(ringo_loop *loop, uint32_t slot, uint32_t seq);
+/* The earliest live deadline, if any (may advance the wheel). */
+bool ringo__timer_next(ringo_loop *loop, int64_t *when);
+/* Collect every timer due at `now` into the due list, in order. */
+void ringo__timer_collect_due(ringo_loop *loop, int64_t now);
+/* Run the collected due timers (skipping any cancelled meanwhile). */
+void ringo__timer_run_due(ringo_loop *loop);
+void ringo__timer_destroy(ringo_loop *loop);
+
+/* Futures (future.c). */
+struct ringo_future {
+	ringo_loop *loop;
+	uint32_t refs;
+	uint8_t state;                 /* enum ringo__future_state */
+	uint8_t is_task;               /* this future is the head of a ringo_task */
+	int error;                     /* state ERROR: the negative errno */
+	void *value;                   /* state RESULT: the value */
+	const char *cancel_msg;        /* state CANCELLED: message or NULL */
+	struct ringo__work *cbs_head;  /* done callback records, FIFO, while pending */
+	struct ringo__work **cbs_tail;
+};
+
+enum ringo__future_state {
+	RINGO__FUT_PENDING,
+	RINGO__FUT_RESULT,
+	RINGO__FUT_ERROR,
+	RINGO__FUT_CANCELLED,
+};
+
+void ringo__future_init(ringo_future *fut, ringo_loop *loop);
+/* Finish a pending future and schedule its callbacks. */
+void ringo__future_complete(ringo_future *fut, int state, void *value, int error,
+			    const char *msg);
+/* Drop done callbacks without running them (loop close). */
+void ringo__future_drop_callbacks(ringo_future *fut);
+/* Called by release at the last reference of a task future. */
+void ringo__task_free(ringo_future *fut);
+/* Describe a work item for reports; the task layer knows its own. */
+void ringo__work_describe(struct ringo__work *w, char *buf, size_t len);
+bool ringo__task_describe(struct ringo__work *w, char *buf, size_t len);
+
+/* Completion slots (loop.c). */
+int ringo__op_open(ringo_loop *loop, ringo__cqe_fn *fn, void *ctx, uint64_t *user_data);
+void ringo__op_close(ringo_loop *loop, uint64_t user_data);
+/* An SQE, flushing the submission queue if it is full. NULL only if the
+ * ring is gone. */
+struct io_uring_sqe *ringo__sqe(ringo_loop *loop);
+
+/* Ring set-up and the per-iteration wait (ring.c). */
+int ringo__ring_init(ringo_loop *loop, unsigned entries, bool no_flags);
+int ringo__ring_enable(ringo_loop *loop);
+void ringo__ring_exit(ringo_loop *loop);
+void ringo__ring_wait(ringo_loop *loop, int64_t timeout_ns);
+
+int ringo__add_close_hook(ringo_loop *loop, void (*fn)(ringo_loop *, void *), void *ctx);
+
+/* Validate "may be called from here": NULL loop, closed loop. */
+static inline int ringo__check_open(const ringo_loop *loop)
+{
+	if (!loop)
+		return -EINVAL;
+	if (loop->closed)
+		return -ESHUTDOWN;
+	return 0;
+}
+
+#endif /* RINGO_INTERNAL_H */

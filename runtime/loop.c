@@ -1,0 +1,409 @@
+/*
+ * The event loop: lifecycle and the iteration.
+ *
+ * One iteration, in asyncio's order (BaseEventLoop._run_once):
+ *   1. compute how long to sleep: 0 if callbacks are ready or a stop is
+ *      pending, else until the nearest timer, else indefinitely;
+ *   2. one io_uring enter that submits everything queued and waits that
+ *      long; completions are dispatched (they may make work ready);
+ *   3. timers that fell due join the ready queue, after what is there;
+ *   4. the ready queue as it stands now runs as one batch; work queued by
+ *      the batch waits for the next iteration.
+ */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+__thread ringo_loop *ringo__current_loop;
+
+/* ---- allocation ---- */
+
+static void *libc_alloc(void *ctx, size_t size)
+{
+	return malloc(size);
+}
+
+static void *libc_realloc(void *ctx, void *ptr, size_t old_size, size_t new_size)
+{
+	return realloc(ptr, new_size);
+}
+
+static void libc_free(void *ctx, void *ptr, size_t size)
+{
+	free(ptr);
+}
+
+static const ringo_allocator libc_allocator = {libc_alloc, libc_realloc, libc_free, NULL};
+
+void *ringo__alloc(ringo_loop *loop, size_t size)
+{
+	return loop->allocator.alloc(loop->allocator.ctx, size);
+}
+
+void *ringo__realloc(ringo_loop *loop, void *ptr, size_t old_size, size_t new_size)
+{
+	return loop->allocator.realloc(loop->allocator.ctx, ptr, old_size, new_size);
+}
+
+void ringo__free(ringo_loop *loop, void *ptr, size_t size)
+{
+	if (ptr)
+		loop->allocator.free(loop->allocator.ctx, ptr, size);
+}
+
+/* ---- clock ---- */
+
+static int64_t monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t ringo__now(ringo_loop *loop)
+{
+	return loop->virtual_clock ? loop->vnow : monotonic_ns();
+}
+
+int64_t ringo_loop_time_ns(const ringo_loop *loop)
+{
+	if (!loop)
+		return 0;
+	return loop->virtual_clock ? loop->vnow : monotonic_ns();
+}
+
+double ringo_loop_time(const ringo_loop *loop)
+{
+	return (double)ringo_loop_time_ns(loop) / 1e9;
+}
+
+/* ---- creation ---- */
+
+void ringo_loop_options_init(ringo_loop_options *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->ring_entries = 256;
+	opts->stack_size = 64 * 1024;
+}
+
+static int check_options(const ringo_loop_options *o)
+{
+	if (o->flags & ~(unsigned)(RINGO_LOOP_VIRTUAL_CLOCK | RINGO_LOOP_NO_SETUP_FLAGS))
+		return -EINVAL;
+	if (o->ring_entries > 32768)
+		return -EINVAL;
+	if (o->allocator && (!o->allocator->alloc || !o->allocator->realloc || !o->allocator->free))
+		return -EINVAL;
+	if (o->stack_size && (o->stack_size < 16 * 1024 || o->stack_size > (1ull << 30)))
+		return -EINVAL;
+	return 0;
+}
+
+int ringo_loop_new(ringo_loop **out, const ringo_loop_options *opts)
+{
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	ringo_loop_options defaults;
+	ringo_loop_options_init(&defaults);
+	if (!opts)
+		opts = &defaults;
+	int err = check_options(opts);
+	if (err < 0)
+		return err;
+
+	const ringo_allocator *a = opts->allocator ? opts->allocator : &libc_allocator;
+	ringo_loop *loop = a->alloc(a->ctx, sizeof(*loop));
+	if (!loop)
+		return -ENOMEM;
+	memset(loop, 0, sizeof(*loop));
+	loop->allocator = *a;
+	loop->virtual_clock = opts->flags & RINGO_LOOP_VIRTUAL_CLOCK;
+	loop->slow_callback_ns = opts->slow_callback_ns;
+	loop->stack_size = opts->stack_size ? opts->stack_size : defaults.stack_size;
+	loop->ready_tail = &loop->ready_head;
+	loop->clock_base = monotonic_ns();
+	ringo__timers_init(loop, loop->virtual_clock ? 0 : loop->clock_base);
+
+	unsigned entries = opts->ring_entries ? opts->ring_entries : defaults.ring_entries;
+	err = ringo__ring_init(loop, entries, opts->flags & RINGO_LOOP_NO_SETUP_FLAGS);
+	if (err < 0) {
+		a->free(a->ctx, loop, sizeof(*loop));
+		return err;
+	}
+	*out = loop;
+	return 0;
+}
+
+unsigned ringo_loop_ring_flags(const ringo_loop *loop)
+{
+	return loop ? loop->ring_flags : 0;
+}
+
+ringo_loop *ringo_loop_current(void)
+{
+	return ringo__current_loop;
+}
+
+bool ringo_loop_is_running(const ringo_loop *loop)
+{
+	return loop && loop->running;
+}
+
+bool ringo_loop_is_closed(const ringo_loop *loop)
+{
+	return loop && loop->closed;
+}
+
+/* ---- the iteration ---- */
+
+/* Debug mode (slow_callback_ns > 0): time each item; the description is
+ * taken before it runs because running may free or reuse it. */
+__attribute__((cold)) static void run_timed(ringo_loop *loop, struct ringo__work *w)
+{
+	char what[96];
+	ringo__work_describe(w, what, sizeof(what));
+	int64_t t0 = monotonic_ns();
+	w->run(loop, w);
+	int64_t took = monotonic_ns() - t0;
+	if (took > loop->slow_callback_ns)
+		fprintf(stderr, "ringo: %s blocked the loop for %.3f ms\n", what,
+			(double)took / 1e6);
+}
+
+static void run_batch(ringo_loop *loop)
+{
+	struct ringo__work *w = loop->ready_head;
+	loop->ready_head = NULL;
+	loop->ready_tail = &loop->ready_head;
+	loop->ready_count = 0;
+	if (loop->slow_callback_ns > 0) {
+		while (w) {
+			struct ringo__work *next = w->next;
+			run_timed(loop, w);
+			w = next;
+		}
+		if (loop->timers.due.len)
+			ringo__timer_run_due(loop);
+		return;
+	}
+	while (w) {
+		struct ringo__work *next = w->next;
+		w->run(loop, w);
+		w = next;
+	}
+	/* Timers that fell due join the batch after what was already queued
+	 * (asyncio appends them to _ready after the poll). */
+	if (loop->timers.due.len)
+		ringo__timer_run_due(loop);
+}
+
+static int64_t compute_timeout(ringo_loop *loop, int64_t *deadline)
+{
+	if (loop->ready_head || loop->stopping)
+		return 0;
+	if (!ringo__timer_next(loop, deadline))
+		return -1;
+	int64_t now = ringo__now(loop);
+	return *deadline > now ? *deadline - now : 0;
+}
+
+static void run_once(ringo_loop *loop)
+{
+	int64_t deadline = 0;
+	int64_t timeout = compute_timeout(loop, &deadline);
+	if (loop->virtual_clock && timeout > 0) {
+		/* Virtual time: look at I/O without waiting; if that made nothing
+		 * ready, nothing else can happen before the deadline: jump. */
+		ringo__ring_wait(loop, 0);
+		if (!loop->ready_head)
+			loop->vnow = deadline;
+	} else {
+		ringo__ring_wait(loop, timeout);
+	}
+	ringo__timer_collect_due(loop, ringo__now(loop));
+	run_batch(loop);
+}
+
+static int enter_run(ringo_loop *loop)
+{
+	if (!loop)
+		return -EINVAL;
+	if (loop->closed)
+		return -ESHUTDOWN;
+	if (loop->running || ringo__current_loop)
+		return -EBUSY;
+	pthread_t self = pthread_self();
+	if (loop->has_owner && !pthread_equal(loop->owner, self))
+		return -EPERM;
+	int err = ringo__ring_enable(loop);
+	if (err < 0)
+		return err;
+	loop->owner = self;
+	loop->has_owner = true;
+	loop->running = true;
+	ringo__current_loop = loop;
+	return 0;
+}
+
+static void leave_run(ringo_loop *loop)
+{
+	RINGO_ASSERT(loop->running && ringo__current_loop == loop);
+	loop->running = false;
+	loop->stopping = false;
+	ringo__current_loop = NULL;
+}
+
+int ringo_loop_run_forever(ringo_loop *loop)
+{
+	int err = enter_run(loop);
+	if (err < 0)
+		return err;
+	for (;;) {
+		run_once(loop);
+		if (loop->stopping)
+			break;
+	}
+	leave_run(loop);
+	return 0;
+}
+
+static void stop_when_done(ringo_future *fut, void *arg)
+{
+	ringo_loop_stop(fut->loop);
+}
+
+int ringo_loop_run_until_complete(ringo_loop *loop, ringo_future *fut, void **result)
+{
+	if (!loop || !fut)
+		return -EINVAL;
+	if (fut->loop != loop)
+		return -EINVAL;
+	/* Checked here too so a refused run leaves no callback behind. */
+	if (loop->closed)
+		return -ESHUTDOWN;
+	if (loop->running || ringo__current_loop)
+		return -EBUSY;
+	ringo_future_ref(fut);
+	int err = ringo_future_add_done_callback(fut, stop_when_done, NULL);
+	if (err == 0)
+		err = ringo_loop_run_forever(loop);
+	ringo_future_remove_done_callback(fut, stop_when_done, NULL);
+	if (err == 0)
+		err = ringo_future_done(fut) ? ringo_future_result(fut, result) : -EINTR;
+	ringo_future_release(fut);
+	return err;
+}
+
+int ringo_loop_stop(ringo_loop *loop)
+{
+	if (!loop)
+		return -EINVAL;
+	if (loop->closed)
+		return -ESHUTDOWN;
+	loop->stopping = true;
+	return 0;
+}
+
+/* ---- close ---- */
+
+/* Drop the ready queue: callback records are freed (done callbacks give
+ * back their future reference); other work (tasks) is only unlinked, its
+ * owner cleans it up in its close hook. */
+static void drop_ready(ringo_loop *loop)
+{
+	while (loop->ready_head) {
+		struct ringo__work *w = loop->ready_head;
+		loop->ready_head = NULL;
+		loop->ready_tail = &loop->ready_head;
+		loop->ready_count = 0;
+		while (w) {
+			struct ringo__work *next = w->next;
+			if (w->run == ringo__cb_run) {
+				struct ringo__cb *cb = ringo__container_of(w, struct ringo__cb, work);
+				ringo_future *fut = cb->kind == RINGO__CB_DONE ? cb->fut : NULL;
+				ringo__cb_free(loop, cb);
+				ringo_future_release(fut);
+			}
+			w = next;
+		}
+	}
+}
+
+int ringo__add_close_hook(ringo_loop *loop, void (*fn)(ringo_loop *, void *), void *ctx)
+{
+	struct ringo__close_hook *h = ringo__alloc(loop, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->fn = fn;
+	h->ctx = ctx;
+	h->next = loop->close_hooks;
+	loop->close_hooks = h;
+	return 0;
+}
+
+int ringo_loop_close(ringo_loop *loop)
+{
+	if (!loop)
+		return -EINVAL;
+	if (loop->running)
+		return -EBUSY;
+	if (loop->closed)
+		return 0;
+	loop->closed = true;
+	drop_ready(loop);
+	/* Hooks run newest first: what was built last on the loop goes first. */
+	while (loop->close_hooks) {
+		struct ringo__close_hook *h = loop->close_hooks;
+		loop->close_hooks = h->next;
+		h->fn(loop, h->ctx);
+		ringo__free(loop, h, sizeof(*h));
+		drop_ready(loop);
+	}
+	ringo__timer_destroy(loop);
+	ringo__ring_exit(loop);
+	return 0;
+}
+
+int ringo_loop_free(ringo_loop *loop)
+{
+	if (!loop)
+		return 0;
+	int err = ringo_loop_close(loop);
+	if (err < 0)
+		return err;
+	/* Futures still referenced would point at freed memory. */
+	if (loop->futures_live > 0)
+		return -EBUSY;
+	RINGO_ASSERT(loop->cb_live == 0);
+	for (uint32_t i = 0; i < loop->cb_nchunks; i++)
+		ringo__free(loop, loop->cb_chunks[i], RINGO__CB_CHUNK * sizeof(struct ringo__cb));
+	ringo__free(loop, loop->cb_chunks, loop->cb_nchunks * sizeof(*loop->cb_chunks));
+	ringo__free(loop, loop->ops, loop->ops_cap * sizeof(*loop->ops));
+	ringo_allocator a = loop->allocator;
+	a.free(a.ctx, loop, sizeof(*loop));
+	return 0;
+}
+
+/* ---- describing work for reports ---- */
+
+void ringo__work_describe(struct ringo__work *w, char *buf, size_t len)
+{
+	if (w->run == ringo__cb_run) {
+		struct ringo__cb *cb = ringo__container_of(w, struct ringo__cb, work);
+		void *fn = cb->kind == RINGO__CB_DONE ? (void *)cb->done_fn : (void *)cb->fn;
+		Dl_info info;
+		if (dladdr(fn, &info) && info.dli_sname)
+			snprintf(buf, len, "callback %s()", info.dli_sname);
+		else
+			snprintf(buf, len, "callback %p", fn);
+		return;
+	}
+	if (ringo__task_describe(w, buf, len))
+		return;
+	snprintf(buf, len, "work item %p", (void *)w);
+}

@@ -1,0 +1,234 @@
+/*
+ * The loop's io_uring: set-up with the best flags the kernel offers (probed
+ * once per process), the one submit-and-wait per iteration, and completion
+ * dispatch through generation-tagged op slots.
+ */
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+/* Flags we would like, best first. SINGLE_ISSUER and DEFER_TASKRUN need the
+ * submitting thread to be fixed: the ring starts disabled (R_DISABLED) and
+ * is enabled by the thread that first runs the loop, so a loop may be
+ * created on one thread and run on another (asyncio's run-in-a-thread
+ * pattern). */
+#define WANT_FLAGS                                                                            \
+	(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_COOP_TASKRUN | \
+	 IORING_SETUP_SUBMIT_ALL)
+
+static const unsigned fallbacks[] = {
+	WANT_FLAGS,
+	IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+	IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+	IORING_SETUP_SUBMIT_ALL,
+	0,
+};
+
+/* Index into fallbacks[] known to work; -1 until probed. */
+static _Atomic int probed_index = -1;
+
+static int ring_try(struct io_uring *ring, unsigned entries, unsigned flags)
+{
+	struct io_uring_params p;
+	memset(&p, 0, sizeof(p));
+	p.flags = flags;
+	if (flags & IORING_SETUP_SINGLE_ISSUER)
+		p.flags |= IORING_SETUP_R_DISABLED;
+	/* A CQ four times the SQ: multishot ops post many CQEs per SQE. */
+	p.flags |= IORING_SETUP_CQSIZE;
+	p.cq_entries = entries * 4 < 65536 ? entries * 4 : 65536;
+	return io_uring_queue_init_params(entries, ring, &p);
+}
+
+int ringo__ring_init(ringo_loop *loop, unsigned entries, bool no_flags)
+{
+	int start = no_flags ? (int)(sizeof(fallbacks) / sizeof(fallbacks[0])) - 1 : probed_index;
+	if (start < 0)
+		start = 0;
+	int err = -EINVAL;
+	for (int i = start; i < (int)(sizeof(fallbacks) / sizeof(fallbacks[0])); i++) {
+		err = ring_try(&loop->ring, entries, fallbacks[i]);
+		if (err == 0) {
+			if (!no_flags)
+				atomic_store(&probed_index, i);
+			loop->ring_flags = fallbacks[i];
+			loop->ring_ready = true;
+			loop->ring_enabled = !(fallbacks[i] & IORING_SETUP_SINGLE_ISSUER);
+			return 0;
+		}
+		/* Only "flag not supported" moves down the list; ENOMEM, EMFILE,
+		 * EPERM and friends are real failures. */
+		if (err != -EINVAL)
+			return err;
+	}
+	return err;
+}
+
+int ringo__ring_enable(ringo_loop *loop)
+{
+	if (loop->ring_enabled)
+		return 0;
+	/* liburing 2.3 declares io_uring_enable_rings() but does not export it;
+	 * io_uring_register() is exported. */
+	int err = io_uring_register(loop->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+	if (err < 0)
+		return err;
+	loop->ring_enabled = true;
+	return 0;
+}
+
+void ringo__ring_exit(ringo_loop *loop)
+{
+	if (!loop->ring_ready)
+		return;
+	io_uring_queue_exit(&loop->ring);
+	loop->ring_ready = false;
+}
+
+struct io_uring_sqe *ringo__sqe(ringo_loop *loop)
+{
+	if (!loop->ring_ready)
+		return NULL;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&loop->ring);
+	if (ringo__likely(sqe != NULL))
+		return sqe;
+	/* Full: hand what we have to the kernel (without waiting) and retry.
+	 * With DEFER_TASKRUN this does not run completions, so no callback
+	 * can re-enter us from here. */
+	for (;;) {
+		int ret = io_uring_submit(&loop->ring);
+		sqe = io_uring_get_sqe(&loop->ring);
+		if (sqe)
+			return sqe;
+		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
+			ringo__panic("io_uring_submit failed with a full queue: %s",
+				     ringo_strerror(ret));
+	}
+}
+
+/* ---- op slots ---- */
+
+__attribute__((cold)) static int ops_grow(ringo_loop *loop)
+{
+	uint32_t old = loop->ops_cap;
+	uint32_t cap = old ? old * 2 : 256;
+	struct ringo__op_slot *ops =
+		ringo__realloc(loop, loop->ops, old * sizeof(*ops), cap * sizeof(*ops));
+	if (!ops)
+		return -ENOMEM;
+	for (uint32_t i = old; i < cap; i++) {
+		ops[i].fn = NULL;
+		ops[i].ctx = NULL;
+		ops[i].generation = 1;
+		ops[i].next_free = i + 1 < cap ? i + 2 : loop->ops_free;
+	}
+	loop->ops = ops;
+	loop->ops_cap = cap;
+	loop->ops_free = old + 1;
+	return 0;
+}
+
+int ringo__op_open(ringo_loop *loop, ringo__cqe_fn *fn, void *ctx, uint64_t *user_data)
+{
+	if (ringo__unlikely(loop->ops_free == 0) && ops_grow(loop) < 0)
+		return -ENOMEM;
+	uint32_t index = loop->ops_free - 1;
+	struct ringo__op_slot *op = &loop->ops[index];
+	loop->ops_free = op->next_free;
+	op->fn = fn;
+	op->ctx = ctx;
+	loop->ops_inflight++;
+	*user_data = (uint64_t)op->generation << 32 | (index + 1);
+	return 0;
+}
+
+void ringo__op_close(ringo_loop *loop, uint64_t user_data)
+{
+	uint32_t index = (uint32_t)user_data - 1;
+	RINGO_ASSERT(index < loop->ops_cap);
+	struct ringo__op_slot *op = &loop->ops[index];
+	RINGO_ASSERT(op->fn != NULL && op->generation == (uint32_t)(user_data >> 32));
+	op->fn = NULL;
+	op->ctx = NULL;
+	op->generation++;
+	if (op->generation == 0)
+		op->generation = 1;
+	op->next_free = loop->ops_free;
+	loop->ops_free = index + 1;
+	loop->ops_inflight--;
+}
+
+static void dispatch(ringo_loop *loop, uint64_t user_data, int32_t res, uint32_t flags)
+{
+	uint32_t slot = (uint32_t)user_data;
+	if (slot == 0)
+		return;
+	uint32_t index = slot - 1;
+	if (ringo__unlikely(index >= loop->ops_cap ||
+			    loop->ops[index].generation != (uint32_t)(user_data >> 32) ||
+			    loop->ops[index].fn == NULL)) {
+		loop->stale_cqes++;
+		return;
+	}
+	struct ringo__op_slot *op = &loop->ops[index];
+	op->fn(loop, op->ctx, res, flags);
+}
+
+/* Reap every completion available now. Handlers may queue more SQEs. */
+static unsigned reap(ringo_loop *loop)
+{
+	unsigned total = 0;
+	for (;;) {
+		struct io_uring_cqe *cqes[64];
+		unsigned n = io_uring_peek_batch_cqe(&loop->ring, cqes, 64);
+		if (n == 0)
+			return total;
+		for (unsigned i = 0; i < n; i++) {
+			uint64_t ud = cqes[i]->user_data;
+			int32_t res = cqes[i]->res;
+			uint32_t flags = cqes[i]->flags;
+			/* Release the CQE slot before running the handler: handlers
+			 * may submit, and a full CQ would overflow needlessly. */
+			io_uring_cq_advance(&loop->ring, 1);
+			dispatch(loop, ud, res, flags);
+		}
+		total += n;
+	}
+}
+
+/* The single kernel entry of an iteration: submit what is queued and wait
+ * up to timeout_ns (< 0: no limit; 0: do not wait) for one completion,
+ * then dispatch everything that completed. */
+void ringo__ring_wait(ringo_loop *loop, int64_t timeout_ns)
+{
+	struct io_uring *ring = &loop->ring;
+	bool pending_sqes = io_uring_sq_ready(ring) > 0;
+	if (timeout_ns == 0) {
+		/* Nothing in flight and nothing to submit: skip the syscall, so
+		 * pure callback work never enters the kernel. */
+		if (!pending_sqes && loop->ops_inflight == 0)
+			return;
+		int ret;
+		do
+			ret = io_uring_submit_and_get_events(ring);
+		while (ret == -EINTR);
+		reap(loop);
+		return;
+	}
+	struct __kernel_timespec ts, *tsp = NULL;
+	if (timeout_ns > 0) {
+		ts.tv_sec = timeout_ns / 1000000000;
+		ts.tv_nsec = timeout_ns % 1000000000;
+		tsp = &ts;
+	}
+	struct io_uring_cqe *cqe;
+	int ret = io_uring_submit_and_wait_timeout(ring, &cqe, 1, tsp, NULL);
+	/* -ETIME: the deadline passed; -EINTR: a signal; -EBUSY: the CQ
+	 * overflowed and the kernel wants it drained first. All three are
+	 * handled by reaping what is there and going round again. */
+	if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN)
+		ringo__panic("io_uring wait failed: %s", ringo_strerror(ret));
+	reap(loop);
+}

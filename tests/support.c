@@ -1,0 +1,118 @@
+#include "support.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+static void *ca_alloc(void *ctx, size_t size)
+{
+	struct counting_allocator *ca = ctx;
+	ca->attempts++;
+	if (ca->fail_at && ca->attempts == ca->fail_at)
+		return NULL;
+	void *p = malloc(size);
+	if (p) {
+		ca->live_blocks++;
+		ca->live_bytes += size;
+		ca->total++;
+	}
+	return p;
+}
+
+static void *ca_realloc(void *ctx, void *ptr, size_t old_size, size_t new_size)
+{
+	struct counting_allocator *ca = ctx;
+	ca->attempts++;
+	if (ca->fail_at && ca->attempts == ca->fail_at)
+		return NULL;
+	void *p = realloc(ptr, new_size);
+	if (p) {
+		if (!ptr)
+			ca->live_blocks++;
+		ca->live_bytes += new_size - old_size;
+		ca->total++;
+	}
+	return p;
+}
+
+static void ca_free(void *ctx, void *ptr, size_t size)
+{
+	struct counting_allocator *ca = ctx;
+	if (!ptr)
+		return;
+	assert_true(ca->live_blocks > 0);
+	ca->live_blocks--;
+	ca->live_bytes -= size;
+	free(ptr);
+}
+
+void counting_allocator_init(struct counting_allocator *ca)
+{
+	memset(ca, 0, sizeof(*ca));
+	ca->iface.alloc = ca_alloc;
+	ca->iface.realloc = ca_realloc;
+	ca->iface.free = ca_free;
+	ca->iface.ctx = ca;
+}
+
+ringo_loop *test_loop_new(struct counting_allocator *ca, unsigned flags)
+{
+	counting_allocator_init(ca);
+	ringo_loop_options o;
+	ringo_loop_options_init(&o);
+	o.flags = flags;
+	o.allocator = &ca->iface;
+	ringo_loop *loop = NULL;
+	int err = ringo_loop_new(&loop, &o);
+	assert_int_equal(err, 0);
+	assert_non_null(loop);
+	return loop;
+}
+
+void test_loop_free(ringo_loop *loop, struct counting_allocator *ca)
+{
+	assert_int_equal(ringo_loop_close(loop), 0);
+	assert_true(ringo_loop_is_closed(loop));
+	assert_int_equal(ringo_loop_free(loop), 0);
+	assert_int_equal(ca->live_blocks, 0);
+	assert_int_equal(ca->live_bytes, 0);
+}
+
+void log_add(struct log *l, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (l->len && l->len < sizeof(l->buf) - 1)
+		l->buf[l->len++] = ' ';
+	int n = vsnprintf(l->buf + l->len, sizeof(l->buf) - l->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		l->len += (size_t)n;
+	if (l->len >= sizeof(l->buf))
+		l->len = sizeof(l->buf) - 1;
+}
+
+void log_reset(struct log *l)
+{
+	l->len = 0;
+	l->buf[0] = 0;
+}
+
+const char *build_path(const char *rel, char *buf, size_t cap)
+{
+	const char *b = getenv("RINGO_BUILD");
+	snprintf(buf, cap, "%s/%s", b && *b ? b : "build", rel);
+	return buf;
+}
+
+int run_capture(const char *cmd, char *out, size_t cap)
+{
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	size_t n = fread(out, 1, cap - 1, p);
+	out[n] = 0;
+	int st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}

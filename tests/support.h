@@ -1,0 +1,43 @@
+/* Shared by the cmocka suites: a counting allocator that can fail on
+ * purpose, and loop set-up/tear-down that proves nothing leaked. */
+#ifndef RINGO_TEST_SUPPORT_H
+#define RINGO_TEST_SUPPORT_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "ringo.h"
+
+struct counting_allocator {
+	ringo_allocator iface;
+	size_t live_blocks;   /* allocations not yet freed */
+	size_t live_bytes;
+	size_t total;         /* successful allocations so far */
+	long fail_at;         /* fail the allocation with this 1-based number; 0 = never */
+	long attempts;
+};
+
+void counting_allocator_init(struct counting_allocator *ca);
+
+/* A loop on a counting allocator; flags e.g. RINGO_LOOP_VIRTUAL_CLOCK. */
+ringo_loop *test_loop_new(struct counting_allocator *ca, unsigned flags);
+/* Free the loop and assert every byte it allocated came back. */
+void test_loop_free(ringo_loop *loop, struct counting_allocator *ca);
+
+/* A growable text log that callbacks append to, to check orderings. */
+struct log {
+	char buf[8192];
+	size_t len;
+};
+void log_add(struct log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_reset(struct log *l);
+
+/* Run a program, capture stdout; returns exit status or -1. */
+int run_capture(const char *path, char *out, size_t cap);
+/* Path of a built binary under RINGO_BUILD (default "build"). */
+const char *build_path(const char *rel, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,308 @@
+/* call_soon, call_later, call_at and handles: asyncio's ordering rules. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support.h"
+
+struct ctx {
+	ringo_loop *loop;
+	struct log log;
+	ringo_handle h[8];
+	int64_t at[16];
+	int n;
+};
+
+struct tagged {
+	struct ctx *c;
+	const char *tag;
+};
+
+static void say(void *arg)
+{
+	struct tagged *t = arg;
+	log_add(&t->c->log, "%s", t->tag);
+}
+
+static void say_stop(void *arg)
+{
+	struct tagged *t = arg;
+	log_add(&t->c->log, "%s", t->tag);
+	ringo_loop_stop(t->c->loop);
+}
+
+static void test_call_soon_is_fifo(void **state)
+{
+	struct counting_allocator ca;
+	struct ctx c = {.loop = test_loop_new(&ca, 0)};
+	struct tagged t[5] = {{&c, "a"}, {&c, "b"}, {&c, "c"}, {&c, "d"}, {&c, "stop"}};
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(ringo_call_soon(c.loop, say, &t[i], NULL), 0);
+	ringo_call_soon(c.loop, say_stop, &t[4], NULL);
+	assert_int_equal(ringo_loop_run_forever(c.loop), 0);
+	assert_string_equal(c.log.buf, "a b c d stop");
+	test_loop_free(c.loop, &ca);
+}
+
+/* The seed: call_later(0.2, 1), call_later(0.1, 2), call_soon(3) prints
+ * 3, 2, 1. */
+static void test_seed_call_later_order(void **state)
+{
+	struct counting_allocator ca;
+	struct ctx c = {.loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK)};
+	struct tagged t1 = {&c, "1"}, t2 = {&c, "2"}, t3 = {&c, "3"}, ts = {&c, "end"};
+	ringo_call_later(c.loop, RINGO_MSEC(200), say, &t1, NULL);
+	ringo_call_later(c.loop, RINGO_MSEC(100), say, &t2, NULL);
+	ringo_call_soon(c.loop, say, &t3, NULL);
+	ringo_call_later(c.loop, RINGO_MSEC(400), say_stop, &ts, NULL);
+	assert_int_equal(ringo_loop_run_forever(c.loop), 0);
+	assert_string_equal(c.log.buf, "3 2 1 end");
+	assert_int_equal(ringo_loop_time_ns(c.loop), RINGO_MSEC(400));
+	test_loop_free(c.loop, &ca);
+}
+
+static void test_call_later_zero_runs_after_call_soon(void **state)
+{
+	struct counting_allocator ca;
+	struct ctx c = {.loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK)};
+	struct tagged later = {&c, "later0"}, soon = {&c, "soon"}, end = {&c, "end"};
+	ringo_call_later(c.loop, 0, say, &later, NULL);
+	ringo_call_soon(c.loop, say, &soon, NULL);
+	ringo_call_later(c.loop, 1, say_stop, &end, NULL);
+	assert_int_equal(ringo_loop_run_forever(c.loop), 0);
+	assert_string_equal(c.log.buf, "soon later0 end");
+	test_loop_free(c.loop, &ca);
+}
+
+static void test_equal_deadlines_fire_in_registration_order(void **state)
+{
+	struct counting_allocator ca;
+	struct ctx c = {.loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK)};
+	static const char *tags[] = {"t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", "t9"};
+	struct tagged t[10];
+	for (int i = 0; i < 10; i++) {
+		t[i] = (struct tagged){&c, tags[i]};
+		ringo_call_at(c.loop, RINGO_SEC(5), say, &t[i], NULL);
+	}
+	struct tagged end = {&c, "end"};
+	ringo_call_at(c.loop, RINGO_SEC(5), say_stop, &end, NULL);
+	assert_int_equal(ringo_loop_run_forever(c.loop), 0);
+	assert_string_equal(c.log.buf, "t0 t1 t2 t3 t4 t5 t6 t7 t8 t9 end");
+	test_loop_free(c.loop, &ca);
+}
+
+static void test_past_deadline_runs_next_iteration_after_queued_callbacks(void **state)
+{
+	struct counting_allocator ca;
+	struct ctx c = {.loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK)};
+	struct tagged past = {&c, "past"}, soon = {&c, "soon"}, end = {&c, "end"};
+	ringo_call_at(c.loop, -RINGO_SEC(1), say, &past, NULL);
+	ringo_call_soon(c.loop, say, &soon, NULL);
+	ringo_call_soon(c.loop, say_stop, &end, NULL);
+	assert_int_equal(ringo_loop_run_forever(c.loop), 0);
+	/* The due timer joins the batch after the queued callbacks. */
+	assert_string_equal(c.log.buf, "soon end past");
+	test_loop_free(c.loop, &ca);
+}
+
+static void record_time(void *arg)
+{
+	struct ctx *c = arg;
+	c->at[c->n++] = ringo_loop_time_ns(c->loop);
+	if (c->n == 3)
+		ringo_loop_stop(c->loop);
+}
+
+/* The seed: call_at(now+0.1), call_at(now+0.2), call_soon: the soon one
+ * first at "now", then the others at their times. */
+static void test_seed_call_at_times(void **state)
+{
+	struct counting_allocator ca;
+	struct ctx c = {.loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK)};
+	int64_t now = ringo_loop_time_ns(c.loop);
+	ringo_call_at(c.loop, now + RINGO_MSEC(100), record_time, &c, NULL);
+	ringo_call_at(c.loop, now + RINGO_MSEC(200), record_time, &c, NULL);
+	ringo_call_soon(c.loop, record_time, &c, NULL);
+	assert_int_equal(ringo_loop_run_forever(c.loop), 0);
+	assert_int_equal(c.at[0], now);
+	assert_int_equal(c.at[1], now + RINGO_MSEC(100));
+	assert_int_equal(c.at[2], now + RINGO_MSEC(200));
+	test_loop_free(c.loop, &ca);
+}
+
+static void test_cancel_soon_and_timer(void **state)
+{
+	struct counting_allocator ca;
+	struct ctx c = {.loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK)};
+	struct tagged a = {&c, "a"}, b = {&c, "b"}, t = {&c, "t"}, end = {&c, "end"};
+	ringo_handle ha, hb, ht;
+	ringo_call_soon(c.loop, say, &a, &ha);
+	ringo_call_soon(c.loop, say, &b, &hb);
+	ringo_call_later(c.loop, RINGO_SEC(1), say, &t, &ht);
+	ringo_call_later(c.loop, RINGO_SEC(2), say_stop, &end, NULL);
+	assert_true(ringo_handle_pending(ha));
+	assert_true(ringo_handle_pending(ht));
+	assert_int_equal(ringo_handle_cancel(ha), 0);
+	assert_int_equal(ringo_handle_cancel(ht), 0);
+	assert_false(ringo_handle_pending(ha));
+	assert_false(ringo_handle_pending(ht));
+	/* A second cancel is harmless and says so. */
+	assert_int_equal(ringo_handle_cancel(ha), -EALREADY);
+	assert_int_equal(ringo_handle_cancel(ht), -EALREADY);
+	assert_int_equal(ringo_loop_run_forever(c.loop), 0);
+	assert_string_equal(c.log.buf, "b end");
+	/* After it ran, cancel is -EALREADY too, even once the record is reused. */
+	assert_int_equal(ringo_handle_cancel(hb), -EALREADY);
+	assert_false(ringo_handle_pending(hb));
+	test_loop_free(c.loop, &ca);
+}
+
+static void cancel_other(void *arg)
+{
+	struct ctx *c = arg;
+	log_add(&c->log, "canceller");
+	c->n = ringo_handle_cancel(c->h[0]);
+	ringo_loop_stop(c->loop);
+}
+
+static void test_cancel_from_an_earlier_callback_of_the_same_batch(void **state)
+{
+	struct counting_allocator ca;
+	struct ctx c = {.loop = test_loop_new(&ca, 0)};
+	struct tagged victim = {&c, "victim"};
+	ringo_call_soon(c.loop, cancel_other, &c, NULL);
+	ringo_call_soon(c.loop, say, &victim, &c.h[0]);
+	assert_int_equal(ringo_loop_run_forever(c.loop), 0);
+	assert_int_equal(c.n, 0);
+	assert_string_equal(c.log.buf, "canceller");
+	test_loop_free(c.loop, &ca);
+}
+
+static void cancel_self(void *arg)
+{
+	struct ctx *c = arg;
+	c->n = ringo_handle_cancel(c->h[0]);
+	ringo_loop_stop(c->loop);
+}
+
+static void test_cancel_inside_own_callback_is_ealready(void **state)
+{
+	struct counting_allocator ca;
+	struct ctx c = {.loop = test_loop_new(&ca, 0)};
+	ringo_call_soon(c.loop, cancel_self, &c, &c.h[0]);
+	assert_int_equal(ringo_loop_run_forever(c.loop), 0);
+	assert_int_equal(c.n, -EALREADY);
+	test_loop_free(c.loop, &ca);
+}
+
+static void test_bogus_handles_are_einval(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_handle none = {0};
+	assert_int_equal(ringo_handle_cancel(none), -EINVAL);
+	ringo_handle wild = {loop, 12345, 7};
+	assert_int_equal(ringo_handle_cancel(wild), -EINVAL);
+	assert_false(ringo_handle_pending(wild));
+	assert_false(ringo_handle_pending(none));
+	assert_int_equal(ringo_call_soon(loop, NULL, NULL, NULL), -EINVAL);
+	assert_int_equal(ringo_call_at(loop, 0, NULL, NULL, NULL), -EINVAL);
+	test_loop_free(loop, &ca);
+}
+
+/* Many random timers, a tenth cancelled: the rest fire exactly once, in
+ * (deadline, registration) order, and the cancelled never do. */
+struct many {
+	ringo_loop *loop;
+	int64_t last_when;
+	uint32_t last_id;
+	int fired;
+	unsigned char *seen;
+	int64_t *when;
+};
+
+struct many *g_many;
+
+static void many_fire(void *arg)
+{
+	struct many *m = g_many;
+	uint32_t id = (uint32_t)(uintptr_t)arg;
+	int64_t now = ringo_loop_time_ns(m->loop);
+	assert_int_equal(now, m->when[id]);
+	assert_true(now > m->last_when || (now == m->last_when && id > m->last_id));
+	assert_int_equal(m->seen[id], 0);
+	m->seen[id] = 1;
+	m->last_when = now;
+	m->last_id = id;
+	m->fired++;
+}
+
+static void stop_loop(void *arg)
+{
+	ringo_loop_stop(arg);
+}
+
+static void test_many_random_timers_with_cancellation(void **state)
+{
+	enum { N = 200000 };
+	struct counting_allocator ca;
+	struct many m = {.loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK), .last_when = -1};
+	m.seen = calloc(N, 1);
+	m.when = calloc(N, sizeof(int64_t));
+	ringo_handle *h = calloc(N, sizeof(*h));
+	g_many = &m;
+	srand(7);
+	for (uint32_t i = 0; i < N; i++) {
+		m.when[i] = (rand() % 1000) * RINGO_MSEC(1); /* many equal deadlines */
+		assert_int_equal(ringo_call_at(m.loop, m.when[i], many_fire, (void *)(uintptr_t)i, &h[i]), 0);
+	}
+	int cancelled = 0;
+	for (uint32_t i = 0; i < N; i += 10) {
+		assert_int_equal(ringo_handle_cancel(h[i]), 0);
+		m.seen[i] = 2;
+		cancelled++;
+	}
+	ringo_call_at(m.loop, RINGO_SEC(2), stop_loop, m.loop, NULL);
+	assert_int_equal(ringo_loop_run_forever(m.loop), 0);
+	assert_int_equal(m.fired, N - cancelled);
+	for (uint32_t i = 0; i < N; i++)
+		assert_int_equal(m.seen[i], i % 10 == 0 ? 2 : 1);
+	free(m.seen);
+	free(m.when);
+	free(h);
+	test_loop_free(m.loop, &ca);
+}
+
+static void test_cancelling_most_timers_keeps_memory_bounded(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	ringo_handle h;
+	/* Schedule and cancel far more timers than are ever pending. */
+	for (int i = 0; i < 1000000; i++) {
+		assert_int_equal(ringo_call_later(loop, RINGO_SEC(1000), say, NULL, &h), 0);
+		assert_int_equal(ringo_handle_cancel(h), 0);
+	}
+	/* The heap compacts: it never held a million stale entries. */
+	assert_true(ca.live_bytes < 1024 * 1024);
+	test_loop_free(loop, &ca);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_call_soon_is_fifo),
+		cmocka_unit_test(test_seed_call_later_order),
+		cmocka_unit_test(test_call_later_zero_runs_after_call_soon),
+		cmocka_unit_test(test_equal_deadlines_fire_in_registration_order),
+		cmocka_unit_test(test_past_deadline_runs_next_iteration_after_queued_callbacks),
+		cmocka_unit_test(test_seed_call_at_times),
+		cmocka_unit_test(test_cancel_soon_and_timer),
+		cmocka_unit_test(test_cancel_from_an_earlier_callback_of_the_same_batch),
+		cmocka_unit_test(test_cancel_inside_own_callback_is_ealready),
+		cmocka_unit_test(test_bogus_handles_are_einval),
+		cmocka_unit_test(test_many_random_timers_with_cancellation),
+		cmocka_unit_test(test_cancelling_most_timers_keeps_memory_bounded),
+	};
+	return cmocka_run_group_tests_name("callback", tests, NULL, NULL);
+}
