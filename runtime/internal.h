@@ -296,6 +296,11 @@ void ringo__task_free(ringo_future *fut);
 /* Describe a work item for reports; the task layer knows its own. */
 void ringo__work_describe(struct ringo__work *w, char *buf, size_t len);
 bool ringo__task_describe(struct ringo__work *w, char *buf, size_t len);
+/* Wake a suspended task; its suspending call returns value. */
+void ringo__task_wake(ringo_task *t, int value);
+/* asyncio's _cancel_all_tasks: cancel every live task and run the loop
+ * until they are all done (ringo_run does this before closing). */
+void ringo__cancel_all_and_wait(ringo_loop *loop);
 
 /* Completion slots (loop.c). */
 int ringo__op_open(ringo_loop *loop, ringo__cqe_fn *fn, void *ctx, uint64_t *user_data);

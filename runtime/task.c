@@ -1,5 +1,691 @@
+/*
+ * Tasks: asyncio's Task with a real stack.
+ *
+ * A task's record lives at the top of its own stack (the first page the
+ * task touches anyway), so spawning touches one fresh page at most and a
+ * million sleeping tasks cost about a page each. The record starts with a
+ * ringo_future: a task is a future.
+ *
+ * Control flow: the loop runs a task by switching from the scheduler fiber
+ * (the thread's own stack) to the task's fiber; the task switches back when
+ * it suspends (sleep, await, I/O) or finishes. Waking a task queues its
+ * work item on the ready queue, so tasks and callbacks share one FIFO.
+ *
+ * Cancellation (asyncio's rules): cancel() on a suspended task interrupts
+ * its wait at once (the wait returns -ECANCELED; an awaited future is
+ * cancelled in turn, as asyncio does); on a task that is running or ready
+ * it is remembered and delivered at the next suspension point; a task
+ * cancelled before its first step never runs its body. I/O waits interrupt
+ * by asking the kernel to cancel and resume only on the final completion.
+ */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fiber.h"
 #include "internal.h"
-void ringo__task_free(ringo_future *fut) { (void)fut; }
-bool ringo__task_describe(struct ringo__work *w, char *buf, size_t len) { return false; }
-bool ringo_task_cancel(ringo_task *t, const char *m) { return false; }
-ringo_task *ringo_future_task(ringo_future *f) { return NULL; }
+#include "stack.h"
+
+/* Stack pools, one per distinct stack size in use (few in practice). */
+#define MAX_POOLS 4
+
+struct ringo__sched {
+	ringo_loop *loop;
+	ringo__stack_pool pools[MAX_POOLS];
+	size_t pool_size[MAX_POOLS];  /* requested size; 0 = unused entry */
+	size_t nstacks;              /* stacks held by tasks not yet freed */
+	bool closed;                 /* loop closed: free all at nstacks == 0 */
+	ringo__fiber main_fiber;     /* the thread's own stack */
+	ringo_task *current;         /* the running task, NULL in callbacks */
+	struct ringo__list live;     /* not-done tasks, in spawn order */
+	size_t nlive;
+	uint64_t next_id;            /* for default names "task-N" */
+};
+
+struct ringo_task {
+	ringo_future fut;            /* must stay first: a task is a future */
+	struct ringo__work work;     /* ready-queue node: resume this task */
+	ringo__fiber fiber;
+	ringo__stack stack;          /* this record sits just below stack.hi */
+	ringo__stack_pool *pool;     /* where the stack goes back */
+	struct ringo__list link;     /* sched->live while not done */
+	struct ringo__sched *sched;
+	ringo_task_fn *fn;
+	void *arg;
+	uint8_t state;               /* enum ringo_task_state */
+	bool started;                /* first step has run */
+	bool cancel_pending;         /* deliver -ECANCELED at next suspension */
+	int cancel_requests;         /* asyncio cancelling() */
+	const char *cancel_msg;
+	/* The current wait, while SUSPENDED or READY after one. */
+	const struct ringo__wait_ops *wait;
+	void *wait_ctx;
+	int wake_value;              /* what the suspension call returns */
+	ringo_handle timer;          /* sleep's timer */
+	void *suspended_at;          /* return address of the suspending call */
+	uint64_t id;
+	char name[32];
+};
+
+/* How a kind of wait is interrupted by cancel(). */
+struct ringo__wait_ops {
+	const char *what;            /* for dumps: "sleep", "await", ... */
+	/* Interrupt the wait. Either wake the task now (ringo__task_wake) or
+	 * arrange for the wait's own completion to wake it later. */
+	void (*interrupt)(ringo_task *t);
+	/* True if a wake already delivered must win over a cancel that
+	 * arrives before the task runs again (I/O results must not be lost);
+	 * false lets the cancel replace it (sleep, await: nothing is lost). */
+	bool keep_result;
+};
+
+static __thread ringo_task *current_task;
+
+/* ---- helpers ---- */
+
+static ringo_task *task_of(ringo_future *fut)
+{
+	return (ringo_task *)fut;
+}
+
+ringo_future *ringo_task_future(ringo_task *task)
+{
+	return task ? &task->fut : NULL;
+}
+
+ringo_task *ringo_future_task(ringo_future *fut)
+{
+	return fut && fut->is_task ? task_of(fut) : NULL;
+}
+
+void ringo_task_ref(ringo_task *task)
+{
+	ringo_future_ref(&task->fut);
+}
+
+void ringo_task_release(ringo_task *task)
+{
+	if (task)
+		ringo_future_release(&task->fut);
+}
+
+/* The overflow reporter reads the name from the record at the stack top.
+ * Runs in a signal handler: reads only. */
+static const char *name_at(void *stack_hi)
+{
+	uintptr_t rec = ((uintptr_t)stack_hi - sizeof(ringo_task)) & ~(uintptr_t)63;
+	return ((ringo_task *)rec)->name;
+}
+
+/* ---- the scheduler (one per loop, made on first spawn) ---- */
+
+static void sched_close(ringo_loop *loop, void *ctx);
+
+static struct ringo__sched *sched_get(ringo_loop *loop, int *err)
+{
+	if (ringo__likely(loop->tasks != NULL))
+		return loop->tasks;
+	struct ringo__sched *s = ringo__alloc(loop, sizeof(*s));
+	if (!s) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	memset(s, 0, sizeof(*s));
+	s->loop = loop;
+	ringo__list_init(&s->live);
+	*err = ringo__add_close_hook(loop, sched_close, s);
+	if (*err < 0) {
+		ringo__free(loop, s, sizeof(*s));
+		return NULL;
+	}
+	ringo__stack_set_reporter(name_at);
+	loop->tasks = s;
+	return s;
+}
+
+static void task_run(ringo_loop *loop, struct ringo__work *w);
+
+static ringo__stack_pool *pool_for(struct ringo__sched *s, size_t size, int *err)
+{
+	for (int i = 0; i < MAX_POOLS; i++)
+		if (s->pool_size[i] == size)
+			return &s->pools[i];
+	for (int i = 0; i < MAX_POOLS; i++) {
+		if (s->pool_size[i])
+			continue;
+		struct ringo__stack_options so = {.stack_size = size};
+		*err = ringo__stack_pool_init(&s->pools[i], &so);
+		if (*err < 0)
+			return NULL;
+		s->pool_size[i] = size;
+		return &s->pools[i];
+	}
+	*err = -ENOSPC; /* more distinct stack sizes than pools */
+	return NULL;
+}
+
+static void sched_destroy(struct ringo__sched *s)
+{
+	for (int i = 0; i < MAX_POOLS; i++)
+		if (s->pool_size[i])
+			ringo__stack_pool_destroy(&s->pools[i]);
+	ringo__free(s->loop, s, sizeof(*s));
+}
+
+/* Runs on the task's own stack. */
+__attribute__((noreturn)) static void task_entry(void *transfer)
+{
+	ringo_task *t = transfer;
+	void *result = NULL;
+	int rc = t->fn(t->arg, &result);
+	struct ringo__sched *s = t->sched;
+	/* asyncio: a cancellation still pending when the body returns makes
+	 * the task cancelled. */
+	if (rc >= 0 && t->cancel_pending)
+		rc = -ECANCELED;
+	if (rc >= 0)
+		ringo__future_complete(&t->fut, RINGO__FUT_RESULT, result, 0, NULL);
+	else if (rc == -ECANCELED)
+		ringo__future_complete(&t->fut, RINGO__FUT_CANCELLED, NULL, -ECANCELED,
+				       t->cancel_msg);
+	else
+		ringo__future_complete(&t->fut, RINGO__FUT_ERROR, NULL, rc, NULL);
+	t->state = RINGO_TASK_DONE;
+	ringo__fiber_exit_to(&t->fiber, &s->main_fiber, NULL);
+}
+
+int ringo_spawn(ringo_loop *loop, ringo_task_fn *fn, void *arg, const ringo_task_options *opts,
+		ringo_task **out)
+{
+	if (out)
+		*out = NULL;
+	if (!loop || !fn)
+		return -EINVAL;
+	int err = ringo__check_open(loop);
+	if (err < 0)
+		return err;
+	size_t size = opts && opts->stack_size ? opts->stack_size : loop->stack_size;
+	if (size < 16 * 1024 || size > (1ull << 30))
+		return -EINVAL;
+	struct ringo__sched *s = sched_get(loop, &err);
+	if (!s)
+		return err;
+	ringo__stack_pool *pool = pool_for(s, size, &err);
+	if (!pool)
+		return err;
+	ringo__stack stack;
+	err = ringo__stack_alloc(pool, &stack);
+	if (err < 0)
+		return err;
+	uintptr_t rec = ((uintptr_t)stack.hi - sizeof(ringo_task)) & ~(uintptr_t)63;
+	ringo_task *t = (ringo_task *)rec;
+	err = ringo__fiber_init(&t->fiber, stack.lo, (void *)rec, task_entry);
+	if (err < 0) {
+		ringo__stack_free(pool, &stack);
+		return err;
+	}
+	s->nstacks++;
+	t->pool = pool;
+	ringo__future_init(&t->fut, loop);
+	t->fut.is_task = 1;
+	t->work.run = task_run;
+	t->stack = stack;
+	t->sched = s;
+	t->fn = fn;
+	t->arg = arg;
+	t->state = RINGO_TASK_PENDING;
+	t->started = false;
+	t->cancel_pending = false;
+	t->cancel_requests = 0;
+	t->cancel_msg = NULL;
+	t->wait = NULL;
+	t->wait_ctx = NULL;
+	t->wake_value = 0;
+	t->suspended_at = NULL;
+	t->id = ++s->next_id;
+	if (opts && opts->name)
+		snprintf(t->name, sizeof(t->name), "%s", opts->name);
+	else
+		snprintf(t->name, sizeof(t->name), "task-%llu", (unsigned long long)t->id);
+	t->link.next = t->link.prev = &t->link;
+	ringo__list_insert_tail(&s->live, &t->link);
+	s->nlive++;
+	/* The loop's reference: kept until the task is done. */
+	if (out) {
+		t->fut.refs++;
+		*out = t;
+	}
+	ringo__ready_push(loop, &t->work);
+	return 0;
+}
+
+/* Finished without running (cancelled before its first step, or dropped by
+ * close): no fiber was ever entered. */
+static void finish_unstarted(ringo_task *t, int state, const char *msg)
+{
+	ringo__future_complete(&t->fut, state, NULL, -ECANCELED, msg);
+	t->state = RINGO_TASK_DONE;
+}
+
+static void task_done(struct ringo__sched *s, ringo_task *t)
+{
+	ringo__list_remove(&t->link);
+	s->nlive--;
+	ringo__fiber_destroy(&t->fiber);
+	ringo_future_release(&t->fut); /* the loop's reference */
+}
+
+/* The ready-queue entry of a task: run it until it suspends or ends. */
+static void task_run(ringo_loop *loop, struct ringo__work *w)
+{
+	ringo_task *t = ringo__container_of(w, ringo_task, work);
+	struct ringo__sched *s = t->sched;
+	RINGO_ASSERT(t->state == RINGO_TASK_PENDING || t->state == RINGO_TASK_READY);
+	if (!t->started) {
+		if (t->cancel_pending) {
+			finish_unstarted(t, RINGO__FUT_CANCELLED, t->cancel_msg);
+			task_done(s, t);
+			return;
+		}
+		t->started = true;
+	} else if (t->cancel_pending && t->wait && !t->wait->keep_result) {
+		/* Cancelled after the wake was queued: asyncio throws the
+		 * CancelledError into the await that was about to return. */
+		t->cancel_pending = false;
+		t->wake_value = -ECANCELED;
+	}
+	t->wait = NULL;
+	t->state = RINGO_TASK_RUNNING;
+	s->current = t;
+	current_task = t;
+	ringo__fiber_switch(&s->main_fiber, &t->fiber, t);
+	current_task = NULL;
+	s->current = NULL;
+	if (ringo__unlikely(!ringo__stack_canary_ok(&t->stack)))
+		ringo__panic("stack overflow in task '%s' (canary clobbered)", t->name);
+	if (t->state == RINGO_TASK_DONE)
+		task_done(s, t);
+}
+
+void ringo__task_free(ringo_future *fut)
+{
+	ringo_task *t = task_of(fut);
+	RINGO_ASSERT(t->state == RINGO_TASK_DONE);
+	/* The record is on the stack being freed: copy what we need first. */
+	ringo__stack stack = t->stack;
+	struct ringo__sched *s = t->sched;
+	ringo__stack_free(t->pool, &stack);
+	s->nstacks--;
+	if (s->closed && s->nstacks == 0)
+		sched_destroy(s);
+}
+
+/* ---- suspension ---- */
+
+/* Suspend the current task until ringo__task_wake; returns its value, or
+ * -ECANCELED if a cancellation was pending (then nothing is waited for). */
+static int suspend(ringo_task *t, const struct ringo__wait_ops *wait, void *ctx)
+{
+	t->wait = wait;
+	t->wait_ctx = ctx;
+	t->state = RINGO_TASK_SUSPENDED;
+	t->suspended_at = __builtin_return_address(0);
+	struct ringo__sched *s = t->sched;
+	ringo__fiber_switch(&t->fiber, &s->main_fiber, NULL);
+	return t->wake_value;
+}
+
+void ringo__task_wake(ringo_task *t, int value)
+{
+	RINGO_ASSERT(t->state == RINGO_TASK_SUSPENDED);
+	t->wake_value = value;
+	t->state = RINGO_TASK_READY;
+	ringo__ready_push(t->fut.loop, &t->work);
+}
+
+ringo_task *ringo_current_task(void)
+{
+	return current_task;
+}
+
+/* The current task, or NULL and *err = -EPERM outside one. */
+static ringo_task *need_task(int *err)
+{
+	ringo_task *t = current_task;
+	if (!t) {
+		*err = -EPERM;
+		return NULL;
+	}
+	if (t->cancel_pending) {
+		t->cancel_pending = false;
+		*err = -ECANCELED;
+		return NULL;
+	}
+	return t;
+}
+
+/* sleep */
+
+static void sleep_fire(void *arg)
+{
+	ringo__task_wake(arg, 0);
+}
+
+static void sleep_interrupt(ringo_task *t)
+{
+	ringo_handle_cancel(t->timer);
+	ringo__task_wake(t, -ECANCELED);
+}
+
+static const struct ringo__wait_ops sleep_wait = {"sleep", sleep_interrupt, false};
+
+static void yield_interrupt(ringo_task *t)
+{
+	/* Already queued to run next iteration; task_run turns its wake
+	 * into -ECANCELED. */
+	t->cancel_pending = true;
+}
+
+static const struct ringo__wait_ops yield_wait = {"yield", yield_interrupt, false};
+
+int ringo_sleep(int64_t delay_ns)
+{
+	int err = 0;
+	ringo_task *t = need_task(&err);
+	if (!t)
+		return err;
+	if (delay_ns <= 0) {
+		/* One loop iteration, like asyncio.sleep(0). */
+		t->wake_value = 0;
+		t->state = RINGO_TASK_READY;
+		ringo__ready_push(t->fut.loop, &t->work);
+		t->wait = &yield_wait;
+		t->suspended_at = __builtin_return_address(0);
+		ringo__fiber_switch(&t->fiber, &t->sched->main_fiber, NULL);
+		return t->wake_value;
+	}
+	err = ringo_call_later(t->fut.loop, delay_ns, sleep_fire, t, &t->timer);
+	if (err < 0)
+		return err;
+	return suspend(t, &sleep_wait, NULL);
+}
+
+/* await */
+
+static void await_wake(ringo_future *fut, void *arg)
+{
+	ringo_task *t = arg;
+	if (t->state == RINGO_TASK_SUSPENDED && t->wait_ctx == fut)
+		ringo__task_wake(t, 0);
+}
+
+static void await_interrupt(ringo_task *t)
+{
+	ringo_future *fut = t->wait_ctx;
+	/* As asyncio: cancelling a task that awaits a future cancels that
+	 * future (a task: requests its cancellation); the task wakes when the
+	 * future completes. If it cannot be cancelled, stop waiting. */
+	if (ringo_future_cancel(fut, t->cancel_msg)) {
+		t->cancel_pending = false;
+		return;
+	}
+	ringo_future_remove_done_callback(fut, await_wake, t);
+	ringo__task_wake(t, -ECANCELED);
+}
+
+static const struct ringo__wait_ops await_wait = {"await", await_interrupt, false};
+
+int ringo_await(ringo_future *fut, void **result)
+{
+	if (!fut)
+		return -EINVAL;
+	ringo_task *self = current_task;
+	if (!self)
+		return -EPERM;
+	if (fut == &self->fut)
+		return -EDEADLK;
+	if (fut->loop != self->fut.loop)
+		return -EINVAL;
+	/* A done future is not a suspension point (asyncio: no yield). */
+	if (fut->state != RINGO__FUT_PENDING)
+		return ringo_future_result(fut, result);
+	int err = 0;
+	ringo_task *t = need_task(&err);
+	if (!t)
+		return err;
+	err = ringo_future_add_done_callback(fut, await_wake, t);
+	if (err < 0)
+		return err;
+	ringo_future_ref(fut);
+	int woke = suspend(t, &await_wait, fut);
+	int rc;
+	if (ringo_future_done(fut))
+		rc = ringo_future_result(fut, result);
+	else
+		rc = woke;
+	if (woke == -ECANCELED && rc == 0)
+		rc = -ECANCELED;
+	ringo_future_release(fut);
+	return rc;
+}
+
+/* ---- cancellation ---- */
+
+bool ringo_task_cancel(ringo_task *t, const char *msg)
+{
+	if (!t || t->state == RINGO_TASK_DONE)
+		return false;
+	t->cancel_requests++;
+	t->cancel_msg = msg;
+	if (t->state == RINGO_TASK_SUSPENDED) {
+		t->cancel_pending = true;
+		const struct ringo__wait_ops *w = t->wait;
+		w->interrupt(t);
+		return true;
+	}
+	t->cancel_pending = true;
+	return true;
+}
+
+int ringo_task_cancelling(const ringo_task *t)
+{
+	return t ? t->cancel_requests : -EINVAL;
+}
+
+int ringo_task_uncancel(ringo_task *t)
+{
+	if (!t)
+		return -EINVAL;
+	if (t->cancel_requests > 0)
+		t->cancel_requests--;
+	if (t->cancel_requests == 0)
+		t->cancel_pending = false;
+	return t->cancel_requests;
+}
+
+/* ---- introspection ---- */
+
+const char *ringo_task_name(const ringo_task *t)
+{
+	return t ? t->name : NULL;
+}
+
+int ringo_task_set_name(ringo_task *t, const char *name)
+{
+	if (!t || !name)
+		return -EINVAL;
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	return 0;
+}
+
+enum ringo_task_state ringo_task_state(const ringo_task *t)
+{
+	return t ? (enum ringo_task_state)t->state : RINGO_TASK_DONE;
+}
+
+const char *ringo_task_state_name(enum ringo_task_state st)
+{
+	switch (st) {
+	case RINGO_TASK_PENDING:
+		return "pending";
+	case RINGO_TASK_RUNNING:
+		return "running";
+	case RINGO_TASK_SUSPENDED:
+		return "suspended";
+	case RINGO_TASK_READY:
+		return "ready";
+	case RINGO_TASK_DONE:
+		return "done";
+	}
+	return "unknown";
+}
+
+int ringo_all_tasks(ringo_loop *loop, ringo_task **tasks, size_t cap)
+{
+	if (!loop || (cap && !tasks))
+		return -EINVAL;
+	struct ringo__sched *s = loop->tasks;
+	if (!s)
+		return 0;
+	size_t n = 0;
+	for (struct ringo__list *l = s->live.next; l != &s->live; l = l->next, n++)
+		if (n < cap)
+			tasks[n] = ringo__container_of(l, ringo_task, link);
+	return (int)n;
+}
+
+static const char *symbol(void *addr, char *buf, size_t len)
+{
+	Dl_info info;
+	if (addr && dladdr(addr, &info) && info.dli_sname)
+		snprintf(buf, len, "%s", info.dli_sname);
+	else
+		snprintf(buf, len, "%p", addr);
+	return buf;
+}
+
+void ringo_dump_tasks(ringo_loop *loop, FILE *out)
+{
+	if (!loop || !out)
+		return;
+	struct ringo__sched *s = loop->tasks;
+	size_t n = s ? s->nlive : 0;
+	fprintf(out, "ringo: %zu live task%s on loop %p\n", n, n == 1 ? "" : "s", (void *)loop);
+	if (!s)
+		return;
+	for (struct ringo__list *l = s->live.next; l != &s->live; l = l->next) {
+		ringo_task *t = ringo__container_of(l, ringo_task, link);
+		char fn[64], at[64];
+		fprintf(out, "  #%llu '%s' %s, runs %s()", (unsigned long long)t->id, t->name,
+			ringo_task_state_name((enum ringo_task_state)t->state),
+			symbol((void *)t->fn, fn, sizeof(fn)));
+		if (t->wait)
+			fprintf(out, ", in %s called from %s", t->wait->what,
+				symbol(t->suspended_at, at, sizeof(at)));
+		if (t->cancel_requests)
+			fprintf(out, ", cancelling=%d", t->cancel_requests);
+		fputc('\n', out);
+	}
+}
+
+bool ringo__task_describe(struct ringo__work *w, char *buf, size_t len)
+{
+	if (w->run != task_run)
+		return false;
+	ringo_task *t = ringo__container_of(w, ringo_task, work);
+	snprintf(buf, len, "task '%s'", t->name);
+	return true;
+}
+
+/* ---- close ---- */
+
+/* The loop is closing with tasks still alive: their stacks cannot be
+ * unwound, so they are abandoned where they stand: marked cancelled
+ * (so holders see a done future), detached from what they waited on, and
+ * freed once nobody holds them. */
+static void sched_close(ringo_loop *loop, void *ctx)
+{
+	struct ringo__sched *s = ctx;
+	while (!ringo__list_empty(&s->live)) {
+		ringo_task *t = ringo__container_of(s->live.next, ringo_task, link);
+		if (t->state == RINGO_TASK_SUSPENDED && t->wait == &await_wait)
+			ringo_future_remove_done_callback(t->wait_ctx, await_wake, t);
+		if (t->state == RINGO_TASK_SUSPENDED && t->wait == &await_wait)
+			ringo_future_release(t->wait_ctx);
+		if (t->fut.state == RINGO__FUT_PENDING)
+			finish_unstarted(t, RINGO__FUT_CANCELLED, "event loop closed");
+		t->state = RINGO_TASK_DONE;
+		task_done(s, t);
+	}
+	loop->tasks = NULL;
+	/* Tasks still referenced by users keep their stacks (their record is
+	 * there) until released; the pools go with the last of them. */
+	s->closed = true;
+	if (s->nstacks == 0)
+		sched_destroy(s);
+}
+
+/* ---- asyncio.run ---- */
+
+int ringo_run(ringo_task_fn *main_fn, void *arg, const ringo_loop_options *opts, void **result)
+{
+	if (!main_fn)
+		return -EINVAL;
+	ringo_loop *loop;
+	int err = ringo_loop_new(&loop, opts);
+	if (err < 0)
+		return err;
+	ringo_task *main_task;
+	ringo_task_options to = {.name = "main"};
+	err = ringo_spawn(loop, main_fn, arg, &to, &main_task);
+	if (err < 0) {
+		ringo_loop_free(loop);
+		return err;
+	}
+	int rc = ringo_loop_run_until_complete(loop, &main_task->fut, result);
+	ringo__cancel_all_and_wait(loop);
+	ringo_task_release(main_task);
+	ringo_loop_close(loop);
+	ringo_loop_free(loop);
+	return rc;
+}
+
+static int wait_all(void *arg, void **result)
+{
+	ringo_loop *loop = arg;
+	struct ringo__sched *s = loop->tasks;
+	ringo_task *self = current_task;
+	for (;;) {
+		ringo_task *other = NULL;
+		for (struct ringo__list *l = s->live.next; l != &s->live; l = l->next) {
+			ringo_task *t = ringo__container_of(l, ringo_task, link);
+			if (t != self) {
+				other = t;
+				break;
+			}
+		}
+		if (!other)
+			return 0;
+		ringo_future_ref(&other->fut);
+		while (ringo_await(&other->fut, NULL) == -ECANCELED && !ringo_future_done(&other->fut))
+			;
+		ringo_future_release(&other->fut);
+	}
+}
+
+/* asyncio's _cancel_all_tasks: cancel every live task, then run the loop
+ * until all of them have finished. */
+void ringo__cancel_all_and_wait(ringo_loop *loop)
+{
+	struct ringo__sched *s = loop->tasks;
+	if (!s || s->nlive == 0 || loop->closed)
+		return;
+	for (struct ringo__list *l = s->live.next; l != &s->live; l = l->next)
+		ringo_task_cancel(ringo__container_of(l, ringo_task, link), NULL);
+	ringo_task *waiter;
+	ringo_task_options to = {.name = "cancel-all"};
+	if (ringo_spawn(loop, wait_all, loop, &to, &waiter) < 0)
+		return;
+	ringo_loop_run_until_complete(loop, &waiter->fut, NULL);
+	ringo_task_release(waiter);
+}
