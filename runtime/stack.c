@@ -189,7 +189,6 @@ static void registry_remove(int i)
 
 static const char *(*_Atomic reporter)(void *stack_hi);
 static struct sigaction prev_segv, prev_bus;
-static pthread_once_t handler_once = PTHREAD_ONCE_INIT;
 static __thread void *altstack;		/* ours, if we installed one */
 static __thread bool thread_ready;
 
@@ -303,14 +302,33 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
 	chain(sig, si, uc);
 }
 
-static void install_handler(void)
+static void install_one(int sig, struct sigaction *prev)
 {
 	struct sigaction sa = { .sa_sigaction = on_fault,
-				.sa_flags = SA_SIGINFO | SA_ONSTACK };
+				.sa_flags = SA_SIGINFO | SA_ONSTACK }, cur;
 
+	if (sigaction(sig, NULL, &cur) < 0)
+		return;
+	if ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_fault)
+		return;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGSEGV, &sa, &prev_segv);
-	sigaction(SIGBUS, &sa, &prev_bus);
+	/* on_fault is not installed for sig right now, so no handler run
+	 * can read prev while we write it. */
+	*prev = cur;
+	sigaction(sig, &sa, NULL);
+}
+
+/* (Re)install the fault handler if someone replaced it since: a test
+ * harness or a library may install its own SIGSEGV handler after ours.
+ * Whatever was there before becomes the handler we chain to. */
+static void ensure_handler(void)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+	pthread_mutex_lock(&lock);
+	install_one(SIGSEGV, &prev_segv);
+	install_one(SIGBUS, &prev_bus);
+	pthread_mutex_unlock(&lock);
 }
 
 int ringo__stack_thread_init(void)
@@ -318,7 +336,7 @@ int ringo__stack_thread_init(void)
 	stack_t cur, ss;
 	size_t size = 64 * 1024;
 
-	pthread_once(&handler_once, install_handler);
+	ensure_handler();
 	if (thread_ready)
 		return 0;
 	if (sigaltstack(NULL, &cur) < 0)
@@ -391,7 +409,7 @@ int ringo__stack_pool_init(ringo__stack_pool *p,
 	int mode;
 
 	pthread_once(&probe_once, probe);
-	pthread_once(&handler_once, install_handler);
+	ensure_handler();
 	if (!o)
 		o = &d;
 	mode = resolve_mode(o->guard_mode);
