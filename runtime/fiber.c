@@ -91,8 +91,17 @@ void ringo__fiber_destroy(ringo__fiber *f)
 	if (f->is_thread)
 		return;
 #ifdef RINGO_TSAN
-	if (f->tsan_fiber)
+	if (f->tsan_fiber) {
+		/* libtsan reads uninitialised trace state when a fiber that
+		 * never recorded an event is destroyed (fixed upstream in LLVM
+		 * commit cdfdb06c9155, Dec 2025): make it current once first.
+		 * A task cancelled before its first step hits exactly this. */
+		void *cur = __tsan_get_current_fiber();
+
+		__tsan_switch_to_fiber(f->tsan_fiber, 0);
+		__tsan_switch_to_fiber(cur, 0);
 		__tsan_destroy_fiber(f->tsan_fiber);
+	}
 #endif
 #ifdef RINGO_VALGRIND
 	if (f->valgrind_stack_id)
@@ -115,9 +124,17 @@ void ringo__fiber_exit_to(ringo__fiber *from, ringo__fiber *to,
 
 #else /* RINGO_FIBER_ANNOTATED */
 
-/* Tell the sanitizers we are about to leave `from` for `to`.  A NULL
- * fake-stack slot tells ASan `from` is gone for good. */
-static void before_switch(ringo__fiber *from, ringo__fiber *to, bool final)
+/*
+ * Tell the sanitizers we are about to leave `from` for `to`.  A NULL
+ * fake-stack slot tells ASan `from` is gone for good.
+ *
+ * always_inline matters: TSan instruments every function with a push on
+ * entry and a pop on exit of the *current* fiber's shadow stack.  Were
+ * this a real call, its entry would push on `from`'s stack and its exit
+ * pop `to`'s, underflowing a fresh fiber's shadow stack.  Inlined into
+ * ringo__fiber_switch, entry and exit both happen while `from` runs.
+ */
+__attribute__((always_inline)) static inline void before_switch(ringo__fiber *from, ringo__fiber *to, bool final)
 {
 #ifdef RINGO_ASAN
 	const void *bottom = to->stack_lo;
@@ -139,7 +156,7 @@ static void before_switch(ringo__fiber *from, ringo__fiber *to, bool final)
 }
 
 /* Arrived from fiber `in`; record its stack bounds as ASan saw them. */
-static void after_switch(void *fake_stack, ringo__fiber *in)
+__attribute__((always_inline)) static inline void after_switch(void *fake_stack, ringo__fiber *in)
 {
 #ifdef RINGO_ASAN
 	__sanitizer_finish_switch_fiber(fake_stack, &in->asan_from_bottom,

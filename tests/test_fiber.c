@@ -287,6 +287,16 @@ static void deep_recursion_on_fiber_stack(void **state)
 	tfiber_end(&t1);
 }
 
+/* A task cancelled before its first step: made, never run, destroyed. */
+static void fiber_destroyed_before_first_switch(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		tfiber_start(&t1, entry_doubles);
+		tfiber_end(&t1);
+	}
+}
+
 static void init_rejects_bad_bounds(void **state)
 {
 	ringo__fiber f;
@@ -308,6 +318,7 @@ int main(void)
 		cmocka_unit_test(fp_control_word_is_per_fiber),
 		cmocka_unit_test(thousand_fibers_round_robin),
 		cmocka_unit_test(deep_recursion_on_fiber_stack),
+		cmocka_unit_test(fiber_destroyed_before_first_switch),
 		cmocka_unit_test(init_rejects_bad_bounds),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
