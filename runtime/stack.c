@@ -1,0 +1,585 @@
+/*
+ * stack.c - slab-carved task stacks, guard pages, overflow reports.
+ */
+#include "stack.h"
+#include "fiber.h"	/* RINGO_ASSERT */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102	/* Linux 6.13, <linux/mman.h> may lack it */
+#endif
+
+#define DEFAULT_STACK_SIZE	(64u * 1024)
+#define DEFAULT_KEEP_HOT	64u
+#define DEFAULT_SLAB_STACKS	1024u
+#define SLOT_LIVE		0x80u
+#define MAP_COUNT_MARGIN	1000	/* maps left for the rest of the program */
+#define REGISTRY_MAX		4096	/* slabs the overflow reporter can see */
+
+uintptr_t ringo__stack_canary_key;
+
+/* ---- once-per-process probe ------------------------------------------ */
+
+static struct ringo__stack_probe probed;
+static atomic_long mprotect_budget;
+static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+
+/* True if the kernel refuses to read addr: write(2) from it into a pipe
+ * fails with EFAULT instead of faulting us. */
+static bool unreadable(const void *addr)
+{
+	int fds[2];
+	bool r;
+	char c;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return false;
+	r = write(fds[1], addr, 1) < 0 && errno == EFAULT;
+	if (!r && read(fds[0], &c, 1) < 0)
+		r = false;
+	close(fds[0]);
+	close(fds[1]);
+	return r;
+}
+
+static long read_long_file(const char *path)
+{
+	char buf[32] = { 0 };
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? strtol(buf, NULL, 10) : -1;
+}
+
+static long count_maps(void)
+{
+	char buf[4096];
+	long lines = 0;
+	ssize_t n;
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < n; i++)
+			lines += buf[i] == '\n';
+	close(fd);
+	return lines;
+}
+
+static void probe_madv_guard(size_t page)
+{
+	char *m = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (m == MAP_FAILED)
+		return;
+	if (madvise(m, page, MADV_GUARD_INSTALL) == 0 && unreadable(m)) {
+		probed.madv_guard = true;
+		m[page] = 1;
+		madvise(m, 2 * page, MADV_DONTNEED);
+		probed.guard_survives_dontneed = unreadable(m);
+	}
+	munmap(m, 2 * page);
+}
+
+static void probe(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	const unsigned char *rnd = (const void *)getauxval(AT_RANDOM);
+	long budget = 0;
+
+	if (rnd)
+		memcpy(&ringo__stack_canary_key, rnd + 8, sizeof(uintptr_t));
+	ringo__stack_canary_key |= 1;	/* never 0, so a zeroed page fails */
+	probe_madv_guard(page);
+	probed.max_map_count = read_long_file("/proc/sys/vm/max_map_count");
+	if (probed.max_map_count > 0) {
+		/* Each mprotect guard inside a slab splits one VMA into three. */
+		budget = (probed.max_map_count - count_maps() -
+			  MAP_COUNT_MARGIN) / 2;
+		if (budget < 0)
+			budget = 0;
+	}
+	atomic_store(&mprotect_budget, budget);
+}
+
+void ringo__stack_probe_info(struct ringo__stack_probe *out)
+{
+	pthread_once(&probe_once, probe);
+	*out = probed;
+	out->mprotect_budget = atomic_load(&mprotect_budget);
+}
+
+void ringo__stack_test_set_budget(long guards)
+{
+	pthread_once(&probe_once, probe);
+	atomic_store(&mprotect_budget, guards);
+}
+
+static bool take_budget(void)
+{
+	long b = atomic_load_explicit(&mprotect_budget, memory_order_relaxed);
+
+	while (b > 0)
+		if (atomic_compare_exchange_weak(&mprotect_budget, &b, b - 1))
+			return true;
+	return false;
+}
+
+/* ---- process-wide slab registry, read by the signal handler ---------- */
+
+/* An entry is published by a release store of base after the other fields
+ * are written; the handler reads base with acquire.  claimed serialises
+ * writers (pools on different threads). */
+struct reg_entry {
+	atomic_uintptr_t base;
+	atomic_size_t len, stride, page;
+	atomic_int claimed;
+};
+
+static struct reg_entry registry[REGISTRY_MAX];
+static atomic_int registry_hi;	/* entries [0, hi) may be in use */
+
+static int registry_add(const ringo__stack_pool *p, char *base, size_t len)
+{
+	for (int i = 0; i < REGISTRY_MAX; i++) {
+		struct reg_entry *e = &registry[i];
+		int zero = 0, hi;
+
+		if (!atomic_compare_exchange_strong(&e->claimed, &zero, 1))
+			continue;
+		atomic_store_explicit(&e->len, len, memory_order_relaxed);
+		atomic_store_explicit(&e->stride, p->stride, memory_order_relaxed);
+		atomic_store_explicit(&e->page, p->page, memory_order_relaxed);
+		atomic_store_explicit(&e->base, (uintptr_t)base,
+				      memory_order_release);
+		hi = atomic_load(&registry_hi);
+		while (hi < i + 1 &&
+		       !atomic_compare_exchange_weak(&registry_hi, &hi, i + 1))
+			;
+		return i;
+	}
+	return -1;	/* full: overflows in this slab go unreported */
+}
+
+static void registry_remove(int i)
+{
+	if (i < 0)
+		return;
+	atomic_store_explicit(&registry[i].base, 0, memory_order_release);
+	atomic_store_explicit(&registry[i].claimed, 0, memory_order_release);
+}
+
+/* ---- overflow reporter ------------------------------------------------ */
+
+static const char *(*_Atomic reporter)(void *stack_hi);
+static struct sigaction prev_segv, prev_bus;
+static __thread void *altstack;		/* ours, if we installed one */
+static __thread bool thread_ready;
+
+void ringo__stack_set_reporter(const char *(*name_of)(void *stack_hi))
+{
+	atomic_store(&reporter, name_of);
+}
+
+/* Find the guard page containing addr; fills the stack's bounds. */
+static bool find_guard(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
+{
+	int n = atomic_load_explicit(&registry_hi, memory_order_acquire);
+
+	for (int i = 0; i < n; i++) {
+		struct reg_entry *e = &registry[i];
+		uintptr_t base = atomic_load_explicit(&e->base,
+						      memory_order_acquire);
+		size_t len = atomic_load_explicit(&e->len, memory_order_relaxed);
+		size_t stride = atomic_load_explicit(&e->stride,
+						     memory_order_relaxed);
+		size_t page = atomic_load_explicit(&e->page,
+						   memory_order_relaxed);
+
+		if (!base || addr < base || addr - base >= len)
+			continue;
+		if ((addr - base) % stride >= page)
+			return false;	/* inside a stack, not a guard */
+		*lo = addr - (addr - base) % stride + page;
+		*hi = *lo + stride - page;
+		return true;
+	}
+	return false;
+}
+
+static size_t fmt_hex(char *out, uintptr_t v)
+{
+	char tmp[2 + 2 * sizeof(v)];
+	size_t n = 0, len = 0;
+
+	do {
+		tmp[n++] = "0123456789abcdef"[v & 15];
+		v >>= 4;
+	} while (v);
+	out[len++] = '0';
+	out[len++] = 'x';
+	while (n)
+		out[len++] = tmp[--n];
+	return len;
+}
+
+static size_t append(char *buf, size_t len, size_t cap, const char *s)
+{
+	while (*s && len < cap)
+		buf[len++] = *s++;
+	return len;
+}
+
+__attribute__((noreturn)) static void report_overflow(uintptr_t lo,
+						      uintptr_t hi,
+						      uintptr_t addr)
+{
+	const char *(*name_of)(void *) = atomic_load(&reporter);
+	const char *name = name_of ? name_of((void *)hi) : NULL;
+	char buf[512], hex[32];
+	size_t n = 0, cap = sizeof(buf) - 1;
+
+	n = append(buf, n, cap, "ringo: stack overflow in task '");
+	n = append(buf, n, cap, name ? name : "?");
+	n = append(buf, n, cap, "' (stack ");
+	hex[fmt_hex(hex, lo)] = 0;
+	n = append(buf, n, cap, hex);
+	n = append(buf, n, cap, "-");
+	hex[fmt_hex(hex, hi)] = 0;
+	n = append(buf, n, cap, hex);
+	n = append(buf, n, cap, ", fault at ");
+	hex[fmt_hex(hex, addr)] = 0;
+	n = append(buf, n, cap, hex);
+	n = append(buf, n, cap, ")\n");
+	if (write(STDERR_FILENO, buf, n) < 0)
+		n = 0;
+	abort();
+}
+
+/* Not ours: hand the fault to whoever had the signal before us. */
+static void chain(int sig, siginfo_t *si, void *uc)
+{
+	const struct sigaction *pa = sig == SIGSEGV ? &prev_segv : &prev_bus;
+
+	if (pa->sa_flags & SA_SIGINFO) {
+		pa->sa_sigaction(sig, si, uc);
+		return;
+	}
+	if (pa->sa_handler != SIG_DFL && pa->sa_handler != SIG_IGN) {
+		pa->sa_handler(sig);
+		return;
+	}
+	/* Default action: restore it; a hardware fault re-triggers on return,
+	 * a sent signal is re-raised. */
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	sigaction(sig, &dfl, NULL);
+	if (si->si_code <= 0)
+		raise(sig);
+}
+
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+	uintptr_t addr = (uintptr_t)si->si_addr, lo, hi;
+
+	if (si->si_code > 0 && find_guard(addr, &lo, &hi))
+		report_overflow(lo, hi, addr);
+	chain(sig, si, uc);
+}
+
+static void install_one(int sig, struct sigaction *prev)
+{
+	struct sigaction sa = { .sa_sigaction = on_fault,
+				.sa_flags = SA_SIGINFO | SA_ONSTACK }, cur;
+
+	if (sigaction(sig, NULL, &cur) < 0)
+		return;
+	if ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_fault)
+		return;
+	sigemptyset(&sa.sa_mask);
+	/* on_fault is not installed for sig right now, so no handler run
+	 * can read prev while we write it. */
+	*prev = cur;
+	sigaction(sig, &sa, NULL);
+}
+
+/* (Re)install the fault handler if someone replaced it since: a test
+ * harness or a library may install its own SIGSEGV handler after ours.
+ * Whatever was there before becomes the handler we chain to. */
+static void ensure_handler(void)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+	pthread_mutex_lock(&lock);
+	install_one(SIGSEGV, &prev_segv);
+	install_one(SIGBUS, &prev_bus);
+	pthread_mutex_unlock(&lock);
+}
+
+int ringo__stack_thread_init(void)
+{
+	stack_t cur, ss;
+	size_t size = 64 * 1024;
+
+	ensure_handler();
+	if (thread_ready)
+		return 0;
+	if (sigaltstack(NULL, &cur) < 0)
+		return -errno;
+	if (!(cur.ss_flags & SS_DISABLE)) {	/* someone (ASan) set one */
+		thread_ready = true;
+		return 0;
+	}
+	if ((size_t)sysconf(_SC_SIGSTKSZ) > size)
+		size = (size_t)sysconf(_SC_SIGSTKSZ);
+	ss.ss_sp = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (ss.ss_sp == MAP_FAILED)
+		return -ENOMEM;
+	ss.ss_size = size;
+	ss.ss_flags = 0;
+	if (sigaltstack(&ss, NULL) < 0) {
+		int err = -errno;
+		munmap(ss.ss_sp, size);
+		return err;
+	}
+	altstack = ss.ss_sp;
+	thread_ready = true;
+	return 0;
+}
+
+void ringo__stack_thread_fini(void)
+{
+	stack_t cur, off = { .ss_flags = SS_DISABLE };
+
+	if (altstack && sigaltstack(NULL, &cur) == 0 &&
+	    cur.ss_sp == altstack && !(cur.ss_flags & SS_ONSTACK)) {
+		sigaltstack(&off, NULL);
+		munmap(altstack, cur.ss_size);
+	}
+	altstack = NULL;
+	thread_ready = false;
+}
+
+/* ---- the pool ----------------------------------------------------------- */
+
+static size_t round_up(size_t v, size_t to)
+{
+	return (v + to - 1) / to * to;
+}
+
+static int resolve_mode(int mode)
+{
+	switch (mode) {
+	case RINGO__GUARD_AUTO:
+		if (probed.madv_guard)
+			return RINGO__GUARD_MADV;
+		return atomic_load(&mprotect_budget) > 0 ?
+			RINGO__GUARD_MPROTECT : RINGO__GUARD_CANARY;
+	case RINGO__GUARD_MADV:
+		return probed.madv_guard ? mode : -EINVAL;
+	case RINGO__GUARD_MPROTECT:
+	case RINGO__GUARD_CANARY:
+	case RINGO__GUARD_NONE:
+		return mode;
+	default:
+		return -EINVAL;
+	}
+}
+
+int ringo__stack_pool_init(ringo__stack_pool *p,
+			   const struct ringo__stack_options *o)
+{
+	struct ringo__stack_options d = { 0 };
+	int mode;
+
+	pthread_once(&probe_once, probe);
+	ensure_handler();
+	if (!o)
+		o = &d;
+	mode = resolve_mode(o->guard_mode);
+	if (mode < 0)
+		return mode;
+	if (o->slab_stacks > UINT32_MAX / 2 || o->keep_hot > UINT32_MAX ||
+	    o->stack_size > ((size_t)1 << 40))
+		return -EINVAL;
+	*p = (ringo__stack_pool){ .page = (size_t)sysconf(_SC_PAGESIZE) };
+	p->stack_size = round_up(o->stack_size ? o->stack_size :
+				 DEFAULT_STACK_SIZE, p->page);
+	p->stride = p->stack_size + p->page;
+	p->slab_stacks = o->slab_stacks ? (uint32_t)o->slab_stacks :
+			 DEFAULT_SLAB_STACKS;
+	p->keep_hot = o->keep_hot ? (uint32_t)o->keep_hot : DEFAULT_KEEP_HOT;
+	p->guard_mode = (uint8_t)mode;
+	return 0;
+}
+
+/* Reserve one more slab; grows the id and state arrays to match.  Called
+ * only when both free lists are empty, so no cold ids need moving. */
+static int add_slab(ringo__stack_pool *p)
+{
+	size_t len = (size_t)p->slab_stacks * p->stride;
+	uint32_t cap = p->cap + p->slab_stacks;
+	struct ringo__stack_slab *slabs;
+	uint32_t *ids;
+	uint8_t *st;
+	char *base;
+
+	RINGO_ASSERT(p->nhot == 0 && p->ncold == 0);
+	if (cap < p->cap)
+		return -ENOMEM;
+	slabs = realloc(p->slabs, (p->nslabs + 1) * sizeof(*slabs));
+	if (!slabs)
+		return -ENOMEM;
+	p->slabs = slabs;
+	ids = realloc(p->ids, (size_t)cap * sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
+	p->ids = ids;
+	st = realloc(p->slot_state, cap);
+	if (!st)
+		return -ENOMEM;
+	p->slot_state = st;
+	base = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (base == MAP_FAILED)
+		return -ENOMEM;
+	/* THP would turn a one-page touch into 2 MiB of RSS per stack. */
+	madvise(base, len, MADV_NOHUGEPAGE);
+	p->slabs[p->nslabs].base = base;
+	p->slabs[p->nslabs].reg = registry_add(p, base, len);
+	p->nslabs++;
+	p->cap = cap;
+	return 0;
+}
+
+static char *slot_lo(const ringo__stack_pool *p, uint32_t slot)
+{
+	char *base = p->slabs[slot / p->slab_stacks].base;
+
+	return base + (size_t)(slot % p->slab_stacks) * p->stride + p->page;
+}
+
+/* First use of a slot: protect its guard page, once for its lifetime.
+ * MPROTECT degrades to CANARY when the map-count budget runs out. */
+static uint8_t carve(ringo__stack_pool *p, uint32_t slot)
+{
+	char *guard = slot_lo(p, slot) - p->page;
+	uint8_t kind = p->guard_mode;
+
+	if (kind == RINGO__GUARD_MADV &&
+	    madvise(guard, p->page, MADV_GUARD_INSTALL) != 0)
+		kind = RINGO__GUARD_CANARY;
+	if (kind == RINGO__GUARD_MPROTECT) {
+		if (!take_budget())
+			kind = RINGO__GUARD_CANARY;
+		else if (mprotect(guard, p->page, PROT_NONE) != 0) {
+			atomic_fetch_add(&mprotect_budget, 1);
+			kind = RINGO__GUARD_CANARY;
+		}
+	}
+	p->guards[kind]++;
+	return kind;
+}
+
+static uint32_t pop_slot(ringo__stack_pool *p)
+{
+	if (p->nhot)
+		return p->ids[--p->nhot];
+	RINGO_ASSERT(p->ncold > 0);
+	return p->ids[p->cap - p->ncold--];
+}
+
+int ringo__stack_alloc(ringo__stack_pool *p, ringo__stack *out)
+{
+	uint32_t slot;
+
+	if (p->nhot || p->ncold) {
+		slot = pop_slot(p);
+	} else {
+		if (p->carved == p->cap && add_slab(p) < 0)
+			return -ENOMEM;
+		slot = p->carved++;
+		p->slot_state[slot] = carve(p, slot);
+	}
+	RINGO_ASSERT(!(p->slot_state[slot] & SLOT_LIVE));
+	p->slot_state[slot] |= SLOT_LIVE;
+	p->nlive++;
+	out->lo = slot_lo(p, slot);
+	out->hi = (char *)out->lo + p->stack_size;
+	out->slot = slot;
+	out->guard = p->slot_state[slot] & ~SLOT_LIVE;
+	if (out->guard == RINGO__GUARD_CANARY)
+		*(uintptr_t *)out->lo = ringo__stack_canary(out->lo);
+	return 0;
+}
+
+void ringo__stack_free(ringo__stack_pool *p, ringo__stack *s)
+{
+	uint32_t slot = s->slot;
+
+	RINGO_ASSERT(slot < p->carved);
+	RINGO_ASSERT(p->slot_state[slot] & SLOT_LIVE);
+	RINGO_ASSERT(s->lo == slot_lo(p, slot));
+	p->slot_state[slot] &= ~SLOT_LIVE;
+	p->nlive--;
+	if (p->nhot < p->keep_hot) {
+		p->ids[p->nhot++] = slot;
+	} else {
+		/* Past the high-water mark: drop the pages, keep the slot
+		 * (and its guard, which MADV_DONTNEED leaves in place). */
+		madvise(s->lo, p->stack_size, MADV_DONTNEED);
+		p->ids[p->cap - ++p->ncold] = slot;
+	}
+	RINGO_ASSERT(p->nhot + p->ncold + p->nlive == p->carved);
+	s->lo = s->hi = NULL;
+}
+
+void ringo__stack_pool_destroy(ringo__stack_pool *p)
+{
+	size_t len = (size_t)p->slab_stacks * p->stride;
+
+	RINGO_ASSERT(p->nlive == 0);
+	for (uint32_t i = 0; i < p->nslabs; i++) {
+		registry_remove(p->slabs[i].reg);
+		munmap(p->slabs[i].base, len);
+	}
+	atomic_fetch_add(&mprotect_budget, p->guards[RINGO__GUARD_MPROTECT]);
+	free(p->slabs);
+	free(p->ids);
+	free(p->slot_state);
+	*p = (ringo__stack_pool){ 0 };
+}
+
+void ringo__stack_pool_stats(const ringo__stack_pool *p,
+			     struct ringo__stack_stats *st)
+{
+	*st = (struct ringo__stack_stats){
+		.reserved_bytes = (size_t)p->nslabs * p->slab_stacks * p->stride,
+		.stacks_live = p->nlive,
+		.stacks_free = (size_t)p->nhot + p->ncold,
+		.stacks_hot = p->nhot,
+		.stacks_carved = p->carved,
+		.slabs = p->nslabs,
+		.guard_kind = p->guard_mode,
+		.guards_madv = p->guards[RINGO__GUARD_MADV],
+		.guards_mprotect = p->guards[RINGO__GUARD_MPROTECT],
+		.guards_canary = p->guards[RINGO__GUARD_CANARY],
+		.guards_none = p->guards[RINGO__GUARD_NONE],
+	};
+}
