@@ -84,7 +84,9 @@ typedef struct ringo_loop_options {
 	int64_t slow_callback_ns;
 } ringo_loop_options;
 
-/* Fill *opts with the defaults. */
+/* Fill *opts with the defaults. If the environment has
+ * RINGO_VIRTUAL_CLOCK=1, the defaults include RINGO_LOOP_VIRTUAL_CLOCK (so
+ * a test can run an unchanged program on virtual time). */
 void ringo_loop_options_init(ringo_loop_options *opts);
 
 /* Create a loop with its own io_uring. opts may be NULL for defaults.
@@ -313,10 +315,11 @@ void ringo_dump_tasks(ringo_loop *loop, FILE *out);
 int ringo_sleep(int64_t delay_ns);
 
 /* May suspend. Wait for fut to be done and return its outcome as
- * ringo_future_result(). If the waiting task is cancelled, returns
- * -ECANCELED and fut is left alone (asyncio cancels an awaited task; use
- * ringo_task_cancel for that). -EPERM outside a task, -EDEADLK if a task
- * awaits itself. */
+ * ringo_future_result(). A done future returns at once without suspending.
+ * Cancelling the waiting task cancels fut too, as asyncio does (a task is
+ * asked to cancel and its outcome is returned when it ends; wrap fut with
+ * ringo_shield to protect it). -EPERM outside a task, -EDEADLK if a task
+ * awaits itself, -EINVAL for a future of another loop. */
 int ringo_await(ringo_future *fut, void **result);
 
 /* asyncio.run(): create a loop (opts may be NULL), run main(arg) as a task

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "stack.h"
 
 __thread ringo_loop *ringo__current_loop;
 
@@ -88,6 +89,10 @@ void ringo_loop_options_init(ringo_loop_options *opts)
 	memset(opts, 0, sizeof(*opts));
 	opts->ring_entries = 256;
 	opts->stack_size = 64 * 1024;
+	/* Lets a test run any ringo program on virtual time, unchanged. */
+	const char *v = getenv("RINGO_VIRTUAL_CLOCK");
+	if (v && v[0] == '1')
+		opts->flags |= RINGO_LOOP_VIRTUAL_CLOCK;
 }
 
 static int check_options(const ringo_loop_options *o)
@@ -243,6 +248,9 @@ static int enter_run(ringo_loop *loop)
 	int err = ringo__ring_enable(loop);
 	if (err < 0)
 		return err;
+	/* An alternate signal stack, so a task's stack overflow is reported
+	 * by name rather than killing the thread silently. */
+	ringo__stack_thread_init();
 	loop->owner = self;
 	loop->has_owner = true;
 	loop->running = true;

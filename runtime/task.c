@@ -22,8 +22,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "internal.h" /* first: its RINGO_ASSERT is the one to use */
 #include "fiber.h"
-#include "internal.h"
 #include "stack.h"
 
 /* Stack pools, one per distinct stack size in use (few in practice). */
