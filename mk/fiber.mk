@@ -61,7 +61,7 @@ A64FLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -Iruntime -sta
 
 aarch64-test:
 	@mkdir -p build/fiber-a64
-	$(A64CC) $(A64FLAGS) tests/fiber_aarch64_main.c runtime/fiber.c \
+	$(A64CC) $(A64FLAGS) tests/arch/fiber_aarch64_main.c runtime/fiber.c \
 		runtime/stack.c runtime/arch/aarch64/switch.S -lpthread \
 		-o build/fiber-a64/fiber_aarch64
 	$(QEMU) build/fiber-a64/fiber_aarch64

@@ -296,8 +296,36 @@ void ringo__task_free(ringo_future *fut);
 /* Describe a work item for reports; the task layer knows its own. */
 void ringo__work_describe(struct ringo__work *w, char *buf, size_t len);
 bool ringo__task_describe(struct ringo__work *w, char *buf, size_t len);
+/* ---- building blocking primitives on tasks ----
+ * A primitive (lock, queue, I/O op, ...) suspends the current task with
+ * ringo__task_suspend(ops, ctx) after registering it somewhere; whoever
+ * completes the wait calls ringo__task_wake(t, value), and the suspend
+ * call returns value. ringo_task_cancel() on a suspended task calls
+ * ops->interrupt(t): it must either wake the task now (usually with
+ * -ECANCELED, after unregistering it) or make sure the wait's own
+ * completion wakes it soon (I/O: after the kernel's final CQE). */
+struct ringo__wait_ops {
+	const char *what;            /* for ringo_dump_tasks: "sleep", "lock", ... */
+	void (*interrupt)(ringo_task *t);
+	/* true: a wake already queued wins over a cancel that arrives before
+	 * the task runs (results that must not be lost, e.g. I/O or a lock
+	 * handed over); the cancel is then delivered at the next suspension.
+	 * false: the cancel replaces the wake value with -ECANCELED. */
+	bool keep_result;
+};
+
+/* Suspend the current task. Returns the wake value; -EPERM outside a
+ * task; -ECANCELED at once (nothing waited for) if a cancellation is
+ * pending. */
+int ringo__task_suspend(const struct ringo__wait_ops *ops, void *ctx);
 /* Wake a suspended task; its suspending call returns value. */
 void ringo__task_wake(ringo_task *t, int value);
+/* The ctx given to ringo__task_suspend (for interrupt handlers). */
+void *ringo__task_wait_ctx(const ringo_task *t);
+/* Inside interrupt: the cancellation will be delivered by other means
+ * (e.g. through an awaited future), do not deliver it again. */
+bool ringo__task_cancel_pending(const ringo_task *t);
+void ringo__task_clear_cancel(ringo_task *t);
 /* asyncio's _cancel_all_tasks: cancel every live task and run the loop
  * until they are all done (ringo_run does this before closing). */
 void ringo__cancel_all_and_wait(ringo_loop *loop);

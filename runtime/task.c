@@ -67,18 +67,6 @@ struct ringo_task {
 	char name[32];
 };
 
-/* How a kind of wait is interrupted by cancel(). */
-struct ringo__wait_ops {
-	const char *what;            /* for dumps: "sleep", "await", ... */
-	/* Interrupt the wait. Either wake the task now (ringo__task_wake) or
-	 * arrange for the wait's own completion to wake it later. */
-	void (*interrupt)(ringo_task *t);
-	/* True if a wake already delivered must win over a cancel that
-	 * arrives before the task runs again (I/O results must not be lost);
-	 * false lets the cancel replace it (sleep, await: nothing is lost). */
-	bool keep_result;
-};
-
 static __thread ringo_task *current_task;
 
 /* ---- helpers ---- */
@@ -322,8 +310,6 @@ void ringo__task_free(ringo_future *fut)
 
 /* ---- suspension ---- */
 
-/* Suspend the current task until ringo__task_wake; returns its value, or
- * -ECANCELED if a cancellation was pending (then nothing is waited for). */
 static int suspend(ringo_task *t, const struct ringo__wait_ops *wait, void *ctx)
 {
 	t->wait = wait;
@@ -362,6 +348,30 @@ static ringo_task *need_task(int *err)
 		return NULL;
 	}
 	return t;
+}
+
+int ringo__task_suspend(const struct ringo__wait_ops *wait, void *ctx)
+{
+	int err = 0;
+	ringo_task *t = need_task(&err);
+	if (!t)
+		return err;
+	return suspend(t, wait, ctx);
+}
+
+void *ringo__task_wait_ctx(const ringo_task *t)
+{
+	return t->wait_ctx;
+}
+
+bool ringo__task_cancel_pending(const ringo_task *t)
+{
+	return t->cancel_pending;
+}
+
+void ringo__task_clear_cancel(ringo_task *t)
+{
+	t->cancel_pending = false;
 }
 
 /* sleep */

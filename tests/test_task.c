@@ -1,0 +1,664 @@
+/* Tasks: spawning, sleeping, awaiting, cancellation, introspection, run. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "support.h"
+
+static struct log g_log;
+
+struct say_arg {
+	const char *what;
+	int64_t delay;
+	int rc;
+};
+
+static int sayer(void *arg, void **result)
+{
+	struct say_arg *a = arg;
+	log_add(&g_log, "%s-start", a->what);
+	a->rc = ringo_sleep(a->delay);
+	log_add(&g_log, "%s-end(%d)", a->what, a->rc);
+	*result = (void *)a->what;
+	return a->rc;
+}
+
+static void log_cb(void *arg)
+{
+	log_add(&g_log, "%s", (const char *)arg);
+}
+
+static void test_spawned_task_runs_after_earlier_callbacks(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	log_reset(&g_log);
+	struct say_arg a = {"t", 0, 0};
+	ringo_call_soon(loop, log_cb, "cb1", NULL);
+	ringo_task *t;
+	assert_int_equal(ringo_spawn(loop, sayer, &a, NULL, &t), 0);
+	ringo_call_soon(loop, log_cb, "cb2", NULL);
+	assert_int_equal(ringo_task_state(t), RINGO_TASK_PENDING);
+	void *v;
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), &v), 0);
+	assert_string_equal(v, "t");
+	/* sleep(0) yields exactly one iteration: cb2 runs in between. */
+	assert_string_equal(g_log.buf, "cb1 t-start cb2 t-end(0)");
+	assert_int_equal(ringo_task_state(t), RINGO_TASK_DONE);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static void test_sleeps_interleave_on_virtual_time(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	log_reset(&g_log);
+	struct say_arg a = {"a", RINGO_SEC(2), 0}, b = {"b", RINGO_SEC(1), 0};
+	ringo_task *ta, *tb;
+	ringo_spawn(loop, sayer, &a, NULL, &ta);
+	ringo_spawn(loop, sayer, &b, NULL, &tb);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(ta), NULL), 0);
+	assert_string_equal(g_log.buf, "a-start b-start b-end(0) a-end(0)");
+	assert_int_equal(ringo_loop_time_ns(loop), RINGO_SEC(2));
+	ringo_task_release(ta);
+	ringo_task_release(tb);
+	test_loop_free(loop, &ca);
+}
+
+static int yielder(void *arg, void **result)
+{
+	for (int i = 0; i < 3; i++) {
+		log_add(&g_log, "%s%d", (char *)arg, i);
+		int rc = ringo_sleep(0);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void test_sleep_zero_round_robins(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	log_reset(&g_log);
+	ringo_task *a, *b;
+	ringo_spawn(loop, yielder, "a", NULL, &a);
+	ringo_spawn(loop, yielder, "b", NULL, &b);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(b), NULL), 0);
+	assert_string_equal(g_log.buf, "a0 b0 a1 b1 a2 b2");
+	ringo_task_release(a);
+	ringo_task_release(b);
+	test_loop_free(loop, &ca);
+}
+
+static int failer(void *arg, void **result)
+{
+	ringo_sleep(0);
+	return -EPIPE;
+}
+
+static void test_task_error_is_its_outcome(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_task *t;
+	ringo_spawn(loop, failer, NULL, NULL, &t);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL), -EPIPE);
+	assert_int_equal(ringo_future_error(ringo_task_future(t)), -EPIPE);
+	assert_false(ringo_future_cancelled(ringo_task_future(t)));
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static void set_soon(void *arg)
+{
+	ringo_future_set_result(arg, (void *)"ready");
+}
+
+struct awaiter {
+	ringo_future *fut;
+	int rc;
+	void *value;
+};
+
+static int await_body(void *arg, void **result)
+{
+	struct awaiter *w = arg;
+	w->rc = ringo_await(w->fut, &w->value);
+	return w->rc;
+}
+
+static void test_await_future_set_by_callback(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	struct awaiter w = {0};
+	ringo_future_new(loop, &w.fut);
+	ringo_task *t;
+	ringo_spawn(loop, await_body, &w, NULL, &t);
+	ringo_call_later(loop, RINGO_SEC(1), set_soon, w.fut, NULL);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL), 0);
+	assert_int_equal(w.rc, 0);
+	assert_string_equal(w.value, "ready");
+	assert_int_equal(ringo_loop_time_ns(loop), RINGO_SEC(1));
+	ringo_future_release(w.fut);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static int returns_15(void *arg, void **result)
+{
+	ringo_sleep(RINGO_SEC(3));
+	*result = (void *)(intptr_t)15;
+	return 0;
+}
+
+static void test_await_another_task(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	ringo_task *inner, *outer;
+	ringo_spawn(loop, returns_15, NULL, NULL, &inner);
+	struct awaiter w = {.fut = ringo_task_future(inner)};
+	ringo_spawn(loop, await_body, &w, NULL, &outer);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(outer), NULL), 0);
+	assert_int_equal((intptr_t)w.value, 15);
+	ringo_task_release(inner);
+	ringo_task_release(outer);
+	test_loop_free(loop, &ca);
+}
+
+static int await_self(void *arg, void **result)
+{
+	*(int *)arg = ringo_await(ringo_task_future(ringo_current_task()), NULL);
+	return 0;
+}
+
+static void test_suspending_outside_a_task_and_awaiting_self_are_errors(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	assert_int_equal(ringo_sleep(1), -EPERM);
+	ringo_future *f;
+	ringo_future_new(loop, &f);
+	assert_int_equal(ringo_await(f, NULL), -EPERM);
+	assert_null(ringo_current_task());
+	int rc = 0;
+	ringo_task *t;
+	ringo_spawn(loop, await_self, &rc, NULL, &t);
+	ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL);
+	assert_int_equal(rc, -EDEADLK);
+	ringo_future_release(f);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static int stubborn(void *arg, void **result)
+{
+	struct say_arg *a = arg;
+	a->rc = ringo_sleep(RINGO_SEC(10));
+	/* Handle the cancellation and carry on. */
+	ringo_task_uncancel(ringo_current_task());
+	int again = ringo_sleep(RINGO_SEC(1));
+	*result = (void *)"survived";
+	return again;
+}
+
+static void cancel_cb(void *arg)
+{
+	assert_true(ringo_task_cancel(arg, "stop it"));
+}
+
+static void test_cancel_interrupts_a_sleep_and_the_task_may_carry_on(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	struct say_arg a = {0};
+	ringo_task *t;
+	ringo_spawn(loop, stubborn, &a, NULL, &t);
+	ringo_call_later(loop, RINGO_SEC(1), cancel_cb, t, NULL);
+	void *v;
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), &v), 0);
+	assert_int_equal(a.rc, -ECANCELED);
+	assert_string_equal(v, "survived");
+	assert_int_equal(ringo_loop_time_ns(loop), RINGO_SEC(2));
+	assert_int_equal(ringo_task_cancelling(t), 0);
+	assert_false(ringo_task_cancel(t, NULL)); /* done: false */
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static void test_cancelled_task_reports_its_message(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	log_reset(&g_log);
+	struct say_arg a = {"s", RINGO_SEC(5), 0};
+	ringo_task *t;
+	ringo_spawn(loop, sayer, &a, NULL, &t);
+	ringo_call_later(loop, RINGO_SEC(1), cancel_cb, t, NULL);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL),
+			 -ECANCELED);
+	assert_true(ringo_future_cancelled(ringo_task_future(t)));
+	assert_string_equal(ringo_future_cancel_message(ringo_task_future(t)), "stop it");
+	assert_int_equal(ringo_task_cancelling(t), 1);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static int must_not_run(void *arg, void **result)
+{
+	fail_msg("the body of a task cancelled before its first step ran");
+	return 0;
+}
+
+static void test_task_cancelled_before_first_step_never_runs(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_task *t;
+	ringo_spawn(loop, must_not_run, NULL, NULL, &t);
+	assert_true(ringo_task_cancel(t, "early"));
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL),
+			 -ECANCELED);
+	assert_string_equal(ringo_future_cancel_message(ringo_task_future(t)), "early");
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static int self_canceller(void *arg, void **result)
+{
+	ringo_task_cancel(ringo_current_task(), NULL);
+	log_add(&g_log, "still-running");
+	int rc = ringo_sleep(0);
+	log_add(&g_log, "sleep=%d", rc);
+	return rc;
+}
+
+static void test_self_cancel_is_delivered_at_next_suspension(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	log_reset(&g_log);
+	ringo_task *t;
+	ringo_spawn(loop, self_canceller, NULL, NULL, &t);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL),
+			 -ECANCELED);
+	char want[64];
+	snprintf(want, sizeof(want), "still-running sleep=%d", -ECANCELED);
+	assert_string_equal(g_log.buf, want);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+struct wake_then_cancel {
+	ringo_future *fut;
+	ringo_task *task;
+};
+
+static void set_then_cancel(void *arg)
+{
+	struct wake_then_cancel *w = arg;
+	/* The awaiting task becomes ready... then is cancelled before it runs. */
+	ringo_future_set_result(w->fut, NULL);
+}
+
+static void cancel_task_cb(void *arg)
+{
+	struct wake_then_cancel *w = arg;
+	ringo_task_cancel(w->task, NULL);
+}
+
+static void test_cancel_after_wake_before_run_is_delivered_there(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	struct awaiter aw = {0};
+	ringo_future_new(loop, &aw.fut);
+	struct wake_then_cancel w = {aw.fut, NULL};
+	ringo_spawn(loop, await_body, &aw, NULL, &w.task);
+	ringo_call_later(loop, RINGO_SEC(1), set_then_cancel, &w, NULL);
+	ringo_call_later(loop, RINGO_SEC(1), cancel_task_cb, &w, NULL);
+	ringo_loop_run_until_complete(loop, ringo_task_future(w.task), NULL);
+	assert_int_equal(aw.rc, -ECANCELED);
+	assert_true(ringo_future_cancelled(ringo_task_future(w.task)));
+	/* The future itself kept its result. */
+	assert_int_equal(ringo_future_result(aw.fut, NULL), 0);
+	ringo_future_release(aw.fut);
+	ringo_task_release(w.task);
+	test_loop_free(loop, &ca);
+}
+
+static void test_cancelling_an_awaiting_task_cancels_what_it_awaits(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	log_reset(&g_log);
+	struct say_arg a = {"inner", RINGO_SEC(10), 0};
+	ringo_task *inner, *outer;
+	ringo_spawn(loop, sayer, &a, NULL, &inner);
+	struct awaiter w = {.fut = ringo_task_future(inner)};
+	ringo_spawn(loop, await_body, &w, NULL, &outer);
+	ringo_call_later(loop, RINGO_SEC(1), cancel_cb, outer, NULL);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(outer), NULL),
+			 -ECANCELED);
+	assert_true(ringo_future_cancelled(ringo_task_future(inner)));
+	assert_int_equal(a.rc, -ECANCELED);
+	assert_int_equal(ringo_loop_time_ns(loop), RINGO_SEC(1));
+	ringo_task_release(inner);
+	ringo_task_release(outer);
+	test_loop_free(loop, &ca);
+}
+
+static void test_cancelling_a_task_awaiting_a_future_cancels_the_future(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	struct awaiter w = {0};
+	ringo_future_new(loop, &w.fut);
+	ringo_task *t;
+	ringo_spawn(loop, await_body, &w, NULL, &t);
+	ringo_call_later(loop, RINGO_SEC(1), cancel_cb, t, NULL);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL),
+			 -ECANCELED);
+	assert_true(ringo_future_cancelled(w.fut));
+	assert_string_equal(ringo_future_cancel_message(w.fut), "stop it");
+	ringo_future_release(w.fut);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+struct intro {
+	ringo_loop *loop;
+	int count;
+	const char *names[4];
+	enum ringo_task_state states[4];
+	ringo_task *self;
+};
+
+static int introspect(void *arg, void **result)
+{
+	struct intro *in = arg;
+	ringo_task *all[4];
+	in->self = ringo_current_task();
+	in->count = ringo_all_tasks(in->loop, all, 4);
+	for (int i = 0; i < in->count && i < 4; i++) {
+		in->names[i] = ringo_task_name(all[i]);
+		in->states[i] = ringo_task_state(all[i]);
+	}
+	return 0;
+}
+
+static void test_current_task_and_all_tasks(void **state)
+{
+	struct counting_allocator ca;
+	struct intro in = {.loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK)};
+	struct say_arg a = {"sleeper", RINGO_SEC(1), 0};
+	ringo_task *sleeper, *me, *done;
+	ringo_task_options o = {.name = "sleeper"};
+	ringo_spawn(in.loop, sayer, &a, &o, &sleeper);
+	ringo_spawn(in.loop, failer, NULL, NULL, &done);
+	ringo_loop_run_until_complete(in.loop, ringo_task_future(done), NULL);
+	o.name = "looker";
+	ringo_spawn(in.loop, introspect, &in, &o, &me);
+	ringo_loop_run_until_complete(in.loop, ringo_task_future(me), NULL);
+	assert_ptr_equal(in.self, me);
+	/* Not-done tasks only: the sleeper and the looker itself. */
+	assert_int_equal(in.count, 2);
+	assert_string_equal(in.names[0], "sleeper");
+	assert_int_equal(in.states[0], RINGO_TASK_SUSPENDED);
+	assert_string_equal(in.names[1], "looker");
+	assert_int_equal(in.states[1], RINGO_TASK_RUNNING);
+	assert_string_equal(ringo_task_name(done), "task-2");
+	assert_string_equal(ringo_task_state_name(RINGO_TASK_SUSPENDED), "suspended");
+	assert_int_equal(ringo_task_set_name(me, "renamed"), 0);
+	assert_string_equal(ringo_task_name(me), "renamed");
+	ringo_loop_run_until_complete(in.loop, ringo_task_future(sleeper), NULL);
+	assert_int_equal(ringo_all_tasks(in.loop, NULL, 0), 0);
+	ringo_task_release(sleeper);
+	ringo_task_release(me);
+	ringo_task_release(done);
+	test_loop_free(in.loop, &ca);
+}
+
+static void test_dump_tasks_lists_name_state_and_wait(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	struct say_arg a = {"x", RINGO_SEC(5), 0};
+	ringo_task_options o = {.name = "napper"};
+	ringo_task *t;
+	ringo_spawn(loop, sayer, &a, &o, &t);
+	ringo_loop_stop(loop);
+	ringo_loop_run_forever(loop);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+	ringo_dump_tasks(loop, out);
+	fclose(out);
+	assert_non_null(strstr(buf, "1 live task"));
+	assert_non_null(strstr(buf, "'napper' suspended"));
+	assert_non_null(strstr(buf, "in sleep"));
+	free(buf);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static int spawn_many_and_sleep(void *arg, void **result)
+{
+	ringo_sleep(RINGO_MSEC((intptr_t)arg));
+	return 0;
+}
+
+static void test_fire_and_forget_tasks_are_kept_alive_and_freed(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	for (int i = 0; i < 10000; i++)
+		assert_int_equal(ringo_spawn(loop, spawn_many_and_sleep, (void *)(intptr_t)(i % 97),
+					     NULL, NULL), 0);
+	assert_int_equal(ringo_all_tasks(loop, NULL, 0), 10000);
+	ringo_task *last;
+	ringo_spawn(loop, spawn_many_and_sleep, (void *)(intptr_t)200, NULL, &last);
+	ringo_loop_run_until_complete(loop, ringo_task_future(last), NULL);
+	assert_int_equal(ringo_all_tasks(loop, NULL, 0), 0);
+	ringo_task_release(last);
+	test_loop_free(loop, &ca);
+}
+
+static int recurse(int depth)
+{
+	volatile char pad[512];
+	pad[0] = (char)depth;
+	if (depth == 0)
+		return pad[0];
+	return recurse(depth - 1) + pad[0];
+}
+
+static int deep(void *arg, void **result)
+{
+	ringo_sleep(0);
+	*result = (void *)(intptr_t)recurse((int)(intptr_t)arg);
+	return 0;
+}
+
+static void test_stack_size_option(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_task_options o = {.name = "big", .stack_size = 1024 * 1024};
+	ringo_task *t;
+	/* ~600 KiB of frames: needs the bigger stack. */
+	assert_int_equal(ringo_spawn(loop, deep, (void *)(intptr_t)1000, &o, &t), 0);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL), 0);
+	ringo_task_release(t);
+	o.stack_size = 1000;
+	assert_int_equal(ringo_spawn(loop, deep, NULL, &o, &t), -EINVAL);
+	assert_int_equal(ringo_spawn(loop, NULL, NULL, NULL, &t), -EINVAL);
+	assert_null(t);
+	test_loop_free(loop, &ca);
+}
+
+static int forever(void *arg, void **result)
+{
+	for (;;) {
+		int rc = ringo_sleep(RINGO_SEC(1));
+		if (rc < 0)
+			return rc;
+	}
+}
+
+static void test_close_with_live_tasks_leaks_nothing(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	ringo_task *held;
+	ringo_future *f;
+	ringo_future_new(loop, &f);
+	struct awaiter w = {.fut = f};
+	ringo_spawn(loop, forever, NULL, NULL, &held);
+	ringo_spawn(loop, forever, NULL, NULL, NULL);
+	ringo_spawn(loop, await_body, &w, NULL, NULL);
+	ringo_loop_stop(loop);
+	ringo_loop_run_forever(loop);
+	/* And one that never started. */
+	ringo_spawn(loop, must_not_run, NULL, NULL, NULL);
+	assert_int_equal(ringo_loop_close(loop), 0);
+	/* A task held across close reads as done (cancelled). */
+	assert_true(ringo_future_done(ringo_task_future(held)));
+	assert_true(ringo_future_cancelled(ringo_task_future(held)));
+	assert_int_equal(ringo_spawn(loop, forever, NULL, NULL, NULL), -ESHUTDOWN);
+	ringo_task_release(held);
+	ringo_future_release(f);
+	test_loop_free(loop, &ca);
+}
+
+static int main_with_leftovers(void *arg, void **result)
+{
+	int *cancelled = arg;
+	(void)cancelled;
+	ringo_spawn(ringo_loop_current(), forever, NULL, NULL, NULL);
+	ringo_sleep(RINGO_MSEC(10));
+	*result = (void *)"main done";
+	return 0;
+}
+
+static void test_run_cancels_leftover_tasks(void **state)
+{
+	void *v = NULL;
+	assert_int_equal(ringo_run(main_with_leftovers, NULL, NULL, &v), 0);
+	assert_string_equal(v, "main done");
+	assert_int_equal(ringo_run(failer, NULL, NULL, NULL), -EPIPE);
+	assert_int_equal(ringo_run(NULL, NULL, NULL, NULL), -EINVAL);
+}
+
+static void done_cb(ringo_future *f, void *arg)
+{
+	void *v;
+	ringo_future_result(f, &v);
+	log_add(&g_log, "callback(%ld)", (long)(intptr_t)v);
+}
+
+static void test_done_callback_on_a_task(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	log_reset(&g_log);
+	ringo_task *t;
+	ringo_spawn(loop, returns_15, NULL, NULL, &t);
+	ringo_future_add_done_callback(ringo_task_future(t), done_cb, NULL);
+	void *v;
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), &v), 0);
+	assert_int_equal((intptr_t)v, 15);
+	assert_string_equal(g_log.buf, "callback(15)");
+	assert_ptr_equal(ringo_future_task(ringo_task_future(t)), t);
+	ringo_future *plain;
+	ringo_future_new(loop, &plain);
+	assert_null(ringo_future_task(plain));
+	ringo_future_release(plain);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static int overflow(void *arg, void **result)
+{
+	return recurse(1 << 20);
+}
+
+static void test_stack_overflow_is_reported_by_task_name(void **state)
+{
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 2);
+		ringo_loop *loop;
+		ringo_loop_new(&loop, NULL);
+		ringo_task_options o = {.name = "overflower"};
+		ringo_task *t;
+		ringo_spawn(loop, overflow, NULL, &o, &t);
+		ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL);
+		_exit(0);
+	}
+	close(fds[1]);
+	char buf[4096];
+	ssize_t n, total = 0;
+	while ((n = read(fds[0], buf + total, sizeof(buf) - 1 - total)) > 0)
+		total += n;
+	buf[total] = 0;
+	close(fds[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGABRT);
+	assert_non_null(strstr(buf, "stack overflow in task 'overflower'"));
+}
+
+static void test_spawn_allocation_failure(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ca.fail_at = ca.attempts + 1;
+	ringo_task *t = (ringo_task *)1;
+	assert_int_equal(ringo_spawn(loop, failer, NULL, NULL, &t), -ENOMEM);
+	assert_null(t);
+	ca.fail_at = 0;
+	assert_int_equal(ringo_spawn(loop, failer, NULL, NULL, &t), 0);
+	ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_spawned_task_runs_after_earlier_callbacks),
+		cmocka_unit_test(test_sleeps_interleave_on_virtual_time),
+		cmocka_unit_test(test_sleep_zero_round_robins),
+		cmocka_unit_test(test_task_error_is_its_outcome),
+		cmocka_unit_test(test_await_future_set_by_callback),
+		cmocka_unit_test(test_await_another_task),
+		cmocka_unit_test(test_suspending_outside_a_task_and_awaiting_self_are_errors),
+		cmocka_unit_test(test_cancel_interrupts_a_sleep_and_the_task_may_carry_on),
+		cmocka_unit_test(test_cancelled_task_reports_its_message),
+		cmocka_unit_test(test_task_cancelled_before_first_step_never_runs),
+		cmocka_unit_test(test_self_cancel_is_delivered_at_next_suspension),
+		cmocka_unit_test(test_cancel_after_wake_before_run_is_delivered_there),
+		cmocka_unit_test(test_cancelling_an_awaiting_task_cancels_what_it_awaits),
+		cmocka_unit_test(test_cancelling_a_task_awaiting_a_future_cancels_the_future),
+		cmocka_unit_test(test_current_task_and_all_tasks),
+		cmocka_unit_test(test_dump_tasks_lists_name_state_and_wait),
+		cmocka_unit_test(test_fire_and_forget_tasks_are_kept_alive_and_freed),
+		cmocka_unit_test(test_stack_size_option),
+		cmocka_unit_test(test_close_with_live_tasks_leaks_nothing),
+		cmocka_unit_test(test_run_cancels_leftover_tasks),
+		cmocka_unit_test(test_done_callback_on_a_task),
+		cmocka_unit_test(test_stack_overflow_is_reported_by_task_name),
+		cmocka_unit_test(test_spawn_allocation_failure),
+	};
+	return cmocka_run_group_tests_name("task", tests, NULL, NULL);
+}
