@@ -20,7 +20,9 @@
  * Per-connection buffers rather than a provided-buffer ring with multishot
  * recv: a connection has at most one request in flight here, and a buffer
  * ring would need a second state machine for -ENOBUFS and buffer return that
- * gains nothing for ping-pong traffic.
+ * gains nothing for ping-pong traffic. IORING_RECVSEND_POLL_FIRST on the
+ * recv was tried and made no difference beyond noise at 64 B/100 conns and
+ * 4 KiB/1000 conns, so it is left out.
  */
 #include <assert.h>
 #include <errno.h>
