@@ -50,8 +50,7 @@ func main() {
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
 		<-sig
-		ln.Close()
-		os.Exit(0)
+		os.Exit(0) // the kernel closes the listener and every connection
 	}()
 	for {
 		c, err := ln.Accept()
