@@ -38,6 +38,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -142,11 +143,15 @@ static int conn_init(struct conn *c, unsigned id)
 
 static int conn_connect(struct conn *c, const struct sockaddr_in *addr)
 {
+	/* Bounds a connect to a server that never answers the handshake;
+	 * the socket turns non-blocking afterwards, so sends never see it. */
+	struct timeval limit = { .tv_sec = 5 };
 	int one = 1;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
 	if (connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) != 0) {
 		int err = errno;
 		close(fd);
