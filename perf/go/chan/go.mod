@@ -1,0 +1,3 @@
+module ringo/perf/go/chan
+
+go 1.19

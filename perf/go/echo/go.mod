@@ -1,0 +1,3 @@
+module ringo/perf/go/echo
+
+go 1.19

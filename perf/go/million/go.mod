@@ -1,0 +1,3 @@
+module ringo/perf/go/million
+
+go 1.19

@@ -1,0 +1,3 @@
+module ringo/perf/go/spawn
+
+go 1.19
