@@ -36,6 +36,7 @@ struct ringo__sched {
 	size_t nstacks;              /* stacks held by tasks not yet freed */
 	bool closed;                 /* loop closed: free all at nstacks == 0 */
 	ringo__fiber main_fiber;     /* the thread's own stack */
+	bool main_ready;             /* main_fiber describes the loop's thread */
 	ringo_task *current;         /* the running task, NULL in callbacks */
 	struct ringo__list live;     /* not-done tasks, in spawn order */
 	size_t nlive;
@@ -284,6 +285,12 @@ static void task_run(ringo_loop *loop, struct ringo__work *w)
 	}
 	t->wait = NULL;
 	t->state = RINGO_TASK_RUNNING;
+	/* Set up here, not at spawn: the loop may be run by another thread
+	 * than the one that spawned (it then stays on that thread). */
+	if (ringo__unlikely(!s->main_ready)) {
+		ringo__fiber_init_thread(&s->main_fiber);
+		s->main_ready = true;
+	}
 	s->current = t;
 	current_task = t;
 	ringo__fiber_switch(&s->main_fiber, &t->fiber, t);

@@ -454,14 +454,21 @@ static int spawn_many_and_sleep(void *arg, void **result)
 	return 0;
 }
 
+/* ThreadSanitizer keeps one thread context per fiber and stops at 8128. */
+#if defined(__SANITIZE_THREAD__)
+#define MANY_TASKS 2000
+#else
+#define MANY_TASKS 10000
+#endif
+
 static void test_fire_and_forget_tasks_are_kept_alive_and_freed(void **state)
 {
 	struct counting_allocator ca;
 	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
-	for (int i = 0; i < 10000; i++)
+	for (int i = 0; i < MANY_TASKS; i++)
 		assert_int_equal(ringo_spawn(loop, spawn_many_and_sleep, (void *)(intptr_t)(i % 97),
 					     NULL, NULL), 0);
-	assert_int_equal(ringo_all_tasks(loop, NULL, 0), 10000);
+	assert_int_equal(ringo_all_tasks(loop, NULL, 0), MANY_TASKS);
 	ringo_task *last;
 	ringo_spawn(loop, spawn_many_and_sleep, (void *)(intptr_t)200, NULL, &last);
 	ringo_loop_run_until_complete(loop, ringo_task_future(last), NULL);
