@@ -100,7 +100,8 @@ test: $(TEST_BINS) $(TOUR_BINS) $(EXAMPLE_BINS)
 
 VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible
 valgrind: $(TEST_BINS) $(TOUR_BINS) $(EXAMPLE_BINS)
-	@RINGO_BUILD=$(BUILD) RINGO_UNDER_VALGRIND=1 tests/run-suite --wrap "$(VALGRIND)" $(TEST_BINS)
+	@RINGO_BUILD=$(BUILD) RINGO_UNDER_VALGRIND=1 RINGO_TEST_WRAP="$(VALGRIND)" \
+		tests/run-suite --wrap "$(VALGRIND)" $(TEST_BINS)
 
 # ---- examples --------------------------------------------------------------
 examples: $(TOUR_BINS) $(EXAMPLE_BINS)

@@ -237,6 +237,12 @@ int ringo_future_remove_done_callback(ringo_future *fut, ringo_done_fn *fn, void
 /* The loop the future belongs to. */
 ringo_loop *ringo_future_loop(const ringo_future *fut);
 
+/* Describe the future as asyncio's repr does, into buf (always
+ * terminated): "<Future pending>", "<Future pending cb=[wakeup('main')]>",
+ * "<Future finished result=0x...>", "<Future finished error=-5 (...)>",
+ * "<Future cancelled>"; tasks read "<Task 'name' ...>". Returns buf. */
+char *ringo_future_repr(const ringo_future *fut, char *buf, size_t len);
+
 /* ------------------------------------------------------------------------
  * Tasks
  *

@@ -7,6 +7,9 @@
  * done callback always runs through the ready queue, never inline, even
  * when it is added to a future that is already done (asyncio's rule).
  */
+#include <dlfcn.h>
+#include <stdio.h>
+
 #include "internal.h"
 
 void ringo__future_init(ringo_future *fut, ringo_loop *loop)
@@ -235,4 +238,58 @@ int ringo_future_remove_done_callback(ringo_future *fut, ringo_done_fn *fn, void
 ringo_loop *ringo_future_loop(const ringo_future *fut)
 {
 	return fut ? fut->loop : NULL;
+}
+
+/* One done callback, for repr: a task waiting on the future names itself;
+ * anything else by its function's symbol when it has one. */
+static int describe_cb(const struct ringo__cb *cb, char *buf, size_t len)
+{
+	if (ringo__task_waiter_name(cb->done_fn, cb->arg, buf, len))
+		return 0;
+	Dl_info info;
+	if (dladdr((void *)cb->done_fn, &info) && info.dli_sname)
+		snprintf(buf, len, "%s()", info.dli_sname);
+	else
+		snprintf(buf, len, "%p()", (void *)cb->done_fn);
+	return 0;
+}
+
+char *ringo_future_repr(const ringo_future *fut, char *buf, size_t len)
+{
+	if (!buf || len == 0)
+		return buf;
+	if (!fut) {
+		snprintf(buf, len, "<Future NULL>");
+		return buf;
+	}
+	char head[64];
+	if (fut->is_task)
+		snprintf(head, sizeof(head), "Task '%s'", ringo_task_name((ringo_task *)fut));
+	else
+		snprintf(head, sizeof(head), "Future");
+	switch (fut->state) {
+	case RINGO__FUT_RESULT:
+		snprintf(buf, len, "<%s finished result=%p>", head, fut->value);
+		return buf;
+	case RINGO__FUT_ERROR:
+		snprintf(buf, len, "<%s finished error=%d (%s)>", head, fut->error,
+			 ringo_strerror(fut->error));
+		return buf;
+	case RINGO__FUT_CANCELLED:
+		snprintf(buf, len, "<%s cancelled>", head);
+		return buf;
+	default:
+		break;
+	}
+	size_t n = (size_t)snprintf(buf, len, "<%s pending", head);
+	const char *sep = " cb=[";
+	for (const struct ringo__work *w = fut->cbs_head; w && n < len; w = w->next) {
+		char one[64];
+		describe_cb(ringo__container_of(w, struct ringo__cb, work), one, sizeof(one));
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", sep, one);
+		sep = ", ";
+	}
+	if (n < len)
+		snprintf(buf + n, len - n, "%s>", fut->cbs_head ? "]" : "");
+	return buf;
 }

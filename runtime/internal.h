@@ -318,6 +318,8 @@ struct ringo__wait_ops {
  * task; -ECANCELED at once (nothing waited for) if a cancellation is
  * pending. */
 int ringo__task_suspend(const struct ringo__wait_ops *ops, void *ctx);
+/* For repr: if (fn, arg) is a task waiting on a future, name it. */
+bool ringo__task_waiter_name(ringo_done_fn *fn, void *arg, char *buf, size_t len);
 /* Wake a suspended task; its suspending call returns value. */
 void ringo__task_wake(ringo_task *t, int value);
 /* The ctx given to ringo__task_suspend (for interrupt handlers). */

@@ -452,6 +452,14 @@ static void await_interrupt(ringo_task *t)
 
 static const struct ringo__wait_ops await_wait = {"await", await_interrupt, false};
 
+bool ringo__task_waiter_name(ringo_done_fn *fn, void *arg, char *buf, size_t len)
+{
+	if (fn != await_wake)
+		return false;
+	snprintf(buf, len, "wakeup('%s')", ((ringo_task *)arg)->name);
+	return true;
+}
+
 int ringo_await(ringo_future *fut, void **result)
 {
 	if (!fut)
