@@ -73,6 +73,12 @@ static void schedule_done(ringo_future *fut, struct ringo__cb *cb)
 		ringo__cb_free(fut->loop, cb);
 		return;
 	}
+	if (cb->done_fn == ringo__task_await_wake) {
+		void *task = cb->arg;
+		ringo__cb_free(fut->loop, cb);
+		ringo__task_await_wake(fut, task);
+		return;
+	}
 	cb->state = RINGO__CB_READY;
 	cb->fut = fut;
 	fut->refs++;

@@ -203,6 +203,7 @@ struct ringo_loop {
 	struct ringo__work *ready_head;
 	struct ringo__work **ready_tail;
 	size_t ready_count;
+	struct ringo__work *batch;     /* rest of the batch being run */
 
 	/* callback records */
 	struct ringo__cb **cb_chunks;
@@ -318,6 +319,11 @@ struct ringo__wait_ops {
  * task; -ECANCELED at once (nothing waited for) if a cancellation is
  * pending. */
 int ringo__task_suspend(const struct ringo__wait_ops *ops, void *ctx);
+/* The done callback by which a task awaits a future (ringo_await). The
+ * future resumes such a task directly when it completes: the wake-up takes
+ * the callback's place in the ready queue (asyncio: the task's __wakeup
+ * runs in its call_soon slot), with no extra hop. */
+void ringo__task_await_wake(ringo_future *fut, void *arg);
 /* For repr: if (fn, arg) is a task waiting on a future, name it. */
 bool ringo__task_waiter_name(ringo_done_fn *fn, void *arg, char *buf, size_t len);
 /* Wake a suspended task; its suspending call returns value. */

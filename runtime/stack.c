@@ -497,6 +497,8 @@ static uint8_t carve(ringo__stack_pool *p, uint32_t slot)
 	return kind;
 }
 
+#define RETURN_BATCH RINGO__STACK_RETURN_BATCH
+
 static uint32_t pop_slot(ringo__stack_pool *p)
 {
 	if (p->nhot)
@@ -529,6 +531,37 @@ int ringo__stack_alloc(ringo__stack_pool *p, ringo__stack *out)
 	return 0;
 }
 
+static int cmp_slot(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Return the memory of the RETURN_BATCH least recently freed hot stacks
+ * and make them cold. One madvise per run of neighbouring slots (the guard
+ * pages in between survive MADV_DONTNEED): a million tasks ending in slot
+ * order cost about a thousand calls instead of a million TLB-flushing ones. */
+static void return_batch(ringo__stack_pool *p)
+{
+	uint32_t batch[RETURN_BATCH];
+	memcpy(batch, p->ids, sizeof(batch));
+	memmove(p->ids, p->ids + RETURN_BATCH, (p->nhot - RETURN_BATCH) * sizeof(uint32_t));
+	p->nhot -= RETURN_BATCH;
+	qsort(batch, RETURN_BATCH, sizeof(uint32_t), cmp_slot);
+	for (uint32_t i = 0; i < RETURN_BATCH;) {
+		uint32_t j = i + 1;
+		while (j < RETURN_BATCH && batch[j] == batch[j - 1] + 1 &&
+		       batch[j] / p->slab_stacks == batch[i] / p->slab_stacks)
+			j++;
+		char *lo = slot_lo(p, batch[i]);
+		char *hi = slot_lo(p, batch[j - 1]) + p->stack_size;
+		madvise(lo, (size_t)(hi - lo), MADV_DONTNEED);
+		i = j;
+	}
+	for (uint32_t i = 0; i < RETURN_BATCH; i++)
+		p->ids[p->cap - ++p->ncold] = batch[i];
+}
+
 void ringo__stack_free(ringo__stack_pool *p, ringo__stack *s)
 {
 	uint32_t slot = s->slot;
@@ -538,14 +571,11 @@ void ringo__stack_free(ringo__stack_pool *p, ringo__stack *s)
 	RINGO_ASSERT(s->lo == slot_lo(p, slot));
 	p->slot_state[slot] &= ~SLOT_LIVE;
 	p->nlive--;
-	if (p->nhot < p->keep_hot) {
-		p->ids[p->nhot++] = slot;
-	} else {
-		/* Past the high-water mark: drop the pages, keep the slot
-		 * (and its guard, which MADV_DONTNEED leaves in place). */
-		madvise(s->lo, p->stack_size, MADV_DONTNEED);
-		p->ids[p->cap - ++p->ncold] = slot;
-	}
+	/* LIFO: the next alloc gets the hottest stack. Past the high-water
+	 * mark (keep_hot), memory goes back to the kernel a batch at a time. */
+	p->ids[p->nhot++] = slot;
+	if (p->nhot == p->keep_hot + RETURN_BATCH)
+		return_batch(p);
 	RINGO_ASSERT(p->nhot + p->ncold + p->nlive == p->carved);
 	s->lo = s->hi = NULL;
 }

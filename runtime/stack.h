@@ -19,6 +19,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Free stacks past keep_hot give their memory back this many at a time
+ * (the least recently freed first), so returning it costs few syscalls. */
+#define RINGO__STACK_RETURN_BATCH 256u
+
 /* How the page below each stack is protected. */
 enum ringo__guard_mode {
 	RINGO__GUARD_AUTO = 0,	/* best available: MADV, else MPROTECT, else CANARY */

@@ -1,0 +1,90 @@
+/*
+ * million: spawn N tasks that each sleep MS milliseconds, wait for all.
+ * Prints tasks, spawn_s (time to spawn them all), wall_s (start to the
+ * last one done) and peak_rss_kb (VmHWM). Guard pages stay on.
+ * perf/million_compare runs it beside the Go program doing the same.
+ *   build/perf/million [N [MS]]
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ringo.h"
+
+static long n_tasks, ms, remaining;
+static ringo_future *all_done;
+
+static int sleeper(void *arg, void **result)
+{
+	int err = ringo_sleep(RINGO_MSEC(ms));
+	if (--remaining == 0)
+		ringo_future_set_result(all_done, NULL);
+	return err;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static long peak_rss_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = -1;
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, "VmHWM:", 6) == 0)
+			kb = atol(line + 6);
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+static double spawn_s;
+
+static int main_task(void *arg, void **result)
+{
+	ringo_loop *loop = ringo_loop_current();
+	int err = ringo_future_new(loop, &all_done);
+	if (err < 0)
+		return err;
+	remaining = n_tasks;
+	double t0 = now_s();
+	for (long i = 0; i < n_tasks; i++) {
+		err = ringo_spawn(loop, sleeper, NULL, NULL, NULL);
+		if (err < 0) {
+			fprintf(stderr, "million: spawn %ld: %s\n", i, ringo_strerror(err));
+			exit(1);
+		}
+	}
+	spawn_s = now_s() - t0;
+	err = ringo_await(all_done, NULL);
+	ringo_future_release(all_done);
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	n_tasks = argc > 1 ? atol(argv[1]) : 1000000;
+	ms = argc > 2 ? atol(argv[2]) : 2000;
+	if (n_tasks <= 0 || ms < 0) {
+		fprintf(stderr, "usage: million [N [MS]]\n");
+		return 2;
+	}
+	double t0 = now_s();
+	int err = ringo_run(main_task, NULL, NULL, NULL);
+	double wall = now_s() - t0;
+	if (err < 0) {
+		fprintf(stderr, "million: %s\n", ringo_strerror(err));
+		return 1;
+	}
+	printf("tasks %ld\n", n_tasks);
+	printf("spawn_s %.3f\n", spawn_s);
+	printf("wall_s %.3f\n", wall);
+	printf("peak_rss_kb %ld\n", peak_rss_kb());
+	return 0;
+}
