@@ -4,6 +4,7 @@
 #   make test               build and run the cmocka suites
 #   make test SANITIZE=address,undefined   (or SANITIZE=thread)
 #   make valgrind           run the suites under valgrind memcheck
+#   make demo               run the main job (the tour, then the demo server)
 #   make examples           build/examples/...
 #   make perf               build/perf/...
 #   make install PREFIX=/usr/local DESTDIR=
@@ -63,7 +64,7 @@ PERF_CXX_BINS := $(PERF_CXX_SRCS:perf/%.cc=$(BUILD)/perf/%)
 LIB := $(BUILD)/libringo.a
 SOLIB := $(BUILD)/libringo.so
 
-.PHONY: all lib test examples perf install uninstall clean valgrind check-tour
+.PHONY: all lib test examples perf install uninstall clean valgrind demo FORCE
 all: lib
 
 lib: $(LIB) $(SOLIB)
@@ -106,6 +107,12 @@ valgrind: $(TEST_BINS) $(TOUR_BINS) $(EXAMPLE_BINS)
 # ---- examples --------------------------------------------------------------
 examples: $(TOUR_BINS) $(EXAMPLE_BINS)
 
+# The main job, for a newcomer: see ringo run. Runs the tour of the seeds'
+# examples on real time (about 20 s), then the demo script if present.
+demo: $(TOUR_BINS) $(EXAMPLE_BINS) $(PERF_BINS)
+	@for t in $(sort $(TOUR_BINS)); do echo "---- $$t"; $$t || exit 1; done
+	@if [ -x examples/demo.sh ]; then BUILD=$(BUILD) examples/demo.sh; fi
+
 $(BUILD)/examples/%: examples/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lm
@@ -123,7 +130,8 @@ $(BUILD)/perf/%: perf/%.cc
 	$(CXX) $(CXXFLAGS) -o $@ $< -lboost_context
 
 # ---- install ---------------------------------------------------------------
-$(BUILD)/ringo.pc: ringo.pc.in include/ringo.h
+# Remade on every install: it records PREFIX, which may differ each time.
+$(BUILD)/ringo.pc: ringo.pc.in include/ringo.h FORCE
 	@mkdir -p $(dir $@)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
@@ -144,5 +152,7 @@ uninstall:
 
 clean:
 	rm -rf build
+
+FORCE:
 
 -include $(RUNTIME_OBJS:.o=.d) $(TEST_BINS:=.d) $(TEST_SUPPORT_OBJS:.o=.d)
