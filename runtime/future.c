@@ -21,6 +21,7 @@ void ringo__future_init(ringo_future *fut, ringo_loop *loop)
 	fut->error = 0;
 	fut->value = NULL;
 	fut->cancel_msg = NULL;
+	fut->waiter = NULL;
 	fut->cbs_head = NULL;
 	fut->cbs_tail = &fut->cbs_head;
 	loop->futures_live++;
@@ -56,7 +57,8 @@ void ringo_future_release(ringo_future *fut)
 	if (--fut->refs > 0)
 		return;
 	/* Pending callbacks hold no reference, so they may still be listed. */
-	ringo__future_drop_callbacks(fut);
+	if (ringo__unlikely(fut->cbs_head != NULL))
+		ringo__future_drop_callbacks(fut);
 	ringo_loop *loop = fut->loop;
 	loop->futures_live--;
 	if (fut->is_task)
@@ -93,6 +95,13 @@ void ringo__future_complete(ringo_future *fut, int state, void *value, int error
 	fut->value = value;
 	fut->error = error;
 	fut->cancel_msg = msg;
+	if (fut->waiter) {
+		/* Registered before every listed callback: it goes first. */
+		ringo_task *t = fut->waiter;
+		fut->waiter = NULL;
+		if (!fut->loop->closed)
+			ringo__task_await_wake(fut, t);
+	}
 	struct ringo__work *w = fut->cbs_head;
 	fut->cbs_head = NULL;
 	fut->cbs_tail = &fut->cbs_head;
@@ -103,8 +112,26 @@ void ringo__future_complete(ringo_future *fut, int state, void *value, int error
 	}
 }
 
+int ringo__future_add_waiter(ringo_future *fut, ringo_task *task)
+{
+	if (!fut->waiter && !fut->cbs_head) {
+		fut->waiter = task;
+		return 0;
+	}
+	return ringo_future_add_done_callback(fut, ringo__task_await_wake, task);
+}
+
+void ringo__future_remove_waiter(ringo_future *fut, ringo_task *task)
+{
+	if (fut->waiter == task)
+		fut->waiter = NULL;
+	else
+		ringo_future_remove_done_callback(fut, ringo__task_await_wake, task);
+}
+
 void ringo__future_drop_callbacks(ringo_future *fut)
 {
+	fut->waiter = NULL;
 	struct ringo__work *w = fut->cbs_head;
 	fut->cbs_head = NULL;
 	fut->cbs_tail = &fut->cbs_head;
@@ -289,6 +316,12 @@ char *ringo_future_repr(const ringo_future *fut, char *buf, size_t len)
 	}
 	size_t n = (size_t)snprintf(buf, len, "<%s pending", head);
 	const char *sep = " cb=[";
+	if (fut->waiter && n < len) {
+		char one[64];
+		ringo__task_waiter_name(ringo__task_await_wake, fut->waiter, one, sizeof(one));
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", sep, one);
+		sep = ", ";
+	}
 	for (const struct ringo__work *w = fut->cbs_head; w && n < len; w = w->next) {
 		char one[64];
 		describe_cb(ringo__container_of(w, struct ringo__cb, work), one, sizeof(one));
@@ -296,6 +329,6 @@ char *ringo_future_repr(const ringo_future *fut, char *buf, size_t len)
 		sep = ", ";
 	}
 	if (n < len)
-		snprintf(buf + n, len - n, "%s>", fut->cbs_head ? "]" : "");
+		snprintf(buf + n, len - n, "%s>", fut->cbs_head || fut->waiter ? "]" : "");
 	return buf;
 }

@@ -275,6 +275,8 @@ struct ringo_future {
 	int error;                     /* state ERROR: the negative errno */
 	void *value;                   /* state RESULT: the value */
 	const char *cancel_msg;        /* state CANCELLED: message or NULL */
+	ringo_task *waiter;            /* a task awaiting it, registered before any
+					* done callback: woken first, needs no record */
 	struct ringo__work *cbs_head;  /* done callback records, FIFO, while pending */
 	struct ringo__work **cbs_tail;
 };
@@ -290,6 +292,10 @@ void ringo__future_init(ringo_future *fut, ringo_loop *loop);
 /* Finish a pending future and schedule its callbacks. */
 void ringo__future_complete(ringo_future *fut, int state, void *value, int error,
 			    const char *msg);
+/* A task waits on the future (ringo_await): registered in the waiter slot
+ * when free, else as a done callback. 0 or -ENOMEM. */
+int ringo__future_add_waiter(ringo_future *fut, ringo_task *task);
+void ringo__future_remove_waiter(ringo_future *fut, ringo_task *task);
 /* Drop done callbacks without running them (loop close). */
 void ringo__future_drop_callbacks(ringo_future *fut);
 /* Called by release at the last reference of a task future. */

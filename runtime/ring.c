@@ -204,11 +204,11 @@ static unsigned reap(ringo_loop *loop)
 void ringo__ring_wait(ringo_loop *loop, int64_t timeout_ns)
 {
 	struct io_uring *ring = &loop->ring;
-	bool pending_sqes = io_uring_sq_ready(ring) > 0;
 	if (timeout_ns == 0) {
 		/* Nothing in flight and nothing to submit: skip the syscall, so
-		 * pure callback work never enters the kernel. */
-		if (!pending_sqes && loop->ops_inflight == 0)
+		 * pure callback work never enters the kernel. (sqe_tail moves past
+		 * sqe_head as SQEs are prepared and not yet flushed.) */
+		if (loop->ops_inflight == 0 && ring->sq.sqe_tail == ring->sq.sqe_head)
 			return;
 		int ret;
 		do

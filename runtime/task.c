@@ -513,7 +513,7 @@ static void await_interrupt(ringo_task *t)
 		t->cancel_pending = false;
 		return;
 	}
-	ringo_future_remove_done_callback(fut, ringo__task_await_wake, t);
+	ringo__future_remove_waiter(fut, t);
 	ringo__task_wake(t, -ECANCELED);
 }
 
@@ -545,7 +545,7 @@ int ringo_await(ringo_future *fut, void **result)
 	ringo_task *t = need_task(&err);
 	if (!t)
 		return err;
-	err = ringo_future_add_done_callback(fut, ringo__task_await_wake, t);
+	err = ringo__future_add_waiter(fut, t);
 	if (err < 0)
 		return err;
 	ringo_future_ref(fut);
@@ -706,7 +706,7 @@ static void sched_close(ringo_loop *loop, void *ctx)
 	while (!ringo__list_empty(&s->live)) {
 		ringo_task *t = ringo__container_of(s->live.next, ringo_task, link);
 		if (t->state == RINGO_TASK_SUSPENDED && t->wait == &await_wait)
-			ringo_future_remove_done_callback(t->wait_ctx, ringo__task_await_wake, t);
+			ringo__future_remove_waiter(t->wait_ctx, t);
 		if (t->state == RINGO_TASK_SUSPENDED && t->wait == &await_wait)
 			ringo_future_release(t->wait_ctx);
 		if (t->fut.state == RINGO__FUT_PENDING)
