@@ -44,7 +44,7 @@ static long peak_rss_kb(void)
 	return kb;
 }
 
-static double spawn_s;
+static double spawn_s, wall_s, start_s;
 
 static int main_task(void *arg, void **result)
 {
@@ -63,6 +63,9 @@ static int main_task(void *arg, void **result)
 	}
 	spawn_s = now_s() - t0;
 	err = ringo_await(all_done, NULL);
+	/* Measured when the last one is done, as the Go program does: loop
+	 * teardown (unmapping a million stacks) is not part of the work. */
+	wall_s = now_s() - start_s;
 	ringo_future_release(all_done);
 	return err;
 }
@@ -75,16 +78,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: million [N [MS]]\n");
 		return 2;
 	}
-	double t0 = now_s();
+	start_s = now_s();
 	int err = ringo_run(main_task, NULL, NULL, NULL);
-	double wall = now_s() - t0;
 	if (err < 0) {
 		fprintf(stderr, "million: %s\n", ringo_strerror(err));
 		return 1;
 	}
 	printf("tasks %ld\n", n_tasks);
 	printf("spawn_s %.3f\n", spawn_s);
-	printf("wall_s %.3f\n", wall);
+	printf("wall_s %.3f\n", wall_s);
 	printf("peak_rss_kb %ld\n", peak_rss_kb());
 	return 0;
 }

@@ -50,6 +50,7 @@ typedef struct ringo__stack {
 struct ringo__stack_slab {
 	char *base;		/* start of the mapping (guard of slot 0) */
 	int reg;		/* index in the process-wide registry, -1 if none */
+	bool guarded;		/* every slot's MADV guard installed at creation */
 };
 
 typedef struct ringo__stack_pool {
