@@ -80,7 +80,10 @@ typedef struct ringo_loop_options {
 	size_t stack_size;          /* default task stack, bytes; 0 = 64 KiB */
 	/* Debug aid: a callback or task step that runs longer than this is
 	 * reported on stderr with its name (asyncio's slow_callback_duration
-	 * in debug mode). 0 = off (the default: timing every callback costs). */
+	 * in debug mode): "ringo: task 'name' blocked the loop for 31.2 ms".
+	 * Callbacks are named by symbol when the program exports it (link
+	 * with -rdynamic), else by address. 0 = off (the default: timing every
+	 * callback costs a clock read). */
 	int64_t slow_callback_ns;
 } ringo_loop_options;
 

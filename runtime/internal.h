@@ -226,7 +226,13 @@ struct ringo_loop {
 
 	/* task layer (task.c) */
 	void *tasks;                   /* struct ringo__sched *, NULL until first spawn */
+
+	struct ringo__list all_link;   /* on ringo__all_loops (for debuggers) */
 };
+
+/* Every loop in the process, for debuggers (tools/ringo-gdb.py walks it);
+ * guarded by a mutex, touched only at loop creation and free. */
+extern struct ringo__list ringo__all_loops;
 
 /* Thread-local: the loop running on this thread, if any. */
 extern __thread ringo_loop *ringo__current_loop;

@@ -21,6 +21,9 @@
 
 __thread ringo_loop *ringo__current_loop;
 
+struct ringo__list ringo__all_loops = {&ringo__all_loops, &ringo__all_loops};
+static pthread_mutex_t all_loops_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /* ---- allocation ---- */
 
 static void *libc_alloc(void *ctx, size_t size)
@@ -140,6 +143,10 @@ int ringo_loop_new(ringo_loop **out, const ringo_loop_options *opts)
 		a->free(a->ctx, loop, sizeof(*loop));
 		return err;
 	}
+	loop->all_link.next = loop->all_link.prev = &loop->all_link;
+	pthread_mutex_lock(&all_loops_lock);
+	ringo__list_insert_tail(&ringo__all_loops, &loop->all_link);
+	pthread_mutex_unlock(&all_loops_lock);
 	*out = loop;
 	return 0;
 }
@@ -399,6 +406,9 @@ int ringo_loop_free(ringo_loop *loop)
 		ringo__free(loop, loop->cb_chunks[i], RINGO__CB_CHUNK * sizeof(struct ringo__cb));
 	ringo__free(loop, loop->cb_chunks, loop->cb_nchunks * sizeof(*loop->cb_chunks));
 	ringo__free(loop, loop->ops, loop->ops_cap * sizeof(*loop->ops));
+	pthread_mutex_lock(&all_loops_lock);
+	ringo__list_remove(&loop->all_link);
+	pthread_mutex_unlock(&all_loops_lock);
 	ringo_allocator a = loop->allocator;
 	a.free(a.ctx, loop, sizeof(*loop));
 	return 0;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 static void *ca_alloc(void *ctx, size_t size)
 {
@@ -115,4 +116,27 @@ int run_capture(const char *cmd, char *out, size_t cap)
 	out[n] = 0;
 	int st = pclose(p);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int saved_stderr = -1;
+static FILE *capture_file;
+
+void stderr_capture_begin(void)
+{
+	fflush(stderr);
+	capture_file = tmpfile();
+	assert_non_null(capture_file);
+	saved_stderr = dup(2);
+	dup2(fileno(capture_file), 2);
+}
+
+void stderr_capture_end(char *buf, size_t cap)
+{
+	fflush(stderr);
+	dup2(saved_stderr, 2);
+	close(saved_stderr);
+	rewind(capture_file);
+	size_t n = fread(buf, 1, cap - 1, capture_file);
+	buf[n] = 0;
+	fclose(capture_file);
 }

@@ -35,6 +35,11 @@ struct log {
 void log_add(struct log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_reset(struct log *l);
 
+/* Capture what the process writes to stderr between begin and end into
+ * buf (terminated). */
+void stderr_capture_begin(void);
+void stderr_capture_end(char *buf, size_t cap);
+
 /* Run a program, capture stdout; returns exit status or -1. */
 int run_capture(const char *path, char *out, size_t cap);
 /* Path of a built binary under RINGO_BUILD (default "build"). */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "support.h"
@@ -640,6 +641,53 @@ static void test_spawn_allocation_failure(void **state)
 	test_loop_free(loop, &ca);
 }
 
+static void busy_ms(int ms)
+{
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < ms);
+}
+
+static int hog(void *arg, void **result)
+{
+	busy_ms(30);
+	return 0;
+}
+
+static void hog_cb(void *arg)
+{
+	busy_ms(30);
+}
+
+static void test_slow_task_and_callback_are_reported_by_name(void **state)
+{
+	struct counting_allocator ca;
+	counting_allocator_init(&ca);
+	ringo_loop_options o;
+	ringo_loop_options_init(&o);
+	o.allocator = &ca.iface;
+	o.slow_callback_ns = RINGO_MSEC(10);
+	ringo_loop *loop;
+	assert_int_equal(ringo_loop_new(&loop, &o), 0);
+	ringo_task_options to = {.name = "hog"};
+	ringo_task *t;
+	ringo_spawn(loop, hog, NULL, &to, &t);
+	ringo_call_soon(loop, hog_cb, NULL, NULL);
+	char err[4096];
+	stderr_capture_begin();
+	ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL);
+	stderr_capture_end(err, sizeof(err));
+	assert_non_null(strstr(err, "ringo: task 'hog' blocked the loop for"));
+	/* Static functions have no dynamic symbol: named by address then
+	 * (link with -rdynamic to see names). */
+	assert_non_null(strstr(err, "ringo: callback "));
+	assert_non_null(strstr(strstr(err, "ringo: callback "), "blocked the loop for"));
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -666,6 +714,7 @@ int main(void)
 		cmocka_unit_test(test_done_callback_on_a_task),
 		cmocka_unit_test(test_stack_overflow_is_reported_by_task_name),
 		cmocka_unit_test(test_spawn_allocation_failure),
+		cmocka_unit_test(test_slow_task_and_callback_are_reported_by_name),
 	};
 	return cmocka_run_group_tests_name("task", tests, NULL, NULL);
 }
