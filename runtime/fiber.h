@@ -56,6 +56,11 @@ ringo__assert_fail(const char *expr, const char *file, int line)
  * transfer value given by whoever switches back to it. */
 void *ringo__ctx_switch(void **save_sp, void *load_sp, void *transfer);
 
+/* The same switch for two contexts suspended at the same call site (two
+ * tasks, both in the scheduler's switch_out): it returns with ret, which
+ * the return-stack predictor gets right in that case. */
+void *ringo__ctx_switch_peer(void **save_sp, void *load_sp, void *transfer);
+
 /* Prepare a context at the top of a stack; the first switch into the
  * returned stack pointer calls entry(transfer).  entry must not return.
  * Writes about 80 (x86-64) or 176 (aarch64) bytes just below stack_hi. */
@@ -120,7 +125,16 @@ void ringo__fiber_destroy(ringo__fiber *f);
 #ifdef RINGO_FIBER_ANNOTATED
 void *ringo__fiber_switch(ringo__fiber *from, ringo__fiber *to,
 			  void *transfer);
+#define ringo__fiber_switch_peer ringo__fiber_switch
 #else
+/* A switch between two fibers that suspend through the same call site
+ * (see ringo__ctx_switch_peer); otherwise as ringo__fiber_switch. */
+static inline void *ringo__fiber_switch_peer(ringo__fiber *from, ringo__fiber *to,
+					     void *transfer)
+{
+	return ringo__ctx_switch_peer(&from->sp, to->sp, transfer);
+}
+
 /* Suspend `from` (the running fiber) and resume `to`, handing it
  * `transfer`.  Returns the transfer value given when `from` is resumed. */
 static inline void *ringo__fiber_switch(ringo__fiber *from, ringo__fiber *to,

@@ -361,8 +361,15 @@ static void switch_out(ringo_task *t)
 	if (w && w->run == task_run && loop->slow_callback_ns <= 0) {
 		ringo_task *next = ringo__container_of(w, ringo_task, work);
 		loop->batch = w->next;
+		/* A task that ran before is suspended right here in switch_out,
+		 * like t: the peer switch's return predicts. One that never ran
+		 * starts in ctx_start instead. */
+		bool peer = next->started;
 		if (task_enter(s, next)) {
-			ringo__fiber_switch(&t->fiber, &next->fiber, next);
+			if (ringo__likely(peer))
+				ringo__fiber_switch_peer(&t->fiber, &next->fiber, next);
+			else
+				ringo__fiber_switch(&t->fiber, &next->fiber, next);
 			return;
 		}
 		/* next finished without running; t goes back the long way */

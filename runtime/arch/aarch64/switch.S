@@ -23,6 +23,10 @@
 	.type	ringo__ctx_switch, %function
 	.p2align 4
 ringo__ctx_switch:
+	/* aarch64 returns with ret already: one entry serves both uses. */
+	.globl	ringo__ctx_switch_peer
+	.hidden	ringo__ctx_switch_peer
+ringo__ctx_switch_peer:
 	.cfi_startproc
 	sub	sp, sp, #176
 	.cfi_def_cfa_offset 176
