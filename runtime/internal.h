@@ -346,6 +346,9 @@ void *ringo__task_wait_ctx(const ringo_task *t);
  * (e.g. through an awaited future), do not deliver it again. */
 bool ringo__task_cancel_pending(const ringo_task *t);
 void ringo__task_clear_cancel(ringo_task *t);
+/* Stacks of the loop's task pools: free and committed, free and given
+ * back, in use. For tests and diagnostics. */
+void ringo__task_stack_stats(ringo_loop *loop, size_t *hot, size_t *cold, size_t *live);
 /* asyncio's _cancel_all_tasks: cancel every live task and run the loop
  * until they are all done (ringo_run does this before closing). */
 void ringo__cancel_all_and_wait(ringo_loop *loop);

@@ -545,12 +545,13 @@ static uint8_t carve(ringo__stack_pool *p, uint32_t slot)
 	return kind;
 }
 
-#define RETURN_BATCH RINGO__STACK_RETURN_BATCH
-
 static uint32_t pop_slot(ringo__stack_pool *p)
 {
-	if (p->nhot)
-		return p->ids[--p->nhot];
+	if (p->nhot) {
+		if (--p->nhot < p->low_water)
+			p->low_water = p->nhot;
+		return p->ids[p->nhot];
+	}
 	RINGO_ASSERT(p->ncold > 0);
 	return p->ids[p->cap - p->ncold--];
 }
@@ -585,29 +586,53 @@ static int cmp_slot(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Return the memory of the RETURN_BATCH least recently freed hot stacks
- * and make them cold. One madvise per run of neighbouring slots (the guard
- * pages in between survive MADV_DONTNEED): a million tasks ending in slot
- * order cost about a thousand calls instead of a million TLB-flushing ones. */
-static void return_batch(ringo__stack_pool *p)
+/* Return the memory of n stacks (sorted in place): one madvise per run of
+ * neighbouring slots (the guard pages in between survive MADV_DONTNEED),
+ * so a million stacks cost about a thousand calls, not a million
+ * TLB-flushing ones. */
+static void release_memory(ringo__stack_pool *p, uint32_t *slots, uint32_t n)
 {
-	uint32_t batch[RETURN_BATCH];
-	memcpy(batch, p->ids, sizeof(batch));
-	memmove(p->ids, p->ids + RETURN_BATCH, (p->nhot - RETURN_BATCH) * sizeof(uint32_t));
-	p->nhot -= RETURN_BATCH;
-	qsort(batch, RETURN_BATCH, sizeof(uint32_t), cmp_slot);
-	for (uint32_t i = 0; i < RETURN_BATCH;) {
+	qsort(slots, n, sizeof(uint32_t), cmp_slot);
+	for (uint32_t i = 0; i < n;) {
 		uint32_t j = i + 1;
-		while (j < RETURN_BATCH && batch[j] == batch[j - 1] + 1 &&
-		       batch[j] / p->slab_stacks == batch[i] / p->slab_stacks)
+		while (j < n && slots[j] == slots[j - 1] + 1 &&
+		       slots[j] / p->slab_stacks == slots[i] / p->slab_stacks)
 			j++;
-		char *lo = slot_lo(p, batch[i]);
-		char *hi = slot_lo(p, batch[j - 1]) + p->stack_size;
+		char *lo = slot_lo(p, slots[i]);
+		char *hi = slot_lo(p, slots[j - 1]) + p->stack_size;
 		madvise(lo, (size_t)(hi - lo), MADV_DONTNEED);
 		i = j;
 	}
-	for (uint32_t i = 0; i < RETURN_BATCH; i++)
-		p->ids[p->cap - ++p->ncold] = batch[i];
+}
+
+uint32_t ringo__stack_trim(ringo__stack_pool *p)
+{
+	/* Stacks below the low-water mark of the hot list were not handed
+	 * out since the last trim: those (the least recently freed, at the
+	 * bottom of the LIFO) give their memory back, down to keep_hot. */
+	uint32_t idle = p->low_water < p->nhot ? p->low_water : p->nhot;
+	uint32_t n = idle > p->keep_hot ? idle - p->keep_hot : 0;
+	if (n > 0) {
+		uint32_t *slots = malloc((size_t)n * sizeof(uint32_t));
+		if (slots) {
+			memcpy(slots, p->ids, (size_t)n * sizeof(uint32_t));
+			memmove(p->ids, p->ids + n, (size_t)(p->nhot - n) * sizeof(uint32_t));
+			p->nhot -= n;
+			release_memory(p, slots, n);
+			for (uint32_t i = 0; i < n; i++)
+				p->ids[p->cap - ++p->ncold] = slots[i];
+			free(slots);
+		} else {
+			n = 0;
+		}
+	}
+	p->low_water = p->nhot;
+	return n;
+}
+
+bool ringo__stack_trim_wanted(const ringo__stack_pool *p)
+{
+	return p->nhot > p->keep_hot;
 }
 
 void ringo__stack_free(ringo__stack_pool *p, ringo__stack *s)
@@ -619,11 +644,9 @@ void ringo__stack_free(ringo__stack_pool *p, ringo__stack *s)
 	RINGO_ASSERT(s->lo == slot_lo(p, slot));
 	p->slot_state[slot] &= ~SLOT_LIVE;
 	p->nlive--;
-	/* LIFO: the next alloc gets the hottest stack. Past the high-water
-	 * mark (keep_hot), memory goes back to the kernel a batch at a time. */
+	/* LIFO: the next alloc gets the hottest stack. Memory past keep_hot
+	 * is given back by ringo__stack_trim, for stacks that stayed idle. */
 	p->ids[p->nhot++] = slot;
-	if (p->nhot == p->keep_hot + RETURN_BATCH)
-		return_batch(p);
 	RINGO_ASSERT(p->nhot + p->ncold + p->nlive == p->carved);
 	s->lo = s->hi = NULL;
 }

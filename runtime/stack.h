@@ -8,8 +8,8 @@
  *   slab: [guard|stack 0][guard|stack 1] ... [guard|stack N-1]
  *
  * Memory is committed by the first touch only; free stacks are reused LIFO
- * (hottest first) and, past keep_hot free stacks, given back with
- * MADV_DONTNEED.  A pool belongs to one thread (one loop); the slab
+ * (hottest first) and, when they stay idle past keep_hot free stacks,
+ * given back with MADV_DONTNEED by ringo__stack_trim.  A pool belongs to one thread (one loop); the slab
  * registry used by the overflow reporter is process-global.
  */
 #ifndef RINGO_STACK_H
@@ -18,10 +18,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/* Free stacks past keep_hot give their memory back this many at a time
- * (the least recently freed first), so returning it costs few syscalls. */
-#define RINGO__STACK_RETURN_BATCH 256u
 
 /* How the page below each stack is protected. */
 enum ringo__guard_mode {
@@ -71,6 +67,7 @@ typedef struct ringo__stack_pool {
 	uint32_t cap;		/* nslabs * slab_stacks */
 	uint32_t carved;	/* slots [0, carved) were handed out at least once */
 	uint32_t nhot, ncold, nlive;
+	uint32_t low_water;	/* fewest hot stacks since the last trim */
 	uint32_t guards[5];	/* carved slots per guard kind (index = mode) */
 } ringo__stack_pool;
 
@@ -106,8 +103,17 @@ void ringo__stack_pool_destroy(ringo__stack_pool *p);
  * not touched (except the canary word in CANARY mode). */
 int ringo__stack_alloc(ringo__stack_pool *p, ringo__stack *out);
 
-/* Give a stack back (LIFO).  Past keep_hot free stacks its memory is
- * returned to the kernel. */
+/* Give back the memory of free stacks that were not reused since the
+ * previous call, keeping keep_hot of them committed: call it now and then
+ * (the task layer does, about once a second while there is excess), so a
+ * burst of tasks reuses its stacks hot and an idle pool shrinks. Returns
+ * how many stacks gave their memory back. */
+uint32_t ringo__stack_trim(ringo__stack_pool *p);
+/* True while more than keep_hot free stacks hold memory. */
+bool ringo__stack_trim_wanted(const ringo__stack_pool *p);
+
+/* Give a stack back (LIFO); its memory stays committed until a trim finds
+ * it idle. */
 void ringo__stack_free(ringo__stack_pool *p, ringo__stack *s);
 
 void ringo__stack_pool_stats(const ringo__stack_pool *p,

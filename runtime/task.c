@@ -35,6 +35,7 @@ struct ringo__sched {
 	size_t pool_size[MAX_POOLS];  /* requested size; 0 = unused entry */
 	size_t nstacks;              /* stacks held by tasks not yet freed */
 	bool closed;                 /* loop closed: free all at nstacks == 0 */
+	bool trim_armed;             /* the stack trim timer is scheduled */
 	ringo__fiber main_fiber;     /* the thread's own stack */
 	bool main_ready;             /* main_fiber describes the loop's thread */
 	ringo_task *current;         /* the running task, NULL in callbacks */
@@ -162,6 +163,7 @@ static struct ringo__sched *sched_get(ringo_loop *loop, int *err)
 }
 
 static void task_run(ringo_loop *loop, struct ringo__work *w);
+static void arm_trim(struct ringo__sched *s);
 
 static ringo__stack_pool *pool_for(struct ringo__sched *s, size_t size, int *err)
 {
@@ -377,6 +379,32 @@ static void switch_out(ringo_task *t)
 	ringo__fiber_switch(&t->fiber, &s->main_fiber, t);
 }
 
+/* Idle stacks give their memory back about once a second: a burst of
+ * tasks that comes again soon finds its stacks hot (no page faults), and
+ * a loop that went quiet shrinks (jemalloc's decay, in short). */
+#define TRIM_PERIOD RINGO_SEC(1)
+
+static void trim_stacks(void *arg)
+{
+	struct ringo__sched *s = arg;
+	s->trim_armed = false;
+	bool more = false;
+	for (int i = 0; i < MAX_POOLS; i++) {
+		if (!s->pool_size[i])
+			continue;
+		ringo__stack_trim(&s->pools[i]);
+		more |= ringo__stack_trim_wanted(&s->pools[i]);
+	}
+	if (more)
+		arm_trim(s);
+}
+
+static void arm_trim(struct ringo__sched *s)
+{
+	if (ringo_call_later(s->loop, TRIM_PERIOD, trim_stacks, s, NULL) == 0)
+		s->trim_armed = true;
+}
+
 void ringo__task_free(ringo_future *fut)
 {
 	ringo_task *t = task_of(fut);
@@ -386,8 +414,13 @@ void ringo__task_free(ringo_future *fut)
 	struct ringo__sched *s = t->sched;
 	ringo__stack_free(t->pool, &stack);
 	s->nstacks--;
-	if (s->closed && s->nstacks == 0)
-		sched_destroy(s);
+	if (s->closed) {
+		if (s->nstacks == 0)
+			sched_destroy(s);
+		return;
+	}
+	if (!s->trim_armed && ringo__stack_trim_wanted(t->pool))
+		arm_trim(s);
 }
 
 /* ---- suspension ---- */
@@ -603,6 +636,21 @@ int ringo_task_uncancel(ringo_task *t)
 }
 
 /* ---- introspection ---- */
+
+void ringo__task_stack_stats(ringo_loop *loop, size_t *hot, size_t *cold, size_t *live)
+{
+	*hot = *cold = *live = 0;
+	struct ringo__sched *s = loop->tasks;
+	for (int i = 0; s && i < MAX_POOLS; i++) {
+		if (!s->pool_size[i])
+			continue;
+		struct ringo__stack_stats st;
+		ringo__stack_pool_stats(&s->pools[i], &st);
+		*hot += st.stacks_hot;
+		*cold += st.stacks_free - st.stacks_hot;
+		*live += st.stacks_live;
+	}
+}
 
 const char *ringo_task_name(const ringo_task *t)
 {

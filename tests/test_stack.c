@@ -173,11 +173,10 @@ static void many_stacks_use_few_mappings(void **state)
 
 static void memory_is_returned_past_keep_hot(void **state)
 {
-	enum { HOT = 4, N = HOT + RINGO__STACK_RETURN_BATCH + 28 };
+	enum { HOT = 4, N = 64 };
 	ringo__stack_pool p;
 	ringo__stack s[N];
 	void *top[N];
-	int resident = 0;
 	struct ringo__stack_stats st;
 
 	(void)state;
@@ -191,16 +190,32 @@ static void memory_is_returned_past_keep_hot(void **state)
 		assert_true(page_resident(top[i]));
 		ringo__stack_free(&p, &s[i]);
 	}
-	/* Past keep_hot, memory goes back a batch at a time: the batch of
-	 * least recently freed stacks was returned, the rest stay hot. */
+	/* Freed just now: a first trim keeps them (a burst may come back). */
+	assert_true(ringo__stack_trim_wanted(&p));
+	assert_int_equal(ringo__stack_trim(&p), 0);
+	/* Reuse a few between trims: those stay hot, the idle ones go. */
+	ringo__stack again[2];
+	assert_int_equal(ringo__stack_alloc(&p, &again[0]), 0);
+	assert_int_equal(ringo__stack_alloc(&p, &again[1]), 0);
+	ringo__stack_free(&p, &again[1]);
+	ringo__stack_free(&p, &again[0]);
+	assert_int_equal(ringo__stack_trim(&p), N - 2 - HOT);
+	assert_true(ringo__stack_trim_wanted(&p)); /* the 2 reused, above keep_hot */
+	/* The least recently freed gave their memory back; the rest stay. */
+	int resident = 0;
 	for (int i = 0; i < N; i++) {
-		assert_int_equal(page_resident(top[i]), i >= (int)RINGO__STACK_RETURN_BATCH);
+		assert_int_equal(page_resident(top[i]), i >= N - 2 - HOT);
 		resident += page_resident(top[i]);
 	}
-	assert_int_equal(resident, N - RINGO__STACK_RETURN_BATCH);
+	assert_int_equal(resident, HOT + 2);
 	ringo__stack_pool_stats(&p, &st);
-	assert_int_equal(st.stacks_hot, N - RINGO__STACK_RETURN_BATCH);
+	assert_int_equal(st.stacks_hot, HOT + 2);
 	assert_int_equal(st.stacks_free, N);
+	/* Idle through one more period: down to keep_hot. */
+	assert_int_equal(ringo__stack_trim(&p), 2);
+	assert_false(ringo__stack_trim_wanted(&p));
+	ringo__stack_pool_stats(&p, &st);
+	assert_int_equal(st.stacks_hot, HOT);
 	ringo__stack_pool_destroy(&p);
 }
 

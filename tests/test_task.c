@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "support.h"
 
 static struct log g_log;
@@ -641,6 +642,49 @@ static void test_spawn_allocation_failure(void **state)
 	test_loop_free(loop, &ca);
 }
 
+static int quick(void *arg, void **result)
+{
+	return ringo_sleep(0);
+}
+
+static int burst_then_idle(void *arg, void **result)
+{
+	ringo_loop *loop = ringo_loop_current();
+	size_t *seen = arg;
+	for (int round = 0; round < 2; round++) {
+		ringo_task *t[500];
+		for (int i = 0; i < 500; i++)
+			ringo_spawn(loop, quick, NULL, NULL, &t[i]);
+		for (int i = 0; i < 500; i++) {
+			ringo_await(ringo_task_future(t[i]), NULL);
+			ringo_task_release(t[i]);
+		}
+	}
+	size_t cold, live;
+	ringo__task_stack_stats(loop, &seen[0], &cold, &live);
+	ringo_sleep(RINGO_SEC(3));
+	ringo__task_stack_stats(loop, &seen[1], &seen[2], &live);
+	return 0;
+}
+
+static void test_idle_stacks_give_memory_back_later(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	size_t seen[3] = {0};
+	ringo_task *t;
+	ringo_spawn(loop, burst_then_idle, seen, NULL, &t);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL), 0);
+	/* Right after the bursts the 500 stacks are still hot (the second
+	 * burst reused them: no page faults), a few idle seconds later all but
+	 * the pool's reserve gave their memory back. */
+	assert_true(seen[0] >= 500);
+	assert_true(seen[1] <= 64 + 1);
+	assert_true(seen[2] >= 500 - 64);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
 static void busy_ms(int ms)
 {
 	struct timespec t0, t;
@@ -715,6 +759,7 @@ int main(void)
 		cmocka_unit_test(test_stack_overflow_is_reported_by_task_name),
 		cmocka_unit_test(test_spawn_allocation_failure),
 		cmocka_unit_test(test_slow_task_and_callback_are_reported_by_name),
+		cmocka_unit_test(test_idle_stacks_give_memory_back_later),
 	};
 	return cmocka_run_group_tests_name("task", tests, NULL, NULL);
 }
