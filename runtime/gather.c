@@ -199,7 +199,7 @@ int ringo_gather(ringo_future *const *futs, size_t n, bool return_exceptions,
 	if (!ringo_current_task())
 		return -EPERM;
 	struct aio_watch *w;
-	int err = ringo__watch_new(ringo_future_loop(futs[0]), futs, n, &w);
+	int err = ringo__watch_new(ringo_loop_current(), futs, n, &w);
 	if (err < 0)
 		return err;
 	struct gather g = {.return_exceptions = return_exceptions};

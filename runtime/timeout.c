@@ -88,8 +88,10 @@ bool ringo_timeout_expired(const ringo_timeout *s)
 
 int ringo_timeout_exit(ringo_timeout *s, int rc)
 {
-	RINGO_ASSERT(s->state == TO_ENTERED || s->state == TO_EXPIRING);
-	RINGO_ASSERT(s->task == ringo_current_task());
+	if (!s || (s->state != TO_ENTERED && s->state != TO_EXPIRING))
+		return -EINVAL;
+	if (s->task != ringo_current_task())
+		return -EPERM;
 	drop_timer(s);
 	if (s->state == TO_ENTERED) {
 		s->state = TO_EXITED;

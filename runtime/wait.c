@@ -96,7 +96,7 @@ int ringo_wait(ringo_future *const *futs, size_t n, enum ringo_wait_mode mode,
 	if (!ringo_current_task())
 		return -EPERM;
 	struct aio_watch *w;
-	int err = ringo__watch_new(ringo_future_loop(futs[0]), futs, n, &w);
+	int err = ringo__watch_new(ringo_loop_current(), futs, n, &w);
 	if (err < 0)
 		return err;
 	struct waitst st = {.mode = mode};
@@ -137,7 +137,7 @@ static int await_done(ringo_future *fut, void **result)
 {
 	int rc = ringo_await(fut, result);
 	int first = rc;
-	while (!ringo_future_done(fut)) {
+	while (rc == -ECANCELED && !ringo_future_done(fut)) {
 		ringo_future_cancel(fut, NULL);
 		rc = ringo_await(fut, result);
 	}
@@ -151,6 +151,8 @@ int ringo_wait_for(ringo_future *fut, int64_t timeout_ns, void **result)
 	ringo_task *self = ringo_current_task();
 	if (!self)
 		return -EPERM;
+	if (ringo_future_loop(fut) != ringo_loop_current())
+		return -EINVAL;
 	if (ringo_future_done(fut) || timeout_ns < 0)
 		return ringo_await(fut, result);
 	ringo_future_ref(fut);
@@ -265,6 +267,8 @@ int ringo_as_completed_next(ringo_as_completed *it, ringo_future **fut)
 	if (!ringo_current_task())
 		return -EPERM;
 	struct aio_watch *w = it->w;
+	if (w->task)
+		return -EBUSY; /* another task is waiting on this iterator */
 	while (it->yielded == it->finished) {
 		if (it->yielded == w->n)
 			return -ENOENT;

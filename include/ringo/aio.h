@@ -95,7 +95,8 @@ int ringo_as_completed_new(ringo_loop *loop, ringo_future *const *futs, size_t n
 /* May suspend. Wait for the next future to finish and return 0 with it in
  * *fut (borrowed: valid while the iterator lives). -ENOENT when every
  * future has been yielded, -ETIMEDOUT once the deadline passed (the
- * remaining futures keep running), -ECANCELED, -EPERM. */
+ * remaining futures keep running), -ECANCELED, -EPERM, -EBUSY if another
+ * task is already waiting on this iterator. */
 int ringo_as_completed_next(ringo_as_completed *it, ringo_future **fut);
 
 /* Free the iterator and drop its references. NULL is ignored. */
@@ -198,7 +199,10 @@ int64_t ringo_timeout_when(const ringo_timeout *s);
 bool ringo_timeout_expired(const ringo_timeout *s);
 /* Leave the scope: rc is what the guarded work returned. Returns
  * -ETIMEDOUT if the scope expired, rc is -ECANCELED and no other
- * cancellation is pending; else rc unchanged. Does not suspend. */
+ * cancellation is pending; else rc unchanged (a result that arrived as the
+ * deadline fired wins). Does not suspend. -EINVAL if the scope is not
+ * entered (misuse: not told apart from an rc of -EINVAL), -EPERM from
+ * another task than the one that entered it. */
 int ringo_timeout_exit(ringo_timeout *s, int rc);
 
 /* ------------------------------------------------------------------------
@@ -298,9 +302,11 @@ int ringo_barrier_init(ringo_barrier *b, unsigned parties);
 int ringo_barrier_destroy(ringo_barrier *b);
 /* May suspend until `parties` tasks are waiting. Returns the arrival
  * index (0 .. parties-1) like asyncio; -EPIPE if the barrier is or
- * becomes broken (abort, or a waiter cancelled: asyncio's
- * BrokenBarrierError), -ECANCELED (the barrier is then broken for the
- * others), -EPERM. */
+ * becomes broken or is reset (asyncio's BrokenBarrierError), -EPERM.
+ * -ECANCELED: the task left before the barrier filled; as in asyncio the
+ * count drops by one and the barrier is not broken. A task released by
+ * the last party keeps its index even if cancelled before it runs (the
+ * cancel comes at its next suspension). */
 int ringo_barrier_wait(ringo_barrier *b);
 /* Break the barrier: waiters and later callers get -EPIPE. */
 void ringo_barrier_abort(ringo_barrier *b);
@@ -346,12 +352,17 @@ int ringo_priority_queue_init(ringo_queue *q, ringo_loop *loop, size_t maxsize,
 int ringo_queue_destroy(ringo_queue *q);
 
 /* May suspend while the queue is full. 0, -ESHUTDOWN, -ECANCELED (item
- * not queued), -EPERM, -ENOMEM (unbounded growth). */
+ * not queued), -EPERM, -ENOMEM (unbounded growth). A put whose item a
+ * getter already moved into the queue returns 0 even if the task was
+ * cancelled meanwhile (the cancel comes at its next suspension). */
 int ringo_queue_put(ringo_queue *q, void *item);
 /* 0, -ENOBUFS (full), -ESHUTDOWN, -ENOMEM. */
 int ringo_queue_put_nowait(ringo_queue *q, void *item);
 /* May suspend while empty. 0 and *item, -ESHUTDOWN (shut down and
- * empty), -ECANCELED, -EPERM. */
+ * empty), -ECANCELED (nothing taken), -EPERM. An item handed to a waiting
+ * getter is never lost: if the task is cancelled after the hand-over and
+ * before it runs, get still returns 0 with the item and the cancel comes
+ * at its next suspension. */
 int ringo_queue_get(ringo_queue *q, void **item);
 /* 0 and *item, -EAGAIN (empty), -ESHUTDOWN (shut down and empty). */
 int ringo_queue_get_nowait(ringo_queue *q, void **item);
