@@ -219,6 +219,131 @@ int ringo_gather(ringo_future *const *futs, size_t n, bool return_exceptions,
 	return return_exceptions ? 0 : g.first_err;
 }
 
+/* ---- gather as a future ---- */
+
+struct gather_fut {
+	ringo_future *outer;        /* referenced until its done callback ran */
+	struct ringo_gather_result *out;
+	bool return_exceptions;
+	bool completing;            /* we finish outer: not a user cancel */
+	size_t remaining;
+};
+
+static void gf_slot(struct gather_fut *gf, ringo_future *fut, size_t i)
+{
+	gf->out[i].value = NULL;
+	gf->out[i].err = ringo_future_result(fut, &gf->out[i].value);
+}
+
+/* Finish outer with a child's outcome (0: all succeeded). */
+static void gf_finish(struct gather_fut *gf, int rc)
+{
+	gf->completing = true;
+	if (rc == 0)
+		ringo_future_set_result(gf->outer, NULL);
+	else if (rc == -ECANCELED)
+		ringo_future_cancel(gf->outer, NULL);
+	else
+		ringo_future_set_error(gf->outer, rc);
+}
+
+static void gf_child_done(struct aio_watch *w, size_t i)
+{
+	struct gather_fut *gf = w->ctx;
+	if (ringo_future_done(gf->outer))
+		return;
+	ringo_future *fut = w->slots[i].fut;
+	gf_slot(gf, fut, i);
+	gf->remaining--;
+	int rc = gf->out[i].err;
+	if (rc < 0 && !gf->return_exceptions)
+		gf_finish(gf, rc);
+	else if (gf->remaining == 0)
+		gf_finish(gf, 0);
+}
+
+/* outer is done (by us or by a user's cancel): stop watching. */
+static void gf_outer_done(ringo_future *outer, void *arg)
+{
+	struct aio_watch *w = arg;
+	struct gather_fut *gf = w->ctx;
+	if (!gf->completing && ringo_future_cancelled(outer)) {
+		/* Unhook first, so cancelling queues no callback of ours. */
+		w->on_done = NULL;
+		for (size_t i = 0; i < w->n; i++) {
+			ringo_future *fut = w->slots[i].fut;
+			int removed = ringo_future_remove_done_callback(fut, watch_done, &w->slots[i]);
+			w->refs -= removed > 0 ? (size_t)removed : 0;
+			ringo_future_cancel(fut, NULL);
+		}
+	}
+	ringo_loop *loop = w->loop;
+	ringo__watch_leave(w);
+	ringo__free(loop, gf, sizeof(*gf));
+	ringo_future_release(outer);
+}
+
+static int gf_start(struct aio_watch *w, struct gather_fut *gf)
+{
+	int first = 0;
+	for (size_t i = 0; i < w->n; i++) {
+		ringo_future *fut = w->slots[i].fut;
+		if (!ringo_future_done(fut)) {
+			int err = ringo__watch_arm(w, i);
+			if (err < 0)
+				return err;
+			gf->remaining++;
+			continue;
+		}
+		gf_slot(gf, fut, i);
+		if (gf->out[i].err < 0 && first == 0)
+			first = gf->out[i].err;
+	}
+	if (first < 0 && !gf->return_exceptions)
+		gf_finish(gf, first);
+	else if (gf->remaining == 0)
+		gf_finish(gf, 0);
+	return 0;
+}
+
+int ringo_gather_future(ringo_loop *loop, ringo_future *const *futs, size_t n,
+			bool return_exceptions, struct ringo_gather_result *out,
+			ringo_future **outer)
+{
+	if (!outer)
+		return -EINVAL;
+	*outer = NULL;
+	if (!loop || (n && (!futs || !out)))
+		return -EINVAL;
+	ringo_future *o;
+	int err = ringo_future_new(loop, &o);
+	if (err < 0)
+		return err;
+	struct aio_watch *w = NULL;
+	struct gather_fut *gf = ringo__alloc(loop, sizeof(*gf));
+	err = gf ? ringo__watch_new(loop, futs, n, &w) : -ENOMEM;
+	if (err == 0)
+		err = ringo_future_add_done_callback(o, gf_outer_done, w);
+	if (err < 0) {
+		if (w)
+			ringo__watch_leave(w);
+		ringo__free(loop, gf, sizeof(*gf));
+		ringo_future_release(o);
+		return err;
+	}
+	*gf = (struct gather_fut){o, out, return_exceptions, false, 0};
+	ringo_future_ref(o); /* gf_outer_done's */
+	w->ctx = gf;
+	w->on_done = gf_child_done;
+	err = gf_start(w, gf);
+	if (err < 0 && !ringo_future_done(o)) {
+		gf->completing = true;
+		ringo_future_set_error(o, err); /* cleanup runs in gf_outer_done */
+	}
+	*outer = o;
+	return 0;
+}
+
 /* ---- shield ---- */
 
 static void shield_done(ringo_future *inner, void *arg)

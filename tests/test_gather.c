@@ -257,6 +257,107 @@ static void test_failed_gather_leaves_no_leak_when_children_finish_later(void **
 	assert_int_equal(c.rc, -EIO);
 }
 
+/* ---- ringo_gather_future ---- */
+
+struct gf_case {
+	ringo_future *f[3];
+	struct ringo_gather_result out[3];
+	ringo_future *outer;
+};
+
+static void set_f1_f2(void *arg)
+{
+	struct gf_case *c = arg;
+	ringo_future_set_result(c->f[2], "C");
+	ringo_future_set_result(c->f[1], "B");
+}
+
+static void fail_f1(void *arg)
+{
+	struct gf_case *c = arg;
+	ringo_future_set_error(c->f[1], -EIO);
+}
+
+static void gf_setup(ringo_loop *loop, struct gf_case *c)
+{
+	memset(c, 0, sizeof(*c));
+	for (int i = 0; i < 3; i++)
+		ringo_future_new(loop, &c->f[i]);
+}
+
+static void gf_teardown(struct gf_case *c)
+{
+	for (int i = 0; i < 3; i++)
+		ringo_future_release(c->f[i]);
+	ringo_future_release(c->outer);
+}
+
+static void test_gather_future_completes_from_callbacks(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	struct gf_case c;
+	gf_setup(loop, &c);
+	ringo_future_set_result(c.f[0], "A");
+	assert_int_equal(ringo_gather_future(loop, c.f, 3, false, c.out, &c.outer), 0);
+	assert_false(ringo_future_done(c.outer));
+	ringo_call_later(loop, RINGO_SEC(1), set_f1_f2, &c, NULL);
+	assert_int_equal(ringo_loop_run_until_complete(loop, c.outer, NULL), 0);
+	assert_string_equal(c.out[0].value, "A");
+	assert_string_equal(c.out[1].value, "B");
+	assert_string_equal(c.out[2].value, "C");
+	gf_teardown(&c);
+	test_loop_free(loop, &ca);
+}
+
+static void test_gather_future_reports_the_first_failure(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	struct gf_case c;
+	gf_setup(loop, &c);
+	assert_int_equal(ringo_gather_future(loop, c.f, 3, false, c.out, &c.outer), 0);
+	ringo_call_later(loop, RINGO_SEC(1), fail_f1, &c, NULL);
+	assert_int_equal(ringo_loop_run_until_complete(loop, c.outer, NULL), -EIO);
+	/* The others were not cancelled. */
+	assert_false(ringo_future_done(c.f[0]));
+	assert_false(ringo_future_done(c.f[2]));
+	gf_teardown(&c);
+	test_loop_free(loop, &ca);
+}
+
+static void test_cancelling_the_gather_future_cancels_children(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	struct gf_case c;
+	gf_setup(loop, &c);
+	ringo_future_set_result(c.f[0], "A");
+	assert_int_equal(ringo_gather_future(loop, c.f, 3, true, c.out, &c.outer), 0);
+	assert_true(ringo_future_cancel(c.outer, NULL));
+	ringo_loop_stop(loop);
+	ringo_loop_run_forever(loop);
+	assert_true(ringo_future_cancelled(c.f[1]));
+	assert_true(ringo_future_cancelled(c.f[2]));
+	assert_false(ringo_future_cancelled(c.f[0]));
+	gf_teardown(&c);
+	test_loop_free(loop, &ca);
+}
+
+static void test_empty_gather_future_is_done(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	ringo_future *outer;
+	assert_int_equal(ringo_gather_future(loop, NULL, 0, false, NULL, &outer), 0);
+	assert_true(ringo_future_done(outer));
+	assert_int_equal(ringo_future_error(outer), 0);
+	ringo_loop_stop(loop);
+	ringo_loop_run_forever(loop); /* its clean-up callback */
+	ringo_future_release(outer);
+	test_loop_free(loop, &ca);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -270,6 +371,10 @@ int main(void)
 		cmocka_unit_test(test_gather_of_plain_futures_some_already_done),
 		cmocka_unit_test(test_gather_outside_a_task_is_eperm),
 		cmocka_unit_test(test_failed_gather_leaves_no_leak_when_children_finish_later),
+		cmocka_unit_test(test_gather_future_completes_from_callbacks),
+		cmocka_unit_test(test_gather_future_reports_the_first_failure),
+		cmocka_unit_test(test_cancelling_the_gather_future_cancels_children),
+		cmocka_unit_test(test_empty_gather_future_is_done),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,6 +58,18 @@ struct ringo_gather_result {
 int ringo_gather(ringo_future *const *futs, size_t n, bool return_exceptions,
 		 struct ringo_gather_result *out);
 
+/* gather without suspending, usable from callbacks: *outer (owned by the
+ * caller, ringo_future_release) completes like ringo_gather would return:
+ * result NULL when all succeeded (or always, with return_exceptions),
+ * else the first failure as its error (a cancelled child cancels outer).
+ * out[0..n) is written as children finish, until outer is done; it must
+ * stay valid until then. Cancelling outer cancels every unfinished child
+ * (unlike asyncio, outer is cancelled at once rather than when they end).
+ * n == 0 gives a future already done. 0, -EINVAL, -ESHUTDOWN, -ENOMEM. */
+int ringo_gather_future(ringo_loop *loop, ringo_future *const *futs, size_t n,
+			bool return_exceptions, struct ringo_gather_result *out,
+			ringo_future **outer);
+
 enum ringo_wait_mode {
 	RINGO_FIRST_COMPLETED = 1, /* return when any future is done */
 	RINGO_FIRST_EXCEPTION = 2, /* ... when any fails (or all done) */
