@@ -230,12 +230,15 @@ typedef struct ringo_event {
 	bool set;
 } ringo_event;
 
+/* Initialise (flag clear). Does not allocate. */
 void ringo_event_init(ringo_event *e);
 /* -EBUSY if tasks still wait on it, else 0. */
 int ringo_event_destroy(ringo_event *e);
 /* Set the flag and wake every waiter (they run on the next iteration). */
 void ringo_event_set(ringo_event *e);
+/* Clear the flag; later waits block again. */
 void ringo_event_clear(ringo_event *e);
+/* The flag. */
 bool ringo_event_is_set(const ringo_event *e);
 /* May suspend until the flag is set (at once if it is). 0, -ECANCELED, -EPERM. */
 int ringo_event_wait(ringo_event *e);
@@ -246,6 +249,7 @@ typedef struct ringo_lock {
 	bool locked;
 } ringo_lock;
 
+/* Initialise unlocked. Does not allocate. */
 void ringo_lock_init(ringo_lock *l);
 /* -EBUSY if locked or waited on, else 0. */
 int ringo_lock_destroy(ringo_lock *l);
@@ -257,6 +261,7 @@ int ringo_lock_try_acquire(ringo_lock *l);
 /* Release; the first waiter becomes the owner. -EPERM if not locked
  * (asyncio's RuntimeError). Does not suspend; callable from callbacks. */
 int ringo_lock_release(ringo_lock *l);
+/* True while held (also while handed to a woken waiter). */
 bool ringo_lock_locked(const ringo_lock *l);
 
 typedef struct ringo_semaphore {
@@ -281,6 +286,7 @@ int ringo_semaphore_try_acquire(ringo_semaphore *s);
 int ringo_semaphore_release(ringo_semaphore *s);
 /* True if acquire would wait. */
 bool ringo_semaphore_locked(const ringo_semaphore *s);
+/* Units available now. */
 unsigned ringo_semaphore_value(const ringo_semaphore *s);
 
 typedef struct ringo_condition {
@@ -290,6 +296,7 @@ typedef struct ringo_condition {
 
 /* lock must outlive the condition (asyncio's Condition(lock)). */
 void ringo_condition_init(ringo_condition *c, ringo_lock *lock);
+/* -EBUSY if tasks wait on it, else 0. */
 int ringo_condition_destroy(ringo_condition *c);
 /* May suspend. The lock must be held (-EPERM if not locked): release it,
  * wait for a notify, re-acquire it. The lock is held again on return,
@@ -300,6 +307,7 @@ int ringo_condition_wait(ringo_condition *c);
 int ringo_condition_wait_for(ringo_condition *c, bool (*pred)(void *arg), void *arg);
 /* Wake up to n waiters (FIFO); the lock must be held (-EPERM). */
 int ringo_condition_notify(ringo_condition *c, size_t n);
+/* Wake every waiter; -EPERM if the lock is not held. */
 int ringo_condition_notify_all(ringo_condition *c);
 
 typedef struct ringo_barrier {
@@ -311,6 +319,7 @@ typedef struct ringo_barrier {
 
 /* A barrier for `parties` tasks (> 0, else -EINVAL). */
 int ringo_barrier_init(ringo_barrier *b, unsigned parties);
+/* -EBUSY if tasks wait on it, else 0. */
 int ringo_barrier_destroy(ringo_barrier *b);
 /* May suspend until `parties` tasks are waiting. Returns the arrival
  * index (0 .. parties-1) like asyncio; -EPIPE if the barrier is or
@@ -324,7 +333,9 @@ int ringo_barrier_wait(ringo_barrier *b);
 void ringo_barrier_abort(ringo_barrier *b);
 /* Back to the empty state; waiters of the current cycle get -EPIPE. */
 void ringo_barrier_reset(ringo_barrier *b);
+/* Tasks waiting in the current cycle. */
 unsigned ringo_barrier_n_waiting(const ringo_barrier *b);
+/* True after abort (until reset). */
 bool ringo_barrier_broken(const ringo_barrier *b);
 
 /* ------------------------------------------------------------------------
@@ -353,8 +364,10 @@ typedef struct ringo_queue {
 	bool shutdown;
 } ringo_queue;
 
-/* Initialise a queue on loop. 0, -EINVAL, -ENOMEM. */
+/* Initialise a FIFO queue on loop (which must outlive it). 0, -EINVAL,
+ * -ENOMEM. Does not suspend. */
 int ringo_queue_init(ringo_queue *q, ringo_loop *loop, size_t maxsize);
+/* LifoQueue: the newest item first. */
 int ringo_lifo_queue_init(ringo_queue *q, ringo_loop *loop, size_t maxsize);
 /* cmp orders items like strcmp-style comparators (negative: a first). */
 int ringo_priority_queue_init(ringo_queue *q, ringo_loop *loop, size_t maxsize,
@@ -386,6 +399,8 @@ int ringo_queue_join(ringo_queue *q);
  * -ESHUTDOWN; blocked getters wake with -ESHUTDOWN. immediate also drops
  * the queued items (counting them task_done, so join returns). */
 void ringo_queue_shutdown(ringo_queue *q, bool immediate);
+/* Items queued now; the maxsize given at init (0: unbounded); size == 0;
+ * size >= maxsize for a bounded queue. None of these suspend. */
 size_t ringo_queue_size(const ringo_queue *q);
 size_t ringo_queue_maxsize(const ringo_queue *q);
 bool ringo_queue_empty(const ringo_queue *q);
