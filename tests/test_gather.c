@@ -257,6 +257,35 @@ static void test_failed_gather_leaves_no_leak_when_children_finish_later(void **
 	assert_int_equal(c.rc, -EIO);
 }
 
+static struct counting_allocator *g_ca;
+
+static int gather_oom(void *arg, void **result)
+{
+	struct fut_case *c = arg;
+	g_ca->fail_at = g_ca->attempts + 1; /* the gather record */
+	c->rc = ringo_gather(c->f, 3, false, c->out);
+	g_ca->fail_at = 0;
+	return 0;
+}
+
+static void test_gather_allocation_failure_is_enomem(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	g_ca = &ca;
+	struct fut_case c = {0};
+	for (int i = 0; i < 3; i++)
+		ringo_future_new(loop, &c.f[i]);
+	ringo_task *m;
+	ringo_spawn(loop, gather_oom, &c, NULL, &m);
+	ringo_loop_run_until_complete(loop, ringo_task_future(m), NULL);
+	assert_int_equal(c.rc, -ENOMEM);
+	for (int i = 0; i < 3; i++)
+		ringo_future_release(c.f[i]);
+	ringo_task_release(m);
+	test_loop_free(loop, &ca);
+}
+
 /* ---- ringo_gather_future ---- */
 
 struct gf_case {
@@ -371,6 +400,7 @@ int main(void)
 		cmocka_unit_test(test_gather_of_plain_futures_some_already_done),
 		cmocka_unit_test(test_gather_outside_a_task_is_eperm),
 		cmocka_unit_test(test_failed_gather_leaves_no_leak_when_children_finish_later),
+		cmocka_unit_test(test_gather_allocation_failure_is_enomem),
 		cmocka_unit_test(test_gather_future_completes_from_callbacks),
 		cmocka_unit_test(test_gather_future_reports_the_first_failure),
 		cmocka_unit_test(test_cancelling_the_gather_future_cancels_children),
