@@ -1,0 +1,409 @@
+/*
+ * ringo/aio.h — combinators, structured concurrency, synchronisation and
+ * queues (asyncio's gather/wait/wait_for/as_completed/shield, TaskGroup,
+ * timeout(), Event/Lock/Semaphore/Condition/Barrier, Queue).
+ *
+ * Included by ringo.h; do not include it on its own.
+ *
+ * Conventions (as in ringo.h): negative errno on failure; "may suspend"
+ * means the call is only valid inside a task (-EPERM elsewhere) and can
+ * return -ECANCELED when the calling task is cancelled while it waits.
+ *
+ * Embeddable objects (ringo_group, ringo_timeout, ringo_event, ringo_lock,
+ * ...) are plain structs the caller allocates (usually on the task's stack
+ * or inside its own structures). Their fields are private: use only the
+ * functions below. Each has an init and, where it owns memory or waiters,
+ * a destroy; destroying an object that still has waiting tasks is a bug
+ * (-EBUSY is returned and nothing is freed).
+ */
+#ifndef RINGO_AIO_H
+#define RINGO_AIO_H
+
+#ifndef RINGO_H
+#error "include <ringo.h>, not <ringo/aio.h>"
+#endif
+
+/* No timeout: pass as a timeout_ns argument. */
+#define RINGO_NO_TIMEOUT ((int64_t)-1)
+
+/* Private: a node of the intrusive wait lists below. */
+struct ringo_wq {
+	struct ringo_wq *next;
+	struct ringo_wq *prev;
+};
+
+/* ------------------------------------------------------------------------
+ * gather / wait / wait_for / as_completed / shield
+ * ---------------------------------------------------------------------- */
+
+/* One slot of ringo_gather's output: err is 0 (value valid) or the child's
+ * negative errno (-ECANCELED if it was cancelled, -EINPROGRESS if it was
+ * still running when gather returned early). */
+struct ringo_gather_result {
+	int err;
+	void *value;
+};
+
+/* May suspend. Wait for futs[0..n) (tasks or plain futures; the caller
+ * keeps its references, gather takes its own while it waits) and store
+ * each outcome in out[i], in argument order. n == 0 returns 0 at once.
+ * Without return_exceptions: returns 0 when all succeeded, else the first
+ * failure (in completion order) as soon as it is seen; the other children
+ * keep running and their slots read -EINPROGRESS if not yet done. With it:
+ * waits for all and returns 0; each slot holds its own outcome.
+ * Cancelling the calling task cancels every unfinished child, waits until
+ * all have finished, then returns -ECANCELED (asyncio's gather cancel).
+ * Errors: -EINVAL (NULL futs/out with n > 0, future of another loop),
+ * -EPERM outside a task, -ENOMEM. */
+int ringo_gather(ringo_future *const *futs, size_t n, bool return_exceptions,
+		 struct ringo_gather_result *out);
+
+/* gather without suspending, usable from callbacks: *outer (owned by the
+ * caller, ringo_future_release) completes like ringo_gather would return:
+ * result NULL when all succeeded (or always, with return_exceptions),
+ * else the first failure as its error (a cancelled child cancels outer).
+ * out[0..n) is written as children finish, until outer is done; it must
+ * stay valid until then. Cancelling outer cancels every unfinished child
+ * (unlike asyncio, outer is cancelled at once rather than when they end).
+ * n == 0 gives a future already done. 0, -EINVAL, -ESHUTDOWN, -ENOMEM. */
+int ringo_gather_future(ringo_loop *loop, ringo_future *const *futs, size_t n,
+			bool return_exceptions, struct ringo_gather_result *out,
+			ringo_future **outer);
+
+enum ringo_wait_mode {
+	RINGO_FIRST_COMPLETED = 1, /* return when any future is done */
+	RINGO_FIRST_EXCEPTION = 2, /* ... when any fails (or all done) */
+	RINGO_ALL_COMPLETED = 3,   /* ... when all are done */
+};
+
+/* May suspend. asyncio.wait: wait until the condition `mode` holds or
+ * timeout_ns passed (RINGO_NO_TIMEOUT: never). Never cancels anything.
+ * done (may be NULL) gets n flags: true for the done set, false for the
+ * pending set. Returns the size of the done set (>= 0; a timeout is not
+ * an error), -EINVAL (n == 0, NULL futs, bad mode, future of another
+ * loop), -EPERM, -ECANCELED, -ENOMEM. */
+int ringo_wait(ringo_future *const *futs, size_t n, enum ringo_wait_mode mode,
+	       int64_t timeout_ns, bool *done);
+
+/* May suspend. asyncio.wait_for: await fut for at most timeout_ns
+ * (RINGO_NO_TIMEOUT: no limit). On timeout fut is cancelled and waited
+ * for; returns -ETIMEDOUT if it then ended cancelled. If fut finishes with
+ * a result in the same iteration the timeout fires, the result wins (as
+ * in Python 3.12). Otherwise returns fut's outcome (0 and *result, or its
+ * error). Cancelling the caller cancels fut (as ringo_await) and returns
+ * -ECANCELED, never -ETIMEDOUT. -EINVAL, -EPERM as ringo_await. */
+int ringo_wait_for(ringo_future *fut, int64_t timeout_ns, void **result);
+
+/* An iterator yielding futures in completion order (asyncio.as_completed). */
+typedef struct ringo_as_completed ringo_as_completed;
+
+/* Create an iterator over futs[0..n) with a deadline timeout_ns from now
+ * (RINGO_NO_TIMEOUT: none). Takes a reference on each future. The caller
+ * owns *out and frees it with ringo_as_completed_free(). Does not
+ * suspend; may be called outside a task. 0, -EINVAL, -ENOMEM. */
+int ringo_as_completed_new(ringo_loop *loop, ringo_future *const *futs, size_t n,
+			   int64_t timeout_ns, ringo_as_completed **out);
+
+/* May suspend. Wait for the next future to finish and return 0 with it in
+ * *fut (borrowed: valid while the iterator lives). -ENOENT when every
+ * future has been yielded, -ETIMEDOUT once the deadline passed (the
+ * remaining futures keep running), -ECANCELED, -EPERM, -EBUSY if another
+ * task is already waiting on this iterator. */
+int ringo_as_completed_next(ringo_as_completed *it, ringo_future **fut);
+
+/* Free the iterator and drop its references. NULL is ignored. */
+void ringo_as_completed_free(ringo_as_completed *it);
+
+/* asyncio.shield: make *outer, a new future that completes like inner,
+ * but cancelling outer (e.g. by cancelling a task awaiting it) does not
+ * cancel inner. Takes a reference on inner until it is done; the caller
+ * owns *outer (ringo_future_release). Does not suspend. 0, -EINVAL,
+ * -ESHUTDOWN, -ENOMEM. If inner is already done, *outer is a done copy. */
+int ringo_shield(ringo_future *inner, ringo_future **outer);
+
+/* ------------------------------------------------------------------------
+ * Task groups (asyncio.TaskGroup)
+ *
+ *     ringo_group g;
+ *     ringo_group_init(&g);
+ *     ringo_group_spawn(&g, child, arg, NULL, NULL);
+ *     int rc = do_body_work();            // may be cancelled by the group
+ *     rc = ringo_group_wait(&g, rc, errs, 8, &nerrs);
+ *
+ * The first child to fail cancels its siblings and the parent (so the
+ * body's pending wait returns -ECANCELED); ringo_group_wait() waits for
+ * every child and reports every error. The group must be waited for
+ * before it goes out of scope.
+ * ---------------------------------------------------------------------- */
+typedef struct ringo_group {
+	/* private */
+	ringo_loop *loop;
+	ringo_task *parent;      /* the task that called init */
+	ringo_task *waiter;      /* parent while suspended in group_wait */
+	ringo_task **tasks;      /* children spawned (referenced), maybe done */
+	size_t ntasks, cap;
+	size_t live;             /* children whose done callback has not run */
+	int *errs;               /* child errors, in completion order */
+	size_t nerrs, errs_cap;
+	bool aborting;           /* siblings were cancelled */
+	bool exiting;            /* group_wait entered */
+	bool finished;           /* group_wait returned */
+	bool parent_cancel_requested; /* the group cancelled the parent */
+	bool propagate_cancel;   /* parent was cancelled from outside */
+} ringo_group;
+
+/* Start a group owned by the current task. 0, -EPERM outside a task,
+ * -EINVAL (NULL). Does not suspend. */
+int ringo_group_init(ringo_group *g);
+
+/* Spawn fn(arg) as a child of the group (see ringo_spawn; out, if not
+ * NULL, is an extra reference for the caller). -ESHUTDOWN once the group
+ * is aborting or finished, else ringo_spawn's errors. Does not suspend. */
+int ringo_group_spawn(ringo_group *g, ringo_task_fn *fn, void *arg,
+		      const ringo_task_options *opts, ringo_task **out);
+
+/* May suspend (only the group's parent may call it). Leave the group:
+ * body_rc is what the body ended with (0, an error, or -ECANCELED if it
+ * was cancelled). A failing body aborts the group. Waits for every child
+ * (cancelling the caller meanwhile aborts the group and keeps waiting).
+ * Stores child errors (and the body's error, last, if body_rc < 0 and is
+ * not -ECANCELED) in errs[0..cap), and their total count in *nerrs (both
+ * may be NULL/0). Returns 0, the first error recorded, or -ECANCELED if
+ * the parent was cancelled from outside the group and nothing failed.
+ * The group's own cancellation of the parent is taken back (uncancel). */
+int ringo_group_wait(ringo_group *g, int body_rc, int *errs, size_t cap, size_t *nerrs);
+
+/* ------------------------------------------------------------------------
+ * Timeout scopes (asyncio.timeout / timeout_at)
+ *
+ *     ringo_timeout to;
+ *     ringo_timeout_enter(&to, RINGO_SEC(1));
+ *     int rc = work();                    // -ECANCELED when it expires
+ *     rc = ringo_timeout_exit(&to, rc);   // -> -ETIMEDOUT
+ *
+ * At the deadline the scope cancels its task. exit converts that
+ * cancellation into -ETIMEDOUT only if no other cancellation arrived
+ * meanwhile (cancelling() counting, as asyncio), so nested scopes and an
+ * outer cancel are never swallowed.
+ * ---------------------------------------------------------------------- */
+typedef struct ringo_timeout {
+	/* private */
+	ringo_task *task;
+	int64_t when;            /* absolute deadline, or RINGO_NO_TIMEOUT */
+	ringo_handle timer;
+	bool has_timer;
+	int state;               /* enum in timeout.c */
+	int cancelling;          /* task's cancelling() at enter */
+} ringo_timeout;
+
+/* Enter a scope in the current task expiring delay_ns from now
+ * (RINGO_NO_TIMEOUT: no deadline). 0, -EPERM outside a task, -EINVAL,
+ * -ENOMEM. Does not suspend. */
+int ringo_timeout_enter(ringo_timeout *s, int64_t delay_ns);
+/* As enter, with an absolute ringo_loop_time_ns() deadline. */
+int ringo_timeout_enter_at(ringo_timeout *s, int64_t when_ns);
+/* Move the deadline (absolute; RINGO_NO_TIMEOUT removes it). -EINVAL if
+ * the scope is not entered or has already expired. */
+int ringo_timeout_reschedule(ringo_timeout *s, int64_t when_ns);
+/* The deadline, or RINGO_NO_TIMEOUT. */
+int64_t ringo_timeout_when(const ringo_timeout *s);
+/* True once the deadline has fired. */
+bool ringo_timeout_expired(const ringo_timeout *s);
+/* Leave the scope: rc is what the guarded work returned. Returns
+ * -ETIMEDOUT if the scope expired, rc is -ECANCELED and no other
+ * cancellation is pending; else rc unchanged (a result that arrived as the
+ * deadline fired wins). Does not suspend. -EINVAL if the scope is not
+ * entered (misuse: not told apart from an rc of -EINVAL), -EPERM from
+ * another task than the one that entered it. */
+int ringo_timeout_exit(ringo_timeout *s, int rc);
+
+/* ------------------------------------------------------------------------
+ * Synchronisation. Waiters are served FIFO. A task cancelled while
+ * waiting is removed and its call returns -ECANCELED; the primitive stays
+ * consistent (a lock or semaphore handed to a task that is cancelled
+ * before it runs is passed on to the next waiter).
+ * None of these allocate; init never fails on valid input.
+ * ---------------------------------------------------------------------- */
+
+typedef struct ringo_event {
+	struct ringo_wq waiters; /* private */
+	bool set;
+} ringo_event;
+
+/* Initialise (flag clear). Does not allocate. */
+void ringo_event_init(ringo_event *e);
+/* -EBUSY if tasks still wait on it, else 0. */
+int ringo_event_destroy(ringo_event *e);
+/* Set the flag and wake every waiter (they run on the next iteration). */
+void ringo_event_set(ringo_event *e);
+/* Clear the flag; later waits block again. */
+void ringo_event_clear(ringo_event *e);
+/* The flag. */
+bool ringo_event_is_set(const ringo_event *e);
+/* May suspend until the flag is set (at once if it is). 0, -ECANCELED, -EPERM. */
+int ringo_event_wait(ringo_event *e);
+
+typedef struct ringo_lock {
+	struct ringo_wq waiters; /* private */
+	ringo_task *owner;       /* holder (NULL if taken outside a task) */
+	bool locked;
+} ringo_lock;
+
+/* Initialise unlocked. Does not allocate. */
+void ringo_lock_init(ringo_lock *l);
+/* -EBUSY if locked or waited on, else 0. */
+int ringo_lock_destroy(ringo_lock *l);
+/* May suspend. Acquire, FIFO-fair: a free lock with waiters queued is not
+ * taken over their heads. 0, -ECANCELED (lock not held), -EPERM. */
+int ringo_lock_acquire(ringo_lock *l);
+/* Acquire without waiting: 0, or -EBUSY if locked (or others wait). */
+int ringo_lock_try_acquire(ringo_lock *l);
+/* Release; the first waiter becomes the owner. -EPERM if not locked
+ * (asyncio's RuntimeError). Does not suspend; callable from callbacks. */
+int ringo_lock_release(ringo_lock *l);
+/* True while held (also while handed to a woken waiter). */
+bool ringo_lock_locked(const ringo_lock *l);
+
+typedef struct ringo_semaphore {
+	struct ringo_wq waiters; /* private */
+	unsigned value;
+	unsigned bound;          /* BoundedSemaphore's initial value, 0 = unbounded */
+} ringo_semaphore;
+
+/* Semaphore with an initial value. */
+void ringo_semaphore_init(ringo_semaphore *s, unsigned value);
+/* BoundedSemaphore: release above the initial value is -EOVERFLOW. */
+void ringo_bounded_semaphore_init(ringo_semaphore *s, unsigned value);
+/* -EBUSY if waited on, else 0. */
+int ringo_semaphore_destroy(ringo_semaphore *s);
+/* May suspend while the value is 0 (or others wait first). 0,
+ * -ECANCELED (nothing acquired), -EPERM. */
+int ringo_semaphore_acquire(ringo_semaphore *s);
+/* 0, or -EBUSY if it would have to wait. */
+int ringo_semaphore_try_acquire(ringo_semaphore *s);
+/* Release one unit (handed to the first waiter). 0, or -EOVERFLOW for a
+ * bounded semaphore released too often. */
+int ringo_semaphore_release(ringo_semaphore *s);
+/* True if acquire would wait. */
+bool ringo_semaphore_locked(const ringo_semaphore *s);
+/* Units available now. */
+unsigned ringo_semaphore_value(const ringo_semaphore *s);
+
+typedef struct ringo_condition {
+	struct ringo_wq waiters; /* private */
+	ringo_lock *lock;        /* the associated lock (not owned) */
+} ringo_condition;
+
+/* lock must outlive the condition (asyncio's Condition(lock)). */
+void ringo_condition_init(ringo_condition *c, ringo_lock *lock);
+/* -EBUSY if tasks wait on it, else 0. */
+int ringo_condition_destroy(ringo_condition *c);
+/* May suspend. The lock must be held (-EPERM if not locked): release it,
+ * wait for a notify, re-acquire it. The lock is held again on return,
+ * whatever is returned (even -ECANCELED), as asyncio. */
+int ringo_condition_wait(ringo_condition *c);
+/* May suspend: wait until pred(arg) is true (checked first). 0 or the
+ * first error of condition_wait. */
+int ringo_condition_wait_for(ringo_condition *c, bool (*pred)(void *arg), void *arg);
+/* Wake up to n waiters (FIFO); the lock must be held (-EPERM). */
+int ringo_condition_notify(ringo_condition *c, size_t n);
+/* Wake every waiter; -EPERM if the lock is not held. */
+int ringo_condition_notify_all(ringo_condition *c);
+
+typedef struct ringo_barrier {
+	struct ringo_wq waiters; /* private */
+	unsigned parties;
+	unsigned count;          /* tasks arrived in the current cycle */
+	int state;               /* enum in sync.c */
+} ringo_barrier;
+
+/* A barrier for `parties` tasks (> 0, else -EINVAL). */
+int ringo_barrier_init(ringo_barrier *b, unsigned parties);
+/* -EBUSY if tasks wait on it, else 0. */
+int ringo_barrier_destroy(ringo_barrier *b);
+/* May suspend until `parties` tasks are waiting. Returns the arrival
+ * index (0 .. parties-1) like asyncio; -EPIPE if the barrier is or
+ * becomes broken or is reset (asyncio's BrokenBarrierError), -EPERM.
+ * -ECANCELED: the task left before the barrier filled; as in asyncio the
+ * count drops by one and the barrier is not broken. A task released by
+ * the last party keeps its index even if cancelled before it runs (the
+ * cancel comes at its next suspension). */
+int ringo_barrier_wait(ringo_barrier *b);
+/* Break the barrier: waiters and later callers get -EPIPE. */
+void ringo_barrier_abort(ringo_barrier *b);
+/* Back to the empty state; waiters of the current cycle get -EPIPE. */
+void ringo_barrier_reset(ringo_barrier *b);
+/* Tasks waiting in the current cycle. */
+unsigned ringo_barrier_n_waiting(const ringo_barrier *b);
+/* True after abort (until reset). */
+bool ringo_barrier_broken(const ringo_barrier *b);
+
+/* ------------------------------------------------------------------------
+ * Queues: FIFO (Queue), LIFO (LifoQueue), priority (PriorityQueue, the
+ * smallest item per cmp first). Items are void * owned by the caller.
+ * maxsize 0 = unbounded (the buffer grows through the loop's allocator);
+ * a bounded queue allocates its buffer once at init and never again.
+ * Errors: -ENOBUFS full (put_nowait), -EAGAIN empty (get_nowait),
+ * -ESHUTDOWN after shutdown (asyncio 3.13 QueueShutDown: put always; get
+ * once the queue is empty), -EINVAL task_done called too often.
+ * ---------------------------------------------------------------------- */
+typedef int ringo_queue_cmp_fn(const void *a, const void *b);
+
+typedef struct ringo_queue {
+	/* private */
+	ringo_loop *loop;
+	void **buf;
+	size_t cap;              /* slots in buf */
+	size_t head, len;        /* FIFO ring: first item, item count */
+	size_t maxsize;          /* 0 = unbounded */
+	int kind;                /* enum in queue.c */
+	ringo_queue_cmp_fn *cmp; /* priority queue order */
+	struct ringo_wq getters, putters;
+	ringo_event finished;    /* set while unfinished == 0 */
+	size_t unfinished;       /* put minus task_done */
+	bool shutdown;
+} ringo_queue;
+
+/* Initialise a FIFO queue on loop (which must outlive it). 0, -EINVAL,
+ * -ENOMEM. Does not suspend. */
+int ringo_queue_init(ringo_queue *q, ringo_loop *loop, size_t maxsize);
+/* LifoQueue: the newest item first. */
+int ringo_lifo_queue_init(ringo_queue *q, ringo_loop *loop, size_t maxsize);
+/* cmp orders items like strcmp-style comparators (negative: a first). */
+int ringo_priority_queue_init(ringo_queue *q, ringo_loop *loop, size_t maxsize,
+			      ringo_queue_cmp_fn *cmp);
+/* Free the buffer. -EBUSY (nothing freed) while tasks wait on it. Items
+ * still queued are dropped (they are the caller's). */
+int ringo_queue_destroy(ringo_queue *q);
+
+/* May suspend while the queue is full. 0, -ESHUTDOWN, -ECANCELED (item
+ * not queued), -EPERM, -ENOMEM (unbounded growth). A put whose item a
+ * getter already moved into the queue returns 0 even if the task was
+ * cancelled meanwhile (the cancel comes at its next suspension). */
+int ringo_queue_put(ringo_queue *q, void *item);
+/* 0, -ENOBUFS (full), -ESHUTDOWN, -ENOMEM. */
+int ringo_queue_put_nowait(ringo_queue *q, void *item);
+/* May suspend while empty. 0 and *item, -ESHUTDOWN (shut down and
+ * empty), -ECANCELED (nothing taken), -EPERM. An item handed to a waiting
+ * getter is never lost: if the task is cancelled after the hand-over and
+ * before it runs, get still returns 0 with the item and the cancel comes
+ * at its next suspension. */
+int ringo_queue_get(ringo_queue *q, void **item);
+/* 0 and *item, -EAGAIN (empty), -ESHUTDOWN (shut down and empty). */
+int ringo_queue_get_nowait(ringo_queue *q, void **item);
+/* One item taken by get is fully processed. 0, -EINVAL (too many). */
+int ringo_queue_task_done(ringo_queue *q);
+/* May suspend until every item put has been marked task_done. */
+int ringo_queue_join(ringo_queue *q);
+/* Shut down: put fails from now on and blocked putters wake with
+ * -ESHUTDOWN; blocked getters wake with -ESHUTDOWN. immediate also drops
+ * the queued items (counting them task_done, so join returns). */
+void ringo_queue_shutdown(ringo_queue *q, bool immediate);
+/* Items queued now; the maxsize given at init (0: unbounded); size == 0;
+ * size >= maxsize for a bounded queue. None of these suspend. */
+size_t ringo_queue_size(const ringo_queue *q);
+size_t ringo_queue_maxsize(const ringo_queue *q);
+bool ringo_queue_empty(const ringo_queue *q);
+bool ringo_queue_full(const ringo_queue *q);
+
+#endif /* RINGO_AIO_H */

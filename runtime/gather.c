@@ -1,0 +1,391 @@
+/*
+ * gather and shield, and the "watch many futures" record that gather,
+ * wait and as_completed share.
+ *
+ * gather follows asyncio: results in argument order; without
+ * return_exceptions the first failure is reported at once and the other
+ * children keep running; cancelling the caller cancels every unfinished
+ * child and gather returns -ECANCELED once all of them have finished.
+ */
+#include <string.h>
+
+#include "aio_internal.h"
+
+/* ---- the watch record ---- */
+
+static size_t watch_size(size_t n)
+{
+	return sizeof(struct aio_watch) + n * sizeof(struct aio_watch_slot);
+}
+
+static void watch_unref(struct aio_watch *w)
+{
+	RINGO_ASSERT(w->refs > 0);
+	if (--w->refs == 0)
+		ringo__free(w->loop, w, watch_size(w->n));
+}
+
+static void watch_done(ringo_future *fut, void *arg)
+{
+	struct aio_watch_slot *slot = arg;
+	struct aio_watch *w = slot->w;
+	RINGO_ASSERT(slot->fut == fut || slot->fut == NULL);
+	if (w->on_done)
+		w->on_done(w, (size_t)(slot - w->slots));
+	watch_unref(w);
+}
+
+int ringo__watch_new(ringo_loop *loop, ringo_future *const *futs, size_t n,
+		     struct aio_watch **out)
+{
+	if (n > (SIZE_MAX - sizeof(struct aio_watch)) / sizeof(struct aio_watch_slot))
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (!futs[i] || ringo_future_loop(futs[i]) != loop)
+			return -EINVAL;
+	struct aio_watch *w = ringo__alloc(loop, watch_size(n));
+	if (!w)
+		return -ENOMEM;
+	w->loop = loop;
+	w->refs = 1;
+	w->n = n;
+	w->on_done = NULL;
+	w->ctx = NULL;
+	w->task = NULL;
+	for (size_t i = 0; i < n; i++) {
+		w->slots[i].w = w;
+		w->slots[i].fut = futs[i];
+		ringo_future_ref(futs[i]);
+	}
+	*out = w;
+	return 0;
+}
+
+int ringo__watch_arm(struct aio_watch *w, size_t i)
+{
+	int err = ringo_future_add_done_callback(w->slots[i].fut, watch_done, &w->slots[i]);
+	if (err == 0)
+		w->refs++;
+	return err;
+}
+
+void ringo__watch_leave(struct aio_watch *w)
+{
+	w->on_done = NULL;
+	w->ctx = NULL;
+	w->task = NULL;
+	for (size_t i = 0; i < w->n; i++) {
+		ringo_future *fut = w->slots[i].fut;
+		/* Only a pending future still lists our callback; a queued one
+		 * holds its own reference and runs later (then only unrefs). */
+		if (!ringo_future_done(fut)) {
+			int removed = ringo_future_remove_done_callback(fut, watch_done, &w->slots[i]);
+			RINGO_ASSERT(removed >= 0);
+			w->refs -= (size_t)removed;
+		}
+		w->slots[i].fut = NULL;
+		ringo_future_release(fut);
+	}
+	watch_unref(w);
+}
+
+void ringo__watch_wake(struct aio_watch *w, int value)
+{
+	ringo_task *t = w->task;
+	if (!t)
+		return;
+	w->task = NULL;
+	ringo__task_wake(t, value);
+}
+
+/* ---- gather ---- */
+
+struct gather {
+	bool return_exceptions;
+	bool cancelled;          /* the caller was cancelled: children too */
+	bool woken;
+	size_t remaining;        /* children not finished */
+	int first_err;           /* first failure seen (no return_exceptions) */
+};
+
+static void gather_wake(struct aio_watch *w, struct gather *g, int value)
+{
+	g->woken = true;
+	ringo__watch_wake(w, value);
+}
+
+static void gather_child_done(struct aio_watch *w, size_t i)
+{
+	struct gather *g = w->ctx;
+	RINGO_ASSERT(g->remaining > 0);
+	g->remaining--;
+	int rc = ringo_future_error(w->slots[i].fut);
+	if (g->cancelled) {
+		if (g->remaining == 0)
+			gather_wake(w, g, -ECANCELED);
+		return;
+	}
+	if (rc < 0 && !g->return_exceptions && g->first_err == 0) {
+		g->first_err = rc;
+		gather_wake(w, g, 0);
+	} else if (g->remaining == 0) {
+		gather_wake(w, g, 0);
+	}
+}
+
+static void gather_cancel_children(struct aio_watch *w, struct gather *g)
+{
+	g->cancelled = true;
+	for (size_t i = 0; i < w->n; i++)
+		ringo_future_cancel(w->slots[i].fut, NULL);
+}
+
+static void gather_interrupt(ringo_task *t)
+{
+	struct aio_watch *w = ringo__task_wait_ctx(t);
+	struct gather *g = w->ctx;
+	/* As asyncio's _GatheringFuture.cancel: the cancellation goes to the
+	 * children; gather itself ends when they all have. */
+	ringo__task_clear_cancel(t);
+	gather_cancel_children(w, g);
+	if (g->remaining == 0)
+		gather_wake(w, g, -ECANCELED);
+}
+
+static const struct ringo__wait_ops gather_wait = {"gather", gather_interrupt, false};
+
+/* Scan the children already done (argument order) and arm the others. */
+static int gather_start(struct aio_watch *w, struct gather *g)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		ringo_future *fut = w->slots[i].fut;
+		if (ringo_future_done(fut)) {
+			int rc = ringo_future_error(fut);
+			if (rc < 0 && g->first_err == 0)
+				g->first_err = rc;
+			continue;
+		}
+		int err = ringo__watch_arm(w, i);
+		if (err < 0)
+			return err;
+		g->remaining++;
+	}
+	return 0;
+}
+
+static int gather_suspend(struct aio_watch *w, struct gather *g)
+{
+	for (;;) {
+		w->task = ringo_current_task();
+		int rc = ringo__task_suspend(&gather_wait, w);
+		if (g->woken || rc != -ECANCELED || g->cancelled)
+			return rc;
+		/* A cancellation was already pending: it never reached us
+		 * through interrupt. Forward it to the children and wait. */
+		w->task = NULL;
+		gather_cancel_children(w, g);
+		if (g->remaining == 0)
+			return -ECANCELED;
+	}
+}
+
+int ringo_gather(ringo_future *const *futs, size_t n, bool return_exceptions,
+		 struct ringo_gather_result *out)
+{
+	if (n == 0)
+		return 0;
+	if (!futs || !out || !futs[0])
+		return -EINVAL;
+	if (!ringo_current_task())
+		return -EPERM;
+	struct aio_watch *w;
+	int err = ringo__watch_new(ringo_loop_current(), futs, n, &w);
+	if (err < 0)
+		return err;
+	struct gather g = {.return_exceptions = return_exceptions};
+	w->ctx = &g;
+	w->on_done = gather_child_done;
+	int rc = gather_start(w, &g);
+	bool wait = g.remaining > 0 && (return_exceptions || g.first_err == 0);
+	if (rc == 0 && wait)
+		rc = gather_suspend(w, &g);
+	ringo__watch_leave(w);
+	for (size_t i = 0; i < n; i++) {
+		out[i].value = NULL;
+		out[i].err = ringo_future_result(futs[i], &out[i].value);
+	}
+	if (rc < 0)
+		return rc;
+	return return_exceptions ? 0 : g.first_err;
+}
+
+/* ---- gather as a future ---- */
+
+struct gather_fut {
+	ringo_future *outer;        /* referenced until its done callback ran */
+	struct ringo_gather_result *out;
+	bool return_exceptions;
+	bool completing;            /* we finish outer: not a user cancel */
+	size_t remaining;
+};
+
+static void gf_slot(struct gather_fut *gf, ringo_future *fut, size_t i)
+{
+	gf->out[i].value = NULL;
+	gf->out[i].err = ringo_future_result(fut, &gf->out[i].value);
+}
+
+/* Finish outer with a child's outcome (0: all succeeded). */
+static void gf_finish(struct gather_fut *gf, int rc)
+{
+	gf->completing = true;
+	if (rc == 0)
+		ringo_future_set_result(gf->outer, NULL);
+	else if (rc == -ECANCELED)
+		ringo_future_cancel(gf->outer, NULL);
+	else
+		ringo_future_set_error(gf->outer, rc);
+}
+
+static void gf_child_done(struct aio_watch *w, size_t i)
+{
+	struct gather_fut *gf = w->ctx;
+	if (ringo_future_done(gf->outer))
+		return;
+	ringo_future *fut = w->slots[i].fut;
+	gf_slot(gf, fut, i);
+	gf->remaining--;
+	int rc = gf->out[i].err;
+	if (rc < 0 && !gf->return_exceptions)
+		gf_finish(gf, rc);
+	else if (gf->remaining == 0)
+		gf_finish(gf, 0);
+}
+
+/* outer is done (by us or by a user's cancel): stop watching. */
+static void gf_outer_done(ringo_future *outer, void *arg)
+{
+	struct aio_watch *w = arg;
+	struct gather_fut *gf = w->ctx;
+	if (!gf->completing && ringo_future_cancelled(outer)) {
+		/* Unhook first, so cancelling queues no callback of ours. */
+		w->on_done = NULL;
+		for (size_t i = 0; i < w->n; i++) {
+			ringo_future *fut = w->slots[i].fut;
+			int removed = ringo_future_remove_done_callback(fut, watch_done, &w->slots[i]);
+			w->refs -= removed > 0 ? (size_t)removed : 0;
+			ringo_future_cancel(fut, NULL);
+		}
+	}
+	ringo_loop *loop = w->loop;
+	ringo__watch_leave(w);
+	ringo__free(loop, gf, sizeof(*gf));
+	ringo_future_release(outer);
+}
+
+static int gf_start(struct aio_watch *w, struct gather_fut *gf)
+{
+	int first = 0;
+	for (size_t i = 0; i < w->n; i++) {
+		ringo_future *fut = w->slots[i].fut;
+		if (!ringo_future_done(fut)) {
+			int err = ringo__watch_arm(w, i);
+			if (err < 0)
+				return err;
+			gf->remaining++;
+			continue;
+		}
+		gf_slot(gf, fut, i);
+		if (gf->out[i].err < 0 && first == 0)
+			first = gf->out[i].err;
+	}
+	if (first < 0 && !gf->return_exceptions)
+		gf_finish(gf, first);
+	else if (gf->remaining == 0)
+		gf_finish(gf, 0);
+	return 0;
+}
+
+int ringo_gather_future(ringo_loop *loop, ringo_future *const *futs, size_t n,
+			bool return_exceptions, struct ringo_gather_result *out,
+			ringo_future **outer)
+{
+	if (!outer)
+		return -EINVAL;
+	*outer = NULL;
+	if (!loop || (n && (!futs || !out)))
+		return -EINVAL;
+	ringo_future *o;
+	int err = ringo_future_new(loop, &o);
+	if (err < 0)
+		return err;
+	struct aio_watch *w = NULL;
+	struct gather_fut *gf = ringo__alloc(loop, sizeof(*gf));
+	err = gf ? ringo__watch_new(loop, futs, n, &w) : -ENOMEM;
+	if (err == 0)
+		err = ringo_future_add_done_callback(o, gf_outer_done, w);
+	if (err < 0) {
+		if (w)
+			ringo__watch_leave(w);
+		ringo__free(loop, gf, sizeof(*gf));
+		ringo_future_release(o);
+		return err;
+	}
+	*gf = (struct gather_fut){o, out, return_exceptions, false, 0};
+	ringo_future_ref(o); /* gf_outer_done's */
+	w->ctx = gf;
+	w->on_done = gf_child_done;
+	err = gf_start(w, gf);
+	if (err < 0 && !ringo_future_done(o)) {
+		gf->completing = true;
+		ringo_future_set_error(o, err); /* cleanup runs in gf_outer_done */
+	}
+	*outer = o;
+	return 0;
+}
+
+/* ---- shield ---- */
+
+static void shield_done(ringo_future *inner, void *arg)
+{
+	ringo_future *outer = arg;
+	if (!ringo_future_done(outer)) {
+		void *value = NULL;
+		int rc = ringo_future_result(inner, &value);
+		if (rc == 0)
+			ringo_future_set_result(outer, value);
+		else if (rc == -ECANCELED)
+			ringo_future_cancel(outer, ringo_future_cancel_message(inner));
+		else
+			ringo_future_set_error(outer, rc);
+	}
+	ringo_future_release(outer);
+	ringo_future_release(inner); /* shield's own reference */
+}
+
+int ringo_shield(ringo_future *inner, ringo_future **outer)
+{
+	if (!inner || !outer)
+		return -EINVAL;
+	*outer = NULL;
+	ringo_future *o;
+	int err = ringo_future_new(ringo_future_loop(inner), &o);
+	if (err < 0)
+		return err;
+	if (ringo_future_done(inner)) {
+		ringo_future_ref(inner);
+		ringo_future_ref(o);
+		shield_done(inner, o);
+		*outer = o;
+		return 0;
+	}
+	err = ringo_future_add_done_callback(inner, shield_done, o);
+	if (err < 0) {
+		ringo_future_release(o);
+		return err;
+	}
+	ringo_future_ref(o);     /* the callback's */
+	ringo_future_ref(inner); /* keeps inner (and the callback) alive */
+	*outer = o;
+	return 0;
+}

@@ -1,0 +1,298 @@
+/*
+ * wait, wait_for and as_completed (asyncio's).
+ *
+ * wait never cancels anything: it only watches. wait_for is ringo_await
+ * plus a timer that cancels the awaited future; since ringo_await returns
+ * only once that future is done, "cancel, then wait for it to finish"
+ * comes for free, and a future that already finished when the timer fires
+ * cannot be cancelled, so its result wins.
+ */
+#include "aio_internal.h"
+
+/* ---- wait ---- */
+
+struct waitst {
+	enum ringo_wait_mode mode;
+	size_t ndone;
+	bool met;                /* the return condition holds */
+};
+
+static bool failed(ringo_future *fut)
+{
+	/* asyncio FIRST_EXCEPTION: an exception, not a cancellation. */
+	int rc = ringo_future_error(fut);
+	return rc < 0 && rc != -ECANCELED && rc != -EINPROGRESS;
+}
+
+static void wait_check(struct aio_watch *w, struct waitst *st, size_t i)
+{
+	if (st->mode == RINGO_FIRST_COMPLETED && st->ndone > 0)
+		st->met = true;
+	if (st->mode == RINGO_FIRST_EXCEPTION && failed(w->slots[i].fut))
+		st->met = true;
+	if (st->ndone == w->n)
+		st->met = true;
+}
+
+static void wait_child_done(struct aio_watch *w, size_t i)
+{
+	struct waitst *st = w->ctx;
+	st->ndone++;
+	wait_check(w, st, i);
+	if (st->met)
+		ringo__watch_wake(w, 0);
+}
+
+static void wait_timeout(void *arg)
+{
+	ringo__watch_wake(arg, 0);
+}
+
+static void wait_interrupt(ringo_task *t)
+{
+	struct aio_watch *w = ringo__task_wait_ctx(t);
+	ringo__watch_wake(w, -ECANCELED);
+}
+
+static const struct ringo__wait_ops wait_wait = {"wait", wait_interrupt, false};
+
+static int wait_watch(struct aio_watch *w, struct waitst *st, int64_t timeout_ns)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		if (ringo_future_done(w->slots[i].fut)) {
+			st->ndone++;
+			wait_check(w, st, i);
+			continue;
+		}
+		int err = ringo__watch_arm(w, i);
+		if (err < 0)
+			return err;
+	}
+	if (st->met)
+		return 0; /* nothing to wait for: no suspension */
+	ringo_handle timer;
+	bool has_timer = timeout_ns >= 0;
+	if (has_timer) {
+		int err = ringo_call_later(w->loop, timeout_ns, wait_timeout, w, &timer);
+		if (err < 0)
+			return err;
+	}
+	w->task = ringo_current_task();
+	int rc = ringo__task_suspend(&wait_wait, w);
+	w->task = NULL;
+	if (has_timer)
+		ringo_handle_cancel(timer);
+	return rc;
+}
+
+int ringo_wait(ringo_future *const *futs, size_t n, enum ringo_wait_mode mode,
+	       int64_t timeout_ns, bool *done)
+{
+	if (!futs || n == 0 || !futs[0])
+		return -EINVAL;
+	if (mode != RINGO_FIRST_COMPLETED && mode != RINGO_FIRST_EXCEPTION &&
+	    mode != RINGO_ALL_COMPLETED)
+		return -EINVAL;
+	if (!ringo_current_task())
+		return -EPERM;
+	struct aio_watch *w;
+	int err = ringo__watch_new(ringo_loop_current(), futs, n, &w);
+	if (err < 0)
+		return err;
+	struct waitst st = {.mode = mode};
+	w->ctx = &st;
+	w->on_done = wait_child_done;
+	int rc = wait_watch(w, &st, timeout_ns);
+	ringo__watch_leave(w);
+	if (rc < 0)
+		return rc;
+	int ndone = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool d = ringo_future_done(futs[i]);
+		ndone += d;
+		if (done)
+			done[i] = d;
+	}
+	return ndone;
+}
+
+/* ---- wait_for ---- */
+
+struct wait_for {
+	ringo_future *fut;
+	bool fired;
+};
+
+static void wait_for_fire(void *arg)
+{
+	struct wait_for *wf = arg;
+	wf->fired = true;
+	/* False if fut is already done: then its result wins. */
+	ringo_future_cancel(wf->fut, "timeout");
+}
+
+/* Await fut until it is really done, even across a cancellation of the
+ * caller that ringo_await could not forward (one already pending). */
+static int await_done(ringo_future *fut, void **result)
+{
+	int rc = ringo_await(fut, result);
+	int first = rc;
+	while (rc == -ECANCELED && !ringo_future_done(fut)) {
+		ringo_future_cancel(fut, NULL);
+		rc = ringo_await(fut, result);
+	}
+	return first == -ECANCELED ? -ECANCELED : rc;
+}
+
+int ringo_wait_for(ringo_future *fut, int64_t timeout_ns, void **result)
+{
+	if (!fut)
+		return -EINVAL;
+	ringo_task *self = ringo_current_task();
+	if (!self)
+		return -EPERM;
+	if (ringo_future_loop(fut) != ringo_loop_current())
+		return -EINVAL;
+	if (ringo_future_done(fut) || timeout_ns < 0)
+		return ringo_await(fut, result);
+	ringo_future_ref(fut);
+	int cancelling = ringo_task_cancelling(self);
+	struct wait_for wf = {fut, false};
+	ringo_handle timer;
+	bool has_timer = false;
+	if (timeout_ns == 0) {
+		wait_for_fire(&wf); /* asyncio: cancel now, then wait */
+	} else {
+		int err = ringo_call_later(ringo_future_loop(fut), timeout_ns, wait_for_fire, &wf,
+					   &timer);
+		if (err < 0) {
+			ringo_future_release(fut);
+			return err;
+		}
+		has_timer = true;
+	}
+	int rc = await_done(fut, result);
+	if (has_timer)
+		ringo_handle_cancel(timer);
+	/* Ours only if nobody else cancelled the caller meanwhile. */
+	if (wf.fired && rc == -ECANCELED && ringo_future_cancelled(fut) &&
+	    ringo_task_cancelling(self) <= cancelling)
+		rc = -ETIMEDOUT;
+	ringo_future_release(fut);
+	return rc;
+}
+
+/* ---- as_completed ---- */
+
+struct ringo_as_completed {
+	struct aio_watch *w;
+	size_t *order;           /* indices of finished futures, in order */
+	size_t finished;         /* entries in order */
+	size_t yielded;          /* entries handed out */
+	ringo_handle timer;
+	bool has_timer;
+	bool timed_out;
+};
+
+static void ac_child_done(struct aio_watch *w, size_t i)
+{
+	ringo_as_completed *it = w->ctx;
+	it->order[it->finished++] = i;
+	ringo__watch_wake(w, 0);
+}
+
+static void ac_timeout(void *arg)
+{
+	ringo_as_completed *it = arg;
+	it->has_timer = false;
+	it->timed_out = true;
+	ringo__watch_wake(it->w, -ETIMEDOUT);
+}
+
+static const struct ringo__wait_ops ac_wait = {"as_completed", wait_interrupt, false};
+
+static int ac_start(ringo_as_completed *it, int64_t timeout_ns)
+{
+	struct aio_watch *w = it->w;
+	for (size_t i = 0; i < w->n; i++) {
+		if (ringo_future_done(w->slots[i].fut)) {
+			it->order[it->finished++] = i;
+			continue;
+		}
+		int err = ringo__watch_arm(w, i);
+		if (err < 0)
+			return err;
+	}
+	if (timeout_ns < 0)
+		return 0;
+	int err = ringo_call_later(w->loop, timeout_ns, ac_timeout, it, &it->timer);
+	if (err == 0)
+		it->has_timer = true;
+	return err;
+}
+
+int ringo_as_completed_new(ringo_loop *loop, ringo_future *const *futs, size_t n,
+			   int64_t timeout_ns, ringo_as_completed **out)
+{
+	if (!loop || !out || (n && !futs))
+		return -EINVAL;
+	*out = NULL;
+	ringo_as_completed *it = ringo__alloc(loop, sizeof(*it));
+	if (!it)
+		return -ENOMEM;
+	*it = (ringo_as_completed){0};
+	it->order = ringo__alloc(loop, (n ? n : 1) * sizeof(size_t));
+	int err = it->order ? ringo__watch_new(loop, futs, n, &it->w) : -ENOMEM;
+	if (err < 0) {
+		if (it->order)
+			ringo__free(loop, it->order, (n ? n : 1) * sizeof(size_t));
+		ringo__free(loop, it, sizeof(*it));
+		return err;
+	}
+	it->w->ctx = it;
+	it->w->on_done = ac_child_done;
+	err = ac_start(it, timeout_ns);
+	if (err < 0) {
+		ringo_as_completed_free(it);
+		return err;
+	}
+	*out = it;
+	return 0;
+}
+
+int ringo_as_completed_next(ringo_as_completed *it, ringo_future **fut)
+{
+	if (!it || !fut)
+		return -EINVAL;
+	if (!ringo_current_task())
+		return -EPERM;
+	struct aio_watch *w = it->w;
+	if (w->task)
+		return -EBUSY; /* another task is waiting on this iterator */
+	while (it->yielded == it->finished) {
+		if (it->yielded == w->n)
+			return -ENOENT;
+		if (it->timed_out)
+			return -ETIMEDOUT;
+		w->task = ringo_current_task();
+		int rc = ringo__task_suspend(&ac_wait, w);
+		w->task = NULL;
+		if (rc < 0 && rc != -ETIMEDOUT)
+			return rc;
+	}
+	*fut = w->slots[it->order[it->yielded++]].fut;
+	return 0;
+}
+
+void ringo_as_completed_free(ringo_as_completed *it)
+{
+	if (!it)
+		return;
+	ringo_loop *loop = it->w->loop;
+	if (it->has_timer)
+		ringo_handle_cancel(it->timer);
+	size_t n = it->w->n;
+	ringo__watch_leave(it->w);
+	ringo__free(loop, it->order, (n ? n : 1) * sizeof(size_t));
+	ringo__free(loop, it, sizeof(*it));
+}

@@ -1,0 +1,410 @@
+/* gather: argument order, first failure, return_exceptions, cancellation. */
+#include <errno.h>
+#include <string.h>
+
+#include "support.h"
+
+static struct log g_log;
+
+struct job {
+	const char *name;
+	int64_t delay;
+	int rc;          /* returned after the sleep (0: result = name) */
+	int slept;       /* what ringo_sleep returned */
+};
+
+static int job_fn(void *arg, void **result)
+{
+	struct job *j = arg;
+	j->slept = ringo_sleep(j->delay);
+	log_add(&g_log, "%s(%d)@%lld", j->name, j->slept,
+		(long long)(ringo_loop_time_ns(ringo_loop_current()) / RINGO_SEC(1)));
+	if (j->slept < 0)
+		return j->slept;
+	*result = (void *)j->name;
+	return j->rc;
+}
+
+#define MAXJ 8
+struct gather_case {
+	struct job *jobs;
+	size_t n;
+	bool retexc;
+	ringo_task *tasks[MAXJ];
+	struct ringo_gather_result out[MAXJ];
+	int rc;
+	int64_t returned_at;
+};
+
+static int gather_main(void *arg, void **result)
+{
+	struct gather_case *c = arg;
+	ringo_loop *loop = ringo_loop_current();
+	ringo_future *futs[MAXJ];
+	for (size_t i = 0; i < c->n; i++) {
+		int err = ringo_spawn(loop, job_fn, &c->jobs[i], NULL, &c->tasks[i]);
+		if (err < 0)
+			return err;
+		futs[i] = ringo_task_future(c->tasks[i]);
+	}
+	c->rc = ringo_gather(futs, c->n, c->retexc, c->out);
+	c->returned_at = ringo_loop_time_ns(loop);
+	log_add(&g_log, "gather=%d", c->rc);
+	return c->rc;
+}
+
+/* Run gather_main to completion, then let the children finish. */
+static void run_case(struct gather_case *c, ringo_task **main_out)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	log_reset(&g_log);
+	ringo_task *m;
+	assert_int_equal(ringo_spawn(loop, gather_main, c, NULL, &m), 0);
+	if (main_out)
+		*main_out = m;
+	ringo_loop_run_until_complete(loop, ringo_task_future(m), NULL);
+	for (size_t i = 0; i < c->n; i++) {
+		ringo_loop_run_until_complete(loop, ringo_task_future(c->tasks[i]), NULL);
+		ringo_task_release(c->tasks[i]);
+	}
+	ringo_task_release(m);
+	test_loop_free(loop, &ca);
+}
+
+static void test_empty_gather_returns_at_once(void **state)
+{
+	struct gather_case c = {.jobs = NULL, .n = 0};
+	run_case(&c, NULL);
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(c.returned_at, 0);
+	assert_string_equal(g_log.buf, "gather=0");
+}
+
+static void test_results_come_in_argument_order(void **state)
+{
+	struct job jobs[] = {{"a", RINGO_SEC(3), 0, 0}, {"b", RINGO_SEC(2), 0, 0},
+			     {"c", RINGO_SEC(4), 0, 0}};
+	struct gather_case c = {.jobs = jobs, .n = 3};
+	run_case(&c, NULL);
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(c.returned_at, RINGO_SEC(4));
+	assert_string_equal(c.out[0].value, "a");
+	assert_string_equal(c.out[1].value, "b");
+	assert_string_equal(c.out[2].value, "c");
+	assert_string_equal(g_log.buf, "b(0)@2 a(0)@3 c(0)@4 gather=0");
+}
+
+static void test_first_failure_is_reported_and_others_keep_running(void **state)
+{
+	struct job jobs[] = {{"a", RINGO_SEC(3), 0, 0}, {"b", RINGO_SEC(1), -EIO, 0},
+			     {"c", RINGO_SEC(2), -ENOENT, 0}};
+	struct gather_case c = {.jobs = jobs, .n = 3};
+	run_case(&c, NULL);
+	assert_int_equal(c.rc, -EIO);
+	assert_int_equal(c.returned_at, RINGO_SEC(1));
+	assert_int_equal(c.out[0].err, -EINPROGRESS);
+	assert_int_equal(c.out[1].err, -EIO);
+	assert_int_equal(c.out[2].err, -EINPROGRESS);
+	/* Nobody was cancelled: a and c ran to their end. */
+	assert_string_equal(g_log.buf, "b(0)@1 gather=-5 c(0)@2 a(0)@3");
+}
+
+static void test_return_exceptions_fills_every_slot(void **state)
+{
+	struct job jobs[] = {{"a", RINGO_SEC(3), 0, 0}, {"b", RINGO_SEC(1), -EIO, 0},
+			     {"c", RINGO_SEC(2), 0, 0}};
+	struct gather_case c = {.jobs = jobs, .n = 3, .retexc = true};
+	run_case(&c, NULL);
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(c.returned_at, RINGO_SEC(3));
+	assert_int_equal(c.out[0].err, 0);
+	assert_string_equal(c.out[0].value, "a");
+	assert_int_equal(c.out[1].err, -EIO);
+	assert_int_equal(c.out[2].err, 0);
+	assert_string_equal(c.out[2].value, "c");
+}
+
+static void test_a_cancelled_child_is_a_failure(void **state)
+{
+	struct job jobs[] = {{"a", RINGO_SEC(3), 0, 0}, {"b", RINGO_SEC(1), -ECANCELED, 0}};
+	struct gather_case c = {.jobs = jobs, .n = 2};
+	run_case(&c, NULL);
+	assert_int_equal(c.rc, -ECANCELED);
+	assert_int_equal(c.returned_at, RINGO_SEC(1));
+}
+
+static void cancel_cb(void *arg)
+{
+	ringo_task_cancel(arg, NULL);
+}
+
+static void test_cancelling_gather_cancels_children_and_waits(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	log_reset(&g_log);
+	struct job jobs[] = {{"a", RINGO_SEC(3), 0, 0}, {"b", RINGO_SEC(1), 0, 0},
+			     {"c", RINGO_SEC(5), 0, 0}};
+	struct gather_case c = {.jobs = jobs, .n = 3};
+	ringo_task *m;
+	ringo_spawn(loop, gather_main, &c, NULL, &m);
+	ringo_call_later(loop, RINGO_SEC(2), cancel_cb, m, NULL);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(m), NULL),
+			 -ECANCELED);
+	assert_int_equal(c.rc, -ECANCELED);
+	assert_int_equal(c.returned_at, RINGO_SEC(2));
+	/* a and c were cancelled and had finished before gather returned. */
+	assert_string_equal(g_log.buf, "b(0)@1 a(-125)@2 c(-125)@2 gather=-125");
+	assert_int_equal(c.out[0].err, -ECANCELED);
+	assert_int_equal(c.out[1].err, 0);
+	assert_int_equal(c.out[2].err, -ECANCELED);
+	assert_true(ringo_future_cancelled(ringo_task_future(m)));
+	for (int i = 0; i < 3; i++)
+		ringo_task_release(c.tasks[i]);
+	ringo_task_release(m);
+	test_loop_free(loop, &ca);
+}
+
+static int self_cancel_then_gather(void *arg, void **result)
+{
+	struct gather_case *c = arg;
+	ringo_task_cancel(ringo_current_task(), NULL);
+	return gather_main(c, result);
+}
+
+static void test_cancel_pending_before_gather_still_reaches_children(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	log_reset(&g_log);
+	struct job jobs[] = {{"a", RINGO_SEC(3), 0, 0}};
+	struct gather_case c = {.jobs = jobs, .n = 1};
+	ringo_task *m;
+	ringo_spawn(loop, self_cancel_then_gather, &c, NULL, &m);
+	ringo_loop_run_until_complete(loop, ringo_task_future(m), NULL);
+	assert_int_equal(c.rc, -ECANCELED);
+	assert_true(ringo_future_cancelled(ringo_task_future(c.tasks[0])));
+	assert_int_equal(c.returned_at, 0);
+	ringo_task_release(c.tasks[0]);
+	ringo_task_release(m);
+	test_loop_free(loop, &ca);
+}
+
+struct fut_case {
+	ringo_future *f[3];
+	struct ringo_gather_result out[3];
+	int rc;
+};
+
+static void set_b(void *arg)
+{
+	struct fut_case *c = arg;
+	ringo_future_set_result(c->f[1], "B");
+	ringo_future_set_result(c->f[2], "C");
+}
+
+static int gather_futs(void *arg, void **result)
+{
+	struct fut_case *c = arg;
+	ringo_call_later(ringo_loop_current(), RINGO_SEC(1), set_b, c, NULL);
+	c->rc = ringo_gather(c->f, 3, false, c->out);
+	return 0;
+}
+
+static void test_gather_of_plain_futures_some_already_done(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	struct fut_case c = {0};
+	for (int i = 0; i < 3; i++)
+		ringo_future_new(loop, &c.f[i]);
+	ringo_future_set_result(c.f[0], "A");
+	ringo_task *m;
+	ringo_spawn(loop, gather_futs, &c, NULL, &m);
+	ringo_loop_run_until_complete(loop, ringo_task_future(m), NULL);
+	assert_int_equal(c.rc, 0);
+	assert_string_equal(c.out[0].value, "A");
+	assert_string_equal(c.out[1].value, "B");
+	assert_string_equal(c.out[2].value, "C");
+	for (int i = 0; i < 3; i++)
+		ringo_future_release(c.f[i]);
+	ringo_task_release(m);
+	test_loop_free(loop, &ca);
+}
+
+static void test_gather_outside_a_task_is_eperm(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	ringo_future *f;
+	ringo_future_new(loop, &f);
+	struct ringo_gather_result out[1];
+	assert_int_equal(ringo_gather(&f, 1, false, out), -EPERM);
+	assert_int_equal(ringo_gather(NULL, 1, false, out), -EINVAL);
+	ringo_future_release(f);
+	test_loop_free(loop, &ca);
+}
+
+static void test_failed_gather_leaves_no_leak_when_children_finish_later(void **state)
+{
+	/* The gather record outlives the call until the last child's queued
+	 * callback ran: checked by the leak check of test_loop_free. */
+	struct job jobs[] = {{"a", RINGO_SEC(1), -EIO, 0}, {"b", RINGO_SEC(1), -EBADF, 0},
+			     {"c", RINGO_SEC(1), 0, 0}};
+	struct gather_case c = {.jobs = jobs, .n = 3};
+	run_case(&c, NULL);
+	assert_int_equal(c.rc, -EIO);
+}
+
+static struct counting_allocator *g_ca;
+
+static int gather_oom(void *arg, void **result)
+{
+	struct fut_case *c = arg;
+	g_ca->fail_at = g_ca->attempts + 1; /* the gather record */
+	c->rc = ringo_gather(c->f, 3, false, c->out);
+	g_ca->fail_at = 0;
+	return 0;
+}
+
+static void test_gather_allocation_failure_is_enomem(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	g_ca = &ca;
+	struct fut_case c = {0};
+	for (int i = 0; i < 3; i++)
+		ringo_future_new(loop, &c.f[i]);
+	ringo_task *m;
+	ringo_spawn(loop, gather_oom, &c, NULL, &m);
+	ringo_loop_run_until_complete(loop, ringo_task_future(m), NULL);
+	assert_int_equal(c.rc, -ENOMEM);
+	for (int i = 0; i < 3; i++)
+		ringo_future_release(c.f[i]);
+	ringo_task_release(m);
+	test_loop_free(loop, &ca);
+}
+
+/* ---- ringo_gather_future ---- */
+
+struct gf_case {
+	ringo_future *f[3];
+	struct ringo_gather_result out[3];
+	ringo_future *outer;
+};
+
+static void set_f1_f2(void *arg)
+{
+	struct gf_case *c = arg;
+	ringo_future_set_result(c->f[2], "C");
+	ringo_future_set_result(c->f[1], "B");
+}
+
+static void fail_f1(void *arg)
+{
+	struct gf_case *c = arg;
+	ringo_future_set_error(c->f[1], -EIO);
+}
+
+static void gf_setup(ringo_loop *loop, struct gf_case *c)
+{
+	memset(c, 0, sizeof(*c));
+	for (int i = 0; i < 3; i++)
+		ringo_future_new(loop, &c->f[i]);
+}
+
+static void gf_teardown(struct gf_case *c)
+{
+	for (int i = 0; i < 3; i++)
+		ringo_future_release(c->f[i]);
+	ringo_future_release(c->outer);
+}
+
+static void test_gather_future_completes_from_callbacks(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	struct gf_case c;
+	gf_setup(loop, &c);
+	ringo_future_set_result(c.f[0], "A");
+	assert_int_equal(ringo_gather_future(loop, c.f, 3, false, c.out, &c.outer), 0);
+	assert_false(ringo_future_done(c.outer));
+	ringo_call_later(loop, RINGO_SEC(1), set_f1_f2, &c, NULL);
+	assert_int_equal(ringo_loop_run_until_complete(loop, c.outer, NULL), 0);
+	assert_string_equal(c.out[0].value, "A");
+	assert_string_equal(c.out[1].value, "B");
+	assert_string_equal(c.out[2].value, "C");
+	gf_teardown(&c);
+	test_loop_free(loop, &ca);
+}
+
+static void test_gather_future_reports_the_first_failure(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	struct gf_case c;
+	gf_setup(loop, &c);
+	assert_int_equal(ringo_gather_future(loop, c.f, 3, false, c.out, &c.outer), 0);
+	ringo_call_later(loop, RINGO_SEC(1), fail_f1, &c, NULL);
+	assert_int_equal(ringo_loop_run_until_complete(loop, c.outer, NULL), -EIO);
+	/* The others were not cancelled. */
+	assert_false(ringo_future_done(c.f[0]));
+	assert_false(ringo_future_done(c.f[2]));
+	gf_teardown(&c);
+	test_loop_free(loop, &ca);
+}
+
+static void test_cancelling_the_gather_future_cancels_children(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	struct gf_case c;
+	gf_setup(loop, &c);
+	ringo_future_set_result(c.f[0], "A");
+	assert_int_equal(ringo_gather_future(loop, c.f, 3, true, c.out, &c.outer), 0);
+	assert_true(ringo_future_cancel(c.outer, NULL));
+	ringo_loop_stop(loop);
+	ringo_loop_run_forever(loop);
+	assert_true(ringo_future_cancelled(c.f[1]));
+	assert_true(ringo_future_cancelled(c.f[2]));
+	assert_false(ringo_future_cancelled(c.f[0]));
+	gf_teardown(&c);
+	test_loop_free(loop, &ca);
+}
+
+static void test_empty_gather_future_is_done(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	ringo_future *outer;
+	assert_int_equal(ringo_gather_future(loop, NULL, 0, false, NULL, &outer), 0);
+	assert_true(ringo_future_done(outer));
+	assert_int_equal(ringo_future_error(outer), 0);
+	ringo_loop_stop(loop);
+	ringo_loop_run_forever(loop); /* its clean-up callback */
+	ringo_future_release(outer);
+	test_loop_free(loop, &ca);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_empty_gather_returns_at_once),
+		cmocka_unit_test(test_results_come_in_argument_order),
+		cmocka_unit_test(test_first_failure_is_reported_and_others_keep_running),
+		cmocka_unit_test(test_return_exceptions_fills_every_slot),
+		cmocka_unit_test(test_a_cancelled_child_is_a_failure),
+		cmocka_unit_test(test_cancelling_gather_cancels_children_and_waits),
+		cmocka_unit_test(test_cancel_pending_before_gather_still_reaches_children),
+		cmocka_unit_test(test_gather_of_plain_futures_some_already_done),
+		cmocka_unit_test(test_gather_outside_a_task_is_eperm),
+		cmocka_unit_test(test_failed_gather_leaves_no_leak_when_children_finish_later),
+		cmocka_unit_test(test_gather_allocation_failure_is_enomem),
+		cmocka_unit_test(test_gather_future_completes_from_callbacks),
+		cmocka_unit_test(test_gather_future_reports_the_first_failure),
+		cmocka_unit_test(test_cancelling_the_gather_future_cancels_children),
+		cmocka_unit_test(test_empty_gather_future_is_done),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
