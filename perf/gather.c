@@ -4,12 +4,13 @@
  * best of 3 rounds on one loop after a warm-up round (so stacks are
  * already touched).
  *
- * With 100,000 tasks alive at once the figure is dominated by the task
- * layer's stacks: the stack pool keeps only 64 free stacks committed and
- * gives the rest back with MADV_DONTNEED, so every round faults a fresh
- * page per task (about 2.5-3 us each on these machines). The second line,
- * gather64_ns_per_task, gathers batches of 64 (the pool's hot set) until
- * N tasks have run: the cost of spawn + run + collect itself.
+ * With 100,000 tasks alive at once each task's record and first frames sit
+ * in their own stack page, so every task costs a few cache and TLB misses
+ * (about 250 ns each on these machines); the stacks themselves stay
+ * committed between rounds (idle stacks give memory back only after about
+ * a second). The second line, gather64_ns_per_task, gathers batches of 64
+ * until N tasks have run: the cost of spawn + run + collect when the
+ * tasks' memory stays in cache.
  *   build/perf/gather [N]
  */
 #include <errno.h>
