@@ -225,6 +225,9 @@ struct ringo_loop {
 
 	/* task layer (task.c) */
 	void *tasks;                   /* struct ringo__sched *, NULL until first spawn */
+
+	/* I/O layer (io.c): struct ringo__io_state *, NULL until first use */
+	void *io;
 };
 
 /* Thread-local: the loop running on this thread, if any. */
@@ -326,6 +329,13 @@ void *ringo__task_wait_ctx(const ringo_task *t);
  * (e.g. through an awaited future), do not deliver it again. */
 bool ringo__task_cancel_pending(const ringo_task *t);
 void ringo__task_clear_cancel(ringo_task *t);
+/* Per-task I/O state kept in the task record for the I/O layer
+ * (deadline.c): deadlines in loop time (ns), 0 = none. */
+struct ringo__task_io {
+	int64_t scope_deadline;      /* innermost deadline scope (min of nested) */
+	int64_t next_deadline;       /* applies to the next I/O operation only */
+};
+struct ringo__task_io *ringo__task_io(ringo_task *t);
 /* asyncio's _cancel_all_tasks: cancel every live task and run the loop
  * until they are all done (ringo_run does this before closing). */
 void ringo__cancel_all_and_wait(ringo_loop *loop);
