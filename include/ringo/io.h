@@ -139,8 +139,9 @@ int ringo_acceptor_init(ringo_acceptor *acc, int listen_fd);
  * reported once and accepting goes on). */
 int ringo_acceptor_next(ringo_acceptor *acc);
 /* May suspend (until the kernel's final completion). Stops accepting,
- * closes fds accepted but not taken, frees the impl. */
-void ringo_acceptor_close(ringo_acceptor *acc);
+ * closes fds accepted but not taken, frees the impl. 0, or -EPERM
+ * outside a task (then nothing is freed: call it from a task). */
+int ringo_acceptor_close(ringo_acceptor *acc);
 
 /* A buffered stream on a connected fd (asyncio StreamReader/Writer's
  * essentials). The buffers are the caller's: rbuf of rcap bytes for
