@@ -66,8 +66,12 @@ static int accept_loop(void *arg, void **result)
 		}
 		if (fd < 0)
 			break; /* cancelled: shutting down */
-		if (ringo_spawn(loop, echo_conn, (void *)(intptr_t)fd, NULL, NULL) < 0)
+		err = ringo_spawn(loop, echo_conn, (void *)(intptr_t)fd, NULL, NULL);
+		if (err < 0) {
+			fprintf(stderr, "echo_server: dropping a connection: %s\n",
+				ringo_strerror(err));
 			close(fd);
+		}
 	}
 	ringo_acceptor_close(&acc);
 	return 0;

@@ -149,7 +149,12 @@ int ringo_dial(const char *host, int port, int64_t deadline_ns)
 
 /* ---- multishot accept ---- */
 
-#define ACCEPT_QUEUE 256
+/* Accepted fds queue here; past ACCEPT_HIGH the multishot is cancelled
+ * until the consumer catches up. The kernel may post many more before the
+ * cancel reaches it (a whole backlog in one batch), so the queue grows
+ * rather than drop a connection. */
+#define ACCEPT_INITIAL 64
+#define ACCEPT_HIGH 1024
 
 struct ringo__acceptor_impl {
 	ringo_loop *loop;
@@ -160,8 +165,10 @@ struct ringo__acceptor_impl {
 	int error;            /* an error to report once, 0 = none */
 	ringo_task *waiter;   /* a task in ringo_acceptor_next */
 	ringo_task *closer;   /* the task in ringo_acceptor_close */
-	unsigned head, count; /* queue of accepted fds */
-	int q[ACCEPT_QUEUE];
+	unsigned head, count; /* queue of accepted fds: q[head..head+count) mod cap */
+	unsigned cap;         /* a power of two */
+	int *q;
+	uint64_t dropped;     /* fds closed because the queue could not grow */
 };
 
 static void acc_cancel(struct ringo__acceptor_impl *a)
@@ -176,16 +183,38 @@ static void acc_cancel(struct ringo__acceptor_impl *a)
 	sqe->user_data = 0;
 }
 
+__attribute__((cold)) static bool acc_grow(struct ringo__acceptor_impl *a)
+{
+	unsigned cap = a->cap * 2;
+	int *q = ringo__alloc(a->loop, cap * sizeof(int));
+	if (!q)
+		return false;
+	for (unsigned i = 0; i < a->count; i++)
+		q[i] = a->q[(a->head + i) & (a->cap - 1)];
+	ringo__free(a->loop, a->q, a->cap * sizeof(int));
+	a->q = q;
+	a->cap = cap;
+	a->head = 0;
+	return true;
+}
+
+static void acc_push(struct ringo__acceptor_impl *a, int fd)
+{
+	if (a->stopping || (a->count == a->cap && !acc_grow(a))) {
+		close(fd);
+		a->dropped++;
+		return;
+	}
+	a->q[(a->head + a->count++) & (a->cap - 1)] = fd;
+}
+
 static void acc_cqe(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
 {
 	struct ringo__acceptor_impl *a = ctx;
 	if (res >= 0) {
-		if (a->stopping || a->count == ACCEPT_QUEUE)
-			close(res); /* cold: the queue is cancelled at half */
-		else
-			a->q[(a->head + a->count++) % ACCEPT_QUEUE] = res;
+		acc_push(a, res);
 		/* The consumer lags: stop the flow, next() re-arms. */
-		if (a->count >= ACCEPT_QUEUE / 2)
+		if (a->count >= ACCEPT_HIGH)
 			acc_cancel(a);
 	} else if (res != -ECANCELED && !a->stopping) {
 		a->error = res;
@@ -239,8 +268,11 @@ int ringo_acceptor_init(ringo_acceptor *acc, int listen_fd)
 	memset(a, 0, sizeof(*a));
 	a->loop = loop;
 	a->lfd = listen_fd;
-	int err = acc_arm(a);
+	a->cap = ACCEPT_INITIAL;
+	a->q = ringo__alloc(loop, a->cap * sizeof(int));
+	int err = a->q ? acc_arm(a) : -ENOMEM;
 	if (err < 0) {
+		ringo__free(loop, a->q, a->cap * sizeof(int));
 		ringo__free(loop, a, sizeof(*a));
 		return err;
 	}
@@ -265,7 +297,7 @@ int ringo_acceptor_next(ringo_acceptor *acc)
 	for (;;) {
 		if (a->count) {
 			int fd = a->q[a->head];
-			a->head = (a->head + 1) % ACCEPT_QUEUE;
+			a->head = (a->head + 1) & (a->cap - 1);
 			a->count--;
 			return fd;
 		}
@@ -274,7 +306,7 @@ int ringo_acceptor_next(ringo_acceptor *acc)
 			a->error = 0;
 			return err;
 		}
-		if (!a->user_data) {
+		if (!a->user_data && a->count < ACCEPT_HIGH) {
 			int err = acc_arm(a);
 			if (err < 0)
 				return err;
@@ -323,9 +355,10 @@ int ringo_acceptor_close(ringo_acceptor *acc)
 	}
 	while (a->count) {
 		close(a->q[a->head]);
-		a->head = (a->head + 1) % ACCEPT_QUEUE;
+		a->head = (a->head + 1) & (a->cap - 1);
 		a->count--;
 	}
+	ringo__free(a->loop, a->q, a->cap * sizeof(int));
 	ringo__free(a->loop, a, sizeof(*a));
 	acc->impl = NULL;
 	return 0;

@@ -150,6 +150,8 @@ static int echo_client(void *arg, void **result)
 		}
 		n = ringo_stream_read_exactly(&s, in, len);
 		if (n != (int)len) {
+			if (n >= 0)
+				fprintf(stderr, "client: read %d of %zu\n", n, len);
 			c->err = n < 0 ? n : -EIO;
 			break;
 		}
