@@ -18,6 +18,7 @@
  */
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -221,7 +222,10 @@ int ringo__io_wait(struct ringo__io_op *op, struct io_uring_sqe *sqe)
 
 /* ---- the operations ---- */
 
-#define IO_OP(opcode, prep_call)                                                               \
+#define IO_OP(opcode, prep_call) IO_OP_THEN(opcode, prep_call, (void)0)
+
+/* `then` runs after a successful (res >= 0) completion, with res set. */
+#define IO_OP_THEN(opcode, prep_call, then)                                                    \
 	do {                                                                                   \
 		struct ringo__io_op op;                                                        \
 		int err;                                                                       \
@@ -229,12 +233,44 @@ int ringo__io_wait(struct ringo__io_op *op, struct io_uring_sqe *sqe)
 		if (ringo__unlikely(!sqe))                                                     \
 			return err;                                                            \
 		prep_call;                                                                     \
-		return ringo__io_wait(&op, sqe);                                               \
+		int res = ringo__io_wait(&op, sqe);                                            \
+		if (res >= 0)                                                                  \
+			then;                                                                  \
+		return res;                                                                    \
 	} while (0)
+
+void ringo__io_defined_iov(const struct iovec *iov, int iovcnt, size_t n)
+{
+	for (int i = 0; i < iovcnt && n > 0; i++) {
+		size_t k = iov[i].iov_len < n ? iov[i].iov_len : n;
+		ringo__io_defined(iov[i].iov_base, k);
+		n -= k;
+	}
+}
+
+static void msg_defined(struct msghdr *msg, int res)
+{
+	ringo__io_defined(msg, sizeof(*msg));
+	if (msg->msg_name)
+		ringo__io_defined(msg->msg_name, msg->msg_namelen);
+	if (msg->msg_control)
+		ringo__io_defined(msg->msg_control, msg->msg_controllen);
+	ringo__io_defined_iov(msg->msg_iov, (int)msg->msg_iovlen, (size_t)res);
+}
+
+static void addr_defined(struct sockaddr *addr, socklen_t *addrlen)
+{
+	if (!addrlen)
+		return;
+	ringo__io_defined(addrlen, sizeof(*addrlen));
+	if (addr)
+		ringo__io_defined(addr, *addrlen);
+}
 
 int ringo_read(int fd, void *buf, size_t len, int64_t offset)
 {
-	IO_OP(IORING_OP_READ, io_uring_prep_read(sqe, fd, buf, (unsigned)len, (uint64_t)offset));
+	IO_OP_THEN(IORING_OP_READ, io_uring_prep_read(sqe, fd, buf, (unsigned)len, (uint64_t)offset),
+		   ringo__io_defined(buf, (size_t)res));
 }
 
 int ringo_write(int fd, const void *buf, size_t len, int64_t offset)
@@ -244,7 +280,9 @@ int ringo_write(int fd, const void *buf, size_t len, int64_t offset)
 
 int ringo_readv(int fd, const struct iovec *iov, int iovcnt, int64_t offset)
 {
-	IO_OP(IORING_OP_READV, io_uring_prep_readv(sqe, fd, iov, (unsigned)iovcnt, (uint64_t)offset));
+	IO_OP_THEN(IORING_OP_READV,
+		   io_uring_prep_readv(sqe, fd, iov, (unsigned)iovcnt, (uint64_t)offset),
+		   ringo__io_defined_iov(iov, iovcnt, (size_t)res));
 }
 
 int ringo_writev(int fd, const struct iovec *iov, int iovcnt, int64_t offset)
@@ -255,7 +293,8 @@ int ringo_writev(int fd, const struct iovec *iov, int iovcnt, int64_t offset)
 
 int ringo_recv(int fd, void *buf, size_t len, int flags)
 {
-	IO_OP(IORING_OP_RECV, io_uring_prep_recv(sqe, fd, buf, len, flags));
+	IO_OP_THEN(IORING_OP_RECV, io_uring_prep_recv(sqe, fd, buf, len, flags),
+		   ringo__io_defined(buf, (size_t)res));
 }
 
 int ringo_send(int fd, const void *buf, size_t len, int flags)
@@ -265,7 +304,8 @@ int ringo_send(int fd, const void *buf, size_t len, int flags)
 
 int ringo_recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	IO_OP(IORING_OP_RECVMSG, io_uring_prep_recvmsg(sqe, fd, msg, (unsigned)flags));
+	IO_OP_THEN(IORING_OP_RECVMSG, io_uring_prep_recvmsg(sqe, fd, msg, (unsigned)flags),
+		   msg_defined(msg, res));
 }
 
 int ringo_sendmsg(int fd, const struct msghdr *msg, int flags)
@@ -276,7 +316,9 @@ int ringo_sendmsg(int fd, const struct msghdr *msg, int flags)
 
 int ringo_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
 {
-	IO_OP(IORING_OP_ACCEPT, io_uring_prep_accept(sqe, fd, addr, addrlen, flags | SOCK_CLOEXEC));
+	IO_OP_THEN(IORING_OP_ACCEPT,
+		   io_uring_prep_accept(sqe, fd, addr, addrlen, flags | SOCK_CLOEXEC),
+		   addr_defined(addr, addrlen));
 }
 
 int ringo_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
@@ -296,7 +338,8 @@ int ringo_openat(int dirfd, const char *path, int flags, mode_t mode)
 
 int ringo_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *out)
 {
-	IO_OP(IORING_OP_STATX, io_uring_prep_statx(sqe, dirfd, path, flags, mask, out));
+	IO_OP_THEN(IORING_OP_STATX, io_uring_prep_statx(sqe, dirfd, path, flags, mask, out),
+		   ringo__io_defined(out, sizeof(*out)));
 }
 
 int ringo_fsync(int fd, unsigned flags)

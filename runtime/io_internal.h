@@ -7,6 +7,19 @@
 
 #include "internal.h"
 
+/* Memory the kernel wrote through io_uring is invisible to Valgrind:
+ * mark what an operation filled in as defined (a few instructions, no
+ * syscall, outside Valgrind). */
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define ringo__io_defined(p, n) ((void)VALGRIND_MAKE_MEM_DEFINED((p), (n)))
+#else
+#define ringo__io_defined(p, n) ((void)0)
+#endif
+struct iovec;
+/* Mark the first n bytes spread over iov as defined. */
+void ringo__io_defined_iov(const struct iovec *iov, int iovcnt, size_t n);
+
 /* Per loop, made on first use, freed by a close hook. */
 struct ringo__io_state {
 	ringo_loop *loop;

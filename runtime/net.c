@@ -611,6 +611,8 @@ int ringo_recv_buf(int fd, ringo_bufring *b, void **data, unsigned *bid)
 	if (op.cqe_flags & IORING_CQE_F_BUFFER) {
 		*bid = op.cqe_flags >> IORING_CQE_BUFFER_SHIFT;
 		*data = b->mem + (size_t)*bid * b->bufsize;
+		if (res > 0)
+			ringo__io_defined(*data, (size_t)res);
 		if (res <= 0) { /* a buffer picked but nothing useful in it */
 			ringo_bufring_put(b, *bid);
 			*data = NULL;

@@ -489,6 +489,9 @@ static int emfile_client_body(void *arg, void **result)
 
 static void test_emfile_at_fd_limit_server_keeps_running(void **state)
 {
+	const char *vg = getenv("RINGO_UNDER_VALGRIND");
+	if (vg && vg[0] == '1')
+		skip(); /* Valgrind fakes RLIMIT_NOFILE; io_uring's accept uses the real one */
 	struct emfile_server s = {0};
 	s.lfd = ringo_listen_tcp(NULL, 0, 64, 0);
 	assert_true(s.lfd >= 0);

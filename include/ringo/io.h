@@ -71,7 +71,9 @@ int ringo_poll(int fd, unsigned events);
  * user_data, and IOSQE_IO_LINK only if you know there is no deadline);
  * the task waits for its final completion. Returns the CQE's res and, if
  * cqe_flags is not NULL, its flags. Intermediate completions of a
- * multishot request (IORING_CQE_F_MORE) are dropped. */
+ * multishot request (IORING_CQE_F_MORE) are dropped. Under Valgrind,
+ * memory the kernel fills for such a request is not known to be defined
+ * (the named operations above mark their buffers themselves). */
 typedef void ringo_io_prep_fn(struct io_uring_sqe *sqe, void *ctx);
 int ringo_io_submit(ringo_io_prep_fn *prep, void *ctx, uint32_t *cqe_flags);
 /* The same with a prepared SQE copied as a template. */
