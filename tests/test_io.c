@@ -606,6 +606,34 @@ static void test_full_sq_is_flushed_not_an_error(void **state)
 	test_loop_free(loop, &ca);
 }
 
+/* ---- CQ overflow ---- */
+
+static int nop_body(void *arg, void **result)
+{
+	return ringo_io_submit(prep_nop, NULL, NULL);
+}
+
+static void test_cq_overflow_is_drained_not_lost(void **state)
+{
+	struct counting_allocator ca;
+	counting_allocator_init(&ca);
+	ringo_loop_options o;
+	ringo_loop_options_init(&o);
+	o.ring_entries = 4; /* CQ of 16: 300 completions in one iteration overflow it */
+	o.allocator = &ca.iface;
+	ringo_loop *loop;
+	assert_int_equal(ringo_loop_new(&loop, &o), 0);
+	enum { N = 300 };
+	static ringo_task *t[N];
+	for (int i = 0; i < N; i++)
+		assert_int_equal(ringo_spawn(loop, nop_body, NULL, NULL, &t[i]), 0);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t[i]), NULL), 0);
+		ringo_task_release(t[i]);
+	}
+	test_loop_free(loop, &ca);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -627,6 +655,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_close_wakes_a_task_blocked_on_the_fd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_completion_never_reaches_a_reused_slot, setup, teardown),
 		cmocka_unit_test(test_full_sq_is_flushed_not_an_error),
+		cmocka_unit_test(test_cq_overflow_is_drained_not_lost),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	if (g_dir[0])
