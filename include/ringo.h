@@ -337,6 +337,7 @@ int ringo_await(ringo_future *fut, void **result);
 int ringo_run(ringo_task_fn *main, void *arg, const ringo_loop_options *opts, void **result);
 
 #include "ringo/aio.h"
+#include "ringo/io.h"
 
 #ifdef __cplusplus
 }

@@ -228,6 +228,8 @@ struct ringo_loop {
 	void *tasks;                   /* struct ringo__sched *, NULL until first spawn */
 
 	struct ringo__list all_link;   /* on ringo__all_loops (for debuggers) */
+	/* I/O layer (io.c): struct ringo__io_state *, NULL until first use */
+	void *io;
 };
 
 /* Every loop in the process, for debuggers (tools/ringo-gdb.py walks it);
@@ -349,6 +351,13 @@ void ringo__task_clear_cancel(ringo_task *t);
 /* Stacks of the loop's task pools: free and committed, free and given
  * back, in use. For tests and diagnostics. */
 void ringo__task_stack_stats(ringo_loop *loop, size_t *hot, size_t *cold, size_t *live);
+/* Per-task I/O state kept in the task record for the I/O layer
+ * (deadline.c): deadlines in loop time (ns), 0 = none. */
+struct ringo__task_io {
+	int64_t scope_deadline;      /* innermost deadline scope (min of nested) */
+	int64_t next_deadline;       /* applies to the next I/O operation only */
+};
+struct ringo__task_io *ringo__task_io(ringo_task *t);
 /* asyncio's _cancel_all_tasks: cancel every live task and run the loop
  * until they are all done (ringo_run does this before closing). */
 void ringo__cancel_all_and_wait(ringo_loop *loop);

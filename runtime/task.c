@@ -64,6 +64,7 @@ struct ringo_task {
 	void *wait_ctx;
 	int wake_value;              /* what the suspension call returns */
 	ringo_handle timer;          /* sleep's timer */
+	struct ringo__task_io io;    /* I/O deadlines (deadline.c) */
 	void *suspended_at;          /* return address of the suspending call */
 	uint64_t id;
 	char name[32];
@@ -262,6 +263,8 @@ int ringo_spawn(ringo_loop *loop, ringo_task_fn *fn, void *arg, const ringo_task
 	t->wait_ctx = NULL;
 	t->wake_value = 0;
 	t->suspended_at = NULL;
+	t->io.scope_deadline = 0;
+	t->io.next_deadline = 0;
 	t->id = ++s->next_id;
 	/* A default name ("task-N") is only written when first asked for:
 	 * formatting it would be a tenth of a spawn. */
@@ -486,6 +489,11 @@ bool ringo__task_cancel_pending(const ringo_task *t)
 void ringo__task_clear_cancel(ringo_task *t)
 {
 	t->cancel_pending = false;
+}
+
+struct ringo__task_io *ringo__task_io(ringo_task *t)
+{
+	return &t->io;
 }
 
 /* sleep */

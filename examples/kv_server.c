@@ -1,0 +1,522 @@
+/*
+ * kv_server: an in-memory key-value server speaking enough of the Redis
+ * protocol (RESP) for redis-cli and the stock redis-benchmark: PING, SET,
+ * GET, DEL, INCR, plus QUIT and an empty answer to CONFIG/COMMAND.
+ *
+ *   kv_server [--host ADDR] [--threads N] PORT
+ *
+ * One task per connection; pipelined commands are answered in one send.
+ * A request (all its arguments) must fit in 64 KiB. With --threads N,
+ * N loops share the port (SO_REUSEPORT) and one store behind a mutex.
+ * SIGINT/SIGTERM stop it cleanly.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "ringo.h"
+
+#define REQ_MAX 65536
+#define MAX_ARGS 64
+
+struct server {
+	const char *host;
+	int port;
+	int threads;
+	int stop_fd;
+};
+
+static struct server g;
+
+/* ---- the store: chained hash table ---- */
+
+struct entry {
+	struct entry *next;
+	uint64_t hash;
+	char *val;
+	size_t vlen;
+	size_t klen;
+	char key[];
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct entry **b;
+	size_t nb;    /* buckets, a power of two */
+	size_t n;     /* entries */
+} store = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0};
+
+static uint64_t hash(const char *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+	return h;
+}
+
+static struct entry **find(const char *k, size_t klen, uint64_t h)
+{
+	struct entry **pp = &store.b[h & (store.nb - 1)];
+	for (; *pp; pp = &(*pp)->next)
+		if ((*pp)->hash == h && (*pp)->klen == klen && !memcmp((*pp)->key, k, klen))
+			return pp;
+	return pp;
+}
+
+static void grow(void)
+{
+	size_t nb = store.nb ? store.nb * 2 : 1024;
+	struct entry **b = calloc(nb, sizeof(*b));
+	if (!b)
+		return;
+	for (size_t i = 0; i < store.nb; i++) {
+		for (struct entry *e = store.b[i], *next; e; e = next) {
+			next = e->next;
+			e->next = b[e->hash & (nb - 1)];
+			b[e->hash & (nb - 1)] = e;
+		}
+	}
+	free(store.b);
+	store.b = b;
+	store.nb = nb;
+}
+
+/* Set key to val; returns false on out of memory. Lock held. */
+static bool store_set(const char *k, size_t klen, const char *v, size_t vlen)
+{
+	if (store.n >= store.nb)
+		grow();
+	uint64_t h = hash(k, klen);
+	struct entry **pp = find(k, klen, h);
+	char *val = malloc(vlen ? vlen : 1);
+	if (!val)
+		return false;
+	memcpy(val, v, vlen);
+	if (*pp) {
+		free((*pp)->val);
+	} else {
+		struct entry *e = malloc(sizeof(*e) + klen);
+		if (!e) {
+			free(val);
+			return false;
+		}
+		e->next = NULL;
+		e->hash = h;
+		e->klen = klen;
+		memcpy(e->key, k, klen);
+		*pp = e;
+		store.n++;
+	}
+	(*pp)->val = val;
+	(*pp)->vlen = vlen;
+	return true;
+}
+
+static struct entry *store_get(const char *k, size_t klen)
+{
+	if (!store.nb)
+		return NULL;
+	return *find(k, klen, hash(k, klen));
+}
+
+static bool store_del(const char *k, size_t klen)
+{
+	if (!store.nb)
+		return false;
+	struct entry **pp = find(k, klen, hash(k, klen));
+	struct entry *e = *pp;
+	if (!e)
+		return false;
+	*pp = e->next;
+	free(e->val);
+	free(e);
+	store.n--;
+	return true;
+}
+
+static void store_free(void)
+{
+	for (size_t i = 0; i < store.nb; i++) {
+		for (struct entry *e = store.b[i], *next; e; e = next) {
+			next = e->next;
+			free(e->val);
+			free(e);
+		}
+	}
+	free(store.b);
+}
+
+/* ---- the protocol ---- */
+
+struct req {
+	int argc;
+	const char *argv[MAX_ARGS];
+	size_t len[MAX_ARGS];
+	char arena[REQ_MAX];
+	size_t used;
+};
+
+static bool is(const struct req *r, int i, const char *name)
+{
+	return strlen(name) == r->len[i] && !strncasecmp(r->argv[i], name, r->len[i]);
+}
+
+static int reply(ringo_stream *out, const char *s)
+{
+	return ringo_stream_write(out, s, strlen(s));
+}
+
+static int reply_bulk(ringo_stream *out, const char *v, size_t n)
+{
+	char head[32];
+	int hn = snprintf(head, sizeof(head), "$%zu\r\n", n);
+	int err = ringo_stream_write(out, head, (size_t)hn);
+	if (!err)
+		err = ringo_stream_write(out, v, n);
+	return err ? err : ringo_stream_write(out, "\r\n", 2);
+}
+
+static int reply_int(ringo_stream *out, long long v)
+{
+	char b[32];
+	int n = snprintf(b, sizeof(b), ":%lld\r\n", v);
+	return ringo_stream_write(out, b, (size_t)n);
+}
+
+static bool parse_ll(const char *p, size_t n, long long *out)
+{
+	char b[32];
+	if (n == 0 || n >= sizeof(b))
+		return false;
+	memcpy(b, p, n);
+	b[n] = 0;
+	char *end;
+	errno = 0;
+	*out = strtoll(b, &end, 10);
+	return errno == 0 && *end == 0;
+}
+
+static int cmd_incr(ringo_stream *out, const struct req *r)
+{
+	pthread_mutex_lock(&store.lock);
+	struct entry *e = store_get(r->argv[1], r->len[1]);
+	long long v = 0;
+	if (e && !parse_ll(e->val, e->vlen, &v)) {
+		pthread_mutex_unlock(&store.lock);
+		return reply(out, "-ERR value is not an integer or out of range\r\n");
+	}
+	char b[32];
+	int n = snprintf(b, sizeof(b), "%lld", ++v);
+	bool ok = store_set(r->argv[1], r->len[1], b, (size_t)n);
+	pthread_mutex_unlock(&store.lock);
+	return ok ? reply_int(out, v) : reply(out, "-ERR out of memory\r\n");
+}
+
+/* Execute one command; returns <0 on a write error, 1 for QUIT. */
+static int execute(ringo_stream *out, const struct req *r)
+{
+	if (r->argc == 0)
+		return 0;
+	if (is(r, 0, "PING") && r->argc <= 2)
+		return r->argc == 2 ? reply_bulk(out, r->argv[1], r->len[1]) : reply(out, "+PONG\r\n");
+	if (is(r, 0, "SET") && r->argc == 3) {
+		pthread_mutex_lock(&store.lock);
+		bool ok = store_set(r->argv[1], r->len[1], r->argv[2], r->len[2]);
+		pthread_mutex_unlock(&store.lock);
+		return reply(out, ok ? "+OK\r\n" : "-ERR out of memory\r\n");
+	}
+	if (is(r, 0, "GET") && r->argc == 2) {
+		pthread_mutex_lock(&store.lock);
+		struct entry *e = store_get(r->argv[1], r->len[1]);
+		int err = e ? reply_bulk(out, e->val, e->vlen) : reply(out, "$-1\r\n");
+		pthread_mutex_unlock(&store.lock);
+		return err;
+	}
+	if (is(r, 0, "DEL") && r->argc >= 2) {
+		long long n = 0;
+		pthread_mutex_lock(&store.lock);
+		for (int i = 1; i < r->argc; i++)
+			n += store_del(r->argv[i], r->len[i]);
+		pthread_mutex_unlock(&store.lock);
+		return reply_int(out, n);
+	}
+	if (is(r, 0, "INCR") && r->argc == 2)
+		return cmd_incr(out, r);
+	if (is(r, 0, "CONFIG") && r->argc == 3 && is(r, 1, "GET")) {
+		/* redis-benchmark asks for a few settings: name them, empty. */
+		int err = reply(out, "*2\r\n");
+		if (!err)
+			err = reply_bulk(out, r->argv[2], r->len[2]);
+		return err ? err : reply_bulk(out, "", 0);
+	}
+	if (is(r, 0, "CONFIG") || is(r, 0, "COMMAND"))
+		return reply(out, "*0\r\n");
+	if (is(r, 0, "QUIT")) {
+		int err = reply(out, "+OK\r\n");
+		return err < 0 ? err : 1;
+	}
+	char msg[128];
+	snprintf(msg, sizeof(msg), "-ERR unknown command or wrong number of arguments for '%.*s'\r\n",
+		 (int)(r->len[0] < 32 ? r->len[0] : 32), r->argv[0]);
+	return reply(out, msg);
+}
+
+/* Read a CRLF line; returns its length without CRLF, consumed from the
+ * stream into the arena. */
+static int read_line(ringo_stream *in, struct req *r, const char **line)
+{
+	int n = ringo_stream_read_until(in, "\r\n", 2);
+	if (n <= 0)
+		return n == 0 ? -ENODATA : n;
+	size_t avail;
+	const char *p = ringo_stream_peek(in, &avail);
+	if (r->used + (size_t)n > REQ_MAX)
+		return -EMSGSIZE;
+	memcpy(r->arena + r->used, p, (size_t)n);
+	*line = r->arena + r->used;
+	r->used += (size_t)n;
+	ringo_stream_consume(in, (size_t)n);
+	return n - 2;
+}
+
+static int read_multibulk(ringo_stream *in, struct req *r, const char *line, int n)
+{
+	long long count;
+	if (!parse_ll(line + 1, (size_t)n - 1, &count) || count < 0 || count > MAX_ARGS)
+		return -EPROTO;
+	for (int i = 0; i < count; i++) {
+		const char *l;
+		int ln = read_line(in, r, &l);
+		if (ln < 0)
+			return ln;
+		long long len;
+		if (ln < 2 || l[0] != '$' || !parse_ll(l + 1, (size_t)ln - 1, &len) || len < 0)
+			return -EPROTO;
+		if (r->used + (size_t)len + 2 > REQ_MAX)
+			return -EMSGSIZE;
+		int got = ringo_stream_read_exactly(in, r->arena + r->used, (size_t)len + 2);
+		if (got <= 0)
+			return got == 0 ? -ENODATA : got;
+		r->argv[i] = r->arena + r->used;
+		r->len[i] = (size_t)len;
+		r->used += (size_t)len + 2;
+	}
+	r->argc = (int)count;
+	return 0;
+}
+
+static int read_inline(struct req *r, const char *line, int n)
+{
+	r->argc = 0;
+	for (int i = 0; i < n;) {
+		while (i < n && line[i] == ' ')
+			i++;
+		int start = i;
+		while (i < n && line[i] != ' ')
+			i++;
+		if (i > start) {
+			if (r->argc == MAX_ARGS)
+				return -EPROTO;
+			r->argv[r->argc] = line + start;
+			r->len[r->argc++] = (size_t)(i - start);
+		}
+	}
+	return 0;
+}
+
+static int read_request(ringo_stream *in, struct req *r)
+{
+	r->used = 0;
+	r->argc = 0;
+	const char *line;
+	int n = read_line(in, r, &line);
+	if (n < 0)
+		return n;
+	if (n > 0 && line[0] == '*')
+		return read_multibulk(in, r, line, n);
+	return read_inline(r, line, n);
+}
+
+static int kv_conn(void *arg, void **result)
+{
+	int fd = (int)(intptr_t)arg;
+	struct req *r = malloc(sizeof(*r) + 2 * 16384);
+	if (!r) {
+		ringo_close(fd);
+		return 0;
+	}
+	char *rbuf = (char *)(r + 1), *wbuf = rbuf + 16384;
+	ringo_stream in, out;
+	ringo_stream_init(&in, fd, rbuf, 16384, NULL, 0);
+	ringo_stream_init(&out, fd, NULL, 0, wbuf, 16384);
+	for (;;) {
+		int err = read_request(&in, r);
+		if (err == -EPROTO || err == -EMSGSIZE) {
+			reply(&out, err == -EPROTO ? "-ERR Protocol error\r\n"
+						   : "-ERR request too large\r\n");
+			break;
+		}
+		if (err < 0)
+			break;
+		err = execute(&out, r);
+		if (err < 0)
+			break;
+		size_t pending;
+		ringo_stream_peek(&in, &pending);
+		/* Pipelined commands already here: answer them in one send. */
+		if ((pending == 0 || err == 1) && ringo_stream_flush(&out) < 0)
+			break;
+		if (err == 1)
+			break;
+	}
+	ringo_stream_flush(&out);
+	ringo_close(fd);
+	free(r);
+	return 0;
+}
+
+/* ---- the server scaffolding (as in echo_server.c) ---- */
+
+static int accept_loop(void *arg, void **result)
+{
+	int lfd = (int)(intptr_t)arg;
+	ringo_loop *loop = ringo_loop_current();
+	ringo_acceptor acc;
+	int err = ringo_acceptor_init(&acc, lfd);
+	if (err < 0) {
+		fprintf(stderr, "kv_server: accept: %s\n", ringo_strerror(err));
+		return err;
+	}
+	for (;;) {
+		int fd = ringo_acceptor_next(&acc);
+		if (fd == -EMFILE || fd == -ENFILE || fd == -ENOMEM || fd == -ENOBUFS) {
+			if (ringo_sleep(RINGO_MSEC(10)) == -ECANCELED)
+				break;
+			continue;
+		}
+		if (fd < 0)
+			break;
+		err = ringo_spawn(loop, kv_conn, (void *)(intptr_t)fd, NULL, NULL);
+		if (err < 0) {
+			fprintf(stderr, "kv_server: dropping a connection: %s\n", ringo_strerror(err));
+			close(fd);
+		}
+	}
+	ringo_acceptor_close(&acc);
+	return 0;
+}
+
+static void stop_mask(sigset_t *mask)
+{
+	sigemptyset(mask);
+	sigaddset(mask, SIGINT);
+	sigaddset(mask, SIGTERM);
+}
+
+static int worker_main(void *arg, void **result)
+{
+	int lfd = ringo_listen_tcp(g.host, g.port, 4096, g.threads > 1 ? RINGO_NET_REUSEPORT : 0);
+	if (lfd < 0) {
+		fprintf(stderr, "kv_server: listen on %s:%d: %s\n", g.host, g.port,
+			ringo_strerror(lfd));
+		return lfd;
+	}
+	ringo_spawn(ringo_loop_current(), accept_loop, (void *)(intptr_t)lfd, NULL, NULL);
+	if (arg) {
+		sigset_t mask;
+		stop_mask(&mask);
+		ringo_signal_wait(&mask);
+	} else {
+		uint64_t v;
+		ringo_read(g.stop_fd, &v, sizeof(v), -1);
+	}
+	close(lfd);
+	return 0;
+}
+
+static void *worker_thread(void *arg)
+{
+	return (void *)(intptr_t)ringo_run(worker_main, NULL, NULL, NULL);
+}
+
+static int signal_main(void *arg, void **result)
+{
+	sigset_t mask;
+	stop_mask(&mask);
+	int sig = ringo_signal_wait(&mask);
+	uint64_t n = (uint64_t)g.threads;
+	if (write(g.stop_fd, &n, sizeof(n)) != sizeof(n))
+		return -errno;
+	return sig < 0 ? sig : 0;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: kv_server [--host ADDR] [--threads N] PORT\n"
+		     "  In-memory key-value server speaking RESP: PING SET GET DEL INCR.\n"
+		     "  --host ADDR   address to listen on (default 127.0.0.1)\n"
+		     "  --threads N   N loops, one per thread, on a shared SO_REUSEPORT port\n"
+		     "  SIGINT/SIGTERM shut it down cleanly.\n");
+}
+
+int main(int argc, char **argv)
+{
+	g.host = "127.0.0.1";
+	g.threads = 1;
+	g.port = -1;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--host") && i + 1 < argc) {
+			g.host = argv[++i];
+		} else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+			g.threads = atoi(argv[++i]);
+		} else if (argv[i][0] != '-' && g.port < 0) {
+			g.port = atoi(argv[i]);
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (g.port < 0 || g.port > 65535 || g.threads < 1 || g.threads > 1024) {
+		usage(stderr);
+		return 2;
+	}
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	sigset_t mask;
+	stop_mask(&mask);
+	ringo_signal_block(&mask);
+	int status = 0;
+	if (g.threads == 1) {
+		status = ringo_run(worker_main, &g, NULL, NULL) < 0;
+	} else {
+		g.stop_fd = eventfd(0, EFD_SEMAPHORE | EFD_CLOEXEC);
+		pthread_t *th = calloc((size_t)g.threads, sizeof(*th));
+		for (int i = 0; i < g.threads; i++)
+			pthread_create(&th[i], NULL, worker_thread, NULL);
+		status = ringo_run(signal_main, NULL, NULL, NULL) < 0;
+		for (int i = 0; i < g.threads; i++) {
+			void *ret;
+			pthread_join(th[i], &ret);
+			status |= (intptr_t)ret < 0;
+		}
+		free(th);
+		close(g.stop_fd);
+	}
+	store_free();
+	return status;
+}

@@ -1,0 +1,428 @@
+/*
+ * I/O operations from tasks.
+ *
+ * A blocking operation is a record on the calling task's stack (struct
+ * ringo__io_op), an op slot naming it in user_data (generation-tagged, so
+ * a late CQE finds nothing), and one SQE queued on the ring. The task then
+ * suspends; the SQE goes to the kernel with everything else queued in the
+ * loop's single io_uring_enter of the next iteration, and the CQE wakes
+ * the task. Nothing is allocated per operation.
+ *
+ * Cancellation: ringo_task_cancel() on a task blocked here queues an
+ * IORING_OP_ASYNC_CANCEL for the op and does not wake the task: the task
+ * wakes on the op's own final CQE, whatever it says. Until then the kernel
+ * may still write into the task's buffers, so the task must not run.
+ * keep_result: a completion already queued wins over a later cancel (the
+ * bytes were received, they must not be lost); the cancel is then
+ * delivered at the task's next suspension.
+ */
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io_internal.h"
+
+/* ---- per-loop state ---- */
+
+static void io_state_close(ringo_loop *loop, void *ctx);
+
+__attribute__((cold)) static void probe(struct ringo__io_state *io)
+{
+	struct io_uring_probe *p = io_uring_get_probe_ring(&io->loop->ring);
+	if (!p)
+		return; /* pre-5.6: leave everything "supported", the kernel says */
+	memset(io->supported, 0, sizeof(io->supported));
+	for (int i = 0; i < p->ops_len && i < IORING_OP_LAST; i++)
+		io->supported[i] = (p->ops[i].flags & IO_URING_OP_SUPPORTED) != 0;
+	io_uring_free_probe(p);
+	/* ASYNC_CANCEL_FD/ALL came with 5.19, as did IORING_OP_SOCKET; there
+	 * is no probe for cancel flags, so the opcode stands in for them. */
+	io->cancel_fd = io->supported[IORING_OP_SOCKET];
+}
+
+__attribute__((cold)) static struct ringo__io_state *io_state_new(ringo_loop *loop)
+{
+	if (!loop || loop->closed || !loop->ring_ready)
+		return NULL;
+	struct ringo__io_state *io = ringo__alloc(loop, sizeof(*io));
+	if (!io)
+		return NULL;
+	memset(io, 0, sizeof(*io));
+	io->loop = loop;
+	io->signal_fd = -1;
+	memset(io->supported, 1, sizeof(io->supported));
+	io->cancel_fd = true;
+	if (ringo__add_close_hook(loop, io_state_close, io) < 0) {
+		ringo__free(loop, io, sizeof(*io));
+		return NULL;
+	}
+	probe(io);
+	loop->io = io;
+	return io;
+}
+
+struct ringo__io_state *ringo__io_state(ringo_loop *loop)
+{
+	if (ringo__likely(loop && loop->io))
+		return loop->io;
+	return io_state_new(loop);
+}
+
+static void io_state_close(ringo_loop *loop, void *ctx)
+{
+	struct ringo__io_state *io = ctx;
+	if (io->signal_fd >= 0)
+		close(io->signal_fd);
+	loop->io = NULL;
+	ringo__free(loop, io, sizeof(*io));
+}
+
+int64_t ringo__mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+bool ringo_io_supported(int opcode)
+{
+	struct ringo__io_state *io = ringo__io_state(ringo__current_loop);
+	return io && opcode >= 0 && opcode < IORING_OP_LAST && io->supported[opcode];
+}
+
+/* ---- the operation record ---- */
+
+static void io_complete(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
+{
+	struct ringo__io_op *op = ctx;
+	/* Only the final CQE ends the wait: until then the kernel owns the
+	 * buffers (escape-hatch multishot requests post several). */
+	if (flags & IORING_CQE_F_MORE)
+		return;
+	ringo__op_close(loop, op->user_data);
+	op->user_data = 0;
+	op->res = res;
+	op->cqe_flags = flags;
+	ringo__task_wake(op->task, res);
+}
+
+static void io_interrupt(ringo_task *t)
+{
+	struct ringo__io_op *op = ringo__task_wait_ctx(t);
+	RINGO_ASSERT(op->user_data != 0);
+	if (op->cancel_sent)
+		return;
+	struct io_uring_sqe *sqe = ringo__sqe(op->io->loop);
+	if (!sqe)
+		return; /* ring gone: the loop is closing */
+	op->cancel_sent = true;
+	io_uring_prep_cancel64(sqe, op->user_data, 0);
+	sqe->user_data = 0; /* its own CQE matters to nobody */
+}
+
+static const struct ringo__wait_ops io_wait_ops = {"io", io_interrupt, true};
+
+/* Make room for n SQEs in a row (an op and its linked timeout must reach
+ * the kernel in the same submission, or the link would be cut). */
+static int reserve(ringo_loop *loop, unsigned n)
+{
+	struct io_uring *ring = &loop->ring;
+	while (io_uring_sq_space_left(ring) < n) {
+		int ret = io_uring_submit(ring);
+		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
+			return ret;
+	}
+	return 0;
+}
+
+static int begin(struct ringo__io_op *op, int opcode, unsigned nsqe, bool with_deadline)
+{
+	ringo_task *t = ringo_current_task();
+	if (ringo__unlikely(!t))
+		return -EPERM;
+	if (ringo__unlikely(ringo__task_cancel_pending(t))) {
+		ringo__task_clear_cancel(t);
+		return -ECANCELED;
+	}
+	ringo_loop *loop = ringo__current_loop;
+	struct ringo__io_state *io = ringo__io_state(loop);
+	if (ringo__unlikely(!io))
+		return loop && loop->ring_ready ? -ENOMEM : -ESHUTDOWN;
+	if (ringo__unlikely(opcode < 0 || opcode >= IORING_OP_LAST || !io->supported[opcode]))
+		return -EOPNOTSUPP;
+	op->task = t;
+	op->io = io;
+	op->user_data = 0;
+	op->deadline = with_deadline ? ringo__io_take_deadline(t) : 0;
+	op->cancel_sent = false;
+	op->res = 0;
+	op->cqe_flags = 0;
+	if (op->deadline) {
+		int64_t left = op->deadline - ringo_loop_time_ns(loop);
+		if (left <= 0)
+			return -ETIMEDOUT;
+		op->mono_deadline = ringo__mono_ns() + left;
+		op->ts.tv_sec = left / 1000000000;
+		op->ts.tv_nsec = left % 1000000000;
+		nsqe++;
+	}
+	return reserve(loop, nsqe);
+}
+
+struct io_uring_sqe *ringo__io_prepare(struct ringo__io_op *op, int opcode, int *err)
+{
+	*err = begin(op, opcode, 1, true);
+	if (ringo__unlikely(*err < 0))
+		return NULL;
+	return io_uring_get_sqe(&op->io->loop->ring);
+}
+
+static int map_result(struct ringo__io_op *op, int res)
+{
+	if (res != -ECANCELED)
+		return res;
+	if (op->cancel_sent) {
+		/* Our cancel did it: that -ECANCELED is the cancellation,
+		 * delivered now, not again at the next suspension. */
+		ringo__task_clear_cancel(op->task);
+		return -ECANCELED;
+	}
+	if (op->deadline && ringo__mono_ns() >= op->mono_deadline)
+		return -ETIMEDOUT;
+	if (op->io->closes != op->closes)
+		return -EBADF; /* ringo_close() cancelled it: the fd is gone */
+	return res;
+}
+
+int ringo__io_wait(struct ringo__io_op *op, struct io_uring_sqe *sqe)
+{
+	ringo_loop *loop = op->io->loop;
+	int err = ringo__op_open(loop, io_complete, op, &op->user_data);
+	if (ringo__unlikely(err < 0)) {
+		/* The SQE is taken: make it harmless. */
+		io_uring_prep_nop(sqe);
+		sqe->user_data = 0;
+		return err;
+	}
+	sqe->user_data = op->user_data;
+	if (op->deadline) {
+		sqe->flags |= IOSQE_IO_LINK;
+		struct io_uring_sqe *lt = io_uring_get_sqe(&loop->ring);
+		RINGO_ASSERT(lt != NULL); /* reserved by begin() */
+		io_uring_prep_link_timeout(lt, &op->ts, 0);
+		lt->user_data = 0;
+	}
+	op->closes = op->io->closes;
+	int res = ringo__task_suspend(&io_wait_ops, op);
+	RINGO_ASSERT(op->user_data == 0); /* woken by the final CQE only */
+	return map_result(op, res);
+}
+
+/* ---- the operations ---- */
+
+#define IO_OP(opcode, prep_call) IO_OP_THEN(opcode, prep_call, (void)0)
+
+/* `then` runs after a successful (res >= 0) completion, with res set. */
+#define IO_OP_THEN(opcode, prep_call, then)                                                    \
+	do {                                                                                   \
+		struct ringo__io_op op;                                                        \
+		int err;                                                                       \
+		struct io_uring_sqe *sqe = ringo__io_prepare(&op, opcode, &err);               \
+		if (ringo__unlikely(!sqe))                                                     \
+			return err;                                                            \
+		prep_call;                                                                     \
+		int res = ringo__io_wait(&op, sqe);                                            \
+		if (res >= 0)                                                                  \
+			then;                                                                  \
+		return res;                                                                    \
+	} while (0)
+
+void ringo__io_defined_iov(const struct iovec *iov, int iovcnt, size_t n)
+{
+	for (int i = 0; i < iovcnt && n > 0; i++) {
+		size_t k = iov[i].iov_len < n ? iov[i].iov_len : n;
+		ringo__io_defined(iov[i].iov_base, k);
+		n -= k;
+	}
+}
+
+static void msg_defined(struct msghdr *msg, int res)
+{
+	ringo__io_defined(msg, sizeof(*msg));
+	if (msg->msg_name)
+		ringo__io_defined(msg->msg_name, msg->msg_namelen);
+	if (msg->msg_control)
+		ringo__io_defined(msg->msg_control, msg->msg_controllen);
+	ringo__io_defined_iov(msg->msg_iov, (int)msg->msg_iovlen, (size_t)res);
+}
+
+static void addr_defined(struct sockaddr *addr, socklen_t *addrlen)
+{
+	if (!addrlen)
+		return;
+	ringo__io_defined(addrlen, sizeof(*addrlen));
+	if (addr)
+		ringo__io_defined(addr, *addrlen);
+}
+
+int ringo_read(int fd, void *buf, size_t len, int64_t offset)
+{
+	IO_OP_THEN(IORING_OP_READ, io_uring_prep_read(sqe, fd, buf, (unsigned)len, (uint64_t)offset),
+		   ringo__io_defined(buf, (size_t)res));
+}
+
+int ringo_write(int fd, const void *buf, size_t len, int64_t offset)
+{
+	IO_OP(IORING_OP_WRITE, io_uring_prep_write(sqe, fd, buf, (unsigned)len, (uint64_t)offset));
+}
+
+int ringo_readv(int fd, const struct iovec *iov, int iovcnt, int64_t offset)
+{
+	IO_OP_THEN(IORING_OP_READV,
+		   io_uring_prep_readv(sqe, fd, iov, (unsigned)iovcnt, (uint64_t)offset),
+		   ringo__io_defined_iov(iov, iovcnt, (size_t)res));
+}
+
+int ringo_writev(int fd, const struct iovec *iov, int iovcnt, int64_t offset)
+{
+	IO_OP(IORING_OP_WRITEV,
+	      io_uring_prep_writev(sqe, fd, iov, (unsigned)iovcnt, (uint64_t)offset));
+}
+
+int ringo_recv(int fd, void *buf, size_t len, int flags)
+{
+	IO_OP_THEN(IORING_OP_RECV, io_uring_prep_recv(sqe, fd, buf, len, flags),
+		   ringo__io_defined(buf, (size_t)res));
+}
+
+int ringo_send(int fd, const void *buf, size_t len, int flags)
+{
+	IO_OP(IORING_OP_SEND, io_uring_prep_send(sqe, fd, buf, len, flags | MSG_NOSIGNAL));
+}
+
+int ringo_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	IO_OP_THEN(IORING_OP_RECVMSG, io_uring_prep_recvmsg(sqe, fd, msg, (unsigned)flags),
+		   msg_defined(msg, res));
+}
+
+int ringo_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	IO_OP(IORING_OP_SENDMSG,
+	      io_uring_prep_sendmsg(sqe, fd, msg, (unsigned)(flags | MSG_NOSIGNAL)));
+}
+
+int ringo_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
+{
+	IO_OP_THEN(IORING_OP_ACCEPT,
+		   io_uring_prep_accept(sqe, fd, addr, addrlen, flags | SOCK_CLOEXEC),
+		   addr_defined(addr, addrlen));
+}
+
+int ringo_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+	IO_OP(IORING_OP_CONNECT, io_uring_prep_connect(sqe, fd, addr, addrlen));
+}
+
+int ringo_shutdown(int fd, int how)
+{
+	IO_OP(IORING_OP_SHUTDOWN, io_uring_prep_shutdown(sqe, fd, how));
+}
+
+int ringo_openat(int dirfd, const char *path, int flags, mode_t mode)
+{
+	IO_OP(IORING_OP_OPENAT, io_uring_prep_openat(sqe, dirfd, path, flags, mode));
+}
+
+int ringo_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *out)
+{
+	IO_OP_THEN(IORING_OP_STATX, io_uring_prep_statx(sqe, dirfd, path, flags, mask, out),
+		   ringo__io_defined(out, sizeof(*out)));
+}
+
+int ringo_fsync(int fd, unsigned flags)
+{
+	IO_OP(IORING_OP_FSYNC, io_uring_prep_fsync(sqe, fd, flags));
+}
+
+int ringo_fallocate(int fd, int mode, int64_t offset, int64_t len)
+{
+	IO_OP(IORING_OP_FALLOCATE, io_uring_prep_fallocate(sqe, fd, mode, offset, len));
+}
+
+int ringo_splice(int fd_in, int64_t off_in, int fd_out, int64_t off_out, size_t len,
+		 unsigned flags)
+{
+	IO_OP(IORING_OP_SPLICE,
+	      io_uring_prep_splice(sqe, fd_in, off_in, fd_out, off_out, (unsigned)len, flags));
+}
+
+int ringo_poll(int fd, unsigned events)
+{
+	IO_OP(IORING_OP_POLL_ADD, io_uring_prep_poll_add(sqe, fd, events));
+}
+
+/* close: cancel what is in flight on fd first (hard-linked, so the close
+ * runs whether or not anything was found), then close. Tasks blocked on
+ * fd wake with -EBADF instead of hanging on an fd that no longer exists.
+ * No deadline applies: a close always completes. */
+int ringo_close(int fd)
+{
+	if (fd < 0)
+		return -EBADF;
+	struct ringo__io_op op;
+	int err = begin(&op, IORING_OP_CLOSE, 2, false);
+	if (ringo__unlikely(err < 0))
+		return err;
+	struct io_uring *ring = &op.io->loop->ring;
+	if (op.io->cancel_fd) {
+		struct io_uring_sqe *c = io_uring_get_sqe(ring);
+		io_uring_prep_cancel_fd(c, fd, IORING_ASYNC_CANCEL_ALL);
+		c->flags |= IOSQE_IO_HARDLINK;
+		c->user_data = 0;
+		op.io->closes++;
+	}
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	io_uring_prep_close(sqe, fd);
+	return ringo__io_wait(&op, sqe);
+}
+
+/* ---- the escape hatch ---- */
+
+static void prep_copy(struct io_uring_sqe *sqe, void *ctx)
+{
+	memcpy(sqe, ctx, sizeof(*sqe));
+}
+
+int ringo_io_submit(ringo_io_prep_fn *prep, void *ctx, uint32_t *cqe_flags)
+{
+	if (!prep)
+		return -EINVAL;
+	struct ringo__io_op op;
+	/* The opcode is known only after prep: check it then. */
+	int err = begin(&op, IORING_OP_NOP, 1, true);
+	if (err < 0)
+		return err;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&op.io->loop->ring);
+	prep(sqe, ctx);
+	if (sqe->opcode >= IORING_OP_LAST || !op.io->supported[sqe->opcode]) {
+		io_uring_prep_nop(sqe);
+		sqe->user_data = 0;
+		return -EOPNOTSUPP;
+	}
+	if (op.deadline)
+		sqe->flags &= (uint8_t)~(IOSQE_IO_LINK | IOSQE_IO_HARDLINK);
+	int res = ringo__io_wait(&op, sqe);
+	if (cqe_flags)
+		*cqe_flags = op.cqe_flags;
+	return res;
+}
+
+int ringo_io_submit_sqe(const struct io_uring_sqe *tmpl, uint32_t *cqe_flags)
+{
+	if (!tmpl)
+		return -EINVAL;
+	return ringo_io_submit(prep_copy, (void *)tmpl, cqe_flags);
+}

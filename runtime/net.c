@@ -1,0 +1,622 @@
+/*
+ * Networking helpers on top of the operations: listeners, dial with a
+ * deadline, multishot accept, buffered streams (asyncio's StreamReader /
+ * StreamWriter essentials) and provided buffer rings.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "io_internal.h"
+
+/* ---- addresses and listeners ---- */
+
+union sockaddr_any {
+	struct sockaddr sa;
+	struct sockaddr_in in4;
+	struct sockaddr_in6 in6;
+	struct sockaddr_un un;
+};
+
+static int parse_inet(const char *host, int port, union sockaddr_any *a, socklen_t *len)
+{
+	if (port < 0 || port > 65535)
+		return -EINVAL;
+	memset(a, 0, sizeof(*a));
+	if (!host)
+		host = "127.0.0.1";
+	if (inet_pton(AF_INET, host, &a->in4.sin_addr) == 1) {
+		a->in4.sin_family = AF_INET;
+		a->in4.sin_port = htons((uint16_t)port);
+		*len = sizeof(a->in4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &a->in6.sin6_addr) == 1) {
+		a->in6.sin6_family = AF_INET6;
+		a->in6.sin6_port = htons((uint16_t)port);
+		*len = sizeof(a->in6);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int parse_unix(const char *path, union sockaddr_any *a, socklen_t *len)
+{
+	size_t n = path ? strlen(path) : 0;
+	if (n == 0 || n >= sizeof(a->un.sun_path))
+		return -EINVAL;
+	memset(a, 0, sizeof(*a));
+	a->un.sun_family = AF_UNIX;
+	memcpy(a->un.sun_path, path, n);
+	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+	return 0;
+}
+
+static int set_int(int fd, int level, int opt, int v)
+{
+	return setsockopt(fd, level, opt, &v, sizeof(v)) < 0 ? -errno : 0;
+}
+
+static int bind_listen(int fd, const union sockaddr_any *a, socklen_t len, int backlog)
+{
+	if (bind(fd, &a->sa, len) < 0 || listen(fd, backlog > 0 ? backlog : 4096) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int ringo_listen_tcp(const char *host, int port, int backlog, unsigned flags)
+{
+	union sockaddr_any a;
+	socklen_t len;
+	int err = parse_inet(host, port, &a, &len);
+	if (err < 0)
+		return err;
+	int fd = socket(a.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	err = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+	if (!err && (flags & RINGO_NET_REUSEPORT))
+		err = set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1);
+	if (!err && a.sa.sa_family == AF_INET6)
+		err = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, (flags & RINGO_NET_V6ONLY) ? 1 : 0);
+	/* Accepted sockets inherit TCP_NODELAY from the listener on Linux. */
+	if (!err)
+		err = set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return bind_listen(fd, &a, len, backlog);
+}
+
+int ringo_listen_unix(const char *path, int backlog)
+{
+	union sockaddr_any a;
+	socklen_t len;
+	int err = parse_unix(path, &a, &len);
+	if (err < 0)
+		return err;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path); /* a stale socket file from an earlier run */
+	return bind_listen(fd, &a, len, backlog);
+}
+
+int ringo_local_port(int fd)
+{
+	union sockaddr_any a;
+	socklen_t len = sizeof(a);
+	if (getsockname(fd, &a.sa, &len) < 0)
+		return -errno;
+	if (a.sa.sa_family == AF_INET)
+		return ntohs(a.in4.sin_port);
+	if (a.sa.sa_family == AF_INET6)
+		return ntohs(a.in6.sin6_port);
+	return -EAFNOSUPPORT;
+}
+
+int ringo_dial(const char *host, int port, int64_t deadline_ns)
+{
+	union sockaddr_any a;
+	socklen_t len;
+	int err = port < 0 ? parse_unix(host, &a, &len) : parse_inet(host, port, &a, &len);
+	if (err < 0)
+		return err;
+	int fd = socket(a.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (port >= 0)
+		set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+	if (deadline_ns)
+		err = ringo_io_deadline(deadline_ns);
+	if (!err)
+		err = ringo_connect(fd, &a.sa, len);
+	if (err < 0) {
+		close(fd); /* nothing in flight on it any more */
+		return err;
+	}
+	return fd;
+}
+
+/* ---- multishot accept ---- */
+
+/* Accepted fds queue here; past ACCEPT_HIGH the multishot is cancelled
+ * until the consumer catches up. The kernel may post many more before the
+ * cancel reaches it (a whole backlog in one batch), so the queue grows
+ * rather than drop a connection. */
+#define ACCEPT_INITIAL 64
+#define ACCEPT_HIGH 1024
+
+struct ringo__acceptor_impl {
+	ringo_loop *loop;
+	int lfd;
+	uint64_t user_data;   /* the multishot SQE's tag while armed, else 0 */
+	bool stopping;        /* close requested: accept nothing more */
+	bool cancel_sent;
+	int error;            /* an error to report once, 0 = none */
+	ringo_task *waiter;   /* a task in ringo_acceptor_next */
+	ringo_task *closer;   /* the task in ringo_acceptor_close */
+	unsigned head, count; /* queue of accepted fds: q[head..head+count) mod cap */
+	unsigned cap;         /* a power of two */
+	int *q;
+	uint64_t dropped;     /* fds closed because the queue could not grow */
+};
+
+static void acc_cancel(struct ringo__acceptor_impl *a)
+{
+	if (!a->user_data || a->cancel_sent)
+		return;
+	struct io_uring_sqe *sqe = ringo__sqe(a->loop);
+	if (!sqe)
+		return;
+	a->cancel_sent = true;
+	io_uring_prep_cancel64(sqe, a->user_data, 0);
+	sqe->user_data = 0;
+}
+
+__attribute__((cold)) static bool acc_grow(struct ringo__acceptor_impl *a)
+{
+	unsigned cap = a->cap * 2;
+	int *q = ringo__alloc(a->loop, cap * sizeof(int));
+	if (!q)
+		return false;
+	for (unsigned i = 0; i < a->count; i++)
+		q[i] = a->q[(a->head + i) & (a->cap - 1)];
+	ringo__free(a->loop, a->q, a->cap * sizeof(int));
+	a->q = q;
+	a->cap = cap;
+	a->head = 0;
+	return true;
+}
+
+static void acc_push(struct ringo__acceptor_impl *a, int fd)
+{
+	if (a->stopping || (a->count == a->cap && !acc_grow(a))) {
+		close(fd);
+		a->dropped++;
+		return;
+	}
+	a->q[(a->head + a->count++) & (a->cap - 1)] = fd;
+}
+
+static void acc_cqe(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
+{
+	struct ringo__acceptor_impl *a = ctx;
+	if (res >= 0) {
+		acc_push(a, res);
+		/* The consumer lags: stop the flow, next() re-arms. */
+		if (a->count >= ACCEPT_HIGH)
+			acc_cancel(a);
+	} else if (res != -ECANCELED && !a->stopping) {
+		a->error = res;
+	}
+	if (!(flags & IORING_CQE_F_MORE)) {
+		ringo__op_close(loop, a->user_data);
+		a->user_data = 0;
+		a->cancel_sent = false;
+		if (a->closer)
+			ringo__task_wake(a->closer, 0);
+	}
+	if (a->waiter && (a->count || a->error || !a->user_data)) {
+		ringo_task *w = a->waiter;
+		a->waiter = NULL;
+		ringo__task_wake(w, 0);
+	}
+}
+
+static int acc_arm(struct ringo__acceptor_impl *a)
+{
+	struct io_uring_sqe *sqe = ringo__sqe(a->loop);
+	if (!sqe)
+		return -ESHUTDOWN;
+	int err = ringo__op_open(a->loop, acc_cqe, a, &a->user_data);
+	if (err < 0) {
+		io_uring_prep_nop(sqe);
+		sqe->user_data = 0;
+		return err;
+	}
+	io_uring_prep_multishot_accept(sqe, a->lfd, NULL, NULL, SOCK_CLOEXEC);
+	sqe->user_data = a->user_data;
+	return 0;
+}
+
+int ringo_acceptor_init(ringo_acceptor *acc, int listen_fd)
+{
+	if (!acc || listen_fd < 0)
+		return -EINVAL;
+	acc->impl = NULL;
+	ringo_loop *loop = ringo__current_loop;
+	if (!loop || !ringo_current_task())
+		return -EPERM;
+	struct ringo__io_state *io = ringo__io_state(loop);
+	if (!io)
+		return -ENOMEM;
+	if (!io->supported[IORING_OP_ACCEPT] || !io->cancel_fd) /* multishot: 5.19 */
+		return -EOPNOTSUPP;
+	struct ringo__acceptor_impl *a = ringo__alloc(loop, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	memset(a, 0, sizeof(*a));
+	a->loop = loop;
+	a->lfd = listen_fd;
+	a->cap = ACCEPT_INITIAL;
+	a->q = ringo__alloc(loop, a->cap * sizeof(int));
+	int err = a->q ? acc_arm(a) : -ENOMEM;
+	if (err < 0) {
+		ringo__free(loop, a->q, a->cap * sizeof(int));
+		ringo__free(loop, a, sizeof(*a));
+		return err;
+	}
+	acc->impl = a;
+	return 0;
+}
+
+static void acc_wait_interrupt(ringo_task *t)
+{
+	struct ringo__acceptor_impl *a = ringo__task_wait_ctx(t);
+	a->waiter = NULL;
+	ringo__task_wake(t, -ECANCELED);
+}
+
+static const struct ringo__wait_ops acc_wait_ops = {"accept", acc_wait_interrupt, false};
+
+int ringo_acceptor_next(ringo_acceptor *acc)
+{
+	struct ringo__acceptor_impl *a = acc ? acc->impl : NULL;
+	if (!a || a->stopping)
+		return -EINVAL;
+	for (;;) {
+		if (a->count) {
+			int fd = a->q[a->head];
+			a->head = (a->head + 1) & (a->cap - 1);
+			a->count--;
+			return fd;
+		}
+		if (a->error) {
+			int err = a->error;
+			a->error = 0;
+			return err;
+		}
+		if (!a->user_data && a->count < ACCEPT_HIGH) {
+			int err = acc_arm(a);
+			if (err < 0)
+				return err;
+		}
+		if (a->waiter)
+			return -EBUSY; /* one consumer per acceptor */
+		a->waiter = ringo_current_task();
+		int rc = ringo__task_suspend(&acc_wait_ops, a);
+		if (rc < 0) {
+			a->waiter = NULL;
+			return rc;
+		}
+	}
+}
+
+/* Waiting for the multishot's final CQE: a cancel must not cut it short
+ * (the op slot points at the impl about to be freed). */
+static void acc_close_interrupt(ringo_task *t)
+{
+}
+
+static const struct ringo__wait_ops acc_close_ops = {"accept-close", acc_close_interrupt, true};
+
+int ringo_acceptor_close(ringo_acceptor *acc)
+{
+	struct ringo__acceptor_impl *a = acc ? acc->impl : NULL;
+	if (!a)
+		return 0;
+	ringo_task *self = ringo_current_task();
+	if (!self)
+		return -EPERM;
+	a->stopping = true;
+	if (a->waiter) {
+		ringo_task *w = a->waiter;
+		a->waiter = NULL;
+		ringo__task_wake(w, -ECANCELED);
+	}
+	if (a->user_data) {
+		acc_cancel(a);
+		a->closer = self;
+		bool was_pending = ringo__task_cancel_pending(self);
+		ringo__task_clear_cancel(self); /* suspend must really wait */
+		ringo__task_suspend(&acc_close_ops, a);
+		if (was_pending)
+			ringo_task_cancel(self, NULL);
+	}
+	while (a->count) {
+		close(a->q[a->head]);
+		a->head = (a->head + 1) & (a->cap - 1);
+		a->count--;
+	}
+	ringo__free(a->loop, a->q, a->cap * sizeof(int));
+	ringo__free(a->loop, a, sizeof(*a));
+	acc->impl = NULL;
+	return 0;
+}
+
+/* ---- buffered streams ---- */
+
+void ringo_stream_init(ringo_stream *s, int fd, void *rbuf, size_t rcap, void *wbuf,
+		       size_t wcap)
+{
+	memset(s, 0, sizeof(*s));
+	s->fd = fd;
+	s->rbuf = rbuf;
+	s->rcap = rcap;
+	s->wbuf = wbuf;
+	s->wcap = wbuf ? wcap : 0;
+}
+
+/* Receive more into the read buffer (compacting first). >0, 0 at EOF,
+ * -EMSGSIZE when full, -errno. */
+static int fill(ringo_stream *s)
+{
+	if (s->rpos && s->rlen)
+		memmove(s->rbuf, s->rbuf + s->rpos, s->rlen);
+	s->rpos = 0;
+	if (s->rlen == s->rcap)
+		return -EMSGSIZE;
+	int n = ringo_recv(s->fd, s->rbuf + s->rlen, s->rcap - s->rlen, 0);
+	if (n > 0)
+		s->rlen += (size_t)n;
+	return n;
+}
+
+const char *ringo_stream_peek(const ringo_stream *s, size_t *len)
+{
+	*len = s->rlen;
+	return s->rbuf + s->rpos;
+}
+
+void ringo_stream_consume(ringo_stream *s, size_t n)
+{
+	RINGO_ASSERT(n <= s->rlen);
+	s->rpos += n;
+	s->rlen -= n;
+	if (s->rlen == 0)
+		s->rpos = 0;
+}
+
+int ringo_stream_read_some(ringo_stream *s, void *dst, size_t len)
+{
+	if (s->rlen == 0) {
+		if (s->rcap == 0)
+			return ringo_recv(s->fd, dst, len, 0);
+		int n = fill(s);
+		if (n <= 0)
+			return n;
+	}
+	size_t take = len < s->rlen ? len : s->rlen;
+	memcpy(dst, s->rbuf + s->rpos, take);
+	ringo_stream_consume(s, take);
+	return (int)take;
+}
+
+int ringo_stream_read_exactly(ringo_stream *s, void *dst, size_t len)
+{
+	size_t got = 0;
+	char *out = dst;
+	while (got < len) {
+		int n = ringo_stream_read_some(s, out + got, len - got);
+		if (n < 0)
+			return n;
+		if (n == 0)
+			return got ? -ENODATA : 0;
+		got += (size_t)n;
+	}
+	return (int)len;
+}
+
+static const char *find(const char *hay, size_t hlen, const char *needle, size_t nlen)
+{
+	return nlen ? memmem(hay, hlen, needle, nlen) : NULL;
+}
+
+int ringo_stream_read_until(ringo_stream *s, const char *delim, size_t dlen)
+{
+	if (!delim || dlen == 0)
+		return -EINVAL;
+	size_t scanned = 0; /* bytes known not to start the delimiter */
+	for (;;) {
+		const char *base = s->rbuf + s->rpos;
+		const char *hit = find(base + scanned, s->rlen - scanned, delim, dlen);
+		if (hit)
+			return (int)(hit - base + (ptrdiff_t)dlen);
+		if (s->rlen >= dlen)
+			scanned = s->rlen - dlen + 1;
+		int n = fill(s);
+		if (n < 0)
+			return n;
+		if (n == 0)
+			return s->rlen ? -ENODATA : 0;
+	}
+}
+
+int ringo_send_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	size_t done = 0;
+	while (done < len) {
+		int n = ringo_send(fd, p + done, len - done, 0);
+		if (n < 0)
+			return n;
+		done += (size_t)n;
+	}
+	return (int)len;
+}
+
+int ringo_stream_flush(ringo_stream *s)
+{
+	if (s->error)
+		return s->error;
+	if (s->wlen == 0)
+		return 0;
+	int n = ringo_send_all(s->fd, s->wbuf, s->wlen);
+	s->wlen = 0;
+	if (n < 0)
+		s->error = n;
+	return n < 0 ? n : 0;
+}
+
+int ringo_stream_write(ringo_stream *s, const void *src, size_t len)
+{
+	if (s->error)
+		return s->error;
+	if (s->wlen + len <= s->wcap) {
+		memcpy(s->wbuf + s->wlen, src, len);
+		s->wlen += len;
+		return 0;
+	}
+	int err = ringo_stream_flush(s);
+	if (err < 0)
+		return err;
+	if (len <= s->wcap) {
+		memcpy(s->wbuf, src, len);
+		s->wlen = len;
+		return 0;
+	}
+	int n = ringo_send_all(s->fd, src, len);
+	if (n < 0)
+		s->error = n;
+	return n < 0 ? n : 0;
+}
+
+/* ---- provided buffer rings ---- */
+
+struct ringo_bufring {
+	ringo_loop *loop;
+	struct io_uring_buf_ring *br;
+	size_t ring_bytes;
+	char *mem;
+	size_t mem_bytes;
+	size_t bufsize;
+	unsigned nbufs;
+	unsigned group;
+};
+
+int ringo_bufring_new(ringo_loop *loop, unsigned nbufs, size_t bufsize, unsigned group,
+		      ringo_bufring **out)
+{
+	if (!loop || !out || nbufs == 0 || nbufs > 32768 || (nbufs & (nbufs - 1)) ||
+	    bufsize == 0 || bufsize > (1u << 30) || group > 65535)
+		return -EINVAL;
+	*out = NULL;
+	if (!loop->ring_ready)
+		return -ESHUTDOWN;
+	ringo_bufring *b = ringo__alloc(loop, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	memset(b, 0, sizeof(*b));
+	b->loop = loop;
+	b->nbufs = nbufs;
+	b->bufsize = bufsize;
+	b->group = group;
+	b->ring_bytes = nbufs * sizeof(struct io_uring_buf);
+	b->mem_bytes = nbufs * bufsize;
+	void *r = mmap(NULL, b->ring_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *m = mmap(NULL, b->mem_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int err = 0;
+	if (r == MAP_FAILED || m == MAP_FAILED) {
+		err = -ENOMEM;
+	} else {
+		struct io_uring_buf_reg reg;
+		memset(&reg, 0, sizeof(reg));
+		reg.ring_addr = (uint64_t)(uintptr_t)r;
+		reg.ring_entries = nbufs;
+		reg.bgid = (uint16_t)group;
+		err = io_uring_register_buf_ring(&loop->ring, &reg, 0);
+	}
+	if (err < 0) {
+		if (r != MAP_FAILED)
+			munmap(r, b->ring_bytes);
+		if (m != MAP_FAILED)
+			munmap(m, b->mem_bytes);
+		ringo__free(loop, b, sizeof(*b));
+		return err == -EINVAL ? -EOPNOTSUPP : err;
+	}
+	b->br = r;
+	b->mem = m;
+	io_uring_buf_ring_init(b->br);
+	for (unsigned i = 0; i < nbufs; i++)
+		io_uring_buf_ring_add(b->br, b->mem + i * bufsize, (unsigned)bufsize, (unsigned short)i,
+				      (int)nbufs - 1, (int)i);
+	io_uring_buf_ring_advance(b->br, (int)nbufs);
+	*out = b;
+	return 0;
+}
+
+void ringo_bufring_free(ringo_bufring *b)
+{
+	if (!b)
+		return;
+	if (b->loop->ring_ready)
+		io_uring_unregister_buf_ring(&b->loop->ring, (int)b->group);
+	munmap(b->br, b->ring_bytes);
+	munmap(b->mem, b->mem_bytes);
+	ringo__free(b->loop, b, sizeof(*b));
+}
+
+void ringo_bufring_put(ringo_bufring *b, unsigned bid)
+{
+	RINGO_ASSERT(bid < b->nbufs);
+	io_uring_buf_ring_add(b->br, b->mem + bid * b->bufsize, (unsigned)b->bufsize,
+			      (unsigned short)bid, (int)b->nbufs - 1, 0);
+	io_uring_buf_ring_advance(b->br, 1);
+}
+
+int ringo_recv_buf(int fd, ringo_bufring *b, void **data, unsigned *bid)
+{
+	if (!b || !data || !bid)
+		return -EINVAL;
+	struct ringo__io_op op;
+	int err;
+	struct io_uring_sqe *sqe = ringo__io_prepare(&op, IORING_OP_RECV, &err);
+	if (!sqe)
+		return err;
+	io_uring_prep_recv(sqe, fd, NULL, b->bufsize, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = (uint16_t)b->group;
+	int res = ringo__io_wait(&op, sqe);
+	*data = NULL;
+	if (op.cqe_flags & IORING_CQE_F_BUFFER) {
+		*bid = op.cqe_flags >> IORING_CQE_BUFFER_SHIFT;
+		*data = b->mem + (size_t)*bid * b->bufsize;
+		if (res > 0)
+			ringo__io_defined(*data, (size_t)res);
+		if (res <= 0) { /* a buffer picked but nothing useful in it */
+			ringo_bufring_put(b, *bid);
+			*data = NULL;
+		}
+	}
+	return res;
+}

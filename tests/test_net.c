@@ -1,0 +1,528 @@
+/* Networking helpers: listeners (v4, v6, Unix), dial with a deadline,
+ * multishot accept, streams, provided buffers, signals, EMFILE. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "support.h"
+
+static ringo_loop *g_loop;
+static struct counting_allocator g_ca;
+
+static int setup(void **state)
+{
+	g_loop = test_loop_new(&g_ca, 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	test_loop_free(g_loop, &g_ca);
+	return 0;
+}
+
+static int run_task(ringo_task_fn *fn, void *arg)
+{
+	ringo_task *t;
+	assert_int_equal(ringo_spawn(g_loop, fn, arg, NULL, &t), 0);
+	int rc = ringo_loop_run_until_complete(g_loop, ringo_task_future(t), NULL);
+	ringo_task_release(t);
+	return rc;
+}
+
+/* An echo handler task: one per accepted connection. */
+static int echo_conn(void *arg, void **result)
+{
+	int fd = (int)(intptr_t)arg;
+	char buf[4096];
+	for (;;) {
+		int n = ringo_recv(fd, buf, sizeof(buf), 0);
+		if (n <= 0)
+			break;
+		if (ringo_send_all(fd, buf, (size_t)n) < 0)
+			break;
+	}
+	ringo_close(fd);
+	return 0;
+}
+
+/* Accept one connection and echo on it. */
+static int accept_one_echo(void *arg, void **result)
+{
+	int lfd = (int)(intptr_t)arg;
+	int fd = ringo_accept(lfd, NULL, NULL, 0);
+	if (fd < 0)
+		return fd;
+	return echo_conn((void *)(intptr_t)fd, result);
+}
+
+static int ping(int fd)
+{
+	if (ringo_send_all(fd, "ping", 4) != 4)
+		return -EIO;
+	char buf[4];
+	ringo_stream s;
+	char rb[16];
+	ringo_stream_init(&s, fd, rb, sizeof(rb), NULL, 0);
+	int n = ringo_stream_read_exactly(&s, buf, 4);
+	if (n != 4 || memcmp(buf, "ping", 4))
+		return -EIO;
+	return 0;
+}
+
+struct dial_arg {
+	const char *host;
+	int port;
+};
+
+static int dial_ping_body(void *arg, void **result)
+{
+	struct dial_arg *d = arg;
+	int fd = ringo_dial(d->host, d->port, ringo_loop_time_ns(ringo_loop_current()) + RINGO_SEC(10));
+	if (fd < 0)
+		return fd;
+	int rc = ping(fd);
+	ringo_close(fd);
+	return rc;
+}
+
+static void echo_roundtrip(int lfd, const char *host, int port)
+{
+	ringo_task *srv;
+	assert_int_equal(ringo_spawn(g_loop, accept_one_echo, (void *)(intptr_t)lfd, NULL, &srv), 0);
+	struct dial_arg d = {host, port};
+	assert_int_equal(run_task(dial_ping_body, &d), 0);
+	assert_int_equal(ringo_loop_run_until_complete(g_loop, ringo_task_future(srv), NULL), 0);
+	ringo_task_release(srv);
+}
+
+static void test_listen_tcp_v4_and_dial(void **state)
+{
+	int lfd = ringo_listen_tcp(NULL, 0, 16, 0);
+	assert_true(lfd >= 0);
+	int port = ringo_local_port(lfd);
+	assert_true(port > 0);
+	echo_roundtrip(lfd, "127.0.0.1", port);
+	close(lfd);
+}
+
+static void test_listen_tcp_v6_and_dial(void **state)
+{
+	int lfd = ringo_listen_tcp("::1", 0, 16, RINGO_NET_V6ONLY);
+	if (lfd == -EADDRNOTAVAIL || lfd == -EAFNOSUPPORT)
+		skip(); /* no IPv6 loopback in this sandbox */
+	assert_true(lfd >= 0);
+	echo_roundtrip(lfd, "::1", ringo_local_port(lfd));
+	close(lfd);
+}
+
+static void test_listen_unix_and_dial(void **state)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/tmp/ringo-net-%d.sock", (int)getpid());
+	int lfd = ringo_listen_unix(path, 16);
+	assert_true(lfd >= 0);
+	echo_roundtrip(lfd, path, -1);
+	close(lfd);
+	unlink(path);
+}
+
+static void test_reuseport_lets_two_listeners_share_a_port(void **state)
+{
+	int a = ringo_listen_tcp(NULL, 0, 16, RINGO_NET_REUSEPORT);
+	assert_true(a >= 0);
+	int port = ringo_local_port(a);
+	int b = ringo_listen_tcp(NULL, port, 16, RINGO_NET_REUSEPORT);
+	assert_true(b >= 0);
+	/* Without the option the port is taken. */
+	assert_int_equal(ringo_listen_tcp(NULL, port, 16, 0), -EADDRINUSE);
+	close(a);
+	close(b);
+}
+
+static void test_listen_rejects_bad_addresses(void **state)
+{
+	assert_int_equal(ringo_listen_tcp("not-an-ip", 0, 16, 0), -EINVAL);
+	assert_int_equal(ringo_listen_tcp(NULL, 70000, 16, 0), -EINVAL);
+	assert_int_equal(ringo_listen_unix("", 16), -EINVAL);
+}
+
+static int dial_refused_body(void *arg, void **result)
+{
+	int lfd = ringo_listen_tcp(NULL, 0, 16, 0);
+	int port = ringo_local_port(lfd);
+	close(lfd);
+	assert_int_equal(ringo_dial("127.0.0.1", port, 0), -ECONNREFUSED);
+	assert_int_equal(ringo_dial("bad host", 1, 0), -EINVAL);
+	return 0;
+}
+
+static void test_dial_refused(void **state)
+{
+	assert_int_equal(run_task(dial_refused_body, NULL), 0);
+}
+
+static int dial_deadline_body(void *arg, void **result)
+{
+	/* A listener that never accepts, its queue full: SYNs are dropped,
+	 * connect hangs until the deadline. */
+	int lfd = ringo_listen_tcp(NULL, 0, 0, 0);
+	int port = ringo_local_port(lfd);
+	int fill[8];
+	for (int i = 0; i < 8; i++) {
+		fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+					.sin_addr.s_addr = htonl(0x7f000001)};
+		connect(fill[i], (struct sockaddr *)&a, sizeof(a));
+	}
+	ringo_sleep(RINGO_MSEC(20));
+	int64_t dl = ringo_loop_time_ns(ringo_loop_current()) + RINGO_MSEC(100);
+	int fd = ringo_dial("127.0.0.1", port, dl);
+	for (int i = 0; i < 8; i++)
+		close(fill[i]);
+	close(lfd);
+	if (fd >= 0) {
+		close(fd);
+		return 1; /* the kernel let it through: cannot test here */
+	}
+	assert_int_equal(fd, -ETIMEDOUT);
+	return 0;
+}
+
+static void test_dial_with_deadline_times_out(void **state)
+{
+	int rc = run_task(dial_deadline_body, NULL);
+	if (rc == 1)
+		skip();
+	assert_int_equal(rc, 0);
+}
+
+/* ---- multishot accept ---- */
+
+#define NCLIENTS 5
+
+static int acceptor_body(void *arg, void **result)
+{
+	int lfd = ringo_listen_tcp(NULL, 0, 64, 0);
+	int port = ringo_local_port(lfd);
+	ringo_acceptor acc;
+	assert_int_equal(ringo_acceptor_init(&acc, lfd), 0);
+	int c[NCLIENTS];
+	for (int i = 0; i < NCLIENTS; i++) {
+		c[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+					.sin_addr.s_addr = htonl(0x7f000001)};
+		assert_int_equal(connect(c[i], (struct sockaddr *)&a, sizeof(a)), 0);
+	}
+	for (int i = 0; i < NCLIENTS; i++) {
+		int fd = ringo_acceptor_next(&acc);
+		assert_true(fd >= 0);
+		assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+		close(fd);
+	}
+	/* One more client left queued: close() frees it. */
+	int extra = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(0x7f000001)};
+	connect(extra, (struct sockaddr *)&a, sizeof(a));
+	ringo_sleep(RINGO_MSEC(5));
+	assert_int_equal(ringo_acceptor_close(&acc), 0);
+	assert_null(acc.impl);
+	for (int i = 0; i < NCLIENTS; i++)
+		close(c[i]);
+	close(extra);
+	close(lfd);
+	return 0;
+}
+
+static void test_multishot_acceptor_queues_connections(void **state)
+{
+	assert_int_equal(run_task(acceptor_body, NULL), 0);
+}
+
+struct acc_wait {
+	ringo_acceptor acc;
+	int rc;
+};
+
+static int acc_waiter(void *arg, void **result)
+{
+	struct acc_wait *w = arg;
+	w->rc = ringo_acceptor_next(&w->acc);
+	return 0;
+}
+
+static int acceptor_cancel_body(void *arg, void **result)
+{
+	int lfd = ringo_listen_tcp(NULL, 0, 64, 0);
+	struct acc_wait w;
+	assert_int_equal(ringo_acceptor_init(&w.acc, lfd), 0);
+	ringo_task *t;
+	ringo_spawn(ringo_loop_current(), acc_waiter, &w, NULL, &t);
+	ringo_sleep(0);
+	ringo_task_cancel(t, NULL);
+	ringo_await(ringo_task_future(t), NULL);
+	assert_int_equal(w.rc, -ECANCELED);
+	ringo_task_release(t);
+	assert_int_equal(ringo_acceptor_close(&w.acc), 0);
+	close(lfd);
+	return 0;
+}
+
+static void test_acceptor_wait_is_cancellable(void **state)
+{
+	assert_int_equal(run_task(acceptor_cancel_body, NULL), 0);
+}
+
+/* ---- streams ---- */
+
+static int stream_body(void *arg, void **result)
+{
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	char rb[32], wb[8];
+	ringo_stream w, r;
+	ringo_stream_init(&w, sv[0], NULL, 0, wb, sizeof(wb));
+	ringo_stream_init(&r, sv[1], rb, sizeof(rb), NULL, 0);
+	assert_int_equal(ringo_stream_write(&w, "GET /", 5), 0);
+	assert_int_equal(ringo_stream_write(&w, " HTTP\r\n\r\nBODY", 13), 0); /* overflows wb */
+	assert_int_equal(ringo_stream_write(&w, "12", 2), 0);
+	assert_int_equal(ringo_stream_flush(&w), 0);
+	int n = ringo_stream_read_until(&r, "\r\n\r\n", 4);
+	assert_int_equal(n, 14);
+	size_t len;
+	const char *p = ringo_stream_peek(&r, &len);
+	assert_memory_equal(p, "GET / HTTP\r\n\r\n", 14);
+	ringo_stream_consume(&r, (size_t)n);
+	char body[6];
+	assert_int_equal(ringo_stream_read_exactly(&r, body, 6), 6);
+	assert_memory_equal(body, "BODY12", 6);
+	/* EOF in the middle of a message. */
+	assert_int_equal(ringo_send_all(sv[0], "abc", 3), 3);
+	shutdown(sv[0], SHUT_WR);
+	assert_int_equal(ringo_stream_read_exactly(&r, body, 6), -ENODATA);
+	/* A clean EOF afterwards. */
+	assert_int_equal(ringo_stream_read_exactly(&r, body, 1), 0);
+	close(sv[0]);
+	close(sv[1]);
+	return 0;
+}
+
+static void test_stream_read_until_exactly_and_buffered_writes(void **state)
+{
+	assert_int_equal(run_task(stream_body, NULL), 0);
+}
+
+static int stream_limits_body(void *arg, void **result)
+{
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	char rb[8];
+	ringo_stream r;
+	ringo_stream_init(&r, sv[1], rb, sizeof(rb), NULL, 0);
+	ringo_send_all(sv[0], "0123456789", 10);
+	assert_int_equal(ringo_stream_read_until(&r, "\n", 1), -EMSGSIZE);
+	ringo_stream_consume(&r, 8);
+	shutdown(sv[0], SHUT_WR);
+	assert_int_equal(ringo_stream_read_until(&r, "\n", 1), -ENODATA); /* "89" then EOF */
+	ringo_stream_consume(&r, 2);
+	assert_int_equal(ringo_stream_read_until(&r, "\n", 1), 0);
+	close(sv[0]);
+	close(sv[1]);
+	return 0;
+}
+
+static void test_stream_read_until_limit_and_eof(void **state)
+{
+	assert_int_equal(run_task(stream_limits_body, NULL), 0);
+}
+
+/* ---- provided buffer rings ---- */
+
+static int bufring_body(void *arg, void **result)
+{
+	ringo_bufring *br;
+	int err = ringo_bufring_new(ringo_loop_current(), 4, 64, 7, &br);
+	if (err == -EOPNOTSUPP)
+		return 1;
+	assert_int_equal(err, 0);
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	for (int round = 0; round < 10; round++) {
+		assert_int_equal(send(sv[0], "buffer!", 7, 0), 7);
+		void *data;
+		unsigned bid;
+		assert_int_equal(ringo_recv_buf(sv[1], br, &data, &bid), 7);
+		assert_true(bid < 4);
+		assert_memory_equal(data, "buffer!", 7);
+		ringo_bufring_put(br, bid);
+	}
+	/* Take every buffer without giving any back: -ENOBUFS. */
+	for (int i = 0; i < 4; i++) {
+		send(sv[0], "x", 1, 0);
+		void *data;
+		unsigned bid;
+		assert_int_equal(ringo_recv_buf(sv[1], br, &data, &bid), 1);
+	}
+	send(sv[0], "y", 1, 0);
+	void *data;
+	unsigned bid;
+	assert_int_equal(ringo_recv_buf(sv[1], br, &data, &bid), -ENOBUFS);
+	ringo_bufring_free(br);
+	close(sv[0]);
+	close(sv[1]);
+	return 0;
+}
+
+static void test_recv_with_provided_buffer_ring(void **state)
+{
+	int rc = run_task(bufring_body, NULL);
+	if (rc == 1)
+		skip();
+	assert_int_equal(rc, 0);
+}
+
+/* ---- signals ---- */
+
+static int signal_body(void *arg, void **result)
+{
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGUSR1);
+	assert_int_equal(ringo_signal_block(&mask), 0);
+	kill(getpid(), SIGUSR1);
+	assert_int_equal(ringo_signal_wait(&mask), SIGUSR1);
+	return 0;
+}
+
+static void test_signal_wait_reads_a_signal_through_the_ring(void **state)
+{
+	assert_int_equal(run_task(signal_body, NULL), 0);
+}
+
+/* ---- EMFILE: the server keeps running ---- */
+
+struct emfile_server {
+	int lfd;
+	int emfile_seen;
+	int served;
+	int stop;
+};
+
+static int emfile_server_body(void *arg, void **result)
+{
+	struct emfile_server *s = arg;
+	ringo_acceptor acc;
+	assert_int_equal(ringo_acceptor_init(&acc, s->lfd), 0);
+	while (!s->stop) {
+		int fd = ringo_acceptor_next(&acc);
+		if (fd == -EMFILE || fd == -ENFILE) {
+			s->emfile_seen++;
+			ringo_sleep(RINGO_MSEC(1)); /* back off, then accept again */
+			continue;
+		}
+		if (fd < 0)
+			break;
+		char buf[8];
+		int n = ringo_recv(fd, buf, sizeof(buf), 0);
+		if (n > 0)
+			ringo_send_all(fd, buf, (size_t)n);
+		ringo_close(fd);
+		s->served++;
+	}
+	ringo_acceptor_close(&acc);
+	return 0;
+}
+
+static int emfile_client_body(void *arg, void **result)
+{
+	struct emfile_server *s = arg;
+	int port = ringo_local_port(s->lfd);
+	/* Use up every descriptor up to the limit (20000 here). */
+	struct rlimit rl;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	int cap = (int)(rl.rlim_cur < 65536 ? rl.rlim_cur : 65536);
+	int *fill = malloc(sizeof(int) * (size_t)cap);
+	int nfill = 0;
+	for (;;) {
+		int fd = dup(0 <= s->lfd ? s->lfd : 0);
+		if (fd < 0) {
+			assert_int_equal(errno, EMFILE);
+			break;
+		}
+		fill[nfill++] = fd;
+	}
+	/* One descriptor for the client socket; none left for the server. */
+	close(fill[--nfill]);
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(c >= 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(0x7f000001)};
+	assert_int_equal(ringo_connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
+	while (s->emfile_seen == 0)
+		ringo_sleep(RINGO_MSEC(1));
+	/* Give descriptors back: the same server serves the client. */
+	for (int i = 0; i < 16 && nfill; i++)
+		close(fill[--nfill]);
+	assert_int_equal(ringo_send_all(c, "hi", 2), 2);
+	char buf[2];
+	assert_int_equal(ringo_recv(c, buf, 2, MSG_WAITALL), 2);
+	assert_memory_equal(buf, "hi", 2);
+	close(c);
+	while (nfill)
+		close(fill[--nfill]);
+	free(fill);
+	s->stop = 1;
+	/* Wake the server's accept with one last connection. */
+	int last = ringo_dial("127.0.0.1", port, 0);
+	if (last >= 0)
+		close(last);
+	return 0;
+}
+
+static void test_emfile_at_fd_limit_server_keeps_running(void **state)
+{
+	const char *vg = getenv("RINGO_UNDER_VALGRIND");
+	if (vg && vg[0] == '1')
+		skip(); /* Valgrind fakes RLIMIT_NOFILE; io_uring's accept uses the real one */
+	struct emfile_server s = {0};
+	s.lfd = ringo_listen_tcp(NULL, 0, 64, 0);
+	assert_true(s.lfd >= 0);
+	ringo_task *srv;
+	assert_int_equal(ringo_spawn(g_loop, emfile_server_body, &s, NULL, &srv), 0);
+	assert_int_equal(run_task(emfile_client_body, &s), 0);
+	assert_int_equal(ringo_loop_run_until_complete(g_loop, ringo_task_future(srv), NULL), 0);
+	ringo_task_release(srv);
+	assert_true(s.emfile_seen > 0);
+	assert_true(s.served >= 1);
+	close(s.lfd);
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_listen_tcp_v4_and_dial, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listen_tcp_v6_and_dial, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listen_unix_and_dial, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reuseport_lets_two_listeners_share_a_port, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listen_rejects_bad_addresses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dial_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dial_with_deadline_times_out, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_multishot_acceptor_queues_connections, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_acceptor_wait_is_cancellable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_read_until_exactly_and_buffered_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_read_until_limit_and_eof, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recv_with_provided_buffer_ring, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_signal_wait_reads_a_signal_through_the_ring, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_emfile_at_fd_limit_server_keeps_running, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
