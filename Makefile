@@ -4,7 +4,8 @@
 #   make test               build and run the cmocka suites
 #   make test SANITIZE=address,undefined   (or SANITIZE=thread)
 #   make valgrind           run the suites under valgrind memcheck
-#   make demo               run the main job (the tour, then the demo server)
+#   make demo               the main job: echo server under load beside baselines
+#   make tour               the seeds' examples in C, on real time
 #   make examples           build/examples/...
 #   make perf               build/perf/...
 #   make install PREFIX=/usr/local DESTDIR=
@@ -64,7 +65,7 @@ PERF_CXX_BINS := $(PERF_CXX_SRCS:perf/%.cc=$(BUILD)/perf/%)
 LIB := $(BUILD)/libringo.a
 SOLIB := $(BUILD)/libringo.so
 
-.PHONY: all lib test examples perf install uninstall clean valgrind demo FORCE
+.PHONY: all lib test examples perf install uninstall clean valgrind demo tour FORCE
 all: lib
 
 lib: $(LIB) $(SOLIB)
@@ -107,15 +108,16 @@ valgrind: $(TEST_BINS) $(TOUR_BINS) $(EXAMPLE_BINS)
 # ---- examples --------------------------------------------------------------
 examples: $(TOUR_BINS) $(EXAMPLE_BINS)
 
-# The main job, for a newcomer: see ringo run. Runs the tour of the seeds'
-# examples on real time (about 20 s), then the demo script if present.
-demo: $(TOUR_BINS) $(EXAMPLE_BINS) $(PERF_BINS)
-	@for t in $(sort $(TOUR_BINS)); do echo "---- $$t"; $$t || exit 1; done
-	@if [ -x examples/demo.sh ]; then BUILD=$(BUILD) examples/demo.sh; fi
+# The main job: ringo's echo server under load beside the hand-written
+# liburing and epoll servers, about 30 s, printing requests/s, server CPU
+# per request and the ratios (perf/echo_compare, short settings).
+demo: perf
+	SECONDS_PER_RUN=$${SECONDS_PER_RUN:-2} ROUNDS=$${ROUNDS:-2} CONNS="$${CONNS:-100}" \
+		BUILD_DIR=$(BUILD) perf/echo_compare $(BUILD)/examples/echo_server
 
-$(BUILD)/examples/%: examples/%.c $(LIB)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lm
+# The tour of the seeds' examples, on real time (about 20 s).
+tour: $(TOUR_BINS)
+	@for t in $(sort $(TOUR_BINS)); do echo "---- $$t"; $$t || exit 1; done
 
 # ---- perf ------------------------------------------------------------------
 perf: $(PERF_BINS) $(PERF_CXX_BINS) $(EXAMPLE_BINS)
