@@ -327,6 +327,8 @@ int ringo_await(ringo_future *fut, void **result);
  * close and free the loop. Returns main's outcome; *result gets its value. */
 int ringo_run(ringo_task_fn *main, void *arg, const ringo_loop_options *opts, void **result);
 
+#include "ringo/thread.h"
+
 #ifdef __cplusplus
 }
 #endif
