@@ -19,7 +19,9 @@
 
 #include "thread_internal.h"
 
-/* ---- the queue ---- */
+/* ---- the queue ----
+ * Lifetime: a producer's last access to the queue is its mutex unlock, so
+ * the loop, after taking the mutex once, may free it. */
 
 int ringo__xq_init(ringo_loop *loop)
 {
@@ -46,7 +48,11 @@ void ringo__xq_free(ringo_loop *loop)
 	struct ringo__xq *xq = loop->xq;
 	if (!xq)
 		return;
+	/* A producer may still be inside push() (its unlock is its last
+	 * touch): wait for it. */
+	pthread_mutex_lock(&xq->lock);
 	RINGO_ASSERT(xq->len == 0);
+	pthread_mutex_unlock(&xq->lock);
 	close(xq->efd);
 	free(xq->v);
 	free(xq->spare);
@@ -92,8 +98,11 @@ static int push(ringo_loop *loop, ringo__xq_fn *fn, void *a, void *b, bool user)
 	xq->v[xq->len++] = (struct ringo__xq_entry){fn, a, b};
 	if (ringo__unlikely(xq->waiter))
 		pthread_cond_signal(&xq->cond);
-	pthread_mutex_unlock(&xq->lock);
+	/* Under the lock: once we unlock, the loop may drain, close and free
+	 * the queue (and its eventfd), so the unlock is our last touch. The
+	 * write happens once per burst, not per post. */
 	ring_bell(xq);
+	pthread_mutex_unlock(&xq->lock);
 	return 0;
 }
 

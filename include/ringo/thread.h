@@ -128,12 +128,13 @@ int ringo_to_thread(ringo_task_fn *fn, void *arg, void **result);
 int ringo_run_in_executor(ringo_loop *loop, ringo_executor *ex, ringo_task_fn *fn, void *arg,
 			  ringo_future **out);
 
-/* Loop thread; may suspend when called from a task of loop (otherwise
- * blocks the calling thread). asyncio's shutdown_default_executor: stop
- * the default executor and wait up to timeout_ns (< 0: no limit) for its
- * workers to finish. 0 (also if there is none), -ETIMEDOUT (the workers
- * keep going; loop close waits for them), -ECANCELED. Afterwards
- * ringo_to_thread returns -ESHUTDOWN. */
+/* Loop thread. asyncio's shutdown_default_executor: stop the default
+ * executor and wait up to timeout_ns (< 0: no limit) for its workers to
+ * finish their queued jobs. Blocks the calling thread (not a suspension:
+ * from a task it holds the loop for at most timeout_ns; results reach
+ * their futures when the loop runs next). 0 (also if there is none), or
+ * -ETIMEDOUT (the workers keep going; loop close waits for them).
+ * Afterwards ringo_to_thread/run_in_executor(NULL) return -ESHUTDOWN. */
 int ringo_shutdown_default_executor(ringo_loop *loop, int64_t timeout_ns);
 
 /* ------------------------------------------------------------------------
@@ -168,8 +169,7 @@ enum ringo_post_mode {
 
 /* from's loop thread. Run fn(arg) on loop `to` (as call_soon there).
  * to must stay alive until fn has run (stop posting before stopping it).
- * 0, -EINVAL, -ESHUTDOWN, -ENOMEM, -EOPNOTSUPP (MSG_RING asked for and the
- * kernel lacks it). With MSG_RING a failed send (e.g. to's CQ full) falls
+ * 0, -EINVAL, -ESHUTDOWN, -ENOMEM, -EXDEV (debug check). With MSG_RING a failed send (e.g. to's CQ full) falls
  * back to the eventfd path, so a post is never lost. */
 int ringo_loop_post(ringo_loop *from, ringo_loop *to, ringo_callback_fn *fn, void *arg,
 		    enum ringo_post_mode mode);
