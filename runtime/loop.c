@@ -236,6 +236,9 @@ static void run_once(ringo_loop *loop)
 	int64_t timeout = compute_timeout(loop, &deadline);
 	if (ringo__unlikely(!loop->xq->armed))
 		ringo__xq_arm(loop);
+	/* Worker results due: a short spin beats sleeping through a wake-up. */
+	if (timeout != 0 && ringo__unlikely(loop->xq->expected > 0) && ringo__xq_spin(loop))
+		timeout = 0;
 	if (loop->virtual_clock && timeout > 0) {
 		/* Virtual time: look at I/O without waiting; if that made nothing
 		 * ready, nothing else can happen before the deadline: jump. */
