@@ -150,7 +150,7 @@ int ringo_executor_new(ringo_executor **out, const ringo_executor_options *opts)
 		free(ex);
 		return -ENOMEM;
 	}
-	pthread_mutex_init(&ex->lock, NULL);
+	ringo__mutex_init(&ex->lock);
 	pthread_cond_init(&ex->work_cond, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -323,6 +323,7 @@ static void job_done(ringo_loop *loop, void *a, void *b)
 	struct exec_state *s = loop->exec;
 	RINGO_ASSERT(s != NULL && s->inflight > 0);
 	s->inflight--;
+	loop->xq->expected--;
 	if (job->fut) {
 		if (!loop->closed)
 			settle_future(job->fut, job->rc, job->result);
@@ -377,6 +378,7 @@ int ringo_to_thread(ringo_task_fn *fn, void *arg, void **result)
 		return err;
 	}
 	s->inflight++;
+	loop->xq->expected++;
 	int woke = ringo__task_suspend(&to_thread_wait, job);
 	if (!job->done) {
 		/* Cancelled (possibly before suspending): the worker keeps the
@@ -430,6 +432,7 @@ int ringo_run_in_executor(ringo_loop *loop, ringo_executor *ex, ringo_task_fn *f
 		return err;
 	}
 	s->inflight++;
+	loop->xq->expected++;
 	*out = fut;
 	return 0;
 }

@@ -41,6 +41,10 @@ struct ringo__xq {
 	uint64_t ud;                    /* its op slot */
 	uint64_t buf;                   /* its 8-byte target */
 	ringo_loop *loop;
+	/* Loop thread only: results the loop is waiting for from workers
+	 * (executor jobs in flight); while > 0 the loop spins briefly on
+	 * `signalled` before it would sleep (ringo__xq_spin). */
+	size_t expected;
 };
 
 /* loop.c calls these. */
@@ -50,6 +54,14 @@ bool ringo__xq_pending(ringo_loop *loop);       /* posts not yet drained? */
 void ringo__xq_refuse(ringo_loop *loop);        /* close begins */
 void ringo__xq_close(ringo_loop *loop);         /* close ends: drop the rest */
 void ringo__xq_free(ringo_loop *loop);          /* ringo_loop_free */
+
+/* run_once, before a wait that may block: if worker results are
+ * expected, spin up to a few tens of microseconds for one (a cross-core
+ * wake-up of a sleeping loop costs ~20-60 us here). true if it drained
+ * something (the loop then must not block). */
+bool ringo__xq_spin(ringo_loop *loop);
+/* An adaptive (spin-then-futex) mutex for the short cross-thread locks. */
+void ringo__mutex_init(pthread_mutex_t *m);
 
 /* Post an internal item (never refused; loop must not be freed yet).
  * 0 or -ENOMEM. Any thread. */

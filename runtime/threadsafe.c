@@ -23,6 +23,16 @@
  * Lifetime: a producer's last access to the queue is its mutex unlock, so
  * the loop, after taking the mutex once, may free it. */
 
+void ringo__mutex_init(pthread_mutex_t *m)
+{
+	pthread_mutexattr_t a;
+	pthread_mutexattr_init(&a);
+	/* Critical sections are a few stores: spin a little before sleeping. */
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
+	pthread_mutex_init(m, &a);
+	pthread_mutexattr_destroy(&a);
+}
+
 int ringo__xq_init(ringo_loop *loop)
 {
 	struct ringo__xq *xq = ringo__alloc(loop, sizeof(*xq));
@@ -35,7 +45,7 @@ int ringo__xq_init(ringo_loop *loop)
 		ringo__free(loop, xq, sizeof(*xq));
 		return err;
 	}
-	pthread_mutex_init(&xq->lock, NULL);
+	ringo__mutex_init(&xq->lock);
 	pthread_cond_init(&xq->cond, NULL);
 	atomic_init(&xq->signalled, false);
 	xq->loop = loop;
@@ -153,6 +163,32 @@ void ringo__xq_wait_drain(ringo_loop *loop)
 bool ringo__xq_pending(ringo_loop *loop)
 {
 	return atomic_load_explicit(&loop->xq->signalled, memory_order_relaxed);
+}
+
+#define SPIN_NS 30000
+
+bool ringo__xq_spin(ringo_loop *loop)
+{
+	struct ringo__xq *xq = loop->xq;
+	if (xq->expected == 0)
+		return false;
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (unsigned i = 1; !atomic_load_explicit(&xq->signalled, memory_order_acquire); i++) {
+		if ((i & 63) == 0) {
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			if ((t.tv_sec - t0.tv_sec) * 1000000000 + (t.tv_nsec - t0.tv_nsec) > SPIN_NS)
+				return false;
+		}
+#if defined(__x86_64__)
+		__builtin_ia32_pause();
+#elif defined(__aarch64__)
+		__asm__ volatile("yield");
+#endif
+	}
+	/* The eventfd stays written; the armed read completes later and
+	 * finds the queue empty. Cheaper than sleeping through the wake. */
+	return ringo__xq_drain(loop) > 0;
 }
 
 static void efd_done(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
