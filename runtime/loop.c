@@ -239,6 +239,8 @@ static void run_once(ringo_loop *loop)
 	/* Worker results due: a short spin beats sleeping through a wake-up. */
 	if (timeout != 0 && ringo__unlikely(loop->xq->expected > 0) && ringo__xq_spin(loop))
 		timeout = 0;
+	if (ringo__unlikely(loop->xq->no_kernel_sleep))
+		timeout = ringo__xq_wait_bound(loop, timeout);
 	if (loop->virtual_clock && timeout > 0) {
 		/* Virtual time: look at I/O without waiting; if that made nothing
 		 * ready, nothing else can happen before the deadline: jump. */
