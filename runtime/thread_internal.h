@@ -45,6 +45,11 @@ struct ringo__xq {
 	 * (executor jobs in flight); while > 0 the loop spins briefly on
 	 * `signalled` before it would sleep (ringo__xq_spin). */
 	size_t expected;
+	/* Under valgrind, which keeps its big lock through a blocking
+	 * io_uring_enter (3.19 does not treat it as a blocking syscall), a
+	 * loop sleeping in the kernel stops every other thread, including the
+	 * one that would wake it: the loop then polls and yields instead. */
+	bool no_kernel_sleep;
 };
 
 /* loop.c calls these. */
@@ -60,6 +65,8 @@ void ringo__xq_free(ringo_loop *loop);          /* ringo_loop_free */
  * wake-up of a sleeping loop costs ~20-60 us here). true if it drained
  * something (the loop then must not block). */
 bool ringo__xq_spin(ringo_loop *loop);
+/* The wait timeout to use (see no_kernel_sleep); may yield the CPU. */
+int64_t ringo__xq_wait_bound(ringo_loop *loop, int64_t timeout);
 /* An adaptive (spin-then-futex) mutex for the short cross-thread locks. */
 void ringo__mutex_init(pthread_mutex_t *m);
 
