@@ -62,6 +62,13 @@ struct exec_state {
 	bool dflt_shut;             /* shutdown_default_executor was called */
 	struct ringo__job *free_jobs;
 	size_t inflight;            /* jobs of this loop in any executor */
+	/* to_thread jobs made during this batch of callbacks, handed to the
+	 * default executor in one go by a call_soon'd flush (one lock and a
+	 * few wake-ups per burst instead of per call). */
+	struct ringo__job *pend_head, **pend_tail;
+	size_t npend;
+	bool flush_queued;
+	ringo_loop *loop;
 };
 
 /* ---- executor ---- */
@@ -93,9 +100,51 @@ static void spin_for_work(ringo_executor *ex)
 	atomic_store(&ex->spinners, 0);
 }
 
+#define BATCH 32
+/* A job longer than this is not batched with others: its result (and the
+ * ones before it) go out at once, so a blocking call never holds back a
+ * quick one's result for long. */
+#define QUICK_NS 20000
+
+/* Hand results to their loops: consecutive jobs of one loop in one post. */
+static void post_results(ringo_executor *ex, struct ringo__job **done, unsigned n)
+{
+	unsigned i = 0;
+	while (i < n) {
+		ringo_loop *loop = done[i]->loop;
+		struct ringo__xq_entry e[BATCH];
+		unsigned k = 0;
+		while (i < n && done[i]->loop == loop)
+			e[k++] = (struct ringo__xq_entry){job_done, done[i++], ex};
+		/* The queue's buffer only grows; on -ENOMEM retry until it can. */
+		while (ringo__xq_post_many(loop, e, k) < 0)
+			usleep(1000);
+	}
+}
+
+/* Under ex->lock: take up to a fair share of the queue (at least one), so
+ * a burst of quick jobs costs one lock per batch while queued blocking
+ * jobs still spread over the workers. */
+static unsigned take_jobs(ringo_executor *ex, struct ringo__job **jobs)
+{
+	size_t queued = atomic_load_explicit(&ex->queued, memory_order_relaxed);
+	size_t share = queued / ex->max_workers;
+	unsigned want = share < 1 ? 1 : share > BATCH ? BATCH : (unsigned)share;
+	unsigned n = 0;
+	while (n < want && ex->head) {
+		jobs[n++] = ex->head;
+		ex->head = ex->head->next;
+	}
+	if (!ex->head)
+		ex->tail = &ex->head;
+	atomic_fetch_sub_explicit(&ex->queued, n, memory_order_relaxed);
+	return n;
+}
+
 static void *worker_main(void *arg)
 {
 	ringo_executor *ex = arg;
+	struct ringo__job *jobs[BATCH];
 	for (;;) {
 		spin_for_work(ex);
 		pthread_mutex_lock(&ex->lock);
@@ -106,20 +155,22 @@ static void *worker_main(void *arg)
 			if (ex->wakeups)
 				ex->wakeups--;
 		}
-		struct ringo__job *job = ex->head;
-		if (!job)
-			break; /* stopping and drained */
-		ex->head = job->next;
 		if (!ex->head)
-			ex->tail = &ex->head;
-		atomic_fetch_sub_explicit(&ex->queued, 1, memory_order_relaxed);
+			break; /* stopping and drained */
+		unsigned n = take_jobs(ex, jobs);
 		pthread_mutex_unlock(&ex->lock);
-		job->result = NULL;
-		job->rc = job->fn(job->arg, &job->result);
-		/* Cannot fail for lack of memory in a way we could report: the
-		 * queue's buffer only grows; retry until it does. */
-		while (ringo__xq_post(job->loop, job_done, job, ex) < 0)
-			usleep(1000);
+		unsigned posted = 0;
+		for (unsigned i = 0; i < n; i++) {
+			struct ringo__job *job = jobs[i];
+			int64_t t0 = n > 1 ? mono_ns() : 0;
+			job->result = NULL;
+			job->rc = job->fn(job->arg, &job->result);
+			if (n > 1 && mono_ns() - t0 > QUICK_NS) {
+				post_results(ex, jobs + posted, i + 1 - posted);
+				posted = i + 1;
+			}
+		}
+		post_results(ex, jobs + posted, n - posted);
 	}
 	ex->alive--;
 	if (ex->alive == 0)
@@ -186,26 +237,35 @@ static void wake_one(ringo_executor *ex)
 	}
 }
 
-static int submit(ringo_executor *ex, struct ringo__job *job)
+/* A chain of n jobs in one lock. 0, -ESHUTDOWN, -EAGAIN (nothing taken). */
+static int submit_chain(ringo_executor *ex, struct ringo__job *head, struct ringo__job **tail,
+			size_t n)
 {
-	job->next = NULL;
 	pthread_mutex_lock(&ex->lock);
 	if (ex->stopping) {
 		pthread_mutex_unlock(&ex->lock);
 		return -ESHUTDOWN;
 	}
-	*ex->tail = job;
-	ex->tail = &job->next;
-	atomic_fetch_add_explicit(&ex->queued, 1, memory_order_relaxed);
-	wake_one(ex);
-	int err = ex->alive ? 0 : -EAGAIN; /* no thread could be started */
+	struct ringo__job **old_tail = ex->tail;
+	*ex->tail = head;
+	ex->tail = tail;
+	atomic_fetch_add_explicit(&ex->queued, n, memory_order_relaxed);
+	for (size_t i = 0; i < n && i < ex->max_workers; i++)
+		wake_one(ex);
+	int err = ex->alive ? 0 : -EAGAIN;
 	if (err < 0) {
-		ex->head = NULL;
-		ex->tail = &ex->head;
-		atomic_store(&ex->queued, 0);
+		*old_tail = NULL;
+		ex->tail = old_tail;
+		atomic_fetch_sub_explicit(&ex->queued, n, memory_order_relaxed);
 	}
 	pthread_mutex_unlock(&ex->lock);
 	return err;
+}
+
+static int submit(ringo_executor *ex, struct ringo__job *job)
+{
+	job->next = NULL;
+	return submit_chain(ex, job, &job->next, 1);
 }
 
 int ringo_executor_shutdown(ringo_executor *ex, int64_t timeout_ns)
@@ -264,6 +324,8 @@ static struct exec_state *exec_get(ringo_loop *loop)
 	if (!s)
 		return NULL;
 	memset(s, 0, sizeof(*s));
+	s->loop = loop;
+	s->pend_tail = &s->pend_head;
 	if (ringo__add_close_hook(loop, exec_close, s) < 0) {
 		ringo__free(loop, s, sizeof(*s));
 		return NULL;
@@ -340,6 +402,52 @@ static void job_done(ringo_loop *loop, void *a, void *b)
 	job_free(s, job); /* the waiter was cancelled, or the loop closed */
 }
 
+/* Hand the pending to_thread jobs to the default executor. If it takes
+ * none (no thread could start), each fails with that error, as a call. */
+static void flush_pending(struct exec_state *s)
+{
+	struct ringo__job *head = s->pend_head, **tail = s->pend_tail;
+	size_t n = s->npend;
+	s->pend_head = NULL;
+	s->pend_tail = &s->pend_head;
+	s->npend = 0;
+	if (!head)
+		return;
+	int err = s->loop->closed ? -ESHUTDOWN : submit_chain(s->dflt, head, tail, n);
+	if (err == 0)
+		return;
+	while (head) {
+		struct ringo__job *next = head->next;
+		head->rc = err;
+		job_done(s->loop, head, NULL);
+		head = next;
+	}
+}
+
+static void flush_cb(void *arg)
+{
+	struct exec_state *s = arg;
+	s->flush_queued = false;
+	flush_pending(s);
+}
+
+/* Queue a to_thread job for this batch's flush. */
+static void defer_submit(ringo_loop *loop, struct exec_state *s, struct ringo__job *job)
+{
+	job->next = NULL;
+	*s->pend_tail = job;
+	s->pend_tail = &job->next;
+	s->npend++;
+	s->inflight++;
+	loop->xq->expected++;
+	if (s->flush_queued)
+		return;
+	if (ringo_call_soon(loop, flush_cb, s, NULL) == 0)
+		s->flush_queued = true;
+	else
+		flush_pending(s); /* -ENOMEM: no batching this time */
+}
+
 static void to_thread_interrupt(ringo_task *t)
 {
 	struct ringo__job *job = ringo__task_wait_ctx(t);
@@ -372,13 +480,7 @@ int ringo_to_thread(ringo_task_fn *fn, void *arg, void **result)
 	job->fn = fn;
 	job->arg = arg;
 	job->task = t;
-	err = submit(ex, job);
-	if (err < 0) {
-		job_free(s, job);
-		return err;
-	}
-	s->inflight++;
-	loop->xq->expected++;
+	defer_submit(loop, s, job);
 	int woke = ringo__task_suspend(&to_thread_wait, job);
 	if (!job->done) {
 		/* Cancelled (possibly before suspending): the worker keeps the
@@ -457,6 +559,7 @@ int ringo_shutdown_default_executor(ringo_loop *loop, int64_t timeout_ns)
 	struct exec_state *s = loop->exec;
 	if (!s)
 		return 0;
+	flush_pending(s);
 	s->dflt_shut = true;
 	if (!s->dflt)
 		return 0;
@@ -469,6 +572,7 @@ int ringo_shutdown_default_executor(ringo_loop *loop, int64_t timeout_ns)
 static void exec_close(ringo_loop *loop, void *ctx)
 {
 	struct exec_state *s = ctx;
+	flush_pending(s); /* closed: each pending job is dropped */
 	if (s->dflt)
 		ringo_executor_shutdown(s->dflt, -1);
 	while (s->inflight > 0)

@@ -73,6 +73,8 @@ void ringo__mutex_init(pthread_mutex_t *m);
 /* Post an internal item (never refused; loop must not be freed yet).
  * 0 or -ENOMEM. Any thread. */
 int ringo__xq_post(ringo_loop *loop, ringo__xq_fn *fn, void *a, void *b);
+/* n entries under one lock (a worker's batch of results). */
+int ringo__xq_post_many(ringo_loop *loop, const struct ringo__xq_entry *e, size_t n);
 /* Run everything posted so far (loop thread). Returns how many. */
 size_t ringo__xq_drain(ringo_loop *loop);
 /* Loop thread, at close: block until something is posted, then drain. */

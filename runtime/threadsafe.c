@@ -92,9 +92,26 @@ static void ring_bell(struct ringo__xq *xq)
 		;
 }
 
+/* Under xq->lock: room for n more entries. */
+static int reserve(struct ringo__xq *xq, size_t n)
+{
+	if (ringo__likely(xq->len + n <= xq->cap))
+		return 0;
+	size_t cap = xq->cap ? xq->cap : 256;
+	while (cap < xq->len + n)
+		cap *= 2;
+	/* malloc, not the loop's allocator: we may be on any thread. */
+	struct ringo__xq_entry *v = realloc(xq->v, cap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	xq->v = v;
+	xq->cap = cap;
+	return 0;
+}
+
 /* user: refused once the loop is closing (internal posts never are: they
  * carry results the close path still collects). */
-static int push(ringo_loop *loop, ringo__xq_fn *fn, void *a, void *b, bool user)
+static int push(ringo_loop *loop, const struct ringo__xq_entry *e, size_t n, bool user)
 {
 	struct ringo__xq *xq = loop->xq;
 	pthread_mutex_lock(&xq->lock);
@@ -102,18 +119,12 @@ static int push(ringo_loop *loop, ringo__xq_fn *fn, void *a, void *b, bool user)
 		pthread_mutex_unlock(&xq->lock);
 		return -ESHUTDOWN;
 	}
-	if (ringo__unlikely(xq->len == xq->cap)) {
-		size_t cap = xq->cap ? xq->cap * 2 : 256;
-		/* malloc, not the loop's allocator: we may be on any thread. */
-		struct ringo__xq_entry *v = realloc(xq->v, cap * sizeof(*v));
-		if (!v) {
-			pthread_mutex_unlock(&xq->lock);
-			return -ENOMEM;
-		}
-		xq->v = v;
-		xq->cap = cap;
+	if (ringo__unlikely(reserve(xq, n) < 0)) {
+		pthread_mutex_unlock(&xq->lock);
+		return -ENOMEM;
 	}
-	xq->v[xq->len++] = (struct ringo__xq_entry){fn, a, b};
+	for (size_t i = 0; i < n; i++)
+		xq->v[xq->len++] = e[i];
 	if (ringo__unlikely(xq->waiter))
 		pthread_cond_signal(&xq->cond);
 	/* Under the lock: once we unlock, the loop may drain, close and free
@@ -124,9 +135,20 @@ static int push(ringo_loop *loop, ringo__xq_fn *fn, void *a, void *b, bool user)
 	return 0;
 }
 
+static int push1(ringo_loop *loop, ringo__xq_fn *fn, void *a, void *b, bool user)
+{
+	struct ringo__xq_entry e = {fn, a, b};
+	return push(loop, &e, 1, user);
+}
+
+int ringo__xq_post_many(ringo_loop *loop, const struct ringo__xq_entry *e, size_t n)
+{
+	return push(loop, e, n, false);
+}
+
 int ringo__xq_post(ringo_loop *loop, ringo__xq_fn *fn, void *a, void *b)
 {
-	return push(loop, fn, a, b, false);
+	return push1(loop, fn, a, b, false);
 }
 
 size_t ringo__xq_drain(ringo_loop *loop)
@@ -204,7 +226,9 @@ __attribute__((cold)) int64_t ringo__xq_wait_bound(ringo_loop *loop, int64_t tim
 	if (timeout == 0 || loop->virtual_clock)
 		return timeout;
 	sched_yield(); /* valgrind hands its lock to another thread here */
-	return 0;
+	/* Not 0: enter the kernel anyway, to run deferred task work
+	 * (DEFER_TASKRUN) such as MSG_RING deliveries. */
+	return RINGO_USEC(1);
 }
 
 static void efd_done(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
@@ -272,7 +296,7 @@ int ringo_call_soon_threadsafe(ringo_loop *loop, ringo_callback_fn *fn, void *ar
 {
 	if (!loop || !fn)
 		return -EINVAL;
-	return push(loop, ts_call, (void *)fn, arg, true);
+	return push1(loop, ts_call, (void *)fn, arg, true);
 }
 
 /* ---- spawn_threadsafe and the thread-side future ---- */
@@ -438,7 +462,7 @@ int ringo_spawn_threadsafe(ringo_loop *loop, ringo_task_fn *fn, void *arg, ringo
 	f->loop = loop;
 	f->fn = fn;
 	f->arg = arg;
-	int err = push(loop, spawn_entry, f, NULL, true);
+	int err = push1(loop, spawn_entry, f, NULL, true);
 	if (err < 0) {
 		pthread_mutex_destroy(&f->lock);
 		pthread_cond_destroy(&f->cond);
