@@ -12,6 +12,13 @@
  * spinners) before sleeping on the condvar, and a submit signals the
  * condvar only when nobody spins and some sleeper is not already woken.
  *
+ * Batching, so a burst costs a few lock hand-offs rather than one per
+ * call: to_thread jobs made during one batch of callbacks go to the
+ * executor together (a call_soon'd flush); a worker takes a fair share of
+ * the queue (up to 32) per lock; its results go back in one post, except
+ * that a job slower than 20 us posts at once so a blocking call never
+ * holds back quicker results.
+ *
  * Cancellation does not reach the worker (asyncio): a cancelled waiter
  * detaches from its job, and the job's result is dropped on arrival.
  */

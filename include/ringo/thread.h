@@ -117,7 +117,9 @@ int ringo_loop_set_default_executor_workers(ringo_loop *loop, unsigned max_worke
  * (0 and *result, or fn's error). -ECANCELED if the task is cancelled
  * meanwhile: the worker is not interrupted and fn's result, when it
  * comes, is discarded (as asyncio). -EPERM outside a task, -ENOMEM,
- * -ESHUTDOWN (default executor shut down). */
+ * -ESHUTDOWN (default executor shut down), -EAGAIN (no worker thread
+ * could be started). The call reaches the executor with the other calls
+ * of the same batch of callbacks, at the start of the next one. */
 int ringo_to_thread(ringo_task_fn *fn, void *arg, void **result);
 
 /* Loop thread (callbacks or tasks). Run fn(arg) on executor ex (NULL = the
