@@ -92,6 +92,9 @@ static int schedule_check(ringo_loop *loop, ringo_callback_fn *fn)
 {
 	if (!loop || !fn)
 		return -EINVAL;
+	int err = ringo__check_thread(loop);
+	if (ringo__unlikely(err < 0))
+		return err;
 	return ringo__check_open(loop);
 }
 

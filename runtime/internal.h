@@ -219,6 +219,8 @@ struct ringo_loop {
 	uint32_t ops_cap;
 	uint32_t ops_free;             /* free-list head (index + 1) */
 	uint32_t ops_inflight;
+	uint32_t ops_idle;             /* of those, reads that never justify a
+	                                * kernel entry (the thread queue's eventfd) */
 	uint64_t stale_cqes;           /* completions that matched no op */
 
 	size_t futures_live;           /* futures not yet freed */
@@ -230,6 +232,11 @@ struct ringo_loop {
 	struct ringo__list all_link;   /* on ringo__all_loops (for debuggers) */
 	/* I/O layer (io.c): struct ringo__io_state *, NULL until first use */
 	void *io;
+	/* thread layer (threadsafe.c, executor.c) */
+	struct ringo__xq *xq;          /* cross-thread queue + eventfd, from creation */
+	void *exec;                    /* executor.c's per-loop state, NULL until used */
+	void *tsf;                     /* threadsafe.c's per-loop state, NULL until used */
+	bool check_thread;             /* RINGO_LOOP_CHECK_THREAD or RINGO_DEBUG */
 };
 
 /* Every loop in the process, for debuggers (tools/ringo-gdb.py walks it);
@@ -384,6 +391,17 @@ static inline int ringo__check_open(const ringo_loop *loop)
 		return -EINVAL;
 	if (loop->closed)
 		return -ESHUTDOWN;
+	return 0;
+}
+
+/* Debug check for the scheduling calls: refuse a thread other than the
+ * loop's (-EXDEV). owner is read unlocked: a foreign caller is the bug
+ * being reported, and the loop's own thread always reads its own write. */
+static inline int ringo__check_thread(const ringo_loop *loop)
+{
+	if (ringo__unlikely(loop->check_thread) && loop->has_owner &&
+	    !pthread_equal(loop->owner, pthread_self()))
+		return -EXDEV;
 	return 0;
 }
 

@@ -18,6 +18,7 @@
 
 #include "internal.h"
 #include "stack.h"
+#include "thread_internal.h"
 
 __thread ringo_loop *ringo__current_loop;
 
@@ -100,7 +101,8 @@ void ringo_loop_options_init(ringo_loop_options *opts)
 
 static int check_options(const ringo_loop_options *o)
 {
-	if (o->flags & ~(unsigned)(RINGO_LOOP_VIRTUAL_CLOCK | RINGO_LOOP_NO_SETUP_FLAGS))
+	if (o->flags & ~(unsigned)(RINGO_LOOP_VIRTUAL_CLOCK | RINGO_LOOP_NO_SETUP_FLAGS |
+				   RINGO_LOOP_CHECK_THREAD))
 		return -EINVAL;
 	if (o->ring_entries > 32768)
 		return -EINVAL;
@@ -134,12 +136,23 @@ int ringo_loop_new(ringo_loop **out, const ringo_loop_options *opts)
 	loop->slow_callback_ns = opts->slow_callback_ns;
 	loop->stack_size = opts->stack_size ? opts->stack_size : defaults.stack_size;
 	loop->ready_tail = &loop->ready_head;
+#ifdef RINGO_DEBUG
+	loop->check_thread = true;
+#else
+	loop->check_thread = opts->flags & RINGO_LOOP_CHECK_THREAD;
+#endif
 	loop->clock_base = monotonic_ns();
 	ringo__timers_init(loop, loop->virtual_clock ? 0 : loop->clock_base);
 
 	unsigned entries = opts->ring_entries ? opts->ring_entries : defaults.ring_entries;
 	err = ringo__ring_init(loop, entries, opts->flags & RINGO_LOOP_NO_SETUP_FLAGS);
 	if (err < 0) {
+		a->free(a->ctx, loop, sizeof(*loop));
+		return err;
+	}
+	err = ringo__xq_init(loop);
+	if (err < 0) {
+		ringo__ring_exit(loop);
 		a->free(a->ctx, loop, sizeof(*loop));
 		return err;
 	}
@@ -232,6 +245,13 @@ static void run_once(ringo_loop *loop)
 {
 	int64_t deadline = 0;
 	int64_t timeout = compute_timeout(loop, &deadline);
+	if (ringo__unlikely(!loop->xq->armed))
+		ringo__xq_arm(loop);
+	/* Worker results due: a short spin beats sleeping through a wake-up. */
+	if (timeout != 0 && ringo__unlikely(loop->xq->expected > 0) && ringo__xq_spin(loop))
+		timeout = 0;
+	if (ringo__unlikely(loop->xq->no_kernel_sleep))
+		timeout = ringo__xq_wait_bound(loop, timeout);
 	if (loop->virtual_clock && timeout > 0) {
 		/* Virtual time: look at I/O without waiting; if that made nothing
 		 * ready, nothing else can happen before the deadline: jump. */
@@ -377,6 +397,7 @@ int ringo_loop_close(ringo_loop *loop)
 	if (loop->closed)
 		return 0;
 	loop->closed = true;
+	ringo__xq_refuse(loop);
 	drop_ready(loop);
 	/* Hooks run newest first: what was built last on the loop goes first. */
 	while (loop->close_hooks) {
@@ -386,6 +407,8 @@ int ringo_loop_close(ringo_loop *loop)
 		ringo__free(loop, h, sizeof(*h));
 		drop_ready(loop);
 	}
+	ringo__xq_close(loop);
+	drop_ready(loop);
 	ringo__timer_destroy(loop);
 	ringo__ring_exit(loop);
 	return 0;
@@ -406,6 +429,7 @@ int ringo_loop_free(ringo_loop *loop)
 		ringo__free(loop, loop->cb_chunks[i], RINGO__CB_CHUNK * sizeof(struct ringo__cb));
 	ringo__free(loop, loop->cb_chunks, loop->cb_nchunks * sizeof(*loop->cb_chunks));
 	ringo__free(loop, loop->ops, loop->ops_cap * sizeof(*loop->ops));
+	ringo__xq_free(loop);
 	pthread_mutex_lock(&all_loops_lock);
 	ringo__list_remove(&loop->all_link);
 	pthread_mutex_unlock(&all_loops_lock);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "thread_internal.h"
 
 /* Flags we would like, best first. SINGLE_ISSUER and DEFER_TASKRUN need the
  * submitting thread to be fixed: the ring starts disabled (R_DISABLED) and
@@ -152,7 +153,8 @@ void ringo__op_close(ringo_loop *loop, uint64_t user_data)
 	RINGO_ASSERT(op->fn != NULL && op->generation == (uint32_t)(user_data >> 32));
 	op->fn = NULL;
 	op->ctx = NULL;
-	op->generation++;
+	/* 31 bits: user_data with bit 63 set is a MSG_RING message. */
+	op->generation = (op->generation + 1) & 0x7fffffffu;
 	if (op->generation == 0)
 		op->generation = 1;
 	op->next_free = loop->ops_free;
@@ -162,6 +164,10 @@ void ringo__op_close(ringo_loop *loop, uint64_t user_data)
 
 static void dispatch(ringo_loop *loop, uint64_t user_data, int32_t res, uint32_t flags)
 {
+	if (ringo__unlikely(user_data & RINGO__UD_MSG)) {
+		ringo__msg_dispatch(loop, user_data, res);
+		return;
+	}
 	uint32_t slot = (uint32_t)user_data;
 	if (slot == 0)
 		return;
@@ -207,8 +213,10 @@ void ringo__ring_wait(ringo_loop *loop, int64_t timeout_ns)
 	if (timeout_ns == 0) {
 		/* Nothing in flight and nothing to submit: skip the syscall, so
 		 * pure callback work never enters the kernel. (sqe_tail moves past
-		 * sqe_head as SQEs are prepared and not yet flushed.) */
-		if (loop->ops_inflight == 0 && ring->sq.sqe_tail == ring->sq.sqe_head)
+		 * sqe_head as SQEs are prepared and not yet flushed; the cross-thread
+		 * queue's eventfd read is always armed and does not count.) */
+		if (loop->ops_inflight == loop->ops_idle && ring->sq.sqe_tail == ring->sq.sqe_head &&
+		    !ringo__xq_pending(loop))
 			return;
 		int ret;
 		do

@@ -223,7 +223,10 @@ int ringo_spawn(ringo_loop *loop, ringo_task_fn *fn, void *arg, const ringo_task
 		*out = NULL;
 	if (!loop || !fn)
 		return -EINVAL;
-	int err = ringo__check_open(loop);
+	int err = ringo__check_thread(loop);
+	if (err < 0)
+		return err;
+	err = ringo__check_open(loop);
 	if (err < 0)
 		return err;
 	size_t size = opts && opts->stack_size ? opts->stack_size : loop->stack_size;

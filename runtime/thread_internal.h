@@ -1,0 +1,87 @@
+/*
+ * Private to the runtime: the cross-thread queue every loop has (xq), and
+ * the hooks the loop calls into the thread layer. See include/ringo/thread.h
+ * for the model.
+ */
+#ifndef RINGO_THREAD_INTERNAL_H
+#define RINGO_THREAD_INTERNAL_H
+
+#include <stdatomic.h>
+
+#include "internal.h"
+
+/* One posted item: fn(loop, a, b) runs on the loop thread. During
+ * ringo_loop_close (loop->closed is true) handlers must only clean up. */
+typedef void ringo__xq_fn(ringo_loop *loop, void *a, void *b);
+
+struct ringo__xq_entry {
+	ringo__xq_fn *fn;
+	void *a;
+	void *b;
+};
+
+struct ringo__xq {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;            /* close-time waiter (see waiter) */
+	/* Guarded by lock: producers append here; the loop swaps it out. */
+	struct ringo__xq_entry *v;
+	size_t len, cap;
+	bool closed;                    /* user posts refused (loop closing) */
+	bool waiter;                    /* loop thread sleeps on cond */
+	/* Loop thread only: the buffer the last drain swapped out, reused. */
+	struct ringo__xq_entry *spare;
+	size_t spare_cap;
+	/* Coalescing: set by the producer that rings the eventfd, cleared by
+	 * the loop before it drains. A producer that finds it set does not
+	 * write: the loop is bound to drain after its push. */
+	_Atomic bool signalled;
+	int efd;                        /* the eventfd */
+	/* Loop thread only: the armed read. */
+	bool armed;
+	uint64_t ud;                    /* its op slot */
+	uint64_t buf;                   /* its 8-byte target */
+	ringo_loop *loop;
+	/* Loop thread only: results the loop is waiting for from workers
+	 * (executor jobs in flight); while > 0 the loop spins briefly on
+	 * `signalled` before it would sleep (ringo__xq_spin). */
+	size_t expected;
+	/* Under valgrind, which keeps its big lock through a blocking
+	 * io_uring_enter (3.19 does not treat it as a blocking syscall), a
+	 * loop sleeping in the kernel stops every other thread, including the
+	 * one that would wake it: the loop then polls and yields instead. */
+	bool no_kernel_sleep;
+};
+
+/* loop.c calls these. */
+int ringo__xq_init(ringo_loop *loop);           /* at ringo_loop_new */
+void ringo__xq_arm(ringo_loop *loop);           /* each iteration, cheap */
+bool ringo__xq_pending(ringo_loop *loop);       /* posts not yet drained? */
+void ringo__xq_refuse(ringo_loop *loop);        /* close begins */
+void ringo__xq_close(ringo_loop *loop);         /* close ends: drop the rest */
+void ringo__xq_free(ringo_loop *loop);          /* ringo_loop_free */
+
+/* run_once, before a wait that may block: if worker results are
+ * expected, spin up to a few tens of microseconds for one (a cross-core
+ * wake-up of a sleeping loop costs ~20-60 us here). true if it drained
+ * something (the loop then must not block). */
+bool ringo__xq_spin(ringo_loop *loop);
+/* The wait timeout to use (see no_kernel_sleep); may yield the CPU. */
+int64_t ringo__xq_wait_bound(ringo_loop *loop, int64_t timeout);
+/* An adaptive (spin-then-futex) mutex for the short cross-thread locks. */
+void ringo__mutex_init(pthread_mutex_t *m);
+
+/* Post an internal item (never refused; loop must not be freed yet).
+ * 0 or -ENOMEM. Any thread. */
+int ringo__xq_post(ringo_loop *loop, ringo__xq_fn *fn, void *a, void *b);
+/* n entries under one lock (a worker's batch of results). */
+int ringo__xq_post_many(ringo_loop *loop, const struct ringo__xq_entry *e, size_t n);
+/* Run everything posted so far (loop thread). Returns how many. */
+size_t ringo__xq_drain(ringo_loop *loop);
+/* Loop thread, at close: block until something is posted, then drain. */
+void ringo__xq_wait_drain(ringo_loop *loop);
+
+/* MSG_RING messages (loops.c): a CQE whose user_data has bit 63 set. */
+#define RINGO__UD_MSG (1ull << 63)
+void ringo__msg_dispatch(ringo_loop *loop, uint64_t user_data, int32_t res);
+
+#endif /* RINGO_THREAD_INTERNAL_H */
