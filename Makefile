@@ -115,6 +115,10 @@ demo: perf
 	SECONDS_PER_RUN=$${SECONDS_PER_RUN:-2} ROUNDS=$${ROUNDS:-2} CONNS="$${CONNS:-100}" \
 		BUILD_DIR=$(BUILD) perf/echo_compare $(BUILD)/examples/echo_server
 
+$(BUILD)/examples/%: examples/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lm
+
 # The tour of the seeds' examples, on real time (about 20 s).
 tour: $(TOUR_BINS)
 	@for t in $(sort $(TOUR_BINS)); do echo "---- $$t"; $$t || exit 1; done
