@@ -381,6 +381,9 @@ int ringo__ring_init(ringo_loop *loop, unsigned entries, bool no_flags);
 int ringo__ring_enable(ringo_loop *loop);
 void ringo__ring_exit(ringo_loop *loop);
 void ringo__ring_wait(ringo_loop *loop, int64_t timeout_ns);
+/* At close: cancel every operation in flight and wait for the final
+ * completions, so nothing writes into memory close frees. */
+void ringo__ring_drain(ringo_loop *loop);
 
 int ringo__add_close_hook(ringo_loop *loop, void (*fn)(ringo_loop *, void *), void *ctx);
 

@@ -398,6 +398,7 @@ int ringo_loop_close(ringo_loop *loop)
 		return 0;
 	loop->closed = true;
 	ringo__xq_refuse(loop);
+	ringo__ring_drain(loop);
 	drop_ready(loop);
 	/* Hooks run newest first: what was built last on the loop goes first. */
 	while (loop->close_hooks) {

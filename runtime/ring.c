@@ -4,6 +4,7 @@
  * dispatch through generation-tagged op slots.
  */
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -239,4 +240,31 @@ void ringo__ring_wait(ringo_loop *loop, int64_t timeout_ns)
 	if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN)
 		ringo__panic("io_uring wait failed: %s", ringo_strerror(ret));
 	reap(loop);
+}
+
+/* Close time: kernel operations still in flight may write into memory
+ * that close is about to free (task stacks, buffers). Cancel them all and
+ * wait for their final completions first, dispatching them as usual (the
+ * handlers see a closed loop). Bounded: an operation the kernel cannot
+ * cancel is waited for at most ~10 s, then abandoned with a warning. */
+void ringo__ring_drain(ringo_loop *loop)
+{
+	if (!loop->ring_ready || !loop->ring_enabled || loop->ops_inflight == 0)
+		return;
+	/* SINGLE_ISSUER: only the loop's thread may submit. */
+	if ((loop->ring_flags & IORING_SETUP_SINGLE_ISSUER) && loop->has_owner &&
+	    !pthread_equal(loop->owner, pthread_self())) {
+		fprintf(stderr, "ringo: loop closed by another thread with %u operations in "
+				"flight; they cannot be cancelled from here\n",
+			loop->ops_inflight);
+		return;
+	}
+	struct io_uring_sqe *sqe = ringo__sqe(loop);
+	io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+	io_uring_sqe_set_data64(sqe, 0);
+	for (int rounds = 0; loop->ops_inflight > 0 && rounds < 100; rounds++)
+		ringo__ring_wait(loop, RINGO_MSEC(100));
+	if (loop->ops_inflight > 0)
+		fprintf(stderr, "ringo: %u operations still in flight at close\n",
+			loop->ops_inflight);
 }
