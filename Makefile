@@ -65,7 +65,7 @@ PERF_CXX_BINS := $(PERF_CXX_SRCS:perf/%.cc=$(BUILD)/perf/%)
 LIB := $(BUILD)/libringo.a
 SOLIB := $(BUILD)/libringo.so
 
-.PHONY: all lib test examples perf install uninstall clean valgrind demo tour FORCE
+.PHONY: all lib test examples perf install uninstall clean valgrind demo tour check-headers FORCE
 all: lib
 
 lib: $(LIB) $(SOLIB)
@@ -134,6 +134,15 @@ $(BUILD)/perf/%: perf/%.c $(LIB)
 $(BUILD)/perf/%: perf/%.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -o $@ $< -lboost_context
+
+# ---- the public headers stand alone: C (gnu11, c11 + POSIX) and C++ ----------
+check-headers:
+	@for h in ringo.h ringo/io.h ringo/aio.h ringo/thread.h; do \
+		printf '#include <ringo.h>\n#include <%s>\nint main(void){return 0;}\n' $$h > $(BUILD)/hdr.c; \
+		$(CC) -std=gnu11 -Wall -Wextra -Werror -pedantic -Iinclude -fsyntax-only $(BUILD)/hdr.c || exit 1; \
+		$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Iinclude -fsyntax-only $(BUILD)/hdr.c || exit 1; \
+		$(CXX) -x c++ -std=c++11 -Wall -Wextra -Werror -Iinclude -fsyntax-only $(BUILD)/hdr.c || exit 1; \
+	done; echo "headers: ok (gnu11, c11+POSIX, c++11)"
 
 # ---- install ---------------------------------------------------------------
 # Remade on every install: it records PREFIX, which may differ each time.

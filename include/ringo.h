@@ -23,6 +23,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* ringo's I/O and thread interfaces use POSIX types (sigset_t, socklen_t):
+ * compile with -std=gnu11 (or gnu99, c++), or define _POSIX_C_SOURCE
+ * 200809L (or _GNU_SOURCE) before including any header. */
+#if !defined(_POSIX_C_SOURCE) && !defined(__cplusplus)
+#error "ringo.h needs POSIX declarations: use -std=gnu11 or define _POSIX_C_SOURCE 200809L"
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif

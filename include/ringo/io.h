@@ -27,6 +27,7 @@
 
 #include <signal.h>
 #include <stdint.h>
+#include <sys/socket.h> /* socklen_t, struct sockaddr */
 #include <sys/types.h>
 
 struct io_uring_sqe;
