@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -139,4 +140,34 @@ void stderr_capture_end(char *buf, size_t cap)
 	size_t n = fread(buf, 1, cap - 1, capture_file);
 	buf[n] = 0;
 	fclose(capture_file);
+}
+
+ringo_loop *fx_loop;
+struct counting_allocator fx_ca;
+
+int fx_setup(void **state)
+{
+	fx_loop = test_loop_new(&fx_ca, 0);
+	return 0;
+}
+
+int fx_teardown(void **state)
+{
+	test_loop_free(fx_loop, &fx_ca);
+	fx_loop = NULL;
+	return 0;
+}
+
+int fx_run_task(ringo_task_fn *fn, void *arg)
+{
+	ringo_task *t;
+	assert_int_equal(ringo_spawn(fx_loop, fn, arg, NULL, &t), 0);
+	int rc = ringo_loop_run_until_complete(fx_loop, ringo_task_future(t), NULL);
+	ringo_task_release(t);
+	return rc;
+}
+
+void fx_socketpair(int sv[2])
+{
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 }

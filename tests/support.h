@@ -27,6 +27,18 @@ ringo_loop *test_loop_new(struct counting_allocator *ca, unsigned flags);
 /* Free the loop and assert every byte it allocated came back. */
 void test_loop_free(ringo_loop *loop, struct counting_allocator *ca);
 
+/* A fixture for suites whose tests share one loop each: cmocka's
+ * setup/teardown make fx_loop (virtual clock off) on fx_ca and prove on
+ * teardown that it leaked nothing. */
+extern ringo_loop *fx_loop;
+extern struct counting_allocator fx_ca;
+int fx_setup(void **state);
+int fx_teardown(void **state);
+/* Spawn fn(arg) on fx_loop, run until it is done; its outcome. */
+int fx_run_task(ringo_task_fn *fn, void *arg);
+/* A connected AF_UNIX stream pair (close-on-exec). */
+void fx_socketpair(int sv[2]);
+
 /* A growable text log that callbacks append to, to check orderings. */
 struct log {
 	char buf[8192];

@@ -6,39 +6,10 @@
 
 #include "support.h"
 
-static ringo_loop *g_loop;
-static struct counting_allocator g_ca;
-
-static int setup(void **state)
-{
-	g_loop = test_loop_new(&g_ca, 0);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	test_loop_free(g_loop, &g_ca);
-	return 0;
-}
-
-static int run_task(ringo_task_fn *fn, void *arg)
-{
-	ringo_task *t;
-	assert_int_equal(ringo_spawn(g_loop, fn, arg, NULL, &t), 0);
-	int rc = ringo_loop_run_until_complete(g_loop, ringo_task_future(t), NULL);
-	ringo_task_release(t);
-	return rc;
-}
-
-static void make_pair(int sv[2])
-{
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-}
-
 static int op_deadline_body(void *arg, void **result)
 {
 	int sv[2];
-	make_pair(sv);
+	fx_socketpair(sv);
 	char buf[16];
 	memset(buf, 'A', sizeof(buf));
 	assert_int_equal(ringo_io_timeout(RINGO_MSEC(20)), 0);
@@ -58,13 +29,13 @@ static int op_deadline_body(void *arg, void **result)
 
 static void test_op_deadline_times_out_and_applies_once(void **state)
 {
-	assert_int_equal(run_task(op_deadline_body, NULL), 0);
+	assert_int_equal(fx_run_task(op_deadline_body, NULL), 0);
 }
 
 static int op_in_time_body(void *arg, void **result)
 {
 	int sv[2];
-	make_pair(sv);
+	fx_socketpair(sv);
 	assert_int_equal(send(sv[0], "now", 3, 0), 3);
 	char buf[8];
 	assert_int_equal(ringo_io_timeout(RINGO_SEC(30)), 0);
@@ -76,13 +47,13 @@ static int op_in_time_body(void *arg, void **result)
 
 static void test_op_completing_before_deadline_returns_its_result(void **state)
 {
-	assert_int_equal(run_task(op_in_time_body, NULL), 0);
+	assert_int_equal(fx_run_task(op_in_time_body, NULL), 0);
 }
 
 static int passed_body(void *arg, void **result)
 {
 	int sv[2];
-	make_pair(sv);
+	fx_socketpair(sv);
 	/* Already passed: fails at once, nothing submitted (it would block). */
 	assert_int_equal(ringo_io_deadline(1), 0);
 	char buf[4];
@@ -94,13 +65,13 @@ static int passed_body(void *arg, void **result)
 
 static void test_passed_deadline_fails_without_waiting(void **state)
 {
-	assert_int_equal(run_task(passed_body, NULL), 0);
+	assert_int_equal(fx_run_task(passed_body, NULL), 0);
 }
 
 static int scope_body(void *arg, void **result)
 {
 	int sv[2];
-	make_pair(sv);
+	fx_socketpair(sv);
 	ringo_loop *loop = ringo_loop_current();
 	ringo_deadline outer, inner;
 	assert_int_equal(ringo_deadline_push(&outer, ringo_loop_time_ns(loop) + RINGO_MSEC(30)), 0);
@@ -128,13 +99,13 @@ static int scope_body(void *arg, void **result)
 
 static void test_scope_fails_every_op_once_passed(void **state)
 {
-	assert_int_equal(run_task(scope_body, NULL), 0);
+	assert_int_equal(fx_run_task(scope_body, NULL), 0);
 }
 
 static int inner_short_body(void *arg, void **result)
 {
 	int sv[2];
-	make_pair(sv);
+	fx_socketpair(sv);
 	ringo_loop *loop = ringo_loop_current();
 	ringo_deadline outer, inner;
 	ringo_deadline_push(&outer, ringo_loop_time_ns(loop) + RINGO_SEC(60));
@@ -155,7 +126,7 @@ static int inner_short_body(void *arg, void **result)
 
 static void test_inner_scope_shortens_and_pop_restores(void **state)
 {
-	assert_int_equal(run_task(inner_short_body, NULL), 0);
+	assert_int_equal(fx_run_task(inner_short_body, NULL), 0);
 }
 
 struct cancel_arg {
@@ -175,7 +146,7 @@ static int blocked_with_deadline(void *arg, void **result)
 static int cancel_wins_body(void *arg, void **result)
 {
 	int sv[2];
-	make_pair(sv);
+	fx_socketpair(sv);
 	struct cancel_arg a = {sv[1], 1};
 	ringo_task *t;
 	ringo_spawn(ringo_loop_current(), blocked_with_deadline, &a, NULL, &t);
@@ -192,7 +163,7 @@ static int cancel_wins_body(void *arg, void **result)
 
 static void test_cancel_of_op_with_deadline_gives_ecanceled(void **state)
 {
-	assert_int_equal(run_task(cancel_wins_body, NULL), 0);
+	assert_int_equal(fx_run_task(cancel_wins_body, NULL), 0);
 }
 
 static void test_deadline_api_outside_task(void **state)
@@ -206,13 +177,13 @@ static void test_deadline_api_outside_task(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_op_deadline_times_out_and_applies_once, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_op_completing_before_deadline_returns_its_result, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_passed_deadline_fails_without_waiting, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_scope_fails_every_op_once_passed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_inner_scope_shortens_and_pop_restores, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cancel_of_op_with_deadline_gives_ecanceled, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_deadline_api_outside_task, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_op_deadline_times_out_and_applies_once, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_op_completing_before_deadline_returns_its_result, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_passed_deadline_fails_without_waiting, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_scope_fails_every_op_once_passed, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_inner_scope_shortens_and_pop_restores, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_of_op_with_deadline_gives_ecanceled, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_deadline_api_outside_task, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,36 +16,6 @@
 #include "support.h"
 #include "io_internal.h" /* white-box: op slots, probe table */
 
-static ringo_loop *g_loop;
-static struct counting_allocator g_ca;
-
-static int setup(void **state)
-{
-	g_loop = test_loop_new(&g_ca, 0);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	test_loop_free(g_loop, &g_ca);
-	return 0;
-}
-
-/* Spawn fn(arg) and run the loop until it is done; its return code. */
-static int run_task(ringo_task_fn *fn, void *arg)
-{
-	ringo_task *t;
-	assert_int_equal(ringo_spawn(g_loop, fn, arg, NULL, &t), 0);
-	int rc = ringo_loop_run_until_complete(g_loop, ringo_task_future(t), NULL);
-	ringo_task_release(t);
-	return rc;
-}
-
-static void make_pair(int sv[2])
-{
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-}
-
 static char g_dir[64];
 
 static void temp_path(char *buf, size_t cap, const char *name)
@@ -84,7 +54,7 @@ static int file_ops_body(void *arg, void **result)
 
 static void test_file_read_write_fsync_fallocate_statx(void **state)
 {
-	assert_int_equal(run_task(file_ops_body, NULL), 0);
+	assert_int_equal(fx_run_task(file_ops_body, NULL), 0);
 }
 
 static int vec_body(void *arg, void **result)
@@ -111,7 +81,7 @@ static int vec_body(void *arg, void **result)
 
 static void test_readv_writev_and_file_position(void **state)
 {
-	assert_int_equal(run_task(vec_body, NULL), 0);
+	assert_int_equal(fx_run_task(vec_body, NULL), 0);
 }
 
 static int openat_missing_body(void *arg, void **result)
@@ -124,7 +94,7 @@ static int openat_missing_body(void *arg, void **result)
 
 static void test_openat_and_statx_report_enoent(void **state)
 {
-	assert_int_equal(run_task(openat_missing_body, NULL), 0);
+	assert_int_equal(fx_run_task(openat_missing_body, NULL), 0);
 }
 
 static int splice_body(void *arg, void **result)
@@ -149,7 +119,7 @@ static int splice_body(void *arg, void **result)
 
 static void test_splice_pipe_to_file(void **state)
 {
-	assert_int_equal(run_task(splice_body, NULL), 0);
+	assert_int_equal(fx_run_task(splice_body, NULL), 0);
 }
 
 /* ---- socket operations ---- */
@@ -157,7 +127,7 @@ static void test_splice_pipe_to_file(void **state)
 static int send_recv_body(void *arg, void **result)
 {
 	int sv[2];
-	make_pair(sv);
+	fx_socketpair(sv);
 	assert_int_equal(ringo_send(sv[0], "ping", 4, 0), 4);
 	char buf[8];
 	assert_int_equal(ringo_recv(sv[1], buf, sizeof(buf), 0), 4);
@@ -186,7 +156,7 @@ static int send_recv_body(void *arg, void **result)
 
 static void test_send_recv_sendmsg_recvmsg_poll_shutdown(void **state)
 {
-	assert_int_equal(run_task(send_recv_body, NULL), 0);
+	assert_int_equal(fx_run_task(send_recv_body, NULL), 0);
 }
 
 static int tcp_listener(struct sockaddr_in *addr)
@@ -239,10 +209,10 @@ static void test_accept_connect_over_tcp(void **state)
 	struct sockaddr_in addr;
 	int lfd = tcp_listener(&addr);
 	ringo_task *a, *c;
-	assert_int_equal(ringo_spawn(g_loop, accept_body, (void *)(intptr_t)lfd, NULL, &a), 0);
-	assert_int_equal(ringo_spawn(g_loop, connect_body, &addr, NULL, &c), 0);
-	assert_int_equal(ringo_loop_run_until_complete(g_loop, ringo_task_future(a), NULL), 0);
-	assert_int_equal(ringo_loop_run_until_complete(g_loop, ringo_task_future(c), NULL), 0);
+	assert_int_equal(ringo_spawn(fx_loop, accept_body, (void *)(intptr_t)lfd, NULL, &a), 0);
+	assert_int_equal(ringo_spawn(fx_loop, connect_body, &addr, NULL, &c), 0);
+	assert_int_equal(ringo_loop_run_until_complete(fx_loop, ringo_task_future(a), NULL), 0);
+	assert_int_equal(ringo_loop_run_until_complete(fx_loop, ringo_task_future(c), NULL), 0);
 	ringo_task_release(a);
 	ringo_task_release(c);
 	close(lfd);
@@ -261,7 +231,7 @@ static int refused_body(void *arg, void **result)
 
 static void test_connect_refused(void **state)
 {
-	assert_int_equal(run_task(refused_body, NULL), 0);
+	assert_int_equal(fx_run_task(refused_body, NULL), 0);
 }
 
 /* ---- error paths ---- */
@@ -282,7 +252,7 @@ static int bad_fd_body(void *arg, void **result)
 
 static void test_bad_fd_gives_ebadf(void **state)
 {
-	assert_int_equal(run_task(bad_fd_body, NULL), 0);
+	assert_int_equal(fx_run_task(bad_fd_body, NULL), 0);
 }
 
 static int reset_body(void *arg, void **result)
@@ -307,7 +277,7 @@ static int reset_body(void *arg, void **result)
 
 static void test_peer_reset_gives_econnreset_then_epipe(void **state)
 {
-	assert_int_equal(run_task(reset_body, NULL), 0);
+	assert_int_equal(fx_run_task(reset_body, NULL), 0);
 }
 
 static void test_operation_outside_task_is_eperm(void **state)
@@ -335,7 +305,7 @@ static int unsupported_body(void *arg, void **result)
 
 static void test_unsupported_opcode_gives_eopnotsupp(void **state)
 {
-	assert_int_equal(run_task(unsupported_body, NULL), 0);
+	assert_int_equal(fx_run_task(unsupported_body, NULL), 0);
 }
 
 /* ---- the escape hatch ---- */
@@ -357,7 +327,7 @@ static int submit_body(void *arg, void **result)
 	assert_int_equal(ringo_io_submit(prep_nop, NULL, &flags), 0);
 	assert_int_equal(flags, 0);
 	int sv[2];
-	make_pair(sv);
+	fx_socketpair(sv);
 	assert_int_equal(ringo_io_submit(prep_write, &sv[0], NULL), 3);
 	struct io_uring_sqe tmpl;
 	memset(&tmpl, 0, sizeof(tmpl));
@@ -373,7 +343,7 @@ static int submit_body(void *arg, void **result)
 
 static void test_escape_hatch_submits_prepared_sqes(void **state)
 {
-	assert_int_equal(run_task(submit_body, NULL), 0);
+	assert_int_equal(fx_run_task(submit_body, NULL), 0);
 }
 
 /* ---- cancellation and buffer safety ---- */
@@ -396,7 +366,7 @@ static int recv_body(void *arg, void **result)
 static int cancel_then_send_body(void *arg, void **result)
 {
 	int sv[2];
-	make_pair(sv);
+	fx_socketpair(sv);
 	char buf[64];
 	memset(buf, 'A', sizeof(buf));
 	struct recv_arg ra = {sv[1], buf, sizeof(buf), 1, 0};
@@ -428,7 +398,7 @@ static int cancel_then_send_body(void *arg, void **result)
 
 static void test_cancelled_recv_never_writes_the_buffer_afterwards(void **state)
 {
-	assert_int_equal(run_task(cancel_then_send_body, NULL), 0);
+	assert_int_equal(fx_run_task(cancel_then_send_body, NULL), 0);
 }
 
 static int recv_twice_body(void *arg, void **result)
@@ -442,7 +412,7 @@ static int recv_twice_body(void *arg, void **result)
 static int cancel_after_completion_body(void *arg, void **result)
 {
 	int sv[2];
-	make_pair(sv);
+	fx_socketpair(sv);
 	char buf[16];
 	struct recv_arg ra = {sv[1], buf, sizeof(buf), 1, 1};
 	ringo_task *t;
@@ -467,7 +437,7 @@ static int cancel_after_completion_body(void *arg, void **result)
 
 static void test_completed_result_survives_a_late_cancel(void **state)
 {
-	assert_int_equal(run_task(cancel_after_completion_body, NULL), 0);
+	assert_int_equal(fx_run_task(cancel_after_completion_body, NULL), 0);
 }
 
 static int cancelled_before_body(void *arg, void **result)
@@ -482,7 +452,7 @@ static int cancelled_before_body(void *arg, void **result)
 
 static void test_pending_cancel_fails_the_next_op_without_submitting(void **state)
 {
-	assert_int_equal(run_task(cancelled_before_body, NULL), 0);
+	assert_int_equal(fx_run_task(cancelled_before_body, NULL), 0);
 }
 
 /* ---- close wakes a task blocked on the fd ---- */
@@ -490,7 +460,7 @@ static void test_pending_cancel_fails_the_next_op_without_submitting(void **stat
 static int close_wakes_body(void *arg, void **result)
 {
 	int sv[2];
-	make_pair(sv);
+	fx_socketpair(sv);
 	char buf[16];
 	memset(buf, 'Z', sizeof(buf));
 	struct recv_arg ra = {sv[1], buf, sizeof(buf), 1, 0};
@@ -513,7 +483,7 @@ static int close_wakes_body(void *arg, void **result)
 
 static void test_close_wakes_a_task_blocked_on_the_fd(void **state)
 {
-	assert_int_equal(run_task(close_wakes_body, NULL), 0);
+	assert_int_equal(fx_run_task(close_wakes_body, NULL), 0);
 }
 
 /* ---- stale completions ---- */
@@ -557,7 +527,7 @@ static int stale_body(void *arg, void **result)
 
 static void test_stale_completion_never_reaches_a_reused_slot(void **state)
 {
-	assert_int_equal(run_task(stale_body, NULL), 0);
+	assert_int_equal(fx_run_task(stale_body, NULL), 0);
 }
 
 /* ---- a full SQ ---- */
@@ -594,7 +564,7 @@ static void test_full_sq_is_flushed_not_an_error(void **state)
 	static struct many m;
 	ringo_task *t[NPAIRS];
 	for (int i = 0; i < NPAIRS; i++) {
-		make_pair(m.sv[i]);
+		fx_socketpair(m.sv[i]);
 		assert_int_equal(ringo_spawn(loop, many_body, m.sv[i], NULL, &t[i]), 0);
 	}
 	for (int i = 0; i < NPAIRS; i++) {
@@ -649,8 +619,8 @@ static void test_close_cancels_and_waits_for_io_in_flight(void **state)
 	struct counting_allocator ca;
 	ringo_loop *loop = test_loop_new(&ca, 0);
 	int sv[2][2];
-	make_pair(sv[0]);
-	make_pair(sv[1]);
+	fx_socketpair(sv[0]);
+	fx_socketpair(sv[1]);
 	ringo_task *held;
 	assert_int_equal(ringo_spawn(loop, blocked_recv_body, &sv[0][0], NULL, &held), 0);
 	assert_int_equal(ringo_spawn(loop, blocked_recv_body, &sv[1][0], NULL, NULL), 0);
@@ -678,23 +648,23 @@ static void test_close_cancels_and_waits_for_io_in_flight(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_file_read_write_fsync_fallocate_statx, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_readv_writev_and_file_position, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_openat_and_statx_report_enoent, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_splice_pipe_to_file, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_send_recv_sendmsg_recvmsg_poll_shutdown, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_accept_connect_over_tcp, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_connect_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_fd_gives_ebadf, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_peer_reset_gives_econnreset_then_epipe, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_operation_outside_task_is_eperm, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unsupported_opcode_gives_eopnotsupp, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_escape_hatch_submits_prepared_sqes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cancelled_recv_never_writes_the_buffer_afterwards, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_completed_result_survives_a_late_cancel, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pending_cancel_fails_the_next_op_without_submitting, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_close_wakes_a_task_blocked_on_the_fd, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stale_completion_never_reaches_a_reused_slot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_read_write_fsync_fallocate_statx, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_readv_writev_and_file_position, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_openat_and_statx_report_enoent, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_splice_pipe_to_file, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_send_recv_sendmsg_recvmsg_poll_shutdown, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_accept_connect_over_tcp, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_connect_refused, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_fd_gives_ebadf, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_peer_reset_gives_econnreset_then_epipe, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_operation_outside_task_is_eperm, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_unsupported_opcode_gives_eopnotsupp, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_escape_hatch_submits_prepared_sqes, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cancelled_recv_never_writes_the_buffer_afterwards, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_completed_result_survives_a_late_cancel, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_pending_cancel_fails_the_next_op_without_submitting, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_close_wakes_a_task_blocked_on_the_fd, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_stale_completion_never_reaches_a_reused_slot, fx_setup, fx_teardown),
 		cmocka_unit_test(test_full_sq_is_flushed_not_an_error),
 		cmocka_unit_test(test_cq_overflow_is_drained_not_lost),
 		cmocka_unit_test(test_close_cancels_and_waits_for_io_in_flight),

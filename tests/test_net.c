@@ -13,30 +13,6 @@
 
 #include "support.h"
 
-static ringo_loop *g_loop;
-static struct counting_allocator g_ca;
-
-static int setup(void **state)
-{
-	g_loop = test_loop_new(&g_ca, 0);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	test_loop_free(g_loop, &g_ca);
-	return 0;
-}
-
-static int run_task(ringo_task_fn *fn, void *arg)
-{
-	ringo_task *t;
-	assert_int_equal(ringo_spawn(g_loop, fn, arg, NULL, &t), 0);
-	int rc = ringo_loop_run_until_complete(g_loop, ringo_task_future(t), NULL);
-	ringo_task_release(t);
-	return rc;
-}
-
 /* An echo handler task: one per accepted connection. */
 static int echo_conn(void *arg, void **result)
 {
@@ -96,10 +72,10 @@ static int dial_ping_body(void *arg, void **result)
 static void echo_roundtrip(int lfd, const char *host, int port)
 {
 	ringo_task *srv;
-	assert_int_equal(ringo_spawn(g_loop, accept_one_echo, (void *)(intptr_t)lfd, NULL, &srv), 0);
+	assert_int_equal(ringo_spawn(fx_loop, accept_one_echo, (void *)(intptr_t)lfd, NULL, &srv), 0);
 	struct dial_arg d = {host, port};
-	assert_int_equal(run_task(dial_ping_body, &d), 0);
-	assert_int_equal(ringo_loop_run_until_complete(g_loop, ringo_task_future(srv), NULL), 0);
+	assert_int_equal(fx_run_task(dial_ping_body, &d), 0);
+	assert_int_equal(ringo_loop_run_until_complete(fx_loop, ringo_task_future(srv), NULL), 0);
 	ringo_task_release(srv);
 }
 
@@ -166,7 +142,7 @@ static int dial_refused_body(void *arg, void **result)
 
 static void test_dial_refused(void **state)
 {
-	assert_int_equal(run_task(dial_refused_body, NULL), 0);
+	assert_int_equal(fx_run_task(dial_refused_body, NULL), 0);
 }
 
 static int dial_deadline_body(void *arg, void **result)
@@ -198,7 +174,7 @@ static int dial_deadline_body(void *arg, void **result)
 
 static void test_dial_with_deadline_times_out(void **state)
 {
-	int rc = run_task(dial_deadline_body, NULL);
+	int rc = fx_run_task(dial_deadline_body, NULL);
 	if (rc == 1)
 		skip();
 	assert_int_equal(rc, 0);
@@ -244,7 +220,7 @@ static int acceptor_body(void *arg, void **result)
 
 static void test_multishot_acceptor_queues_connections(void **state)
 {
-	assert_int_equal(run_task(acceptor_body, NULL), 0);
+	assert_int_equal(fx_run_task(acceptor_body, NULL), 0);
 }
 
 struct acc_wait {
@@ -278,7 +254,7 @@ static int acceptor_cancel_body(void *arg, void **result)
 
 static void test_acceptor_wait_is_cancellable(void **state)
 {
-	assert_int_equal(run_task(acceptor_cancel_body, NULL), 0);
+	assert_int_equal(fx_run_task(acceptor_cancel_body, NULL), 0);
 }
 
 /* ---- streams ---- */
@@ -317,7 +293,7 @@ static int stream_body(void *arg, void **result)
 
 static void test_stream_read_until_exactly_and_buffered_writes(void **state)
 {
-	assert_int_equal(run_task(stream_body, NULL), 0);
+	assert_int_equal(fx_run_task(stream_body, NULL), 0);
 }
 
 static int stream_limits_body(void *arg, void **result)
@@ -341,7 +317,7 @@ static int stream_limits_body(void *arg, void **result)
 
 static void test_stream_read_until_limit_and_eof(void **state)
 {
-	assert_int_equal(run_task(stream_limits_body, NULL), 0);
+	assert_int_equal(fx_run_task(stream_limits_body, NULL), 0);
 }
 
 /* ---- provided buffer rings ---- */
@@ -383,7 +359,7 @@ static int bufring_body(void *arg, void **result)
 
 static void test_recv_with_provided_buffer_ring(void **state)
 {
-	int rc = run_task(bufring_body, NULL);
+	int rc = fx_run_task(bufring_body, NULL);
 	if (rc == 1)
 		skip();
 	assert_int_equal(rc, 0);
@@ -404,7 +380,7 @@ static int signal_body(void *arg, void **result)
 
 static void test_signal_wait_reads_a_signal_through_the_ring(void **state)
 {
-	assert_int_equal(run_task(signal_body, NULL), 0);
+	assert_int_equal(fx_run_task(signal_body, NULL), 0);
 }
 
 /* ---- EMFILE: the server keeps running ---- */
@@ -496,9 +472,9 @@ static void test_emfile_at_fd_limit_server_keeps_running(void **state)
 	s.lfd = ringo_listen_tcp(NULL, 0, 64, 0);
 	assert_true(s.lfd >= 0);
 	ringo_task *srv;
-	assert_int_equal(ringo_spawn(g_loop, emfile_server_body, &s, NULL, &srv), 0);
-	assert_int_equal(run_task(emfile_client_body, &s), 0);
-	assert_int_equal(ringo_loop_run_until_complete(g_loop, ringo_task_future(srv), NULL), 0);
+	assert_int_equal(ringo_spawn(fx_loop, emfile_server_body, &s, NULL, &srv), 0);
+	assert_int_equal(fx_run_task(emfile_client_body, &s), 0);
+	assert_int_equal(ringo_loop_run_until_complete(fx_loop, ringo_task_future(srv), NULL), 0);
 	ringo_task_release(srv);
 	assert_true(s.emfile_seen > 0);
 	assert_true(s.served >= 1);
@@ -509,20 +485,20 @@ int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_listen_tcp_v4_and_dial, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_listen_tcp_v6_and_dial, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_listen_unix_and_dial, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reuseport_lets_two_listeners_share_a_port, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_listen_rejects_bad_addresses, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dial_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dial_with_deadline_times_out, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_multishot_acceptor_queues_connections, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_acceptor_wait_is_cancellable, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stream_read_until_exactly_and_buffered_writes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stream_read_until_limit_and_eof, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_recv_with_provided_buffer_ring, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_signal_wait_reads_a_signal_through_the_ring, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_emfile_at_fd_limit_server_keeps_running, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listen_tcp_v4_and_dial, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_listen_tcp_v6_and_dial, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_listen_unix_and_dial, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_reuseport_lets_two_listeners_share_a_port, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_listen_rejects_bad_addresses, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_dial_refused, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_dial_with_deadline_times_out, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_multishot_acceptor_queues_connections, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_acceptor_wait_is_cancellable, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_stream_read_until_exactly_and_buffered_writes, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_stream_read_until_limit_and_eof, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_recv_with_provided_buffer_ring, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_signal_wait_reads_a_signal_through_the_ring, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_emfile_at_fd_limit_server_keeps_running, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
