@@ -12,22 +12,6 @@
  */
 #include "io_internal.h"
 
-static int64_t earliest(int64_t a, int64_t b)
-{
-	if (!a)
-		return b;
-	if (!b)
-		return a;
-	return a < b ? a : b;
-}
-
-int64_t ringo__io_take_deadline(ringo_task *t)
-{
-	struct ringo__task_io *tio = ringo__task_io(t);
-	int64_t next = tio->next_deadline;
-	tio->next_deadline = 0;
-	return earliest(next, tio->scope_deadline);
-}
 
 int ringo_io_deadline(int64_t deadline_ns)
 {
@@ -65,7 +49,7 @@ int ringo_deadline_push(ringo_deadline *scope, int64_t deadline_ns)
 	scope->deadline = deadline_ns;
 	scope->saved = tio->scope_deadline;
 	scope->task = t;
-	tio->scope_deadline = earliest(tio->scope_deadline, deadline_ns);
+	tio->scope_deadline = ringo__earliest(tio->scope_deadline, deadline_ns);
 	return 0;
 }
 

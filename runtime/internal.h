@@ -365,6 +365,11 @@ struct ringo__task_io {
 	int64_t next_deadline;       /* applies to the next I/O operation only */
 };
 struct ringo__task_io *ringo__task_io(ringo_task *t);
+/* An I/O operation starts in the current task: the task and its deadline
+ * state in *tio, or NULL with *err (-EPERM outside a task; -ECANCELED for
+ * a pending cancel, which this consumes). One call where there were three:
+ * it is on every operation's path. */
+ringo_task *ringo__task_io_begin(struct ringo__task_io **tio, int *err);
 /* asyncio's _cancel_all_tasks: cancel every live task and run the loop
  * until they are all done (ringo_run does this before closing). */
 void ringo__cancel_all_and_wait(ringo_loop *loop);

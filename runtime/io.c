@@ -42,7 +42,7 @@ __attribute__((cold)) static void probe(struct ringo__io_state *io)
 	io->cancel_fd = io->supported[IORING_OP_SOCKET];
 }
 
-__attribute__((cold)) static struct ringo__io_state *io_state_new(ringo_loop *loop)
+__attribute__((cold, noinline)) struct ringo__io_state *ringo__io_state_new(ringo_loop *loop)
 {
 	if (!loop || loop->closed || !loop->ring_ready)
 		return NULL;
@@ -61,13 +61,6 @@ __attribute__((cold)) static struct ringo__io_state *io_state_new(ringo_loop *lo
 	probe(io);
 	loop->io = io;
 	return io;
-}
-
-struct ringo__io_state *ringo__io_state(ringo_loop *loop)
-{
-	if (ringo__likely(loop && loop->io))
-		return loop->io;
-	return io_state_new(loop);
 }
 
 static void io_state_close(ringo_loop *loop, void *ctx)
@@ -126,7 +119,7 @@ static const struct ringo__wait_ops io_wait_ops = {"io", io_interrupt, true};
 
 /* Make room for n SQEs in a row (an op and its linked timeout must reach
  * the kernel in the same submission, or the link would be cut). */
-static int reserve(ringo_loop *loop, unsigned n)
+__attribute__((cold, noinline)) static int reserve_slow(ringo_loop *loop, unsigned n)
 {
 	struct io_uring *ring = &loop->ring;
 	while (io_uring_sq_space_left(ring) < n) {
@@ -137,15 +130,36 @@ static int reserve(ringo_loop *loop, unsigned n)
 	return 0;
 }
 
+static inline int reserve(ringo_loop *loop, unsigned n)
+{
+	if (ringo__likely(io_uring_sq_space_left(&loop->ring) >= n))
+		return 0;
+	return reserve_slow(loop, n);
+}
+
+/* An operation with a deadline: one more SQE for the linked timeout. Out
+ * of line so that the common case keeps a frameless fast path. */
+__attribute__((noinline)) static int begin_deadline(struct ringo__io_op *op, unsigned nsqe)
+{
+	ringo_loop *loop = op->io->loop;
+	int64_t left = op->deadline - ringo_loop_time_ns(loop);
+	if (left <= 0)
+		return -ETIMEDOUT;
+	/* Loop time is CLOCK_MONOTONIC unless the clock is virtual: then the
+	 * deadline is already the monotonic one (saves a clock read). */
+	op->mono_deadline = loop->virtual_clock ? ringo__mono_ns() + left : op->deadline;
+	op->ts.tv_sec = left / 1000000000;
+	op->ts.tv_nsec = left % 1000000000;
+	return reserve(loop, nsqe + 1);
+}
+
 static int begin(struct ringo__io_op *op, int opcode, unsigned nsqe, bool with_deadline)
 {
-	ringo_task *t = ringo_current_task();
+	struct ringo__task_io *tio;
+	int err;
+	ringo_task *t = ringo__task_io_begin(&tio, &err);
 	if (ringo__unlikely(!t))
-		return -EPERM;
-	if (ringo__unlikely(ringo__task_cancel_pending(t))) {
-		ringo__task_clear_cancel(t);
-		return -ECANCELED;
-	}
+		return err;
 	ringo_loop *loop = ringo__current_loop;
 	struct ringo__io_state *io = ringo__io_state(loop);
 	if (ringo__unlikely(!io))
@@ -155,19 +169,12 @@ static int begin(struct ringo__io_op *op, int opcode, unsigned nsqe, bool with_d
 	op->task = t;
 	op->io = io;
 	op->user_data = 0;
-	op->deadline = with_deadline ? ringo__io_take_deadline(t) : 0;
+	op->deadline = with_deadline ? ringo__io_take_deadline(tio) : 0;
 	op->cancel_sent = false;
 	op->res = 0;
 	op->cqe_flags = 0;
-	if (op->deadline) {
-		int64_t left = op->deadline - ringo_loop_time_ns(loop);
-		if (left <= 0)
-			return -ETIMEDOUT;
-		op->mono_deadline = ringo__mono_ns() + left;
-		op->ts.tv_sec = left / 1000000000;
-		op->ts.tv_nsec = left % 1000000000;
-		nsqe++;
-	}
+	if (ringo__unlikely(op->deadline))
+		return begin_deadline(op, nsqe);
 	return reserve(loop, nsqe);
 }
 

@@ -46,8 +46,17 @@ struct ringo__io_op {
 	bool cancel_sent;            /* the task was cancelled: ASYNC_CANCEL sent */
 };
 
-/* The loop's I/O state, made if needed; NULL on -ENOMEM. */
-struct ringo__io_state *ringo__io_state(ringo_loop *loop);
+struct ringo__io_state *ringo__io_state_new(ringo_loop *loop);
+
+/* The loop's I/O state, made if needed; NULL on -ENOMEM. Inline, with the
+ * making out of line: every operation asks, and an inlined slow path made
+ * the fast one save and restore every callee-saved register. */
+static inline struct ringo__io_state *ringo__io_state(ringo_loop *loop)
+{
+	if (ringo__likely(loop && loop->io))
+		return loop->io;
+	return ringo__io_state_new(loop);
+}
 
 /* Begin an operation of opcode for the current task: checks task,
  * pending cancel, probe, deadline; returns the SQE to fill (space for the
@@ -58,9 +67,24 @@ struct io_uring_sqe *ringo__io_prepare(struct ringo__io_op *op, int opcode, int 
  * where a deadline or ringo_close caused it. */
 int ringo__io_wait(struct ringo__io_op *op, struct io_uring_sqe *sqe);
 
-/* The effective deadline of the current task's next op (consumes the
- * one-shot per-op deadline), 0 = none. deadline.c. */
-int64_t ringo__io_take_deadline(ringo_task *t);
+/* The earlier of two deadlines, 0 meaning none. */
+static inline int64_t ringo__earliest(int64_t a, int64_t b)
+{
+	if (!a)
+		return b;
+	if (!b)
+		return a;
+	return a < b ? a : b;
+}
+
+/* The effective deadline of a task's next op (consumes the one-shot
+ * per-op deadline), 0 = none. Inline: every operation asks. */
+static inline int64_t ringo__io_take_deadline(struct ringo__task_io *tio)
+{
+	int64_t next = tio->next_deadline;
+	tio->next_deadline = 0;
+	return ringo__earliest(next, tio->scope_deadline);
+}
 
 /* CLOCK_MONOTONIC now, ns. */
 int64_t ringo__mono_ns(void);

@@ -112,7 +112,7 @@ struct io_uring_sqe *ringo__sqe(ringo_loop *loop)
 
 /* ---- op slots ---- */
 
-__attribute__((cold)) static int ops_grow(ringo_loop *loop)
+__attribute__((cold, noinline)) static int ops_grow(ringo_loop *loop)
 {
 	uint32_t old = loop->ops_cap;
 	uint32_t cap = old ? old * 2 : 256;
@@ -132,10 +132,20 @@ __attribute__((cold)) static int ops_grow(ringo_loop *loop)
 	return 0;
 }
 
+__attribute__((cold, noinline)) static int op_open_slow(ringo_loop *loop, ringo__cqe_fn *fn,
+							void *ctx, uint64_t *user_data)
+{
+	if (ops_grow(loop) < 0)
+		return -ENOMEM;
+	return ringo__op_open(loop, fn, ctx, user_data);
+}
+
+/* The growth is a tail call: inlined, it made every open save and
+ * restore all callee-saved registers. */
 int ringo__op_open(ringo_loop *loop, ringo__cqe_fn *fn, void *ctx, uint64_t *user_data)
 {
-	if (ringo__unlikely(loop->ops_free == 0) && ops_grow(loop) < 0)
-		return -ENOMEM;
+	if (ringo__unlikely(loop->ops_free == 0))
+		return op_open_slow(loop, fn, ctx, user_data);
 	uint32_t index = loop->ops_free - 1;
 	struct ringo__op_slot *op = &loop->ops[index];
 	loop->ops_free = op->next_free;

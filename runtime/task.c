@@ -494,6 +494,14 @@ void ringo__task_clear_cancel(ringo_task *t)
 	t->cancel_pending = false;
 }
 
+ringo_task *ringo__task_io_begin(struct ringo__task_io **tio, int *err)
+{
+	ringo_task *t = need_task(err);
+	if (ringo__likely(t != NULL))
+		*tio = &t->io;
+	return t;
+}
+
 struct ringo__task_io *ringo__task_io(ringo_task *t)
 {
 	return &t->io;
