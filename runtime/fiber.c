@@ -107,7 +107,9 @@ void ringo__fiber_destroy(ringo__fiber *f)
 	if (f->valgrind_stack_id)
 		VALGRIND_STACK_DEREGISTER(f->valgrind_stack_id);
 #endif
+#ifdef RINGO_TSAN
 	f->tsan_fiber = NULL;
+#endif
 	f->valgrind_stack_id = 0;
 	f->sp = NULL;
 }

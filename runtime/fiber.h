@@ -80,6 +80,13 @@ typedef struct ringo__fiber {
 	void *stack_hi;
 	/* Entry function; only used by the annotated start path. */
 	ringo__fiber_entry *entry;
+	/* Valgrind: id from VALGRIND_STACK_REGISTER, 0 if not registered. */
+	unsigned valgrind_stack_id;
+	/* 1 for the fiber made by ringo__fiber_init_thread. */
+	unsigned char is_thread;
+#ifdef RINGO_FIBER_ANNOTATED
+	/* Sanitizer bookkeeping, absent from plain builds (a task record
+	 * stays a cache line smaller). */
 	/* ASan: fake stack saved while this fiber is suspended. */
 	void *asan_fake_stack;
 	/* ASan: bounds of this fiber's stack as ASan reported them when we
@@ -89,16 +96,13 @@ typedef struct ringo__fiber {
 	size_t asan_from_size;
 	/* TSan: fiber handle (the thread's own for a thread fiber). */
 	void *tsan_fiber;
-	/* Valgrind: id from VALGRIND_STACK_REGISTER, 0 if not registered. */
-	unsigned valgrind_stack_id;
-	/* Annotated builds only: while this fiber is switching away, the
+	/* While this fiber is switching away, the
 	 * fiber it resumes and the transfer value.  They live here, not on
 	 * the stack, because ASan may free the departing frame's fake stack
 	 * before the arriving side reads them. */
 	struct ringo__fiber *hop_to;
 	void *hop_transfer;
-	/* 1 for the fiber made by ringo__fiber_init_thread. */
-	unsigned char is_thread;
+#endif
 } ringo__fiber;
 
 /* Describe the calling thread's own stack (the scheduler) as a fiber.
