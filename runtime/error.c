@@ -46,6 +46,12 @@ static const char *ringo_meaning(int err)
 		return "timed out";
 	case -EINTR:
 		return "event loop stopped before the future was done";
+	case -EXDEV:
+		return "called from a thread that does not own the event loop";
+	case -ENOBUFS:
+		return "no room: the queue is full, or no provided buffer is left";
+	case -EOPNOTSUPP:
+		return "operation not supported by this kernel's io_uring";
 	default:
 		return NULL;
 	}

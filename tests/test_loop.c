@@ -427,6 +427,8 @@ static void test_strerror_and_version(void **state)
 	assert_string_equal(ringo_strerror(-EINPROGRESS), "future is not done yet");
 	assert_string_equal(ringo_strerror(-ESHUTDOWN), "event loop is closed");
 	assert_string_equal(ringo_strerror(-ENOENT), "No such file or directory");
+	assert_string_equal(ringo_strerror(-EXDEV), "called from a thread that does not own the event loop");
+	assert_string_equal(ringo_strerror(-ENOBUFS), "no room: the queue is full, or no provided buffer is left");
 	assert_non_null(ringo_strerror(-99999));
 	assert_non_null(ringo_strerror(5));
 	char want[32];
