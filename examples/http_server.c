@@ -28,21 +28,20 @@
 #include <unistd.h>
 
 #include "ringo.h"
+#include "serve.h"
 
 #define HEAD_MAX 8192
 #define BODY_MAX (1 << 20)
 #define HELLO "Hello, World!\n"
 
 struct server {
-	const char *host;
-	int port;
-	int threads;
 	int root_fd;       /* --root directory, -1 if none */
 	int64_t timeout;   /* per request, ns */
-	int stop_fd;
 };
 
 static struct server g;
+/* Where and how it listens (examples/serve.h). */
+static struct serve srv = {.name = "http_server", .host = "127.0.0.1", .port = -1, .threads = 1};
 
 struct request {
 	const char *method;
@@ -391,83 +390,6 @@ static int http_conn(void *arg, void **result)
 	return 0;
 }
 
-/* ---- the server scaffolding (as in echo_server.c) ---- */
-
-static int accept_loop(void *arg, void **result)
-{
-	int lfd = (int)(intptr_t)arg;
-	ringo_loop *loop = ringo_loop_current();
-	ringo_acceptor acc;
-	int err = ringo_acceptor_init(&acc, lfd);
-	if (err < 0) {
-		fprintf(stderr, "http_server: accept: %s\n", ringo_strerror(err));
-		return err;
-	}
-	ringo_task_options to = {.stack_size = 64 * 1024};
-	for (;;) {
-		int fd = ringo_acceptor_next(&acc);
-		if (fd == -EMFILE || fd == -ENFILE || fd == -ENOMEM || fd == -ENOBUFS) {
-			if (ringo_sleep(RINGO_MSEC(10)) == -ECANCELED)
-				break;
-			continue;
-		}
-		if (fd < 0)
-			break;
-		err = ringo_spawn(loop, http_conn, (void *)(intptr_t)fd, &to, NULL);
-		if (err < 0) {
-			fprintf(stderr, "http_server: dropping a connection: %s\n", ringo_strerror(err));
-			close(fd);
-		}
-	}
-	ringo_acceptor_close(&acc);
-	return 0;
-}
-
-static void stop_mask(sigset_t *mask)
-{
-	sigemptyset(mask);
-	sigaddset(mask, SIGINT);
-	sigaddset(mask, SIGTERM);
-}
-
-static int worker_main(void *arg, void **result)
-{
-	int lfd = ringo_listen_tcp(g.host, g.port, 4096, g.threads > 1 ? RINGO_NET_REUSEPORT : 0);
-	if (lfd < 0) {
-		fprintf(stderr, "http_server: listen on %s:%d: %s\n", g.host, g.port,
-			ringo_strerror(lfd));
-		return lfd;
-	}
-	ringo_spawn(ringo_loop_current(), watchdog, NULL, NULL, NULL);
-	ringo_spawn(ringo_loop_current(), accept_loop, (void *)(intptr_t)lfd, NULL, NULL);
-	if (arg) {
-		sigset_t mask;
-		stop_mask(&mask);
-		ringo_signal_wait(&mask);
-	} else {
-		uint64_t v;
-		ringo_read(g.stop_fd, &v, sizeof(v), -1);
-	}
-	close(lfd);
-	return 0;
-}
-
-static void *worker_thread(void *arg)
-{
-	return (void *)(intptr_t)ringo_run(worker_main, NULL, NULL, NULL);
-}
-
-static int signal_main(void *arg, void **result)
-{
-	sigset_t mask;
-	stop_mask(&mask);
-	int sig = ringo_signal_wait(&mask);
-	uint64_t n = (uint64_t)g.threads;
-	if (write(g.stop_fd, &n, sizeof(n)) != sizeof(n))
-		return -errno;
-	return sig < 0 ? sig : 0;
-}
-
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -482,9 +404,6 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-	g.host = "127.0.0.1";
-	g.threads = 1;
-	g.port = -1;
 	g.root_fd = -1;
 	g.timeout = RINGO_SEC(10);
 	for (int i = 1; i < argc; i++) {
@@ -494,9 +413,9 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		} else if (!strcmp(a, "--host") && more) {
-			g.host = argv[++i];
+			srv.host = argv[++i];
 		} else if (!strcmp(a, "--threads") && more) {
-			g.threads = atoi(argv[++i]);
+			srv.threads = atoi(argv[++i]);
 		} else if (!strcmp(a, "--timeout-ms") && more) {
 			g.timeout = RINGO_MSEC(atol(argv[++i]));
 		} else if (!strcmp(a, "--root") && more) {
@@ -505,43 +424,21 @@ int main(int argc, char **argv)
 				perror("http_server: --root");
 				return 2;
 			}
-		} else if (a[0] != '-' && g.port < 0) {
-			g.port = atoi(a);
+		} else if (a[0] != '-' && srv.port < 0) {
+			srv.port = atoi(a);
 		} else {
 			usage(stderr);
 			return 2;
 		}
 	}
-	if (g.port < 0 || g.port > 65535 || g.threads < 1 || g.threads > 1024 || g.timeout <= 0) {
+	if (srv.port < 0 || srv.port > 65535 || srv.threads < 1 || srv.threads > 1024 || g.timeout <= 0) {
 		usage(stderr);
 		return 2;
 	}
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	signal(SIGPIPE, SIG_IGN);
-	sigset_t mask;
-	stop_mask(&mask);
-	ringo_signal_block(&mask);
-	int status = 0;
-	if (g.threads == 1) {
-		status = ringo_run(worker_main, &g, NULL, NULL) < 0;
-	} else {
-		g.stop_fd = eventfd(0, EFD_SEMAPHORE | EFD_CLOEXEC);
-		pthread_t *th = calloc((size_t)g.threads, sizeof(*th));
-		for (int i = 0; i < g.threads; i++)
-			pthread_create(&th[i], NULL, worker_thread, NULL);
-		status = ringo_run(signal_main, NULL, NULL, NULL) < 0;
-		for (int i = 0; i < g.threads; i++) {
-			void *ret;
-			pthread_join(th[i], &ret);
-			status |= (intptr_t)ret < 0;
-		}
-		free(th);
-		close(g.stop_fd);
-	}
+	srv.conn = http_conn;
+	srv.conn_opts = (ringo_task_options){.stack_size = 64 * 1024};
+	srv.per_loop = watchdog;
+	int status = serve_run(&srv);
 	if (g.root_fd >= 0)
 		close(g.root_fd);
 	return status;

@@ -24,18 +24,13 @@
 #include <unistd.h>
 
 #include "ringo.h"
+#include "serve.h"
 
 #define REQ_MAX 65536
 #define MAX_ARGS 64
 
-struct server {
-	const char *host;
-	int port;
-	int threads;
-	int stop_fd;
-};
-
-static struct server g;
+/* Where and how it listens (examples/serve.h). */
+static struct serve srv = {.name = "kv_server", .host = "127.0.0.1", .port = -1, .threads = 1};
 
 /* ---- the store: chained hash table ---- */
 
@@ -60,13 +55,13 @@ static struct {
  * uncontended atomics per command are a measurable share of a GET. */
 static void store_lock(void)
 {
-	if (g.threads > 1)
+	if (srv.threads > 1)
 		pthread_mutex_lock(&store.lock);
 }
 
 static void store_unlock(void)
 {
-	if (g.threads > 1)
+	if (srv.threads > 1)
 		pthread_mutex_unlock(&store.lock);
 }
 
@@ -428,81 +423,6 @@ static int kv_conn(void *arg, void **result)
 	return 0;
 }
 
-/* ---- the server scaffolding (as in echo_server.c) ---- */
-
-static int accept_loop(void *arg, void **result)
-{
-	int lfd = (int)(intptr_t)arg;
-	ringo_loop *loop = ringo_loop_current();
-	ringo_acceptor acc;
-	int err = ringo_acceptor_init(&acc, lfd);
-	if (err < 0) {
-		fprintf(stderr, "kv_server: accept: %s\n", ringo_strerror(err));
-		return err;
-	}
-	for (;;) {
-		int fd = ringo_acceptor_next(&acc);
-		if (fd == -EMFILE || fd == -ENFILE || fd == -ENOMEM || fd == -ENOBUFS) {
-			if (ringo_sleep(RINGO_MSEC(10)) == -ECANCELED)
-				break;
-			continue;
-		}
-		if (fd < 0)
-			break;
-		err = ringo_spawn(loop, kv_conn, (void *)(intptr_t)fd, NULL, NULL);
-		if (err < 0) {
-			fprintf(stderr, "kv_server: dropping a connection: %s\n", ringo_strerror(err));
-			close(fd);
-		}
-	}
-	ringo_acceptor_close(&acc);
-	return 0;
-}
-
-static void stop_mask(sigset_t *mask)
-{
-	sigemptyset(mask);
-	sigaddset(mask, SIGINT);
-	sigaddset(mask, SIGTERM);
-}
-
-static int worker_main(void *arg, void **result)
-{
-	int lfd = ringo_listen_tcp(g.host, g.port, 4096, g.threads > 1 ? RINGO_NET_REUSEPORT : 0);
-	if (lfd < 0) {
-		fprintf(stderr, "kv_server: listen on %s:%d: %s\n", g.host, g.port,
-			ringo_strerror(lfd));
-		return lfd;
-	}
-	ringo_spawn(ringo_loop_current(), accept_loop, (void *)(intptr_t)lfd, NULL, NULL);
-	if (arg) {
-		sigset_t mask;
-		stop_mask(&mask);
-		ringo_signal_wait(&mask);
-	} else {
-		uint64_t v;
-		ringo_read(g.stop_fd, &v, sizeof(v), -1);
-	}
-	close(lfd);
-	return 0;
-}
-
-static void *worker_thread(void *arg)
-{
-	return (void *)(intptr_t)ringo_run(worker_main, NULL, NULL, NULL);
-}
-
-static int signal_main(void *arg, void **result)
-{
-	sigset_t mask;
-	stop_mask(&mask);
-	int sig = ringo_signal_wait(&mask);
-	uint64_t n = (uint64_t)g.threads;
-	if (write(g.stop_fd, &n, sizeof(n)) != sizeof(n))
-		return -errno;
-	return sig < 0 ? sig : 0;
-}
-
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: kv_server [--host ADDR] [--threads N] PORT\n"
@@ -514,54 +434,27 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-	g.host = "127.0.0.1";
-	g.threads = 1;
-	g.port = -1;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			usage(stdout);
 			return 0;
 		} else if (!strcmp(argv[i], "--host") && i + 1 < argc) {
-			g.host = argv[++i];
+			srv.host = argv[++i];
 		} else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
-			g.threads = atoi(argv[++i]);
-		} else if (argv[i][0] != '-' && g.port < 0) {
-			g.port = atoi(argv[i]);
+			srv.threads = atoi(argv[++i]);
+		} else if (argv[i][0] != '-' && srv.port < 0) {
+			srv.port = atoi(argv[i]);
 		} else {
 			usage(stderr);
 			return 2;
 		}
 	}
-	if (g.port < 0 || g.port > 65535 || g.threads < 1 || g.threads > 1024) {
+	if (srv.port < 0 || srv.port > 65535 || srv.threads < 1 || srv.threads > 1024) {
 		usage(stderr);
 		return 2;
 	}
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	signal(SIGPIPE, SIG_IGN);
-	sigset_t mask;
-	stop_mask(&mask);
-	ringo_signal_block(&mask);
-	int status = 0;
-	if (g.threads == 1) {
-		status = ringo_run(worker_main, &g, NULL, NULL) < 0;
-	} else {
-		g.stop_fd = eventfd(0, EFD_SEMAPHORE | EFD_CLOEXEC);
-		pthread_t *th = calloc((size_t)g.threads, sizeof(*th));
-		for (int i = 0; i < g.threads; i++)
-			pthread_create(&th[i], NULL, worker_thread, NULL);
-		status = ringo_run(signal_main, NULL, NULL, NULL) < 0;
-		for (int i = 0; i < g.threads; i++) {
-			void *ret;
-			pthread_join(th[i], &ret);
-			status |= (intptr_t)ret < 0;
-		}
-		free(th);
-		close(g.stop_fd);
-	}
+	srv.conn = kv_conn;
+	int status = serve_run(&srv);
 	store_free();
 	return status;
 }
