@@ -197,12 +197,10 @@ struct ringo_loop {
 	size_t stack_size;             /* default task stack size */
 
 	int64_t vnow;                  /* virtual clock: current time */
-	int64_t clock_base;            /* real clock: CLOCK_MONOTONIC at creation */
 
 	/* ready queue: FIFO of work items; a batch is detached whole */
 	struct ringo__work *ready_head;
 	struct ringo__work **ready_tail;
-	size_t ready_count;
 	struct ringo__work *batch;     /* rest of the batch being run */
 
 	/* callback records */
@@ -254,7 +252,6 @@ static inline void ringo__ready_push(ringo_loop *loop, struct ringo__work *w)
 	w->next = NULL;
 	*loop->ready_tail = w;
 	loop->ready_tail = &w->next;
-	loop->ready_count++;
 }
 
 /* Callback records. */

@@ -141,8 +141,7 @@ int ringo_loop_new(ringo_loop **out, const ringo_loop_options *opts)
 #else
 	loop->check_thread = opts->flags & RINGO_LOOP_CHECK_THREAD;
 #endif
-	loop->clock_base = monotonic_ns();
-	ringo__timers_init(loop, loop->virtual_clock ? 0 : loop->clock_base);
+	ringo__timers_init(loop, loop->virtual_clock ? 0 : monotonic_ns());
 
 	unsigned entries = opts->ring_entries ? opts->ring_entries : defaults.ring_entries;
 	err = ringo__ring_init(loop, entries, opts->flags & RINGO_LOOP_NO_SETUP_FLAGS);
@@ -208,7 +207,6 @@ static void run_batch(ringo_loop *loop)
 	loop->batch = loop->ready_head;
 	loop->ready_head = NULL;
 	loop->ready_tail = &loop->ready_head;
-	loop->ready_count = 0;
 	struct ringo__work *w;
 	if (ringo__unlikely(loop->slow_callback_ns > 0)) {
 		while ((w = loop->batch)) {
@@ -362,8 +360,7 @@ static void drop_ready(ringo_loop *loop)
 		struct ringo__work *w = loop->ready_head;
 		loop->ready_head = NULL;
 		loop->ready_tail = &loop->ready_head;
-		loop->ready_count = 0;
-		while (w) {
+			while (w) {
 			struct ringo__work *next = w->next;
 			if (w->run == ringo__cb_run) {
 				struct ringo__cb *cb = ringo__container_of(w, struct ringo__cb, work);
