@@ -327,6 +327,22 @@ static int read_line(ringo_stream *in, struct req *r, const char **line)
 	return n - 2;
 }
 
+/* A bulk string: read_exactly keeps a partial one buffered, so it needs
+ * one that fits the read buffer; a longer one arrives in pieces (a
+ * failure part-way closes the connection, so the pieces cannot matter). */
+static int read_bulk(ringo_stream *in, char *dst, size_t n)
+{
+	if (n <= in->rcap)
+		return ringo_stream_read_exactly(in, dst, n);
+	for (size_t got = 0; got < n;) {
+		int k = ringo_stream_read_some(in, dst + got, n - got);
+		if (k <= 0)
+			return k < 0 ? k : -ENODATA;
+		got += (size_t)k;
+	}
+	return (int)n;
+}
+
 static int read_multibulk(ringo_stream *in, struct req *r, const char *line, int n)
 {
 	long long count;
@@ -342,7 +358,7 @@ static int read_multibulk(ringo_stream *in, struct req *r, const char *line, int
 			return -EPROTO;
 		if (r->used + (size_t)len + 2 > REQ_MAX)
 			return -EMSGSIZE;
-		int got = ringo_stream_read_exactly(in, r->arena + r->used, (size_t)len + 2);
+		int got = read_bulk(in, r->arena + r->used, (size_t)len + 2);
 		if (got <= 0)
 			return got == 0 ? -ENODATA : got;
 		r->argv[i] = r->arena + r->used;
