@@ -1,0 +1,706 @@
+/*
+ * The sweep's harness: one run is one loop (on a counting allocator) with
+ * a driver task that sets the scenario up, spawns the victim, waits for it
+ * and the peers, and checks. The cancel is injected through the public
+ * API only: a call_soon chain counting iterations (or, on virtual time, a
+ * call_later chain counting ticks of loop time) calls ringo_task_cancel at
+ * tick k; in random rounds a noise task does it at a random step instead.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <liburing.h>
+
+#include "support.h"
+#include "sweep.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SWEEP_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SWEEP_ASAN 1
+#endif
+#endif
+#ifdef SWEEP_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#define poison(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define unpoison(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define poison(p, n) ((void)(p), (void)(n))
+#define unpoison(p, n) ((void)(p), (void)(n))
+#endif
+
+#define CANARY 0xA5
+#define POST_YIELDS 3   /* iterations the victim lives on after the call */
+#define MAX_PEERS 12
+#define MAX_NOISE 4
+
+/* ---- settings (environment) ---- */
+
+struct settings {
+	unsigned kmax;      /* highest k swept */
+	unsigned rounds;    /* random rounds per scenario */
+	uint64_t seed;      /* base of the random rounds' seeds */
+	bool all;           /* run scenarios marked known-failing too */
+	const char *only;   /* run only this scenario */
+	long replay_k;      /* >= 0: only this k (with replay_seed) */
+	uint64_t replay_seed;
+};
+
+static struct settings S;
+
+static unsigned long env_num(const char *name, unsigned long dflt)
+{
+	const char *v = getenv(name);
+	return v && *v ? strtoul(v, NULL, 0) : dflt;
+}
+
+static void settings_load(void)
+{
+	static bool loaded;
+	if (loaded)
+		return;
+	loaded = true;
+	const char *vg = getenv("RINGO_UNDER_VALGRIND");
+	bool slow = vg && vg[0] == '1';
+	S.kmax = (unsigned)env_num("RINGO_SWEEP_KMAX", slow ? 6 : 48);
+	S.rounds = (unsigned)env_num("RINGO_SWEEP_ROUNDS", slow ? 0 : 3);
+	S.seed = env_num("RINGO_SWEEP_SEED", 1);
+	S.all = env_num("RINGO_SWEEP_ALL", 0) != 0;
+	S.only = getenv("RINGO_SWEEP_ONLY");
+	S.replay_k = getenv("RINGO_SWEEP_K") ? (long)env_num("RINGO_SWEEP_K", 0) : -1;
+	S.replay_seed = env_num("RINGO_SWEEP_SEED", 0);
+}
+
+/* ---- one run ---- */
+
+/* A plan: where the cancel goes. seed 0 is the plain k sweep (no noise). */
+struct plan {
+	unsigned k;
+	uint64_t seed;
+	/* The victim first completes an I/O operation (a NOP): a cancel that
+	 * lands while it is ready to run after it is still pending when the
+	 * call starts (an I/O result is never replaced by a cancel). */
+	bool pre_io;
+};
+
+struct noise {
+	struct sweep_ctx *c;
+	int steps;
+	int inject_at; /* step at which this task injects the cancel, or -1 */
+	uint64_t rng;
+};
+
+struct sweep_ctx {
+	const struct sweep_scenario *sc;
+	struct plan plan;
+	ringo_loop *loop;
+	struct counting_allocator ca;
+	void *priv;
+	ringo_task *victim;
+	ringo_task *peers[MAX_PEERS];
+	size_t npeers;
+	struct noise noise[MAX_NOISE];
+	size_t nnoise;
+	bool inject_from_task;  /* a noise task injects, not the tick */
+	/* what happened, in order: events get increasing stamps */
+	unsigned stamp;
+	unsigned ticks;
+	bool injected;          /* the injector acted (landed or not) */
+	bool landed;
+	unsigned landed_at;     /* stamp */
+	bool finished_first;    /* the victim was done before tick k */
+	bool started;           /* the victim's body ran */
+	bool returned;          /* the call returned (sweep_returned) */
+	unsigned returned_at;   /* stamp */
+	int rc;
+	int post_cancels;       /* -ECANCELED taken after the call returned */
+	int victim_rc;
+	bool hung;
+	char fail[600];
+};
+
+static struct sweep_ctx *current; /* for the death report */
+
+void *sweep_priv(struct sweep_ctx *c)
+{
+	return c->priv;
+}
+
+ringo_loop *sweep_loop(struct sweep_ctx *c)
+{
+	return c->loop;
+}
+
+int sweep_rc(const struct sweep_ctx *c)
+{
+	return c->rc;
+}
+
+bool sweep_called(const struct sweep_ctx *c)
+{
+	return c->returned;
+}
+
+bool sweep_landed(const struct sweep_ctx *c)
+{
+	return c->landed;
+}
+
+ringo_task *sweep_victim(struct sweep_ctx *c)
+{
+	return c->victim;
+}
+
+void sweep_fail(struct sweep_ctx *c, const char *fmt, ...)
+{
+	if (c->fail[0])
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->fail, sizeof(c->fail), fmt, ap);
+	va_end(ap);
+}
+
+void sweep_fail_at(struct sweep_ctx *c, const char *file, int line, const char *cond,
+		   const char *fmt, ...)
+{
+	if (c->fail[0])
+		return;
+	char msg[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(c->fail, sizeof(c->fail), "%s:%d: %s: %s", file, line, cond, msg);
+}
+
+void sweep_pattern(void *buf, size_t n, uint64_t from, unsigned seed)
+{
+	unsigned char *p = buf;
+	for (size_t i = 0; i < n; i++)
+		p[i] = sweep_byte(from + i, seed);
+}
+
+bool sweep_pattern_ok(const void *buf, size_t n, uint64_t from, unsigned seed)
+{
+	const unsigned char *p = buf;
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != sweep_byte(from + i, seed))
+			return false;
+	return true;
+}
+
+long sweep_drain(int fd, uint64_t *at, unsigned seed)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return -1;
+	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	char buf[4096];
+	long total = 0;
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		if (!sweep_pattern_ok(buf, (size_t)n, *at, seed)) {
+			total = -1;
+			break;
+		}
+		*at += (uint64_t)n;
+		total += n;
+	}
+	fcntl(fd, F_SETFL, fl);
+	return total;
+}
+
+int sweep_yield(int n)
+{
+	for (int i = 0; i < n; i++) {
+		int rc = ringo_sleep(0);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+ringo_task *sweep_spawn_peer(struct sweep_ctx *c, ringo_task_fn *fn, void *arg)
+{
+	if (c->npeers == MAX_PEERS) {
+		sweep_fail(c, "too many peers");
+		return NULL;
+	}
+	ringo_task_options o = {.name = "peer"};
+	if (ringo_spawn(c->loop, fn, arg, &o, &c->peers[c->npeers]) < 0) {
+		sweep_fail(c, "spawning a peer failed");
+		return NULL;
+	}
+	return c->peers[c->npeers++];
+}
+
+/* ---- the victim ---- */
+
+int sweep_returned_mem(struct sweep_ctx *c, int rc, const struct sweep_mem *mem, size_t n)
+{
+	c->rc = rc;
+	c->returned = true;
+	c->returned_at = ++c->stamp;
+	for (size_t i = 0; i < n; i++) {
+		if (!mem[i].p)
+			continue;
+		memset(mem[i].p, CANARY, mem[i].n);
+		poison(mem[i].p, mem[i].n);
+	}
+	bool seen = rc == -ECANCELED;
+	for (int i = 0; i < POST_YIELDS; i++) {
+		int r = ringo_sleep(0);
+		if (r == -ECANCELED) {
+			c->post_cancels++;
+			seen = true;
+		} else if (r != 0) {
+			sweep_fail(c, "a yield after the call returned %d", r);
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!mem[i].p)
+			continue;
+		unpoison(mem[i].p, mem[i].n);
+		const unsigned char *p = mem[i].p;
+		for (size_t j = 0; j < mem[i].n; j++) {
+			if (p[j] != CANARY) {
+				sweep_fail(c, "memory passed to the call (region %zu, byte %zu of %zu) "
+					      "was written after the call returned %d",
+					   i, j, mem[i].n, rc);
+				break;
+			}
+		}
+	}
+	return seen ? -ECANCELED : 0;
+}
+
+static void prep_nop(struct io_uring_sqe *sqe, void *ctx)
+{
+	memset(sqe, 0, sizeof(*sqe)); /* IORING_OP_NOP is 0 */
+}
+
+static int victim_main(void *arg, void **result)
+{
+	struct sweep_ctx *c = arg;
+	c->started = true;
+	if (c->plan.pre_io) {
+		int rc = ringo_io_submit(prep_nop, NULL, NULL);
+		if (rc < 0) {
+			/* Cancelled before the call: it is never made. */
+			if (rc != -ECANCELED)
+				sweep_fail(c, "the NOP before the call failed: %d", rc);
+			c->victim_rc = rc;
+			return rc;
+		}
+	}
+	c->victim_rc = c->sc->victim(c);
+	return c->victim_rc;
+}
+
+/* ---- injecting the cancel ---- */
+
+static bool victim_done(struct sweep_ctx *c)
+{
+	return ringo_task_state(c->victim) == RINGO_TASK_DONE;
+}
+
+static void inject(struct sweep_ctx *c)
+{
+	if (c->injected)
+		return;
+	c->injected = true;
+	if (c->sc->inject)
+		c->landed = c->sc->inject(c);
+	else
+		c->landed = ringo_task_cancel(c->victim, NULL);
+	c->landed_at = ++c->stamp;
+	if (!c->landed)
+		c->finished_first = true;
+}
+
+static void arm_tick(struct sweep_ctx *c);
+
+static void tick(void *arg)
+{
+	struct sweep_ctx *c = arg;
+	c->ticks++;
+	if (c->injected)
+		return;
+	if (victim_done(c)) {
+		c->finished_first = true;
+		c->injected = true;
+		return;
+	}
+	if (c->ticks >= c->plan.k) {
+		inject(c);
+		return;
+	}
+	arm_tick(c);
+}
+
+static void arm_tick(struct sweep_ctx *c)
+{
+	int err = (c->sc->flags & SWEEP_VIRTUAL)
+			  ? ringo_call_later(c->loop, SWEEP_STEP_NS, tick, c, NULL)
+			  : ringo_call_soon(c->loop, tick, c, NULL);
+	if (err < 0)
+		sweep_fail(c, "arming the injector failed: %d", err);
+}
+
+/* ---- noise (random rounds) ---- */
+
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static int noise_main(void *arg, void **result)
+{
+	struct noise *n = arg;
+	for (int i = 0; i < n->steps; i++) {
+		if (i == n->inject_at)
+			inject(n->c);
+		switch (rnd(&n->rng) % 4) {
+		case 0:
+			/* a little time, on virtual clocks a tick or two */
+			ringo_sleep((n->c->sc->flags & SWEEP_VIRTUAL) ? (int64_t)(rnd(&n->rng) % 3) * SWEEP_STEP_NS : 0);
+			break;
+		default:
+			ringo_sleep(0);
+		}
+	}
+	if (n->inject_at >= n->steps)
+		inject(n->c);
+	return 0;
+}
+
+static void plan_noise(struct sweep_ctx *c, uint64_t *rng)
+{
+	c->nnoise = 1 + rnd(rng) % MAX_NOISE;
+	c->inject_from_task = rnd(rng) % 2;
+	for (size_t i = 0; i < c->nnoise; i++) {
+		struct noise *n = &c->noise[i];
+		n->c = c;
+		n->rng = rnd(rng) | 1;
+		n->steps = 1 + (int)(rnd(rng) % (c->plan.k + 4));
+		n->inject_at = -1;
+	}
+	if (c->inject_from_task)
+		c->noise[0].inject_at = (int)c->plan.k; /* may be past its steps: at its end */
+}
+
+static void spawn_noise(struct sweep_ctx *c, size_t from, size_t to)
+{
+	for (size_t i = from; i < to && i < c->nnoise; i++)
+		sweep_spawn_peer(c, noise_main, &c->noise[i]);
+}
+
+/* ---- the driver ---- */
+
+static void wait_done(ringo_task *t)
+{
+	while (!ringo_future_done(ringo_task_future(t)))
+		ringo_await(ringo_task_future(t), NULL);
+}
+
+static int driver_main(void *arg, void **result)
+{
+	struct sweep_ctx *c = arg;
+	uint64_t rng = c->plan.seed;
+	if (c->plan.seed)
+		plan_noise(c, &rng);
+	int err = c->sc->setup ? c->sc->setup(c) : 0;
+	if (err < 0) {
+		sweep_fail(c, "set-up failed: %d (%s)", err, ringo_strerror(err));
+		return 0;
+	}
+	/* Noise before and after the victim: different places in a batch. */
+	size_t before = c->nnoise ? rnd(&rng) % (c->nnoise + 1) : 0;
+	spawn_noise(c, 0, before);
+	ringo_task_options o = {.name = "victim"};
+	if (ringo_spawn(c->loop, victim_main, c, &o, &c->victim) < 0) {
+		sweep_fail(c, "spawning the victim failed");
+		return 0;
+	}
+	spawn_noise(c, before, c->nnoise);
+	if (!c->inject_from_task) {
+		if (c->plan.k == 0)
+			inject(c);
+		else
+			arm_tick(c);
+	}
+	wait_done(c->victim);
+	for (size_t i = 0; i < c->npeers; i++)
+		wait_done(c->peers[i]);
+	if (c->sc->check && !c->hung)
+		c->sc->check(c);
+	return 0;
+}
+
+static void watchdog(void *arg)
+{
+	struct sweep_ctx *c = arg;
+	c->hung = true;
+	fprintf(stderr, "sweep %s: hung; tasks left:\n", c->sc->name);
+	ringo_dump_tasks(c->loop, stderr);
+	ringo_loop_stop(c->loop);
+}
+
+/* ---- the rules every call follows ---- */
+
+static void check_rules(struct sweep_ctx *c)
+{
+	if (c->sc->flags & SWEEP_OWN_INJECT)
+		return;
+	ringo_future *vf = ringo_task_future(c->victim);
+	bool cancelled = ringo_future_cancelled(vf);
+	if (c->returned && c->rc == -ECANCELED && (!c->landed || c->landed_at > c->returned_at))
+		sweep_fail(c, "the call returned -ECANCELED but no cancel had landed");
+	if (!c->landed) {
+		if (!c->returned)
+			sweep_fail(c, "no cancel, yet the call never returned");
+		else if (c->post_cancels)
+			sweep_fail(c, "no cancel, yet a cancellation was delivered after the call");
+		if (cancelled)
+			sweep_fail(c, "no cancel, yet the victim ended cancelled");
+		return;
+	}
+	/* The cancel landed: the victim takes it exactly once, never zero
+	 * times (lost) or twice. */
+	int seen;
+	if (!c->started)
+		seen = 1; /* cancelled before its first step: the body never ran */
+	else if (!c->returned)
+		seen = c->victim_rc == -ECANCELED; /* taken before the call */
+	else
+		seen = (c->rc == -ECANCELED) + c->post_cancels;
+	if (seen != 1)
+		sweep_fail(c, "the cancel was delivered %d times (call returned %d, %d after)", seen,
+			   c->rc, c->post_cancels);
+	if (!cancelled)
+		sweep_fail(c, "the cancel landed but the victim did not end cancelled");
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return -1;
+	int n = 0;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+static void describe(const struct sweep_ctx *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "sweep %s (%s): k=%u seed=%#llx%s%s", c->sc->name, c->sc->call,
+		 c->plan.k, (unsigned long long)c->plan.seed, c->plan.pre_io ? " after an I/O step" : "",
+		 c->plan.seed ? (c->inject_from_task ? ", cancel from a task" : ", cancel from the tick")
+			      : "");
+}
+
+static void on_death(void)
+{
+	if (!current)
+		return;
+	char buf[256];
+	describe(current, buf, sizeof(buf));
+	fprintf(stderr, "\n%s: died here (replay: RINGO_SWEEP_ONLY=%s RINGO_SWEEP_K=%u "
+			"RINGO_SWEEP_SEED=%#llx RINGO_SWEEP_PRE_IO=%d)\n",
+		buf, current->sc->name, current->plan.k, (unsigned long long)current->plan.seed,
+		current->plan.pre_io);
+}
+
+static void on_abort(int sig)
+{
+	on_death();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Tear the loop down and prove nothing leaked (no cmocka asserts here:
+ * a failure is reported with the run's description). */
+static void finish_loop(struct sweep_ctx *c)
+{
+	ringo_loop_close(c->loop);
+	int err = ringo_loop_free(c->loop);
+	if (err < 0)
+		sweep_fail(c, "ringo_loop_free: %d (tasks or futures still referenced)", err);
+	else if (c->ca.live_blocks || c->ca.live_bytes)
+		sweep_fail(c, "leaked %zu bytes in %zu blocks", c->ca.live_bytes, c->ca.live_blocks);
+}
+
+/* One run. Returns true if it passed; *finished_first tells the k sweep
+ * to stop. */
+static bool run_one(const struct sweep_scenario *sc, struct plan plan, bool quiet,
+		    bool *finished_first)
+{
+	struct sweep_ctx *c = calloc(1, sizeof(*c));
+	c->sc = sc;
+	c->plan = plan;
+	c->priv = calloc(1, sc->priv_size ? sc->priv_size : 1);
+	current = c;
+	int fds = count_fds();
+	c->loop = test_loop_new(&c->ca, (sc->flags & SWEEP_VIRTUAL) ? RINGO_LOOP_VIRTUAL_CLOCK : 0);
+	ringo_task *driver;
+	ringo_task_options o = {.name = "driver"};
+	assert_int_equal(ringo_spawn(c->loop, driver_main, c, &o, &driver), 0);
+	ringo_handle wd;
+	int64_t limit = (sc->flags & SWEEP_VIRTUAL) ? RINGO_SEC(1000) : RINGO_SEC(10);
+	ringo_call_later(c->loop, limit, watchdog, c, &wd);
+	int rc = ringo_loop_run_until_complete(c->loop, ringo_task_future(driver), NULL);
+	ringo_handle_cancel(wd);
+	if (!c->injected)
+		c->finished_first = true; /* the run ended before tick k */
+	if (c->hung)
+		sweep_fail(c, "hung: the run did not finish (tasks listed above)");
+	else if (rc != 0)
+		sweep_fail(c, "the driver ended with %d", rc);
+	else
+		check_rules(c);
+	ringo_task_release(driver);
+	if (c->victim)
+		ringo_task_release(c->victim);
+	for (size_t i = 0; i < c->npeers; i++)
+		ringo_task_release(c->peers[i]);
+	if (sc->cleanup)
+		sc->cleanup(c);
+	finish_loop(c);
+	if (count_fds() != fds)
+		sweep_fail(c, "file descriptors leaked: %d open before, %d after", fds, count_fds());
+	*finished_first = c->finished_first;
+	bool ok = !c->fail[0];
+	if (!ok && !quiet) {
+		char buf[256];
+		describe(c, buf, sizeof(buf));
+		fprintf(stderr, "%s: %s\n  (the call returned %d%s; cancel %s; replay: RINGO_SWEEP_ONLY=%s "
+				"RINGO_SWEEP_K=%u RINGO_SWEEP_SEED=%#llx RINGO_SWEEP_PRE_IO=%d)\n",
+			buf, c->fail, c->rc, c->returned ? "" : " - never called",
+			c->landed ? "landed" : "did not land", sc->name, plan.k,
+			(unsigned long long)plan.seed, plan.pre_io);
+	}
+	current = NULL;
+	free(c->priv);
+	free(c);
+	return ok;
+}
+
+static uint64_t mix(uint64_t a, const char *s)
+{
+	uint64_t h = a ^ 0x9e3779b97f4a7c15ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	return h ? h : 1;
+}
+
+static int nothing(void *arg, void **result)
+{
+	return ringo_sleep(0);
+}
+
+/* Whatever the runtime opens once per process (and keeps) is opened here,
+ * before any run counts file descriptors. */
+static void warm_up(void)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_task *t;
+	assert_int_equal(ringo_spawn(loop, nothing, NULL, NULL, &t), 0);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL), 0);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static void harness_init(void)
+{
+	static bool done;
+	if (done)
+		return;
+	done = true;
+	settings_load();
+	warm_up();
+	signal(SIGABRT, on_abort);
+	signal(SIGPIPE, SIG_IGN);
+#ifdef SWEEP_ASAN
+	__sanitizer_set_death_callback(on_death);
+#endif
+}
+
+bool sweep_run_once(const struct sweep_scenario *sc, unsigned k, uint64_t seed, bool pre_io,
+		    bool quiet)
+{
+	harness_init();
+	struct plan p = {k, seed, pre_io};
+	bool finished;
+	return run_one(sc, p, quiet, &finished);
+}
+
+/* Every k from 0 until the scenario finishes before the cancel lands (or
+ * the cap). Returns the last k run; counts failures. */
+static unsigned sweep_ks(const struct sweep_scenario *sc, bool pre_io, unsigned *failures,
+			 bool *finished)
+{
+	unsigned k = 0;
+	*finished = false;
+	for (; k <= S.kmax && !*finished; k++) {
+		struct plan p = {k, 0, pre_io};
+		*failures += !run_one(sc, p, false, finished);
+	}
+	return k - 1;
+}
+
+void sweep_run_scenario(const struct sweep_scenario *sc)
+{
+	harness_init();
+	if (sc->known && !S.all) {
+		printf("sweep %-22s %-30s skipped: %s\n", sc->name, sc->call, sc->known);
+		fflush(stdout);
+		skip();
+	}
+	if (S.replay_k >= 0) {
+		bool pre = env_num("RINGO_SWEEP_PRE_IO", 0) != 0;
+		if (!sweep_run_once(sc, (unsigned)S.replay_k, S.replay_seed, pre, false))
+			fail_msg("sweep %s failed (replay)", sc->name);
+		return;
+	}
+	unsigned failures = 0;
+	bool done_plain, done_pre;
+	unsigned kplain = sweep_ks(sc, false, &failures, &done_plain);
+	unsigned kpre = sweep_ks(sc, true, &failures, &done_pre);
+	unsigned kmax = kplain > kpre ? kplain : kpre;
+	uint64_t rng = mix(S.seed, sc->name);
+	for (unsigned r = 0; r < S.rounds; r++) {
+		struct plan p;
+		p.seed = rnd(&rng) | 1;
+		p.k = (unsigned)(rnd(&rng) % (kmax + 2));
+		p.pre_io = rnd(&rng) & 1;
+		bool finished;
+		failures += !run_one(sc, p, false, &finished);
+	}
+	printf("sweep %-22s %-30s k 0..%u%s, after I/O 0..%u%s, %u random: %s\n", sc->name,
+	       sc->call, kplain, done_plain ? "" : " (cap)", kpre, done_pre ? "" : " (cap)", S.rounds,
+	       failures ? "FAILED" : "ok");
+	fflush(stdout);
+	if (failures)
+		fail_msg("sweep %s: %u failing runs (details above)", sc->name, failures);
+}
