@@ -171,6 +171,7 @@ static int begin(struct ringo__io_op *op, int opcode, unsigned nsqe, bool with_d
 	op->user_data = 0;
 	op->deadline = with_deadline ? ringo__io_take_deadline(tio) : 0;
 	op->cancel_sent = false;
+	op->deadline_fired = false;
 	op->res = 0;
 	op->cqe_flags = 0;
 	if (ringo__unlikely(op->deadline))
@@ -186,9 +187,19 @@ struct io_uring_sqe *ringo__io_prepare(struct ringo__io_op *op, int opcode, int 
 	return io_uring_get_sqe(&op->io->loop->ring);
 }
 
+/* An operation a kernel worker (io-wq) was running when it was cancelled
+ * -- by our cancel, a linked timeout or ringo_close -- ends interrupted:
+ * -EINTR, or one of the kernel's internal restart codes (-ERESTARTSYS ..
+ * -ERESTART_RESTARTBLOCK, 512..516) that io_uring passes through for some
+ * opcodes (splice on 6.x). Never a valid result for a user. */
+static bool interrupted(int res)
+{
+	return res == -EINTR || (res <= -512 && res >= -516);
+}
+
 static int map_result(struct ringo__io_op *op, int res)
 {
-	if (res != -ECANCELED)
+	if (ringo__likely(res >= 0) || (res != -ECANCELED && !interrupted(res)))
 		return res;
 	if (op->cancel_sent) {
 		/* Our cancel did it: that -ECANCELED is the cancellation,
@@ -196,11 +207,50 @@ static int map_result(struct ringo__io_op *op, int res)
 		ringo__task_clear_cancel(op->task);
 		return -ECANCELED;
 	}
-	if (op->deadline && ringo__mono_ns() >= op->mono_deadline)
+	if (op->deadline && (op->deadline_fired || ringo__mono_ns() >= op->mono_deadline))
 		return -ETIMEDOUT;
 	if (op->io->closes != op->closes)
 		return -EBADF; /* ringo_close() cancelled it: the fd is gone */
-	return res;
+	return res == -ECANCELED ? res : -EINTR;
+}
+
+/* io_uring runs splice and tee on a worker thread from the start, and a
+ * timeout linked to such a request is never armed (seen on 6.18: the
+ * splice blocks past its deadline). Their deadline is a loop timer that
+ * cancels the operation, as a task cancel would. */
+static bool worker_only(uint8_t opcode)
+{
+	return opcode == IORING_OP_SPLICE || opcode == IORING_OP_TEE;
+}
+
+static void deadline_fire(void *arg)
+{
+	struct ringo__io_op *op = arg;
+	if (!op->user_data || op->cancel_sent)
+		return;
+	struct io_uring_sqe *sqe = ringo__sqe(op->io->loop);
+	if (!sqe)
+		return;
+	op->deadline_fired = true;
+	io_uring_prep_cancel64(sqe, op->user_data, 0);
+	sqe->user_data = 0;
+}
+
+/* The operation's deadline: a linked timeout (same submission), or for
+ * worker-only opcodes a loop timer (true: *timer must be cancelled). */
+__attribute__((noinline)) static bool add_deadline(struct ringo__io_op *op,
+						   struct io_uring_sqe *sqe, ringo_handle *timer)
+{
+	ringo_loop *loop = op->io->loop;
+	if (worker_only(sqe->opcode) &&
+	    ringo_call_at(loop, op->deadline, deadline_fire, op, timer) == 0)
+		return true;
+	sqe->flags |= IOSQE_IO_LINK;
+	struct io_uring_sqe *lt = io_uring_get_sqe(&loop->ring);
+	RINGO_ASSERT(lt != NULL); /* reserved by begin() */
+	io_uring_prep_link_timeout(lt, &op->ts, 0);
+	lt->user_data = 0;
+	return false;
 }
 
 int ringo__io_wait(struct ringo__io_op *op, struct io_uring_sqe *sqe)
@@ -214,16 +264,13 @@ int ringo__io_wait(struct ringo__io_op *op, struct io_uring_sqe *sqe)
 		return err;
 	}
 	sqe->user_data = op->user_data;
-	if (op->deadline) {
-		sqe->flags |= IOSQE_IO_LINK;
-		struct io_uring_sqe *lt = io_uring_get_sqe(&loop->ring);
-		RINGO_ASSERT(lt != NULL); /* reserved by begin() */
-		io_uring_prep_link_timeout(lt, &op->ts, 0);
-		lt->user_data = 0;
-	}
+	ringo_handle timer;
+	bool timed = op->deadline && add_deadline(op, sqe, &timer);
 	op->closes = op->io->closes;
 	int res = ringo__task_suspend(&io_wait_ops, op);
 	RINGO_ASSERT(op->user_data == 0); /* woken by the final CQE only */
+	if (timed)
+		ringo_handle_cancel(timer);
 	return map_result(op, res);
 }
 

@@ -44,6 +44,7 @@ struct ringo__io_op {
 	int32_t res;
 	uint32_t cqe_flags;
 	bool cancel_sent;            /* the task was cancelled: ASYNC_CANCEL sent */
+	bool deadline_fired;         /* the deadline timer cancelled it (splice, tee) */
 };
 
 struct ringo__io_state *ringo__io_state_new(ringo_loop *loop);

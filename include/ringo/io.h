@@ -84,8 +84,9 @@ bool ringo_io_supported(int opcode);
 
 /* ---- deadlines ----
  * Times are absolute ringo_loop_time_ns() values. An operation that
- * reaches its deadline is cancelled in the kernel (a linked timeout) and
- * returns -ETIMEDOUT. */
+ * reaches its deadline is cancelled in the kernel (a linked timeout; for
+ * splice and tee, which io_uring runs on a worker thread where a linked
+ * timeout is never armed, a loop timer) and returns -ETIMEDOUT. */
 
 /* The next I/O operation of the calling task (only that one) fails with
  * -ETIMEDOUT unless it completes by deadline_ns. 0 clears it. -EPERM
