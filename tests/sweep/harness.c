@@ -93,6 +93,11 @@ struct plan {
 	 * lands while it is ready to run after it is still pending when the
 	 * call starts (an I/O result is never replaced by a cancel). */
 	bool pre_io;
+	/* The victim returns right after the call, its result unread by any
+	 * suspension: a cancel that landed after the call completed makes the
+	 * task end cancelled (asyncio), and what the call took is kept only
+	 * if the task did not (sweep_kept). */
+	bool bare;
 };
 
 struct noise {
@@ -156,6 +161,13 @@ bool sweep_called(const struct sweep_ctx *c)
 bool sweep_landed(const struct sweep_ctx *c)
 {
 	return c->landed;
+}
+
+bool sweep_kept(struct sweep_ctx *c, bool completed)
+{
+	if (!c->returned || !completed)
+		return false;
+	return !c->plan.bare || !ringo_future_cancelled(ringo_task_future(c->victim));
 }
 
 ringo_task *sweep_victim(struct sweep_ctx *c)
@@ -256,6 +268,8 @@ int sweep_returned_mem(struct sweep_ctx *c, int rc, const struct sweep_mem *mem,
 	c->rc = rc;
 	c->returned = true;
 	c->returned_at = ++c->stamp;
+	if (c->plan.bare)
+		return rc == -ECANCELED ? -ECANCELED : 0;
 	for (size_t i = 0; i < n; i++) {
 		if (!mem[i].p)
 			continue;
@@ -483,6 +497,10 @@ static void check_rules(struct sweep_ctx *c)
 			sweep_fail(c, "no cancel, yet the victim ended cancelled");
 		return;
 	}
+	if (!cancelled)
+		sweep_fail(c, "the cancel landed but the victim did not end cancelled");
+	if (c->plan.bare)
+		return; /* a cancel pending at the end is taken there */
 	/* The cancel landed: the victim takes it exactly once, never zero
 	 * times (lost) or twice. */
 	int seen;
@@ -495,8 +513,6 @@ static void check_rules(struct sweep_ctx *c)
 	if (seen != 1)
 		sweep_fail(c, "the cancel was delivered %d times (call returned %d, %d after)", seen,
 			   c->rc, c->post_cancels);
-	if (!cancelled)
-		sweep_fail(c, "the cancel landed but the victim did not end cancelled");
 }
 
 static int count_fds(void)
@@ -513,8 +529,9 @@ static int count_fds(void)
 
 static void describe(const struct sweep_ctx *c, char *buf, size_t len)
 {
-	snprintf(buf, len, "sweep %s (%s): k=%u seed=%#llx%s%s", c->sc->name, c->sc->call,
+	snprintf(buf, len, "sweep %s (%s): k=%u seed=%#llx%s%s%s", c->sc->name, c->sc->call,
 		 c->plan.k, (unsigned long long)c->plan.seed, c->plan.pre_io ? " after an I/O step" : "",
+		 c->plan.bare ? " bare" : "",
 		 c->plan.seed ? (c->inject_from_task ? ", cancel from a task" : ", cancel from the tick")
 			      : "");
 }
@@ -526,9 +543,9 @@ static void on_death(void)
 	char buf[256];
 	describe(current, buf, sizeof(buf));
 	fprintf(stderr, "\n%s: died here (replay: RINGO_SWEEP_ONLY=%s RINGO_SWEEP_K=%u "
-			"RINGO_SWEEP_SEED=%#llx RINGO_SWEEP_PRE_IO=%d)\n",
+			"RINGO_SWEEP_SEED=%#llx RINGO_SWEEP_PRE_IO=%d RINGO_SWEEP_BARE=%d)\n",
 		buf, current->sc->name, current->plan.k, (unsigned long long)current->plan.seed,
-		current->plan.pre_io);
+		current->plan.pre_io, current->plan.bare);
 }
 
 static void on_abort(int sig)
@@ -594,10 +611,11 @@ static bool run_one(const struct sweep_scenario *sc, struct plan plan, bool quie
 		char buf[256];
 		describe(c, buf, sizeof(buf));
 		fprintf(stderr, "%s: %s\n  (the call returned %d%s; cancel %s; replay: RINGO_SWEEP_ONLY=%s "
-				"RINGO_SWEEP_K=%u RINGO_SWEEP_SEED=%#llx RINGO_SWEEP_PRE_IO=%d)\n",
+				"RINGO_SWEEP_K=%u RINGO_SWEEP_SEED=%#llx RINGO_SWEEP_PRE_IO=%d "
+				"RINGO_SWEEP_BARE=%d)\n",
 			buf, c->fail, c->rc, c->returned ? "" : " - never called",
 			c->landed ? "landed" : "did not land", sc->name, plan.k,
-			(unsigned long long)plan.seed, plan.pre_io);
+			(unsigned long long)plan.seed, plan.pre_io, plan.bare);
 	}
 	current = NULL;
 	free(c->priv);
@@ -647,23 +665,23 @@ static void harness_init(void)
 }
 
 bool sweep_run_once(const struct sweep_scenario *sc, unsigned k, uint64_t seed, bool pre_io,
-		    bool quiet)
+		    bool bare, bool quiet)
 {
 	harness_init();
-	struct plan p = {k, seed, pre_io};
+	struct plan p = {k, seed, pre_io, bare};
 	bool finished;
 	return run_one(sc, p, quiet, &finished);
 }
 
 /* Every k from 0 until the scenario finishes before the cancel lands (or
  * the cap). Returns the last k run; counts failures. */
-static unsigned sweep_ks(const struct sweep_scenario *sc, bool pre_io, unsigned *failures,
-			 bool *finished)
+static unsigned sweep_ks(const struct sweep_scenario *sc, bool pre_io, bool bare,
+			 unsigned *failures, bool *finished)
 {
 	unsigned k = 0;
 	*finished = false;
 	for (; k <= S.kmax && !*finished; k++) {
-		struct plan p = {k, 0, pre_io};
+		struct plan p = {k, 0, pre_io, bare};
 		*failures += !run_one(sc, p, false, finished);
 	}
 	return k - 1;
@@ -679,27 +697,33 @@ void sweep_run_scenario(const struct sweep_scenario *sc)
 	}
 	if (S.replay_k >= 0) {
 		bool pre = env_num("RINGO_SWEEP_PRE_IO", 0) != 0;
-		if (!sweep_run_once(sc, (unsigned)S.replay_k, S.replay_seed, pre, false))
+		bool bare = env_num("RINGO_SWEEP_BARE", 0) != 0;
+		if (!sweep_run_once(sc, (unsigned)S.replay_k, S.replay_seed, pre, bare, false))
 			fail_msg("sweep %s failed (replay)", sc->name);
 		return;
 	}
 	unsigned failures = 0;
-	bool done_plain, done_pre;
-	unsigned kplain = sweep_ks(sc, false, &failures, &done_plain);
-	unsigned kpre = sweep_ks(sc, true, &failures, &done_pre);
-	unsigned kmax = kplain > kpre ? kplain : kpre;
+	bool done[3];
+	unsigned kl[3];
+	kl[0] = sweep_ks(sc, false, false, &failures, &done[0]);
+	kl[1] = sweep_ks(sc, true, false, &failures, &done[1]);
+	kl[2] = sweep_ks(sc, false, true, &failures, &done[2]);
+	unsigned kmax = kl[0];
+	for (int i = 1; i < 3; i++)
+		kmax = kl[i] > kmax ? kl[i] : kmax;
 	uint64_t rng = mix(S.seed, sc->name);
 	for (unsigned r = 0; r < S.rounds; r++) {
 		struct plan p;
 		p.seed = rnd(&rng) | 1;
 		p.k = (unsigned)(rnd(&rng) % (kmax + 2));
 		p.pre_io = rnd(&rng) & 1;
+		p.bare = rnd(&rng) & 1;
 		bool finished;
 		failures += !run_one(sc, p, false, &finished);
 	}
-	printf("sweep %-22s %-30s k 0..%u%s, after I/O 0..%u%s, %u random: %s\n", sc->name,
-	       sc->call, kplain, done_plain ? "" : " (cap)", kpre, done_pre ? "" : " (cap)", S.rounds,
-	       failures ? "FAILED" : "ok");
+	printf("sweep %-20s %-30s k 0..%u%s, after I/O 0..%u%s, bare 0..%u%s; %u random: %s\n",
+	       sc->name, sc->call, kl[0], done[0] ? "" : " (cap)", kl[1], done[1] ? "" : " (cap)",
+	       kl[2], done[2] ? "" : " (cap)", S.rounds, failures ? "FAILED" : "ok");
 	fflush(stdout);
 	if (failures)
 		fail_msg("sweep %s: %u failing runs (details above)", sc->name, failures);

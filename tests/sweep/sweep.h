@@ -74,7 +74,8 @@ struct sweep_mem {
  * builds) while the victim lives on for a few iterations and the peers
  * keep going; a write into it fails the run. A cancellation still
  * pending is taken there. Returns what the victim should return:
- * -ECANCELED if it saw a cancellation (from the call or after), else 0. */
+ * -ECANCELED if it saw a cancellation (from the call or after), else 0.
+ * In a bare run it returns at once (no suspension after the call). */
 int sweep_returned_mem(struct sweep_ctx *c, int rc, const struct sweep_mem *mem, size_t n);
 #define sweep_returned(c, rc, ...)                                                             \
 	sweep_returned_mem((c), (rc), (const struct sweep_mem[]){__VA_ARGS__},                \
@@ -89,6 +90,10 @@ int sweep_rc(const struct sweep_ctx *c);
 bool sweep_called(const struct sweep_ctx *c);
 /* The injected cancel landed (ringo_task_cancel / inject returned true). */
 bool sweep_landed(const struct sweep_ctx *c);
+/* The victim kept what a call that `completed` took: it returned and, in
+ * a bare run, the task did not end cancelled (its result, and with it
+ * what the call took, is then discarded, as asyncio discards it). */
+bool sweep_kept(struct sweep_ctx *c, bool completed);
 /* The victim task (check may inspect its outcome). */
 ringo_task *sweep_victim(struct sweep_ctx *c);
 
@@ -136,13 +141,13 @@ extern const size_t sweep_sync_count;
 extern const struct sweep_scenario sweep_thread_scenarios[];
 extern const size_t sweep_thread_count;
 
-/* Sweep one scenario: every k (plain, then with an I/O step before the
- * call), then the random rounds. Fails the cmocka test if a run broke a
+/* Sweep one scenario: every k (plain, with an I/O step before the call,
+ * bare), then the random rounds. Fails the cmocka test if a run broke a
  * rule, after printing each broken run (scenario, k, seed, replay line). */
 void sweep_run_scenario(const struct sweep_scenario *sc);
 /* One run; true if it kept every rule (quiet: print nothing). For the
  * harness's own tests. */
 bool sweep_run_once(const struct sweep_scenario *sc, unsigned k, uint64_t seed, bool pre_io,
-		    bool quiet);
+		    bool bare, bool quiet);
 
 #endif
