@@ -132,6 +132,7 @@ struct sweep_ctx {
 	int rc;
 	int post_cancels;       /* -ECANCELED taken after the call returned */
 	int victim_rc;
+	_Atomic int *post_until; /* the post-phase lasts until *post_until != 0 */
 	bool hung;
 	char fail[600];
 };
@@ -237,6 +238,11 @@ long sweep_drain(int fd, uint64_t *at, unsigned seed)
 	return total;
 }
 
+void sweep_post_until(struct sweep_ctx *c, _Atomic int *flag)
+{
+	c->post_until = flag;
+}
+
 int sweep_yield(int n)
 {
 	for (int i = 0; i < n; i++) {
@@ -277,8 +283,9 @@ int sweep_returned_mem(struct sweep_ctx *c, int rc, const struct sweep_mem *mem,
 		poison(mem[i].p, mem[i].n);
 	}
 	bool seen = rc == -ECANCELED;
-	for (int i = 0; i < POST_YIELDS; i++) {
-		int r = ringo_sleep(0);
+	for (int i = 0; i < POST_YIELDS || (c->post_until && !*c->post_until && i < 100000); i++) {
+		/* Waiting for a worker thread: let real time pass too. */
+		int r = ringo_sleep(i < POST_YIELDS ? 0 : RINGO_USEC(20));
 		if (r == -ECANCELED) {
 			c->post_cancels++;
 			seen = true;

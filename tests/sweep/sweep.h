@@ -81,6 +81,10 @@ int sweep_returned_mem(struct sweep_ctx *c, int rc, const struct sweep_mem *mem,
 	sweep_returned_mem((c), (rc), (const struct sweep_mem[]){__VA_ARGS__},                \
 			   sizeof((const struct sweep_mem[]){__VA_ARGS__}) / sizeof(struct sweep_mem))
 
+/* Make the watch after the call last until *flag is set (by a worker
+ * thread that may still write into memory passed to the call). */
+void sweep_post_until(struct sweep_ctx *c, _Atomic int *flag);
+
 /* The scenario's zeroed per-run state. */
 void *sweep_priv(struct sweep_ctx *c);
 ringo_loop *sweep_loop(struct sweep_ctx *c);
