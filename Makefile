@@ -170,4 +170,4 @@ clean:
 
 FORCE:
 
--include $(RUNTIME_OBJS:.o=.d) $(TEST_BINS:=.d) $(TEST_SUPPORT_OBJS:.o=.d)
+-include $(RUNTIME_OBJS:.o=.d) $(TEST_BINS:=.d) $(TEST_SUPPORT_OBJS:.o=.d) $(EXAMPLE_BINS:=.d) $(TOUR_BINS:=.d) $(PERF_BINS:=.d)

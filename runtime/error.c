@@ -63,7 +63,12 @@ const char *ringo_strerror(int err)
 		return "success";
 	if (err > 0)
 		return "not an error code (ringo errors are negative errno values)";
-	const char *m = ringo_meaning(err);
+	/* After io_uring set-up was refused, -EPERM and -ENOSYS almost surely
+	 * come from there: no loop, so no other ringo call could fail. */
+	const char *m = ringo__setup_refusal_text(err);
+	if (m)
+		return m;
+	m = ringo_meaning(err);
 	if (m)
 		return m;
 	const char *d = strerrordesc_np(-err);
