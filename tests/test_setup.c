@@ -220,8 +220,10 @@ static void child_sysctl(struct report *r, int arg)
 	int disabled = arg / 100, who = arg % 100;
 	char value[16];
 	snprintf(value, sizeof(value), "%d\n", disabled);
+	/* /proc private first, so the bind mounts stay in this namespace
+	 * (the host's, or a chroot's, never sees them). */
 	if (access("/proc/sys/kernel/io_uring_disabled", F_OK) != 0 || unshare(CLONE_NEWNS) != 0 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+	    mount(NULL, "/proc", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
 	    !mount_value("/proc/sys/kernel/io_uring_disabled", value) ||
 	    !mount_value("/proc/sys/kernel/io_uring_group", who == 2 ? "4242\n" : "-1\n")) {
 		r->skipped = true;
