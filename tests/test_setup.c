@@ -208,7 +208,7 @@ static bool mount_value(const char *target, const char *value)
 	/* Readable by the unprivileged user the child may become, as /proc/sys is. */
 	bool ok = fchmod(fd, 0644) == 0 && write(fd, value, strlen(value)) == (ssize_t)strlen(value);
 	close(fd);
-	ok = ok && mount(path, target, NULL, MS_BIND, NULL) == 0;
+	ok = ok && mount(path, target, "none", MS_BIND, NULL) == 0;
 	unlink(path);
 	return ok;
 }
@@ -221,9 +221,10 @@ static void child_sysctl(struct report *r, int arg)
 	char value[16];
 	snprintf(value, sizeof(value), "%d\n", disabled);
 	/* /proc private first, so the bind mounts stay in this namespace
-	 * (the host's, or a chroot's, never sees them). */
+	 * (the host's, or a chroot's, never sees them). The type "none" is
+	 * ignored by the kernel; NULL makes valgrind complain. */
 	if (access("/proc/sys/kernel/io_uring_disabled", F_OK) != 0 || unshare(CLONE_NEWNS) != 0 ||
-	    mount(NULL, "/proc", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+	    mount("none", "/proc", "none", MS_REC | MS_PRIVATE, NULL) != 0 ||
 	    !mount_value("/proc/sys/kernel/io_uring_disabled", value) ||
 	    !mount_value("/proc/sys/kernel/io_uring_group", who == 2 ? "4242\n" : "-1\n")) {
 		r->skipped = true;
