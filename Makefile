@@ -156,7 +156,7 @@ DEPS_SKIP := $(NO_DEPS_CHECK)$(findstring n,$(firstword -$(MAKEFLAGS)))
 ifeq ($(DEPS_SKIP),)
 ifneq ($(DEPS_GOALS),)
 DEPS_STATUS := $(shell CC='$(CC)' CXX='$(CXX)' DEPS_FLAGS='$(filter -I% -L% --sysroot=%,$(CPPFLAGS) \
-	$(CFLAGS) $(LDFLAGS))' tools/deps $(DEPS_GOALS) >&2; echo $$?)
+	$(CFLAGS) $(LDFLAGS))' bash tools/deps $(DEPS_GOALS) >&2; echo $$?)
 ifneq ($(DEPS_STATUS),0)
 $(error build dependencies missing for '$(DEPS_GOALS)', see above)
 endif

@@ -125,12 +125,15 @@ static bool in_group(long gid)
 		return false;
 	if ((long)getegid() == gid)
 		return true;
-	gid_t groups[256];
-	int n = getgroups(256, groups);
-	for (int i = 0; i < n; i++)
-		if ((long)groups[i] == gid)
-			return true;
-	return false;
+	int n = getgroups(0, NULL);
+	gid_t *groups = n > 0 ? calloc((size_t)n, sizeof(*groups)) : NULL;
+	if (groups)
+		n = getgroups(n, groups);
+	bool found = false;
+	for (int i = 0; groups && i < n && !found; i++)
+		found = (long)groups[i] == gid;
+	free(groups);
+	return found;
 }
 
 /* The kernel's rule (io_uring_allowed()) for the sysctl, read from outside. */

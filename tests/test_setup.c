@@ -346,7 +346,10 @@ static int deps_setup(void **state)
 	snprintf(stub_log, sizeof(stub_log), "%s/log", stub_dir);
 	write_stub("apt-get");
 	write_stub("dnf");
-	return 0;
+	/* A copy beside the stubs: the user nobody may not reach the tree. */
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "cp tools/deps %s/deps", stub_dir);
+	return system(cmd) == 0 ? 0 : -1;
 }
 
 static int deps_teardown(void **state)
@@ -355,6 +358,8 @@ static int deps_teardown(void **state)
 		return 0;
 	char path[128];
 	unlink(stub_log);
+	snprintf(path, sizeof(path), "%s/deps", stub_dir);
+	unlink(path);
 	snprintf(path, sizeof(path), "%s/apt-get", stub_dir);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/dnf", stub_dir);
@@ -362,8 +367,9 @@ static int deps_teardown(void **state)
 	return rmdir(stub_dir);
 }
 
-/* Run tools/deps with env and args, the stubs first on PATH (as the user
- * nobody when as_user and this is root); stdout and stderr in out. */
+/* Run (a copy of) tools/deps with env and args, the stubs first on PATH
+ * (as the user nobody when as_user and this is root); stdout and stderr
+ * in out. */
 static int run_deps(bool as_user, const char *env, const char *args)
 {
 	if (!stub_dir[0])
@@ -376,8 +382,8 @@ static int run_deps(bool as_user, const char *env, const char *args)
 		drop = "setpriv --reuid=65534 --regid=65534 --clear-groups";
 	}
 	char cmd[1024];
-	snprintf(cmd, sizeof(cmd), "%s env PATH=%s:$PATH %s tools/deps %s 2>&1", drop, stub_dir, env,
-		 args);
+	snprintf(cmd, sizeof(cmd), "cd %s && %s env PATH=%s:$PATH %s ./deps %s 2>&1", stub_dir, drop,
+		 stub_dir, env, args);
 	return run_capture(cmd, out, sizeof(out));
 }
 
