@@ -63,8 +63,9 @@ const char *ringo_strerror(int err)
 		return "success";
 	if (err > 0)
 		return "not an error code (ringo errors are negative errno values)";
-	/* After io_uring set-up was refused, -EPERM and -ENOSYS almost surely
-	 * come from there: no loop, so no other ringo call could fail. */
+	/* After io_uring set-up was refused, and until a ring is set up again,
+	 * -EPERM and -ENOSYS almost surely come from there: without a loop a
+	 * program makes no other ringo call that fails so. */
 	const char *m = ringo__setup_refusal_text(err);
 	if (m)
 		return m;
