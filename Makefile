@@ -91,6 +91,8 @@ $(BUILD)/tests/support/%.o: tests/%.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 TEST_SUPPORT_OBJS := $(TEST_SUPPORT:tests/%.c=$(BUILD)/tests/support/%.o)
+# Not intermediate: keep the support objects between runs.
+.SECONDARY: $(TEST_SUPPORT_OBJS)
 
 $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
