@@ -134,10 +134,27 @@ struct sweep_ctx {
 	int victim_rc;
 	_Atomic int *post_until; /* the post-phase lasts until *post_until != 0 */
 	bool hung;
+	bool zombie;            /* its loop could not be freed */
 	char fail[600];
 };
 
 static struct sweep_ctx *current; /* for the death report */
+#define MAX_ZOMBIES 16
+static struct sweep_ctx *zombies[MAX_ZOMBIES];
+static size_t nzombies;
+
+int sweep_reap(void)
+{
+	int err = 0;
+	while (nzombies) {
+		struct sweep_ctx *c = zombies[--nzombies];
+		int e = ringo_loop_free(c->loop);
+		err = err ? err : e;
+		free(c->priv);
+		free(c);
+	}
+	return err;
+}
 
 void *sweep_priv(struct sweep_ctx *c)
 {
@@ -568,6 +585,7 @@ static void finish_loop(struct sweep_ctx *c)
 {
 	ringo_loop_close(c->loop);
 	int err = ringo_loop_free(c->loop);
+	c->zombie = err < 0;
 	if (err < 0)
 		sweep_fail(c, "ringo_loop_free: %d (tasks or futures still referenced)", err);
 	else if (c->ca.live_blocks || c->ca.live_bytes)
@@ -610,6 +628,14 @@ static bool run_one(const struct sweep_scenario *sc, struct plan plan, bool quie
 	if (sc->cleanup)
 		sc->cleanup(c);
 	finish_loop(c);
+	if (c->zombie) {
+		/* The loop could not be freed (its allocator lives in c): keep
+		 * both for sweep_reap, reachable, rather than free under it. */
+		zombies[nzombies < MAX_ZOMBIES ? nzombies++ : 0] = c;
+		*finished_first = true;
+		current = NULL;
+		return false;
+	}
 	if (count_fds() != fds)
 		sweep_fail(c, "file descriptors leaked: %d open before, %d after", fds, count_fds());
 	*finished_first = c->finished_first;
@@ -694,14 +720,35 @@ static unsigned sweep_ks(const struct sweep_scenario *sc, bool pre_io, bool bare
 	return k - 1;
 }
 
+/* Runs of this kind hit a known defect (and RINGO_SWEEP_ALL is not set). */
+static bool known_broken(const struct sweep_scenario *sc, bool pre_io, bool bare)
+{
+	if (!sc->known || S.all)
+		return false;
+	unsigned in = sc->known_in ? sc->known_in
+				   : SWEEP_KNOWN_PLAIN | SWEEP_KNOWN_PRE_IO | SWEEP_KNOWN_BARE;
+	return ((in & SWEEP_KNOWN_PRE_IO) && pre_io) || ((in & SWEEP_KNOWN_BARE) && bare) ||
+	       ((in & SWEEP_KNOWN_PLAIN) && !pre_io && !bare);
+}
+
+/* One pass of the k sweep, or "skipped" in the summary. */
+struct pass {
+	bool pre_io, bare, skipped, done;
+	unsigned k;
+	const char *label;
+};
+
+static void pass_text(const struct pass *p, char *buf, size_t len)
+{
+	if (p->skipped)
+		snprintf(buf, len, "%s skipped", p->label);
+	else
+		snprintf(buf, len, "%s 0..%u%s", p->label, p->k, p->done ? "" : " (cap)");
+}
+
 void sweep_run_scenario(const struct sweep_scenario *sc)
 {
 	harness_init();
-	if (sc->known && !S.all) {
-		printf("sweep %-22s %-30s skipped: %s\n", sc->name, sc->call, sc->known);
-		fflush(stdout);
-		skip();
-	}
 	if (S.replay_k >= 0) {
 		bool pre = env_num("RINGO_SWEEP_PRE_IO", 0) != 0;
 		bool bare = env_num("RINGO_SWEEP_BARE", 0) != 0;
@@ -709,28 +756,48 @@ void sweep_run_scenario(const struct sweep_scenario *sc)
 			fail_msg("sweep %s failed (replay)", sc->name);
 		return;
 	}
-	unsigned failures = 0;
-	bool done[3];
-	unsigned kl[3];
-	kl[0] = sweep_ks(sc, false, false, &failures, &done[0]);
-	kl[1] = sweep_ks(sc, true, false, &failures, &done[1]);
-	kl[2] = sweep_ks(sc, false, true, &failures, &done[2]);
-	unsigned kmax = kl[0];
-	for (int i = 1; i < 3; i++)
-		kmax = kl[i] > kmax ? kl[i] : kmax;
+	struct pass passes[3] = {
+		{.label = "k"}, {.pre_io = true, .label = "after I/O"}, {.bare = true, .label = "bare"}};
+	unsigned failures = 0, kmax = 0;
+	bool all_skipped = true;
+	for (int i = 0; i < 3; i++) {
+		struct pass *p = &passes[i];
+		p->skipped = known_broken(sc, p->pre_io, p->bare);
+		if (p->skipped)
+			continue;
+		all_skipped = false;
+		p->k = sweep_ks(sc, p->pre_io, p->bare, &failures, &p->done);
+		kmax = p->k > kmax ? p->k : kmax;
+	}
+	if (all_skipped) {
+		printf("sweep %-20s %-30s skipped: %s\n", sc->name, sc->call, sc->known);
+		fflush(stdout);
+		skip();
+	}
 	uint64_t rng = mix(S.seed, sc->name);
+	unsigned rounds = 0;
 	for (unsigned r = 0; r < S.rounds; r++) {
 		struct plan p;
 		p.seed = rnd(&rng) | 1;
 		p.k = (unsigned)(rnd(&rng) % (kmax + 2));
 		p.pre_io = rnd(&rng) & 1;
 		p.bare = rnd(&rng) & 1;
+		if (known_broken(sc, p.pre_io, p.bare))
+			p.pre_io = p.bare = false;
+		if (known_broken(sc, p.pre_io, p.bare))
+			continue;
 		bool finished;
 		failures += !run_one(sc, p, false, &finished);
+		rounds++;
 	}
-	printf("sweep %-20s %-30s k 0..%u%s, after I/O 0..%u%s, bare 0..%u%s; %u random: %s\n",
-	       sc->name, sc->call, kl[0], done[0] ? "" : " (cap)", kl[1], done[1] ? "" : " (cap)",
-	       kl[2], done[2] ? "" : " (cap)", S.rounds, failures ? "FAILED" : "ok");
+	char t[3][48];
+	for (int i = 0; i < 3; i++)
+		pass_text(&passes[i], t[i], sizeof(t[i]));
+	printf("sweep %-20s %-30s %s, %s, %s; %u random: %s\n", sc->name, sc->call, t[0], t[1],
+	       t[2], rounds, failures ? "FAILED" : "ok");
+	for (int i = 0; i < 3; i++)
+		if (passes[i].skipped)
+			printf("      %s runs skipped: %s\n", passes[i].label, sc->known);
 	fflush(stdout);
 	if (failures)
 		fail_msg("sweep %s: %u failing runs (details above)", sc->name, failures);

@@ -56,9 +56,17 @@ struct sweep_scenario {
 	/* Optional (SWEEP_OWN_INJECT): cancel what the scenario sweeps;
 	 * true if the cancel landed (the thing was not done yet). */
 	bool (*inject)(struct sweep_ctx *c);
-	/* Non-NULL: a known defect fixed on another branch; the scenario is
-	 * listed and skipped with this reason unless RINGO_SWEEP_ALL=1. */
+	/* Non-NULL: a known defect fixed on another branch. The runs it
+	 * breaks (known_in: SWEEP_KNOWN_*, 0 = all) are skipped with this
+	 * reason printed, unless RINGO_SWEEP_ALL=1. */
 	const char *known;
+	unsigned known_in;
+};
+
+enum {
+	SWEEP_KNOWN_PLAIN = 1u << 0,  /* runs with neither of the below */
+	SWEEP_KNOWN_PRE_IO = 1u << 1, /* runs with an I/O step before the call */
+	SWEEP_KNOWN_BARE = 1u << 2,   /* bare runs */
 };
 
 /* Memory passed to the call, checked after it returned. */
@@ -149,6 +157,9 @@ extern const size_t sweep_thread_count;
  * bare), then the random rounds. Fails the cmocka test if a run broke a
  * rule, after printing each broken run (scenario, k, seed, replay line). */
 void sweep_run_scenario(const struct sweep_scenario *sc);
+/* Free the loops of runs whose loop could not be freed (still referenced
+ * futures or tasks, released since). 0 or the first error. */
+int sweep_reap(void);
 /* One run; true if it kept every rule (quiet: print nothing). For the
  * harness's own tests. */
 bool sweep_run_once(const struct sweep_scenario *sc, unsigned k, uint64_t seed, bool pre_io,
