@@ -60,7 +60,8 @@ static int to_thread_victim(struct sweep_ctx *c)
 	struct job job = {.in = 21, .done = &st->fn_done};
 	void *res = NULL;
 	int rc = ringo_to_thread(job_fn, &job, &res);
-	st->out = job.out;
+	if (rc == 0)
+		st->out = job.out;
 	st->res = res;
 	sweep_post_until(c, &st->fn_done);
 	return sweep_returned(c, rc, SWEEP_MEM(&job, offsetof(struct job, done)),
@@ -93,7 +94,8 @@ static int executor_victim(struct sweep_ctx *c)
 		return err;
 	void *res = NULL;
 	int rc = ringo_await(f, &res);
-	st->out = job.out;
+	if (rc == 0)
+		st->out = job.out; /* else the worker may still be writing it */
 	st->res = res;
 	st->f_cancelled = ringo_future_cancelled(f);
 	ringo_future_release(f);
@@ -218,7 +220,7 @@ const struct sweep_scenario sweep_thread_scenarios[] = {
 	 .known = "issue 10 item 5 (branch i10task): a cancel pending when ringo_await starts "
 		  "leaves the executor's future pending", .known_in = SWEEP_KNOWN_PRE_IO},
 	{.name = "spawn_threadsafe", .call = "ringo_spawn_threadsafe (cancel)",
-	 .flags = SWEEP_THREADS | SWEEP_OWN_INJECT, .priv_size = sizeof(struct thread_st),
+	 .flags = SWEEP_OWN_INJECT, .priv_size = sizeof(struct thread_st),
 	 .setup = ts_setup, .victim = ts_victim, .check = ts_check, .cleanup = ts_cleanup,
 	 .inject = ts_inject},
 };

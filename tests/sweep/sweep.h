@@ -32,7 +32,8 @@ enum {
 	 * inject hook) and checks the outcome itself: the harness skips its
 	 * rules about the victim's view of the cancellation. */
 	SWEEP_OWN_INJECT = 1u << 1,
-	/* Worker threads are involved: fewer rounds under Valgrind. */
+	/* Worker threads are involved: the injector ticks every 10 us of
+	 * real time (a worker's round trip is hundreds of iterations). */
 	SWEEP_THREADS = 1u << 2,
 };
 
