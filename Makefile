@@ -118,7 +118,7 @@ $(BUILD)/tests/test_cancel_sweep: tests/test_cancel_sweep.c $(SWEEP_OBJS) $(TEST
 sweep: $(BUILD)/tests/test_cancel_sweep
 	@seed=$${RINGO_SWEEP_SEED:-$$(date +%s)}; echo "sweep seed: $$seed"; \
 	RINGO_SWEEP_SEED=$$seed RINGO_SWEEP_KMAX=$${RINGO_SWEEP_KMAX:-400} \
-	RINGO_SWEEP_ROUNDS=$${RINGO_SWEEP_ROUNDS:-100} $(BUILD)/tests/test_cancel_sweep
+	RINGO_SWEEP_ROUNDS=$${RINGO_SWEEP_ROUNDS:-300} $(BUILD)/tests/test_cancel_sweep
 
 # Tests find the example binaries through RINGO_BUILD.
 test: $(TEST_BINS) $(TOUR_BINS) $(EXAMPLE_BINS)
