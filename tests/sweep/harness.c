@@ -531,6 +531,11 @@ static void check_rules(struct sweep_ctx *c)
 	}
 	if (!cancelled)
 		sweep_fail(c, "the cancel landed but the victim did not end cancelled");
+	/* One request, counted once (a call that re-requests a cancel it
+	 * put off would count two: timeout scopes then misjudge). */
+	int n = ringo_task_cancelling(c->victim);
+	if (n != 1)
+		sweep_fail(c, "one cancel landed, cancelling() says %d", n);
 	if (c->plan.bare)
 		return; /* a cancel pending at the end is taken there */
 	/* The cancel landed: the victim takes it exactly once, never zero
