@@ -132,7 +132,10 @@ int ringo_listen_unix(const char *path, int backlog);
 int ringo_local_port(int fd);
 /* May suspend. Connect to host:port (numeric v4/v6 address) or, with
  * port < 0, to the Unix socket at host. deadline_ns 0 = none. Returns the
- * connected fd (TCP_NODELAY set) or -errno (-ETIMEDOUT at the deadline). */
+ * connected fd (TCP_NODELAY set) or -errno (-ETIMEDOUT at the deadline).
+ * Cancelled: -ECANCELED and no fd is left open (the peer may see a
+ * connection that closes at once); a connect that completed first is
+ * returned, and the cancel comes at the next suspension. */
 int ringo_dial(const char *host, int port, int64_t deadline_ns);
 
 /* Multishot accept: one SQE keeps accepting; accepted fds queue here until
