@@ -9,9 +9,11 @@
  * cancelled between its wake and its run takes nothing and passes the
  * wake on (asyncio's except-clause in get/put), and which item a woken
  * getter receives is decided when it runs (FIFO, LIFO or priority order
- * over everything queued by then), as in asyncio. Waking costs no more
- * than handing over: a producer/consumer pair still switches only when
- * the buffer fills or drains.
+ * over everything queued by then), as in asyncio. A producer/consumer
+ * pair switches tasks only when the buffer fills or drains, so the hot
+ * path stays a few loads and stores; maxsize is exactly the number of
+ * items in flight (a direct hand-over would lend each woken task a slot
+ * of its own, and put would not block where asyncio's does).
  */
 #include <string.h>
 
@@ -320,8 +322,9 @@ int ringo_queue_join(ringo_queue *q)
 {
 	if (!q)
 		return -EINVAL;
-	if (!ringo_current_task())
-		return -EPERM;
+	int err = check_waiter(q);
+	if (err < 0)
+		return err;
 	if (q->unfinished == 0)
 		return 0;
 	return ringo_event_wait(&q->finished);

@@ -422,7 +422,7 @@ int ringo_lifo_queue_init(ringo_queue *q, ringo_loop *loop, size_t maxsize);
 int ringo_priority_queue_init(ringo_queue *q, ringo_loop *loop, size_t maxsize,
 			      ringo_queue_cmp_fn *cmp);
 /* Free the buffer. -EBUSY (nothing freed) while a task is inside a
- * blocking get, put or join. Items still queued are dropped (they are the
+ * blocking get, put or join (also one woken that has not run yet). Items still queued are dropped (they are the
  * caller's). 0, -EBUSY, -EINVAL. */
 int ringo_queue_destroy(ringo_queue *q);
 
@@ -435,11 +435,11 @@ int ringo_queue_destroy(ringo_queue *q);
 int ringo_queue_put(ringo_queue *q, void *item);
 /* 0, -ENOBUFS (full), -ESHUTDOWN, -ENOMEM, -EINVAL. */
 int ringo_queue_put_nowait(ringo_queue *q, void *item);
-/* May suspend while empty. 0 and *item: taken. -ECANCELED: nothing taken
- * (an item a put had announced to this task stays queued and the next
- * getter is woken for it). -ESHUTDOWN: shut down and empty (before or
- * while waiting). -EPERM outside a task when it would have to wait;
- * -EINVAL (NULL, or a task of another loop). */
+/* May suspend while empty. 0 and *item: taken (*item is written only
+ * then). -ECANCELED: nothing taken (an item a put had announced to this
+ * task stays queued and the next getter is woken for it). -ESHUTDOWN:
+ * shut down and empty (before or while waiting). -EPERM outside a task
+ * when it would have to wait; -EINVAL (NULL, or a task of another loop). */
 int ringo_queue_get(ringo_queue *q, void **item);
 /* 0 and *item, -EAGAIN (empty), -ESHUTDOWN (shut down and empty), -EINVAL. */
 int ringo_queue_get_nowait(ringo_queue *q, void **item);
@@ -448,7 +448,7 @@ int ringo_queue_get_nowait(ringo_queue *q, void **item);
 int ringo_queue_task_done(ringo_queue *q);
 /* May suspend until every item put has been marked task_done (at once if
  * none is pending). 0; -ECANCELED (nothing changes in the queue); -EPERM
- * outside a task; -EINVAL. */
+ * outside a task; -EINVAL (NULL, or a task of another loop). */
 int ringo_queue_join(ringo_queue *q);
 /* Shut down: put fails with -ESHUTDOWN from now on (blocked putters
  * too); get keeps taking what is queued, then fails with -ESHUTDOWN
