@@ -309,6 +309,30 @@ PORT_TEST(test_event_clear_with_waiters)
 	return 0;
 }
 
+/* A waiter woken by set and cancelled before it runs reports the cancel
+ * (asyncio: CancelledError at its await); nothing is consumed, so the
+ * other waiters still return 0 and the flag stays set. */
+static int ev_logged(void *arg, void **result)
+{
+	int rc = ringo_event_wait(&ev);
+	log_add(&g_log, "%s(%d)", (const char *)arg, rc);
+	return 0;
+}
+
+PORT_TEST(test_event_waiter_cancelled_after_set_reports_the_cancel)
+{
+	ringo_event_init(&ev);
+	ringo_task *ts[2] = {spawn(ev_logged, "a"), spawn(ev_logged, "b")};
+	sleep0();
+	ringo_event_set(&ev);
+	ringo_task_cancel(ts[0], NULL);
+	gather_all(ts, 2);
+	CHECK_STR(g_log.buf, "a(-125) b(0)");
+	CHECK(ringo_event_is_set(&ev));
+	CHECK_EQ(ringo_event_destroy(&ev), 0);
+	return 0;
+}
+
 /* ==== ConditionTests ==== */
 
 static ringo_condition cond;
@@ -2142,6 +2166,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_woken_then_cancelled_lock_waiter_passes_the_lock_on),
 		cmocka_unit_test(test_woken_then_cancelled_sole_lock_waiter_leaves_it_free),
 		cmocka_unit_test(test_woken_lock_waiter_keeps_its_turn),
+		cmocka_unit_test(test_event_waiter_cancelled_after_set_reports_the_cancel),
 		cmocka_unit_test(test_semaphore_admits_value_tasks_at_a_time),
 		cmocka_unit_test(test_woken_then_cancelled_semaphore_waiter_passes_the_unit_on),
 		cmocka_unit_test(test_bounded_semaphore_rejects_extra_release),
