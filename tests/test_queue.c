@@ -852,6 +852,25 @@ PORT_TEST(test_woken_getter_takes_the_first_item_when_it_runs)
 	return 0;
 }
 
+/* An item put for a woken getter stays in the queue (and counts against
+ * maxsize) until the getter runs, as in asyncio: a second put on a
+ * one-slot queue waits (a direct hand-over let it through). */
+PORT_TEST(test_item_for_a_woken_getter_counts_against_maxsize)
+{
+	q_init(FIFO, 1);
+	ringo_task *g = spawn(task_get, NULL);
+	sleep0();
+	CHECK_EQ(ringo_queue_put_nowait(&q, I(1)), 0);
+	CHECK_EQ(ringo_queue_size(&q), 1);
+	CHECK(ringo_queue_full(&q));
+	CHECK_EQ(ringo_queue_put_nowait(&q, I(2)), -ENOBUFS);
+	CHECK_EQ(await_task(g, NULL), 0);
+	CHECK_EQ(result_of(g), 1);
+	CHECK(ringo_queue_empty(&q));
+	q_destroy();
+	return 0;
+}
+
 /* ==== ringo's own: blocking, timing (virtual clock) ==== */
 
 static int64_t now_s(void)
@@ -1340,6 +1359,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_lifo_queue_pops_the_newest),
 		cmocka_unit_test(test_priority_queue_pops_the_smallest),
 		cmocka_unit_test(test_woken_getter_takes_the_first_item_when_it_runs),
+		cmocka_unit_test(test_item_for_a_woken_getter_counts_against_maxsize),
 		cmocka_unit_test(test_put_waits_while_full_and_get_wakes_it),
 		cmocka_unit_test(test_getters_are_served_fifo),
 		cmocka_unit_test(test_cancelled_getter_takes_nothing),
