@@ -149,11 +149,21 @@ static int free_port(void)
 	die("no free port");
 }
 
-static int try_connect(void)
+/* Blocking connect from 127.0.0.src (0: let the kernel pick). */
+static int try_connect(int src)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		die("socket: %s", strerror(errno));
+	if (src) {
+		struct sockaddr_in a = {.sin_family = AF_INET,
+					.sin_addr.s_addr = htonl(INADDR_LOOPBACK + (uint32_t)src)};
+		int one = 1;
+		/* The port is picked at connect, unique per 4-tuple. */
+		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
+			die("bind 127.0.0.%d: %s", src + 1, strerror(errno));
+	}
 	if (connect(fd, (struct sockaddr *)&server_addr, sizeof(server_addr)) != 0) {
 		int err = errno;
 		close(fd);
@@ -185,7 +195,7 @@ static void start_server(void)
 		_exit(127);
 	}
 	for (int i = 0; i < 200; i++) {
-		int fd = try_connect();
+		int fd = try_connect(0);
 		if (fd >= 0) {
 			close(fd);
 			return;
@@ -351,6 +361,13 @@ static struct churn_result churn(double seconds)
 
 /* ---- idle connections ---- */
 
+/* Idle connections come from 127.0.0.2-9, churn from 127.0.0.1. connect()
+ * looks for a local port whose 4-tuple is free, even ports first: 15,000
+ * connections from one address to one server use up the even half, and
+ * every later connect from that address would scan all of them (client
+ * CPU, not the server's, would then set the churn rate). */
+#define IDLE_SRC(i) (1 + (i) % 8)
+
 /* Open n connections and make one round trip on each (in batches, so the
  * accept queue never overflows): then the server has a receive in flight
  * on every one of them. */
@@ -362,7 +379,7 @@ static int *open_idle(int n)
 	for (int base = 0; base < n; base += OPEN_BATCH) {
 		int k = n - base < OPEN_BATCH ? n - base : OPEN_BATCH;
 		for (int i = 0; i < k; i++) {
-			int fd = try_connect();
+			int fd = try_connect(IDLE_SRC(base + i));
 			if (fd < 0)
 				die("idle connection %d: %s", base + i, strerror(-fd));
 			fds[base + i] = fd;
@@ -487,7 +504,7 @@ static struct round run_round(void)
 	r.idle0 = churn(opt.seconds);
 	int *fds = open_idle(opt.idle);
 	r.idlen = churn(opt.seconds);
-	live.fd = try_connect();
+	live.fd = try_connect(0);
 	if (live.fd < 0)
 		die("live connection: %s", strerror(-live.fd));
 	atomic_store(&live.stop, 0);
