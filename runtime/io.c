@@ -255,44 +255,49 @@ static const uint8_t fd_use[IORING_OP_LAST] = {
 	[IORING_OP_SENDMSG_ZC] = FD_FILE,
 };
 
-/* splice/tee's input fd, unless it is a fixed file. Cold: two ops use it. */
-__attribute__((cold, noinline)) static int link_fd_in(struct ringo__io_op *op,
-						       const struct io_uring_sqe *sqe)
+/* The general case of link_fds: an fd the index does not reach yet, no
+ * fd at all, a fixed file, splice/tee's second fd. Cold: the hot
+ * operations take the fast path. */
+__attribute__((cold, noinline)) static int link_fds_slow(struct ringo__io_op *op,
+							  const struct io_uring_sqe *sqe)
 {
-	int fd = sqe->splice_fd_in;
-	if (fd < 0 || (sqe->splice_flags & SPLICE_F_FD_IN_FIXED))
+	RINGO_ASSERT(sqe->opcode < IORING_OP_LAST);
+	unsigned use = fd_use[sqe->opcode];
+	ringo__list_init(&op->link.node);
+	if (use & FD_FILE && sqe->fd >= 0 && !(sqe->flags & IOSQE_FIXED_FILE)) {
+		int err = ringo__fd_link_add(op->io, sqe->fd, &op->link);
+		if (err < 0)
+			return err;
+	}
+	int in = sqe->splice_fd_in;
+	if (!(use & FD_IN) || in < 0 || (sqe->splice_flags & SPLICE_F_FD_IN_FIXED))
 		return 0;
 	op->link2.user_data = op->link.user_data;
 	ringo__list_init(&op->link2.node);
-	int err = ringo__fd_link_add(op->io, fd, &op->link2);
-	if (err < 0)
+	int err = ringo__fd_link_add(op->io, in, &op->link2);
+	if (err < 0) {
+		ringo__fd_link_del(&op->link);
 		return err;
+	}
 	op->two_fds = true;
 	return 0;
 }
 
 /* Put the request on the fd index under the fds its SQE names. Fixed
- * files are indices into the ring's table, not fds: not indexed (a
- * close of theirs goes through the table). */
+ * files are indices into the ring's table, not fds: not indexed (a close
+ * of theirs goes through the table). Inline, and the common case (one
+ * plain fd the index already reaches) is a table load, three tests and
+ * four stores: every operation passes here. */
 static inline int link_fds(struct ringo__io_op *op, const struct io_uring_sqe *sqe)
 {
-	ringo__list_init(&op->link.node);
+	struct ringo__io_state *io = op->io;
 	op->link.closed = false;
-	RINGO_ASSERT(sqe->opcode < IORING_OP_LAST);
-	unsigned use = fd_use[sqe->opcode];
-	if (use & FD_FILE && sqe->fd >= 0 && !(sqe->flags & IOSQE_FIXED_FILE)) {
-		int err = ringo__fd_link_add(op->io, sqe->fd, &op->link);
-		if (ringo__unlikely(err < 0))
-			return err;
+	if (ringo__likely(sqe->opcode < IORING_OP_LAST && fd_use[sqe->opcode] == FD_FILE &&
+			  (unsigned)sqe->fd < io->fds_cap && !(sqe->flags & IOSQE_FIXED_FILE))) {
+		ringo__fd_list_push(&io->fds[sqe->fd], &op->link.node);
+		return 0;
 	}
-	if (ringo__unlikely(use & FD_IN)) {
-		int err = link_fd_in(op, sqe);
-		if (err < 0) {
-			ringo__fd_link_del(&op->link);
-			return err;
-		}
-	}
-	return 0;
+	return link_fds_slow(op, sqe);
 }
 
 int ringo__io_wait(struct ringo__io_op *op, struct io_uring_sqe *sqe)

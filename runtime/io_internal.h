@@ -82,6 +82,17 @@ static inline int ringo__fd_link_add(struct ringo__io_state *io, int fd, struct 
 	return 0;
 }
 
+/* Link a node that was never linked (its fields are garbage) at the
+ * tail of head: ringo__list_insert_tail without the check, for the
+ * operations' hot path. */
+static inline void ringo__fd_list_push(struct ringo__list *head, struct ringo__list *n)
+{
+	n->prev = head->prev;
+	n->next = head;
+	head->prev->next = n;
+	head->prev = n;
+}
+
 /* Take l off its fd's list; a no-op if ringo_close already did. */
 static inline void ringo__fd_link_del(struct ringo__fd_link *l)
 {
