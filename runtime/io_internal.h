@@ -124,8 +124,10 @@ static inline struct ringo__io_state *ringo__io_state(ringo_loop *loop)
 struct io_uring_sqe *ringo__io_prepare(struct ringo__io_op *op, int opcode, int *err);
 /* Tag the filled SQE, link it on the fd index (the fds the SQE names,
  * unless they are fixed files), add the linked timeout, suspend until the
- * final CQE. Returns the result with -ECANCELED mapped to -ETIMEDOUT or
- * -EBADF where a deadline or ringo_close caused it. */
+ * final CQE. Returns the result, a cancelled request's (-ECANCELED, or
+ * -EINTR/-ERESTARTSYS from an io-wq worker) mapped to -ECANCELED,
+ * -ETIMEDOUT or -EBADF where the task's cancel, a deadline or ringo_close
+ * caused it. */
 int ringo__io_wait(struct ringo__io_op *op, struct io_uring_sqe *sqe);
 
 /* The earlier of two deadlines, 0 meaning none. */

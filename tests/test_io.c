@@ -558,13 +558,13 @@ static int close_among_many_body(void *arg, void **result)
 	for (int i = 0; i < n; i++)
 		assert_int_equal(ringo_task_state(others.t[i]), RINGO_TASK_SUSPENDED);
 	for (int i = 0; i < n; i++) {
-		char msg[8];
-		snprintf(msg, sizeof(msg), "m%05d", i);
+		char msg[16];
+		snprintf(msg, sizeof(msg), "m%05d", i % 100000);
 		assert_int_equal(write(others.sv[i][0], msg, 6), 6);
 	}
 	for (int i = 0; i < n; i++) {
-		char msg[8];
-		snprintf(msg, sizeof(msg), "m%05d", i);
+		char msg[16];
+		snprintf(msg, sizeof(msg), "m%05d", i % 100000);
 		assert_int_equal(ringo_await(ringo_task_future(others.t[i]), NULL), 0);
 		assert_int_equal(others.ra[i].rc, 6);
 		assert_memory_equal(others.buf[i], msg, 6);
