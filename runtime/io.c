@@ -6,7 +6,9 @@
  * a late CQE finds nothing), and one SQE queued on the ring. The task then
  * suspends; the SQE goes to the kernel with everything else queued in the
  * loop's single io_uring_enter of the next iteration, and the CQE wakes
- * the task. Nothing is allocated per operation.
+ * the task. The record is also on its fd's list in the loop's fd index
+ * (io_fd.c) until the final CQE, so that ringo_close cancels exactly the
+ * requests on that fd. Nothing is allocated per operation.
  *
  * Cancellation: ringo_task_cancel() on a task blocked here queues an
  * IORING_OP_ASYNC_CANCEL for the op and does not wake the task: the task
