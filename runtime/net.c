@@ -401,8 +401,9 @@ int ringo_acceptor_close(ringo_acceptor *acc)
 		bool was_pending = ringo__task_cancel_pending(self);
 		ringo__task_clear_cancel(self); /* suspend must really wait */
 		ringo__task_suspend(&acc_close_ops, a);
+		/* Put back, not requested again: cancelling() stays as it was. */
 		if (was_pending)
-			ringo_task_cancel(self, NULL);
+			ringo__task_defer_cancel(self);
 	}
 	ringo__fd_link_del(&a->link);
 	while (a->count) {

@@ -374,6 +374,31 @@ static void test_stream_read_until_limit_and_eof(void **state)
 	assert_int_equal(fx_run_task(stream_limits_body, NULL), 0);
 }
 
+/* A cancel pending when acceptor_close starts is put off until the
+ * kernel is done with the acceptor, then delivered: counted once. */
+static int acceptor_close_pending_body(void *arg, void **result)
+{
+	int lfd = ringo_listen_tcp(NULL, 0, 16, 0);
+	assert_true(lfd >= 0);
+	ringo_acceptor acc;
+	assert_int_equal(ringo_acceptor_init(&acc, lfd), 0);
+	ringo_task *self = ringo_current_task();
+	assert_true(ringo_task_cancel(self, NULL));
+	assert_int_equal(ringo_acceptor_close(&acc), 0);
+	assert_null(acc.impl);
+	int n = ringo_task_cancelling(self);
+	int next = ringo_sleep(0);
+	close(lfd);
+	assert_int_equal(n, 1);
+	assert_int_equal(next, -ECANCELED);
+	return 0;
+}
+
+static void test_acceptor_close_with_a_cancel_pending_counts_it_once(void **state)
+{
+	assert_int_equal(fx_run_task(acceptor_close_pending_body, NULL), 0);
+}
+
 /* ---- streams keep what they do not hand over ---- */
 
 /* A reader blocked in read_exactly(10) that has 4 of the 10 bytes. */
@@ -893,6 +918,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_close_of_the_listener_stops_its_acceptor, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_stream_read_until_exactly_and_buffered_writes, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_stream_read_until_limit_and_eof, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_acceptor_close_with_a_cancel_pending_counts_it_once, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_stream_read_exactly_at_eof_keeps_the_partial_message, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_stream_read_exactly_cancelled_keeps_the_bytes_read, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_stream_read_exactly_at_deadline_keeps_the_bytes_read, fx_setup, fx_teardown),

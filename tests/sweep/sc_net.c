@@ -666,11 +666,7 @@ const struct sweep_scenario sweep_net_scenarios[] = {
 	{.name = "acceptor_close", .call = "ringo_acceptor_close",
 	 .priv_size = sizeof(struct net_st), .setup = acceptor_close_setup,
 	 .victim = acceptor_close_victim, .check = acceptor_close_check,
-	 .cleanup = listen_cleanup,
-	 .known = "ringo_acceptor_close (branch i9close's code) puts back a cancel pending at "
-		  "entry with ringo_task_cancel(self): cancelling() counts it twice "
-		  "(ringo__task_defer_cancel would not)",
-	 .known_in = SWEEP_KNOWN_PRE_IO},
+	 .cleanup = listen_cleanup},
 	{.name = "recv_buf", .call = "ringo_recv_buf", .priv_size = sizeof(struct net_st),
 	 .setup = recv_buf_setup, .victim = recv_buf_victim, .check = recv_buf_check,
 	 .cleanup = net_cleanup},
