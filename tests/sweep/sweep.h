@@ -35,6 +35,11 @@ enum {
 	/* Worker threads are involved: the injector ticks every 10 us of
 	 * real time (a worker's round trip is hundreds of iterations). */
 	SWEEP_THREADS = 1u << 2,
+	/* What the call waits for may finish despite the cancel (asyncio: a
+	 * task awaiting one that refuses cancellation gets its result and
+	 * is not cancelled): then the call returns it, and the victim need
+	 * not end cancelled. */
+	SWEEP_MAY_ABSORB = 1u << 3,
 };
 
 #define SWEEP_STEP_NS RINGO_USEC(1)
