@@ -157,6 +157,8 @@ int main(void)
 	};
 	const size_t nself = sizeof(selftests) / sizeof(selftests[0]);
 	const char *only = getenv("RINGO_SWEEP_ONLY");
+	if (only && !*only)
+		only = NULL;
 	size_t total = nself;
 	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
 		total += *tables[t].n;
