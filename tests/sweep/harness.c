@@ -21,8 +21,8 @@
 #include <cmocka.h>
 #include <liburing.h>
 
+#include "run.h"
 #include "support.h"
-#include "sweep.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SWEEP_ASAN 1
@@ -46,61 +46,7 @@
 #define MAX_PEERS 12
 #define MAX_NOISE 4
 
-/* ---- settings (environment) ---- */
-
-struct settings {
-	unsigned kmax;      /* highest k swept */
-	unsigned rounds;    /* random rounds per scenario */
-	uint64_t seed;      /* base of the random rounds' seeds */
-	bool all;           /* run scenarios marked known-failing too */
-	const char *only;   /* run only this scenario */
-	long replay_k;      /* >= 0: only this k (with replay_seed) */
-	uint64_t replay_seed;
-};
-
-static struct settings S;
-
-static unsigned long env_num(const char *name, unsigned long dflt)
-{
-	const char *v = getenv(name);
-	return v && *v ? strtoul(v, NULL, 0) : dflt;
-}
-
-static void settings_load(void)
-{
-	static bool loaded;
-	if (loaded)
-		return;
-	loaded = true;
-	const char *vg = getenv("RINGO_UNDER_VALGRIND");
-	bool slow = vg && vg[0] == '1';
-	/* Bounded for make test (a few seconds; Valgrind is ~30x slower):
-	 * most scenarios finish on their own within 20 iterations. */
-	S.kmax = (unsigned)env_num("RINGO_SWEEP_KMAX", slow ? 16 : 48);
-	S.rounds = (unsigned)env_num("RINGO_SWEEP_ROUNDS", slow ? 1 : 3);
-	S.seed = env_num("RINGO_SWEEP_SEED", 1);
-	S.all = env_num("RINGO_SWEEP_ALL", 0) != 0;
-	S.only = getenv("RINGO_SWEEP_ONLY");
-	S.replay_k = getenv("RINGO_SWEEP_K") ? (long)env_num("RINGO_SWEEP_K", 0) : -1;
-	S.replay_seed = env_num("RINGO_SWEEP_SEED", 0);
-}
-
 /* ---- one run ---- */
-
-/* A plan: where the cancel goes. seed 0 is the plain k sweep (no noise). */
-struct plan {
-	unsigned k;
-	uint64_t seed;
-	/* The victim first completes an I/O operation (a NOP): a cancel that
-	 * lands while it is ready to run after it is still pending when the
-	 * call starts (an I/O result is never replaced by a cancel). */
-	bool pre_io;
-	/* The victim returns right after the call, its result unread by any
-	 * suspension: a cancel that landed after the call completed makes the
-	 * task end cancelled (asyncio), and what the call took is kept only
-	 * if the task did not (sweep_kept). */
-	bool bare;
-};
 
 struct noise {
 	struct sweep_ctx *c;
@@ -218,58 +164,9 @@ void sweep_fail_at(struct sweep_ctx *c, const char *file, int line, const char *
 	snprintf(c->fail, sizeof(c->fail), "%s:%d: %s: %s", file, line, cond, msg);
 }
 
-void sweep_pattern(void *buf, size_t n, uint64_t from, unsigned seed)
-{
-	unsigned char *p = buf;
-	for (size_t i = 0; i < n; i++)
-		p[i] = sweep_byte(from + i, seed);
-}
-
-bool sweep_pattern_ok(const void *buf, size_t n, uint64_t from, unsigned seed)
-{
-	const unsigned char *p = buf;
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != sweep_byte(from + i, seed))
-			return false;
-	return true;
-}
-
-long sweep_drain(int fd, uint64_t *at, unsigned seed)
-{
-	int fl = fcntl(fd, F_GETFL);
-	if (fl < 0)
-		return -1;
-	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-	char buf[4096];
-	long total = 0;
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n <= 0)
-			break;
-		if (!sweep_pattern_ok(buf, (size_t)n, *at, seed)) {
-			total = -1;
-			break;
-		}
-		*at += (uint64_t)n;
-		total += n;
-	}
-	fcntl(fd, F_SETFL, fl);
-	return total;
-}
-
 void sweep_post_until(struct sweep_ctx *c, _Atomic int *flag)
 {
 	c->post_until = flag;
-}
-
-int sweep_yield(int n)
-{
-	for (int i = 0; i < n; i++) {
-		int rc = ringo_sleep(0);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
 }
 
 ringo_task *sweep_spawn_peer(struct sweep_ctx *c, ringo_task_fn *fn, void *arg)
@@ -411,14 +308,6 @@ static void arm_tick(struct sweep_ctx *c)
 }
 
 /* ---- noise (random rounds) ---- */
-
-static uint64_t rnd(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
 
 static int noise_main(void *arg, void **result)
 {
@@ -577,7 +466,7 @@ static void describe(const struct sweep_ctx *c, char *buf, size_t len)
 			      : "");
 }
 
-static void on_death(void)
+void sweep__on_death(void)
 {
 	if (!current)
 		return;
@@ -591,7 +480,7 @@ static void on_death(void)
 
 static void on_abort(int sig)
 {
-	on_death();
+	sweep__on_death();
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -609,9 +498,7 @@ static void finish_loop(struct sweep_ctx *c)
 		sweep_fail(c, "leaked %zu bytes in %zu blocks", c->ca.live_bytes, c->ca.live_blocks);
 }
 
-/* One run. Returns true if it passed; *finished_first tells the k sweep
- * to stop. */
-static bool run_one(const struct sweep_scenario *sc, struct plan plan, bool quiet,
+bool sweep__run_one(const struct sweep_scenario *sc, struct plan plan, bool quiet,
 		    bool *finished_first)
 {
 	struct sweep_ctx *c = calloc(1, sizeof(*c));
@@ -673,149 +560,11 @@ static bool run_one(const struct sweep_scenario *sc, struct plan plan, bool quie
 	return ok;
 }
 
-static uint64_t mix(uint64_t a, const char *s)
+void sweep__install_handlers(void)
 {
-	uint64_t h = a ^ 0x9e3779b97f4a7c15ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-	return h ? h : 1;
-}
-
-static int nothing(void *arg, void **result)
-{
-	return ringo_sleep(0);
-}
-
-/* Whatever the runtime opens once per process (and keeps) is opened here,
- * before any run counts file descriptors. */
-static void warm_up(void)
-{
-	struct counting_allocator ca;
-	ringo_loop *loop = test_loop_new(&ca, 0);
-	ringo_task *t;
-	assert_int_equal(ringo_spawn(loop, nothing, NULL, NULL, &t), 0);
-	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL), 0);
-	ringo_task_release(t);
-	test_loop_free(loop, &ca);
-}
-
-static void harness_init(void)
-{
-	static bool done;
-	if (done)
-		return;
-	done = true;
-	settings_load();
-	warm_up();
 	signal(SIGABRT, on_abort);
 	signal(SIGPIPE, SIG_IGN);
 #ifdef SWEEP_ASAN
-	__sanitizer_set_death_callback(on_death);
+	__sanitizer_set_death_callback(sweep__on_death);
 #endif
-}
-
-bool sweep_run_once(const struct sweep_scenario *sc, unsigned k, uint64_t seed, bool pre_io,
-		    bool bare, bool quiet)
-{
-	harness_init();
-	struct plan p = {k, seed, pre_io, bare};
-	bool finished;
-	return run_one(sc, p, quiet, &finished);
-}
-
-/* Every k from 0 until the scenario finishes before the cancel lands (or
- * the cap). Returns the last k run; counts failures. */
-static unsigned sweep_ks(const struct sweep_scenario *sc, bool pre_io, bool bare,
-			 unsigned *failures, bool *finished)
-{
-	unsigned k = 0;
-	*finished = false;
-	for (; k <= S.kmax && !*finished; k++) {
-		struct plan p = {k, 0, pre_io, bare};
-		*failures += !run_one(sc, p, false, finished);
-	}
-	return k - 1;
-}
-
-/* Runs of this kind hit a known defect (and RINGO_SWEEP_ALL is not set). */
-static bool known_broken(const struct sweep_scenario *sc, bool pre_io, bool bare)
-{
-	if (!sc->known || S.all)
-		return false;
-	unsigned in = sc->known_in ? sc->known_in
-				   : SWEEP_KNOWN_PLAIN | SWEEP_KNOWN_PRE_IO | SWEEP_KNOWN_BARE;
-	return ((in & SWEEP_KNOWN_PRE_IO) && pre_io) || ((in & SWEEP_KNOWN_BARE) && bare) ||
-	       ((in & SWEEP_KNOWN_PLAIN) && !pre_io && !bare);
-}
-
-/* One pass of the k sweep, or "skipped" in the summary. */
-struct pass {
-	bool pre_io, bare, skipped, done;
-	unsigned k;
-	const char *label;
-};
-
-static void pass_text(const struct pass *p, char *buf, size_t len)
-{
-	if (p->skipped)
-		snprintf(buf, len, "%s skipped", p->label);
-	else
-		snprintf(buf, len, "%s 0..%u%s", p->label, p->k, p->done ? "" : " (cap)");
-}
-
-void sweep_run_scenario(const struct sweep_scenario *sc)
-{
-	harness_init();
-	if (S.replay_k >= 0) {
-		bool pre = env_num("RINGO_SWEEP_PRE_IO", 0) != 0;
-		bool bare = env_num("RINGO_SWEEP_BARE", 0) != 0;
-		if (!sweep_run_once(sc, (unsigned)S.replay_k, S.replay_seed, pre, bare, false))
-			fail_msg("sweep %s failed (replay)", sc->name);
-		return;
-	}
-	struct pass passes[3] = {
-		{.label = "k"}, {.pre_io = true, .label = "after I/O"}, {.bare = true, .label = "bare"}};
-	unsigned failures = 0, kmax = 0;
-	bool all_skipped = true;
-	for (int i = 0; i < 3; i++) {
-		struct pass *p = &passes[i];
-		p->skipped = known_broken(sc, p->pre_io, p->bare);
-		if (p->skipped)
-			continue;
-		all_skipped = false;
-		p->k = sweep_ks(sc, p->pre_io, p->bare, &failures, &p->done);
-		kmax = p->k > kmax ? p->k : kmax;
-	}
-	if (all_skipped) {
-		printf("sweep %-20s %-30s skipped: %s\n", sc->name, sc->call, sc->known);
-		fflush(stdout);
-		skip();
-	}
-	uint64_t rng = mix(S.seed, sc->name);
-	unsigned rounds = 0;
-	for (unsigned r = 0; r < S.rounds; r++) {
-		struct plan p;
-		p.seed = rnd(&rng) | 1;
-		p.k = (unsigned)(rnd(&rng) % (kmax + 2));
-		p.pre_io = rnd(&rng) & 1;
-		p.bare = rnd(&rng) & 1;
-		if (known_broken(sc, p.pre_io, p.bare))
-			p.pre_io = p.bare = false;
-		if (known_broken(sc, p.pre_io, p.bare))
-			continue;
-		bool finished;
-		failures += !run_one(sc, p, false, &finished);
-		rounds++;
-	}
-	char t[3][48];
-	for (int i = 0; i < 3; i++)
-		pass_text(&passes[i], t[i], sizeof(t[i]));
-	printf("sweep %-20s %-30s %s, %s, %s; %u random: %s\n", sc->name, sc->call, t[0], t[1],
-	       t[2], rounds, failures ? "FAILED" : "ok");
-	for (int i = 0; i < 3; i++)
-		if (passes[i].skipped)
-			printf("      %s runs skipped: %s\n", passes[i].label, sc->known);
-	fflush(stdout);
-	if (failures)
-		fail_msg("sweep %s: %u failing runs (details above)", sc->name, failures);
 }
