@@ -363,12 +363,32 @@ static int cmd_set(const struct cmd *m)
 	return reply(m->c, ok ? "+OK\r\n" : ERR_OOM);
 }
 
+/* The value must not be used after the lock is dropped or the task
+ * suspends (a DEL from another connection may free it meanwhile; with
+ * --threads the lock must not be held across a suspension either). A
+ * reply that fits in the write buffer is copied there without
+ * suspending; a larger one is copied out first. */
 static int cmd_get(const struct cmd *m)
 {
+	ringo_stream *out = &m->c->out;
 	store_lock();
 	struct entry *e = store_get(arg(m, 1), alen(m, 1));
-	int err = e ? reply_bulk(m->c, e->val, e->vlen) : reply(m->c, "$-1\r\n");
+	if (!e) {
+		store_unlock();
+		return reply(m->c, "$-1\r\n");
+	}
+	if (e->vlen + 32 <= out->wcap - out->wlen) {
+		int err = reply_bulk(m->c, e->val, e->vlen);
+		store_unlock();
+		return err;
+	}
+	size_t n = e->vlen;
+	char *copy = malloc(n ? n : 1);
+	if (copy)
+		memcpy(copy, e->val, n);
 	store_unlock();
+	int err = copy ? reply_bulk(m->c, copy, n) : reply(m->c, ERR_OOM);
+	free(copy);
 	return err;
 }
 
@@ -491,6 +511,9 @@ static int execute(const struct cmd *m)
  * -ENOMEM. */
 static int make_room(struct conn *c)
 {
+	/* The request not complete yet starts at in + start. */
+	if (c->len > opt.max_query || c->parser.pos > opt.max_query || c->parser.need > opt.max_query)
+		return -E2BIG;
 	if (c->start + c->len < c->cap)
 		return 0;
 	if (c->start) {
@@ -558,6 +581,8 @@ static void serve(struct conn *c)
 {
 	for (;;) {
 		int rc = resp_parse(&c->parser, c->in + c->start, c->len);
+		if (rc == RESP_DONE && c->parser.pos > opt.max_query)
+			rc = RESP_MORE; /* too large, though it came in one piece: make_room says so */
 		if (rc == RESP_DONE) {
 			struct cmd m = {c, c->in + c->start, c->parser.args, c->parser.argc};
 			int err = execute(&m);
