@@ -162,7 +162,7 @@ static void test_many_arguments_grow_the_array(void **state)
 static void test_lines_longer_than_64k_are_refused_however_they_arrive(void **state)
 {
 	size_t len = RESP_INLINE_MAX + 2;
-	char *in = malloc(len + 4);
+	char *in = malloc(4 + len + 2); /* "*1\r\n", the line, CRLF */
 	struct resp_parser p;
 	/* An inline request, a count and a bulk length, each too long. */
 	const struct {
