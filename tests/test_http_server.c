@@ -596,6 +596,10 @@ static void test_http_send_timeout_drops_a_client_that_never_reads(void **state)
 	int port;
 	const char *args[] = {"--timeout-ms", "600000", "--send-timeout-ms", "300", NULL};
 	pid_t pid = start_http(&port, args);
+	/* Once it has served a request it is fully started (its signalfd
+	 * comes after the listening socket): count its descriptors then. */
+	static char out[4096];
+	assert_int_equal(status_of(port, "GET / HTTP/1.1\r\n\r\n", out, sizeof(out)), 200);
 	int base = count_fds(pid);
 	/* A small receive window, so the server's sends stall soon. */
 	struct client c;
