@@ -511,8 +511,8 @@ static int execute(const struct cmd *m)
  * -ENOMEM. */
 static int make_room(struct conn *c)
 {
-	/* The request not complete yet starts at in + start. */
-	if (c->len > opt.max_query || c->parser.pos > opt.max_query || c->parser.need > opt.max_query)
+	/* Every byte buffered belongs to the request not complete yet. */
+	if (c->len >= opt.max_query || c->parser.need > opt.max_query)
 		return -E2BIG;
 	if (c->start + c->len < c->cap)
 		return 0;
@@ -576,13 +576,24 @@ static void linger(struct conn *c)
 	ringo_deadline_pop(&scope);
 }
 
+#define ERR_QUERY_LIMIT "-ERR Protocol error: query buffer limit reached\r\n"
+
+/* Answer text, then close without the client losing it (linger). */
+static void refuse(struct conn *c, const char *text, size_t len)
+{
+	ringo_stream_write(&c->out, text, len);
+	linger(c);
+}
+
 /* Serve requests until the client leaves, errs, or the server stops. */
 static void serve(struct conn *c)
 {
 	for (;;) {
 		int rc = resp_parse(&c->parser, c->in + c->start, c->len);
-		if (rc == RESP_DONE && c->parser.pos > opt.max_query)
-			rc = RESP_MORE; /* too large, though it came in one piece: make_room says so */
+		if (rc == RESP_DONE && c->parser.pos > opt.max_query) {
+			refuse(c, ERR_QUERY_LIMIT, strlen(ERR_QUERY_LIMIT)); /* came in one piece */
+			return;
+		}
 		if (rc == RESP_DONE) {
 			struct cmd m = {c, c->in + c->start, c->parser.args, c->parser.argc};
 			int err = execute(&m);
@@ -596,8 +607,7 @@ static void serve(struct conn *c)
 		}
 		if (rc < 0) {
 			char msg[96];
-			ringo_stream_write(&c->out, msg, resp_error_text(&c->parser, rc, msg, sizeof(msg)));
-			linger(c);
+			refuse(c, msg, resp_error_text(&c->parser, rc, msg, sizeof(msg)));
 			return;
 		}
 		/* More bytes needed: answer what was pipelined so far first. */
@@ -605,8 +615,8 @@ static void serve(struct conn *c)
 			return;
 		int err = make_room(c);
 		if (err < 0) {
-			reply(c, err == -E2BIG ? "-ERR Protocol error: query buffer limit reached\r\n" : ERR_OOM);
-			linger(c);
+			const char *text = err == -E2BIG ? ERR_QUERY_LIMIT : ERR_OOM;
+			refuse(c, text, strlen(text));
 			return;
 		}
 		int got = ringo_recv(c->fd, c->in + c->start + c->len, c->cap - c->start - c->len, 0);
