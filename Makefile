@@ -56,7 +56,7 @@ TOUR_SRCS := $(wildcard examples/tour/*.c)
 TOUR_BINS := $(TOUR_SRCS:examples/%.c=$(BUILD)/examples/%)
 # Parts of examples (no main of their own): compiled once, linked into the
 # examples that use them and into the tests that test them (see below).
-EXAMPLE_UNITS := examples/http_parse.c examples/resp_parse.c
+EXAMPLE_UNITS := examples/http_parse.c examples/resp_parse.c examples/kv_store.c
 EXAMPLE_UNIT_OBJS := $(EXAMPLE_UNITS:examples/%.c=$(BUILD)/examples/units/%.o)
 EXAMPLE_SRCS := $(filter-out $(EXAMPLE_UNITS),$(wildcard examples/*.c))
 EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
@@ -130,7 +130,7 @@ $(BUILD)/examples/units/%.o: examples/%.c
 
 # The units each multi-file example links.
 $(BUILD)/examples/http_server: $(BUILD)/examples/units/http_parse.o
-$(BUILD)/examples/kv_server: $(BUILD)/examples/units/resp_parse.o
+$(BUILD)/examples/kv_server: $(BUILD)/examples/units/resp_parse.o $(BUILD)/examples/units/kv_store.o
 
 $(BUILD)/examples/%: examples/%.c $(LIB)
 	@mkdir -p $(dir $@)

@@ -13,15 +13,13 @@
  * proto-max-bulk-len), a request up to --max-query-len bytes in all (1 GiB,
  * redis client-query-buffer-limit) and 1M arguments. A connection's read
  * buffer grows with the request it holds and shrinks back after it;
- * deleted values go back to the system (see "memory").
+ * deleted values go back to the system (kv_store.c, "memory").
  * With --threads N, N loops share the port (SO_REUSEPORT) and one store
  * behind a mutex (with one loop nothing else touches the store, so the
  * mutex is skipped). SIGINT/SIGTERM stop it cleanly.
  */
 #include <errno.h>
 #include <limits.h>
-#include <malloc.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +27,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "kv_store.h"
 #include "resp_parse.h"
 #include "ringo.h"
 #include "serve.h"
@@ -36,187 +35,16 @@
 #define RBUF_INIT 16384          /* a connection's read buffer, to start with */
 #define RBUF_KEEP (64 * 1024)    /* a bigger one is shrunk after its request */
 #define WBUF 16384
-#define TRIM_EVERY (32u << 20)   /* freed bytes between two malloc_trim calls */
 #define LINGER RINGO_SEC(2)
 
 /* Where and how it listens (examples/serve.h). */
 static struct serve srv = {.name = "kv_server", .host = "127.0.0.1", .port = -1, .threads = 1};
 
+/* Read-only once the loops run. */
 static struct {
 	uint64_t max_bulk;  /* --max-bulk-len */
 	uint64_t max_query; /* --max-query-len */
 } opt = {RESP_DEFAULT_MAX_BULK, 1ull << 30};
-
-/* ---- the store: chained hash table ---- */
-
-struct entry {
-	struct entry *next;
-	uint64_t hash;
-	char *val;
-	size_t vlen;
-	size_t vcap; /* bytes allocated at val: a SET that fits reuses them */
-	size_t klen;
-	char key[];
-};
-
-static struct {
-	pthread_mutex_t lock;
-	struct entry **b;
-	size_t nb;     /* buckets, a power of two */
-	size_t n;      /* entries */
-	size_t freed;  /* bytes freed since the last malloc_trim (see "memory");
-			  atomic: connections add to it without the lock */
-} store = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, 0};
-
-/* Only worker loops touch the store, so a single loop needs no lock: two
- * uncontended atomics per command are a measurable share of a GET. */
-static void store_lock(void)
-{
-	if (srv.threads > 1)
-		pthread_mutex_lock(&store.lock);
-}
-
-static void store_unlock(void)
-{
-	if (srv.threads > 1)
-		pthread_mutex_unlock(&store.lock);
-}
-
-/* ---- memory ----
- * glibc keeps freed memory in its heap for reuse; it goes back to the
- * system only when it sits at the top of the heap. After deleting many
- * values, or shrinking a connection's large buffer, the process would stay
- * at its peak size. So once TRIM_EVERY bytes have been freed, malloc_trim
- * hands the free pages back (it walks the free lists: rare enough not to
- * matter, and never with the store lock held). */
-
-static void note_freed(size_t n)
-{
-	__atomic_fetch_add(&store.freed, n, __ATOMIC_RELAXED);
-}
-
-/* After each request: one relaxed load unless there is work. */
-static void maybe_trim(void)
-{
-	if (__atomic_load_n(&store.freed, __ATOMIC_RELAXED) < TRIM_EVERY)
-		return;
-	if (__atomic_exchange_n(&store.freed, 0, __ATOMIC_RELAXED) >= TRIM_EVERY)
-		malloc_trim(0);
-}
-
-static uint64_t hash(const char *p, size_t n)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
-	return h;
-}
-
-static struct entry **find(const char *k, size_t klen, uint64_t h)
-{
-	struct entry **pp = &store.b[h & (store.nb - 1)];
-	for (; *pp; pp = &(*pp)->next)
-		if ((*pp)->hash == h && (*pp)->klen == klen && !memcmp((*pp)->key, k, klen))
-			return pp;
-	return pp;
-}
-
-static void grow(void)
-{
-	size_t nb = store.nb ? store.nb * 2 : 1024;
-	struct entry **b = calloc(nb, sizeof(*b));
-	if (!b)
-		return;
-	for (size_t i = 0; i < store.nb; i++) {
-		for (struct entry *e = store.b[i], *next; e; e = next) {
-			next = e->next;
-			e->next = b[e->hash & (nb - 1)];
-			b[e->hash & (nb - 1)] = e;
-		}
-	}
-	free(store.b);
-	store.b = b;
-	store.nb = nb;
-}
-
-/* Set key to val; returns false on out of memory. Lock held. */
-static bool store_set(const char *k, size_t klen, const char *v, size_t vlen)
-{
-	if (store.n >= store.nb)
-		grow();
-	if (!store.nb)
-		return false;
-	uint64_t h = hash(k, klen);
-	struct entry **pp = find(k, klen, h);
-	if (*pp && vlen <= (*pp)->vcap && (*pp)->vcap <= 2 * vlen + 64) {
-		/* Overwriting with a value that fits (and does not leave most
-		 * of the old allocation idle): no malloc/free pair. */
-		memcpy((*pp)->val, v, vlen);
-		(*pp)->vlen = vlen;
-		return true;
-	}
-	size_t cap = vlen ? vlen : 1;
-	char *val = malloc(cap);
-	if (!val)
-		return false;
-	memcpy(val, v, vlen);
-	if (*pp) {
-		free((*pp)->val);
-		note_freed((*pp)->vcap);
-	} else {
-		struct entry *e = malloc(sizeof(*e) + klen);
-		if (!e) {
-			free(val);
-			return false;
-		}
-		e->next = NULL;
-		e->hash = h;
-		e->klen = klen;
-		memcpy(e->key, k, klen);
-		*pp = e;
-		store.n++;
-	}
-	(*pp)->val = val;
-	(*pp)->vlen = vlen;
-	(*pp)->vcap = cap;
-	return true;
-}
-
-static struct entry *store_get(const char *k, size_t klen)
-{
-	if (!store.nb)
-		return NULL;
-	return *find(k, klen, hash(k, klen));
-}
-
-/* Lock held. */
-static bool store_del(const char *k, size_t klen)
-{
-	if (!store.nb)
-		return false;
-	struct entry **pp = find(k, klen, hash(k, klen));
-	struct entry *e = *pp;
-	if (!e)
-		return false;
-	*pp = e->next;
-	note_freed(e->vcap + sizeof(*e) + e->klen);
-	free(e->val);
-	free(e);
-	store.n--;
-	return true;
-}
-
-static void store_free(void)
-{
-	for (size_t i = 0; i < store.nb; i++) {
-		for (struct entry *e = store.b[i], *next; e; e = next) {
-			next = e->next;
-			free(e->val);
-			free(e);
-		}
-	}
-	free(store.b);
-}
 
 /* ---- a connection ---- */
 
@@ -357,9 +185,9 @@ static int cmd_set(const struct cmd *m)
 {
 	if (m->argc != 3)
 		return reply(m->c, "-ERR syntax error\r\n"); /* options (EX, NX, ...) */
-	store_lock();
-	bool ok = store_set(arg(m, 1), alen(m, 1), arg(m, 2), alen(m, 2));
-	store_unlock();
+	kv_store_lock();
+	bool ok = kv_store_set(arg(m, 1), alen(m, 1), arg(m, 2), alen(m, 2));
+	kv_store_unlock();
 	return reply(m->c, ok ? "+OK\r\n" : ERR_OOM);
 }
 
@@ -371,22 +199,22 @@ static int cmd_set(const struct cmd *m)
 static int cmd_get(const struct cmd *m)
 {
 	ringo_stream *out = &m->c->out;
-	store_lock();
-	struct entry *e = store_get(arg(m, 1), alen(m, 1));
+	kv_store_lock();
+	struct kv_entry *e = kv_store_get(arg(m, 1), alen(m, 1));
 	if (!e) {
-		store_unlock();
+		kv_store_unlock();
 		return reply(m->c, "$-1\r\n");
 	}
 	if (e->vlen + 32 <= out->wcap - out->wlen) {
 		int err = reply_bulk(m->c, e->val, e->vlen);
-		store_unlock();
+		kv_store_unlock();
 		return err;
 	}
 	size_t n = e->vlen;
 	char *copy = malloc(n ? n : 1);
 	if (copy)
 		memcpy(copy, e->val, n);
-	store_unlock();
+	kv_store_unlock();
 	int err = copy ? reply_bulk(m->c, copy, n) : reply(m->c, ERR_OOM);
 	free(copy);
 	return err;
@@ -395,10 +223,10 @@ static int cmd_get(const struct cmd *m)
 static int cmd_del(const struct cmd *m)
 {
 	long long n = 0;
-	store_lock();
+	kv_store_lock();
 	for (size_t i = 1; i < m->argc; i++)
-		n += store_del(arg(m, i), alen(m, i));
-	store_unlock();
+		n += kv_store_del(arg(m, i), alen(m, i));
+	kv_store_unlock();
 	return reply_int(m->c, n);
 }
 
@@ -409,8 +237,8 @@ static int incr_by(const struct cmd *m, long long by)
 {
 	const char *err = NULL;
 	long long v = 0, sum = 0;
-	store_lock();
-	struct entry *e = store_get(arg(m, 1), alen(m, 1));
+	kv_store_lock();
+	struct kv_entry *e = kv_store_get(arg(m, 1), alen(m, 1));
 	if (e && !resp_string2ll(e->val, e->vlen, &v)) {
 		err = ERR_NOT_INT;
 	} else if (__builtin_add_overflow(v, by, &sum)) {
@@ -418,10 +246,10 @@ static int incr_by(const struct cmd *m, long long by)
 	} else {
 		char b[24];
 		int n = snprintf(b, sizeof(b), "%lld", sum);
-		if (!store_set(arg(m, 1), alen(m, 1), b, (size_t)n))
+		if (!kv_store_set(arg(m, 1), alen(m, 1), b, (size_t)n))
 			err = ERR_OOM;
 	}
-	store_unlock();
+	kv_store_unlock();
 	return err ? reply(m->c, err) : reply_int(m->c, sum);
 }
 
@@ -547,7 +375,7 @@ static void shrink(struct conn *c)
 		return;
 	memcpy(in, c->in + c->start, c->len);
 	free(c->in);
-	note_freed(c->cap);
+	kv_note_freed(c->cap);
 	c->in = in;
 	c->cap = RBUF_INIT;
 	c->start = 0;
@@ -600,7 +428,7 @@ static void serve(struct conn *c)
 			consume(c, c->parser.pos);
 			resp_next(&c->parser);
 			shrink(c);
-			maybe_trim();
+			kv_maybe_trim();
 			if (err)
 				return;
 			continue;
@@ -644,11 +472,11 @@ static int kv_conn(void *arg, void **result)
 	ringo_stream_flush(&c->out);
 	ringo_close(fd);
 	if (c->cap > RBUF_INIT)
-		note_freed(c->cap);
+		kv_note_freed(c->cap);
 	resp_free(&c->parser);
 	free(c->in);
 	free(c);
-	maybe_trim();
+	kv_maybe_trim();
 	return 0;
 }
 
@@ -707,8 +535,9 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	kv_store_init(srv.threads > 1);
 	srv.conn = kv_conn;
 	int status = serve_run(&srv);
-	store_free();
+	kv_store_free();
 	return status;
 }
