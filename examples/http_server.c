@@ -18,9 +18,9 @@
  * in 1023 bytes (414), a body in 1 MiB (413; Content-Length or chunked).
  * Malformed requests get 400 and the connection is closed; the server goes
  * on serving everyone else. Timeouts (see "timeouts"): a client that takes
- * longer than --timeout-ms (10 s) to send a request head, waits longer
- * than --body-timeout-ms (60 s) between two reads of a body, or does not
- * take any of its response for --send-timeout-ms (60 s) is dropped.
+ * longer than --timeout-ms (10 s) to send a request head, sends nothing of
+ * a body for --body-timeout-ms (60 s), or takes none of its response for
+ * --send-timeout-ms (60 s) is dropped.
  * SIGINT/SIGTERM stop it cleanly; --threads N runs N loops on one
  * SO_REUSEPORT port.
  */
@@ -502,7 +502,7 @@ static int respond(struct conn *c, const struct http_request *r, const char *pat
 		if (strcmp(path, "echo") != 0)
 			return send_status(c, 405, "Allow: GET, HEAD\r\n", false, close);
 		int err = send_head(c, 200, "application/octet-stream", b->len, "", close);
-		return err ? err : put(c, b->p, b->len);
+		return err || b->len == 0 ? err : put(c, b->p, b->len);
 	}
 	if (r->method != HTTP_GET && r->method != HTTP_HEAD)
 		return send_status(c, 405, "Allow: GET, HEAD, POST\r\n", false, close);
@@ -594,7 +594,8 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: http_server [--host ADDR] [--threads N] [--root DIR] [--timeout-ms MS]\n"
-		"                   [--body-timeout-ms MS] [--send-timeout-ms MS] [--resolve-fallback] PORT\n"
+		"                   [--body-timeout-ms MS] [--send-timeout-ms MS]\n"
+		"                   [--resolve-fallback] PORT\n"
 		"  HTTP/1.1 keep-alive server: GET / answers \"Hello, World!\", --root DIR serves\n"
 		"  files (GET, HEAD, single byte ranges), POST /echo answers with the body.\n"
 		"  --host ADDR            address to listen on (default 127.0.0.1)\n"
@@ -602,8 +603,8 @@ static void usage(FILE *out)
 		"  --root DIR             serve files from DIR; nothing outside it is ever served\n"
 		"  --timeout-ms MS        drop a client that takes longer to send a request head,\n"
 		"                         or stays idle longer between requests (10000)\n"
-		"  --body-timeout-ms MS   drop a client that waits longer between two reads of a\n"
-		"                         request body (60000, nginx client_body_timeout)\n"
+		"  --body-timeout-ms MS   drop a client that sends nothing of a request body for\n"
+		"                         this long (60000, nginx client_body_timeout)\n"
 		"  --send-timeout-ms MS   drop a client that takes none of its response for this\n"
 		"                         long (60000, nginx send_timeout)\n"
 		"  --resolve-fallback     open files component by component without openat2, as\n"
