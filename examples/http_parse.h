@@ -16,7 +16,9 @@
  *     lines, no control bytes (NUL, CR, ...) except HTAB in values;
  *   - Content-Length: digits, given once; Transfer-Encoding: exactly
  *     "chunked" (other codings: 501); both together: 400 (smuggling), and
- *     Transfer-Encoding in HTTP/1.0: 400.
+ *     Transfer-Encoding in HTTP/1.0: 400;
+ *   - Host is not required (nginx answers an HTTP/1.1 request without it
+ *     with 400; this server has one site, so it does not look).
  */
 #ifndef RINGO_EXAMPLES_HTTP_PARSE_H
 #define RINGO_EXAMPLES_HTTP_PARSE_H
