@@ -390,17 +390,19 @@ static void consume(struct conn *c, size_t n)
 }
 
 /* See http_server.c: close after an error reply without the client losing
- * it to a reset: shut our side, discard what it still sends, briefly. */
+ * it to a reset: shut our side, discard what it still sends, briefly. The
+ * whole of it, the reply's send included, is bounded by LINGER (this
+ * server has no other timeout for a client that does not read). */
 static void linger(struct conn *c)
 {
-	if (ringo_stream_flush(&c->out) < 0 || ringo_shutdown(c->fd, SHUT_WR) < 0)
-		return;
 	ringo_deadline scope;
 	if (ringo_deadline_push(&scope, ringo_loop_time_ns(ringo_loop_current()) + LINGER) < 0)
 		return;
-	char buf[4096];
-	while (ringo_recv(c->fd, buf, sizeof(buf), 0) > 0)
-		;
+	if (ringo_stream_flush(&c->out) == 0 && ringo_shutdown(c->fd, SHUT_WR) == 0) {
+		char buf[4096];
+		while (ringo_recv(c->fd, buf, sizeof(buf), 0) > 0)
+			;
+	}
 	ringo_deadline_pop(&scope);
 }
 
