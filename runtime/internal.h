@@ -327,9 +327,10 @@ struct ringo__wait_ops {
 	const char *what;            /* for ringo_dump_tasks: "sleep", "lock", ... */
 	void (*interrupt)(ringo_task *t);
 	/* true: a wake already queued wins over a cancel that arrives before
-	 * the task runs (results that must not be lost, e.g. I/O or a lock
-	 * handed over); the cancel is then delivered at the next suspension.
-	 * false: the cancel replaces the wake value with -ECANCELED. */
+	 * the task runs (results that cannot be undone, e.g. I/O); the cancel
+	 * is then delivered at the next suspension.
+	 * false: the cancel replaces the wake value with -ECANCELED (the
+	 * queue and sync primitives: their waiter then takes nothing). */
 	bool keep_result;
 };
 
