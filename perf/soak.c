@@ -753,6 +753,18 @@ static struct worker *setup(void)
 	return ws;
 }
 
+static void teardown(struct worker *ws)
+{
+	for (int t = 0; t < opt.threads; t++) {
+		for (unsigned i = 0; i < ws[t].count; i++)
+			if (ws[t].conns[i].fd >= 0)
+				close(ws[t].conns[i].fd);
+		close(ws[t].epfd);
+	}
+	free(ws[0].conns); /* one array, shared out in setup() */
+	free(ws);
+}
+
 int main(int argc, char **argv)
 {
 	struct samples s;
@@ -790,5 +802,6 @@ int main(int argc, char **argv)
 	rc = verdict(ws, &s);
 	if (opt.server_argv != NULL && !stop_server(opt.pid))
 		rc = 1;
+	teardown(ws);
 	return rc;
 }

@@ -96,6 +96,7 @@ struct conn {
 	bool failed;         /* output failed: drop the queue, close when idle */
 	bool waiting;        /* on srv.waiting: recv ended with -ENOBUFS */
 	struct conn *wprev, *wnext; /* srv.waiting links, valid while waiting */
+	struct conn *prev, *next;   /* srv.conns: every open connection */
 	struct msghdr msg;   /* for sendmsg; kernel-owned while send_busy */
 	struct iovec iov[SEND_IOVS];
 };
@@ -107,6 +108,7 @@ static struct {
 	bool bundle;       /* recv asks for bundles */
 	bool regring;      /* the ring fd is registered */
 	unsigned live;     /* open connections */
+	struct conn *conns; /* all of them, freed at exit */
 	/* The provided-buffer ring. */
 	struct io_uring_buf_ring *br;
 	char *bufs;        /* nbufs * buf_size bytes */
@@ -330,6 +332,12 @@ static void conn_maybe_close(struct conn *c)
 		wait_unlink(c);
 	queue_drop(c);
 	close_fd(c->fd);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		srv.conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
 	free(c);
 	assert(srv.live > 0);
 	srv.live--;
@@ -369,6 +377,10 @@ static void on_accept(struct io_uring_cqe *cqe)
 	memset(c, 0, sizeof(*c));
 	c->fd = cqe->res;
 	c->head = c->tail = NO_BID;
+	c->next = srv.conns;
+	if (srv.conns != NULL)
+		srv.conns->prev = c;
+	srv.conns = c;
 	srv.live++;
 	arm_recv(c);
 }
@@ -736,9 +748,21 @@ int main(int argc, char **argv)
 	bufs_init();
 	queue_accept();
 	run();
-	/* Connections still open are reclaimed with the ring and the process. */
+	/* Tearing the ring down ends every request, so nothing the kernel
+	 * could still write to is freed below. */
 	io_uring_queue_exit(&srv.ring);
 	close(srv.listen_fd);
+	while (srv.conns != NULL) {
+		struct conn *c = srv.conns;
+		srv.conns = c->next;
+		if (!srv.fixed)
+			close(c->fd);
+		free(c);
+	}
+	munmap(srv.bufs, (size_t)srv.nbufs * srv.buf_size);
+	munmap(srv.br, (size_t)srv.nbufs * sizeof(struct io_uring_buf));
+	free(srv.meta);
+	free(srv.slot_bid);
 	fprintf(stderr,
 		"uring_mshot_echo: exiting, %u connections open, fixed=%d "
 		"regring=%d bundle=%d bufs=%u x %u, recv_cqes=%llu "
