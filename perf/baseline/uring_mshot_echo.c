@@ -387,9 +387,12 @@ static void on_accept(struct io_uring_cqe *cqe)
 
 /* Queue the buffers one recv CQE filled. A bundle covers consecutive ring
  * slots from the first buffer's, each full but the last (all buffers have
- * the same size), so the ids come from our record of what each slot held:
- * a slot is only refilled after the kernel consumed it and we handled the
- * CQE that reported it, because CQEs arrive in consumption order. */
+ * the same size), so the ids come from our record of what each slot held.
+ * That record is still right when the CQE is handled: a slot is refilled
+ * only once we recycle a buffer, and the buffers the kernel took after
+ * this CQE's are reported by later CQEs (CQEs come in the order buffers
+ * were taken), so not enough can have come back to wrap the ring onto
+ * these slots. queue_append() asserts each id is one the kernel holds. */
 static void take_buffers(struct conn *c, const struct io_uring_cqe *cqe)
 {
 	uint16_t first = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
