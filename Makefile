@@ -146,6 +146,7 @@ examples: $(TOUR_BINS) $(EXAMPLE_BINS)
 # per request and the ratios (perf/echo_compare, short settings).
 demo: perf
 	SECONDS_PER_RUN=$${SECONDS_PER_RUN:-2} ROUNDS=$${ROUNDS:-2} CONNS="$${CONNS:-100}" \
+		SIZES="$${SIZES:-64 4096}" RATE_FRACTION=$${RATE_FRACTION:-0} \
 		BUILD_DIR=$(BUILD) perf/echo_compare $(BUILD)/examples/echo_server
 
 $(BUILD)/examples/units/%.o: examples/%.c
