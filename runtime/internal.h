@@ -353,6 +353,10 @@ void *ringo__task_wait_ctx(const ringo_task *t);
  * (e.g. through an awaited future), do not deliver it again. */
 bool ringo__task_cancel_pending(const ringo_task *t);
 void ringo__task_clear_cancel(ringo_task *t);
+/* A call consumed the running task's cancellation but reports a partial
+ * result instead (ringo_send_all's short count): put the cancellation
+ * back so the next suspension delivers it. cancelling() is unchanged. */
+void ringo__task_defer_cancel(ringo_task *t);
 /* Stacks of the loop's task pools: free and committed, free and given
  * back, in use. For tests and diagnostics. */
 void ringo__task_stack_stats(ringo_loop *loop, size_t *hot, size_t *cold, size_t *live);
