@@ -2,6 +2,7 @@
  * thread-side future, and the debug foreign-thread check. */
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -116,12 +117,27 @@ static void test_spawn_threadsafe_result_blocks_until_done(void **state)
 	test_loop_free(loop, &ca);
 }
 
+/* A task that sleeps until cancelled; started lets the test cancel only
+ * once it runs (a tsfuture cancelled before its task starts never runs
+ * it at all). */
+struct sleeper {
+	sem_t started;
+	atomic_int cancelled;
+};
+
+static void sleeper_init(struct sleeper *sl)
+{
+	sem_init(&sl->started, 0, 0);
+	atomic_init(&sl->cancelled, 0);
+}
+
 static int sleeps_long(void *arg, void **result)
 {
-	atomic_int *cancelled = arg;
+	struct sleeper *sl = arg;
+	sem_post(&sl->started);
 	int rc = ringo_sleep(RINGO_SEC(3600));
 	if (rc == -ECANCELED)
-		atomic_store(cancelled, 1);
+		atomic_store(&sl->cancelled, 1);
 	return rc;
 }
 
@@ -131,10 +147,11 @@ static void test_result_times_out_and_cancel_cancels_the_task(void **state)
 	ringo_loop *loop = test_loop_new(&ca, 0);
 	pthread_t lt;
 	pthread_create(&lt, NULL, run_loop, loop);
-	atomic_int cancelled;
-	atomic_init(&cancelled, 0);
+	struct sleeper sl;
+	sleeper_init(&sl);
 	ringo_tsfuture *f;
-	assert_int_equal(ringo_spawn_threadsafe(loop, sleeps_long, &cancelled, &f), 0);
+	assert_int_equal(ringo_spawn_threadsafe(loop, sleeps_long, &sl, &f), 0);
+	sem_wait(&sl.started);
 	assert_int_equal(ringo_tsfuture_result(f, 0, NULL), -ETIMEDOUT);
 	assert_int_equal(ringo_tsfuture_result(f, RINGO_MSEC(5), NULL), -ETIMEDOUT);
 	assert_true(ringo_tsfuture_cancel(f));
@@ -145,7 +162,7 @@ static void test_result_times_out_and_cancel_cancels_the_task(void **state)
 	pthread_join(lt, NULL);
 	ringo_loop_run_until_complete(loop, NULL, NULL); /* -EINVAL: no-op */
 	test_loop_free(loop, &ca);
-	assert_int_equal(atomic_load(&cancelled), 1);
+	assert_int_equal(atomic_load(&sl.cancelled), 1);
 }
 
 static int fails_einval(void *arg, void **result)
@@ -175,13 +192,13 @@ static void test_loop_closing_first_cancels_the_thread_side_future(void **state)
 {
 	struct counting_allocator ca;
 	ringo_loop *loop = test_loop_new(&ca, 0);
-	atomic_int cancelled;
-	atomic_init(&cancelled, 0);
+	struct sleeper sl;
+	sleeper_init(&sl);
 	ringo_tsfuture *started, *queued;
-	assert_int_equal(ringo_spawn_threadsafe(loop, sleeps_long, &cancelled, &started), 0);
+	assert_int_equal(ringo_spawn_threadsafe(loop, sleeps_long, &sl, &started), 0);
 	ringo_call_soon_threadsafe(loop, stop_cb, loop);
 	ringo_loop_run_forever(loop); /* spawned and sleeping */
-	assert_int_equal(ringo_spawn_threadsafe(loop, sleeps_long, &cancelled, &queued), 0);
+	assert_int_equal(ringo_spawn_threadsafe(loop, sleeps_long, &sl, &queued), 0);
 	test_loop_free(loop, &ca);
 	assert_int_equal(ringo_tsfuture_result(started, -1, NULL), -ECANCELED);
 	assert_int_equal(ringo_tsfuture_result(queued, -1, NULL), -ESHUTDOWN);
@@ -310,6 +327,7 @@ struct hb {
 	ringo_loop *loop;
 	atomic_int posted;   /* release-stored after each post returns */
 	int ran;             /* loop thread: posts run so far */
+	int k;               /* loop thread: posted, as last read */
 	int checks, bad;
 };
 
@@ -331,32 +349,24 @@ static void *hb_produce(void *arg)
 	return NULL;
 }
 
-struct hb_probe {
-	struct hb *h;
-	int k;
-};
-
-static struct hb_probe probes[64];
-
 static void hb_verify(void *arg)
 {
-	struct hb_probe *p = arg;
-	p->h->checks++;
-	if (p->h->ran < p->k)
-		p->h->bad++;
-}
-
-static void hb_check(void *arg)
-{
 	struct hb *h = arg;
-	struct hb_probe *p = &probes[h->checks % 64];
-	p->h = h;
-	p->k = atomic_load_explicit(&h->posted, memory_order_acquire);
-	ringo_call_soon(h->loop, hb_verify, p, NULL);
-	if (p->k == ORDERED_POSTS && h->ran == ORDERED_POSTS)
+	h->checks++;
+	if (h->ran < h->k)
+		h->bad++;
+	if (h->k == ORDERED_POSTS)
 		ringo_loop_stop(h->loop);
 	else
 		ringo_call_soon(h->loop, hb_check, h, NULL);
+}
+
+/* Read how far the producer got, then queue the check behind it. */
+static void hb_check(void *arg)
+{
+	struct hb *h = arg;
+	h->k = atomic_load_explicit(&h->posted, memory_order_acquire);
+	ringo_call_soon(h->loop, hb_verify, h, NULL);
 }
 
 static void test_a_call_soon_never_overtakes_a_post_that_happened_before_it(void **state)
@@ -498,12 +508,14 @@ static void test_waiting_on_the_loops_own_thread_is_edeadlk(void **state)
 /* ---- cancelling a tsfuture (issue 10) ---- */
 
 struct cleanup {
+	sem_t started;
 	atomic_int cleaned;  /* written by the task after it took the cancel */
 };
 
 static int cleans_up_after_cancel(void *arg, void **result)
 {
 	struct cleanup *c = arg;
+	sem_post(&c->started);
 	int rc = ringo_sleep(RINGO_SEC(3600));
 	if (rc != -ECANCELED)
 		return -EBADMSG;
@@ -521,10 +533,12 @@ static void test_tsfuture_cancel_completes_only_when_the_task_is_done(void **sta
 	pthread_t lt;
 	pthread_create(&lt, NULL, run_loop, loop);
 	struct cleanup c;
+	sem_init(&c.started, 0, 0);
 	atomic_init(&c.cleaned, 0);
 	ringo_tsfuture *f;
 	assert_int_equal(ringo_spawn_threadsafe(loop, cleans_up_after_cancel, &c, &f), 0);
-	assert_int_equal(ringo_tsfuture_result(f, RINGO_MSEC(1), NULL), -ETIMEDOUT);
+	sem_wait(&c.started);
+	assert_int_equal(ringo_tsfuture_result(f, 0, NULL), -ETIMEDOUT);
 	assert_true(ringo_tsfuture_cancel(f));
 	/* The task has not even seen the cancel yet: still pending. */
 	assert_false(ringo_tsfuture_done(f));
