@@ -742,6 +742,9 @@ static void exec_close(ringo_loop *loop, void *ctx)
 {
 	struct exec_state *s = ctx;
 	flush_pending(s); /* closed: each pending job fails, fn never runs */
+	/* A worker may be blocked on a tsfuture of this loop: it completes
+	 * now, whichever close hook runs first. */
+	ringo__tsf_cancel_all(loop);
 	if (s->dflt)
 		ringo_executor_shutdown(s->dflt, -1);
 	while (s->inflight > 0)

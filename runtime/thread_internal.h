@@ -98,6 +98,12 @@ void ringo__xq_catch_up(ringo_loop *loop);
 /* Loop thread, at close: block until something is posted, then drain. */
 void ringo__xq_wait_drain(ringo_loop *loop);
 
+/* Close: complete every pending tsfuture whose task is abandoned with
+ * -ECANCELED. Called by the executor's close before it waits for its
+ * workers too, since a worker may be blocked on one (run_coroutine_
+ * threadsafe from an executor job). */
+void ringo__tsf_cancel_all(ringo_loop *loop);
+
 /* MSG_RING messages (loops.c): a CQE whose user_data has bit 63 set. */
 #define RINGO__UD_MSG (1ull << 63)
 void ringo__msg_dispatch(ringo_loop *loop, uint64_t user_data, int32_t res);

@@ -415,16 +415,25 @@ static void on_task_done(ringo_future *fut, void *arg)
 	deliver(arg, rc, value);
 }
 
-/* Runs before the task layer's own close (hooks run newest first, and this
- * one is registered after the first spawn): tasks are still alive. */
-static void tsf_close(ringo_loop *loop, void *ctx)
+void ringo__tsf_cancel_all(ringo_loop *loop)
 {
-	struct tsf_state *s = ctx;
+	struct tsf_state *s = loop->tsf;
+	if (!s)
+		return;
+	RINGO_ASSERT(loop->closed);
 	while (!ringo__list_empty(&s->live)) {
 		ringo_tsfuture *f = ringo__container_of(s->live.next, ringo_tsfuture, link);
+		/* A no-op if the task layer closed first: a closed loop drops
+		 * done callbacks instead of running them. */
 		ringo_future_remove_done_callback(ringo_task_future(f->task), on_task_done, f);
 		deliver(f, -ECANCELED, NULL);
 	}
+}
+
+static void tsf_close(ringo_loop *loop, void *ctx)
+{
+	struct tsf_state *s = ctx;
+	ringo__tsf_cancel_all(loop);
 	ringo__free(loop, s, sizeof(*s));
 	loop->tsf = NULL;
 }

@@ -579,6 +579,35 @@ static void test_tsfuture_cancelled_before_its_task_starts_never_runs_it(void **
 	assert_int_equal(atomic_load(&ran), 0);
 }
 
+static int wait_on_tsfuture(void *arg, void **result)
+{
+	return ringo_tsfuture_result(arg, -1, result);
+}
+
+/* An executor job blocked on a tsfuture of the same loop, the tsfuture's
+ * state made first: close (whose hooks run newest first) must complete
+ * the tsfuture before it waits for the worker, or it waits forever. */
+static void test_close_completes_a_tsfuture_a_worker_waits_on(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	struct sleeper sl;
+	sleeper_init(&sl);
+	ringo_tsfuture *f;
+	assert_int_equal(ringo_spawn_threadsafe(loop, sleeps_long, &sl, &f), 0);
+	ringo_call_soon_threadsafe(loop, stop_cb, loop);
+	ringo_loop_run_forever(loop);
+	sem_wait(&sl.started);
+	ringo_future *job;
+	assert_int_equal(ringo_run_in_executor(loop, NULL, wait_on_tsfuture, f, &job), 0);
+	assert_int_equal(ringo_loop_close(loop), 0);
+	assert_int_equal(ringo_future_result(job, NULL), -ECANCELED);
+	assert_int_equal(ringo_tsfuture_result(f, 0, NULL), -ECANCELED);
+	ringo_future_release(job);
+	ringo_tsfuture_release(f);
+	test_loop_free(loop, &ca);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -601,6 +630,7 @@ int main(void)
 		cmocka_unit_test(test_waiting_on_the_loops_own_thread_is_edeadlk),
 		cmocka_unit_test(test_tsfuture_cancel_completes_only_when_the_task_is_done),
 		cmocka_unit_test(test_tsfuture_cancelled_before_its_task_starts_never_runs_it),
+		cmocka_unit_test(test_close_completes_a_tsfuture_a_worker_waits_on),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
