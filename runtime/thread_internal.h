@@ -98,6 +98,60 @@ void ringo__xq_catch_up(ringo_loop *loop);
 /* Loop thread, at close: block until something is posted, then drain. */
 void ringo__xq_wait_drain(ringo_loop *loop);
 
+/* ---- executor jobs (executor.c: the pool; to_thread.c: the loop side) ----
+ * A job's states. Cancellation cannot interrupt fn (a thread cannot be
+ * stopped safely), so a job whose fn has not started is withdrawn and
+ * never runs, and one whose fn has started is waited for:
+ *
+ *   PENDING --flush--> QUEUED --a worker takes it--> TAKEN --fn starts--> RUNNING
+ *      |                 |                             |
+ *      +--- withdrawn ---+--> DROPPED                  +-- withdrawn --> SKIPPED
+ *
+ * PENDING is loop-thread only (a batch's to_thread jobs not yet handed
+ * over). QUEUED -> TAKEN and the withdrawal of a QUEUED job happen under
+ * the executor's lock (the job is on its queue). TAKEN -> RUNNING (the
+ * worker, just before fn) and TAKEN -> SKIPPED (the loop) race on one
+ * compare-and-swap: exactly one wins. A DROPPED job is the loop's again at
+ * once; a SKIPPED one comes back through ringo__job_done without fn run. */
+enum ringo__job_state {
+	RINGO__JOB_PENDING,
+	RINGO__JOB_QUEUED,
+	RINGO__JOB_TAKEN,
+	RINGO__JOB_RUNNING,
+	RINGO__JOB_DROPPED,
+	RINGO__JOB_SKIPPED,
+};
+
+struct ringo__job {
+	/* The loop's pending batch (PENDING), an executor's queue (QUEUED,
+	 * under its lock), or the loop's free list (next only). */
+	struct ringo__list link;
+	_Atomic int state;          /* enum ringo__job_state, as above */
+	ringo_task_fn *fn;
+	void *arg;
+	int rc;                     /* fn's outcome, written by the worker */
+	void *result;
+	ringo_loop *loop;
+	ringo_executor *ex;         /* where it is queued (from QUEUED on) */
+	/* to_thread: the waiting task, with a reference that keeps its stack
+	 * (where arg usually lives) even if the loop closes meanwhile. NULL
+	 * once the task no longer waits (the job was withdrawn). */
+	ringo_task *task;
+	ringo_future *fut;          /* run_in_executor: the job's reference */
+};
+
+/* Loop thread: queue the n jobs of list (emptied) on ex in one lock; each
+ * becomes QUEUED. 0, -ESHUTDOWN, or -EAGAIN (no worker thread could be
+ * started): then nothing was taken. */
+int ringo__executor_submit(ringo_executor *ex, struct ringo__list *list, size_t n);
+/* Loop thread: take a QUEUED or TAKEN job back before fn starts. Returns
+ * RINGO__JOB_DROPPED (off the queue: the loop's again), _SKIPPED (a worker
+ * holds it and hands it back without running fn) or _RUNNING (too late). */
+int ringo__job_withdraw(struct ringo__job *job);
+/* Loop thread, posted by a worker through the cross-thread queue: the job
+ * is back (to_thread.c). */
+void ringo__job_done(ringo_loop *loop, void *a, void *b);
+
 /* Close: complete every pending tsfuture whose task is abandoned with
  * -ECANCELED. Called by the executor's close before it waits for its
  * workers too, since a worker may be blocked on one (run_coroutine_
