@@ -26,7 +26,7 @@ struct exec_state {
 	unsigned dflt_workers;      /* its size (0 = default) */
 	bool dflt_shut;             /* shutdown_default_executor was called */
 	struct ringo__job *free_jobs;
-	size_t inflight;            /* jobs of this loop not yet back (ringo__job_done) */
+	size_t inflight;            /* jobs handed over, not yet back (or withdrawn) */
 	/* to_thread jobs made during this batch of callbacks, handed to the
 	 * default executor in one go by a flush that runs as the next item of
 	 * the ready queue (one lock and a few wake-ups per burst instead of
@@ -97,9 +97,9 @@ static void job_free(struct exec_state *s, struct ringo__job *job)
 	s->free_jobs = job;
 }
 
-/* The job counts as in flight from its hand-over until ringo__job_done (or its
- * withdrawal): close waits for that, and the loop spins for results while
- * any are expected. */
+/* A job counts as in flight from its hand-over until ringo__job_done
+ * (or its withdrawal): close waits for that, and the loop spins for
+ * results while any are expected. */
 static void track(struct exec_state *s)
 {
 	s->inflight++;
