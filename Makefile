@@ -91,6 +91,8 @@ $(BUILD)/tests/support/%.o: tests/%.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 TEST_SUPPORT_OBJS := $(TEST_SUPPORT:tests/%.c=$(BUILD)/tests/support/%.o)
+# Not intermediate: keep the support objects between runs.
+.SECONDARY: $(TEST_SUPPORT_OBJS)
 
 $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
@@ -144,6 +146,32 @@ check-headers:
 		$(CXX) -x c++ -std=c++11 -Wall -Wextra -Werror -Iinclude -fsyntax-only $(BUILD)/hdr.c || exit 1; \
 	done; echo "headers: ok (gnu11, c11+POSIX, c++11)"
 
+# ---- build dependencies, checked before anything is built ------------------
+# tools/deps looks for what the goals need (compilers, headers, libraries,
+# commands: one probe compile, ~0.1-0.3 s, no package manager when all is
+# there) and installs what is missing (as root; otherwise it prints the
+# command and make stops). NO_DEPS_CHECK=1 skips it; make -n never installs.
+deps_of = $(if $(filter clean uninstall check-headers,$1),,$(if $(filter test,$1),test,$(if \
+	$(filter valgrind,$1),valgrind,$(if $(filter demo perf,$1),demo,build))))
+DEPS_GOALS := $(sort $(foreach g,$(or $(MAKECMDGOALS),all),$(call deps_of,$(g))))
+DEPS_SKIP := $(NO_DEPS_CHECK)$(findstring n,$(firstword -$(MAKEFLAGS)))
+ifeq ($(DEPS_SKIP),)
+ifneq ($(DEPS_GOALS),)
+DEPS_STATUS := $(shell CC='$(CC)' CXX='$(CXX)' DEPS_FLAGS='$(filter -I% -L% --sysroot=%,$(CPPFLAGS) \
+	$(CFLAGS) $(LDFLAGS))' bash tools/deps $(DEPS_GOALS) >&2; echo $$?)
+ifneq ($(DEPS_STATUS),0)
+$(error build dependencies missing for '$(DEPS_GOALS)', see above)
+endif
+endif
+endif
+
+# A program run where io_uring is refused, as in a container with Docker's
+# seccomp profile: the tests check what ringo's programs say there.
+$(BUILD)/tools/no_io_uring: tools/no_io_uring.c tools/io_uring_block.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+test valgrind: $(BUILD)/tools/no_io_uring
+
 # ---- install ---------------------------------------------------------------
 # Remade on every install: it records PREFIX, which may differ each time.
 $(BUILD)/ringo.pc: ringo.pc.in include/ringo.h FORCE
@@ -170,4 +198,4 @@ clean:
 
 FORCE:
 
--include $(RUNTIME_OBJS:.o=.d) $(TEST_BINS:=.d) $(TEST_SUPPORT_OBJS:.o=.d)
+-include $(RUNTIME_OBJS:.o=.d) $(TEST_BINS:=.d) $(TEST_SUPPORT_OBJS:.o=.d) $(EXAMPLE_BINS:=.d) $(TOUR_BINS:=.d) $(PERF_BINS:=.d)
