@@ -313,7 +313,7 @@ int ringo__future_add_waiter(ringo_future *fut, ringo_task *task);
 void ringo__future_remove_waiter(ringo_future *fut, ringo_task *task);
 /* Drop done callbacks without running them (loop close). */
 void ringo__future_drop_callbacks(ringo_future *fut);
-/* ringo_future_cancel of a pending is_job future (executor.c): a job not
+/* ringo_future_cancel of a pending is_job future (to_thread.c): a job not
  * yet started is withdrawn and the future cancelled; a running one
  * completes with fn's outcome when fn returns. true. */
 bool ringo__job_cancel(ringo_future *fut, const char *msg);
