@@ -554,15 +554,16 @@ static void test_loop_close_while_to_thread_runs_keeps_the_task_stack(void **sta
 	struct gate g;
 	gate_init(&g);
 	assert_int_equal(ringo_spawn(loop, to_thread_scribble, &g, NULL, NULL), 0);
-	while (true) {
+	int in = 0;
+	for (int i = 0; i < 100000 && !in; i++) { /* until the worker runs fn */
 		run_once(loop);
 		pthread_mutex_lock(&g.m);
-		int in = g.entered;
+		in = g.entered;
 		pthread_mutex_unlock(&g.m);
-		if (in)
-			break;
-		usleep(100);
+		if (!in)
+			usleep(100);
 	}
+	assert_int_equal(in, 1);
 	pthread_t th;
 	pthread_create(&th, NULL, open_later, &g);
 	test_loop_free(loop, &ca);
