@@ -284,8 +284,11 @@ struct ringo_future {
 	uint32_t refs;
 	uint8_t state;                 /* enum ringo__future_state */
 	uint8_t is_task;               /* this future is the head of a ringo_task */
+	uint8_t is_job;                /* run_in_executor's: cancel asks the executor
+					* (ringo__job_cancel); only fn's outcome sets it */
 	int error;                     /* state ERROR: the negative errno */
-	void *value;                   /* state RESULT: the value */
+	void *value;                   /* state RESULT: the value; pending is_job
+					* future: its executor job */
 	const char *cancel_msg;        /* state CANCELLED: message or NULL */
 	ringo_task *waiter;            /* a task awaiting it, registered before any
 					* done callback: woken first, needs no record */
@@ -310,6 +313,10 @@ int ringo__future_add_waiter(ringo_future *fut, ringo_task *task);
 void ringo__future_remove_waiter(ringo_future *fut, ringo_task *task);
 /* Drop done callbacks without running them (loop close). */
 void ringo__future_drop_callbacks(ringo_future *fut);
+/* ringo_future_cancel of a pending is_job future (to_thread.c): a job not
+ * yet started is withdrawn and the future cancelled; a running one
+ * completes with fn's outcome when fn returns. true. */
+bool ringo__job_cancel(ringo_future *fut, const char *msg);
 /* Called by release at the last reference of a task future. */
 void ringo__task_free(ringo_future *fut);
 /* Describe a work item for reports; the task layer knows its own. */
