@@ -221,21 +221,14 @@ static void ts_cleanup(struct sweep_ctx *c)
 const struct sweep_scenario sweep_thread_scenarios[] = {
 	{.name = "to_thread", .call = "ringo_to_thread", .flags = SWEEP_THREADS,
 	 .priv_size = sizeof(struct thread_st), .victim = to_thread_victim,
-	 .check = to_thread_check,
-	 .known = "issue 10 item 1 (branch i10exec): to_thread returns -ECANCELED while the "
-		  "worker still runs fn and writes into the caller's stack"},
+	 .check = to_thread_check},
 	{.name = "run_in_executor", .call = "ringo_run_in_executor (await)",
 	 .flags = SWEEP_THREADS | SWEEP_MAY_ABSORB,
 	 .priv_size = sizeof(struct thread_st), .victim = executor_victim,
-	 .check = executor_check,
-	 .known = "issue 10 (branch i10exec): a cancelled executor future is done while fn "
-		  "still runs and writes into arg"},
+	 .check = executor_check},
 	{.name = "spawn_threadsafe", .call = "ringo_spawn_threadsafe (cancel)",
 	 .flags = SWEEP_OWN_INJECT, .priv_size = sizeof(struct thread_st),
 	 .setup = ts_setup, .victim = ts_victim, .check = ts_check, .cleanup = ts_cleanup,
-	 .inject = ts_inject,
-	 .known = "issue 10 (branch i10exec): a cancelled tsfuture completes at once, so the "
-		  "waiting thread sees -ECANCELED for a task that finished normally",
-	},
+	 .inject = ts_inject},
 };
 const size_t sweep_thread_count = sizeof(sweep_thread_scenarios) / sizeof(sweep_thread_scenarios[0]);
