@@ -90,12 +90,15 @@ static void job_put(struct gai_job *j)
 	free(j);
 }
 
+int (*ringo__resolve_fn)(const char *node, const char *service, const struct addrinfo *hints,
+			 struct addrinfo **res) = getaddrinfo;
+
 /* Worker thread. */
 static int gai_fn(void *arg, void **result)
 {
 	struct gai_job *j = arg;
 	struct addrinfo *res = NULL;
-	int rc = getaddrinfo(j->node, j->service, j->has_hints ? &j->hints : NULL, &res);
+	int rc = ringo__resolve_fn(j->node, j->service, j->has_hints ? &j->hints : NULL, &res);
 	j->rc = gai_errno(rc, errno);
 	j->res = rc == 0 ? res : NULL;
 	job_put(j);
@@ -189,7 +192,10 @@ static int gai_now(const char *node, const char *service, const struct addrinfo 
 		h.ai_protocol = hints->ai_protocol;
 	}
 	h.ai_flags |= AI_NUMERICSERV | (node ? AI_NUMERICHOST : 0);
-	int rc = getaddrinfo(node, service, &h, res);
+	struct addrinfo *r = NULL;
+	int rc = getaddrinfo(node, service, &h, &r);
+	if (rc == 0)
+		*res = r;
 	return gai_errno(rc, errno);
 }
 
@@ -233,8 +239,10 @@ int ringo_getaddrinfo(const char *node, const char *service, const struct addrin
 	if (rc < 0)
 		return rc; /* the interrupt left the job to finish alone */
 	rc = j->rc;
-	*res = j->res;
-	j->res = NULL;
+	if (rc == 0) {
+		*res = j->res;
+		j->res = NULL;
+	}
 	job_put(j);
 	return rc;
 }

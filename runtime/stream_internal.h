@@ -160,6 +160,12 @@ const struct ringo__stream_transport *ringo__stream_socket_transport(ringo_loop 
 /* Options as ringo_stream_new checks them (NULL: defaults). 0 or -EINVAL. */
 int ringo__stream_check_options(const ringo_stream_options *opts);
 
+/* The lookup ringo_getaddrinfo runs on a worker: getaddrinfo(3). Tests
+ * put a stand-in here (a slow one, one that knows made-up names); its
+ * result is freed with freeaddrinfo, so it must come from getaddrinfo. */
+extern int (*ringo__resolve_fn)(const char *node, const char *service,
+				const struct addrinfo *hints, struct addrinfo **res);
+
 /* Connecting (resolve.c): order[0, n) gets list's n addresses in the
  * order they are tried (families interleaved, the first one first). */
 void ringo__connect_order(const struct addrinfo *list, const struct addrinfo **order, size_t n);

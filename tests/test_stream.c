@@ -1194,9 +1194,11 @@ static void test_the_transport_asked_for_and_streams_from_callbacks(void **state
 	assert_int_equal(fx_run_task(callback_body, NULL), 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
+	if (argc > 1)
+		cmocka_set_test_filter(argv[1]); /* e.g. "test_connect_*" */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_read_readline_read_exactly_read_until_and_eof, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_writes_go_out_in_order_in_the_background, fx_setup, fx_teardown),
