@@ -45,7 +45,9 @@ int ringo_future_new(ringo_loop *loop, ringo_future **out)
 
 void ringo_future_ref(ringo_future *fut)
 {
-	RINGO_ASSERT(fut && fut->refs > 0);
+	if (!fut)
+		return;
+	RINGO_ASSERT(fut->refs > 0); /* a freed future: use after release */
 	fut->refs++;
 }
 
@@ -146,6 +148,10 @@ static int check_settable(const ringo_future *fut)
 {
 	if (!fut)
 		return -EINVAL;
+	/* asyncio: Task does not support set_result/set_exception; a task's
+	 * outcome is its body's. */
+	if (fut->is_task)
+		return -EPERM;
 	if (fut->state != RINGO__FUT_PENDING)
 		return -EALREADY;
 	return 0;

@@ -39,6 +39,12 @@ struct ringo__sched {
 	ringo__fiber main_fiber;     /* the thread's own stack */
 	bool main_ready;             /* main_fiber describes the loop's thread */
 	ringo_task *current;         /* the running task, NULL in callbacks */
+	/* Cancellation delivery (see deliver_cancels): true while the
+	 * outermost ringo_task_cancel interrupts waits; the cancels those
+	 * interrupts forward are queued on fresh_head instead of recursing. */
+	bool delivering;
+	ringo_task *fresh_head;
+	ringo_task **fresh_tail;
 	struct ringo__list live;     /* not-done tasks, in spawn order */
 	size_t nlive;
 	uint64_t next_id;            /* for default names "task-N" */
@@ -57,6 +63,7 @@ struct ringo_task {
 	uint8_t state;               /* enum ringo_task_state */
 	bool started;                /* first step has run */
 	bool cancel_pending;         /* deliver -ECANCELED at next suspension */
+	bool cancel_queued;          /* on the delivery worklist (cancel_next) */
 	int cancel_requests;         /* asyncio cancelling() */
 	const char *cancel_msg;
 	/* The current wait, while SUSPENDED or READY after one. */
@@ -66,6 +73,7 @@ struct ringo_task {
 	ringo_handle timer;          /* sleep's timer */
 	struct ringo__task_io io;    /* I/O deadlines (deadline.c) */
 	void *suspended_at;          /* return address of the suspending call */
+	ringo_task *cancel_next;     /* delivery worklist link, while cancel_queued */
 	uint64_t id;
 	char name[32];
 };
@@ -260,6 +268,7 @@ int ringo_spawn(ringo_loop *loop, ringo_task_fn *fn, void *arg, const ringo_task
 	t->state = RINGO_TASK_PENDING;
 	t->started = false;
 	t->cancel_pending = false;
+	t->cancel_queued = false;
 	t->cancel_requests = 0;
 	t->cancel_msg = NULL;
 	t->wait = NULL;
@@ -590,37 +599,72 @@ int ringo_await(ringo_future *fut, void **result)
 {
 	if (!fut)
 		return -EINVAL;
-	ringo_task *self = current_task;
-	if (!self)
+	ringo_task *t = current_task;
+	if (!t)
 		return -EPERM;
-	if (fut == &self->fut)
+	if (fut == &t->fut)
 		return -EDEADLK;
-	if (fut->loop != self->fut.loop)
+	if (fut->loop != t->fut.loop)
 		return -EINVAL;
-	/* A done future is not a suspension point (asyncio: no yield). */
+	/* A done future is not a suspension point (asyncio: no yield); a
+	 * pending cancellation waits for the next one. */
 	if (fut->state != RINGO__FUT_PENDING)
 		return ringo_future_result(fut, result);
-	int err = 0;
-	ringo_task *t = need_task(&err);
-	if (!t)
-		return err;
-	err = ringo__future_add_waiter(fut, t);
+	int err = ringo__future_add_waiter(fut, t);
 	if (err < 0)
 		return err;
 	ringo_future_ref(fut);
-	int woke = suspend(t, &await_wait, fut);
-	int rc;
-	if (ringo_future_done(fut))
-		rc = ringo_future_result(fut, result);
-	else
-		rc = woke;
-	if (woke == -ECANCELED && rc == 0)
-		rc = -ECANCELED;
+	t->wait = &await_wait;
+	t->wait_ctx = fut;
+	t->state = RINGO_TASK_SUSPENDED;
+	t->suspended_at = __builtin_return_address(0);
+	/* A cancellation requested while the task ran (it cancelled itself,
+	 * or was cancelled before it got here) goes to what it awaits, as
+	 * asyncio's __step does with _must_cancel (bpo-34872): the future is
+	 * cancelled, a task asked to cancel and waited for. */
+	if (ringo__unlikely(t->cancel_pending))
+		await_interrupt(t);
+	switch_out(t);
+	int woke = t->wake_value;
+	/* -ECANCELED: the wait was interrupted, or a cancel arrived after the
+	 * wake-up and before the task ran (asyncio throws it into the await
+	 * whatever fut's outcome). */
+	int rc = woke < 0 || !ringo_future_done(fut) ? woke : ringo_future_result(fut, result);
 	ringo_future_release(fut);
 	return rc;
 }
 
 /* ---- cancellation ---- */
+
+/* Interrupt the waits of the tasks queued during one delivery. An
+ * interrupt may forward the cancellation (a task awaiting a task, gather
+ * cancelling its children, a group aborting): those cancels are queued
+ * on the fresh list rather than delivered by recursion, and are spliced
+ * in front of the rest, so the order is the depth-first order recursion
+ * would give while the stack stays flat however deep the chain. */
+static void deliver_cancels(struct ringo__sched *s, ringo_task *first)
+{
+	RINGO_ASSERT(!s->delivering);
+	s->delivering = true;
+	first->cancel_next = NULL;
+	ringo_task *work = first;
+	while (work) {
+		ringo_task *t = work;
+		work = t->cancel_next;
+		t->cancel_queued = false;
+		s->fresh_head = NULL;
+		s->fresh_tail = &s->fresh_head;
+		/* Woken meanwhile: the pending cancel is delivered when it runs. */
+		if (t->state == RINGO_TASK_SUSPENDED && t->cancel_pending)
+			t->wait->interrupt(t);
+		if (s->fresh_head) {
+			*s->fresh_tail = work;
+			work = s->fresh_head;
+		}
+	}
+	s->fresh_head = NULL;
+	s->delivering = false;
+}
 
 bool ringo_task_cancel(ringo_task *t, const char *msg)
 {
@@ -628,13 +672,21 @@ bool ringo_task_cancel(ringo_task *t, const char *msg)
 		return false;
 	t->cancel_requests++;
 	t->cancel_msg = msg;
-	if (t->state == RINGO_TASK_SUSPENDED) {
-		t->cancel_pending = true;
-		const struct ringo__wait_ops *w = t->wait;
-		w->interrupt(t);
+	t->cancel_pending = true;
+	if (t->state != RINGO_TASK_SUSPENDED)
+		return true; /* delivered at its next suspension point */
+	struct ringo__sched *s = t->sched;
+	if (s->delivering) {
+		if (!t->cancel_queued) {
+			t->cancel_queued = true;
+			t->cancel_next = NULL;
+			*s->fresh_tail = t;
+			s->fresh_tail = &t->cancel_next;
+		}
 		return true;
 	}
-	t->cancel_pending = true;
+	t->cancel_queued = true;
+	deliver_cancels(s, t);
 	return true;
 }
 

@@ -304,5 +304,8 @@ int main(void)
 		cmocka_unit_test(test_many_random_timers_with_cancellation),
 		cmocka_unit_test(test_cancelling_most_timers_keeps_memory_bounded),
 	};
+	/* RINGO_TEST_FILTER=pattern runs only the matching tests. */
+	if (getenv("RINGO_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("RINGO_TEST_FILTER"));
 	return cmocka_run_group_tests_name("callback", tests, NULL, NULL);
 }

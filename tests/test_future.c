@@ -1,5 +1,6 @@
 /* Futures: states, errors, done callbacks, references. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "support.h"
@@ -289,5 +290,8 @@ int main(void)
 		cmocka_unit_test(test_null_and_bad_arguments),
 		cmocka_unit_test(test_add_done_callback_allocation_failure),
 	};
+	/* RINGO_TEST_FILTER=pattern runs only the matching tests. */
+	if (getenv("RINGO_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("RINGO_TEST_FILTER"));
 	return cmocka_run_group_tests_name("future", tests, NULL, NULL);
 }

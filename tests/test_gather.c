@@ -1,5 +1,6 @@
 /* gather: argument order, first failure, return_exceptions, cancellation. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "support.h"
@@ -406,5 +407,8 @@ int main(void)
 		cmocka_unit_test(test_cancelling_the_gather_future_cancels_children),
 		cmocka_unit_test(test_empty_gather_future_is_done),
 	};
+	/* RINGO_TEST_FILTER=pattern runs only the matching tests. */
+	if (getenv("RINGO_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("RINGO_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

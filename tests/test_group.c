@@ -1,5 +1,6 @@
 /* Structured concurrency: task groups and timeout scopes. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "support.h"
@@ -358,5 +359,8 @@ int main(void)
 		cmocka_unit_test(test_nested_scopes_report_the_one_that_expired),
 		cmocka_unit_test(test_timeout_result_in_the_expiry_iteration_wins),
 	};
+	/* RINGO_TEST_FILTER=pattern runs only the matching tests. */
+	if (getenv("RINGO_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("RINGO_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* The loop's lifecycle: create, run, stop, close, errors and failure paths. */
 #include <errno.h>
+#include <stdlib.h>
 #include <liburing.h>
 #include <pthread.h>
 #include <string.h>
@@ -477,5 +478,8 @@ int main(void)
 		cmocka_unit_test(test_strerror_and_version),
 		cmocka_unit_test(test_null_arguments_are_einval),
 	};
+	/* RINGO_TEST_FILTER=pattern runs only the matching tests. */
+	if (getenv("RINGO_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("RINGO_TEST_FILTER"));
 	return cmocka_run_group_tests_name("loop", tests, NULL, NULL);
 }

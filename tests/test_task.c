@@ -732,6 +732,341 @@ static void test_slow_task_and_callback_are_reported_by_name(void **state)
 	test_loop_free(loop, &ca);
 }
 
+/* ---- the task's outcome belongs to its body (asyncio: a Task does not
+ * support set_result / set_exception) ---- */
+
+static int returns_ko_later(void *arg, void **result)
+{
+	int rc = ringo_sleep(0);
+	*result = (void *)"ko";
+	return rc;
+}
+
+static void test_task_set_methods_are_refused(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_task *t;
+	assert_int_equal(ringo_spawn(loop, returns_ko_later, NULL, NULL, &t), 0);
+	ringo_future *f = ringo_task_future(t);
+	assert_int_equal(ringo_future_set_result(f, (void *)"ok"), -EPERM);
+	assert_int_equal(ringo_future_set_error(f, -EIO), -EPERM);
+	assert_false(ringo_future_done(f));
+	/* Once it runs, the same: the body still decides. */
+	ringo_loop_stop(loop);
+	ringo_loop_run_forever(loop);
+	assert_int_equal(ringo_task_state(t), RINGO_TASK_READY);
+	assert_int_equal(ringo_future_set_result(f, (void *)"ok"), -EPERM);
+	void *v = NULL;
+	assert_int_equal(ringo_loop_run_until_complete(loop, f, &v), 0);
+	assert_string_equal(v, "ko");
+	assert_int_equal(ringo_future_set_result(f, NULL), -EPERM);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static int sets_own_result(void *arg, void **result)
+{
+	int *rc = arg;
+	ringo_future *self = ringo_task_future(ringo_current_task());
+	rc[0] = ringo_future_set_result(self, (void *)"x");
+	rc[1] = ringo_future_set_error(self, -EIO);
+	*result = (void *)"body";
+	return ringo_sleep(0);
+}
+
+static void test_task_setting_its_own_result_is_refused(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	int rc[2] = {0, 0};
+	ringo_task *t;
+	ringo_spawn(loop, sets_own_result, rc, NULL, &t);
+	void *v = NULL;
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), &v), 0);
+	assert_int_equal(rc[0], -EPERM);
+	assert_int_equal(rc[1], -EPERM);
+	assert_string_equal(v, "body");
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static void test_future_cancel_on_a_task_is_task_cancel(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	struct say_arg a = {"s", RINGO_SEC(10), 0};
+	ringo_task *t;
+	ringo_spawn(loop, sayer, &a, NULL, &t);
+	ringo_loop_stop(loop);
+	ringo_loop_run_forever(loop);
+	/* True: cancellation was requested (the task is not done yet). */
+	assert_true(ringo_future_cancel(ringo_task_future(t), "via future"));
+	assert_false(ringo_future_done(ringo_task_future(t)));
+	assert_int_equal(ringo_task_cancelling(t), 1);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL),
+			 -ECANCELED);
+	assert_int_equal(a.rc, -ECANCELED);
+	assert_string_equal(ringo_future_cancel_message(ringo_task_future(t)), "via future");
+	assert_false(ringo_future_cancel(ringo_task_future(t), NULL));
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+/* ---- a cancel requested before an await reaches what is awaited
+ * (CPython bpo-34872) ---- */
+
+struct nested {
+	ringo_future *fut;     /* what the nested task awaits */
+	ringo_task *nested;
+	int rc;
+};
+
+static int await_fut_body(void *arg, void **result)
+{
+	struct nested *n = arg;
+	return ringo_await(n->fut, NULL);
+}
+
+static int cancel_self_then_await_nested(void *arg, void **result)
+{
+	struct nested *n = arg;
+	ringo_spawn(ringo_loop_current(), await_fut_body, n, NULL, &n->nested);
+	ringo_sleep(0); /* the nested task runs and blocks on fut */
+	assert_true(ringo_task_cancel(ringo_current_task(), NULL));
+	n->rc = ringo_await(ringo_task_future(n->nested), NULL);
+	return n->rc;
+}
+
+static void test_cancel_awaited_task(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	struct nested n = {0};
+	ringo_future_new(loop, &n.fut);
+	ringo_task *t;
+	ringo_spawn(loop, cancel_self_then_await_nested, &n, NULL, &t);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL),
+			 -ECANCELED);
+	assert_int_equal(n.rc, -ECANCELED);
+	assert_true(ringo_future_cancelled(ringo_task_future(t)));
+	assert_true(ringo_future_cancelled(ringo_task_future(n.nested)));
+	assert_true(ringo_future_cancelled(n.fut));
+	ringo_task_release(n.nested);
+	ringo_task_release(t);
+	ringo_future_release(n.fut);
+	test_loop_free(loop, &ca);
+}
+
+static int cancel_self_then_await_fut(void *arg, void **result)
+{
+	struct nested *n = arg;
+	ringo_task_cancel(ringo_current_task(), "mine");
+	n->rc = ringo_await(n->fut, NULL);
+	return n->rc;
+}
+
+static void test_cancel_before_await_cancels_the_awaited_future(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	struct nested n = {0};
+	ringo_future_new(loop, &n.fut);
+	ringo_task *t;
+	ringo_spawn(loop, cancel_self_then_await_fut, &n, NULL, &t);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL),
+			 -ECANCELED);
+	assert_int_equal(n.rc, -ECANCELED);
+	assert_true(ringo_future_cancelled(n.fut));
+	assert_string_equal(ringo_future_cancel_message(n.fut), "mine");
+	ringo_task_release(t);
+	ringo_future_release(n.fut);
+	test_loop_free(loop, &ca);
+}
+
+static int absorbs_cancel_returns_42(void *arg, void **result)
+{
+	*(int *)arg = ringo_sleep(RINGO_SEC(10));
+	*result = (void *)(intptr_t)42;
+	return 0;
+}
+
+struct absorb {
+	ringo_task *inner;
+	int inner_rc;
+	int rc;
+	void *value;
+};
+
+static int cancel_self_then_await_absorber(void *arg, void **result)
+{
+	struct absorb *a = arg;
+	ringo_spawn(ringo_loop_current(), absorbs_cancel_returns_42, &a->inner_rc, NULL, &a->inner);
+	ringo_sleep(0);
+	ringo_task_cancel(ringo_current_task(), NULL);
+	a->rc = ringo_await(ringo_task_future(a->inner), &a->value);
+	*result = (void *)"outer done";
+	return a->rc;
+}
+
+static void test_cancel_before_await_waits_for_a_task_that_absorbs_it(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	struct absorb a = {0};
+	ringo_task *t;
+	ringo_spawn(loop, cancel_self_then_await_absorber, &a, NULL, &t);
+	void *v = NULL;
+	/* asyncio: the cancel went to the awaited task (_must_cancel is
+	 * cleared), which swallowed it; the await returns its result. */
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), &v), 0);
+	assert_string_equal(v, "outer done");
+	assert_int_equal(a.inner_rc, -ECANCELED);
+	assert_int_equal(a.rc, 0);
+	assert_int_equal((intptr_t)a.value, 42);
+	assert_int_equal(ringo_task_cancelling(t), 1);
+	assert_int_equal(ringo_loop_time_ns(loop), 0);
+	ringo_task_release(a.inner);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+/* ---- deep chains: cancellation and wake-ups without recursion ---- */
+
+#if defined(__SANITIZE_THREAD__)
+#define DEEP 2000 /* TSan stops at 8128 fiber contexts */
+#else
+#define DEEP 100000
+#endif
+
+static size_t deep_n(void)
+{
+	/* Valgrind is ~100x slower; 5000 links still overflow a recursive
+	 * delivery on a 64 KiB stack several times over. */
+	return getenv("RINGO_UNDER_VALGRIND") ? 5000 : DEEP;
+}
+
+enum link_kind { LINK_AWAIT, LINK_GATHER };
+
+struct chain;
+struct chain_arg {
+	struct chain *c;
+	size_t i;
+};
+
+struct chain {
+	ringo_task **tasks;
+	struct chain_arg *args;
+	size_t n;
+	enum link_kind kind;
+	bool end_returns;      /* the last link returns 1 instead of sleeping */
+	size_t cancelled;      /* links whose wait returned -ECANCELED */
+};
+
+static int chain_link(void *arg, void **result)
+{
+	struct chain_arg *a = arg;
+	struct chain *c = a->c;
+	int rc;
+	void *v = NULL;
+	if (a->i + 1 == c->n) {
+		if (c->end_returns) {
+			*result = (void *)(uintptr_t)1;
+			return 0;
+		}
+		rc = ringo_sleep(RINGO_SEC(3600));
+	} else if (c->kind == LINK_AWAIT) {
+		rc = ringo_await(ringo_task_future(c->tasks[a->i + 1]), &v);
+	} else {
+		ringo_future *next = ringo_task_future(c->tasks[a->i + 1]);
+		struct ringo_gather_result out;
+		rc = ringo_gather(&next, 1, false, &out);
+		v = out.value;
+	}
+	if (rc == -ECANCELED)
+		c->cancelled++;
+	*result = (void *)((uintptr_t)v + 1);
+	return rc;
+}
+
+static void chain_build(ringo_loop *loop, struct chain *c)
+{
+	c->tasks = calloc(c->n, sizeof(*c->tasks));
+	c->args = calloc(c->n, sizeof(*c->args));
+	assert_non_null(c->tasks);
+	assert_non_null(c->args);
+	/* Spawned first, run in one batch: link i finds link i+1 spawned. */
+	for (size_t i = 0; i < c->n; i++) {
+		c->args[i] = (struct chain_arg){c, i};
+		assert_int_equal(ringo_spawn(loop, chain_link, &c->args[i], NULL, &c->tasks[i]), 0);
+	}
+}
+
+static void chain_free(struct chain *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		ringo_task_release(c->tasks[i]);
+	free(c->tasks);
+	free(c->args);
+}
+
+static int cancel_chain_head(void *arg, void **result)
+{
+	struct chain *c = arg;
+	/* From a task on the default 64 KiB stack: delivering by recursion
+	 * overflowed it at about 1,500 links. */
+	assert_true(ringo_task_cancel(c->tasks[0], "deep"));
+	return ringo_await(ringo_task_future(c->tasks[0]), NULL);
+}
+
+static void cancel_deep_chain(enum link_kind kind)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	struct chain c = {.n = deep_n(), .kind = kind};
+	chain_build(loop, &c);
+	ringo_loop_stop(loop);
+	ringo_loop_run_forever(loop); /* every link is now waiting */
+	assert_int_equal(ringo_all_tasks(loop, NULL, 0), (int)c.n);
+	ringo_task *canceller;
+	ringo_spawn(loop, cancel_chain_head, &c, NULL, &canceller);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(canceller), NULL),
+			 -ECANCELED);
+	assert_int_equal(c.cancelled, c.n);
+	for (size_t i = 0; i < c.n; i++)
+		assert_true(ringo_future_cancelled(ringo_task_future(c.tasks[i])));
+	assert_int_equal(ringo_all_tasks(loop, NULL, 0), 0);
+	ringo_task_release(canceller);
+	chain_free(&c);
+	test_loop_free(loop, &ca);
+}
+
+static void test_deep_await_chain_cancels_without_recursion(void **state)
+{
+	cancel_deep_chain(LINK_AWAIT);
+}
+
+static void test_deep_gather_nesting_cancels_without_recursion(void **state)
+{
+	cancel_deep_chain(LINK_GATHER);
+}
+
+static void test_deep_await_chain_completes_through_wake_ups(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	struct chain c = {.n = deep_n(), .kind = LINK_AWAIT, .end_returns = true};
+	chain_build(loop, &c);
+	void *v = NULL;
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(c.tasks[0]), &v),
+			 0);
+	/* Each link adds one to what it awaited. */
+	assert_int_equal((uintptr_t)v, c.n);
+	assert_int_equal(c.cancelled, 0);
+	chain_free(&c);
+	test_loop_free(loop, &ca);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -760,6 +1095,18 @@ int main(void)
 		cmocka_unit_test(test_spawn_allocation_failure),
 		cmocka_unit_test(test_slow_task_and_callback_are_reported_by_name),
 		cmocka_unit_test(test_idle_stacks_give_memory_back_later),
+		cmocka_unit_test(test_task_set_methods_are_refused),
+		cmocka_unit_test(test_task_setting_its_own_result_is_refused),
+		cmocka_unit_test(test_future_cancel_on_a_task_is_task_cancel),
+		cmocka_unit_test(test_cancel_awaited_task),
+		cmocka_unit_test(test_cancel_before_await_cancels_the_awaited_future),
+		cmocka_unit_test(test_cancel_before_await_waits_for_a_task_that_absorbs_it),
+		cmocka_unit_test(test_deep_await_chain_cancels_without_recursion),
+		cmocka_unit_test(test_deep_gather_nesting_cancels_without_recursion),
+		cmocka_unit_test(test_deep_await_chain_completes_through_wake_ups),
 	};
+	/* RINGO_TEST_FILTER=pattern runs only the matching tests. */
+	if (getenv("RINGO_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("RINGO_TEST_FILTER"));
 	return cmocka_run_group_tests_name("task", tests, NULL, NULL);
 }

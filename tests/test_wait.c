@@ -1,5 +1,6 @@
 /* wait, wait_for, as_completed, shield. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "support.h"
@@ -407,5 +408,8 @@ int main(void)
 		cmocka_unit_test(test_shield_passes_the_result_through),
 		cmocka_unit_test(test_shield_of_a_done_future),
 	};
+	/* RINGO_TEST_FILTER=pattern runs only the matching tests. */
+	if (getenv("RINGO_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("RINGO_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
