@@ -1,4 +1,4 @@
-/* Structured concurrency: task groups and timeout scopes. */
+/* Structured concurrency: task groups (timeout scopes: test_timeout.c). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,131 +213,6 @@ static void test_group_outside_a_task_is_eperm(void **state)
 	assert_int_equal(ringo_group_init(&g), -EPERM);
 }
 
-/* ---- timeout scopes ---- */
-
-struct to_case {
-	int64_t delay;      /* scope delay */
-	int64_t work;       /* sleep inside */
-	int64_t resched;    /* if > 0: reschedule to now + this first */
-	int rc;
-	bool expired;
-	int cancelling_after;
-	int after_sleep;
-};
-
-static int timeout_main(void *arg, void **result)
-{
-	struct to_case *c = arg;
-	ringo_timeout to;
-	assert_int_equal(ringo_timeout_enter(&to, c->delay), 0);
-	if (c->resched)
-		ringo_timeout_reschedule(&to, ringo_loop_time_ns(ringo_loop_current()) + c->resched);
-	int rc = ringo_sleep(c->work);
-	c->rc = ringo_timeout_exit(&to, rc);
-	c->expired = ringo_timeout_expired(&to);
-	log_add(&g_log, "exit=%d@%lld", c->rc, (long long)now_s());
-	c->cancelling_after = ringo_task_cancelling(ringo_current_task());
-	c->after_sleep = ringo_sleep(0);
-	return 0;
-}
-
-static void test_timeout_scope_expiry_becomes_etimedout(void **state)
-{
-	struct to_case c = {RINGO_SEC(1), RINGO_SEC(5)};
-	run_main(timeout_main, &c, -1);
-	assert_int_equal(c.rc, -ETIMEDOUT);
-	assert_true(c.expired);
-	assert_string_equal(g_log.buf, "exit=-110@1");
-	assert_int_equal(c.cancelling_after, 0);
-	assert_int_equal(c.after_sleep, 0);
-}
-
-static void test_timeout_scope_not_reached_changes_nothing(void **state)
-{
-	struct to_case c = {RINGO_SEC(5), RINGO_SEC(1)};
-	run_main(timeout_main, &c, -1);
-	assert_int_equal(c.rc, 0);
-	assert_false(c.expired);
-}
-
-static void test_timeout_reschedule_moves_the_deadline(void **state)
-{
-	struct to_case c = {RINGO_SEC(1), RINGO_SEC(5), RINGO_SEC(3)};
-	run_main(timeout_main, &c, -1);
-	assert_int_equal(c.rc, -ETIMEDOUT);
-	assert_string_equal(g_log.buf, "exit=-110@3");
-}
-
-static void test_timeout_without_deadline_never_fires(void **state)
-{
-	struct to_case c = {RINGO_NO_TIMEOUT, RINGO_SEC(5)};
-	run_main(timeout_main, &c, -1);
-	assert_int_equal(c.rc, 0);
-}
-
-static void test_outer_cancel_in_the_expiry_iteration_is_not_swallowed(void **state)
-{
-	/* The scope fires at 1 s and an outside cancel() comes in the same
-	 * iteration: exit must report the cancellation, not a timeout. */
-	struct to_case c = {RINGO_SEC(1), RINGO_SEC(5)};
-	run_main(timeout_main, &c, RINGO_SEC(1));
-	assert_int_equal(c.rc, -ECANCELED);
-	assert_int_equal(c.cancelling_after, 1);
-}
-
-static int nested_main(void *arg, void **result)
-{
-	int *rcs = arg;
-	ringo_timeout outer, inner;
-	ringo_timeout_enter(&outer, RINGO_SEC(1));
-	ringo_timeout_enter(&inner, RINGO_SEC(5));
-	int rc = ringo_sleep(RINGO_SEC(10));
-	rcs[0] = ringo_timeout_exit(&inner, rc);
-	rcs[1] = ringo_timeout_exit(&outer, rcs[0]);
-	/* Inner expires first now: only the inner reports a timeout. */
-	ringo_timeout_enter(&outer, RINGO_SEC(5));
-	ringo_timeout_enter(&inner, RINGO_SEC(1));
-	rc = ringo_sleep(RINGO_SEC(10));
-	rcs[2] = ringo_timeout_exit(&inner, rc);
-	rcs[3] = ringo_timeout_exit(&outer, rcs[2]);
-	return 0;
-}
-
-static void test_nested_scopes_report_the_one_that_expired(void **state)
-{
-	int rcs[4];
-	run_main(nested_main, rcs, -1);
-	assert_int_equal(rcs[0], -ECANCELED); /* outer's cancellation passes */
-	assert_int_equal(rcs[1], -ETIMEDOUT);
-	assert_int_equal(rcs[2], -ETIMEDOUT);
-	assert_int_equal(rcs[3], -ETIMEDOUT);
-}
-
-static int result_wins_main(void *arg, void **result)
-{
-	int *out = arg;
-	ringo_timeout to;
-	ringo_timeout_enter(&to, RINGO_SEC(1));
-	/* The deadline passes while the work finishes without suspending. */
-	ringo_sleep(RINGO_SEC(1));
-	out[0] = ringo_timeout_exit(&to, 42);
-	out[1] = ringo_timeout_expired(&to);
-	out[2] = ringo_sleep(0); /* the scope's cancellation was taken back */
-	return 0;
-}
-
-static void test_timeout_result_in_the_expiry_iteration_wins(void **state)
-{
-	int out[3];
-	run_main(result_wins_main, out, -1);
-	/* The sleep's timer was registered after the scope's: the scope fired
-	 * first and the sleep returned -ECANCELED; the work chose to return
-	 * a result anyway, and that wins. */
-	assert_int_equal(out[0], 42);
-	assert_int_equal(out[1], 1);
-	assert_int_equal(out[2], 0);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -351,13 +226,6 @@ int main(void)
 		cmocka_unit_test(test_spawn_into_an_aborting_or_finished_group_fails),
 		cmocka_unit_test(test_many_children_with_finished_ones_swept),
 		cmocka_unit_test(test_group_outside_a_task_is_eperm),
-		cmocka_unit_test(test_timeout_scope_expiry_becomes_etimedout),
-		cmocka_unit_test(test_timeout_scope_not_reached_changes_nothing),
-		cmocka_unit_test(test_timeout_reschedule_moves_the_deadline),
-		cmocka_unit_test(test_timeout_without_deadline_never_fires),
-		cmocka_unit_test(test_outer_cancel_in_the_expiry_iteration_is_not_swallowed),
-		cmocka_unit_test(test_nested_scopes_report_the_one_that_expired),
-		cmocka_unit_test(test_timeout_result_in_the_expiry_iteration_wins),
 	};
 	/* RINGO_TEST_FILTER=pattern runs only the matching tests. */
 	if (getenv("RINGO_TEST_FILTER"))

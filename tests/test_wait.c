@@ -257,38 +257,6 @@ static void test_cancelling_the_caller_of_wait_for_is_not_a_timeout(void **state
 	assert_true(a.inner_cancelled);
 }
 
-struct race {
-	ringo_future *f;
-	int rc;
-	void *value;
-};
-
-static void set_result_cb(void *arg)
-{
-	struct race *r = arg;
-	ringo_future_set_result(r->f, "result");
-}
-
-static int race_body(ringo_loop *loop, void *arg)
-{
-	struct race *r = arg;
-	ringo_future_new(loop, &r->f);
-	/* Same deadline, registered first: in the iteration the timeout
-	 * fires, the future completes just before it. */
-	ringo_call_later(loop, RINGO_SEC(2), set_result_cb, r, NULL);
-	r->rc = ringo_wait_for(r->f, RINGO_SEC(2), &r->value);
-	ringo_future_release(r->f);
-	return 0;
-}
-
-static void test_wait_for_result_in_the_timeout_iteration_wins(void **state)
-{
-	struct race r = {0};
-	run_body(race_body, &r, NULL);
-	assert_int_equal(r.rc, 0);
-	assert_string_equal(r.value, "result");
-}
-
 /* ---- as_completed ---- */
 
 struct ac_args {
@@ -401,7 +369,6 @@ int main(void)
 		cmocka_unit_test(test_wait_for_inner_ignoring_cancel_returns_its_result),
 		cmocka_unit_test(test_wait_for_zero_timeout_cancels_at_once),
 		cmocka_unit_test(test_cancelling_the_caller_of_wait_for_is_not_a_timeout),
-		cmocka_unit_test(test_wait_for_result_in_the_timeout_iteration_wins),
 		cmocka_unit_test(test_as_completed_yields_in_completion_order),
 		cmocka_unit_test(test_as_completed_times_out),
 		cmocka_unit_test(test_shield_protects_the_inner_task_from_cancellation),
