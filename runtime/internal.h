@@ -156,6 +156,11 @@ struct ringo__timers {
 	uint32_t seq;                      /* last registration number */
 	size_t live;                       /* timers scheduled, not run/cancelled */
 	size_t stale;                      /* cancelled entries still stored */
+	size_t bytes;                      /* held by the arrays above */
+	uint32_t shrink_at;                /* try shrinking the slot table when
+	                                    * live falls below this (0: never) */
+	int64_t shrink_retry;              /* after a failed try: not before this */
+	bool running_due;                  /* ringo__timer_run_due is iterating */
 };
 
 /* ---- completion dispatch ----

@@ -18,6 +18,14 @@
  *    is cleared and the entry goes stale where it lies; stale entries are
  *    dropped as they are met and swept out when they outnumber live ones.
  *  - Firing reads fn/arg from the entry itself: no record is touched.
+ *
+ * Memory follows the load down as well as up: a burst of a million timers
+ * must not pin ~13 MB for the loop's life. Wheel arrays are freed as they
+ * drain (small ones kept, so a steady load does not reallocate them every
+ * round), the heaps shrink when they empty, the slot table shrinks (to a
+ * size twice its live count at least, so it does not oscillate) once the
+ * live count has fallen to an eighth of it, and when nothing is scheduled
+ * at all, everything beyond a small reserve is given back.
  */
 #include <string.h>
 
@@ -27,9 +35,15 @@
 #define W1 ((int64_t)1 << RINGO__W1_SHIFT)
 #define SLOT_MASK (RINGO__WHEEL_SLOTS - 1)
 #define HEAP_ARITY 4
-/* Slot arrays that grew beyond this are freed when drained, so a burst of
- * timers does not pin its memory forever. */
-#define KEEP_CAP 1024
+/* A drained wheel array keeps its memory up to this many entries (512 B):
+ * a slot reused every round does not reallocate; a burst does not stay. */
+#define KEEP_CAP 16
+/* An emptied heap (near, due, far) keeps up to this many entries (32 KB). */
+#define KEEP_HEAP 1024
+/* The slot table never shrinks below this many slots (2 KB). */
+#define MIN_SLOTS 256u
+/* With no timer live, arrays holding more than this in all are freed. */
+#define IDLE_KEEP (64 * 1024)
 
 static inline int64_t floor_div(int64_t a, int64_t b)
 {
@@ -52,6 +66,7 @@ static int tvec_reserve(ringo_loop *loop, struct ringo__tvec *v, uint32_t need)
 				 (size_t)cap * sizeof(*v->v));
 	if (!p)
 		return -ENOMEM;
+	loop->timers.bytes += (size_t)(cap - v->cap) * sizeof(*v->v);
 	v->v = p;
 	v->cap = cap;
 	return 0;
@@ -60,6 +75,7 @@ static int tvec_reserve(ringo_loop *loop, struct ringo__tvec *v, uint32_t need)
 static void tvec_release(ringo_loop *loop, struct ringo__tvec *v)
 {
 	ringo__free(loop, v->v, (size_t)v->cap * sizeof(*v->v));
+	loop->timers.bytes -= (size_t)v->cap * sizeof(*v->v);
 	v->v = NULL;
 	v->len = v->cap = 0;
 }
@@ -71,9 +87,17 @@ static void tvec_drained(ringo_loop *loop, struct ringo__tvec *v)
 		tvec_release(loop, v);
 }
 
+/* A heap that emptied gives back what a burst made it grow to. */
+static void heap_emptied(ringo_loop *loop, struct ringo__tvec *v)
+{
+	if (v->len == 0 && v->cap > KEEP_HEAP)
+		tvec_release(loop, v);
+}
+
+/* Stale entries may name slots the table no longer has (it shrank). */
 static inline bool entry_live(const struct ringo__timers *t, const struct ringo__tentry *e)
 {
-	return t->live_seq[e->slot] == e->seq;
+	return e->slot < t->nslots && t->live_seq[e->slot] == e->seq;
 }
 
 /* ---- heaps (near and far) ---- */
@@ -248,6 +272,7 @@ static bool cascade(ringo_loop *loop)
 			return false;
 		heap_pop(&t->far);
 	}
+	heap_emptied(loop, &t->far);
 	return true;
 }
 
@@ -323,30 +348,70 @@ void ringo__timers_init(ringo_loop *loop, int64_t now)
 	loop->timers.base = floor_div(now, W0) * W0;
 }
 
-__attribute__((cold)) static int slots_grow(ringo_loop *loop)
+/* live_seq and free_slots share one block of 2 * nslots entries, so a
+ * resize either happens whole or not at all. */
+static int slots_resize(ringo_loop *loop, uint32_t cap)
 {
 	struct ringo__timers *t = &loop->timers;
+	uint32_t *block = ringo__alloc(loop, 2 * (size_t)cap * sizeof(uint32_t));
+	if (!block)
+		return -ENOMEM;
 	uint32_t old = t->nslots;
-	uint32_t cap = old ? old * 2 : 256;
+	uint32_t keep = old < cap ? old : cap;
+	if (old) {
+		memcpy(block, t->live_seq, keep * sizeof(uint32_t));
+		ringo__free(loop, t->live_seq, 2 * (size_t)old * sizeof(uint32_t));
+	}
+	for (uint32_t i = keep; i < cap; i++)
+		block[i] = 0;
+	t->live_seq = block;
+	t->free_slots = block + cap;
+	t->bytes += 2 * sizeof(uint32_t) * (size_t)cap;
+	t->bytes -= 2 * sizeof(uint32_t) * (size_t)old;
+	t->nslots = cap;
+	t->shrink_at = cap > MIN_SLOTS ? cap / 8 + 1 : 0; /* live <= an eighth */
+	/* The free stack is rebuilt lowest slot on top: handed out first. */
+	t->nfree = 0;
+	for (uint32_t i = cap; i-- > 0;)
+		if (block[i] == 0)
+			t->free_slots[t->nfree++] = i;
+	return 0;
+}
+
+__attribute__((cold)) static int slots_grow(ringo_loop *loop)
+{
+	uint32_t old = loop->timers.nslots;
+	uint32_t cap = old ? old * 2 : MIN_SLOTS;
 	if (cap > RINGO__TIMER_HANDLE)
 		return -ENOMEM;
-	uint32_t *live = ringo__realloc(loop, t->live_seq, old * sizeof(uint32_t),
-					cap * sizeof(uint32_t));
-	if (!live)
-		return -ENOMEM;
-	t->live_seq = live;
-	uint32_t *fs = ringo__realloc(loop, t->free_slots, old * sizeof(uint32_t),
-				      cap * sizeof(uint32_t));
-	if (!fs)
-		return -ENOMEM;
-	t->free_slots = fs;
-	/* New slots go on the stack so the lowest is handed out first. */
-	for (uint32_t i = cap; i-- > old;) {
-		live[i] = 0;
-		fs[t->nfree++] = i;
-	}
-	t->nslots = cap;
-	return 0;
+	return slots_resize(loop, cap);
+}
+
+/* The live count fell to shrink_at (an eighth of the table): give back
+ * the top of the slot table if no live timer sits there. Live slots
+ * cannot move (handles name them), so when one does, the free stack is
+ * rebuilt lowest-first: new timers fill the bottom while the top drains,
+ * and the next try, a second later at the soonest (a try is O(slots)),
+ * succeeds once the timers up there are gone. */
+__attribute__((cold)) static void slots_shrink(ringo_loop *loop)
+{
+	struct ringo__timers *t = &loop->timers;
+	int64_t now = ringo__now(loop);
+	if (t->live != 0 && now < t->shrink_retry)
+		return;
+	uint32_t top = t->nslots;
+	while (top > 0 && t->live_seq[top - 1] == 0)
+		top--;
+	uint32_t cap = MIN_SLOTS;
+	while (cap < top || cap < 2 * t->live)
+		cap *= 2;
+	if (cap <= t->nslots / 2 && slots_resize(loop, cap) == 0)
+		return;
+	t->shrink_retry = now + RINGO_SEC(1);
+	t->nfree = 0;
+	for (uint32_t i = t->nslots; i-- > 0;)
+		if (t->live_seq[i] == 0)
+			t->free_slots[t->nfree++] = i;
 }
 
 int ringo__timer_add(ringo_loop *loop, int64_t when, ringo_callback_fn *fn, void *arg,
@@ -372,11 +437,39 @@ int ringo__timer_add(ringo_loop *loop, int64_t when, ringo_callback_fn *fn, void
 	return 0;
 }
 
-static void slot_free(struct ringo__timers *t, uint32_t slot)
+static void slot_free(ringo_loop *loop, uint32_t slot)
 {
+	struct ringo__timers *t = &loop->timers;
 	t->live_seq[slot] = 0;
 	t->free_slots[t->nfree++] = slot;
 	t->live--;
+	if (ringo__unlikely(t->live < t->shrink_at))
+		slots_shrink(loop);
+}
+
+/* Nothing is scheduled: every stored entry is stale. Give back the wheel
+ * and heap arrays and the slot table beyond its minimum, unless they are
+ * small already (a loop with one timer coming and going keeps its few
+ * hundred bytes instead of reallocating them each time). */
+static void idle_check(ringo_loop *loop)
+{
+	struct ringo__timers *t = &loop->timers;
+	if (ringo__likely(t->live != 0 || t->bytes <= IDLE_KEEP))
+		return;
+	RINGO_ASSERT(!t->running_due);
+	for (uint32_t i = 0; i < RINGO__WHEEL_SLOTS; i++) {
+		if (t->l0[i].cap)
+			tvec_release(loop, &t->l0[i]);
+		if (t->l1[i].cap)
+			tvec_release(loop, &t->l1[i]);
+	}
+	tvec_release(loop, &t->near);
+	tvec_release(loop, &t->far);
+	tvec_release(loop, &t->due);
+	memset(t->l0_bits, 0, sizeof(t->l0_bits));
+	t->l0_count = t->l1_count = 0;
+	t->stale = 0;
+	slots_shrink(loop);
 }
 
 /* Sweep stale entries out of every array: O(stored), amortised over the
@@ -417,11 +510,14 @@ __attribute__((cold)) static void sweep(ringo_loop *loop)
 int ringo__timer_cancel(ringo_loop *loop, uint32_t slot, uint32_t seq)
 {
 	struct ringo__timers *t = &loop->timers;
-	if (slot >= t->nslots || seq == 0)
+	/* seq beyond the last one issued: never a handle (a wrap of 2^32
+	 * registrations aside). A slot past the table: it ran, and the table
+	 * shrank since. */
+	if (seq == 0 || seq > t->seq)
 		return -EINVAL;
-	if (t->live_seq[slot] != seq)
+	if (slot >= t->nslots || t->live_seq[slot] != seq)
 		return -EALREADY;
-	slot_free(t, slot);
+	slot_free(loop, slot);
 	t->stale++;
 	if (t->stale > 1024 && t->stale > t->live)
 		sweep(loop);
@@ -452,8 +548,10 @@ bool ringo__timer_next(ringo_loop *loop, int64_t *when)
 			*when = t->near.v[0].when;
 			return true;
 		}
-		if (t->live == 0)
+		if (t->live == 0) {
+			idle_check(loop); /* the loop is about to sleep: a good time */
 			return false;
+		}
 		if (t->l0_count == 0 && t->l1_count == 0 && t->far.len == 0)
 			return false;
 		/* Bring the next non-empty slot into near. */
@@ -481,6 +579,7 @@ void ringo__timer_collect_due(ringo_loop *loop, int64_t now)
 		}
 		heap_pop(&t->near);
 	}
+	heap_emptied(loop, &t->near);
 }
 
 void ringo__timer_run_due(ringo_loop *loop)
@@ -488,6 +587,7 @@ void ringo__timer_run_due(ringo_loop *loop)
 	struct ringo__timers *t = &loop->timers;
 	/* Entries are read one at a time: a callback may add timers (never to
 	 * this list) or cancel later ones in it (they are skipped). */
+	t->running_due = true;
 	for (uint32_t i = 0; i < t->due.len; i++) {
 		struct ringo__tentry e = t->due.v[i];
 		/* The callbacks' arguments (a sleeping task's record, say) are
@@ -496,10 +596,13 @@ void ringo__timer_run_due(ringo_loop *loop)
 			__builtin_prefetch(t->due.v[i + 4].arg, 1);
 		if (!entry_live(t, &e))
 			continue;
-		slot_free(t, e.slot);
+		slot_free(loop, e.slot);
 		e.fn(e.arg);
 	}
 	t->due.len = 0;
+	t->running_due = false;
+	heap_emptied(loop, &t->due);
+	idle_check(loop);
 }
 
 void ringo__timer_destroy(ringo_loop *loop)
@@ -512,8 +615,7 @@ void ringo__timer_destroy(ringo_loop *loop)
 	tvec_release(loop, &t->near);
 	tvec_release(loop, &t->far);
 	tvec_release(loop, &t->due);
-	ringo__free(loop, t->live_seq, t->nslots * sizeof(uint32_t));
-	ringo__free(loop, t->free_slots, t->nslots * sizeof(uint32_t));
+	ringo__free(loop, t->live_seq, 2 * (size_t)t->nslots * sizeof(uint32_t));
 	int64_t base = t->base;
 	memset(t, 0, sizeof(*t));
 	t->base = base;

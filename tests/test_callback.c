@@ -288,6 +288,119 @@ static void test_cancelling_most_timers_keeps_memory_bounded(void **state)
 	test_loop_free(loop, &ca);
 }
 
+/* ---- timer memory follows the load down ---- */
+
+static void count_fired(void *arg)
+{
+	(*(long *)arg)++;
+}
+
+static void stop_cb(void *arg)
+{
+	ringo_loop_stop(arg);
+}
+
+static long burst_n(void)
+{
+	return getenv("RINGO_UNDER_VALGRIND") ? 100000 : 1000000;
+}
+
+/* A burst of timers with random deadlines over one second, 90% of them
+ * cancelled at once, the rest run; the loop is stopped at 2 s. Returns
+ * the bytes held at the burst's peak. */
+static size_t run_burst(ringo_loop *loop, struct counting_allocator *ca, long n)
+{
+	ringo_handle *h = malloc((size_t)n * sizeof(*h));
+	assert_non_null(h);
+	long fired = 0;
+	int64_t base = ringo_loop_time_ns(loop);
+	srand(7);
+	for (long i = 0; i < n; i++) {
+		int64_t when = base + (int64_t)((double)rand() / RAND_MAX * 1e9);
+		assert_int_equal(ringo_call_at(loop, when, count_fired, &fired, &h[i]), 0);
+	}
+	size_t peak = ca->live_bytes;
+	for (long i = 0; i < n; i++)
+		if (i % 10)
+			assert_int_equal(ringo_handle_cancel(h[i]), 0);
+	ringo_call_at(loop, base + RINGO_SEC(2), stop_cb, loop, NULL);
+	assert_int_equal(ringo_loop_run_forever(loop), 0);
+	assert_int_equal(fired, (n + 9) / 10);
+	free(h);
+	return peak;
+}
+
+static void test_timer_memory_goes_back_to_idle_after_a_burst(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	/* The idle figure: a loop that has run a timer. */
+	long fired = 0;
+	ringo_call_later(loop, RINGO_MSEC(1), count_fired, &fired, NULL);
+	ringo_call_later(loop, RINGO_MSEC(2), stop_cb, loop, NULL);
+	ringo_loop_run_forever(loop);
+	size_t idle = ca.live_bytes;
+	long n = burst_n();
+	size_t peak = run_burst(loop, &ca, n);
+	/* The burst did need memory: at least 8 bytes of slot per timer. */
+	assert_true(peak > idle + (size_t)n * 8);
+	/* Gone once the timers are: the table and arrays were sized to
+	 * the peak (12.9 MB after a million) and now are back near idle. */
+	assert_true(ca.live_bytes <= idle + 64 * 1024);
+	/* And the loop still works, from small tables again. */
+	ringo_call_later(loop, RINGO_MSEC(1), stop_cb, loop, NULL);
+	ringo_loop_run_forever(loop);
+	test_loop_free(loop, &ca);
+}
+
+static void test_timer_memory_shrinks_while_other_timers_stay(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	long fired = 0;
+	ringo_call_later(loop, RINGO_MSEC(1), count_fired, &fired, NULL);
+	ringo_call_later(loop, RINGO_MSEC(2), stop_cb, loop, NULL);
+	ringo_loop_run_forever(loop);
+	size_t idle = ca.live_bytes;
+	/* A watchdog that outlives the burst (a server's idle timer, the
+	 * stack trimmer): the loop never goes timer-idle. */
+	ringo_handle watchdog;
+	ringo_call_later(loop, RINGO_SEC(3600), count_fired, &fired, &watchdog);
+	run_burst(loop, &ca, burst_n());
+	assert_true(ringo_handle_pending(watchdog));
+	assert_true(ca.live_bytes <= idle + 128 * 1024);
+	assert_int_equal(ringo_handle_cancel(watchdog), 0);
+	test_loop_free(loop, &ca);
+}
+
+static void test_steady_timers_keep_their_memory(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	/* A steady load of 64 timers alive at all times, each re-armed as it
+	 * fires: once warm, the tables neither grow nor shrink. */
+	long fired = 0;
+	for (int i = 0; i < 64; i++)
+		ringo_call_later(loop, RINGO_MSEC(i), count_fired, &fired, NULL);
+	ringo_call_later(loop, RINGO_MSEC(64), stop_cb, loop, NULL);
+	ringo_loop_run_forever(loop);
+	long allocs = 0;
+	for (int round = 0; round < 50; round++) {
+		for (int i = 0; i < 64; i++)
+			ringo_call_later(loop, RINGO_MSEC(i), count_fired, &fired, NULL);
+		ringo_call_later(loop, RINGO_MSEC(64), stop_cb, loop, NULL);
+		long before = ca.attempts;
+		ringo_loop_run_forever(loop);
+		if (round >= 10)
+			allocs += ca.attempts - before;
+	}
+	assert_int_equal(fired, 51 * 64);
+	/* The wheel moves on by 65 slots a round, reaching fresh slots until
+	 * it wraps (about 16 rounds): only those allocate, a few bytes each. */
+	assert_true(allocs < 40 * 64);
+	test_loop_free(loop, &ca);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -303,6 +416,9 @@ int main(void)
 		cmocka_unit_test(test_bogus_handles_are_einval),
 		cmocka_unit_test(test_many_random_timers_with_cancellation),
 		cmocka_unit_test(test_cancelling_most_timers_keeps_memory_bounded),
+		cmocka_unit_test(test_timer_memory_goes_back_to_idle_after_a_burst),
+		cmocka_unit_test(test_timer_memory_shrinks_while_other_timers_stay),
+		cmocka_unit_test(test_steady_timers_keep_their_memory),
 	};
 	/* RINGO_TEST_FILTER=pattern runs only the matching tests. */
 	if (getenv("RINGO_TEST_FILTER"))
