@@ -63,7 +63,8 @@ struct ringo_task {
 	uint8_t state;               /* enum ringo_task_state */
 	bool started;                /* first step has run */
 	bool cancel_pending;         /* deliver -ECANCELED at next suspension */
-	bool cancel_queued;          /* on the delivery worklist (cancel_next) */
+	bool cancel_queued;          /* queued or interrupted in the current
+				      * delivery (deliver_cancels) */
 	int cancel_requests;         /* asyncio cancelling() */
 	const char *cancel_msg;
 	/* The current wait, while SUSPENDED or READY after one. */
@@ -641,17 +642,21 @@ int ringo_await(ringo_future *fut, void **result)
  * cancelling its children, a group aborting): those cancels are queued
  * on the fresh list rather than delivered by recursion, and are spliced
  * in front of the rest, so the order is the depth-first order recursion
- * would give while the stack stays flat however deep the chain. */
+ * would give while the stack stays flat however deep the chain. A task
+ * is interrupted at most once per delivery (it stays cancel_queued until
+ * the end): a second request meanwhile is counted and left pending, and
+ * tasks awaiting each other in a cycle cannot keep the delivery going. */
 static void deliver_cancels(struct ringo__sched *s, ringo_task *first)
 {
 	RINGO_ASSERT(!s->delivering);
 	s->delivering = true;
 	first->cancel_next = NULL;
-	ringo_task *work = first;
+	ringo_task *work = first, *visited = NULL;
 	while (work) {
 		ringo_task *t = work;
 		work = t->cancel_next;
-		t->cancel_queued = false;
+		t->cancel_next = visited;
+		visited = t;
 		s->fresh_head = NULL;
 		s->fresh_tail = &s->fresh_head;
 		/* Woken meanwhile: the pending cancel is delivered when it runs. */
@@ -662,6 +667,8 @@ static void deliver_cancels(struct ringo__sched *s, ringo_task *first)
 			work = s->fresh_head;
 		}
 	}
+	for (ringo_task *t = visited; t; t = t->cancel_next)
+		t->cancel_queued = false;
 	s->fresh_head = NULL;
 	s->delivering = false;
 }

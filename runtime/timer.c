@@ -616,7 +616,11 @@ void ringo__timer_destroy(ringo_loop *loop)
 	tvec_release(loop, &t->far);
 	tvec_release(loop, &t->due);
 	ringo__free(loop, t->live_seq, 2 * (size_t)t->nslots * sizeof(uint32_t));
+	/* base and seq stay: handles issued before close still read as
+	 * "already ran or cancelled", not as bogus. */
 	int64_t base = t->base;
+	uint32_t seq = t->seq;
 	memset(t, 0, sizeof(*t));
 	t->base = base;
+	t->seq = seq;
 }

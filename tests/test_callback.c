@@ -401,6 +401,22 @@ static void test_steady_timers_keep_their_memory(void **state)
 	test_loop_free(loop, &ca);
 }
 
+static void test_handles_of_a_closed_loop_read_as_already_done(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_handle soon, later;
+	assert_int_equal(ringo_call_soon(loop, say, "x", &soon), 0);
+	assert_int_equal(ringo_call_later(loop, RINGO_SEC(10), say, "y", &later), 0);
+	assert_int_equal(ringo_loop_close(loop), 0);
+	/* Dropped by close: they will not run, and a cancel is a no-op. */
+	assert_false(ringo_handle_pending(soon));
+	assert_false(ringo_handle_pending(later));
+	assert_int_equal(ringo_handle_cancel(soon), -EALREADY);
+	assert_int_equal(ringo_handle_cancel(later), -EALREADY);
+	test_loop_free(loop, &ca);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -419,6 +435,7 @@ int main(void)
 		cmocka_unit_test(test_timer_memory_goes_back_to_idle_after_a_burst),
 		cmocka_unit_test(test_timer_memory_shrinks_while_other_timers_stay),
 		cmocka_unit_test(test_steady_timers_keep_their_memory),
+		cmocka_unit_test(test_handles_of_a_closed_loop_read_as_already_done),
 	};
 	/* RINGO_TEST_FILTER=pattern runs only the matching tests. */
 	if (getenv("RINGO_TEST_FILTER"))

@@ -1067,6 +1067,65 @@ static void test_deep_await_chain_completes_through_wake_ups(void **state)
 	test_loop_free(loop, &ca);
 }
 
+struct pair {
+	ringo_task *other;
+};
+
+static int await_other(void *arg, void **result)
+{
+	struct pair *p = arg;
+	return ringo_await(ringo_task_future(p->other), NULL);
+}
+
+static void test_cancelling_tasks_that_await_each_other_returns(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	struct pair pa, pb;
+	ringo_task *a, *b;
+	ringo_spawn(loop, await_other, &pa, NULL, &a);
+	ringo_spawn(loop, await_other, &pb, NULL, &b);
+	pa.other = b;
+	pb.other = a;
+	ringo_loop_stop(loop);
+	ringo_loop_run_forever(loop); /* a awaits b, b awaits a: a deadlock */
+	/* The cancellation goes a -> b -> a: each is interrupted once, the
+	 * second request on a is counted, and the call returns (asyncio
+	 * recurses until RecursionError). */
+	assert_true(ringo_task_cancel(a, NULL));
+	assert_int_equal(ringo_task_cancelling(a), 2);
+	assert_int_equal(ringo_task_cancelling(b), 1);
+	assert_int_equal(ringo_task_state(a), RINGO_TASK_SUSPENDED);
+	assert_int_equal(ringo_task_state(b), RINGO_TASK_SUSPENDED);
+	/* Still deadlocked, as the program made them; close abandons them. */
+	assert_int_equal(ringo_loop_close(loop), 0);
+	assert_true(ringo_future_cancelled(ringo_task_future(a)));
+	ringo_task_release(a);
+	ringo_task_release(b);
+	test_loop_free(loop, &ca);
+}
+
+static void test_null_task_and_future_arguments(void **state)
+{
+	ringo_task_ref(NULL);
+	ringo_task_release(NULL);
+	ringo_future_ref(NULL);
+	ringo_future_release(NULL);
+	assert_false(ringo_task_cancel(NULL, NULL));
+	assert_false(ringo_future_cancel(NULL, NULL));
+	assert_int_equal(ringo_task_cancelling(NULL), -EINVAL);
+	assert_int_equal(ringo_task_uncancel(NULL), -EINVAL);
+	assert_null(ringo_task_name(NULL));
+	assert_int_equal(ringo_task_set_name(NULL, "x"), -EINVAL);
+	assert_null(ringo_task_future(NULL));
+	assert_null(ringo_future_task(NULL));
+	assert_int_equal(ringo_await(NULL, NULL), -EINVAL);
+	assert_int_equal(ringo_all_tasks(NULL, NULL, 0), -EINVAL);
+	assert_int_equal(ringo_spawn(NULL, returns_ko_later, NULL, NULL, NULL), -EINVAL);
+	assert_int_equal(ringo_run(NULL, NULL, NULL, NULL), -EINVAL);
+	ringo_dump_tasks(NULL, stderr);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1104,6 +1163,8 @@ int main(void)
 		cmocka_unit_test(test_deep_await_chain_cancels_without_recursion),
 		cmocka_unit_test(test_deep_gather_nesting_cancels_without_recursion),
 		cmocka_unit_test(test_deep_await_chain_completes_through_wake_ups),
+		cmocka_unit_test(test_cancelling_tasks_that_await_each_other_returns),
+		cmocka_unit_test(test_null_task_and_future_arguments),
 	};
 	/* RINGO_TEST_FILTER=pattern runs only the matching tests. */
 	if (getenv("RINGO_TEST_FILTER"))
