@@ -302,9 +302,11 @@ char *ringo_future_repr(const ringo_future *fut, char *buf, size_t len)
 		return buf;
 	}
 	char head[64];
-	if (fut->is_task)
-		snprintf(head, sizeof(head), "Task '%s'", ringo_task_name((ringo_task *)fut));
-	else
+	if (fut->is_task) {
+		char name[40];
+		ringo__task_label((const ringo_task *)fut, name, sizeof(name));
+		snprintf(head, sizeof(head), "Task '%s'", name);
+	} else
 		snprintf(head, sizeof(head), "Future");
 	switch (fut->state) {
 	case RINGO__FUT_RESULT:

@@ -320,6 +320,8 @@ void ringo__task_free(ringo_future *fut);
 /* Describe a work item for reports; the task layer knows its own. */
 void ringo__work_describe(struct ringo__work *w, char *buf, size_t len);
 bool ringo__task_describe(struct ringo__work *w, char *buf, size_t len);
+/* The task's name, or its default "task-N" without writing it (const). */
+void ringo__task_label(const ringo_task *t, char *buf, size_t len);
 /* ---- building blocking primitives on tasks ----
  * A primitive (lock, queue, I/O op, ...) suspends the current task with
  * ringo__task_suspend(ops, ctx) after registering it somewhere; whoever

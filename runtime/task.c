@@ -730,13 +730,24 @@ void ringo__task_stack_stats(ringo_loop *loop, size_t *hot, size_t *cold, size_t
 	}
 }
 
-const char *ringo_task_name(const ringo_task *t)
+const char *ringo_task_name(ringo_task *t)
 {
 	if (!t)
 		return NULL;
 	if (!t->name[0]) /* named on first use: the record is the task's own */
-		default_name(((ringo_task *)t)->name, t->id);
+		default_name(t->name, t->id);
 	return t->name;
+}
+
+void ringo__task_label(const ringo_task *t, char *buf, size_t len)
+{
+	if (t->name[0]) {
+		snprintf(buf, len, "%s", t->name);
+	} else {
+		char name[sizeof(t->name)];
+		default_name(name, t->id);
+		snprintf(buf, len, "%s", name);
+	}
 }
 
 int ringo_task_set_name(ringo_task *t, const char *name)
