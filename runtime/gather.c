@@ -344,12 +344,23 @@ int ringo_gather_future(ringo_loop *loop, ringo_future *const *futs, size_t n,
 	return 0;
 }
 
-/* ---- shield ---- */
+/* ---- shield ----
+ * inner lists shield_done(arg = outer), which holds a reference on outer,
+ * and shield holds one on inner for it. outer lists shield_outer_done(arg
+ * = inner), which holds its own reference on inner: when outer ends first
+ * (cancelled by its holder), it takes shield_done off inner, as asyncio's
+ * _outer_done_callback does, so a cancelled shield pins nothing. When
+ * inner ends first, shield_done takes shield_outer_done off outer before
+ * completing it: nothing of the shield is left for a later iteration. */
+
+static void shield_outer_done(ringo_future *outer, void *arg);
 
 static void shield_done(ringo_future *inner, void *arg)
 {
 	ringo_future *outer = arg;
 	if (!ringo_future_done(outer)) {
+		if (ringo_future_remove_done_callback(outer, shield_outer_done, inner) > 0)
+			ringo_future_release(inner); /* what shield_outer_done held */
 		void *value = NULL;
 		int rc = ringo_future_result(inner, &value);
 		if (rc == 0)
@@ -361,6 +372,17 @@ static void shield_done(ringo_future *inner, void *arg)
 	}
 	ringo_future_release(outer);
 	ringo_future_release(inner); /* shield's own reference */
+}
+
+static void shield_outer_done(ringo_future *outer, void *arg)
+{
+	ringo_future *inner = arg;
+	if (!ringo_future_done(inner) &&
+	    ringo_future_remove_done_callback(inner, shield_done, outer) > 0) {
+		ringo_future_release(outer); /* what shield_done held */
+		ringo_future_release(inner);
+	}
+	ringo_future_release(inner); /* this callback's */
 }
 
 int ringo_shield(ringo_future *inner, ringo_future **outer)
@@ -379,13 +401,19 @@ int ringo_shield(ringo_future *inner, ringo_future **outer)
 		*outer = o;
 		return 0;
 	}
-	err = ringo_future_add_done_callback(inner, shield_done, o);
+	err = ringo_future_add_done_callback(o, shield_outer_done, inner);
+	if (err == 0) {
+		err = ringo_future_add_done_callback(inner, shield_done, o);
+		if (err < 0)
+			ringo_future_remove_done_callback(o, shield_outer_done, inner);
+	}
 	if (err < 0) {
 		ringo_future_release(o);
 		return err;
 	}
-	ringo_future_ref(o);     /* the callback's */
-	ringo_future_ref(inner); /* keeps inner (and the callback) alive */
+	ringo_future_ref(inner); /* shield_outer_done's */
+	ringo_future_ref(o);     /* shield_done's */
+	ringo_future_ref(inner); /* keeps inner (and shield_done) alive */
 	*outer = o;
 	return 0;
 }
