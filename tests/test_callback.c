@@ -417,6 +417,103 @@ static void test_handles_of_a_closed_loop_read_as_already_done(void **state)
 	test_loop_free(loop, &ca);
 }
 
+/* ---- ported from CPython's test_base_events.py / test_events.py ---- */
+
+static void test_call_later_negative_delays(void **state)
+{
+	struct counting_allocator ca;
+	struct ctx c = {.loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK)};
+	ringo_loop_stop(c.loop);
+	ringo_loop_run_forever(c.loop);
+	struct tagged a = {&c, "a"}, b = {&c, "b"}, end = {&c, "end"};
+	ringo_call_later(c.loop, -1, say, &a, NULL);
+	ringo_call_later(c.loop, -2, say, &b, NULL);
+	ringo_call_later(c.loop, 0, say_stop, &end, NULL);
+	assert_int_equal(ringo_loop_run_forever(c.loop), 0);
+	/* A negative delay is a deadline in the past: the earlier runs first. */
+	assert_string_equal(c.log.buf, "b a end");
+	test_loop_free(c.loop, &ca);
+}
+
+static void test_time_and_call_at(void **state)
+{
+	struct counting_allocator ca;
+	struct ctx c = {.loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK)};
+	struct tagged end = {&c, "end"};
+	int64_t when = ringo_loop_time_ns(c.loop) + RINGO_MSEC(100);
+	ringo_call_at(c.loop, when, say_stop, &end, NULL);
+	int64_t t0 = ringo_loop_time_ns(c.loop);
+	ringo_loop_run_forever(c.loop);
+	assert_int_equal(ringo_loop_time_ns(c.loop) - t0, RINGO_MSEC(100));
+	assert_true(ringo_loop_time(c.loop) >= 0.1);
+	test_loop_free(c.loop, &ca);
+}
+
+static void test__run_once(void **state)
+{
+	/* A cancelled timer earlier than the live one does not set how long
+	 * the loop waits: virtual time jumps straight to the live one. */
+	struct counting_allocator ca;
+	struct ctx c = {.loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK)};
+	struct tagged h1 = {&c, "h1"}, h2 = {&c, "h2"};
+	ringo_handle handle;
+	ringo_call_later(c.loop, RINGO_SEC(5), say, &h1, &handle);
+	ringo_call_later(c.loop, RINGO_SEC(10), say_stop, &h2, NULL);
+	assert_int_equal(ringo_handle_cancel(handle), 0);
+	ringo_loop_run_forever(c.loop);
+	assert_string_equal(c.log.buf, "h2");
+	assert_int_equal(ringo_loop_time_ns(c.loop), RINGO_SEC(10));
+	test_loop_free(c.loop, &ca);
+}
+
+static void schedule_soon(void *arg)
+{
+	struct tagged *t = arg;
+	log_add(&t->c->log, "timer");
+	ringo_call_soon(t->c->loop, say, t + 1, &t->c->h[0]);
+	ringo_loop_stop(t->c->loop);
+}
+
+static void test__run_once_schedule_handle(void **state)
+{
+	struct counting_allocator ca;
+	struct ctx c = {.loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK)};
+	struct tagged t[2] = {{&c, "t"}, {&c, "soon"}};
+	ringo_call_later(c.loop, -RINGO_SEC(1), schedule_soon, t, NULL);
+	ringo_loop_run_forever(c.loop);
+	/* Processed, and what it scheduled waits for the next iteration. */
+	assert_string_equal(c.log.buf, "timer");
+	assert_true(ringo_handle_pending(c.h[0]));
+	ringo_loop_stop(c.loop);
+	ringo_loop_run_forever(c.loop);
+	assert_string_equal(c.log.buf, "timer soon");
+	test_loop_free(c.loop, &ca);
+}
+
+static void test_handle_cancel(void **state)
+{
+	/* HandleTests: a cancelled handle reads as such; a second cancel is a
+	 * no-op; the callback never runs. */
+	struct counting_allocator ca;
+	struct ctx c = {.loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK)};
+	struct tagged a = {&c, "a"}, b = {&c, "b"}, end = {&c, "end"};
+	ringo_handle ha, hb;
+	ringo_call_soon(c.loop, say, &a, &ha);
+	ringo_call_later(c.loop, RINGO_SEC(1), say, &b, &hb);
+	assert_true(ringo_handle_pending(ha));
+	assert_true(ringo_handle_pending(hb));
+	assert_int_equal(ringo_handle_cancel(ha), 0);
+	assert_int_equal(ringo_handle_cancel(hb), 0);
+	assert_false(ringo_handle_pending(ha));
+	assert_false(ringo_handle_pending(hb));
+	assert_int_equal(ringo_handle_cancel(ha), -EALREADY);
+	assert_int_equal(ringo_handle_cancel(hb), -EALREADY);
+	ringo_call_later(c.loop, RINGO_SEC(2), say_stop, &end, NULL);
+	ringo_loop_run_forever(c.loop);
+	assert_string_equal(c.log.buf, "end");
+	test_loop_free(c.loop, &ca);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -436,6 +533,11 @@ int main(void)
 		cmocka_unit_test(test_timer_memory_shrinks_while_other_timers_stay),
 		cmocka_unit_test(test_steady_timers_keep_their_memory),
 		cmocka_unit_test(test_handles_of_a_closed_loop_read_as_already_done),
+		cmocka_unit_test(test_call_later_negative_delays),
+		cmocka_unit_test(test_time_and_call_at),
+		cmocka_unit_test(test__run_once),
+		cmocka_unit_test(test__run_once_schedule_handle),
+		cmocka_unit_test(test_handle_cancel),
 	};
 	/* RINGO_TEST_FILTER=pattern runs only the matching tests. */
 	if (getenv("RINGO_TEST_FILTER"))
