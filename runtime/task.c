@@ -100,7 +100,8 @@ ringo_task *ringo_future_task(ringo_future *fut)
 
 void ringo_task_ref(ringo_task *task)
 {
-	ringo_future_ref(&task->fut);
+	if (task)
+		ringo_future_ref(&task->fut);
 }
 
 void ringo_task_release(ringo_task *task)
