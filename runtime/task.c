@@ -631,7 +631,12 @@ int ringo_await(ringo_future *fut, void **result)
 	/* -ECANCELED: the wait was interrupted, or a cancel arrived after the
 	 * wake-up and before the task ran (asyncio throws it into the await
 	 * whatever fut's outcome). */
-	int rc = woke < 0 || !ringo_future_done(fut) ? woke : ringo_future_result(fut, result);
+	int rc = woke;
+	if (woke == 0) {
+		/* Only fut's completion wakes this wait with 0. */
+		RINGO_ASSERT(fut->state != RINGO__FUT_PENDING);
+		rc = ringo_future_result(fut, result);
+	}
 	ringo_future_release(fut);
 	return rc;
 }
