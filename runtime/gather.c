@@ -106,6 +106,7 @@ struct gather {
 	bool woken;
 	size_t remaining;        /* children not finished */
 	int first_err;           /* first failure seen (no return_exceptions) */
+	size_t first_idx;        /* which child that was */
 };
 
 static void gather_wake(struct aio_watch *w, struct gather *g, int value)
@@ -127,6 +128,7 @@ static void gather_child_done(struct aio_watch *w, size_t i)
 	}
 	if (rc < 0 && !g->return_exceptions && g->first_err == 0) {
 		g->first_err = rc;
+		g->first_idx = i;
 		gather_wake(w, g, 0);
 	} else if (g->remaining == 0) {
 		gather_wake(w, g, 0);
@@ -161,8 +163,10 @@ static int gather_start(struct aio_watch *w, struct gather *g)
 		ringo_future *fut = w->slots[i].fut;
 		if (ringo_future_done(fut)) {
 			int rc = ringo_future_error(fut);
-			if (rc < 0 && g->first_err == 0)
+			if (rc < 0 && g->first_err == 0) {
 				g->first_err = rc;
+				g->first_idx = i;
+			}
 			continue;
 		}
 		int err = ringo__watch_arm(w, i);
@@ -216,7 +220,11 @@ int ringo_gather(ringo_future *const *futs, size_t n, bool return_exceptions,
 	}
 	if (rc < 0)
 		return rc;
-	return return_exceptions ? 0 : g.first_err;
+	if (return_exceptions)
+		return 0;
+	if (g.first_err == -ECANCELED) /* a child's cancellation, with its message */
+		ringo__task_note_cancel(ringo_future_cancel_message(futs[g.first_idx]));
+	return g.first_err;
 }
 
 /* ---- gather as a future ---- */

@@ -359,6 +359,10 @@ void *ringo__task_wait_ctx(const ringo_task *t);
  * (e.g. through an awaited future), do not deliver it again. */
 bool ringo__task_cancel_pending(const ringo_task *t);
 void ringo__task_clear_cancel(ringo_task *t);
+/* The current task received a cancellation from what it waited on (a
+ * future cancelled with msg): asyncio's CancelledError carries msg, and
+ * the task reports it if it ends cancelled by letting it through. */
+void ringo__task_note_cancel(const char *msg);
 /* Stacks of the loop's task pools: free and committed, free and given
  * back, in use. For tests and diagnostics. */
 void ringo__task_stack_stats(ringo_loop *loop, size_t *hot, size_t *cold, size_t *live);

@@ -495,6 +495,12 @@ void *ringo__task_wait_ctx(const ringo_task *t)
 	return t->wait_ctx;
 }
 
+void ringo__task_note_cancel(const char *msg)
+{
+	if (current_task)
+		current_task->cancel_msg = msg;
+}
+
 bool ringo__task_cancel_pending(const ringo_task *t)
 {
 	return t->cancel_pending;
@@ -610,8 +616,11 @@ int ringo_await(ringo_future *fut, void **result)
 		return -EINVAL;
 	/* A done future is not a suspension point (asyncio: no yield); a
 	 * pending cancellation waits for the next one. */
-	if (fut->state != RINGO__FUT_PENDING)
+	if (fut->state != RINGO__FUT_PENDING) {
+		if (fut->state == RINGO__FUT_CANCELLED)
+			ringo__task_note_cancel(fut->cancel_msg);
 		return ringo_future_result(fut, result);
+	}
 	int err = ringo__future_add_waiter(fut, t);
 	if (err < 0)
 		return err;
@@ -636,6 +645,8 @@ int ringo_await(ringo_future *fut, void **result)
 		/* Only fut's completion wakes this wait with 0. */
 		RINGO_ASSERT(fut->state != RINGO__FUT_PENDING);
 		rc = ringo_future_result(fut, result);
+		if (rc == -ECANCELED)
+			ringo__task_note_cancel(fut->cancel_msg);
 	}
 	ringo_future_release(fut);
 	return rc;

@@ -775,6 +775,12 @@ static void test_cancel_gather_2(void **state)
 		ringo_spawn(loop, cancel_gathering_task, (void *)msgs[i], NULL, &t);
 		assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL),
 				 -ECANCELED);
+		/* main let the cancellation through: it carries the message. */
+		const char *msg = ringo_future_cancel_message(ringo_task_future(t));
+		if (msgs[i])
+			assert_string_equal(msg, msgs[i]);
+		else
+			assert_null(msg);
 		ringo_task_release(t);
 		test_loop_free(loop, &ca);
 	}
@@ -873,6 +879,31 @@ static void test_recursive_gather(void **state)
 	test_loop_free(loop, &ca);
 }
 
+static int gather_child_cancelled(void *arg, void **result)
+{
+	ringo_task *c;
+	ringo_spawn(ringo_loop_current(), sleeps_50ms, NULL, NULL, &c);
+	ringo_task_cancel(c, "child's");
+	ringo_future *f = ringo_task_future(c);
+	struct ringo_gather_result out;
+	int rc = ringo_gather(&f, 1, false, &out);
+	ringo_task_release(c);
+	return rc; /* lets the child's cancellation through */
+}
+
+static void test_gather_passes_a_childs_cancel_message_on(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	ringo_task *t;
+	ringo_spawn(loop, gather_child_cancelled, NULL, NULL, &t);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL),
+			 -ECANCELED);
+	assert_string_equal(ringo_future_cancel_message(ringo_task_future(t)), "child's");
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -905,6 +936,7 @@ int main(void)
 		cmocka_unit_test(test_shield_gather),
 		cmocka_unit_test(test_gather_shield),
 		cmocka_unit_test(test_recursive_gather),
+		cmocka_unit_test(test_gather_passes_a_childs_cancel_message_on),
 	};
 	/* RINGO_TEST_FILTER=pattern runs only the matching tests. */
 	if (getenv("RINGO_TEST_FILTER"))

@@ -2044,6 +2044,37 @@ static void test_sleep_zero(void **state)
 	test_loop_free(loop, &ca);
 }
 
+static void cancel_with_msg_soon(void *arg)
+{
+	ringo_task_cancel(arg, "msg");
+}
+
+static int awaits_inner_cancelled_with_msg(void *arg, void **result)
+{
+	ringo_task *inner;
+	ringo_spawn(ringo_loop_current(), sleeps_10s, NULL, NULL, &inner);
+	ringo_call_soon(ringo_loop_current(), cancel_with_msg_soon, inner, NULL);
+	int rc = ringo_await(ringo_task_future(inner), NULL);
+	ringo_task_release(inner);
+	return rc; /* lets the inner task's cancellation through */
+}
+
+static void test_cancellation_exception_context(void **state)
+{
+	/* asyncio: the CancelledError raised by awaiting a task cancelled
+	 * with 'msg' carries 'msg'; a task that lets it through ends
+	 * cancelled with it. */
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	ringo_task *t;
+	ringo_spawn(loop, awaits_inner_cancelled_with_msg, NULL, NULL, &t);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL),
+			 -ECANCELED);
+	assert_string_equal(ringo_future_cancel_message(ringo_task_future(t)), "msg");
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2117,6 +2148,7 @@ int main(void)
 		cmocka_unit_test(test_yield_wait_does_not_shield_cancel),
 		cmocka_unit_test(test_bare_create_task),
 		cmocka_unit_test(test_sleep_zero),
+		cmocka_unit_test(test_cancellation_exception_context),
 	};
 	/* RINGO_TEST_FILTER=pattern runs only the matching tests. */
 	if (getenv("RINGO_TEST_FILTER"))
