@@ -409,6 +409,9 @@ int ringo_sleep(int64_t delay_ns);
  *  - a cancellation that arrives after fut completed but before the
  *    waiting task ran returns -ECANCELED; fut keeps its outcome (read it
  *    with ringo_future_result).
+ * When -ECANCELED is fut's own outcome, the calling task takes fut's
+ * cancel message: if it ends cancelled by returning that -ECANCELED, its
+ * future reports the message (asyncio's CancelledError carries it).
  * Errors: -EINVAL (NULL fut, or a future of another loop), -EPERM outside
  * a task, -EDEADLK if a task awaits itself, -ENOMEM (could not register
  * the wait; nothing waited). */

@@ -48,8 +48,9 @@ struct ringo_gather_result {
  * keeps its references, gather takes its own while it waits) and store
  * each outcome in out[i], in argument order. n == 0 returns 0 at once.
  * Without return_exceptions: returns 0 when all succeeded, else the first
- * failure (in completion order; a cancelled child counts, -ECANCELED) as
- * soon as it is seen; the other children keep running and their slots
+ * failure (in completion order; a cancelled child counts, -ECANCELED, and
+ * its cancel message passes to the caller as for ringo_await) as soon as
+ * it is seen; the other children keep running and their slots
  * read -EINPROGRESS if not yet done. With it: waits for all and returns 0;
  * each slot holds its own outcome.
  * Cancellation (asyncio's gather cancel): cancelling the calling task
