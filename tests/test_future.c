@@ -662,6 +662,42 @@ static void test_done_callback_added_by_a_done_callback_runs_next_iteration(void
 	test_loop_free(loop, &ca);
 }
 
+/* ---- a deep chain of done callbacks completes without recursion ---- */
+
+struct cb_chain {
+	ringo_future **f;
+	size_t n;
+};
+
+static struct cb_chain g_chain;
+
+static void complete_next(ringo_future *f, void *arg)
+{
+	size_t i = (size_t)(uintptr_t)arg;
+	if (i + 1 < g_chain.n)
+		ringo_future_set_result(g_chain.f[i + 1], (void *)(uintptr_t)(i + 1));
+}
+
+static void test_deep_done_callback_chain_completes(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	g_chain.n = getenv("RINGO_UNDER_VALGRIND") ? 10000 : 100000;
+	g_chain.f = calloc(g_chain.n, sizeof(*g_chain.f));
+	for (size_t i = 0; i < g_chain.n; i++) {
+		ringo_future_new(loop, &g_chain.f[i]);
+		ringo_future_add_done_callback(g_chain.f[i], complete_next, (void *)(uintptr_t)i);
+	}
+	ringo_future_set_result(g_chain.f[0], NULL);
+	void *v = NULL;
+	assert_int_equal(ringo_loop_run_until_complete(loop, g_chain.f[g_chain.n - 1], &v), 0);
+	assert_int_equal((uintptr_t)v, g_chain.n - 1);
+	for (size_t i = 0; i < g_chain.n; i++)
+		ringo_future_release(g_chain.f[i]);
+	free(g_chain.f);
+	test_loop_free(loop, &ca);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -696,6 +732,7 @@ int main(void)
 		cmocka_unit_test(test_remove_done_callback),
 		cmocka_unit_test(test_schedule_callbacks_list_mutation_1),
 		cmocka_unit_test(test_done_callback_added_by_a_done_callback_runs_next_iteration),
+		cmocka_unit_test(test_deep_done_callback_chain_completes),
 	};
 	/* RINGO_TEST_FILTER=pattern runs only the matching tests. */
 	if (getenv("RINGO_TEST_FILTER"))
