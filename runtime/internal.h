@@ -159,8 +159,9 @@ struct ringo__timers {
 	size_t bytes;                      /* held by the arrays above */
 	uint32_t shrink_at;                /* try shrinking the slot table when
 	                                    * live falls below this (0: never) */
-	int64_t shrink_retry;              /* after a failed try: not before this */
-	bool running_due;                  /* ringo__timer_run_due is iterating */
+	uint32_t shrink_to;                /* a shrink waits for the live slots
+	                                    * at or above this to go (else ~0) */
+	uint32_t high_live;                /* live slots >= shrink_to */
 };
 
 /* ---- completion dispatch ----

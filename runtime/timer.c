@@ -22,10 +22,10 @@
  * Memory follows the load down as well as up: a burst of a million timers
  * must not pin ~13 MB for the loop's life. Wheel arrays are freed as they
  * drain (small ones kept, so a steady load does not reallocate them every
- * round), the heaps shrink when they empty, the slot table shrinks (to a
- * size twice its live count at least, so it does not oscillate) once the
- * live count has fallen to an eighth of it, and when nothing is scheduled
- * at all, everything beyond a small reserve is given back.
+ * round), the heaps shrink when they empty, the slot table shrinks (to
+ * twice its live count, so it does not oscillate) once the live count has
+ * fallen to an eighth of it, and when nothing is scheduled at all,
+ * everything beyond a small reserve is given back.
  */
 #include <string.h>
 
@@ -87,11 +87,16 @@ static void tvec_drained(ringo_loop *loop, struct ringo__tvec *v)
 		tvec_release(loop, v);
 }
 
-/* A heap that emptied gives back what a burst made it grow to. */
-static void heap_emptied(ringo_loop *loop, struct ringo__tvec *v)
+__attribute__((cold, noinline)) static void heap_release(ringo_loop *loop, struct ringo__tvec *v)
 {
-	if (v->len == 0 && v->cap > KEEP_HEAP)
-		tvec_release(loop, v);
+	tvec_release(loop, v);
+}
+
+/* A heap that emptied gives back what a burst made it grow to. */
+static inline void heap_emptied(ringo_loop *loop, struct ringo__tvec *v)
+{
+	if (ringo__unlikely(v->len == 0 && v->cap > KEEP_HEAP))
+		heap_release(loop, v);
 }
 
 /* Stale entries may name slots the table no longer has (it shrank). */
@@ -346,6 +351,7 @@ void ringo__timers_init(ringo_loop *loop, int64_t now)
 {
 	memset(&loop->timers, 0, sizeof(loop->timers));
 	loop->timers.base = floor_div(now, W0) * W0;
+	loop->timers.shrink_to = UINT32_MAX;
 }
 
 /* live_seq and free_slots share one block of 2 * nslots entries, so a
@@ -362,19 +368,26 @@ static int slots_resize(ringo_loop *loop, uint32_t cap)
 		memcpy(block, t->live_seq, keep * sizeof(uint32_t));
 		ringo__free(loop, t->live_seq, 2 * (size_t)old * sizeof(uint32_t));
 	}
-	for (uint32_t i = keep; i < cap; i++)
-		block[i] = 0;
+	if (cap > keep)
+		memset(block + keep, 0, (cap - keep) * sizeof(uint32_t));
 	t->live_seq = block;
 	t->free_slots = block + cap;
 	t->bytes += 2 * sizeof(uint32_t) * (size_t)cap;
 	t->bytes -= 2 * sizeof(uint32_t) * (size_t)old;
 	t->nslots = cap;
 	t->shrink_at = cap > MIN_SLOTS ? cap / 8 + 1 : 0; /* live <= an eighth */
-	/* The free stack is rebuilt lowest slot on top: handed out first. */
+	t->shrink_to = UINT32_MAX;
+	/* The free stack, lowest slot on top (handed out first). Growing
+	 * happens with every slot in use: only the new ones are free. */
 	t->nfree = 0;
-	for (uint32_t i = cap; i-- > 0;)
-		if (block[i] == 0)
+	if (cap > old) {
+		for (uint32_t i = cap; i-- > old;)
 			t->free_slots[t->nfree++] = i;
+	} else {
+		for (uint32_t i = cap; i-- > 0;)
+			if (block[i] == 0)
+				t->free_slots[t->nfree++] = i;
+	}
 	return 0;
 }
 
@@ -387,31 +400,52 @@ __attribute__((cold)) static int slots_grow(ringo_loop *loop)
 	return slots_resize(loop, cap);
 }
 
-/* The live count fell to shrink_at (an eighth of the table): give back
- * the top of the slot table if no live timer sits there. Live slots
- * cannot move (handles name them), so when one does, the free stack is
- * rebuilt lowest-first: new timers fill the bottom while the top drains,
- * and the next try, a second later at the soonest (a try is O(slots)),
- * succeeds once the timers up there are gone. */
-__attribute__((cold)) static void slots_shrink(ringo_loop *loop)
+/* Shrink the slot table to twice the live count (at least MIN_SLOTS):
+ * tried when the live count falls to an eighth of the table. Live slots
+ * cannot move (handles name them), so if some sit above the new size the
+ * shrink waits for them: they are counted (high_live, kept up to date by
+ * add and free at the cost of one compare), the free stack is rebuilt
+ * lowest-first so new timers fill the bottom, and the shrink happens when
+ * the last of them goes. Each try is O(slots), and a try happens once per
+ * halving of the live count at most, or once per drained high region. */
+__attribute__((cold, noinline)) static void slots_shrink(ringo_loop *loop)
 {
 	struct ringo__timers *t = &loop->timers;
-	int64_t now = ringo__now(loop);
-	if (t->live != 0 && now < t->shrink_retry)
-		return;
-	uint32_t top = t->nslots;
-	while (top > 0 && t->live_seq[top - 1] == 0)
-		top--;
 	uint32_t cap = MIN_SLOTS;
-	while (cap < top || cap < 2 * t->live)
+	while (cap < 2 * t->live)
 		cap *= 2;
-	if (cap <= t->nslots / 2 && slots_resize(loop, cap) == 0)
+	if (cap > t->nslots / 2) {
+		t->shrink_at = (uint32_t)(t->live / 2); /* not worth it yet */
+		t->shrink_to = UINT32_MAX;
 		return;
-	t->shrink_retry = now + RINGO_SEC(1);
+	}
+	if (t->shrink_to != UINT32_MAX) {
+		/* The awaited high slots are gone: everything from shrink_to up
+		 * is free, only [cap, shrink_to) needs a look. */
+		uint32_t end = t->shrink_to < t->nslots ? t->shrink_to : t->nslots;
+		uint32_t high = 0;
+		for (uint32_t i = cap; i < end; i++)
+			high += t->live_seq[i] != 0;
+		if (high == 0 && slots_resize(loop, cap) == 0)
+			return;
+	}
+	/* One pass: count the live slots above cap, and rebuild the free
+	 * stack lowest-first in case they make us wait. */
+	uint32_t high = 0;
 	t->nfree = 0;
-	for (uint32_t i = t->nslots; i-- > 0;)
+	for (uint32_t i = t->nslots; i-- > 0;) {
 		if (t->live_seq[i] == 0)
 			t->free_slots[t->nfree++] = i;
+		else if (i >= cap)
+			high++;
+	}
+	if (high == 0 && slots_resize(loop, cap) == 0)
+		return;
+	/* Wait for the high slots to drain (or, after an allocation failure,
+	 * retry once the live count halves). */
+	t->shrink_to = high ? cap : UINT32_MAX;
+	t->high_live = high;
+	t->shrink_at = high ? 0 : (uint32_t)(t->live / 2);
 }
 
 int ringo__timer_add(ringo_loop *loop, int64_t when, ringo_callback_fn *fn, void *arg,
@@ -429,6 +463,8 @@ int ringo__timer_add(ringo_loop *loop, int64_t when, ringo_callback_fn *fn, void
 	t->nfree--;
 	t->live_seq[e.slot] = seq;
 	t->live++;
+	if (ringo__unlikely(e.slot >= t->shrink_to))
+		t->high_live++;
 	if (handle) {
 		handle->loop = loop;
 		handle->index = e.slot | RINGO__TIMER_HANDLE;
@@ -437,26 +473,29 @@ int ringo__timer_add(ringo_loop *loop, int64_t when, ringo_callback_fn *fn, void
 	return 0;
 }
 
-static void slot_free(ringo_loop *loop, uint32_t slot)
+static inline void slot_free(struct ringo__timers *t, uint32_t slot)
 {
-	struct ringo__timers *t = &loop->timers;
 	t->live_seq[slot] = 0;
 	t->free_slots[t->nfree++] = slot;
 	t->live--;
-	if (ringo__unlikely(t->live < t->shrink_at))
+	if (ringo__unlikely(slot >= t->shrink_to))
+		t->high_live--;
+}
+
+/* After slots were freed: time to shrink the slot table? */
+static inline void shrink_check(ringo_loop *loop)
+{
+	struct ringo__timers *t = &loop->timers;
+	if (ringo__unlikely(t->live < t->shrink_at ||
+			    (t->shrink_to != UINT32_MAX && t->high_live == 0)))
 		slots_shrink(loop);
 }
 
 /* Nothing is scheduled: every stored entry is stale. Give back the wheel
- * and heap arrays and the slot table beyond its minimum, unless they are
- * small already (a loop with one timer coming and going keeps its few
- * hundred bytes instead of reallocating them each time). */
-static void idle_check(ringo_loop *loop)
+ * and heap arrays and the slot table beyond its minimum. */
+__attribute__((cold, noinline)) static void idle_release(ringo_loop *loop)
 {
 	struct ringo__timers *t = &loop->timers;
-	if (ringo__likely(t->live != 0 || t->bytes <= IDLE_KEEP))
-		return;
-	RINGO_ASSERT(!t->running_due);
 	for (uint32_t i = 0; i < RINGO__WHEEL_SLOTS; i++) {
 		if (t->l0[i].cap)
 			tvec_release(loop, &t->l0[i]);
@@ -470,6 +509,15 @@ static void idle_check(ringo_loop *loop)
 	t->l0_count = t->l1_count = 0;
 	t->stale = 0;
 	slots_shrink(loop);
+}
+
+/* Unless the arrays are small already: a loop with a timer or two coming
+ * and going keeps its few hundred bytes instead of reallocating them. */
+static inline void idle_check(ringo_loop *loop)
+{
+	struct ringo__timers *t = &loop->timers;
+	if (ringo__unlikely(t->live == 0 && t->bytes > IDLE_KEEP))
+		idle_release(loop);
 }
 
 /* Sweep stale entries out of every array: O(stored), amortised over the
@@ -517,7 +565,8 @@ int ringo__timer_cancel(ringo_loop *loop, uint32_t slot, uint32_t seq)
 		return -EINVAL;
 	if (slot >= t->nslots || t->live_seq[slot] != seq)
 		return -EALREADY;
-	slot_free(loop, slot);
+	slot_free(t, slot);
+	shrink_check(loop);
 	t->stale++;
 	if (t->stale > 1024 && t->stale > t->live)
 		sweep(loop);
@@ -587,7 +636,6 @@ void ringo__timer_run_due(ringo_loop *loop)
 	struct ringo__timers *t = &loop->timers;
 	/* Entries are read one at a time: a callback may add timers (never to
 	 * this list) or cancel later ones in it (they are skipped). */
-	t->running_due = true;
 	for (uint32_t i = 0; i < t->due.len; i++) {
 		struct ringo__tentry e = t->due.v[i];
 		/* The callbacks' arguments (a sleeping task's record, say) are
@@ -596,12 +644,12 @@ void ringo__timer_run_due(ringo_loop *loop)
 			__builtin_prefetch(t->due.v[i + 4].arg, 1);
 		if (!entry_live(t, &e))
 			continue;
-		slot_free(loop, e.slot);
+		slot_free(t, e.slot);
 		e.fn(e.arg);
 	}
 	t->due.len = 0;
-	t->running_due = false;
 	heap_emptied(loop, &t->due);
+	shrink_check(loop);
 	idle_check(loop);
 }
 
@@ -623,4 +671,5 @@ void ringo__timer_destroy(ringo_loop *loop)
 	memset(t, 0, sizeof(*t));
 	t->base = base;
 	t->seq = seq;
+	t->shrink_to = UINT32_MAX;
 }
