@@ -86,7 +86,21 @@ void ringo__watch_leave(struct aio_watch *w)
 		w->slots[i].fut = NULL;
 		ringo_future_release(fut);
 	}
+	if (ringo__unlikely(w->loop->closed)) {
+		/* Callbacks of ours that were queued were dropped by close
+		 * without running, and none can run any more: nothing else
+		 * will let go of the record. */
+		ringo__free(w->loop, w, watch_size(w->n));
+		return;
+	}
 	watch_unref(w);
+}
+
+void ringo__watch_abandon(void *watch)
+{
+	struct aio_watch *w = watch;
+	w->task = NULL;
+	ringo__watch_leave(w);
 }
 
 void ringo__watch_wake(struct aio_watch *w, int value)
@@ -154,7 +168,7 @@ static void gather_interrupt(ringo_task *t)
 		gather_wake(w, g, -ECANCELED);
 }
 
-static const struct ringo__wait_ops gather_wait = {"gather", gather_interrupt, false};
+const struct ringo__wait_ops ringo__gather_wait = {"gather", gather_interrupt, false};
 
 /* Scan the children already done (argument order) and arm the others. */
 static int gather_start(struct aio_watch *w, struct gather *g)
@@ -181,7 +195,7 @@ static int gather_suspend(struct aio_watch *w, struct gather *g)
 {
 	for (;;) {
 		w->task = ringo_current_task();
-		int rc = ringo__task_suspend(&gather_wait, w);
+		int rc = ringo__task_suspend(&ringo__gather_wait, w);
 		if (g->woken || rc != -ECANCELED || g->cancelled)
 			return rc;
 		/* A cancellation was already pending: it never reached us
@@ -235,7 +249,55 @@ struct gather_fut {
 	bool return_exceptions;
 	bool completing;            /* we finish outer: not a user cancel */
 	size_t remaining;
+	struct aio_watch *w;
+	struct ringo__list link;    /* on the loop's aio_state list */
 };
+
+/* Per loop: the gather futures whose clean-up (gf_outer_done) has not run,
+ * so that closing the loop, which drops that callback, can do it. */
+struct aio_state {
+	struct ringo__list gfs;
+};
+
+static void gf_outer_done(ringo_future *outer, void *arg);
+
+static void gf_free(ringo_loop *loop, struct gather_fut *gf)
+{
+	ringo__list_remove(&gf->link);
+	ringo__free(loop, gf, sizeof(*gf));
+}
+
+static void aio_close(ringo_loop *loop, void *ctx)
+{
+	struct aio_state *st = ctx;
+	while (!ringo__list_empty(&st->gfs)) {
+		struct gather_fut *gf = ringo__container_of(st->gfs.next, struct gather_fut, link);
+		ringo_future *outer = gf->outer;
+		gf->w->on_done = NULL;
+		ringo_future_remove_done_callback(outer, gf_outer_done, gf->w);
+		ringo__watch_leave(gf->w);
+		gf_free(loop, gf);
+		ringo_future_release(outer); /* gf_outer_done's */
+	}
+	ringo__free(loop, st, sizeof(*st));
+	loop->aio = NULL;
+}
+
+static struct aio_state *aio_state(ringo_loop *loop)
+{
+	if (loop->aio)
+		return loop->aio;
+	struct aio_state *st = ringo__alloc(loop, sizeof(*st));
+	if (!st)
+		return NULL;
+	ringo__list_init(&st->gfs);
+	if (ringo__add_close_hook(loop, aio_close, st) < 0) {
+		ringo__free(loop, st, sizeof(*st));
+		return NULL;
+	}
+	loop->aio = st;
+	return st;
+}
 
 static void gf_slot(struct gather_fut *gf, ringo_future *fut, size_t i)
 {
@@ -287,7 +349,7 @@ static void gf_outer_done(ringo_future *outer, void *arg)
 	}
 	ringo_loop *loop = w->loop;
 	ringo__watch_leave(w);
-	ringo__free(loop, gf, sizeof(*gf));
+	gf_free(loop, gf);
 	ringo_future_release(outer);
 }
 
@@ -327,8 +389,9 @@ int ringo_gather_future(ringo_loop *loop, ringo_future *const *futs, size_t n,
 	int err = ringo_future_new(loop, &o);
 	if (err < 0)
 		return err;
+	struct aio_state *st = aio_state(loop);
 	struct aio_watch *w = NULL;
-	struct gather_fut *gf = ringo__alloc(loop, sizeof(*gf));
+	struct gather_fut *gf = st ? ringo__alloc(loop, sizeof(*gf)) : NULL;
 	err = gf ? ringo__watch_new(loop, futs, n, &w) : -ENOMEM;
 	if (err == 0)
 		err = ringo_future_add_done_callback(o, gf_outer_done, w);
@@ -339,7 +402,8 @@ int ringo_gather_future(ringo_loop *loop, ringo_future *const *futs, size_t n,
 		ringo_future_release(o);
 		return err;
 	}
-	*gf = (struct gather_fut){o, out, return_exceptions, false, 0};
+	*gf = (struct gather_fut){o, out, return_exceptions, false, 0, w, {&gf->link, &gf->link}};
+	ringo__list_insert_tail(&st->gfs, &gf->link);
 	ringo_future_ref(o); /* gf_outer_done's */
 	w->ctx = gf;
 	w->on_done = gf_child_done;

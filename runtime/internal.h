@@ -239,6 +239,7 @@ struct ringo_loop {
 	/* thread layer (threadsafe.c, executor.c) */
 	struct ringo__xq *xq;          /* cross-thread queue + eventfd, from creation */
 	void *exec;                    /* executor.c's per-loop state, NULL until used */
+	void *aio;                     /* gather.c's per-loop state, NULL until used */
 	void *tsf;                     /* threadsafe.c's per-loop state, NULL until used */
 	bool check_thread;             /* RINGO_LOOP_CHECK_THREAD or RINGO_DEBUG */
 };
@@ -323,6 +324,11 @@ void ringo__work_describe(struct ringo__work *w, char *buf, size_t len);
 bool ringo__task_describe(struct ringo__work *w, char *buf, size_t len);
 /* The task's name, or its default "task-N" without writing it (const). */
 void ringo__task_label(const ringo_task *t, char *buf, size_t len);
+/* Waits that hold a watch record of gather.c (ringo_gather, ringo_wait):
+ * a task the loop abandons at close while suspended in one leaves it
+ * with ringo__watch_abandon(wait ctx), or the record would leak. */
+extern const struct ringo__wait_ops ringo__gather_wait, ringo__wait_wait;
+void ringo__watch_abandon(void *watch);
 /* ---- building blocking primitives on tasks ----
  * A primitive (lock, queue, I/O op, ...) suspends the current task with
  * ringo__task_suspend(ops, ctx) after registering it somewhere; whoever

@@ -866,10 +866,15 @@ static void sched_close(ringo_loop *loop, void *ctx)
 	struct ringo__sched *s = ctx;
 	while (!ringo__list_empty(&s->live)) {
 		ringo_task *t = ringo__container_of(s->live.next, ringo_task, link);
-		if (t->state == RINGO_TASK_SUSPENDED && t->wait == &await_wait)
+		/* Waits that hold something on the heap let go of it: the task
+		 * never resumes to do so. */
+		if (t->state == RINGO_TASK_SUSPENDED && t->wait == &await_wait) {
 			ringo__future_remove_waiter(t->wait_ctx, t);
-		if (t->state == RINGO_TASK_SUSPENDED && t->wait == &await_wait)
 			ringo_future_release(t->wait_ctx);
+		} else if (t->state == RINGO_TASK_SUSPENDED &&
+			   (t->wait == &ringo__gather_wait || t->wait == &ringo__wait_wait)) {
+			ringo__watch_abandon(t->wait_ctx);
+		}
 		if (t->fut.state == RINGO__FUT_PENDING)
 			finish_unstarted(t, RINGO__FUT_CANCELLED, "event loop closed");
 		t->state = RINGO_TASK_DONE;

@@ -54,7 +54,7 @@ static void wait_interrupt(ringo_task *t)
 	ringo__watch_wake(w, -ECANCELED);
 }
 
-static const struct ringo__wait_ops wait_wait = {"wait", wait_interrupt, false};
+const struct ringo__wait_ops ringo__wait_wait = {"wait", wait_interrupt, false};
 
 static int wait_watch(struct aio_watch *w, struct waitst *st, int64_t timeout_ns)
 {
@@ -80,7 +80,7 @@ static int wait_watch(struct aio_watch *w, struct waitst *st, int64_t timeout_ns
 			return err;
 	}
 	w->task = ringo_current_task();
-	int rc = ringo__task_suspend(&wait_wait, w);
+	int rc = ringo__task_suspend(&ringo__wait_wait, w);
 	w->task = NULL;
 	if (has_timer)
 		ringo_handle_cancel(timer);

@@ -904,6 +904,60 @@ static void test_gather_passes_a_childs_cancel_message_on(void **state)
 	test_loop_free(loop, &ca);
 }
 
+/* ---- closing the loop under a gather leaves nothing behind ---- */
+
+static ringo_future *g_pending;
+
+static int gathers_pending(void *arg, void **result)
+{
+	struct ringo_gather_result out;
+	return ringo_gather(&g_pending, 1, false, &out);
+}
+
+static void test_close_with_a_task_in_gather_leaks_nothing(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_future_new(loop, &g_pending);
+	ringo_spawn(loop, gathers_pending, NULL, NULL, NULL);
+	run_briefly(loop); /* the task waits in gather */
+	assert_int_equal(ringo_loop_close(loop), 0);
+	/* The abandoned gather let go of its record and its reference. */
+	ringo_future_release(g_pending);
+	test_loop_free(loop, &ca);
+}
+
+static void test_close_with_a_pending_gather_future_leaks_nothing(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_future *f, *outer;
+	struct ringo_gather_result out;
+	ringo_future_new(loop, &f);
+	assert_int_equal(ringo_gather_future(loop, &f, 1, false, &out, &outer), 0);
+	assert_int_equal(ringo_loop_close(loop), 0);
+	ringo_future_release(outer);
+	ringo_future_release(f);
+	test_loop_free(loop, &ca);
+}
+
+static void test_close_before_the_gather_future_cleanup_runs_leaks_nothing(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_future *f, *outer;
+	struct ringo_gather_result out;
+	ringo_future_new(loop, &f);
+	assert_int_equal(ringo_gather_future(loop, &f, 1, false, &out, &outer), 0);
+	ringo_future_set_result(f, NULL);
+	run_briefly(loop); /* outer done; its clean-up is queued */
+	assert_true(ringo_future_done(outer));
+	assert_int_equal(ringo_loop_close(loop), 0); /* drops it */
+	ringo_future_release(outer);
+	ringo_future_release(f);
+	test_loop_free(loop, &ca);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -937,6 +991,9 @@ int main(void)
 		cmocka_unit_test(test_gather_shield),
 		cmocka_unit_test(test_recursive_gather),
 		cmocka_unit_test(test_gather_passes_a_childs_cancel_message_on),
+		cmocka_unit_test(test_close_with_a_task_in_gather_leaks_nothing),
+		cmocka_unit_test(test_close_with_a_pending_gather_future_leaks_nothing),
+		cmocka_unit_test(test_close_before_the_gather_future_cleanup_runs_leaks_nothing),
 	};
 	/* RINGO_TEST_FILTER=pattern runs only the matching tests. */
 	if (getenv("RINGO_TEST_FILTER"))

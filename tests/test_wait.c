@@ -857,6 +857,53 @@ static void test_shield_effect(void **state)
 	test_loop_free(loop, &ca);
 }
 
+/* ---- closing the loop under a wait leaves nothing behind ---- */
+
+static ringo_future *w_pending;
+
+static int waits_pending(void *arg, void **result)
+{
+	return ringo_wait(&w_pending, 1, RINGO_ALL_COMPLETED, RINGO_NO_TIMEOUT, NULL);
+}
+
+static void test_close_with_a_task_in_wait_leaks_nothing(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_future_new(loop, &w_pending);
+	ringo_spawn(loop, waits_pending, NULL, NULL, NULL);
+	run_briefly(loop);
+	assert_int_equal(ringo_loop_close(loop), 0);
+	ringo_future_release(w_pending);
+	test_loop_free(loop, &ca);
+}
+
+static int next_of(void *arg, void **result)
+{
+	ringo_future *next;
+	return ringo_as_completed_next(arg, &next);
+}
+
+static void test_close_with_a_task_in_as_completed_leaks_nothing(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_future *f[2];
+	ringo_future_new(loop, &f[0]);
+	ringo_future_new(loop, &f[1]);
+	ringo_as_completed *it;
+	ringo_as_completed_new(loop, f, 2, RINGO_SEC(10), &it);
+	ringo_spawn(loop, next_of, it, NULL, NULL);
+	run_briefly(loop);
+	/* One completes: its callback is queued when the loop closes. */
+	ringo_future_set_result(f[0], NULL);
+	assert_int_equal(ringo_loop_close(loop), 0);
+	ringo_as_completed_free(it);
+	ringo_future_release(f[0]);
+	ringo_future_release(f[1]);
+	test_loop_free(loop, &ca);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -897,6 +944,8 @@ int main(void)
 		cmocka_unit_test(test_shield_cancel_outer),
 		cmocka_unit_test(test_shield_shortcut),
 		cmocka_unit_test(test_shield_effect),
+		cmocka_unit_test(test_close_with_a_task_in_wait_leaks_nothing),
+		cmocka_unit_test(test_close_with_a_task_in_as_completed_leaks_nothing),
 	};
 	/* RINGO_TEST_FILTER=pattern runs only the matching tests. */
 	if (getenv("RINGO_TEST_FILTER"))
