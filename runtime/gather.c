@@ -253,11 +253,15 @@ struct gather_fut {
 	struct ringo__list link;    /* on the loop's aio_state list */
 };
 
-/* Per loop: the gather futures whose clean-up (gf_outer_done) has not run,
- * so that closing the loop, which drops that callback, can do it. */
+/* Per loop: the gather futures whose clean-up (gf_outer_done) has not run
+ * and the live shields, so that closing the loop, which drops callbacks
+ * without running them, can let go of what those callbacks would have. */
 struct aio_state {
 	struct ringo__list gfs;
+	struct ringo__list shields; /* struct shield, see below */
 };
+
+static void shields_close(ringo_loop *loop, struct ringo__list *shields);
 
 static void gf_outer_done(ringo_future *outer, void *arg);
 
@@ -279,6 +283,7 @@ static void aio_close(ringo_loop *loop, void *ctx)
 		gf_free(loop, gf);
 		ringo_future_release(outer); /* gf_outer_done's */
 	}
+	shields_close(loop, &st->shields);
 	ringo__free(loop, st, sizeof(*st));
 	loop->aio = NULL;
 }
@@ -291,6 +296,7 @@ static struct aio_state *aio_state(ringo_loop *loop)
 	if (!st)
 		return NULL;
 	ringo__list_init(&st->gfs);
+	ringo__list_init(&st->shields);
 	if (ringo__add_close_hook(loop, aio_close, st) < 0) {
 		ringo__free(loop, st, sizeof(*st));
 		return NULL;
@@ -417,44 +423,78 @@ int ringo_gather_future(ringo_loop *loop, ringo_future *const *futs, size_t n,
 }
 
 /* ---- shield ----
- * inner lists shield_done(arg = outer), which holds a reference on outer,
- * and shield holds one on inner for it. outer lists shield_outer_done(arg
- * = inner), which holds its own reference on inner: when outer ends first
- * (cancelled by its holder), it takes shield_done off inner, as asyncio's
- * _outer_done_callback does, so a cancelled shield pins nothing. When
- * inner ends first, shield_done takes shield_outer_done off outer before
- * completing it: nothing of the shield is left for a later iteration. */
+ * A record holds a reference on inner and one on outer. inner lists
+ * shield_done, outer lists shield_outer_done, both with the record as
+ * argument; the record goes when neither is left (run or taken off).
+ * When inner ends first, shield_done takes shield_outer_done off outer
+ * before completing it; when outer ends first (cancelled by its holder),
+ * shield_outer_done takes shield_done off inner, as asyncio's
+ * _outer_done_callback does, so a cancelled shield pins nothing. Records
+ * are listed per loop so that closing the loop, which drops callbacks
+ * without running them, can let go of them too. */
+
+struct shield {
+	ringo_future *inner, *outer;
+	struct ringo__list link;    /* aio_state->shields */
+	int callbacks;              /* listed or queued, not yet run */
+};
+
+static void shield_put(ringo_loop *loop, struct shield *sh)
+{
+	if (--sh->callbacks > 0)
+		return;
+	ringo__list_remove(&sh->link);
+	ringo_future_release(sh->inner);
+	ringo_future_release(sh->outer);
+	ringo__free(loop, sh, sizeof(*sh));
+}
 
 static void shield_outer_done(ringo_future *outer, void *arg);
 
+static void copy_outcome(ringo_future *from, ringo_future *to)
+{
+	void *value = NULL;
+	int rc = ringo_future_result(from, &value);
+	if (rc == 0)
+		ringo_future_set_result(to, value);
+	else if (rc == -ECANCELED)
+		ringo_future_cancel(to, ringo_future_cancel_message(from));
+	else
+		ringo_future_set_error(to, rc);
+}
+
 static void shield_done(ringo_future *inner, void *arg)
 {
-	ringo_future *outer = arg;
-	if (!ringo_future_done(outer)) {
-		if (ringo_future_remove_done_callback(outer, shield_outer_done, inner) > 0)
-			ringo_future_release(inner); /* what shield_outer_done held */
-		void *value = NULL;
-		int rc = ringo_future_result(inner, &value);
-		if (rc == 0)
-			ringo_future_set_result(outer, value);
-		else if (rc == -ECANCELED)
-			ringo_future_cancel(outer, ringo_future_cancel_message(inner));
-		else
-			ringo_future_set_error(outer, rc);
+	struct shield *sh = arg;
+	ringo_loop *loop = ringo_future_loop(inner);
+	if (!ringo_future_done(sh->outer)) {
+		if (ringo_future_remove_done_callback(sh->outer, shield_outer_done, sh) > 0)
+			sh->callbacks--;
+		copy_outcome(inner, sh->outer);
 	}
-	ringo_future_release(outer);
-	ringo_future_release(inner); /* shield's own reference */
+	shield_put(loop, sh);
 }
 
 static void shield_outer_done(ringo_future *outer, void *arg)
 {
-	ringo_future *inner = arg;
-	if (!ringo_future_done(inner) &&
-	    ringo_future_remove_done_callback(inner, shield_done, outer) > 0) {
-		ringo_future_release(outer); /* what shield_done held */
-		ringo_future_release(inner);
+	struct shield *sh = arg;
+	ringo_loop *loop = ringo_future_loop(outer);
+	if (!ringo_future_done(sh->inner) &&
+	    ringo_future_remove_done_callback(sh->inner, shield_done, sh) > 0)
+		sh->callbacks--;
+	shield_put(loop, sh);
+}
+
+static void shields_close(ringo_loop *loop, struct ringo__list *shields)
+{
+	while (!ringo__list_empty(shields)) {
+		struct shield *sh = ringo__container_of(shields->next, struct shield, link);
+		/* Queued callbacks were dropped by close; take off the listed. */
+		ringo_future_remove_done_callback(sh->inner, shield_done, sh);
+		ringo_future_remove_done_callback(sh->outer, shield_outer_done, sh);
+		sh->callbacks = 1;
+		shield_put(loop, sh);
 	}
-	ringo_future_release(inner); /* this callback's */
 }
 
 int ringo_shield(ringo_future *inner, ringo_future **outer)
@@ -462,30 +502,37 @@ int ringo_shield(ringo_future *inner, ringo_future **outer)
 	if (!inner || !outer)
 		return -EINVAL;
 	*outer = NULL;
+	ringo_loop *loop = ringo_future_loop(inner);
 	ringo_future *o;
-	int err = ringo_future_new(ringo_future_loop(inner), &o);
+	int err = ringo_future_new(loop, &o);
 	if (err < 0)
 		return err;
 	if (ringo_future_done(inner)) {
-		ringo_future_ref(inner);
-		ringo_future_ref(o);
-		shield_done(inner, o);
+		copy_outcome(inner, o);
 		*outer = o;
 		return 0;
 	}
-	err = ringo_future_add_done_callback(o, shield_outer_done, inner);
+	struct aio_state *st = aio_state(loop);
+	struct shield *sh = st ? ringo__alloc(loop, sizeof(*sh)) : NULL;
+	if (!sh) {
+		ringo_future_release(o);
+		return -ENOMEM;
+	}
+	*sh = (struct shield){inner, o, {&sh->link, &sh->link}, 2};
+	err = ringo_future_add_done_callback(o, shield_outer_done, sh);
 	if (err == 0) {
-		err = ringo_future_add_done_callback(inner, shield_done, o);
+		err = ringo_future_add_done_callback(inner, shield_done, sh);
 		if (err < 0)
-			ringo_future_remove_done_callback(o, shield_outer_done, inner);
+			ringo_future_remove_done_callback(o, shield_outer_done, sh);
 	}
 	if (err < 0) {
+		ringo__free(loop, sh, sizeof(*sh));
 		ringo_future_release(o);
 		return err;
 	}
-	ringo_future_ref(inner); /* shield_outer_done's */
-	ringo_future_ref(o);     /* shield_done's */
-	ringo_future_ref(inner); /* keeps inner (and shield_done) alive */
+	ringo__list_insert_tail(&st->shields, &sh->link);
+	ringo_future_ref(inner);
+	ringo_future_ref(o);
 	*outer = o;
 	return 0;
 }

@@ -904,6 +904,25 @@ static void test_close_with_a_task_in_as_completed_leaks_nothing(void **state)
 	test_loop_free(loop, &ca);
 }
 
+static void test_close_with_shields_leaks_nothing(void **state)
+{
+	for (int completed = 0; completed < 2; completed++) {
+		struct counting_allocator ca;
+		ringo_loop *loop = test_loop_new(&ca, 0);
+		ringo_future *inner, *outer;
+		ringo_future_new(loop, &inner);
+		assert_int_equal(ringo_shield(inner, &outer), 0);
+		/* Pending both, or inner done with the shield's callback queued
+		 * when the loop closes. */
+		if (completed)
+			ringo_future_set_result(inner, NULL);
+		assert_int_equal(ringo_loop_close(loop), 0);
+		ringo_future_release(inner);
+		ringo_future_release(outer);
+		test_loop_free(loop, &ca);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -946,6 +965,7 @@ int main(void)
 		cmocka_unit_test(test_shield_effect),
 		cmocka_unit_test(test_close_with_a_task_in_wait_leaks_nothing),
 		cmocka_unit_test(test_close_with_a_task_in_as_completed_leaks_nothing),
+		cmocka_unit_test(test_close_with_shields_leaks_nothing),
 	};
 	/* RINGO_TEST_FILTER=pattern runs only the matching tests. */
 	if (getenv("RINGO_TEST_FILTER"))
