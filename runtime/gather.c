@@ -259,6 +259,7 @@ struct gather_fut {
 struct aio_state {
 	struct ringo__list gfs;
 	struct ringo__list shields; /* struct shield, see below */
+	struct ringo_wq groups;     /* open ringo_groups (group.c) */
 };
 
 static void shields_close(ringo_loop *loop, struct ringo__list *shields);
@@ -274,6 +275,9 @@ static void gf_free(ringo_loop *loop, struct gather_fut *gf)
 static void aio_close(ringo_loop *loop, void *ctx)
 {
 	struct aio_state *st = ctx;
+	/* Whichever close hook runs first (this or the tasks'), open groups
+	 * are released while their parents' stacks still exist. */
+	ringo__aio_abandon_groups(loop);
 	while (!ringo__list_empty(&st->gfs)) {
 		struct gather_fut *gf = ringo__container_of(st->gfs.next, struct gather_fut, link);
 		ringo_future *outer = gf->outer;
@@ -297,12 +301,30 @@ static struct aio_state *aio_state(ringo_loop *loop)
 		return NULL;
 	ringo__list_init(&st->gfs);
 	ringo__list_init(&st->shields);
+	aio_wq_init(&st->groups);
 	if (ringo__add_close_hook(loop, aio_close, st) < 0) {
 		ringo__free(loop, st, sizeof(*st));
 		return NULL;
 	}
 	loop->aio = st;
 	return st;
+}
+
+int ringo__aio_track(ringo_loop *loop, struct ringo_wq *link)
+{
+	struct aio_state *st = aio_state(loop);
+	if (!st)
+		return -ENOMEM;
+	aio_wq_init(link);
+	aio_wq_push(&st->groups, link);
+	return 0;
+}
+
+void ringo__aio_abandon_groups(ringo_loop *loop)
+{
+	struct aio_state *st = loop->aio;
+	while (st && !aio_wq_empty(&st->groups))
+		ringo__group_abandon(st->groups.next); /* unlinks it */
 }
 
 static void gf_slot(struct gather_fut *gf, ringo_future *fut, size_t i)

@@ -329,6 +329,13 @@ void ringo__task_label(const ringo_task *t, char *buf, size_t len);
  * with ringo__watch_abandon(wait ctx), or the record would leak. */
 extern const struct ringo__wait_ops ringo__gather_wait, ringo__wait_wait;
 void ringo__watch_abandon(void *watch);
+/* Open task groups (group.c) are listed per loop (gather.c keeps the
+ * list): ringo__aio_track links one (0 or -ENOMEM); at close, before its
+ * tasks are abandoned, task.c calls ringo__aio_abandon_groups, which has
+ * ringo__group_abandon release what each group still holds. */
+int ringo__aio_track(ringo_loop *loop, struct ringo_wq *link);
+void ringo__aio_abandon_groups(ringo_loop *loop);
+void ringo__group_abandon(struct ringo_wq *link);
 /* ---- building blocking primitives on tasks ----
  * A primitive (lock, queue, I/O op, ...) suspends the current task with
  * ringo__task_suspend(ops, ctx) after registering it somewhere; whoever

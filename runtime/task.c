@@ -864,6 +864,9 @@ bool ringo__task_describe(struct ringo__work *w, char *buf, size_t len)
 static void sched_close(ringo_loop *loop, void *ctx)
 {
 	struct ringo__sched *s = ctx;
+	/* Open groups live on their parents' stacks: release what they hold
+	 * while those stacks are still there. */
+	ringo__aio_abandon_groups(loop);
 	while (!ringo__list_empty(&s->live)) {
 		ringo_task *t = ringo__container_of(s->live.next, ringo_task, link);
 		/* Waits that hold something on the heap let go of it: the task

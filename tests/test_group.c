@@ -1126,6 +1126,54 @@ static void test_recursive_taskgroups(void **state)
 	assert_int_equal(group_tasks_total, 781);
 }
 
+/* ---- closing the loop with a group open leaves nothing behind ---- */
+
+static int sleeps_long(void *arg, void **result)
+{
+	return ringo_sleep(RINGO_SEC(100));
+}
+
+static int parent_with_open_group(void *arg, void **result)
+{
+	ringo_group g;
+	ringo_group_init(&g);
+	ringo_group_spawn(&g, sleeps_long, NULL, NULL, NULL);
+	ringo_group_spawn(&g, sleeps_long, NULL, NULL, NULL);
+	int body = arg ? ringo_sleep(RINGO_SEC(100)) : 0; /* in the body, or */
+	return ringo_group_wait(&g, body, NULL, 0, NULL); /* waiting */
+}
+
+static void close_with_open_group(void *in_body)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	/* A gather future first, so the tasks' close hook runs before the
+	 * aio layer's: open groups are released either way. */
+	ringo_future *f, *outer;
+	struct ringo_gather_result out;
+	ringo_future_new(loop, &f);
+	ringo_gather_future(loop, &f, 1, false, &out, &outer);
+	ringo_spawn(loop, parent_with_open_group, in_body, NULL, NULL);
+	for (int i = 0; i < 2; i++) {
+		ringo_loop_stop(loop);
+		ringo_loop_run_forever(loop);
+	}
+	assert_int_equal(ringo_loop_close(loop), 0);
+	ringo_future_release(outer);
+	ringo_future_release(f);
+	test_loop_free(loop, &ca);
+}
+
+static void test_close_with_a_group_being_waited_for_leaks_nothing(void **state)
+{
+	close_with_open_group(NULL);
+}
+
+static void test_close_with_a_group_in_its_body_leaks_nothing(void **state)
+{
+	close_with_open_group("body");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1174,6 +1222,8 @@ int main(void)
 		cmocka_unit_test(test_error_and_cancel),
 		cmocka_unit_test(test_cancels_task_if_created_during_creation),
 		cmocka_unit_test(test_recursive_taskgroups),
+		cmocka_unit_test(test_close_with_a_group_being_waited_for_leaks_nothing),
+		cmocka_unit_test(test_close_with_a_group_in_its_body_leaks_nothing),
 	};
 	/* RINGO_TEST_FILTER=pattern runs only the matching tests. */
 	if (getenv("RINGO_TEST_FILTER"))

@@ -191,10 +191,14 @@ typedef struct ringo_group {
 	bool finished;           /* group_wait returned */
 	bool parent_cancel_requested; /* the group cancelled the parent */
 	bool propagate_cancel;   /* parent was cancelled from outside */
+	struct ringo_wq link;    /* on its loop's list of open groups */
 } ringo_group;
 
 /* Start a group owned by the current task. 0, -EPERM outside a task,
- * -EINVAL (NULL). Does not suspend. */
+ * -EINVAL (NULL), -ENOMEM. Does not suspend. An open group (initialised,
+ * not yet waited for) must not be initialised again. If the loop is
+ * closed while the group is open (its parent abandoned), close releases
+ * what the group holds. */
 int ringo_group_init(ringo_group *g);
 
 /* Spawn fn(arg) as a child of the group (see ringo_spawn; out, if not
