@@ -54,7 +54,11 @@ TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
 TOUR_SRCS := $(wildcard examples/tour/*.c)
 TOUR_BINS := $(TOUR_SRCS:examples/%.c=$(BUILD)/examples/%)
-EXAMPLE_SRCS := $(wildcard examples/*.c)
+# Parts of examples (no main of their own): compiled once, linked into the
+# examples that use them and into the tests that test them (see below).
+EXAMPLE_UNITS := examples/http_parse.c examples/resp_parse.c examples/kv_store.c
+EXAMPLE_UNIT_OBJS := $(EXAMPLE_UNITS:examples/%.c=$(BUILD)/examples/units/%.o)
+EXAMPLE_SRCS := $(filter-out $(EXAMPLE_UNITS),$(wildcard examples/*.c))
 EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
 
 PERF_SRCS := $(wildcard perf/*.c)
@@ -91,10 +95,17 @@ $(BUILD)/tests/support/%.o: tests/%.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 TEST_SUPPORT_OBJS := $(TEST_SUPPORT:tests/%.c=$(BUILD)/tests/support/%.o)
+# Not intermediate: keep the support objects between runs.
+.SECONDARY: $(TEST_SUPPORT_OBJS)
 
 $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(TEST_SUPPORT_OBJS) $(LIB) -lcmocka $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests -Iexamples $(LDFLAGS) -o $@ $< $(TEST_SUPPORT_OBJS) \
+		$(filter $(EXAMPLE_UNIT_OBJS),$^) $(LIB) -lcmocka $(LDLIBS)
+
+# The example units a suite tests directly.
+$(BUILD)/tests/test_http_parse: $(BUILD)/examples/units/http_parse.o
+$(BUILD)/tests/test_resp_parse: $(BUILD)/examples/units/resp_parse.o
 
 # Tests find the example binaries through RINGO_BUILD.
 test: $(TEST_BINS) $(TOUR_BINS) $(EXAMPLE_BINS)
@@ -113,11 +124,20 @@ examples: $(TOUR_BINS) $(EXAMPLE_BINS)
 # per request and the ratios (perf/echo_compare, short settings).
 demo: perf
 	SECONDS_PER_RUN=$${SECONDS_PER_RUN:-2} ROUNDS=$${ROUNDS:-2} CONNS="$${CONNS:-100}" \
+		SIZES="$${SIZES:-64 4096}" RATE_FRACTION=$${RATE_FRACTION:-0} \
 		BUILD_DIR=$(BUILD) perf/echo_compare $(BUILD)/examples/echo_server
+
+$(BUILD)/examples/units/%.o: examples/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# The units each multi-file example links.
+$(BUILD)/examples/http_server: $(BUILD)/examples/units/http_parse.o
+$(BUILD)/examples/kv_server: $(BUILD)/examples/units/resp_parse.o $(BUILD)/examples/units/kv_store.o
 
 $(BUILD)/examples/%: examples/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lm
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(filter $(EXAMPLE_UNIT_OBJS),$^) $(LIB) $(LDLIBS) -lm
 
 # The tour of the seeds' examples, on real time (about 20 s).
 tour: $(TOUR_BINS)
@@ -143,6 +163,32 @@ check-headers:
 		$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Iinclude -fsyntax-only $(BUILD)/hdr.c || exit 1; \
 		$(CXX) -x c++ -std=c++11 -Wall -Wextra -Werror -Iinclude -fsyntax-only $(BUILD)/hdr.c || exit 1; \
 	done; echo "headers: ok (gnu11, c11+POSIX, c++11)"
+
+# ---- build dependencies, checked before anything is built ------------------
+# tools/deps looks for what the goals need (compilers, headers, libraries,
+# commands: one probe compile, ~0.1-0.3 s, no package manager when all is
+# there) and installs what is missing (as root; otherwise it prints the
+# command and make stops). NO_DEPS_CHECK=1 skips it; make -n never installs.
+deps_of = $(if $(filter clean uninstall check-headers,$1),,$(if $(filter test,$1),test,$(if \
+	$(filter valgrind,$1),valgrind,$(if $(filter demo perf,$1),demo,build))))
+DEPS_GOALS := $(sort $(foreach g,$(or $(MAKECMDGOALS),all),$(call deps_of,$(g))))
+DEPS_SKIP := $(NO_DEPS_CHECK)$(findstring n,$(firstword -$(MAKEFLAGS)))
+ifeq ($(DEPS_SKIP),)
+ifneq ($(DEPS_GOALS),)
+DEPS_STATUS := $(shell CC='$(CC)' CXX='$(CXX)' DEPS_FLAGS='$(filter -I% -L% --sysroot=%,$(CPPFLAGS) \
+	$(CFLAGS) $(LDFLAGS))' bash tools/deps $(DEPS_GOALS) >&2; echo $$?)
+ifneq ($(DEPS_STATUS),0)
+$(error build dependencies missing for '$(DEPS_GOALS)', see above)
+endif
+endif
+endif
+
+# A program run where io_uring is refused, as in a container with Docker's
+# seccomp profile: the tests check what ringo's programs say there.
+$(BUILD)/tools/no_io_uring: tools/no_io_uring.c tools/io_uring_block.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+test valgrind: $(BUILD)/tools/no_io_uring
 
 # ---- install ---------------------------------------------------------------
 # Remade on every install: it records PREFIX, which may differ each time.
@@ -170,4 +216,5 @@ clean:
 
 FORCE:
 
--include $(RUNTIME_OBJS:.o=.d) $(TEST_BINS:=.d) $(TEST_SUPPORT_OBJS:.o=.d)
+-include $(RUNTIME_OBJS:.o=.d) $(TEST_BINS:=.d) $(TEST_SUPPORT_OBJS:.o=.d) $(EXAMPLE_BINS:=.d) \
+	$(TOUR_BINS:=.d) $(PERF_BINS:=.d) $(EXAMPLE_UNIT_OBJS:.o=.d)

@@ -188,5 +188,9 @@ int main(int argc, char **argv)
 	int rc = ringo_run(main_task, &c, NULL, NULL);
 	if (rc == -ECANCELED)
 		return 130;
+	/* The copy printed its own errors; a loop that could not be made did not. */
+	const char *why = rc < 0 ? ringo_setup_diagnosis() : NULL;
+	if (why)
+		fprintf(stderr, "cp: %s\n", why);
 	return rc < 0 ? 1 : 0;
 }

@@ -1,166 +1,95 @@
 /*
  * http_server: HTTP/1.1 with keep-alive, one task per connection.
  *
- *   http_server [--host ADDR] [--threads N] [--root DIR] [--timeout-ms MS] PORT
+ *   http_server [--host ADDR] [--threads N] [--root DIR] [--timeout-ms MS]
+ *               [--body-timeout-ms MS] [--send-timeout-ms MS]
+ *               [--resolve-fallback] PORT
  *
- * GET / answers a small fixed text ("Hello, World!\n"); with --root, GET
- * /PATH serves that file from DIR (no "..", regular files only). Requests
- * whose head is malformed get 400 and the connection is closed; the server
- * goes on serving everyone else. Limits: the request head must fit in
- * 8 KiB (431 otherwise), a body at most 1 MiB (413). A client that takes
- * longer than the timeout (default 10 s) to send a request is dropped, by a
- * watchdog task per loop (see "request timeouts").
+ * GET or HEAD / answers a small fixed text ("Hello, World!\n"); with --root,
+ * GET or HEAD /PATH serves that file from DIR, with single byte ranges
+ * (Range: bytes=a-b, a-, -n: 206, or 416); POST /echo answers with the
+ * request's body. Paths are percent-decoded, their query dropped, "." and
+ * ".." applied (climbing above the root: 400), and then opened beneath DIR
+ * by the kernel (openat2 RESOLVE_BENEATH through io_uring), so no path or
+ * symlink reaches outside it. Request heads are parsed by http_parse.c;
+ * its header says what is accepted.
+ *
+ * Limits: the request head must fit in 8 KiB (431 otherwise), the target
+ * in 1023 bytes (414), a body in 1 MiB (413; Content-Length or chunked).
+ * Malformed requests get 400 and the connection is closed; the server goes
+ * on serving everyone else. Timeouts (see "timeouts"): a client that takes
+ * longer than --timeout-ms (10 s) to send a request head, sends nothing of
+ * a body for --body-timeout-ms (60 s), or takes none of its response for
+ * --send-timeout-ms (60 s) is dropped.
  * SIGINT/SIGTERM stop it cleanly; --threads N runs N loops on one
  * SO_REUSEPORT port.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
+#include <inttypes.h>
+#include <liburing.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/eventfd.h>
-#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "http_parse.h"
 #include "ringo.h"
 #include "serve.h"
 
 #define HEAD_MAX 8192
 #define BODY_MAX (1 << 20)
+#define RANGE_MAX 256 /* a longer Range value is ignored */
 #define HELLO "Hello, World!\n"
+#define LINGER RINGO_SEC(2)
 
 struct server {
-	int root_fd;       /* --root directory, -1 if none */
-	int64_t timeout;   /* per request, ns */
+	int root_fd;            /* --root directory, -1 if none */
+	bool resolve_fallback;  /* --resolve-fallback: never use openat2 */
+	int64_t timeout[4];     /* ns, by enum wait (WAIT_NONE unused) */
+	int64_t period;         /* the watchdog's wake-up period, ns */
+	uint64_t ticks[4];      /* timeout[] in periods, rounded up */
 };
 
 static struct server g;
 /* Where and how it listens (examples/serve.h). */
 static struct serve srv = {.name = "http_server", .host = "127.0.0.1", .port = -1, .threads = 1};
 
-struct request {
-	const char *method;
-	size_t method_len;
-	const char *path;
-	size_t path_len;
-	int minor;         /* HTTP/1.minor */
-	long content_length;
-	bool close;        /* Connection: close (or HTTP/1.0 without keep-alive) */
-};
-
-/* ---- parsing ---- */
-
-static bool header_is(const char *line, size_t len, const char *name)
-{
-	size_t n = strlen(name);
-	return len > n && line[n] == ':' && strncasecmp(line, name, n) == 0;
-}
-
-static const char *header_value(const char *line, size_t len, size_t *vlen)
-{
-	const char *v = memchr(line, ':', len) + 1;
-	const char *end = line + len;
-	while (v < end && (*v == ' ' || *v == '\t'))
-		v++;
-	while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
-		end--;
-	*vlen = (size_t)(end - v);
-	return v;
-}
-
-static int parse_request_line(const char *p, size_t len, struct request *r)
-{
-	const char *sp1 = memchr(p, ' ', len);
-	if (!sp1 || sp1 == p)
-		return -1;
-	const char *sp2 = memchr(sp1 + 1, ' ', len - (size_t)(sp1 + 1 - p));
-	if (!sp2 || sp2 == sp1 + 1)
-		return -1;
-	size_t vlen = len - (size_t)(sp2 + 1 - p);
-	if (vlen != 8 || memcmp(sp2 + 1, "HTTP/1.", 7) || (sp2[8] != '0' && sp2[8] != '1'))
-		return -1;
-	r->method = p;
-	r->method_len = (size_t)(sp1 - p);
-	r->path = sp1 + 1;
-	r->path_len = (size_t)(sp2 - sp1 - 1);
-	r->minor = sp2[8] - '0';
-	r->close = r->minor == 0;
-	if (r->path[0] != '/')
-		return -1;
-	return 0;
-}
-
-static int parse_header(const char *line, size_t len, struct request *r)
-{
-	if (!memchr(line, ':', len))
-		return -1;
-	size_t vlen;
-	const char *v = header_value(line, len, &vlen);
-	if (header_is(line, len, "Content-Length")) {
-		if (vlen == 0 || vlen > 10)
-			return -1;
-		long n = 0;
-		for (size_t i = 0; i < vlen; i++) {
-			if (v[i] < '0' || v[i] > '9')
-				return -1;
-			n = n * 10 + (v[i] - '0');
-		}
-		r->content_length = n;
-	} else if (header_is(line, len, "Transfer-Encoding")) {
-		return -1; /* chunked bodies are not supported: 400 */
-	} else if (header_is(line, len, "Connection")) {
-		if (vlen == 5 && !strncasecmp(v, "close", 5))
-			r->close = true;
-		else if (vlen == 10 && !strncasecmp(v, "keep-alive", 10))
-			r->close = false;
-	}
-	return 0;
-}
-
-/* Parse the head (request line + headers, ending in CRLFCRLF). */
-static int parse_head(const char *p, size_t len, struct request *r)
-{
-	memset(r, 0, sizeof(*r));
-	const char *end = p + len - 2; /* the final empty line's CRLF */
-	const char *line = p;
-	bool first = true;
-	while (line < end) {
-		const char *eol = memmem(line, (size_t)(end - line) + 2, "\r\n", 2);
-		if (!eol)
-			return -1;
-		size_t n = (size_t)(eol - line);
-		int rc = first ? parse_request_line(line, n, r) : parse_header(line, n, r);
-		if (rc < 0)
-			return rc;
-		first = false;
-		line = eol + 2;
-	}
-	return first ? -1 : 0;
-}
-
-/* ---- request timeouts ----
+/* ---- timeouts ----
  *
  * A ringo deadline scope around each request's read would link a kernel
  * timeout to every recv: measured at about 0.5 us a request, 11% of this
  * server's CPU under wrk. Instead each loop runs one watchdog task that
- * wakes every WATCH_SLICES-th of the timeout and cancels the connections
- * that have been reading one request for longer than the timeout (nginx
- * keeps a timer per connection; this is the same, coarser): a client is
- * dropped between 1 and 1.25 timeouts after its request began, at the
- * cost of one store per request. Each loop has its own thread, hence the
- * thread-local list. */
+ * wakes every WATCH_SLICES-th of the shortest timeout and cancels the
+ * connections that have been waiting longer than the timeout of what they
+ * wait for (nginx keeps a timer per connection; this is the same, coarser):
+ *   WAIT_HEAD  for a whole request head (nginx client_header_timeout; the
+ *              idle time between keep-alive requests counts);
+ *   WAIT_BODY  for one read of a request body (client_body_timeout);
+ *   WAIT_SEND  for one write of a response (send_timeout: a client that
+ *              never reads fills the socket buffers, then the send waits).
+ * A client is dropped between 1 and 1 + 1/WATCH_SLICES timeouts after the
+ * wait began, at the cost of two stores a wait. Each loop has its own
+ * thread, hence the thread-local list. */
 
 #define WATCH_SLICES 4
+
+enum wait { WAIT_NONE, WAIT_HEAD, WAIT_BODY, WAIT_SEND };
 
 struct conn {
 	struct conn *prev, *next; /* the loop's watch list */
 	ringo_task *task;         /* the connection's task, to cancel */
-	uint64_t reading_since;   /* watch_tick when the request read began; 0: not reading */
+	enum wait phase;          /* what it waits for now; WAIT_NONE: not watched */
+	uint64_t since;           /* watch_tick when that wait began */
+	int fd;
+	char in[HEAD_MAX];        /* received bytes: in[in_start, in_start + in_len) */
+	size_t in_start, in_len;
+	ringo_stream out;         /* write-only stream over wbuf */
+	char wbuf[4096];
 };
 
 static __thread struct conn watch_list; /* the sentinel */
@@ -169,7 +98,7 @@ static __thread uint64_t watch_tick = 1;
 static void watch_add(struct conn *c)
 {
 	c->task = ringo_current_task();
-	c->reading_since = 0;
+	c->phase = WAIT_NONE;
 	c->next = watch_list.next;
 	c->prev = &watch_list;
 	watch_list.next->prev = c;
@@ -187,19 +116,78 @@ static void watch_remove(struct conn *c)
 static int watchdog(void *arg, void **result)
 {
 	watch_list.next = watch_list.prev = &watch_list;
-	int64_t period = g.timeout / WATCH_SLICES;
-	if (period < RINGO_MSEC(1))
-		period = RINGO_MSEC(1);
-	while (ringo_sleep(period) == 0) {
+	while (ringo_sleep(g.period) == 0) {
 		watch_tick++;
 		for (struct conn *c = watch_list.next; c != &watch_list; c = c->next) {
-			if (c->reading_since && watch_tick - c->reading_since > WATCH_SLICES) {
-				c->reading_since = 0;
-				ringo_task_cancel(c->task, "request timeout");
+			if (c->phase != WAIT_NONE && watch_tick - c->since > g.ticks[c->phase]) {
+				c->phase = WAIT_NONE;
+				ringo_task_cancel(c->task, "timeout");
 			}
 		}
 	}
 	return 0;
+}
+
+static void set_timeouts(void)
+{
+	int64_t shortest = g.timeout[WAIT_HEAD];
+	for (int w = WAIT_BODY; w <= WAIT_SEND; w++)
+		if (g.timeout[w] < shortest)
+			shortest = g.timeout[w];
+	g.period = shortest / WATCH_SLICES;
+	if (g.period < RINGO_MSEC(1))
+		g.period = RINGO_MSEC(1);
+	for (int w = WAIT_HEAD; w <= WAIT_SEND; w++)
+		g.ticks[w] = (uint64_t)((g.timeout[w] + g.period - 1) / g.period);
+}
+
+/* ---- input and output, watched ---- */
+
+static void consume(struct conn *c, size_t n)
+{
+	c->in_start += n;
+	c->in_len -= n;
+	if (c->in_len == 0)
+		c->in_start = 0;
+}
+
+/* Receive more into c->in, as a wait of kind phase that began at since.
+ * >0 bytes, 0 at EOF, -EMSGSIZE if c->in is full, -errno (-ECANCELED
+ * when the watchdog dropped the connection). */
+static int fill(struct conn *c, enum wait phase, uint64_t since)
+{
+	if (c->in_start && c->in_len)
+		memmove(c->in, c->in + c->in_start, c->in_len);
+	c->in_start = 0;
+	if (c->in_len == sizeof(c->in))
+		return -EMSGSIZE;
+	c->since = since;
+	c->phase = phase;
+	int n = ringo_recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, 0);
+	c->phase = WAIT_NONE;
+	if (n > 0)
+		c->in_len += (size_t)n;
+	return n;
+}
+
+static int put(struct conn *c, const void *p, size_t n)
+{
+	c->since = watch_tick;
+	c->phase = WAIT_SEND;
+	int err = ringo_stream_write(&c->out, p, n);
+	c->phase = WAIT_NONE;
+	return err;
+}
+
+static int flush(struct conn *c)
+{
+	if (c->out.wlen == 0)
+		return c->out.error;
+	c->since = watch_tick;
+	c->phase = WAIT_SEND;
+	int err = ringo_stream_flush(&c->out);
+	c->phase = WAIT_NONE;
+	return err;
 }
 
 /* ---- responses ---- */
@@ -218,30 +206,42 @@ static void http_date(char *buf, size_t cap)
 	snprintf(buf, cap, "%s", cached);
 }
 
-static int send_head(ringo_stream *out, int status, const char *reason, const char *type,
-		     long long length, bool close)
+/* The status line and headers; extra is more header lines, each ending
+ * in CRLF ("" for none). */
+static int send_head(struct conn *c, int status, const char *type, uint64_t length,
+		     const char *extra, bool close)
 {
-	char date[64], head[512];
+	char date[64], head[768];
 	http_date(date, sizeof(date));
 	int n = snprintf(head, sizeof(head),
 			 "HTTP/1.1 %d %s\r\nServer: ringo\r\nDate: %s\r\nContent-Type: %s\r\n"
-			 "Content-Length: %lld\r\nConnection: %s\r\n\r\n",
-			 status, reason, date, type, length, close ? "close" : "keep-alive");
-	return ringo_stream_write(out, head, (size_t)n);
+			 "Content-Length: %" PRIu64 "\r\n%sConnection: %s\r\n\r\n",
+			 status, http_reason(status), date, type, length, extra,
+			 close ? "close" : "keep-alive");
+	return put(c, head, (size_t)n);
 }
 
-static int send_text(ringo_stream *out, int status, const char *reason, const char *body,
-		     bool close)
+/* A short text answer; a HEAD request gets its head only (RFC 9110 9.3.2:
+ * a body there would be read as the start of the next response). */
+static int send_text(struct conn *c, int status, const char *extra, const char *body,
+		     bool head_only, bool close)
 {
-	int err = send_head(out, status, reason, "text/plain", (long long)strlen(body), close);
-	if (err == 0)
-		err = ringo_stream_write(out, body, strlen(body));
+	int err = send_head(c, status, "text/plain", strlen(body), extra, close);
+	if (err == 0 && !head_only)
+		err = put(c, body, strlen(body));
 	return err;
+}
+
+static int send_status(struct conn *c, int status, const char *extra, bool head_only, bool close)
+{
+	char body[64];
+	snprintf(body, sizeof(body), "%d %s\n", status, http_reason(status));
+	return send_text(c, status, extra, body, head_only, close);
 }
 
 /* The hot path: the keep-alive "Hello" response, formatted once a second
  * (when the Date changes) instead of once a request. */
-static int send_hello(ringo_stream *out)
+static int send_hello(struct conn *c)
 {
 	static __thread time_t built_at;
 	static __thread char resp[512];
@@ -257,184 +257,427 @@ static int send_hello(ringo_stream *out)
 				       date, strlen(HELLO), HELLO);
 		built_at = now;
 	}
-	return ringo_stream_write(out, resp, len);
+	return put(c, resp, len);
 }
 
-static bool safe_path(const char *p, size_t n)
+/* Close after an error answer without losing it: closing a socket with
+ * unread bytes from the client resets the connection, and the client may
+ * never see the answer. So shut our side down (the client reads the
+ * answer, then EOF) and discard what it still sends, for at most LINGER
+ * (nginx's lingering close). */
+static void linger(struct conn *c)
 {
-	if (n == 0 || n >= 1024 || memchr(p, '\0', n))
-		return false;
-	for (size_t i = 0; i + 1 < n; i++)
-		if (p[i] == '.' && p[i + 1] == '.')
-			return false;
-	return true;
+	flush(c);
+	if (ringo_shutdown(c->fd, SHUT_WR) < 0)
+		return;
+	ringo_deadline scope;
+	if (ringo_deadline_push(&scope, ringo_loop_time_ns(ringo_loop_current()) + LINGER) < 0)
+		return;
+	char buf[4096];
+	while (ringo_recv(c->fd, buf, sizeof(buf), 0) > 0)
+		;
+	ringo_deadline_pop(&scope);
 }
 
-/* Serve path (without the leading '/') from the root directory. */
-static int send_file(ringo_stream *out, const char *p, size_t n, bool close)
+/* Answer status and close the connection: returns 0 for serve_one. */
+static int fail(struct conn *c, int status, bool head_only)
 {
-	char path[1024];
-	if (!safe_path(p, n))
-		return send_text(out, 404, "Not Found", "not found\n", close);
-	memcpy(path, p, n);
-	path[n] = 0;
-	int fd = ringo_openat(g.root_fd, path, O_RDONLY | O_CLOEXEC, 0);
+	if (send_status(c, status, "", head_only, true) == 0)
+		linger(c);
+	return 0;
+}
+
+/* ---- files ---- */
+
+struct open2 {
+	int dirfd;
+	const char *path;
+	struct open_how how;
+};
+
+static void prep_openat2(struct io_uring_sqe *sqe, void *arg)
+{
+	struct open2 *o = arg;
+	io_uring_prep_openat2(sqe, o->dirfd, o->path, &o->how);
+}
+
+#define FILE_FLAGS (O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK) /* a FIFO must not block the open */
+
+/* Without openat2 (Linux < 5.6, or --resolve-fallback): walk the path one
+ * component at a time, refusing every symlink (O_NOFOLLOW), so nothing
+ * outside the root is reached even through a link inside it. The path
+ * comes from http_target_path: no "", "." or ".." components. */
+static int open_by_components(const char *path)
+{
+	int dir = g.root_fd;
+	for (;;) {
+		const char *slash = strchr(path, '/');
+		char part[HTTP_TARGET_MAX + 1];
+		size_t n = slash ? (size_t)(slash - path) : strlen(path);
+		if (n == 0 || n >= sizeof(part) || (path[0] == '.' && (n == 1 || (n == 2 && path[1] == '.')))) {
+			if (dir != g.root_fd)
+				ringo_close(dir);
+			return -ENOENT; /* cannot come from http_target_path: refuse anyway */
+		}
+		memcpy(part, path, n);
+		part[n] = '\0';
+		int flags = slash ? O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC : FILE_FLAGS | O_NOFOLLOW;
+		int fd = ringo_openat(dir, part, flags, 0);
+		if (dir != g.root_fd)
+			ringo_close(dir);
+		if (fd < 0 || !slash)
+			return fd;
+		dir = fd;
+		path = slash + 1;
+	}
+}
+
+/* Open path (relative, from http_target_path) beneath the root: the
+ * kernel refuses any resolution that leaves it ("..", absolute symlinks,
+ * links to outside: -EXDEV) and /proc magic links. */
+static int open_beneath(const char *path)
+{
+	if (!g.resolve_fallback && ringo_io_supported(IORING_OP_OPENAT2)) {
+		struct open2 o = {g.root_fd, path, {.flags = FILE_FLAGS,
+			.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS}};
+		int fd = ringo_io_submit(prep_openat2, &o, NULL);
+		if (fd != -ENOSYS)
+			return fd;
+	}
+	return open_by_components(path);
+}
+
+/* Send [first, first + len) of fd, in pieces: each send is one watched wait. */
+static int send_range(struct conn *c, int fd, uint64_t first, uint64_t len)
+{
+	char buf[16384];
+	int err = flush(c);
+	for (uint64_t off = first, end = first + len; err == 0 && off < end;) {
+		size_t want = end - off < sizeof(buf) ? (size_t)(end - off) : sizeof(buf);
+		int got = ringo_read(fd, buf, want, (int64_t)off);
+		if (got <= 0)
+			return got < 0 ? got : -EIO; /* the file shrank: cut the connection */
+		c->since = watch_tick;
+		c->phase = WAIT_SEND;
+		err = ringo_send_all(c->fd, buf, (size_t)got);
+		c->phase = WAIT_NONE;
+		err = err < 0 ? err : 0;
+		off += (uint64_t)got;
+	}
+	return err;
+}
+
+/* Answer a GET or HEAD of path beneath the root, range (NUL-terminated)
+ * from the Range field or NULL. */
+static int send_file(struct conn *c, const char *path, const char *range, bool head_only,
+		     bool close)
+{
+	int fd = open_beneath(path);
 	if (fd < 0)
-		return send_text(out, 404, "Not Found", "not found\n", close);
+		return send_status(c, fd == -EACCES || fd == -EPERM ? 403 : 404, "", head_only, close);
 	struct statx st;
 	int err = ringo_statx(fd, "", AT_EMPTY_PATH, STATX_SIZE | STATX_TYPE, &st);
 	if (err < 0 || !S_ISREG(st.stx_mode)) {
 		ringo_close(fd);
-		return send_text(out, 404, "Not Found", "not found\n", close);
+		return send_status(c, 404, "", head_only, close);
 	}
-	err = send_head(out, 200, "OK", "application/octet-stream", (long long)st.stx_size, close);
-	if (err == 0)
-		err = ringo_stream_flush(out);
-	char buf[16384];
-	for (uint64_t off = 0; err == 0 && off < st.stx_size;) {
-		int got = ringo_read(fd, buf, sizeof(buf), (int64_t)off);
-		if (got <= 0) {
-			err = got < 0 ? got : -EIO; /* the file shrank: cut the connection */
-			break;
-		}
-		err = ringo_send_all(out->fd, buf, (size_t)got);
-		err = err < 0 ? err : 0;
-		off += (uint64_t)got;
+	uint64_t size = st.stx_size, first = 0, last = size ? size - 1 : 0;
+	int ranged = range ? http_parse_range(range, strlen(range), size, &first, &last) : 0;
+	char extra[160];
+	if (ranged < 0) {
+		ringo_close(fd);
+		snprintf(extra, sizeof(extra), "Content-Range: bytes */%" PRIu64 "\r\n", size);
+		return send_status(c, 416, extra, head_only, close);
 	}
+	uint64_t len = ranged ? last - first + 1 : size;
+	if (ranged)
+		snprintf(extra, sizeof(extra),
+			 "Accept-Ranges: bytes\r\nContent-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64 "\r\n",
+			 first, last, size);
+	else
+		snprintf(extra, sizeof(extra), "Accept-Ranges: bytes\r\n");
+	err = send_head(c, ranged ? 206 : 200, "application/octet-stream", len, extra, close);
+	if (err == 0 && !head_only)
+		err = send_range(c, fd, first, len);
 	ringo_close(fd);
 	return err;
 }
 
-static int discard_body(ringo_stream *in, long n)
+/* ---- request bodies ---- */
+
+/* A body kept for POST /echo (keep), else discarded as it arrives. */
+struct body {
+	bool keep;
+	char *p;
+	size_t len, cap;
+};
+
+static int body_add(struct body *b, const char *p, size_t n)
 {
-	char buf[4096];
-	while (n > 0) {
-		int got = ringo_stream_read_some(in, buf, n < (long)sizeof(buf) ? (size_t)n : sizeof(buf));
-		if (got <= 0)
-			return got < 0 ? got : -ENODATA;
-		n -= got;
+	if (!b->keep || n == 0)
+		return 0;
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap < b->len + n)
+			cap *= 2;
+		char *np = realloc(b->p, cap);
+		if (!np)
+			return 500;
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+	return 0;
+}
+
+/* What reading a body returns besides 0 (read) and an HTTP status to
+ * answer: the client went away, was too slow, or the server is stopping. */
+#define DROP (-1)
+
+static int read_length_body(struct conn *c, uint64_t left, struct body *b)
+{
+	while (left > 0) {
+		if (c->in_len == 0) {
+			int got = fill(c, WAIT_BODY, watch_tick);
+			if (got <= 0)
+				return DROP;
+		}
+		size_t take = c->in_len < left ? c->in_len : (size_t)left;
+		int status = body_add(b, c->in + c->in_start, take);
+		if (status)
+			return status;
+		consume(c, take);
+		left -= take;
 	}
 	return 0;
 }
 
-/* One request: returns 1 to keep the connection, 0 to close it. */
-static int serve_one(ringo_stream *in, ringo_stream *out, struct conn *c)
+static int read_chunked_body(struct conn *c, struct body *b)
 {
-	c->reading_since = watch_tick;
-	int n = ringo_stream_read_until(in, "\r\n\r\n", 4);
-	c->reading_since = 0;
-	if (n == 0 || n == -ETIMEDOUT || n == -ECANCELED || n == -ECONNRESET || n == -ENODATA)
-		return 0; /* gone, too slow, or shutting down */
-	if (n == -EMSGSIZE) {
-		send_text(out, 431, "Request Header Fields Too Large", "request head too large\n", true);
-		return 0;
+	struct http_chunked ch = {.max = BODY_MAX};
+	for (;;) {
+		size_t used, dlen;
+		const char *data;
+		int rc = http_chunked_step(&ch, c->in + c->in_start, c->in_len, &used, &data, &dlen);
+		if (rc < 0)
+			return -rc;
+		int status = body_add(b, data, dlen);
+		if (status)
+			return status;
+		consume(c, used);
+		if (rc == HTTP_CHUNK_DONE)
+			return 0;
+		if (rc == HTTP_CHUNK_MORE && fill(c, WAIT_BODY, watch_tick) <= 0)
+			return DROP; /* (a line always fits: HTTP_CHUNK_LINE_MAX < HEAD_MAX) */
 	}
+}
+
+/* ---- requests ---- */
+
+/* Read until a whole request head is buffered. Returns its length (> 0),
+ * 0 if the connection is done (EOF, timeout, stopping), or a negative
+ * status to answer. Output still buffered is sent before waiting, so a
+ * response is never held back by bytes of a next request. */
+static int read_head(struct conn *c, struct http_request *r)
+{
+	uint64_t since = watch_tick;
+	for (;;) {
+		int n = http_parse_request(c->in + c->in_start, c->in_len, r);
+		if (n != 0)
+			return n;
+		if (c->in_start == 0 && c->in_len == sizeof(c->in))
+			return -431;
+		if (flush(c) < 0 || fill(c, WAIT_HEAD, since) <= 0)
+			return 0;
+	}
+}
+
+/* The answer, once the body has been read. path is decoded. */
+static int respond(struct conn *c, const struct http_request *r, const char *path,
+		   const char *range, struct body *b)
+{
+	bool close = !r->keep_alive, head_only = r->method == HTTP_HEAD;
+	if (r->method == HTTP_POST) {
+		if (strcmp(path, "echo") != 0)
+			return send_status(c, 405, "Allow: GET, HEAD\r\n", false, close);
+		int err = send_head(c, 200, "application/octet-stream", b->len, "", close);
+		return err || b->len == 0 ? err : put(c, b->p, b->len);
+	}
+	if (r->method != HTTP_GET && r->method != HTTP_HEAD)
+		return send_status(c, 405, "Allow: GET, HEAD, POST\r\n", false, close);
+	if (path[0] == '\0')
+		return send_text(c, 200, "", HELLO, head_only, close);
+	if (g.root_fd < 0)
+		return send_status(c, 404, "", head_only, close);
+	return send_file(c, path, range, head_only, close);
+}
+
+/* The request's body (discarded unless POST /echo), then the answer.
+ * 1 to keep the connection, 0 to close it. */
+static int finish_request(struct conn *c, const struct http_request *r, const char *path,
+			  const char *range)
+{
+	bool head_only = r->method == HTTP_HEAD;
+	struct body b = {.keep = r->method == HTTP_POST && !strcmp(path, "echo")};
+	int status = 0;
+	if ((r->has_length && r->content_length > 0) || r->chunked) {
+		if (r->expect_continue) {
+			const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+			if (put(c, cont, sizeof(cont) - 1) < 0 || flush(c) < 0)
+				return 0;
+		}
+		status = r->chunked ? read_chunked_body(c, &b) : read_length_body(c, r->content_length, &b);
+	}
+	int keep = 0;
+	if (status == DROP)
+		keep = 0;
+	else if (status)
+		fail(c, status, head_only);
+	else if (respond(c, r, path, range, &b) == 0 && r->keep_alive)
+		keep = 1;
+	else if (!r->keep_alive)
+		linger(c); /* the client may have sent more: let it read the answer */
+	free(b.p);
+	return keep;
+}
+
+/* One request: returns 1 to keep the connection, 0 to close it. */
+static int serve_one(struct conn *c)
+{
+	struct http_request r;
+	int n = read_head(c, &r);
+	if (n == 0)
+		return 0;
 	if (n < 0)
-		return 0;
-	struct request r;
-	size_t avail;
-	const char *head = ringo_stream_peek(in, &avail);
-	if (parse_head(head, (size_t)n, &r) < 0) {
-		send_text(out, 400, "Bad Request", "bad request\n", true);
-		return 0;
+		return fail(c, -n, false);
+	bool head_only = r.method == HTTP_HEAD;
+	if (r.method == HTTP_GET && r.keep_alive && r.path_len == 1 && !r.has_length && !r.chunked) {
+		consume(c, (size_t)n); /* the hot path: GET / */
+		return send_hello(c) == 0;
 	}
-	if (r.content_length > BODY_MAX) {
-		send_text(out, 413, "Payload Too Large", "body too large\n", true);
-		return 0;
+	if (r.has_length && r.content_length > BODY_MAX)
+		return fail(c, 413, head_only);
+	/* The head lives in c->in, which the body will overwrite: copy out
+	 * what the answer needs, then consume it. */
+	char path[HTTP_TARGET_MAX + 1], range[RANGE_MAX];
+	int plen = http_target_path(r.path, r.path_len, path, sizeof(path));
+	if (plen < 0)
+		return fail(c, -plen, head_only);
+	bool has_range = r.range && r.range_len < sizeof(range);
+	if (has_range) {
+		memcpy(range, r.range, r.range_len);
+		range[r.range_len] = '\0';
 	}
-	bool is_get = r.method_len == 3 && !memcmp(r.method, "GET", 3);
-	bool is_head = r.method_len == 4 && !memcmp(r.method, "HEAD", 4);
-	bool root = r.path_len == 1;
-	/* The head lives in the read buffer: decide, then consume it. */
-	char path[1024];
-	size_t plen = r.path_len - 1 < sizeof(path) ? r.path_len - 1 : sizeof(path) - 1;
-	memcpy(path, r.path + 1, plen);
-	ringo_stream_consume(in, (size_t)n);
-	if (r.content_length && discard_body(in, r.content_length) < 0)
-		return 0;
-	int err;
-	if (!is_get && !is_head)
-		err = send_text(out, 405, "Method Not Allowed", "method not allowed\n", r.close);
-	else if (root && !is_head && !r.close)
-		err = send_hello(out);
-	else if (root)
-		err = is_head ? send_head(out, 200, "OK", "text/plain", (long long)strlen(HELLO), r.close)
-			      : send_text(out, 200, "OK", HELLO, r.close);
-	else if (g.root_fd >= 0 && is_get)
-		err = send_file(out, path, plen, r.close);
-	else
-		err = send_text(out, 404, "Not Found", "not found\n", r.close);
-	if (err < 0)
-		return 0;
-	/* Pipelined requests already buffered: answer them in one send. */
-	ringo_stream_peek(in, &avail);
-	if (avail == 0 || r.close)
-		err = ringo_stream_flush(out);
-	return err < 0 || r.close ? 0 : 1;
+	consume(c, (size_t)n);
+	return finish_request(c, &r, path, has_range ? range : NULL);
 }
 
 static int http_conn(void *arg, void **result)
 {
-	int fd = (int)(intptr_t)arg;
-	char rbuf[HEAD_MAX], wbuf[4096];
-	ringo_stream in, out;
-	ringo_stream_init(&in, fd, rbuf, sizeof(rbuf), NULL, 0);
-	ringo_stream_init(&out, fd, NULL, 0, wbuf, sizeof(wbuf));
 	struct conn c;
+	c.fd = (int)(intptr_t)arg;
+	c.in_start = c.in_len = 0;
+	ringo_stream_init(&c.out, c.fd, NULL, 0, c.wbuf, sizeof(c.wbuf));
 	watch_add(&c);
-	while (serve_one(&in, &out, &c))
+	while (serve_one(&c))
 		;
 	watch_remove(&c);
-	ringo_stream_flush(&out);
-	ringo_close(fd);
+	ringo_stream_flush(&c.out);
+	ringo_close(c.fd);
 	return 0;
 }
+
+/* ---- options ---- */
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: http_server [--host ADDR] [--threads N] [--root DIR] [--timeout-ms MS] PORT\n"
-		"  HTTP/1.1 keep-alive server: GET / answers \"Hello, World!\", --root DIR serves files.\n"
-		"  --host ADDR      address to listen on (default 127.0.0.1)\n"
-		"  --threads N      N loops, one per thread, on a shared SO_REUSEPORT port\n"
-		"  --root DIR       serve files from DIR\n"
-		"  --timeout-ms MS  drop a client that takes longer to send a request (10000)\n"
+		"usage: http_server [--host ADDR] [--threads N] [--root DIR] [--timeout-ms MS]\n"
+		"                   [--body-timeout-ms MS] [--send-timeout-ms MS]\n"
+		"                   [--resolve-fallback] PORT\n"
+		"  HTTP/1.1 keep-alive server: GET / answers \"Hello, World!\", --root DIR serves\n"
+		"  files (GET, HEAD, single byte ranges), POST /echo answers with the body.\n"
+		"  --host ADDR            address to listen on (default 127.0.0.1)\n"
+		"  --threads N            N loops, one per thread, on a shared SO_REUSEPORT port\n"
+		"  --root DIR             serve files from DIR; nothing outside it is ever served\n"
+		"  --timeout-ms MS        drop a client that takes longer to send a request head,\n"
+		"                         or stays idle longer between requests (10000)\n"
+		"  --body-timeout-ms MS   drop a client that sends nothing of a request body for\n"
+		"                         this long (60000, nginx client_body_timeout)\n"
+		"  --send-timeout-ms MS   drop a client that takes none of its response for this\n"
+		"                         long (60000, nginx send_timeout)\n"
+		"  --resolve-fallback     open files component by component without openat2, as\n"
+		"                         on kernels before 5.6 (symlinks are then never followed)\n"
 		"  SIGINT/SIGTERM shut it down cleanly.\n");
+}
+
+/* A positive number of milliseconds, in ns; false if s is not one. */
+static bool parse_ms(const char *s, int64_t *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || *end || v <= 0 || v > 365LL * 24 * 3600 * 1000)
+		return false;
+	*out = RINGO_MSEC(v);
+	return true;
+}
+
+static bool parse_args(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "--host") && v) {
+			srv.host = argv[++i];
+		} else if (!strcmp(a, "--threads") && v) {
+			srv.threads = atoi(argv[++i]);
+		} else if (!strcmp(a, "--timeout-ms") && v) {
+			if (!parse_ms(argv[++i], &g.timeout[WAIT_HEAD]))
+				return false;
+		} else if (!strcmp(a, "--body-timeout-ms") && v) {
+			if (!parse_ms(argv[++i], &g.timeout[WAIT_BODY]))
+				return false;
+		} else if (!strcmp(a, "--send-timeout-ms") && v) {
+			if (!parse_ms(argv[++i], &g.timeout[WAIT_SEND]))
+				return false;
+		} else if (!strcmp(a, "--resolve-fallback")) {
+			g.resolve_fallback = true;
+		} else if (!strcmp(a, "--root") && v) {
+			if (g.root_fd >= 0)
+				close(g.root_fd);
+			g.root_fd = open(argv[++i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (g.root_fd < 0) {
+				perror("http_server: --root");
+				exit(2);
+			}
+		} else if (a[0] != '-' && srv.port < 0) {
+			srv.port = atoi(a);
+		} else {
+			return false;
+		}
+	}
+	return srv.port >= 0 && srv.port <= 65535 && srv.threads >= 1 && srv.threads <= 1024;
 }
 
 int main(int argc, char **argv)
 {
 	g.root_fd = -1;
-	g.timeout = RINGO_SEC(10);
+	g.timeout[WAIT_HEAD] = RINGO_SEC(10);
+	g.timeout[WAIT_BODY] = RINGO_SEC(60);
+	g.timeout[WAIT_SEND] = RINGO_SEC(60);
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		bool more = i + 1 < argc;
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			usage(stdout);
 			return 0;
-		} else if (!strcmp(a, "--host") && more) {
-			srv.host = argv[++i];
-		} else if (!strcmp(a, "--threads") && more) {
-			srv.threads = atoi(argv[++i]);
-		} else if (!strcmp(a, "--timeout-ms") && more) {
-			g.timeout = RINGO_MSEC(atol(argv[++i]));
-		} else if (!strcmp(a, "--root") && more) {
-			g.root_fd = open(argv[++i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			if (g.root_fd < 0) {
-				perror("http_server: --root");
-				return 2;
-			}
-		} else if (a[0] != '-' && srv.port < 0) {
-			srv.port = atoi(a);
-		} else {
-			usage(stderr);
-			return 2;
 		}
 	}
-	if (srv.port < 0 || srv.port > 65535 || srv.threads < 1 || srv.threads > 1024 || g.timeout <= 0) {
+	if (!parse_args(argc, argv)) {
 		usage(stderr);
 		return 2;
 	}
+	set_timeouts();
 	srv.conn = http_conn;
 	srv.conn_opts = (ringo_task_options){.stack_size = 64 * 1024};
 	srv.per_loop = watchdog;

@@ -1,196 +1,90 @@
 /*
  * kv_server: an in-memory key-value server speaking enough of the Redis
  * protocol (RESP) for redis-cli and the stock redis-benchmark: PING, SET,
- * GET, DEL, INCR, plus QUIT and an empty answer to CONFIG/COMMAND.
+ * GET, DEL, INCR, DECR, INCRBY, DECRBY, plus QUIT and an empty answer to
+ * CONFIG/COMMAND. Replies and error texts are redis's.
  *
- *   kv_server [--host ADDR] [--threads N] PORT
+ *   kv_server [--host ADDR] [--threads N] [--max-bulk-len BYTES]
+ *             [--max-query-len BYTES] PORT
  *
  * One task per connection; pipelined commands are answered in one send.
- * A request (all its arguments) must fit in 64 KiB. With --threads N,
- * N loops share the port (SO_REUSEPORT) and one store behind a mutex (with
- * one loop nothing else touches the store, so the mutex is skipped).
- * SIGINT/SIGTERM stop it cleanly.
+ * Requests are parsed by resp_parse.c (its header says what is accepted):
+ * a bulk argument may be up to --max-bulk-len bytes (512 MiB, redis
+ * proto-max-bulk-len), a request up to --max-query-len bytes in all (1 GiB,
+ * redis client-query-buffer-limit) and 1M arguments. A connection's read
+ * buffer grows with the request it holds and shrinks back after it;
+ * deleted values go back to the system (kv_store.c, "memory").
+ * With --threads N, N loops share the port (SO_REUSEPORT) and one store
+ * behind a mutex (with one loop nothing else touches the store, so the
+ * mutex is skipped). SIGINT/SIGTERM stop it cleanly.
  */
 #include <errno.h>
-#include <inttypes.h>
-#include <pthread.h>
-#include <signal.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/eventfd.h>
-#include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include "kv_store.h"
+#include "resp_parse.h"
 #include "ringo.h"
 #include "serve.h"
 
-#define REQ_MAX 65536
-#define MAX_ARGS 64
+#define RBUF_INIT 16384          /* a connection's read buffer, to start with */
+#define RBUF_KEEP (64 * 1024)    /* a bigger one is shrunk after its request */
+#define WBUF 16384
+#define LINGER RINGO_SEC(2)
 
 /* Where and how it listens (examples/serve.h). */
 static struct serve srv = {.name = "kv_server", .host = "127.0.0.1", .port = -1, .threads = 1};
 
-/* ---- the store: chained hash table ---- */
-
-struct entry {
-	struct entry *next;
-	uint64_t hash;
-	char *val;
-	size_t vlen;
-	size_t vcap; /* bytes allocated at val: a SET that fits reuses them */
-	size_t klen;
-	char key[];
-};
-
+/* Read-only once the loops run. */
 static struct {
-	pthread_mutex_t lock;
-	struct entry **b;
-	size_t nb;    /* buckets, a power of two */
-	size_t n;     /* entries */
-} store = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0};
+	uint64_t max_bulk;  /* --max-bulk-len */
+	uint64_t max_query; /* --max-query-len */
+} opt = {RESP_DEFAULT_MAX_BULK, 1ull << 30};
 
-/* Only worker loops touch the store, so a single loop needs no lock: two
- * uncontended atomics per command are a measurable share of a GET. */
-static void store_lock(void)
-{
-	if (srv.threads > 1)
-		pthread_mutex_lock(&store.lock);
-}
+/* ---- a connection ---- */
 
-static void store_unlock(void)
-{
-	if (srv.threads > 1)
-		pthread_mutex_unlock(&store.lock);
-}
-
-static uint64_t hash(const char *p, size_t n)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
-	return h;
-}
-
-static struct entry **find(const char *k, size_t klen, uint64_t h)
-{
-	struct entry **pp = &store.b[h & (store.nb - 1)];
-	for (; *pp; pp = &(*pp)->next)
-		if ((*pp)->hash == h && (*pp)->klen == klen && !memcmp((*pp)->key, k, klen))
-			return pp;
-	return pp;
-}
-
-static void grow(void)
-{
-	size_t nb = store.nb ? store.nb * 2 : 1024;
-	struct entry **b = calloc(nb, sizeof(*b));
-	if (!b)
-		return;
-	for (size_t i = 0; i < store.nb; i++) {
-		for (struct entry *e = store.b[i], *next; e; e = next) {
-			next = e->next;
-			e->next = b[e->hash & (nb - 1)];
-			b[e->hash & (nb - 1)] = e;
-		}
-	}
-	free(store.b);
-	store.b = b;
-	store.nb = nb;
-}
-
-/* Set key to val; returns false on out of memory. Lock held. */
-static bool store_set(const char *k, size_t klen, const char *v, size_t vlen)
-{
-	if (store.n >= store.nb)
-		grow();
-	uint64_t h = hash(k, klen);
-	struct entry **pp = find(k, klen, h);
-	if (*pp && vlen <= (*pp)->vcap) {
-		/* Overwriting with a value that fits: no malloc/free pair. */
-		memcpy((*pp)->val, v, vlen);
-		(*pp)->vlen = vlen;
-		return true;
-	}
-	size_t cap = vlen ? vlen : 1;
-	char *val = malloc(cap);
-	if (!val)
-		return false;
-	memcpy(val, v, vlen);
-	if (*pp) {
-		free((*pp)->val);
-	} else {
-		struct entry *e = malloc(sizeof(*e) + klen);
-		if (!e) {
-			free(val);
-			return false;
-		}
-		e->next = NULL;
-		e->hash = h;
-		e->klen = klen;
-		memcpy(e->key, k, klen);
-		*pp = e;
-		store.n++;
-	}
-	(*pp)->val = val;
-	(*pp)->vlen = vlen;
-	(*pp)->vcap = cap;
-	return true;
-}
-
-static struct entry *store_get(const char *k, size_t klen)
-{
-	if (!store.nb)
-		return NULL;
-	return *find(k, klen, hash(k, klen));
-}
-
-static bool store_del(const char *k, size_t klen)
-{
-	if (!store.nb)
-		return false;
-	struct entry **pp = find(k, klen, hash(k, klen));
-	struct entry *e = *pp;
-	if (!e)
-		return false;
-	*pp = e->next;
-	free(e->val);
-	free(e);
-	store.n--;
-	return true;
-}
-
-static void store_free(void)
-{
-	for (size_t i = 0; i < store.nb; i++) {
-		for (struct entry *e = store.b[i], *next; e; e = next) {
-			next = e->next;
-			free(e->val);
-			free(e);
-		}
-	}
-	free(store.b);
-}
-
-/* ---- the protocol ---- */
-
-struct req {
-	int argc;
-	const char *argv[MAX_ARGS];
-	size_t len[MAX_ARGS];
-	char arena[REQ_MAX];
-	size_t used;
+struct conn {
+	int fd;
+	char *in;                  /* received bytes: in[start, start + len) */
+	size_t cap, start, len;
+	struct resp_parser parser; /* the request at in + start */
+	ringo_stream out;          /* write-only stream over wbuf */
+	char wbuf[WBUF];
 };
 
-static bool is(const struct req *r, int i, const char *name)
+/* A request, as the commands see it. */
+struct cmd {
+	struct conn *c;
+	const char *base;          /* the request's first byte */
+	const struct resp_arg *a;
+	size_t argc;
+};
+
+static const char *arg(const struct cmd *m, size_t i)
 {
-	return strlen(name) == r->len[i] && !strncasecmp(r->argv[i], name, r->len[i]);
+	return m->base + m->a[i].off;
 }
 
-static int reply(ringo_stream *out, const char *s)
+static size_t alen(const struct cmd *m, size_t i)
 {
-	return ringo_stream_write(out, s, strlen(s));
+	return m->a[i].len;
+}
+
+static bool arg_is(const struct cmd *m, size_t i, const char *name)
+{
+	return strlen(name) == alen(m, i) && !strncasecmp(arg(m, i), name, alen(m, i));
+}
+
+/* ---- replies ---- */
+
+static int reply(struct conn *c, const char *s)
+{
+	return ringo_stream_write(&c->out, s, strlen(s));
 }
 
 /* "<prefix><v>\r\n" into b (24 bytes are enough); returns the length.
@@ -215,235 +109,425 @@ static size_t format_ll(char *b, char prefix, long long v)
 	return len;
 }
 
-static int reply_bulk(ringo_stream *out, const char *v, size_t n)
+static int reply_bulk(struct conn *c, const char *v, size_t n)
 {
 	char head[32];
 	size_t hn = format_ll(head, '$', (long long)n);
-	int err = ringo_stream_write(out, head, hn);
+	int err = ringo_stream_write(&c->out, head, hn);
 	if (!err)
-		err = ringo_stream_write(out, v, n);
-	return err ? err : ringo_stream_write(out, "\r\n", 2);
+		err = ringo_stream_write(&c->out, v, n);
+	return err ? err : ringo_stream_write(&c->out, "\r\n", 2);
 }
 
-static int reply_int(ringo_stream *out, long long v)
+static int reply_int(struct conn *c, long long v)
 {
 	char b[32];
-	return ringo_stream_write(out, b, format_ll(b, ':', v));
+	return ringo_stream_write(&c->out, b, format_ll(b, ':', v));
 }
 
-static bool parse_ll(const char *p, size_t n, long long *out)
+/* Append text from a request to an error reply as redis does: up to its
+ * first NUL (redis formats it with %s), at most max bytes, CR and LF made
+ * spaces, so that the reply stays one line whatever the client sent
+ * (otherwise a command named "X\r\n+OK" would forge a reply). */
+static size_t append_text(char *out, size_t at, size_t cap, const char *s, size_t n, size_t max)
 {
-	char b[32];
-	if (n == 0 || n >= sizeof(b))
-		return false;
-	memcpy(b, p, n);
-	b[n] = 0;
-	char *end;
-	errno = 0;
-	*out = strtoll(b, &end, 10);
-	return errno == 0 && *end == 0;
+	for (size_t i = 0; i < n && i < max && s[i] && at + 1 < cap; i++)
+		out[at++] = s[i] == '\r' || s[i] == '\n' ? ' ' : s[i];
+	out[at] = '\0';
+	return at;
 }
 
-static int cmd_incr(ringo_stream *out, const struct req *r)
+/* Append our own text (no sanitising: it holds the final CRLF). */
+static size_t append(char *out, size_t at, size_t cap, const char *s)
 {
-	store_lock();
-	struct entry *e = store_get(r->argv[1], r->len[1]);
-	long long v = 0;
-	if (e && !parse_ll(e->val, e->vlen, &v)) {
-		store_unlock();
-		return reply(out, "-ERR value is not an integer or out of range\r\n");
+	size_t n = strlen(s);
+	if (at + n >= cap)
+		n = cap - 1 - at;
+	memcpy(out + at, s, n);
+	out[at + n] = '\0';
+	return at + n;
+}
+
+static int reply_unknown(const struct cmd *m)
+{
+	char msg[512];
+	size_t n = append(msg, 0, sizeof(msg), "-ERR unknown command '");
+	n = append_text(msg, n, sizeof(msg), arg(m, 0), alen(m, 0), 128);
+	n = append(msg, n, sizeof(msg), "', with args beginning with: ");
+	size_t args_start = n;
+	for (size_t i = 1; i < m->argc && n - args_start < 128; i++) {
+		n = append(msg, n, sizeof(msg), "'");
+		n = append_text(msg, n, sizeof(msg), arg(m, i), alen(m, i), 128 - (n - 1 - args_start));
+		n = append(msg, n, sizeof(msg), "' ");
 	}
-	char b[32];
-	int n = snprintf(b, sizeof(b), "%lld", ++v);
-	bool ok = store_set(r->argv[1], r->len[1], b, (size_t)n);
-	store_unlock();
-	return ok ? reply_int(out, v) : reply(out, "-ERR out of memory\r\n");
+	append(msg, n, sizeof(msg), "\r\n");
+	return reply(m->c, msg);
 }
 
-/* Execute one command; returns <0 on a write error, 1 for QUIT. */
-static int execute(ringo_stream *out, const struct req *r)
+static int reply_arity(struct conn *c, const char *name)
 {
-	if (r->argc == 0)
-		return 0;
-	if (is(r, 0, "PING") && r->argc <= 2)
-		return r->argc == 2 ? reply_bulk(out, r->argv[1], r->len[1]) : reply(out, "+PONG\r\n");
-	if (is(r, 0, "SET") && r->argc == 3) {
-		store_lock();
-		bool ok = store_set(r->argv[1], r->len[1], r->argv[2], r->len[2]);
-		store_unlock();
-		return reply(out, ok ? "+OK\r\n" : "-ERR out of memory\r\n");
+	char msg[96];
+	snprintf(msg, sizeof(msg), "-ERR wrong number of arguments for '%s' command\r\n", name);
+	return reply(c, msg);
+}
+
+#define ERR_NOT_INT "-ERR value is not an integer or out of range\r\n"
+#define ERR_OOM "-ERR out of memory\r\n"
+
+/* ---- commands ---- */
+
+static int cmd_ping(const struct cmd *m)
+{
+	return m->argc == 2 ? reply_bulk(m->c, arg(m, 1), alen(m, 1)) : reply(m->c, "+PONG\r\n");
+}
+
+static int cmd_set(const struct cmd *m)
+{
+	if (m->argc != 3)
+		return reply(m->c, "-ERR syntax error\r\n"); /* options (EX, NX, ...) */
+	kv_store_lock();
+	bool ok = kv_store_set(arg(m, 1), alen(m, 1), arg(m, 2), alen(m, 2));
+	kv_store_unlock();
+	return reply(m->c, ok ? "+OK\r\n" : ERR_OOM);
+}
+
+/* The value must not be used after the lock is dropped or the task
+ * suspends (a DEL from another connection may free it meanwhile; with
+ * --threads the lock must not be held across a suspension either). A
+ * reply that fits in the write buffer is copied there without
+ * suspending; a larger one is copied out first. */
+static int cmd_get(const struct cmd *m)
+{
+	ringo_stream *out = &m->c->out;
+	kv_store_lock();
+	struct kv_entry *e = kv_store_get(arg(m, 1), alen(m, 1));
+	if (!e) {
+		kv_store_unlock();
+		return reply(m->c, "$-1\r\n");
 	}
-	if (is(r, 0, "GET") && r->argc == 2) {
-		store_lock();
-		struct entry *e = store_get(r->argv[1], r->len[1]);
-		int err = e ? reply_bulk(out, e->val, e->vlen) : reply(out, "$-1\r\n");
-		store_unlock();
+	if (e->vlen + 32 <= out->wcap - out->wlen) {
+		int err = reply_bulk(m->c, e->val, e->vlen);
+		kv_store_unlock();
 		return err;
 	}
-	if (is(r, 0, "DEL") && r->argc >= 2) {
-		long long n = 0;
-		store_lock();
-		for (int i = 1; i < r->argc; i++)
-			n += store_del(r->argv[i], r->len[i]);
-		store_unlock();
-		return reply_int(out, n);
-	}
-	if (is(r, 0, "INCR") && r->argc == 2)
-		return cmd_incr(out, r);
-	if (is(r, 0, "CONFIG") && r->argc == 3 && is(r, 1, "GET")) {
-		/* redis-benchmark asks for a few settings: name them, empty. */
-		int err = reply(out, "*2\r\n");
-		if (!err)
-			err = reply_bulk(out, r->argv[2], r->len[2]);
-		return err ? err : reply_bulk(out, "", 0);
-	}
-	if (is(r, 0, "CONFIG") || is(r, 0, "COMMAND"))
-		return reply(out, "*0\r\n");
-	if (is(r, 0, "QUIT")) {
-		int err = reply(out, "+OK\r\n");
-		return err < 0 ? err : 1;
-	}
-	char msg[128];
-	snprintf(msg, sizeof(msg), "-ERR unknown command or wrong number of arguments for '%.*s'\r\n",
-		 (int)(r->len[0] < 32 ? r->len[0] : 32), r->argv[0]);
-	return reply(out, msg);
+	size_t n = e->vlen;
+	char *copy = malloc(n ? n : 1);
+	if (copy)
+		memcpy(copy, e->val, n);
+	kv_store_unlock();
+	int err = copy ? reply_bulk(m->c, copy, n) : reply(m->c, ERR_OOM);
+	free(copy);
+	return err;
 }
 
-/* Read a CRLF line; returns its length without CRLF, consumed from the
- * stream into the arena. */
-static int read_line(ringo_stream *in, struct req *r, const char **line)
+static int cmd_del(const struct cmd *m)
 {
-	int n = ringo_stream_read_until(in, "\r\n", 2);
-	if (n <= 0)
-		return n == 0 ? -ENODATA : n;
-	size_t avail;
-	const char *p = ringo_stream_peek(in, &avail);
-	if (r->used + (size_t)n > REQ_MAX)
-		return -EMSGSIZE;
-	memcpy(r->arena + r->used, p, (size_t)n);
-	*line = r->arena + r->used;
-	r->used += (size_t)n;
-	ringo_stream_consume(in, (size_t)n);
-	return n - 2;
+	long long n = 0;
+	kv_store_lock();
+	for (size_t i = 1; i < m->argc; i++)
+		n += kv_store_del(arg(m, i), alen(m, i));
+	kv_store_unlock();
+	return reply_int(m->c, n);
 }
 
-static int read_multibulk(ringo_stream *in, struct req *r, const char *line, int n)
+/* INCR, DECR, INCRBY, DECRBY: add by to the key's integer value (0 if
+ * absent). Nothing changes if the value is not an integer or the sum would
+ * not fit in 64 bits (redis's checks, same texts). */
+static int incr_by(const struct cmd *m, long long by)
 {
-	long long count;
-	if (!parse_ll(line + 1, (size_t)n - 1, &count) || count < 0 || count > MAX_ARGS)
-		return -EPROTO;
-	for (int i = 0; i < count; i++) {
-		const char *l;
-		int ln = read_line(in, r, &l);
-		if (ln < 0)
-			return ln;
-		long long len;
-		if (ln < 2 || l[0] != '$' || !parse_ll(l + 1, (size_t)ln - 1, &len) || len < 0)
-			return -EPROTO;
-		if (r->used + (size_t)len + 2 > REQ_MAX)
-			return -EMSGSIZE;
-		int got = ringo_stream_read_exactly(in, r->arena + r->used, (size_t)len + 2);
-		if (got <= 0)
-			return got == 0 ? -ENODATA : got;
-		r->argv[i] = r->arena + r->used;
-		r->len[i] = (size_t)len;
-		r->used += (size_t)len + 2;
+	const char *err = NULL;
+	long long v = 0, sum = 0;
+	kv_store_lock();
+	struct kv_entry *e = kv_store_get(arg(m, 1), alen(m, 1));
+	if (e && !resp_string2ll(e->val, e->vlen, &v)) {
+		err = ERR_NOT_INT;
+	} else if (__builtin_add_overflow(v, by, &sum)) {
+		err = "-ERR increment or decrement would overflow\r\n";
+	} else {
+		char b[24];
+		int n = snprintf(b, sizeof(b), "%lld", sum);
+		if (!kv_store_set(arg(m, 1), alen(m, 1), b, (size_t)n))
+			err = ERR_OOM;
 	}
-	r->argc = (int)count;
+	kv_store_unlock();
+	return err ? reply(m->c, err) : reply_int(m->c, sum);
+}
+
+static int cmd_incr(const struct cmd *m)
+{
+	return incr_by(m, 1);
+}
+
+static int cmd_decr(const struct cmd *m)
+{
+	return incr_by(m, -1);
+}
+
+static int cmd_incrby(const struct cmd *m)
+{
+	long long by;
+	if (!resp_string2ll(arg(m, 2), alen(m, 2), &by))
+		return reply(m->c, ERR_NOT_INT);
+	return incr_by(m, by);
+}
+
+static int cmd_decrby(const struct cmd *m)
+{
+	long long by;
+	if (!resp_string2ll(arg(m, 2), alen(m, 2), &by))
+		return reply(m->c, ERR_NOT_INT);
+	if (by == LLONG_MIN)
+		return reply(m->c, "-ERR decrement would overflow\r\n"); /* -by does not exist */
+	return incr_by(m, -by);
+}
+
+static int cmd_config(const struct cmd *m)
+{
+	if (m->argc != 3 || !arg_is(m, 1, "GET"))
+		return reply(m->c, "*0\r\n");
+	/* redis-benchmark asks for a few settings: name them, empty. */
+	int err = reply(m->c, "*2\r\n");
+	if (!err)
+		err = reply_bulk(m->c, arg(m, 2), alen(m, 2));
+	return err ? err : reply_bulk(m->c, "", 0);
+}
+
+static int cmd_command(const struct cmd *m)
+{
+	return reply(m->c, "*0\r\n");
+}
+
+static int cmd_quit(const struct cmd *m)
+{
+	int err = reply(m->c, "+OK\r\n");
+	return err < 0 ? err : 1;
+}
+
+/* Arities as redis counts them: the command name included. */
+static const struct command {
+	const char *name;
+	size_t min_args, max_args; /* max 0: no limit */
+	int (*run)(const struct cmd *m); /* <0 a write error, 0, 1 to close */
+} commands[] = {
+	{"get", 2, 2, cmd_get},       {"set", 3, 0, cmd_set},       {"ping", 1, 2, cmd_ping},
+	{"del", 2, 0, cmd_del},       {"incr", 2, 2, cmd_incr},     {"decr", 2, 2, cmd_decr},
+	{"incrby", 3, 3, cmd_incrby}, {"decrby", 3, 3, cmd_decrby}, {"config", 2, 0, cmd_config},
+	{"command", 1, 0, cmd_command}, {"quit", 1, 0, cmd_quit},
+};
+
+/* Execute one request; returns <0 on a write error, 1 for QUIT. */
+static int execute(const struct cmd *m)
+{
+	if (m->argc == 0)
+		return 0; /* an empty line, "*0": nothing (as redis) */
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		const struct command *k = &commands[i];
+		if (!arg_is(m, 0, k->name))
+			continue;
+		if (m->argc < k->min_args || (k->max_args && m->argc > k->max_args))
+			return reply_arity(m->c, k->name);
+		return k->run(m);
+	}
+	return reply_unknown(m);
+}
+
+/* ---- reading requests ---- */
+
+/* Make room to receive into: compact, or grow the buffer towards what the
+ * request needs (doubling, so memory follows the bytes that did arrive,
+ * not a length the client announced). 0, -E2BIG past --max-query-len,
+ * -ENOMEM. */
+static int make_room(struct conn *c)
+{
+	/* Every byte buffered belongs to the request not complete yet. */
+	if (c->len >= opt.max_query || c->parser.need > opt.max_query)
+		return -E2BIG;
+	if (c->start + c->len < c->cap)
+		return 0;
+	if (c->start) {
+		memmove(c->in, c->in + c->start, c->len);
+		c->start = 0;
+		if (c->len < c->cap)
+			return 0;
+	}
+	size_t need = c->parser.need, cap = c->cap * 2;
+	if (need > c->cap && need < cap)
+		cap = need;
+	if (cap > opt.max_query)
+		cap = (size_t)opt.max_query;
+	if (cap <= c->len)
+		return -E2BIG;
+	char *in = realloc(c->in, cap);
+	if (!in)
+		return -ENOMEM;
+	c->in = in;
+	c->cap = cap;
 	return 0;
 }
 
-static int read_inline(struct req *r, const char *line, int n)
+/* After a large request, go back to a small buffer. */
+static void shrink(struct conn *c)
 {
-	r->argc = 0;
-	for (int i = 0; i < n;) {
-		while (i < n && line[i] == ' ')
-			i++;
-		int start = i;
-		while (i < n && line[i] != ' ')
-			i++;
-		if (i > start) {
-			if (r->argc == MAX_ARGS)
-				return -EPROTO;
-			r->argv[r->argc] = line + start;
-			r->len[r->argc++] = (size_t)(i - start);
+	if (c->cap <= RBUF_KEEP || c->len > RBUF_INIT)
+		return;
+	char *in = malloc(RBUF_INIT);
+	if (!in)
+		return;
+	memcpy(in, c->in + c->start, c->len);
+	free(c->in);
+	kv_note_freed(c->cap);
+	c->in = in;
+	c->cap = RBUF_INIT;
+	c->start = 0;
+}
+
+static void consume(struct conn *c, size_t n)
+{
+	c->start += n;
+	c->len -= n;
+	if (c->len == 0)
+		c->start = 0;
+}
+
+/* See http_server.c: close after an error reply without the client losing
+ * it to a reset: shut our side, discard what it still sends, briefly. The
+ * whole of it, the reply's send included, is bounded by LINGER (this
+ * server has no other timeout for a client that does not read). */
+static void linger(struct conn *c)
+{
+	ringo_deadline scope;
+	if (ringo_deadline_push(&scope, ringo_loop_time_ns(ringo_loop_current()) + LINGER) < 0)
+		return;
+	if (ringo_stream_flush(&c->out) == 0 && ringo_shutdown(c->fd, SHUT_WR) == 0) {
+		char buf[4096];
+		while (ringo_recv(c->fd, buf, sizeof(buf), 0) > 0)
+			;
+	}
+	ringo_deadline_pop(&scope);
+}
+
+#define ERR_QUERY_LIMIT "-ERR Protocol error: query buffer limit reached\r\n"
+
+/* Answer text, then close without the client losing it (linger). */
+static void refuse(struct conn *c, const char *text, size_t len)
+{
+	ringo_stream_write(&c->out, text, len);
+	linger(c);
+}
+
+/* Serve requests until the client leaves, errs, or the server stops. */
+static void serve(struct conn *c)
+{
+	for (;;) {
+		int rc = resp_parse(&c->parser, c->in + c->start, c->len);
+		if (rc == RESP_DONE && c->parser.pos > opt.max_query) {
+			refuse(c, ERR_QUERY_LIMIT, strlen(ERR_QUERY_LIMIT)); /* came in one piece */
+			return;
 		}
+		if (rc == RESP_DONE) {
+			struct cmd m = {c, c->in + c->start, c->parser.args, c->parser.argc};
+			int err = execute(&m);
+			consume(c, c->parser.pos);
+			resp_next(&c->parser);
+			shrink(c);
+			kv_maybe_trim();
+			if (err)
+				return;
+			continue;
+		}
+		if (rc < 0) {
+			char msg[96];
+			refuse(c, msg, resp_error_text(&c->parser, rc, msg, sizeof(msg)));
+			return;
+		}
+		/* More bytes needed: answer what was pipelined so far first. */
+		if (ringo_stream_flush(&c->out) < 0)
+			return;
+		int err = make_room(c);
+		if (err < 0) {
+			const char *text = err == -E2BIG ? ERR_QUERY_LIMIT : ERR_OOM;
+			refuse(c, text, strlen(text));
+			return;
+		}
+		int got = ringo_recv(c->fd, c->in + c->start + c->len, c->cap - c->start - c->len, 0);
+		if (got <= 0)
+			return;
+		c->len += (size_t)got;
 	}
-	return 0;
-}
-
-static int read_request(ringo_stream *in, struct req *r)
-{
-	r->used = 0;
-	r->argc = 0;
-	const char *line;
-	int n = read_line(in, r, &line);
-	if (n < 0)
-		return n;
-	if (n > 0 && line[0] == '*')
-		return read_multibulk(in, r, line, n);
-	return read_inline(r, line, n);
 }
 
 static int kv_conn(void *arg, void **result)
 {
 	int fd = (int)(intptr_t)arg;
-	struct req *r = malloc(sizeof(*r) + 2 * 16384);
-	if (!r) {
+	struct conn *c = malloc(sizeof(*c));
+	char *in = malloc(RBUF_INIT);
+	if (!c || !in) {
+		free(c);
+		free(in);
 		ringo_close(fd);
 		return 0;
 	}
-	char *rbuf = (char *)(r + 1), *wbuf = rbuf + 16384;
-	ringo_stream in, out;
-	ringo_stream_init(&in, fd, rbuf, 16384, NULL, 0);
-	ringo_stream_init(&out, fd, NULL, 0, wbuf, 16384);
-	for (;;) {
-		int err = read_request(&in, r);
-		if (err == -EPROTO || err == -EMSGSIZE) {
-			reply(&out, err == -EPROTO ? "-ERR Protocol error\r\n"
-						   : "-ERR request too large\r\n");
-			break;
-		}
-		if (err < 0)
-			break;
-		err = execute(&out, r);
-		if (err < 0)
-			break;
-		size_t pending;
-		ringo_stream_peek(&in, &pending);
-		/* Pipelined commands already here: answer them in one send. */
-		if ((pending == 0 || err == 1) && ringo_stream_flush(&out) < 0)
-			break;
-		if (err == 1)
-			break;
-	}
-	ringo_stream_flush(&out);
+	*c = (struct conn){.fd = fd, .in = in, .cap = RBUF_INIT};
+	resp_init(&c->parser, opt.max_bulk);
+	ringo_stream_init(&c->out, fd, NULL, 0, c->wbuf, sizeof(c->wbuf));
+	serve(c);
+	ringo_stream_flush(&c->out);
 	ringo_close(fd);
-	free(r);
+	if (c->cap > RBUF_INIT)
+		kv_note_freed(c->cap);
+	resp_free(&c->parser);
+	free(c->in);
+	free(c);
+	kv_maybe_trim();
 	return 0;
 }
 
+/* ---- options ---- */
+
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: kv_server [--host ADDR] [--threads N] PORT\n"
-		     "  In-memory key-value server speaking RESP: PING SET GET DEL INCR.\n"
-		     "  --host ADDR   address to listen on (default 127.0.0.1)\n"
-		     "  --threads N   N loops, one per thread, on a shared SO_REUSEPORT port\n"
+	fprintf(out, "usage: kv_server [--host ADDR] [--threads N] [--max-bulk-len BYTES]\n"
+		     "                 [--max-query-len BYTES] PORT\n"
+		     "  In-memory key-value server speaking RESP: PING SET GET DEL INCR DECR INCRBY\n"
+		     "  DECRBY QUIT.\n"
+		     "  --host ADDR             address to listen on (default 127.0.0.1)\n"
+		     "  --threads N             N loops, one per thread, on a shared SO_REUSEPORT port\n"
+		     "  --max-bulk-len BYTES    longest bulk argument (536870912, as redis\n"
+		     "                          proto-max-bulk-len); longer: a protocol error\n"
+		     "  --max-query-len BYTES   longest request, all arguments (1073741824, as redis\n"
+		     "                          client-query-buffer-limit)\n"
 		     "  SIGINT/SIGTERM shut it down cleanly.\n");
+}
+
+static bool parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v == 0 || v > (1ull << 40))
+		return false;
+	*out = v;
+	return true;
 }
 
 int main(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+		const char *a = argv[i];
+		bool more = i + 1 < argc;
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			usage(stdout);
 			return 0;
-		} else if (!strcmp(argv[i], "--host") && i + 1 < argc) {
+		} else if (!strcmp(a, "--host") && more) {
 			srv.host = argv[++i];
-		} else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+		} else if (!strcmp(a, "--threads") && more) {
 			srv.threads = atoi(argv[++i]);
-		} else if (argv[i][0] != '-' && srv.port < 0) {
-			srv.port = atoi(argv[i]);
+		} else if (!strcmp(a, "--max-bulk-len") && more && parse_size(argv[i + 1], &opt.max_bulk)) {
+			i++;
+		} else if (!strcmp(a, "--max-query-len") && more && parse_size(argv[i + 1], &opt.max_query)) {
+			i++;
+		} else if (a[0] != '-' && srv.port < 0) {
+			srv.port = atoi(a);
 		} else {
 			usage(stderr);
 			return 2;
@@ -453,8 +537,9 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	kv_store_init(srv.threads > 1);
 	srv.conn = kv_conn;
 	int status = serve_run(&srv);
-	store_free();
+	kv_store_free();
 	return status;
 }

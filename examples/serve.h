@@ -123,6 +123,18 @@ static int serve_signal_main(void *arg, void **result)
 	return sig < 0 ? sig : 0;
 }
 
+/* The exit status for ringo_run's outcome. Errors inside the server were
+ * printed where they happened; a loop that could not be created was not:
+ * where io_uring is refused (a container's seccomp profile, the
+ * io_uring_disabled sysctl) say why and what to change. */
+static int serve_status(struct serve *s, int err)
+{
+	const char *why = err < 0 ? ringo_setup_diagnosis() : NULL;
+	if (why)
+		fprintf(stderr, "%s: %s\n", s->name, why);
+	return err < 0;
+}
+
 /* Run the server until SIGINT/SIGTERM. Returns the process exit status. */
 static int serve_run(struct serve *s)
 {
@@ -138,7 +150,7 @@ static int serve_run(struct serve *s)
 	serve_stop_mask(&mask);
 	ringo_signal_block(&mask);
 	if (s->threads == 1)
-		return ringo_run(serve_worker_main, s, NULL, NULL) < 0;
+		return serve_status(s, ringo_run(serve_worker_main, s, NULL, NULL));
 	s->stop_fd = eventfd(0, EFD_SEMAPHORE | EFD_CLOEXEC);
 	pthread_t *th = calloc((size_t)s->threads, sizeof(*th));
 	if (s->stop_fd < 0 || !th) {
@@ -147,12 +159,14 @@ static int serve_run(struct serve *s)
 	}
 	for (int i = 0; i < s->threads; i++)
 		pthread_create(&th[i], NULL, serve_worker_thread, NULL);
-	int status = ringo_run(serve_signal_main, NULL, NULL, NULL) < 0;
+	int err = ringo_run(serve_signal_main, NULL, NULL, NULL);
 	for (int i = 0; i < s->threads; i++) {
 		void *ret;
 		pthread_join(th[i], &ret);
-		status |= (intptr_t)ret < 0;
+		if (err == 0)
+			err = (int)(intptr_t)ret;
 	}
+	int status = serve_status(s, err);
 	free(th);
 	close(s->stop_fd);
 	return status;

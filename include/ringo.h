@@ -44,8 +44,26 @@ const char *ringo_version(void);
 bool ringo_check_version(int major, int minor);
 
 /* Text for a negative errno as ringo uses it, e.g. -EINPROGRESS reads
- * "future is not done yet". Never NULL; the string is static. */
+ * "future is not done yet". After loop creation failed because io_uring
+ * was refused, -EPERM or -ENOSYS (whichever it returned) reads as
+ * ringo_setup_diagnosis() explains it, until a ring is set up again.
+ * Never NULL; the string is static. */
 const char *ringo_strerror(int err);
+
+/* Why this process cannot use io_uring, as one line naming the cause and
+ * the fix, or NULL if nothing refuses it. Where io_uring is refused,
+ * ringo_loop_new (and so ringo_run, ringo_loop_thread_start) fails with
+ * -EPERM or -ENOSYS; this tells which of these it is:
+ *  - kernel.io_uring_disabled is 2 (nobody), or 1 and this process has
+ *    neither CAP_SYS_ADMIN nor the group kernel.io_uring_group: the sysctl
+ *    to change is named;
+ *  - a seccomp filter (Seccomp: 2 in /proc/self/status), e.g. Docker's,
+ *    Podman's or containerd's default profile: the container options to
+ *    allow io_uring_setup/enter/register are named;
+ *  - ENOSYS without a filter: a kernel without io_uring (or gVisor).
+ * Tries to set up a one-entry ring itself (and closes it). Any thread; the
+ * string is static. Other set-up failures (-ENOMEM, -EMFILE) give NULL. */
+const char *ringo_setup_diagnosis(void);
 
 #define RINGO_USEC(x) ((int64_t)(x) * 1000)
 #define RINGO_MSEC(x) ((int64_t)(x) * 1000000)
@@ -101,7 +119,9 @@ void ringo_loop_options_init(ringo_loop_options *opts);
 
 /* Create a loop with its own io_uring. opts may be NULL for defaults.
  * Returns 0 and *out, or -EINVAL (bad option), -ENOMEM, or the error of
- * io_uring_setup (-ENOSYS: no io_uring; -EPERM: disabled by sysctl). The
+ * io_uring_setup (-EPERM: refused by the kernel.io_uring_disabled sysctl
+ * or a seccomp filter; -ENOSYS: no io_uring; ringo_strerror() of either
+ * then names the cause and the fix, see ringo_setup_diagnosis()). The
  * caller owns the loop and must ringo_loop_free() it. */
 int ringo_loop_new(ringo_loop **out, const ringo_loop_options *opts);
 
@@ -420,8 +440,9 @@ int ringo_await(ringo_future *fut, void **result);
 /* asyncio.run(): create a loop (opts may be NULL), run main(arg) as a task
  * named "main" until it finishes, cancel and wait for every task left,
  * close and free the loop. Returns main's outcome (its error, -ECANCELED)
- * and *result gets its value; or -EINVAL (NULL main), ringo_loop_new's
- * and ringo_spawn's errors. */
+ * and *result gets its value; or -EINVAL (NULL main), ringo_spawn's
+ * errors, or ringo_loop_new's error if the loop cannot be created (where
+ * io_uring is refused, ringo_strerror() of it says why and what to change). */
 int ringo_run(ringo_task_fn *main, void *arg, const ringo_loop_options *opts, void **result);
 
 #include "ringo/aio.h"

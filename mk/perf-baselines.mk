@@ -5,7 +5,8 @@
 #   make -f mk/perf-baselines.mk go         Go only (skipped if go is absent)
 #   make -f mk/perf-baselines.mk clean-perf-baselines
 #
-# Outputs: build/perf/baseline/{uring_echo,epoll_echo}, build/perf/loadgen,
+# Outputs: build/perf/baseline/{uring_echo,uring_mshot_echo,epoll_echo},
+#          build/perf/{loadgen,soak},
 #          build/perf/{go_million,go_spawn,go_chan,go_echo}
 # Can be included from the top-level Makefile; every name here is prefixed.
 
@@ -15,8 +16,10 @@ PERFB_CFLAGS ?= -O2 -g
 override PERFB_CFLAGS += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP
 
 PERFB_C_BINS := $(PERFB_BUILD)/baseline/uring_echo \
+                $(PERFB_BUILD)/baseline/uring_mshot_echo \
                 $(PERFB_BUILD)/baseline/epoll_echo \
-                $(PERFB_BUILD)/loadgen
+                $(PERFB_BUILD)/loadgen \
+                $(PERFB_BUILD)/soak
 PERFB_GO_PROGS := million spawn chan echo
 PERFB_GO_BINS  := $(PERFB_GO_PROGS:%=$(PERFB_BUILD)/go_%)
 
@@ -38,11 +41,19 @@ $(PERFB_BUILD)/baseline/uring_echo: perf/baseline/uring_echo.c
 	@mkdir -p $(dir $@)
 	$(PERFB_CC) $(PERFB_CFLAGS) -o $@ $< -luring
 
+$(PERFB_BUILD)/baseline/uring_mshot_echo: perf/baseline/uring_mshot_echo.c
+	@mkdir -p $(dir $@)
+	$(PERFB_CC) $(PERFB_CFLAGS) -o $@ $< -luring
+
 $(PERFB_BUILD)/baseline/epoll_echo: perf/baseline/epoll_echo.c
 	@mkdir -p $(dir $@)
 	$(PERFB_CC) $(PERFB_CFLAGS) -o $@ $<
 
 $(PERFB_BUILD)/loadgen: perf/loadgen.c
+	@mkdir -p $(dir $@)
+	$(PERFB_CC) $(PERFB_CFLAGS) -pthread -o $@ $<
+
+$(PERFB_BUILD)/soak: perf/soak.c
 	@mkdir -p $(dir $@)
 	$(PERFB_CC) $(PERFB_CFLAGS) -pthread -o $@ $<
 

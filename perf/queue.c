@@ -1,8 +1,13 @@
 /*
- * queue: one producer and one consumer task pass 10,000,000 items through
- * a bounded ringo_queue (maxsize 1024, as perf/go/chan's channel), on one
- * loop. Prints ns per item, producer start to consumer end.
- *   build/perf/queue [N]
+ * queue: one producer and one consumer task pass items through a bounded
+ * ringo_queue on one loop. Prints ns per item, producer start to consumer
+ * end:
+ *   queue_ns_per_item           N items, maxsize 1024 (as perf/go/chan's
+ *                               channel): the tasks switch once per 1024
+ *   queue_pingpong_ns_per_item  N/10 items, maxsize 1: every item wakes the
+ *                               consumer and then the producer (the wake
+ *                               path, two task switches per item)
+ *   build/perf/queue [N]        default N = 10,000,000
  */
 #include <errno.h>
 #include <stdint.h>
@@ -43,11 +48,12 @@ static int consumer(void *arg, void **result)
 	return err == -ESHUTDOWN ? 0 : err;
 }
 
-int main(int argc, char **argv)
+/* Pass `items` items through a queue of `maxsize` slots: ns per item. */
+static double run(ringo_loop *loop, long items, size_t maxsize)
 {
-	n = argc > 1 ? atol(argv[1]) : 10000000;
-	ringo_loop *loop;
-	if (ringo_loop_new(&loop, NULL) < 0 || ringo_queue_init(&q, loop, 1024) < 0)
+	n = items;
+	sum = 0;
+	if (ringo_queue_init(&q, loop, maxsize) < 0)
 		abort();
 	ringo_task *p, *c;
 	double t0 = now_s();
@@ -60,12 +66,26 @@ int main(int argc, char **argv)
 		err = ringo_loop_run_until_complete(loop, ringo_task_future(p), NULL);
 	if (err < 0 || sum != (uint64_t)n * (uint64_t)(n - 1) / 2) {
 		fprintf(stderr, "queue: wrong sum or error %d\n", err);
-		return 1;
+		exit(1);
 	}
 	ringo_task_release(p);
 	ringo_task_release(c);
 	ringo_queue_destroy(&q);
+	return el * 1e9 / (double)items;
+}
+
+int main(int argc, char **argv)
+{
+	long items = argc > 1 ? atol(argv[1]) : 10000000;
+	if (items < 10) {
+		fprintf(stderr, "usage: queue [N >= 10]\n");
+		return 2;
+	}
+	ringo_loop *loop;
+	if (ringo_loop_new(&loop, NULL) < 0)
+		abort();
+	printf("queue_ns_per_item %.2f\n", run(loop, items, 1024));
+	printf("queue_pingpong_ns_per_item %.2f\n", run(loop, items / 10, 1));
 	ringo_loop_free(loop);
-	printf("queue_ns_per_item %.2f\n", el * 1e9 / n);
 	return 0;
 }

@@ -40,13 +40,18 @@ static inline void aio_wq_remove(struct ringo_wq *n)
 
 /* A task blocked on a primitive. Lives on the blocked task's stack for
  * the duration of the wait; linked on the primitive's list while the task
- * waits and not yet served. */
+ * waits and has not been woken.
+ *
+ * Wake, then take (asyncio's rule): waking a waiter only tells it to look
+ * again (asyncio sets its future's result); what it waited for (an item,
+ * room, the lock, a unit) is taken by the task itself when it runs. A
+ * cancel that lands between the wake and the run therefore turns the wake
+ * into -ECANCELED (every wait here has keep_result false) with nothing
+ * taken, and the waiter passes the wake on where asyncio does. */
 struct aio_waiter {
 	struct ringo_wq link;    /* must stay first */
 	ringo_task *task;
-	void *item;              /* queue: the item handed over; barrier: itself */
-	int index;               /* barrier: arrival index */
-	bool granted;            /* served (unlinked) by the other side */
+	bool woken;              /* woken by the other side (and unlinked) */
 };
 
 static inline struct aio_waiter *aio_waiter_of(struct ringo_wq *n)
@@ -58,30 +63,37 @@ static inline void aio_waiter_init(struct aio_waiter *w)
 {
 	aio_wq_init(&w->link);
 	w->task = ringo_current_task();
-	w->item = NULL;
-	w->index = 0;
-	w->granted = false;
+	w->woken = false;
 }
 
-/* Unlink the first waiter, mark it served and wake it with value. */
-static inline struct aio_waiter *aio_wake_first(struct ringo_wq *head, int value)
+/* Unlink the first waiter, mark it woken and wake it (its wait returns 0
+ * unless a cancel overtakes the wake). */
+static inline struct aio_waiter *aio_wake_first(struct ringo_wq *head)
 {
 	RINGO_ASSERT(!aio_wq_empty(head));
 	struct aio_waiter *w = aio_waiter_of(head->next);
 	aio_wq_remove(&w->link);
-	w->granted = true;
-	ringo__task_wake(w->task, value);
+	w->woken = true;
+	ringo__task_wake(w->task, 0);
 	return w;
 }
 
-/* interrupt handler for waits whose ctx is a linked aio_waiter: unlink and
- * wake with -ECANCELED. For keep_result waits the pending cancellation is
- * consumed here (it is delivered by this wake). */
-void ringo__aio_interrupt(ringo_task *t);
-void ringo__aio_interrupt_keep(ringo_task *t);
+/* Wake every waiter, FIFO. */
+static inline void aio_wake_all(struct ringo_wq *head)
+{
+	while (!aio_wq_empty(head))
+		aio_wake_first(head);
+}
 
-/* Suspend the current task on w (already linked by the caller). */
-int ringo__aio_block(struct aio_waiter *w, const struct ringo__wait_ops *ops);
+/* interrupt handler for waits whose ctx is a linked aio_waiter: unlink and
+ * wake with -ECANCELED. */
+void ringo__aio_interrupt(ringo_task *t);
+
+/* Link w (initialised by the caller) at the tail of head and suspend the
+ * current task on it. 0 when woken; -ECANCELED when cancelled (before or
+ * after a wake: w->woken tells), w unlinked either way. */
+int ringo__aio_block(struct ringo_wq *head, struct aio_waiter *w,
+		     const struct ringo__wait_ops *ops);
 
 
 /* ---- watching many futures (gather, wait, as_completed) ----

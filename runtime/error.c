@@ -63,7 +63,13 @@ const char *ringo_strerror(int err)
 		return "success";
 	if (err > 0)
 		return "not an error code (ringo errors are negative errno values)";
-	const char *m = ringo_meaning(err);
+	/* After io_uring set-up was refused, and until a ring is set up again,
+	 * -EPERM and -ENOSYS almost surely come from there: without a loop a
+	 * program makes no other ringo call that fails so. */
+	const char *m = ringo__setup_refusal_text(err);
+	if (m)
+		return m;
+	m = ringo_meaning(err);
 	if (m)
 		return m;
 	const char *d = strerrordesc_np(-err);

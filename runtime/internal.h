@@ -348,9 +348,10 @@ struct ringo__wait_ops {
 	const char *what;            /* for ringo_dump_tasks: "sleep", "lock", ... */
 	void (*interrupt)(ringo_task *t);
 	/* true: a wake already queued wins over a cancel that arrives before
-	 * the task runs (results that must not be lost, e.g. I/O or a lock
-	 * handed over); the cancel is then delivered at the next suspension.
-	 * false: the cancel replaces the wake value with -ECANCELED. */
+	 * the task runs (results that cannot be undone, e.g. I/O); the cancel
+	 * is then delivered at the next suspension.
+	 * false: the cancel replaces the wake value with -ECANCELED (the
+	 * queue and sync primitives: their waiter then takes nothing). */
 	bool keep_result;
 };
 
@@ -405,6 +406,11 @@ struct io_uring_sqe *ringo__sqe(ringo_loop *loop);
 
 /* Ring set-up and the per-iteration wait (ring.c). */
 int ringo__ring_init(ringo_loop *loop, unsigned entries, bool no_flags);
+/* diagnose.c: ring set-up's outcome, so ringo_strerror() can name why
+ * io_uring was refused (-EPERM, -ENOSYS) until a ring is set up again. */
+void ringo__setup_failed(int err);
+void ringo__setup_succeeded(void);
+const char *ringo__setup_refusal_text(int err);
 int ringo__ring_enable(ringo_loop *loop);
 void ringo__ring_exit(ringo_loop *loop);
 void ringo__ring_wait(ringo_loop *loop, int64_t timeout_ns);

@@ -6,7 +6,9 @@
  * a late CQE finds nothing), and one SQE queued on the ring. The task then
  * suspends; the SQE goes to the kernel with everything else queued in the
  * loop's single io_uring_enter of the next iteration, and the CQE wakes
- * the task. Nothing is allocated per operation.
+ * the task. The record is also on its fd's list in the loop's fd index
+ * (io_fd.c) until the final CQE, so that ringo_close cancels exactly the
+ * requests on that fd. Nothing is allocated per operation.
  *
  * Cancellation: ringo_task_cancel() on a task blocked here queues an
  * IORING_OP_ASYNC_CANCEL for the op and does not wake the task: the task
@@ -37,9 +39,9 @@ __attribute__((cold)) static void probe(struct ringo__io_state *io)
 	for (int i = 0; i < p->ops_len && i < IORING_OP_LAST; i++)
 		io->supported[i] = (p->ops[i].flags & IO_URING_OP_SUPPORTED) != 0;
 	io_uring_free_probe(p);
-	/* ASYNC_CANCEL_FD/ALL came with 5.19, as did IORING_OP_SOCKET; there
-	 * is no probe for cancel flags, so the opcode stands in for them. */
-	io->cancel_fd = io->supported[IORING_OP_SOCKET];
+	/* Multishot accept came with 5.19, as did IORING_OP_SOCKET; there is
+	 * no probe for accept flags, so the opcode stands in for them. */
+	io->multishot_accept = io->supported[IORING_OP_SOCKET];
 }
 
 __attribute__((cold, noinline)) struct ringo__io_state *ringo__io_state_new(ringo_loop *loop)
@@ -53,7 +55,7 @@ __attribute__((cold, noinline)) struct ringo__io_state *ringo__io_state_new(ring
 	io->loop = loop;
 	io->signal_fd = -1;
 	memset(io->supported, 1, sizeof(io->supported));
-	io->cancel_fd = true;
+	io->multishot_accept = true;
 	if (ringo__add_close_hook(loop, io_state_close, io) < 0) {
 		ringo__free(loop, io, sizeof(*io));
 		return NULL;
@@ -68,6 +70,7 @@ static void io_state_close(ringo_loop *loop, void *ctx)
 	struct ringo__io_state *io = ctx;
 	if (io->signal_fd >= 0)
 		close(io->signal_fd);
+	ringo__fd_index_free(io);
 	loop->io = NULL;
 	ringo__free(loop, io, sizeof(*io));
 }
@@ -94,8 +97,11 @@ static void io_complete(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags
 	 * buffers (escape-hatch multishot requests post several). */
 	if (flags & IORING_CQE_F_MORE)
 		return;
-	ringo__op_close(loop, op->user_data);
-	op->user_data = 0;
+	ringo__fd_link_del(&op->link);
+	if (ringo__unlikely(op->two_fds))
+		ringo__fd_link_del(&op->link2);
+	ringo__op_close(loop, op->link.user_data);
+	op->link.user_data = 0;
 	op->res = res;
 	op->cqe_flags = flags;
 	ringo__task_wake(op->task, res);
@@ -104,14 +110,14 @@ static void io_complete(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags
 static void io_interrupt(ringo_task *t)
 {
 	struct ringo__io_op *op = ringo__task_wait_ctx(t);
-	RINGO_ASSERT(op->user_data != 0);
+	RINGO_ASSERT(op->link.user_data != 0);
 	if (op->cancel_sent)
 		return;
 	struct io_uring_sqe *sqe = ringo__sqe(op->io->loop);
 	if (!sqe)
 		return; /* ring gone: the loop is closing */
 	op->cancel_sent = true;
-	io_uring_prep_cancel64(sqe, op->user_data, 0);
+	io_uring_prep_cancel64(sqe, op->link.user_data, 0);
 	sqe->user_data = 0; /* its own CQE matters to nobody */
 }
 
@@ -168,7 +174,8 @@ static int begin(struct ringo__io_op *op, int opcode, unsigned nsqe, bool with_d
 		return -EOPNOTSUPP;
 	op->task = t;
 	op->io = io;
-	op->user_data = 0;
+	op->link.user_data = 0;
+	op->two_fds = false;
 	op->deadline = with_deadline ? ringo__io_take_deadline(tio) : 0;
 	op->cancel_sent = false;
 	op->res = 0;
@@ -186,34 +193,132 @@ struct io_uring_sqe *ringo__io_prepare(struct ringo__io_op *op, int opcode, int 
 	return io_uring_get_sqe(&op->io->loop->ring);
 }
 
+/* The kernel's ERESTARTSYS: never meant for user space, but a request
+ * that a cancel interrupted while it blocked in an io-wq worker (a splice
+ * on an empty pipe, 6.18) completes with it. */
+#define KERNEL_ERESTARTSYS 512
+
+/* A request stopped by a cancel completes with -ECANCELED, or, if it was
+ * blocked in an io-wq worker, with -EINTR or -ERESTARTSYS. */
+static inline bool stopped(int res)
+{
+	return res == -ECANCELED || res == -EINTR || res == -KERNEL_ERESTARTSYS;
+}
+
 static int map_result(struct ringo__io_op *op, int res)
 {
-	if (res != -ECANCELED)
+	if (ringo__likely(res >= 0) || !stopped(res))
 		return res;
 	if (op->cancel_sent) {
-		/* Our cancel did it: that -ECANCELED is the cancellation,
-		 * delivered now, not again at the next suspension. */
+		/* Our cancel did it: that is the cancellation, delivered
+		 * now, not again at the next suspension. */
 		ringo__task_clear_cancel(op->task);
 		return -ECANCELED;
 	}
 	if (op->deadline && ringo__mono_ns() >= op->mono_deadline)
 		return -ETIMEDOUT;
-	if (op->io->closes != op->closes)
-		return -EBADF; /* ringo_close() cancelled it: the fd is gone */
-	return res;
+	/* Exact: ringo_close() marked this request when it cancelled it. */
+	if (op->link.closed || (op->two_fds && op->link2.closed))
+		return -EBADF;
+	return res == -KERNEL_ERESTARTSYS ? -EINTR : res;
+}
+
+/* What an SQE's fd fields name, per opcode: FD_FILE when sqe->fd is a
+ * file the request works on (the kernel's needs_file), FD_IN when
+ * splice_fd_in is a second one. Other opcodes put something else there
+ * (openat's dirfd, which a close does not stop; a socket's domain; a
+ * buffer count) or finish at once (MSG_RING). */
+enum { FD_FILE = 1, FD_IN = 2 };
+static const uint8_t fd_use[IORING_OP_LAST] = {
+	[IORING_OP_READV] = FD_FILE,
+	[IORING_OP_WRITEV] = FD_FILE,
+	[IORING_OP_FSYNC] = FD_FILE,
+	[IORING_OP_READ_FIXED] = FD_FILE,
+	[IORING_OP_WRITE_FIXED] = FD_FILE,
+	[IORING_OP_POLL_ADD] = FD_FILE,
+	[IORING_OP_SYNC_FILE_RANGE] = FD_FILE,
+	[IORING_OP_SENDMSG] = FD_FILE,
+	[IORING_OP_RECVMSG] = FD_FILE,
+	[IORING_OP_ACCEPT] = FD_FILE,
+	[IORING_OP_CONNECT] = FD_FILE,
+	[IORING_OP_FALLOCATE] = FD_FILE,
+	[IORING_OP_READ] = FD_FILE,
+	[IORING_OP_WRITE] = FD_FILE,
+	[IORING_OP_FADVISE] = FD_FILE,
+	[IORING_OP_SEND] = FD_FILE,
+	[IORING_OP_RECV] = FD_FILE,
+	[IORING_OP_SPLICE] = FD_FILE | FD_IN,
+	[IORING_OP_TEE] = FD_FILE | FD_IN,
+	[IORING_OP_SHUTDOWN] = FD_FILE,
+	[IORING_OP_FSETXATTR] = FD_FILE,
+	[IORING_OP_FGETXATTR] = FD_FILE,
+	[IORING_OP_URING_CMD] = FD_FILE,
+	[IORING_OP_SEND_ZC] = FD_FILE,
+	[IORING_OP_SENDMSG_ZC] = FD_FILE,
+};
+
+/* The general case of link_fds: an fd the index does not reach yet, no
+ * fd at all, a fixed file, splice/tee's second fd. Cold: the hot
+ * operations take the fast path. */
+__attribute__((cold, noinline)) static int link_fds_slow(struct ringo__io_op *op,
+							  const struct io_uring_sqe *sqe)
+{
+	RINGO_ASSERT(sqe->opcode < IORING_OP_LAST);
+	unsigned use = fd_use[sqe->opcode];
+	ringo__list_init(&op->link.node);
+	if (use & FD_FILE && sqe->fd >= 0 && !(sqe->flags & IOSQE_FIXED_FILE)) {
+		int err = ringo__fd_link_add(op->io, sqe->fd, &op->link);
+		if (err < 0)
+			return err;
+	}
+	int in = sqe->splice_fd_in;
+	if (!(use & FD_IN) || in < 0 || (sqe->splice_flags & SPLICE_F_FD_IN_FIXED))
+		return 0;
+	op->link2.user_data = op->link.user_data;
+	ringo__list_init(&op->link2.node);
+	int err = ringo__fd_link_add(op->io, in, &op->link2);
+	if (err < 0) {
+		ringo__fd_link_del(&op->link);
+		return err;
+	}
+	op->two_fds = true;
+	return 0;
+}
+
+/* Put the request on the fd index under the fds its SQE names. Fixed
+ * files are indices into the ring's table, not fds: not indexed (a close
+ * of theirs goes through the table). Inline, and the common case (one
+ * plain fd the index already reaches) is a table load, three tests and
+ * four stores: every operation passes here. */
+static inline int link_fds(struct ringo__io_op *op, const struct io_uring_sqe *sqe)
+{
+	struct ringo__io_state *io = op->io;
+	op->link.closed = false;
+	if (ringo__likely(sqe->opcode < IORING_OP_LAST && fd_use[sqe->opcode] == FD_FILE &&
+			  (unsigned)sqe->fd < io->fds_cap && !(sqe->flags & IOSQE_FIXED_FILE))) {
+		ringo__fd_list_push(&io->fds[sqe->fd], &op->link.node);
+		return 0;
+	}
+	return link_fds_slow(op, sqe);
 }
 
 int ringo__io_wait(struct ringo__io_op *op, struct io_uring_sqe *sqe)
 {
 	ringo_loop *loop = op->io->loop;
-	int err = ringo__op_open(loop, io_complete, op, &op->user_data);
+	int err = ringo__op_open(loop, io_complete, op, &op->link.user_data);
+	if (ringo__likely(err == 0)) {
+		err = link_fds(op, sqe);
+		if (ringo__unlikely(err < 0))
+			ringo__op_close(loop, op->link.user_data);
+	}
 	if (ringo__unlikely(err < 0)) {
 		/* The SQE is taken: make it harmless. */
+		op->link.user_data = 0;
 		io_uring_prep_nop(sqe);
 		sqe->user_data = 0;
 		return err;
 	}
-	sqe->user_data = op->user_data;
+	sqe->user_data = op->link.user_data;
 	if (op->deadline) {
 		sqe->flags |= IOSQE_IO_LINK;
 		struct io_uring_sqe *lt = io_uring_get_sqe(&loop->ring);
@@ -221,9 +326,8 @@ int ringo__io_wait(struct ringo__io_op *op, struct io_uring_sqe *sqe)
 		io_uring_prep_link_timeout(lt, &op->ts, 0);
 		lt->user_data = 0;
 	}
-	op->closes = op->io->closes;
 	int res = ringo__task_suspend(&io_wait_ops, op);
-	RINGO_ASSERT(op->user_data == 0); /* woken by the final CQE only */
+	RINGO_ASSERT(op->link.user_data == 0); /* woken by the final CQE only */
 	return map_result(op, res);
 }
 
@@ -371,27 +475,25 @@ int ringo_poll(int fd, unsigned events)
 	IO_OP(IORING_OP_POLL_ADD, io_uring_prep_poll_add(sqe, fd, events));
 }
 
-/* close: cancel what is in flight on fd first (hard-linked, so the close
- * runs whether or not anything was found), then close. Tasks blocked on
- * fd wake with -EBADF instead of hanging on an fd that no longer exists.
- * No deadline applies: a close always completes. */
+/* close: cancel what ringo has in flight on fd first (each request by
+ * its user_data, found through the fd index), then close. Tasks blocked
+ * on fd wake with -EBADF instead of hanging on an fd that no longer
+ * exists. The cancels need no link to the close: the kernel issues
+ * ASYNC_CANCEL inline, in SQ order, so each one has done its work before
+ * the close is even looked at. No deadline applies: a close always
+ * completes. */
 int ringo_close(int fd)
 {
 	if (fd < 0)
 		return -EBADF;
 	struct ringo__io_op op;
-	int err = begin(&op, IORING_OP_CLOSE, 2, false);
+	int err = begin(&op, IORING_OP_CLOSE, 1, false);
 	if (ringo__unlikely(err < 0))
 		return err;
-	struct io_uring *ring = &op.io->loop->ring;
-	if (op.io->cancel_fd) {
-		struct io_uring_sqe *c = io_uring_get_sqe(ring);
-		io_uring_prep_cancel_fd(c, fd, IORING_ASYNC_CANCEL_ALL);
-		c->flags |= IOSQE_IO_HARDLINK;
-		c->user_data = 0;
-		op.io->closes++;
-	}
-	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	ringo__fd_cancel_all(op.io, fd);
+	/* Reserved by begin(), unless the cancels took the room: then the
+	 * full SQ is flushed (in order) to make more. */
+	struct io_uring_sqe *sqe = ringo__sqe(op.io->loop);
 	io_uring_prep_close(sqe, fd);
 	return ringo__io_wait(&op, sqe);
 }

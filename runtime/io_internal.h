@@ -20,31 +20,91 @@ struct iovec;
 /* Mark the first n bytes spread over iov as defined. */
 void ringo__io_defined_iov(const struct iovec *iov, int iovcnt, size_t n);
 
+/* A kernel request on an fd, as ringo_close sees it. Every operation on
+ * an fd (and the multishot acceptor, for its whole life) links one of
+ * these on the fd's list in the loop's fd index, so that closing the fd
+ * cancels exactly what is in flight on it, by user_data, without the
+ * kernel scanning every request on the ring. */
+struct ringo__fd_link {
+	struct ringo__list node; /* on io->fds[fd]; points at itself when off */
+	uint64_t user_data;      /* the request's tag, 0 = nothing in the kernel */
+	bool closed;             /* ringo_close cancelled it: its fd is gone */
+};
+
 /* Per loop, made on first use, freed by a close hook. */
 struct ringo__io_state {
 	ringo_loop *loop;
 	uint8_t supported[IORING_OP_LAST]; /* probe: opcode usable */
-	bool cancel_fd;                    /* ASYNC_CANCEL_FD|ALL works */
-	uint64_t closes;                   /* ringo_close calls so far */
+	bool multishot_accept;             /* 5.19: multishot ACCEPT works */
 	int signal_fd;                     /* -1 until ringo_signal_wait */
 	sigset_t signal_mask;              /* what signal_fd reads */
+	/* The fd index: fds[fd] lists the links of requests in flight on fd
+	 * (circular lists, heads in one array grown on demand). */
+	struct ringo__list *fds;
+	uint32_t fds_cap;                  /* fds[0..fds_cap) exist */
+	uint64_t close_cancels;            /* ASYNC_CANCELs ringo_close sent (tests) */
 };
 
 /* One blocking operation, on the waiting task's stack. Valid from
  * ringo__io_prepare until ringo__io_wait returns; the op slot names it
- * (generation-tagged), so a CQE arriving later finds nothing. */
+ * (generation-tagged), so a CQE arriving later finds nothing. link is on
+ * the fd index while the request is in flight (link.user_data is its
+ * tag); link2 too for a request on two fds (splice, tee). */
 struct ringo__io_op {
 	ringo_task *task;
 	struct ringo__io_state *io;
-	uint64_t user_data;          /* 0 until submitted */
+	struct ringo__fd_link link;  /* the request's fd; user_data: its tag */
 	int64_t deadline;            /* loop-time deadline, 0 = none */
 	int64_t mono_deadline;       /* the same on CLOCK_MONOTONIC */
-	uint64_t closes;             /* io->closes at submission */
 	struct __kernel_timespec ts; /* linked timeout (read at submit) */
 	int32_t res;
 	uint32_t cqe_flags;
 	bool cancel_sent;            /* the task was cancelled: ASYNC_CANCEL sent */
+	bool two_fds;                /* link2 is in use */
+	struct ringo__fd_link link2; /* splice/tee: the input fd */
 };
+
+/* ---- the fd index (io_fd.c) ---- */
+
+/* Make fds[fd] exist (fd >= 0): 0 or -ENOMEM. Amortised: doubles. */
+int ringo__fd_index_grow(struct ringo__io_state *io, int fd);
+
+/* Link l (user_data set, not linked) on fd's list. 0 or -ENOMEM. */
+static inline int ringo__fd_link_add(struct ringo__io_state *io, int fd, struct ringo__fd_link *l)
+{
+	if (ringo__unlikely((unsigned)fd >= io->fds_cap)) {
+		int err = ringo__fd_index_grow(io, fd);
+		if (err < 0)
+			return err;
+	}
+	l->closed = false;
+	ringo__list_insert_tail(&io->fds[fd], &l->node);
+	return 0;
+}
+
+/* Link a node that was never linked (its fields are garbage) at the
+ * tail of head: ringo__list_insert_tail without the check, for the
+ * operations' hot path. */
+static inline void ringo__fd_list_push(struct ringo__list *head, struct ringo__list *n)
+{
+	n->prev = head->prev;
+	n->next = head;
+	head->prev->next = n;
+	head->prev = n;
+}
+
+/* Take l off its fd's list; a no-op if ringo_close already did. */
+static inline void ringo__fd_link_del(struct ringo__fd_link *l)
+{
+	ringo__list_remove(&l->node);
+}
+
+/* ringo_close's first half: take every link off fd's list, mark it
+ * closed and queue an ASYNC_CANCEL by user_data for each request in the
+ * kernel. Returns the number of cancels queued. */
+unsigned ringo__fd_cancel_all(struct ringo__io_state *io, int fd);
+/* Free the index (loop close). */
+void ringo__fd_index_free(struct ringo__io_state *io);
 
 struct ringo__io_state *ringo__io_state_new(ringo_loop *loop);
 
@@ -62,9 +122,12 @@ static inline struct ringo__io_state *ringo__io_state(ringo_loop *loop)
  * pending cancel, probe, deadline; returns the SQE to fill (space for the
  * linked timeout is reserved) or NULL with *err set. */
 struct io_uring_sqe *ringo__io_prepare(struct ringo__io_op *op, int opcode, int *err);
-/* Tag the filled SQE, add the linked timeout, suspend until the final
- * CQE. Returns the result with -ECANCELED mapped to -ETIMEDOUT/-EBADF
- * where a deadline or ringo_close caused it. */
+/* Tag the filled SQE, link it on the fd index (the fds the SQE names,
+ * unless they are fixed files), add the linked timeout, suspend until the
+ * final CQE. Returns the result, a cancelled request's (-ECANCELED, or
+ * -EINTR/-ERESTARTSYS from an io-wq worker) mapped to -ECANCELED,
+ * -ETIMEDOUT or -EBADF where the task's cancel, a deadline or ringo_close
+ * caused it. */
 int ringo__io_wait(struct ringo__io_op *op, struct io_uring_sqe *sqe);
 
 /* The earlier of two deadlines, 0 meaning none. */

@@ -159,7 +159,10 @@ int ringo_dial(const char *host, int port, int64_t deadline_ns)
 struct ringo__acceptor_impl {
 	ringo_loop *loop;
 	int lfd;
-	uint64_t user_data;   /* the multishot SQE's tag while armed, else 0 */
+	/* On lfd's list in the fd index from init to close, so that
+	 * ringo_close(lfd) stops the multishot (user_data: its tag while
+	 * armed, else 0) and marks the acceptor closed for good. */
+	struct ringo__fd_link link;
 	bool stopping;        /* close requested: accept nothing more */
 	bool cancel_sent;
 	int error;            /* an error to report once, 0 = none */
@@ -173,13 +176,13 @@ struct ringo__acceptor_impl {
 
 static void acc_cancel(struct ringo__acceptor_impl *a)
 {
-	if (!a->user_data || a->cancel_sent)
+	if (!a->link.user_data || a->cancel_sent)
 		return;
 	struct io_uring_sqe *sqe = ringo__sqe(a->loop);
 	if (!sqe)
 		return;
 	a->cancel_sent = true;
-	io_uring_prep_cancel64(sqe, a->user_data, 0);
+	io_uring_prep_cancel64(sqe, a->link.user_data, 0);
 	sqe->user_data = 0;
 }
 
@@ -216,17 +219,17 @@ static void acc_cqe(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
 		/* The consumer lags: stop the flow, next() re-arms. */
 		if (a->count >= ACCEPT_HIGH)
 			acc_cancel(a);
-	} else if (res != -ECANCELED && !a->stopping) {
+	} else if (res != -ECANCELED && !a->stopping && !a->link.closed) {
 		a->error = res;
 	}
 	if (!(flags & IORING_CQE_F_MORE)) {
-		ringo__op_close(loop, a->user_data);
-		a->user_data = 0;
+		ringo__op_close(loop, a->link.user_data);
+		a->link.user_data = 0;
 		a->cancel_sent = false;
 		if (a->closer)
 			ringo__task_wake(a->closer, 0);
 	}
-	if (a->waiter && (a->count || a->error || !a->user_data)) {
+	if (a->waiter && (a->count || a->error || !a->link.user_data)) {
 		ringo_task *w = a->waiter;
 		a->waiter = NULL;
 		ringo__task_wake(w, 0);
@@ -238,14 +241,14 @@ static int acc_arm(struct ringo__acceptor_impl *a)
 	struct io_uring_sqe *sqe = ringo__sqe(a->loop);
 	if (!sqe)
 		return -ESHUTDOWN;
-	int err = ringo__op_open(a->loop, acc_cqe, a, &a->user_data);
+	int err = ringo__op_open(a->loop, acc_cqe, a, &a->link.user_data);
 	if (err < 0) {
 		io_uring_prep_nop(sqe);
 		sqe->user_data = 0;
 		return err;
 	}
 	io_uring_prep_multishot_accept(sqe, a->lfd, NULL, NULL, SOCK_CLOEXEC);
-	sqe->user_data = a->user_data;
+	sqe->user_data = a->link.user_data;
 	return 0;
 }
 
@@ -260,7 +263,7 @@ int ringo_acceptor_init(ringo_acceptor *acc, int listen_fd)
 	struct ringo__io_state *io = ringo__io_state(loop);
 	if (!io)
 		return -ENOMEM;
-	if (!io->supported[IORING_OP_ACCEPT] || !io->cancel_fd) /* multishot: 5.19 */
+	if (!io->supported[IORING_OP_ACCEPT] || !io->multishot_accept)
 		return -EOPNOTSUPP;
 	struct ringo__acceptor_impl *a = ringo__alloc(loop, sizeof(*a));
 	if (!a)
@@ -270,8 +273,12 @@ int ringo_acceptor_init(ringo_acceptor *acc, int listen_fd)
 	a->lfd = listen_fd;
 	a->cap = ACCEPT_INITIAL;
 	a->q = ringo__alloc(loop, a->cap * sizeof(int));
-	int err = a->q ? acc_arm(a) : -ENOMEM;
+	ringo__list_init(&a->link.node);
+	int err = a->q ? ringo__fd_link_add(io, listen_fd, &a->link) : -ENOMEM;
+	if (!err)
+		err = acc_arm(a);
 	if (err < 0) {
+		ringo__fd_link_del(&a->link);
 		ringo__free(loop, a->q, a->cap * sizeof(int));
 		ringo__free(loop, a, sizeof(*a));
 		return err;
@@ -306,7 +313,11 @@ int ringo_acceptor_next(ringo_acceptor *acc)
 			a->error = 0;
 			return err;
 		}
-		if (!a->user_data && a->count < ACCEPT_HIGH) {
+		/* ringo_close(lfd): the number may name another file by now,
+		 * so never arm on it again. */
+		if (a->link.closed && !a->link.user_data)
+			return -EBADF;
+		if (!a->link.user_data && a->count < ACCEPT_HIGH) {
 			int err = acc_arm(a);
 			if (err < 0)
 				return err;
@@ -344,7 +355,7 @@ int ringo_acceptor_close(ringo_acceptor *acc)
 		a->waiter = NULL;
 		ringo__task_wake(w, -ECANCELED);
 	}
-	if (a->user_data) {
+	if (a->link.user_data) {
 		acc_cancel(a);
 		a->closer = self;
 		bool was_pending = ringo__task_cancel_pending(self);
@@ -353,6 +364,7 @@ int ringo_acceptor_close(ringo_acceptor *acc)
 		if (was_pending)
 			ringo_task_cancel(self, NULL);
 	}
+	ringo__fd_link_del(&a->link);
 	while (a->count) {
 		close(a->q[a->head]);
 		a->head = (a->head + 1) & (a->cap - 1);

@@ -2,18 +2,18 @@
  * Queues: asyncio's Queue, LifoQueue and PriorityQueue, with 3.13's
  * shutdown.
  *
- * Items move by hand-over, not by "wake and retry": put on an empty queue
- * with getters waiting gives the item straight to the first getter; get
- * from a full queue with putters waiting moves the first putter's item
- * into the freed slot. So a woken task never finds its work stolen, order
- * stays FIFO among waiters, and a producer/consumer pair switches tasks
- * only when the buffer fills or drains (twice per maxsize items), which is
- * what makes the hot path a few loads and stores.
- *
- * Invariants: getters waiting => the queue is empty; putters waiting =>
- * the queue is full (bounded). Waits use keep_result: an item handed over
- * is never lost to a cancellation that arrives before the task runs (the
- * cancel is delivered at its next suspension instead).
+ * asyncio's "wake, then take": put wakes the first waiting getter after
+ * storing the item; the getter takes an item itself when it runs (get
+ * wakes a putter the same way when it frees a slot). So an item is always
+ * in exactly one place, the queue or a task that returned it: a getter
+ * cancelled between its wake and its run takes nothing and passes the
+ * wake on (asyncio's except-clause in get/put), and which item a woken
+ * getter receives is decided when it runs (FIFO, LIFO or priority order
+ * over everything queued by then), as in asyncio. A producer/consumer
+ * pair switches tasks only when the buffer fills or drains, so the hot
+ * path stays a few loads and stores; maxsize is exactly the number of
+ * items in flight (a direct hand-over would lend each woken task a slot
+ * of its own, and put would not block where asyncio's does).
  */
 #include <string.h>
 
@@ -21,8 +21,8 @@
 
 enum { QUEUE_FIFO, QUEUE_LIFO, QUEUE_PRIO };
 
-static const struct ringo__wait_ops get_wait = {"queue get", ringo__aio_interrupt_keep, true};
-static const struct ringo__wait_ops put_wait = {"queue put", ringo__aio_interrupt_keep, true};
+static const struct ringo__wait_ops get_wait = {"queue get", ringo__aio_interrupt, false};
+static const struct ringo__wait_ops put_wait = {"queue put", ringo__aio_interrupt, false};
 
 static int queue_init(ringo_queue *q, ringo_loop *loop, size_t maxsize, int kind,
 		      ringo_queue_cmp_fn *cmp)
@@ -69,8 +69,10 @@ int ringo_priority_queue_init(ringo_queue *q, ringo_loop *loop, size_t maxsize,
 
 int ringo_queue_destroy(ringo_queue *q)
 {
-	if (!aio_wq_empty(&q->getters) || !aio_wq_empty(&q->putters) ||
-	    ringo_event_destroy(&q->finished) < 0)
+	if (!q)
+		return -EINVAL;
+	/* A woken getter or putter still touches the queue when it runs. */
+	if (q->waiting || ringo_event_destroy(&q->finished) < 0)
 		return -EBUSY;
 	if (q->buf)
 		ringo__free(q->loop, q->buf, q->cap * sizeof(void *));
@@ -179,21 +181,38 @@ static inline void count_put(ringo_queue *q)
 
 /* ---- put / get ---- */
 
-/* Everything put does that cannot wait: 1 if the caller must wait. */
-static inline int put_fast(ringo_queue *q, void *item)
+/* asyncio's _wakeup_next. */
+static inline void wake_next(struct ringo_wq *waiters)
+{
+	if (!aio_wq_empty(waiters))
+		aio_wake_first(waiters);
+}
+
+/* Wait on waiters (getters or putters) until woken: 0; or -ECANCELED,
+ * after passing on a wake that came first if what it announced (an item,
+ * a free slot) is still there: asyncio's except-clause in get and put. */
+static int wait_turn(ringo_queue *q, struct ringo_wq *waiters, const struct ringo__wait_ops *ops)
+{
+	struct aio_waiter w;
+	aio_waiter_init(&w);
+	q->waiting++;
+	int rc = ringo__aio_block(waiters, &w, ops);
+	q->waiting--;
+	if (rc < 0 && w.woken) {
+		bool still_there = waiters == &q->getters ? q->len > 0 : !is_full(q);
+		if (still_there)
+			wake_next(waiters);
+	}
+	return rc;
+}
+
+/* put_nowait on a valid queue. */
+static inline int put_nowait(ringo_queue *q, void *item)
 {
 	if (ringo__unlikely(q->shutdown))
 		return -ESHUTDOWN;
-	if (!aio_wq_empty(&q->getters)) {
-		RINGO_ASSERT(q->len == 0);
-		struct aio_waiter *w = aio_waiter_of(q->getters.next);
-		w->item = item;
-		count_put(q);
-		aio_wake_first(&q->getters, 0);
-		return 0;
-	}
 	if (is_full(q))
-		return 1;
+		return -ENOBUFS;
 	if (ringo__unlikely(q->len == q->cap)) {
 		int err = grow(q);
 		if (err < 0)
@@ -201,75 +220,98 @@ static inline int put_fast(ringo_queue *q, void *item)
 	}
 	push(q, item);
 	count_put(q);
+	wake_next(&q->getters);
 	return 0;
 }
 
 int ringo_queue_put_nowait(ringo_queue *q, void *item)
 {
-	int rc = put_fast(q, item);
-	return rc == 1 ? -ENOBUFS : rc;
+	if (!q)
+		return -EINVAL;
+	return put_nowait(q, item);
+}
+
+/* Blocking calls: only the queue's loop's tasks may wait (the wake-up
+ * goes to that loop). */
+static int check_waiter(const ringo_queue *q)
+{
+	ringo_task *t = ringo_current_task();
+	if (!t)
+		return -EPERM;
+	return ringo_task_future(t)->loop == q->loop ? 0 : -EINVAL;
+}
+
+__attribute__((noinline)) static int put_slow(ringo_queue *q, void *item)
+{
+	while (is_full(q)) {
+		if (q->shutdown)
+			return -ESHUTDOWN;
+		int rc = check_waiter(q);
+		if (rc == 0)
+			rc = wait_turn(q, &q->putters, &put_wait);
+		if (rc < 0)
+			return rc;
+	}
+	return put_nowait(q, item);
 }
 
 int ringo_queue_put(ringo_queue *q, void *item)
 {
-	int rc = put_fast(q, item);
-	if (rc != 1)
-		return rc;
-	if (!ringo_current_task())
-		return -EPERM;
-	struct aio_waiter w;
-	aio_waiter_init(&w);
-	w.item = item;
-	aio_wq_push(&q->putters, &w.link);
-	/* 0: a getter moved our item into the queue. */
-	return ringo__aio_block(&w, &put_wait);
+	if (ringo__unlikely(!q))
+		return -EINVAL;
+	if (ringo__likely(!is_full(q)))
+		return put_nowait(q, item);
+	return put_slow(q, item);
 }
 
-/* Everything get does that cannot wait: 1 if the caller must wait. */
-static inline int get_fast(ringo_queue *q, void **item)
+/* get_nowait on a queue known not to be empty. */
+static inline void take(ringo_queue *q, void **item)
 {
-	if (ringo__likely(q->len > 0)) {
-		*item = pop(q);
-		if (!aio_wq_empty(&q->putters)) {
-			struct aio_waiter *w = aio_waiter_of(q->putters.next);
-			push(q, w->item);
-			count_put(q);
-			aio_wake_first(&q->putters, 0);
-		}
-		return 0;
-	}
-	if (q->shutdown)
-		return -ESHUTDOWN;
-	return 1;
+	*item = pop(q);
+	wake_next(&q->putters);
 }
 
 int ringo_queue_get_nowait(ringo_queue *q, void **item)
 {
-	int rc = get_fast(q, item);
-	return rc == 1 ? -EAGAIN : rc;
+	if (!q || !item)
+		return -EINVAL;
+	if (ringo__unlikely(q->len == 0))
+		return q->shutdown ? -ESHUTDOWN : -EAGAIN;
+	take(q, item);
+	return 0;
+}
+
+__attribute__((noinline)) static int get_slow(ringo_queue *q, void **item)
+{
+	while (q->len == 0) {
+		if (q->shutdown)
+			return -ESHUTDOWN;
+		int rc = check_waiter(q);
+		if (rc == 0)
+			rc = wait_turn(q, &q->getters, &get_wait);
+		if (rc < 0)
+			return rc;
+	}
+	take(q, item);
+	return 0;
 }
 
 int ringo_queue_get(ringo_queue *q, void **item)
 {
-	int rc = get_fast(q, item);
-	if (rc != 1)
-		return rc;
-	if (!ringo_current_task())
-		return -EPERM;
-	struct aio_waiter w;
-	aio_waiter_init(&w);
-	aio_wq_push(&q->getters, &w.link);
-	rc = ringo__aio_block(&w, &get_wait);
-	if (rc == 0)
-		*item = w.item;
-	return rc;
+	if (ringo__unlikely(!q || !item))
+		return -EINVAL;
+	if (ringo__likely(q->len > 0)) {
+		take(q, item);
+		return 0;
+	}
+	return get_slow(q, item);
 }
 
 /* ---- join / shutdown ---- */
 
 int ringo_queue_task_done(ringo_queue *q)
 {
-	if (q->unfinished == 0)
+	if (!q || q->unfinished == 0)
 		return -EINVAL;
 	if (--q->unfinished == 0)
 		ringo_event_set(&q->finished);
@@ -278,8 +320,11 @@ int ringo_queue_task_done(ringo_queue *q)
 
 int ringo_queue_join(ringo_queue *q)
 {
-	if (!ringo_current_task())
-		return -EPERM;
+	if (!q)
+		return -EINVAL;
+	int err = check_waiter(q);
+	if (err < 0)
+		return err;
 	if (q->unfinished == 0)
 		return 0;
 	return ringo_event_wait(&q->finished);
@@ -287,6 +332,8 @@ int ringo_queue_join(ringo_queue *q)
 
 void ringo_queue_shutdown(ringo_queue *q, bool immediate)
 {
+	if (!q)
+		return;
 	q->shutdown = true;
 	if (immediate) {
 		while (q->len) {
@@ -297,29 +344,28 @@ void ringo_queue_shutdown(ringo_queue *q, bool immediate)
 		if (q->unfinished == 0)
 			ringo_event_set(&q->finished);
 	}
-	/* Getters wait only on an empty queue: they all fail now. */
-	while (!aio_wq_empty(&q->getters))
-		aio_wake_first(&q->getters, -ESHUTDOWN);
-	while (!aio_wq_empty(&q->putters))
-		aio_wake_first(&q->putters, -ESHUTDOWN);
+	/* Everyone waiting looks again: putters fail; getters fail once
+	 * the queue is empty (with immediate, at once). */
+	aio_wake_all(&q->getters);
+	aio_wake_all(&q->putters);
 }
 
 size_t ringo_queue_size(const ringo_queue *q)
 {
-	return q->len;
+	return q ? q->len : 0;
 }
 
 size_t ringo_queue_maxsize(const ringo_queue *q)
 {
-	return q->maxsize;
+	return q ? q->maxsize : 0;
 }
 
 bool ringo_queue_empty(const ringo_queue *q)
 {
-	return q->len == 0;
+	return !q || q->len == 0;
 }
 
 bool ringo_queue_full(const ringo_queue *q)
 {
-	return is_full(q);
+	return q && is_full(q);
 }

@@ -58,13 +58,17 @@ int ringo__ring_init(ringo_loop *loop, unsigned entries, bool no_flags)
 			loop->ring_flags = fallbacks[i];
 			loop->ring_ready = true;
 			loop->ring_enabled = !(fallbacks[i] & IORING_SETUP_SINGLE_ISSUER);
+			ringo__setup_succeeded();
 			return 0;
 		}
 		/* Only "flag not supported" moves down the list; ENOMEM, EMFILE,
 		 * EPERM and friends are real failures. */
 		if (err != -EINVAL)
-			return err;
+			break;
 	}
+	/* EPERM and ENOSYS: io_uring refused (sysctl, seccomp, kernel); the
+	 * cause is found now, while /proc still describes this thread. */
+	ringo__setup_failed(err);
 	return err;
 }
 

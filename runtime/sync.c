@@ -1,16 +1,23 @@
 /*
  * Synchronisation primitives: Event, Lock, Semaphore/BoundedSemaphore,
- * Condition, Barrier (asyncio's, for stackful tasks).
+ * Condition, Barrier (asyncio 3.12+'s, for stackful tasks).
  *
  * Every primitive keeps a FIFO list of aio_waiter records that live on the
- * blocked tasks' stacks, so nothing here allocates. Serving a waiter is a
- * hand-over: the releasing side unlinks the first waiter, gives it what it
- * waited for (lock ownership, a semaphore unit, a notification) and wakes
- * it. If that task is cancelled after the hand-over but before it runs,
- * its wait returns -ECANCELED (asyncio throws CancelledError there), so it
- * gives the unit back, which serves the next waiter: nothing is lost and
- * nobody is skipped.
+ * blocked tasks' stacks, so nothing here allocates. Waking is asyncio's
+ * "wake, then take" (see aio_internal.h): a woken waiter acquires for
+ * itself when it runs, so a cancel that arrives between the wake and the
+ * run leaves it with nothing, and it passes the wake on to the next in
+ * line exactly where asyncio's except-clauses do. A woken waiter that has
+ * not run yet still keeps later callers from jumping the queue (asyncio
+ * keeps its done future in _waiters until it runs): that is what `woken`
+ * counts.
+ *
+ * `waiting` counts tasks inside a blocking call on the object, from
+ * queueing until they return: a woken or cancelled task still touches the
+ * object when it runs, so destroy refuses (-EBUSY) until they have.
  */
+#include <limits.h>
+
 #include "aio_internal.h"
 
 /* ---- shared by the aio layer ---- */
@@ -18,27 +25,23 @@
 void ringo__aio_interrupt(ringo_task *t)
 {
 	struct aio_waiter *w = ringo__task_wait_ctx(t);
-	RINGO_ASSERT(!w->granted);
+	RINGO_ASSERT(!w->woken);
 	aio_wq_remove(&w->link);
 	ringo__task_wake(t, -ECANCELED);
 }
 
-void ringo__aio_interrupt_keep(ringo_task *t)
+int ringo__aio_block(struct ringo_wq *head, struct aio_waiter *w,
+		     const struct ringo__wait_ops *ops)
 {
-	/* keep_result waits: task_run would deliver the pending cancel again
-	 * at the next suspension; this wake delivers it. */
-	ringo__task_clear_cancel(t);
-	ringo__aio_interrupt(t);
-}
-
-int ringo__aio_block(struct aio_waiter *w, const struct ringo__wait_ops *ops)
-{
+	RINGO_ASSERT(!ops->keep_result);
+	aio_wq_push(head, &w->link);
 	int rc = ringo__task_suspend(ops, w);
 	/* A cancel already pending returns at once, still linked. */
 	if (w->link.next != &w->link) {
-		RINGO_ASSERT(rc < 0 && !w->granted);
+		RINGO_ASSERT(rc < 0 && !w->woken);
 		aio_wq_remove(&w->link);
 	}
+	RINGO_ASSERT(rc == 0 || rc == -ECANCELED);
 	return rc;
 }
 
@@ -48,44 +51,55 @@ static const struct ringo__wait_ops event_wait = {"event", ringo__aio_interrupt,
 
 void ringo_event_init(ringo_event *e)
 {
+	if (!e)
+		return;
 	aio_wq_init(&e->waiters);
 	e->set = false;
 }
 
 int ringo_event_destroy(ringo_event *e)
 {
+	if (!e)
+		return -EINVAL;
+	/* A woken waiter never touches the event again. */
 	return aio_wq_empty(&e->waiters) ? 0 : -EBUSY;
 }
 
 void ringo_event_set(ringo_event *e)
 {
+	if (!e)
+		return;
 	if (e->set)
 		return;
 	e->set = true;
-	while (!aio_wq_empty(&e->waiters))
-		aio_wake_first(&e->waiters, 0);
+	aio_wake_all(&e->waiters);
 }
 
 void ringo_event_clear(ringo_event *e)
 {
+	if (!e)
+		return;
 	e->set = false;
 }
 
 bool ringo_event_is_set(const ringo_event *e)
 {
-	return e->set;
+	return e && e->set;
 }
 
 int ringo_event_wait(ringo_event *e)
 {
+	if (!e)
+		return -EINVAL;
 	if (!ringo_current_task())
 		return -EPERM;
 	if (e->set)
 		return 0;
+	/* A wake stays a wake even if the flag is cleared before the task
+	 * runs (asyncio: the waiter's future is already done). */
 	struct aio_waiter w;
 	aio_waiter_init(&w);
-	aio_wq_push(&e->waiters, &w.link);
-	return ringo__aio_block(&w, &event_wait);
+	return ringo__aio_block(&e->waiters, &w, &event_wait);
 }
 
 /* ---- Lock ---- */
@@ -94,90 +108,143 @@ static const struct ringo__wait_ops lock_wait = {"lock", ringo__aio_interrupt, f
 
 void ringo_lock_init(ringo_lock *l)
 {
+	if (!l)
+		return;
 	aio_wq_init(&l->waiters);
-	l->owner = NULL;
+	l->woken = 0;
+	l->waiting = 0;
 	l->locked = false;
 }
 
 int ringo_lock_destroy(ringo_lock *l)
 {
-	return l->locked || !aio_wq_empty(&l->waiters) ? -EBUSY : 0;
+	if (!l)
+		return -EINVAL;
+	return l->locked || l->waiting ? -EBUSY : 0;
+}
+
+/* asyncio's _wake_up_first: only the head of the line. A head already
+ * woken will take the lock (or pass it on) itself. */
+static void lock_wake_first(ringo_lock *l)
+{
+	if (l->woken == 0 && !aio_wq_empty(&l->waiters)) {
+		l->woken++;
+		aio_wake_first(&l->waiters);
+	}
 }
 
 int ringo_lock_try_acquire(ringo_lock *l)
 {
-	if (l->locked || !aio_wq_empty(&l->waiters))
+	if (!l)
+		return -EINVAL;
+	/* FIFO: not over the heads of waiters, woken or not. */
+	if (l->locked || l->woken || !aio_wq_empty(&l->waiters))
 		return -EBUSY;
 	l->locked = true;
-	l->owner = ringo_current_task();
 	return 0;
 }
 
 int ringo_lock_acquire(ringo_lock *l)
 {
-	ringo_task *self = ringo_current_task();
-	if (!self)
+	if (!l)
+		return -EINVAL;
+	if (!ringo_current_task())
 		return -EPERM;
 	if (ringo_lock_try_acquire(l) == 0)
 		return 0;
 	struct aio_waiter w;
 	aio_waiter_init(&w);
-	aio_wq_push(&l->waiters, &w.link);
-	int rc = ringo__aio_block(&w, &lock_wait);
-	if (rc < 0 && w.granted) {
-		/* Handed the lock, cancelled before running: pass it on. */
-		RINGO_ASSERT(l->owner == self);
-		ringo_lock_release(l);
+	l->waiting++;
+	int rc = ringo__aio_block(&l->waiters, &w, &lock_wait);
+	l->waiting--;
+	if (w.woken)
+		l->woken--;
+	if (rc < 0) {
+		/* Not taking it: make sure the head of the line runs (it may
+		 * have been us that release woke). */
+		if (!l->locked)
+			lock_wake_first(l);
+		return rc;
 	}
-	RINGO_ASSERT(rc < 0 || l->owner == self);
-	return rc;
+	/* Nobody can take the lock between our wake and now: we were the
+	 * woken head, which every other acquire waits behind. */
+	RINGO_ASSERT(!l->locked);
+	l->locked = true;
+	return 0;
 }
 
 int ringo_lock_release(ringo_lock *l)
 {
+	if (!l)
+		return -EINVAL;
 	if (!l->locked)
 		return -EPERM;
-	if (aio_wq_empty(&l->waiters)) {
-		l->locked = false;
-		l->owner = NULL;
-		return 0;
-	}
-	/* FIFO hand-over: the lock stays locked, owned by the first waiter. */
-	struct aio_waiter *w = aio_wake_first(&l->waiters, 0);
-	l->owner = w->task;
+	l->locked = false;
+	lock_wake_first(l);
 	return 0;
 }
 
 bool ringo_lock_locked(const ringo_lock *l)
 {
-	return l->locked;
+	return l && l->locked;
 }
 
-/* ---- Semaphore ---- */
+/* ---- Semaphore ----
+ * Unlike the Lock, asyncio's Semaphore (3.12+) takes the unit for the
+ * waiter when it wakes it (value drops at the wake) and gives it back if
+ * the waiter is cancelled before it runs; ringo does the same. */
 
 static const struct ringo__wait_ops sem_wait = {"semaphore", ringo__aio_interrupt, false};
 
 void ringo_semaphore_init(ringo_semaphore *s, unsigned value)
 {
+	if (!s)
+		return;
 	aio_wq_init(&s->waiters);
 	s->value = value;
 	s->bound = 0;
+	s->woken = 0;
+	s->waiting = 0;
 }
 
 void ringo_bounded_semaphore_init(ringo_semaphore *s, unsigned value)
 {
+	if (!s)
+		return;
 	ringo_semaphore_init(s, value);
 	s->bound = value; /* 0 reads "unbounded": a bound of 0 is meaningless */
 }
 
 int ringo_semaphore_destroy(ringo_semaphore *s)
 {
-	return aio_wq_empty(&s->waiters) ? 0 : -EBUSY;
+	if (!s)
+		return -EINVAL;
+	return s->waiting ? -EBUSY : 0;
+}
+
+/* asyncio's _wake_up_next: the first waiter not yet woken gets a unit. */
+static bool sem_wake_next(ringo_semaphore *s)
+{
+	if (aio_wq_empty(&s->waiters))
+		return false;
+	RINGO_ASSERT(s->value > 0);
+	s->value--;
+	s->woken++;
+	aio_wake_first(&s->waiters);
+	return true;
+}
+
+bool ringo_semaphore_locked(const ringo_semaphore *s)
+{
+	/* Also while woken waiters have not run: they go first (FIFO). */
+	return !s || s->value == 0 || s->woken || !aio_wq_empty(&s->waiters);
 }
 
 int ringo_semaphore_try_acquire(ringo_semaphore *s)
 {
-	if (s->value == 0 || !aio_wq_empty(&s->waiters))
+	if (!s)
+		return -EINVAL;
+	if (ringo_semaphore_locked(s))
 		return -EBUSY;
 	s->value--;
 	return 0;
@@ -185,40 +252,42 @@ int ringo_semaphore_try_acquire(ringo_semaphore *s)
 
 int ringo_semaphore_acquire(ringo_semaphore *s)
 {
+	if (!s)
+		return -EINVAL;
 	if (!ringo_current_task())
 		return -EPERM;
 	if (ringo_semaphore_try_acquire(s) == 0)
 		return 0;
 	struct aio_waiter w;
 	aio_waiter_init(&w);
-	aio_wq_push(&s->waiters, &w.link);
-	int rc = ringo__aio_block(&w, &sem_wait);
-	if (rc < 0 && w.granted)
-		ringo_semaphore_release(s); /* pass the unit on */
+	s->waiting++;
+	int rc = ringo__aio_block(&s->waiters, &w, &sem_wait);
+	s->waiting--;
+	if (w.woken) {
+		s->woken--;
+		if (rc < 0)
+			s->value++; /* woken with a unit, cancelled before running */
+	}
+	/* Waiters queued behind us while we were woken may go now. */
+	while (s->value > 0 && sem_wake_next(s))
+		;
 	return rc;
 }
 
 int ringo_semaphore_release(ringo_semaphore *s)
 {
-	if (!aio_wq_empty(&s->waiters)) {
-		RINGO_ASSERT(s->value == 0);
-		aio_wake_first(&s->waiters, 0);
-		return 0;
-	}
-	if (s->bound && s->value >= s->bound)
+	if (!s)
+		return -EINVAL;
+	if ((s->bound && s->value >= s->bound) || s->value == UINT_MAX)
 		return -EOVERFLOW;
 	s->value++;
+	sem_wake_next(s);
 	return 0;
-}
-
-bool ringo_semaphore_locked(const ringo_semaphore *s)
-{
-	return s->value == 0 || !aio_wq_empty(&s->waiters);
 }
 
 unsigned ringo_semaphore_value(const ringo_semaphore *s)
 {
-	return s->value;
+	return s ? s->value : 0;
 }
 
 /* ---- Condition ---- */
@@ -227,13 +296,18 @@ static const struct ringo__wait_ops cond_wait = {"condition", ringo__aio_interru
 
 void ringo_condition_init(ringo_condition *c, ringo_lock *lock)
 {
+	if (!c)
+		return;
 	aio_wq_init(&c->waiters);
 	c->lock = lock;
+	c->waiting = 0;
 }
 
 int ringo_condition_destroy(ringo_condition *c)
 {
-	return aio_wq_empty(&c->waiters) ? 0 : -EBUSY;
+	if (!c)
+		return -EINVAL;
+	return c->waiting ? -EBUSY : 0;
 }
 
 /* asyncio: the lock must be re-acquired even if the wait is cancelled;
@@ -248,22 +322,32 @@ static int reacquire(ringo_lock *l)
 	return err;
 }
 
+static void cond_notify(ringo_condition *c, size_t n)
+{
+	for (size_t i = 0; i < n && !aio_wq_empty(&c->waiters); i++)
+		aio_wake_first(&c->waiters);
+}
+
 int ringo_condition_wait(ringo_condition *c)
 {
-	if (!ringo_current_task())
+	if (!c || !c->lock)
+		return -EINVAL;
+	if (!ringo_current_task() || !c->lock->locked)
 		return -EPERM;
-	if (!c->lock->locked)
-		return -EPERM;
-	ringo_lock_release(c->lock);
 	struct aio_waiter w;
 	aio_waiter_init(&w);
-	aio_wq_push(&c->waiters, &w.link);
-	int rc = ringo__aio_block(&w, &cond_wait);
+	ringo_lock_release(c->lock);
+	c->waiting++;
+	int rc = ringo__aio_block(&c->waiters, &w, &cond_wait);
 	int err = reacquire(c->lock);
-	if (rc == 0)
+	if (err < 0)
 		rc = err;
-	if (rc < 0 && w.granted)
-		ringo_condition_notify(c, 1); /* a lost notification: pass it on */
+	/* asyncio: any error may have come after we were notified, so pass
+	 * one notification on (a spurious wake-up is allowed; a lost one is
+	 * not). The lock is held here, as notify requires. */
+	if (rc < 0)
+		cond_notify(c, 1);
+	c->waiting--;
 	return rc;
 }
 
@@ -281,10 +365,11 @@ int ringo_condition_wait_for(ringo_condition *c, bool (*pred)(void *arg), void *
 
 int ringo_condition_notify(ringo_condition *c, size_t n)
 {
+	if (!c || !c->lock)
+		return -EINVAL;
 	if (!c->lock->locked)
 		return -EPERM;
-	for (size_t i = 0; i < n && !aio_wq_empty(&c->waiters); i++)
-		aio_wake_first(&c->waiters, 0);
+	cond_notify(c, n);
 	return 0;
 }
 
@@ -294,93 +379,128 @@ int ringo_condition_notify_all(ringo_condition *c)
 }
 
 /* ---- Barrier ----
- * The last party to arrive releases the others by hand-over (each wakes
- * with its arrival index), so a new cycle can start at once: asyncio's
- * draining phase is not needed. */
+ * asyncio's Barrier: a state machine over a Condition. Its lock is never
+ * held across a suspension (every wait in it is Condition.wait, which
+ * releases it), so it is never contended and is left out here; the
+ * condition's waiters are `waiters`, and every state change wakes them
+ * all to re-check. The last party to arrive switches to DRAINING; parties
+ * arriving meanwhile wait until every released one has left (count back
+ * to 0), then start the next cycle. */
 
-enum { BARRIER_FILLING, BARRIER_BROKEN };
+enum { BARRIER_FILLING, BARRIER_DRAINING, BARRIER_RESETTING, BARRIER_BROKEN };
 
-static void barrier_interrupt(ringo_task *t)
-{
-	struct aio_waiter *w = ringo__task_wait_ctx(t);
-	ringo_barrier *b = w->item;
-	/* asyncio: a cancelled waiter leaves; the count drops by one (now,
-	 * so a party arriving before this task runs does not count it). */
-	b->count--;
-	w->item = NULL;
-	ringo__aio_interrupt_keep(t);
-}
-
-/* keep_result: once released, the cycle has passed for this task too. */
-static const struct ringo__wait_ops barrier_wait = {"barrier", barrier_interrupt, true};
+static const struct ringo__wait_ops barrier_wait = {"barrier", ringo__aio_interrupt, false};
 
 int ringo_barrier_init(ringo_barrier *b, unsigned parties)
 {
-	if (!b || parties == 0)
+	if (!b || parties == 0 || parties > INT_MAX)
 		return -EINVAL;
 	aio_wq_init(&b->waiters);
 	b->parties = parties;
 	b->count = 0;
+	b->waiting = 0;
 	b->state = BARRIER_FILLING;
 	return 0;
 }
 
 int ringo_barrier_destroy(ringo_barrier *b)
 {
-	return aio_wq_empty(&b->waiters) ? 0 : -EBUSY;
+	if (!b)
+		return -EINVAL;
+	return b->waiting ? -EBUSY : 0;
+}
+
+/* Wait for the next state change: 0, or -ECANCELED. */
+static int barrier_block(ringo_barrier *b)
+{
+	struct aio_waiter w;
+	aio_waiter_init(&w);
+	return ringo__aio_block(&b->waiters, &w, &barrier_wait);
+}
+
+/* asyncio's _block: wait out a draining or resetting cycle. */
+static int barrier_enter(ringo_barrier *b)
+{
+	while (b->state == BARRIER_DRAINING || b->state == BARRIER_RESETTING) {
+		int rc = barrier_block(b);
+		if (rc < 0)
+			return rc;
+	}
+	return b->state == BARRIER_BROKEN ? -EPIPE : 0;
+}
+
+/* asyncio's _wait: wait for the cycle to be released (or broken). */
+static int barrier_await_release(ringo_barrier *b)
+{
+	while (b->state == BARRIER_FILLING) {
+		int rc = barrier_block(b);
+		if (rc < 0)
+			return rc;
+	}
+	if (b->state == BARRIER_BROKEN || b->state == BARRIER_RESETTING)
+		return -EPIPE;
+	return 0;
+}
+
+/* asyncio's _exit: the last task out ends draining or resetting. */
+static void barrier_leave(ringo_barrier *b)
+{
+	b->count--;
+	if (b->count == 0) {
+		if (b->state == BARRIER_RESETTING || b->state == BARRIER_DRAINING)
+			b->state = BARRIER_FILLING;
+		aio_wake_all(&b->waiters);
+	}
 }
 
 int ringo_barrier_wait(ringo_barrier *b)
 {
+	if (!b)
+		return -EINVAL;
 	if (!ringo_current_task())
 		return -EPERM;
-	if (b->state == BARRIER_BROKEN)
-		return -EPIPE;
-	unsigned index = b->count++;
-	if (b->count == b->parties) {
-		b->count = 0;
-		while (!aio_wq_empty(&b->waiters)) {
-			struct aio_waiter *w = aio_waiter_of(b->waiters.next);
-			aio_wake_first(&b->waiters, w->index);
+	b->waiting++;
+	int rc = barrier_enter(b);
+	if (rc == 0) {
+		unsigned index = b->count++;
+		if (index + 1 == b->parties) {
+			b->state = BARRIER_DRAINING;
+			aio_wake_all(&b->waiters);
+		} else {
+			rc = barrier_await_release(b);
 		}
-		return (int)index;
+		if (rc == 0)
+			rc = (int)index;
+		barrier_leave(b);
 	}
-	struct aio_waiter w;
-	aio_waiter_init(&w);
-	w.item = b;
-	w.index = (int)index;
-	aio_wq_push(&b->waiters, &w.link);
-	int rc = ringo__aio_block(&w, &barrier_wait);
-	if (!w.granted && w.item)
-		b->count--; /* a cancel already pending: never really waited */
+	b->waiting--;
 	return rc;
-}
-
-static void barrier_fail_all(ringo_barrier *b)
-{
-	while (!aio_wq_empty(&b->waiters))
-		aio_wake_first(&b->waiters, -EPIPE);
-	b->count = 0;
 }
 
 void ringo_barrier_abort(ringo_barrier *b)
 {
+	if (!b)
+		return;
 	b->state = BARRIER_BROKEN;
-	barrier_fail_all(b);
+	aio_wake_all(&b->waiters);
 }
 
 void ringo_barrier_reset(ringo_barrier *b)
 {
-	barrier_fail_all(b);
-	b->state = BARRIER_FILLING;
+	if (!b)
+		return;
+	/* Tasks still inside fail with -EPIPE; the last of them to leave
+	 * opens the next cycle. */
+	b->state = b->count > 0 ? BARRIER_RESETTING : BARRIER_FILLING;
+	aio_wake_all(&b->waiters);
 }
 
 unsigned ringo_barrier_n_waiting(const ringo_barrier *b)
 {
-	return b->count;
+	return !b || b->state != BARRIER_FILLING ? 0 : b->count;
 }
 
 bool ringo_barrier_broken(const ringo_barrier *b)
 {
-	return b->state == BARRIER_BROKEN;
+	return b && b->state == BARRIER_BROKEN;
 }

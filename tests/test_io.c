@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -486,6 +487,363 @@ static void test_close_wakes_a_task_blocked_on_the_fd(void **state)
 	assert_int_equal(fx_run_task(close_wakes_body, NULL), 0);
 }
 
+/* ---- close cancels exactly what is in flight on its fd ---- */
+
+static struct ringo__io_state *io_of(ringo_loop *loop)
+{
+	struct ringo__io_state *io = ringo__io_state(loop);
+	assert_non_null(io);
+	return io;
+}
+
+/* Room for n more descriptors under RLIMIT_NOFILE, raising the soft limit
+ * as far as the hard one allows. Returns the old soft limit. */
+static rlim_t fd_room(size_t n, size_t *fits)
+{
+	struct rlimit rl;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	rlim_t old = rl.rlim_cur;
+	if (rl.rlim_cur < n + 64) {
+		rl.rlim_cur = rl.rlim_max < n + 64 ? rl.rlim_max : n + 64;
+		assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	}
+	*fits = rl.rlim_cur > 64 ? rl.rlim_cur - 64 : 0;
+	return old;
+}
+
+static void fd_room_restore(rlim_t old)
+{
+	struct rlimit rl;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	rl.rlim_cur = old;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+}
+
+#define NOTHERS 5000
+
+static struct {
+	int sv[NOTHERS][2];
+	char buf[NOTHERS][8];
+	struct recv_arg ra[NOTHERS];
+	ringo_task *t[NOTHERS];
+} others;
+
+static int close_among_many_body(void *arg, void **result)
+{
+	int n = *(int *)arg;
+	ringo_loop *loop = ringo_loop_current();
+	for (int i = 0; i < n; i++) {
+		fx_socketpair(others.sv[i]);
+		others.ra[i] = (struct recv_arg){others.sv[i][1], others.buf[i], 8, 1, 0};
+		assert_int_equal(ringo_spawn(loop, recv_body, &others.ra[i], NULL, &others.t[i]), 0);
+	}
+	int sv[2];
+	fx_socketpair(sv);
+	char buf[8];
+	struct recv_arg mine = {sv[1], buf, sizeof(buf), 1, 0};
+	ringo_task *t;
+	assert_int_equal(ringo_spawn(loop, recv_body, &mine, NULL, &t), 0);
+	ringo_sleep(0);
+	ringo_sleep(0); /* every recv is in the kernel */
+	uint64_t cancels = io_of(loop)->close_cancels;
+	assert_int_equal(ringo_close(sv[1]), 0);
+	/* One cancel, for the one recv on that fd; it wakes with -EBADF. */
+	assert_int_equal(io_of(loop)->close_cancels, cancels + 1);
+	assert_int_equal(ringo_await(ringo_task_future(t), NULL), 0);
+	assert_int_equal(mine.rc, -EBADF);
+	ringo_task_release(t);
+	ringo_sleep(0);
+	ringo_sleep(0);
+	/* None of the others was touched: still waiting, then served. */
+	for (int i = 0; i < n; i++)
+		assert_int_equal(ringo_task_state(others.t[i]), RINGO_TASK_SUSPENDED);
+	for (int i = 0; i < n; i++) {
+		char msg[16];
+		snprintf(msg, sizeof(msg), "m%05d", i % 100000);
+		assert_int_equal(write(others.sv[i][0], msg, 6), 6);
+	}
+	for (int i = 0; i < n; i++) {
+		char msg[16];
+		snprintf(msg, sizeof(msg), "m%05d", i % 100000);
+		assert_int_equal(ringo_await(ringo_task_future(others.t[i]), NULL), 0);
+		assert_int_equal(others.ra[i].rc, 6);
+		assert_memory_equal(others.buf[i], msg, 6);
+		ringo_task_release(others.t[i]);
+		close(others.sv[i][0]);
+		close(others.sv[i][1]);
+	}
+	close(sv[0]);
+	return 0;
+}
+
+static void test_close_leaves_ops_on_other_fds_pending(void **state)
+{
+	size_t fits;
+	rlim_t old = fd_room(2 * NOTHERS + 2, &fits);
+	int n = fits / 2 - 1 < NOTHERS ? (int)(fits / 2 - 1) : NOTHERS;
+	assert_true(n >= 100);
+	assert_int_equal(fx_run_task(close_among_many_body, &n), 0);
+	fd_room_restore(old);
+}
+
+struct poll_arg {
+	int fd;
+	unsigned events;
+	int rc;
+};
+
+static int poll_body(void *arg, void **result)
+{
+	struct poll_arg *a = arg;
+	a->rc = ringo_poll(a->fd, a->events);
+	return 0;
+}
+
+static int close_two_body(void *arg, void **result)
+{
+	ringo_loop *loop = ringo_loop_current();
+	int sv[2];
+	fx_socketpair(sv);
+	char buf[8];
+	struct recv_arg ra = {sv[1], buf, sizeof(buf), 1, 0};
+	struct poll_arg pa = {sv[1], POLLIN, 1};
+	ringo_task *t1, *t2;
+	assert_int_equal(ringo_spawn(loop, recv_body, &ra, NULL, &t1), 0);
+	assert_int_equal(ringo_spawn(loop, poll_body, &pa, NULL, &t2), 0);
+	ringo_sleep(0);
+	ringo_sleep(0);
+	uint64_t cancels = io_of(loop)->close_cancels;
+	assert_int_equal(ringo_close(sv[1]), 0);
+	assert_int_equal(io_of(loop)->close_cancels, cancels + 2);
+	assert_int_equal(ringo_await(ringo_task_future(t1), NULL), 0);
+	assert_int_equal(ringo_await(ringo_task_future(t2), NULL), 0);
+	assert_int_equal(ra.rc, -EBADF);
+	assert_int_equal(pa.rc, -EBADF);
+	ringo_task_release(t1);
+	ringo_task_release(t2);
+	close(sv[0]);
+	return 0;
+}
+
+static void test_close_wakes_every_op_in_flight_on_the_fd(void **state)
+{
+	assert_int_equal(fx_run_task(close_two_body, NULL), 0);
+}
+
+/* The usual close: the task that used the fd closes it, nothing is in
+ * flight on it, and the close is the only SQE (no cancel at all). */
+static int close_idle_fd_body(void *arg, void **result)
+{
+	ringo_loop *loop = ringo_loop_current();
+	int sv[2];
+	fx_socketpair(sv);
+	char buf[8];
+	assert_int_equal(ringo_send(sv[0], "abc", 3, 0), 3);
+	assert_int_equal(ringo_recv(sv[1], buf, sizeof(buf), 0), 3);
+	uint64_t cancels = io_of(loop)->close_cancels;
+	unsigned tail = loop->ring.sq.sqe_tail;
+	assert_int_equal(ringo_close(sv[1]), 0);
+	assert_int_equal(loop->ring.sq.sqe_tail - tail, 1);
+	assert_int_equal(io_of(loop)->close_cancels, cancels);
+	ringo_close(sv[0]);
+	return 0;
+}
+
+static void test_close_with_nothing_in_flight_submits_only_the_close(void **state)
+{
+	assert_int_equal(fx_run_task(close_idle_fd_body, NULL), 0);
+}
+
+static int close_fd_body(void *arg, void **result)
+{
+	return ringo_close(*(int *)arg);
+}
+
+/* A request on the fd completes in the same submission as the close that
+ * cancels it (the cancel finds nothing): the request keeps its real
+ * result, and the fd number, reused at once, carries nothing stale. */
+static int stale_after_close_body(void *arg, void **result)
+{
+	ringo_loop *loop = ringo_loop_current();
+	int sv[2];
+	fx_socketpair(sv);
+	int x = sv[1];
+	struct poll_arg pa = {x, POLLOUT, 0};
+	ringo_task *a, *c;
+	/* a queues its poll, then c queues cancel + close: one submission. */
+	assert_int_equal(ringo_spawn(loop, poll_body, &pa, NULL, &a), 0);
+	assert_int_equal(ringo_spawn(loop, close_fd_body, &x, NULL, &c), 0);
+	uint64_t cancels = io_of(loop)->close_cancels;
+	uint64_t stale = loop->stale_cqes;
+	assert_int_equal(ringo_await(ringo_task_future(c), NULL), 0);
+	assert_int_equal(ringo_await(ringo_task_future(a), NULL), 0);
+	assert_int_equal(io_of(loop)->close_cancels, cancels + 1);
+	assert_true(pa.rc > 0 && (pa.rc & POLLOUT)); /* its own result, not -EBADF */
+	ringo_task_release(a);
+	ringo_task_release(c);
+	close(sv[0]);
+	/* The number comes back for a new socket; a recv on it waits for its
+	 * own data only, and a close of it finds that recv alone. */
+	int sv2[2];
+	fx_socketpair(sv2);
+	assert_int_equal(sv2[1], x);
+	char buf[8];
+	struct recv_arg ra = {sv2[1], buf, sizeof(buf), 1, 0};
+	ringo_task *b;
+	assert_int_equal(ringo_spawn(loop, recv_body, &ra, NULL, &b), 0);
+	ringo_sleep(0);
+	ringo_sleep(0);
+	assert_int_equal(ringo_task_state(b), RINGO_TASK_SUSPENDED);
+	assert_int_equal(write(sv2[0], "new", 3), 3);
+	assert_int_equal(ringo_await(ringo_task_future(b), NULL), 0);
+	assert_int_equal(ra.rc, 3);
+	assert_memory_equal(buf, "new", 3);
+	ringo_task_release(b);
+	assert_int_equal(loop->stale_cqes, stale);
+	cancels = io_of(loop)->close_cancels;
+	assert_int_equal(ringo_close(sv2[1]), 0);
+	assert_int_equal(io_of(loop)->close_cancels, cancels); /* nothing left on x */
+	close(sv2[0]);
+	return 0;
+}
+
+static void test_stale_completion_after_close_never_reaches_a_reused_slot(void **state)
+{
+	assert_int_equal(fx_run_task(stale_after_close_body, NULL), 0);
+}
+
+/* -ECANCELED that no ringo_close caused (here: the user's own cancel by
+ * fd through the escape hatch, after an unrelated close) stays
+ * -ECANCELED: -EBADF means this op's fd was closed, nothing else. */
+struct hatch_poll {
+	int fd;
+	int rc;
+};
+
+static void prep_poll_in(struct io_uring_sqe *sqe, void *ctx)
+{
+	io_uring_prep_poll_add(sqe, ((struct hatch_poll *)ctx)->fd, POLLIN);
+}
+
+static int hatch_poll_body(void *arg, void **result)
+{
+	struct hatch_poll *h = arg;
+	h->rc = ringo_io_submit(prep_poll_in, h, NULL);
+	return 0;
+}
+
+static void prep_cancel_fd(struct io_uring_sqe *sqe, void *ctx)
+{
+	io_uring_prep_cancel_fd(sqe, *(int *)ctx, 0);
+}
+
+static int foreign_cancel_body(void *arg, void **result)
+{
+	ringo_loop *loop = ringo_loop_current();
+	int sv[2], other[2];
+	fx_socketpair(sv);
+	fx_socketpair(other);
+	struct hatch_poll h = {sv[1], 1};
+	ringo_task *t;
+	assert_int_equal(ringo_spawn(loop, hatch_poll_body, &h, NULL, &t), 0);
+	ringo_sleep(0);
+	ringo_sleep(0);
+	assert_int_equal(ringo_close(other[1]), 0);
+	assert_int_equal(ringo_io_submit(prep_cancel_fd, &sv[1], NULL), 0);
+	assert_int_equal(ringo_await(ringo_task_future(t), NULL), 0);
+	assert_int_equal(h.rc, -ECANCELED);
+	assert_int_equal(ringo_task_cancelling(t), 0);
+	ringo_task_release(t);
+	close(other[0]);
+	close(sv[0]);
+	close(sv[1]);
+	return 0;
+}
+
+static void test_ecanceled_not_caused_by_a_close_is_not_ebadf(void **state)
+{
+	assert_int_equal(fx_run_task(foreign_cancel_body, NULL), 0);
+}
+
+/* splice names two fds: closing either one stops it. */
+struct splice_arg {
+	int in, out;
+	int rc;
+};
+
+static int splice_wait_body(void *arg, void **result)
+{
+	struct splice_arg *a = arg;
+	a->rc = ringo_splice(a->in, -1, a->out, -1, 4096, 0);
+	return 0;
+}
+
+static int close_splice_body(void *arg, void **result)
+{
+	ringo_loop *loop = ringo_loop_current();
+	for (int which = 0; which < 2; which++) {
+		int src[2], dst[2];
+		assert_int_equal(pipe2(src, O_CLOEXEC), 0);
+		assert_int_equal(pipe2(dst, O_CLOEXEC), 0);
+		struct splice_arg sa = {src[0], dst[1], 1};
+		ringo_task *t;
+		assert_int_equal(ringo_spawn(loop, splice_wait_body, &sa, NULL, &t), 0);
+		ringo_sleep(0);
+		ringo_sleep(0); /* blocked: src is empty */
+		assert_int_equal(ringo_task_state(t), RINGO_TASK_SUSPENDED);
+		uint64_t cancels = io_of(loop)->close_cancels;
+		int closed = which == 0 ? src[0] : dst[1];
+		assert_int_equal(ringo_close(closed), 0);
+		assert_int_equal(io_of(loop)->close_cancels, cancels + 1);
+		assert_int_equal(ringo_await(ringo_task_future(t), NULL), 0);
+		assert_int_equal(sa.rc, -EBADF);
+		ringo_task_release(t);
+		/* The other fd's list holds nothing stale either. */
+		cancels = io_of(loop)->close_cancels;
+		assert_int_equal(ringo_close(which == 0 ? dst[1] : src[0]), 0);
+		assert_int_equal(io_of(loop)->close_cancels, cancels);
+		close(src[1]);
+		close(dst[0]);
+	}
+	return 0;
+}
+
+static void test_close_of_either_fd_stops_a_splice(void **state)
+{
+	assert_int_equal(fx_run_task(close_splice_body, NULL), 0);
+}
+
+/* A splice blocked in an io-wq worker completes with the kernel's
+ * internal -ERESTARTSYS (512) when a cancel interrupts it (6.18): the
+ * task sees -ECANCELED for its own cancel. (A linked timeout does not
+ * interrupt such a splice at all: a deadline cannot stop it.) */
+static int cancelled_splice_body(void *arg, void **result)
+{
+	ringo_loop *loop = ringo_loop_current();
+	int src[2], dst[2];
+	assert_int_equal(pipe2(src, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(dst, O_CLOEXEC), 0);
+	struct splice_arg sa = {src[0], dst[1], 1};
+	ringo_task *t;
+	assert_int_equal(ringo_spawn(loop, splice_wait_body, &sa, NULL, &t), 0);
+	ringo_sleep(0);
+	ringo_sleep(0);
+	assert_true(ringo_task_cancel(t, NULL));
+	assert_int_equal(ringo_await(ringo_task_future(t), NULL), 0);
+	assert_int_equal(sa.rc, -ECANCELED);
+	ringo_task_release(t);
+	for (int i = 0; i < 2; i++) {
+		close(src[i]);
+		close(dst[i]);
+	}
+	return 0;
+}
+
+static void test_cancelled_splice_reports_ecanceled(void **state)
+{
+	assert_int_equal(fx_run_task(cancelled_splice_body, NULL), 0);
+}
+
 /* ---- stale completions ---- */
 
 static int stale_hits;
@@ -665,6 +1023,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pending_cancel_fails_the_next_op_without_submitting, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_close_wakes_a_task_blocked_on_the_fd, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_stale_completion_never_reaches_a_reused_slot, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_close_leaves_ops_on_other_fds_pending, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_close_wakes_every_op_in_flight_on_the_fd, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_close_with_nothing_in_flight_submits_only_the_close, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_stale_completion_after_close_never_reaches_a_reused_slot, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_ecanceled_not_caused_by_a_close_is_not_ebadf, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_close_of_either_fd_stops_a_splice, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cancelled_splice_reports_ecanceled, fx_setup, fx_teardown),
 		cmocka_unit_test(test_full_sq_is_flushed_not_an_error),
 		cmocka_unit_test(test_cq_overflow_is_drained_not_lost),
 		cmocka_unit_test(test_close_cancels_and_waits_for_io_in_flight),

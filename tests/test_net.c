@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -257,6 +258,53 @@ static void test_acceptor_wait_is_cancellable(void **state)
 	assert_int_equal(fx_run_task(acceptor_cancel_body, NULL), 0);
 }
 
+/* ringo_close on the listener of a running acceptor: the multishot is
+ * cancelled, the waiting consumer wakes with -EBADF, and the acceptor
+ * never arms again on that number, which the next socket reuses. */
+static int acceptor_listener_closed_body(void *arg, void **result)
+{
+	int lfd = ringo_listen_tcp(NULL, 0, 64, 0);
+	assert_true(lfd >= 0);
+	struct acc_wait w = {.rc = 1};
+	assert_int_equal(ringo_acceptor_init(&w.acc, lfd), 0);
+	ringo_task *t;
+	assert_int_equal(ringo_spawn(ringo_loop_current(), acc_waiter, &w, NULL, &t), 0);
+	ringo_sleep(0);
+	ringo_sleep(0);
+	assert_int_equal(ringo_task_state(t), RINGO_TASK_SUSPENDED);
+	assert_int_equal(ringo_close(lfd), 0);
+	assert_int_equal(ringo_await(ringo_task_future(t), NULL), 0);
+	assert_int_equal(w.rc, -EBADF);
+	ringo_task_release(t);
+	/* A new listener takes the number; the old acceptor leaves it alone. */
+	int lfd2 = ringo_listen_tcp(NULL, 0, 64, 0);
+	assert_int_equal(lfd2, lfd);
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)ringo_local_port(lfd2)),
+				.sin_addr.s_addr = htonl(0x7f000001)};
+	assert_int_equal(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(ringo_acceptor_next(&w.acc), -EBADF);
+	assert_int_equal(ringo_acceptor_next(&w.acc), -EBADF);
+	ringo_sleep(0);
+	ringo_sleep(0);
+	/* Still in the backlog: nobody accepted it. */
+	struct pollfd pfd = {.fd = lfd2, .events = POLLIN};
+	assert_int_equal(poll(&pfd, 1, 0), 1);
+	int s = ringo_accept(lfd2, NULL, NULL, 0);
+	assert_true(s >= 0);
+	assert_int_equal(ringo_acceptor_close(&w.acc), 0);
+	close(s);
+	close(c);
+	assert_int_equal(ringo_close(lfd2), 0);
+	return 0;
+}
+
+static void test_close_of_the_listener_stops_its_acceptor(void **state)
+{
+	assert_int_equal(fx_run_task(acceptor_listener_closed_body, NULL), 0);
+}
+
 /* ---- streams ---- */
 
 static int stream_body(void *arg, void **result)
@@ -494,6 +542,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dial_with_deadline_times_out, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_multishot_acceptor_queues_connections, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_acceptor_wait_is_cancellable, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_close_of_the_listener_stops_its_acceptor, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_stream_read_until_exactly_and_buffered_writes, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_stream_read_until_limit_and_eof, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_recv_with_provided_buffer_ring, fx_setup, fx_teardown),

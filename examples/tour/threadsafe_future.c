@@ -34,8 +34,11 @@ static int slow(void *arg, void **result)
 int main(void)
 {
 	ringo_loop_thread *lt;
-	if (ringo_loop_thread_start(&lt, NULL) < 0)
+	int err = ringo_loop_thread_start(&lt, NULL);
+	if (err < 0) {
+		fprintf(stderr, "threadsafe_future: %s\n", ringo_strerror(err));
 		return 1;
+	}
 	ringo_loop *loop = ringo_loop_thread_loop(lt);
 	ringo_tsfuture *f;
 	void *v = NULL;

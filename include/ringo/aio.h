@@ -285,11 +285,22 @@ bool ringo_timeout_expired(const ringo_timeout *s);
 int ringo_timeout_exit(ringo_timeout *s, int rc);
 
 /* ------------------------------------------------------------------------
- * Synchronisation. Waiters are served FIFO. A task cancelled while
- * waiting is removed and its call returns -ECANCELED; the primitive stays
- * consistent (a lock or semaphore handed to a task that is cancelled
- * before it runs is passed on to the next waiter).
- * None of these allocate; init never fails on valid input.
+ * Synchronisation: asyncio's Event, Lock, Semaphore, BoundedSemaphore,
+ * Condition and Barrier (3.12+ semantics).
+ *
+ * Waiters are served FIFO, by asyncio's "wake, then take": a release (set,
+ * notify, ...) only wakes the first waiter, which acquires for itself when
+ * it runs. So a task cancelled while it waits, or after it was woken but
+ * before it ran, gets -ECANCELED and holds nothing; whatever its wake
+ * announced goes to the next waiter. A call that returns 0 completed: the
+ * task holds what it asked for, whatever happens to it afterwards.
+ *
+ * Objects are plain structs (fields private) that need no memory of their
+ * own; init never fails on valid input. NULL objects are -EINVAL (or
+ * ignored by the void functions). An object may be destroyed (or its
+ * memory reused) only once destroy returns 0: -EBUSY while a task is still
+ * inside a blocking call on it, woken or not. An object is used by the
+ * tasks and callbacks of one loop only (asyncio binds it to one loop).
  * ---------------------------------------------------------------------- */
 
 typedef struct ringo_event {
@@ -297,122 +308,158 @@ typedef struct ringo_event {
 	bool set;
 } ringo_event;
 
-/* Initialise (flag clear). Does not allocate. */
+/* Initialise (flag clear). */
 void ringo_event_init(ringo_event *e);
-/* -EBUSY if tasks still wait on it, else 0. */
+/* 0, or -EBUSY while tasks wait on it. */
 int ringo_event_destroy(ringo_event *e);
-/* Set the flag and wake every waiter (they run on the next iteration). */
+/* Set the flag and wake every waiter (they run on the next iteration;
+ * clearing the flag before then does not stop them). */
 void ringo_event_set(ringo_event *e);
 /* Clear the flag; later waits block again. */
 void ringo_event_clear(ringo_event *e);
 /* The flag. */
 bool ringo_event_is_set(const ringo_event *e);
-/* May suspend until the flag is set (at once if it is). 0, -ECANCELED, -EPERM. */
+/* May suspend until the flag is set (returns at once if it is). 0;
+ * -ECANCELED if the task was cancelled while waiting or after set woke it
+ * but before it ran (nothing is consumed: the flag and the other waiters
+ * are unaffected); -EPERM outside a task; -EINVAL. */
 int ringo_event_wait(ringo_event *e);
 
 typedef struct ringo_lock {
-	struct ringo_wq waiters; /* private */
-	ringo_task *owner;       /* holder (NULL if taken outside a task) */
+	struct ringo_wq waiters; /* private: acquirers not yet woken */
+	unsigned woken;          /* the head woken by release, not yet run */
+	unsigned waiting;        /* tasks inside acquire's wait */
 	bool locked;
 } ringo_lock;
 
-/* Initialise unlocked. Does not allocate. */
+/* Initialise unlocked. */
 void ringo_lock_init(ringo_lock *l);
-/* -EBUSY if locked or waited on, else 0. */
+/* 0, or -EBUSY if locked or a task is inside acquire. */
 int ringo_lock_destroy(ringo_lock *l);
 /* May suspend. Acquire, FIFO-fair: a free lock with waiters queued is not
- * taken over their heads. 0, -ECANCELED (lock not held), -EPERM. */
+ * taken over their heads. 0: the lock is held (release it, also if the
+ * task is cancelled later). -ECANCELED: the lock is not held by this call;
+ * if release had woken this task, the next waiter is woken instead.
+ * -EPERM outside a task; -EINVAL. */
 int ringo_lock_acquire(ringo_lock *l);
-/* Acquire without waiting: 0, or -EBUSY if locked (or others wait). */
+/* Acquire without waiting: 0, or -EBUSY if locked or others wait (also a
+ * woken waiter that has not run yet); -EINVAL. */
 int ringo_lock_try_acquire(ringo_lock *l);
-/* Release; the first waiter becomes the owner. -EPERM if not locked
- * (asyncio's RuntimeError). Does not suspend; callable from callbacks. */
+/* Release and wake the first waiter (it takes the lock when it runs).
+ * Locks are not owned (asyncio): any task or callback may release.
+ * 0; -EPERM if not locked (asyncio's RuntimeError); -EINVAL. */
 int ringo_lock_release(ringo_lock *l);
-/* True while held (also while handed to a woken waiter). */
+/* True while held. False between a release and the woken waiter's run,
+ * as asyncio (ringo_lock_try_acquire still refuses then). */
 bool ringo_lock_locked(const ringo_lock *l);
 
 typedef struct ringo_semaphore {
-	struct ringo_wq waiters; /* private */
-	unsigned value;
+	struct ringo_wq waiters; /* private: acquirers not yet woken */
+	unsigned value;          /* units free (not promised to a woken waiter) */
 	unsigned bound;          /* BoundedSemaphore's initial value, 0 = unbounded */
+	unsigned woken;          /* waiters woken with a unit, not yet run */
+	unsigned waiting;        /* tasks inside acquire's wait */
 } ringo_semaphore;
 
 /* Semaphore with an initial value. */
 void ringo_semaphore_init(ringo_semaphore *s, unsigned value);
 /* BoundedSemaphore: release above the initial value is -EOVERFLOW. */
 void ringo_bounded_semaphore_init(ringo_semaphore *s, unsigned value);
-/* -EBUSY if waited on, else 0. */
+/* 0, or -EBUSY while a task is inside acquire. */
 int ringo_semaphore_destroy(ringo_semaphore *s);
-/* May suspend while the value is 0 (or others wait first). 0,
- * -ECANCELED (nothing acquired), -EPERM. */
+/* May suspend while the value is 0 or others wait first (FIFO, woken
+ * waiters included). 0: one unit acquired. -ECANCELED: no unit acquired;
+ * a unit release had given this task goes back and on to the next
+ * waiter. -EPERM outside a task; -EINVAL. */
 int ringo_semaphore_acquire(ringo_semaphore *s);
-/* 0, or -EBUSY if it would have to wait. */
+/* 0, or -EBUSY if acquire would wait; -EINVAL. */
 int ringo_semaphore_try_acquire(ringo_semaphore *s);
-/* Release one unit (handed to the first waiter). 0, or -EOVERFLOW for a
- * bounded semaphore released too often. */
+/* Release one unit; the first waiter is woken with it. 0; -EOVERFLOW for
+ * a bounded semaphore at its bound (or a value at UINT_MAX); -EINVAL. */
 int ringo_semaphore_release(ringo_semaphore *s);
 /* True if acquire would wait. */
 bool ringo_semaphore_locked(const ringo_semaphore *s);
-/* Units available now. */
+/* Units free now (asyncio's _value: a unit given to a woken waiter is no
+ * longer counted). */
 unsigned ringo_semaphore_value(const ringo_semaphore *s);
 
 typedef struct ringo_condition {
 	struct ringo_wq waiters; /* private */
 	ringo_lock *lock;        /* the associated lock (not owned) */
+	unsigned waiting;        /* tasks inside wait */
 } ringo_condition;
 
 /* lock must outlive the condition (asyncio's Condition(lock)). */
 void ringo_condition_init(ringo_condition *c, ringo_lock *lock);
-/* -EBUSY if tasks wait on it, else 0. */
+/* 0, or -EBUSY while a task is inside wait. */
 int ringo_condition_destroy(ringo_condition *c);
-/* May suspend. The lock must be held (-EPERM if not locked): release it,
- * wait for a notify, re-acquire it. The lock is held again on return,
- * whatever is returned (even -ECANCELED), as asyncio. */
+/* May suspend. The lock must be locked: release it, wait for a notify,
+ * re-acquire it. Whatever is returned, the lock is held again on return
+ * (asyncio: it is re-acquired even when cancelled; a cancel that arrives
+ * while re-acquiring is reported once it is held). 0: notified.
+ * -ECANCELED: cancelled while waiting or re-acquiring; one notification
+ * is passed on to another waiter, since this one may have consumed it
+ * (a spurious wake-up is allowed, a lost one is not). Before waiting:
+ * -EPERM outside a task or if the lock is not locked; -EINVAL. */
 int ringo_condition_wait(ringo_condition *c);
-/* May suspend: wait until pred(arg) is true (checked first). 0 or the
- * first error of condition_wait. */
+/* May suspend: wait until pred(arg) is true (checked first, with the lock
+ * held). 0, -EINVAL (NULL pred), or the first error of condition_wait. */
 int ringo_condition_wait_for(ringo_condition *c, bool (*pred)(void *arg), void *arg);
-/* Wake up to n waiters (FIFO); the lock must be held (-EPERM). */
+/* Wake up to n waiters (FIFO); they return once they hold the lock
+ * again. 0; -EPERM if the lock is not locked; -EINVAL. */
 int ringo_condition_notify(ringo_condition *c, size_t n);
-/* Wake every waiter; -EPERM if the lock is not held. */
+/* Wake every waiter. As notify. */
 int ringo_condition_notify_all(ringo_condition *c);
 
 typedef struct ringo_barrier {
 	struct ringo_wq waiters; /* private */
 	unsigned parties;
-	unsigned count;          /* tasks arrived in the current cycle */
+	unsigned count;          /* tasks inside the current cycle (asyncio's _count) */
+	unsigned waiting;        /* tasks inside ringo_barrier_wait */
 	int state;               /* enum in sync.c */
 } ringo_barrier;
 
-/* A barrier for `parties` tasks (> 0, else -EINVAL). */
+/* A barrier for `parties` tasks. 0, or -EINVAL (NULL, 0, > INT_MAX). */
 int ringo_barrier_init(ringo_barrier *b, unsigned parties);
-/* -EBUSY if tasks wait on it, else 0. */
+/* 0, or -EBUSY while a task is inside wait. */
 int ringo_barrier_destroy(ringo_barrier *b);
-/* May suspend until `parties` tasks are waiting. Returns the arrival
- * index (0 .. parties-1) like asyncio; -EPIPE if the barrier is or
- * becomes broken or is reset (asyncio's BrokenBarrierError), -EPERM.
- * -ECANCELED: the task left before the barrier filled; as in asyncio the
- * count drops by one and the barrier is not broken. A task released by
- * the last party keeps its index even if cancelled before it runs (the
- * cancel comes at its next suspension). */
+/* May suspend until `parties` tasks are waiting, as asyncio's Barrier:
+ * the last to arrive releases the others; tasks arriving before all the
+ * released ones have left wait for the next cycle. Returns the arrival
+ * index (0 .. parties-1). -EPIPE if the barrier is or becomes broken
+ * (abort) or is reset while waiting (asyncio's BrokenBarrierError).
+ * -ECANCELED: the task left the barrier (the count drops when it does);
+ * this also holds for a task released by the last party but cancelled
+ * before it ran: the others still pass, the barrier is not broken.
+ * -EPERM outside a task; -EINVAL. */
 int ringo_barrier_wait(ringo_barrier *b);
-/* Break the barrier: waiters and later callers get -EPIPE. */
+/* Break the barrier: waiters and later callers get -EPIPE (until reset). */
 void ringo_barrier_abort(ringo_barrier *b);
-/* Back to the empty state; waiters of the current cycle get -EPIPE. */
+/* Back to filling: tasks still inside the current cycle get -EPIPE, and
+ * the next cycle starts once they have all left. */
 void ringo_barrier_reset(ringo_barrier *b);
-/* Tasks waiting in the current cycle. */
+/* Tasks waiting in the current (filling) cycle; 0 while draining. */
 unsigned ringo_barrier_n_waiting(const ringo_barrier *b);
 /* True after abort (until reset). */
 bool ringo_barrier_broken(const ringo_barrier *b);
 
 /* ------------------------------------------------------------------------
  * Queues: FIFO (Queue), LIFO (LifoQueue), priority (PriorityQueue, the
- * smallest item per cmp first). Items are void * owned by the caller.
+ * smallest item per cmp first), with asyncio 3.13's shutdown. Items are
+ * void * owned by the caller: the queue stores the pointer, never what it
+ * points to.
  * maxsize 0 = unbounded (the buffer grows through the loop's allocator);
  * a bounded queue allocates its buffer once at init and never again.
- * Errors: -ENOBUFS full (put_nowait), -EAGAIN empty (get_nowait),
- * -ESHUTDOWN after shutdown (asyncio 3.13 QueueShutDown: put always; get
- * once the queue is empty), -EINVAL task_done called too often.
+ *
+ * Waiting getters and putters are served FIFO by "wake, then take"
+ * (asyncio): put stores its item and wakes the first getter, which takes
+ * an item (the first in the queue's order at that moment) when it runs;
+ * get frees a slot and wakes the first putter likewise. Under
+ * cancellation every item is in exactly one place: queued, or returned by
+ * a get that returned 0. A get or put that returns -ECANCELED took or
+ * queued nothing, and passes its wake-up on to the next waiter.
+ * A queue belongs to its loop: only that loop's tasks and callbacks may
+ * use it.
  * ---------------------------------------------------------------------- */
 typedef int ringo_queue_cmp_fn(const void *a, const void *b);
 
@@ -425,46 +472,56 @@ typedef struct ringo_queue {
 	size_t maxsize;          /* 0 = unbounded */
 	int kind;                /* enum in queue.c */
 	ringo_queue_cmp_fn *cmp; /* priority queue order */
-	struct ringo_wq getters, putters;
+	struct ringo_wq getters, putters; /* waiting, not yet woken */
+	unsigned waiting;        /* tasks inside a blocking get or put */
 	ringo_event finished;    /* set while unfinished == 0 */
 	size_t unfinished;       /* put minus task_done */
 	bool shutdown;
 } ringo_queue;
 
-/* Initialise a FIFO queue on loop (which must outlive it). 0, -EINVAL,
- * -ENOMEM. Does not suspend. */
+/* Initialise a FIFO queue on loop (which must outlive it). 0, -EINVAL
+ * (NULL, maxsize too large), -ENOMEM. Does not suspend. */
 int ringo_queue_init(ringo_queue *q, ringo_loop *loop, size_t maxsize);
-/* LifoQueue: the newest item first. */
+/* LifoQueue: the newest item first. As ringo_queue_init. */
 int ringo_lifo_queue_init(ringo_queue *q, ringo_loop *loop, size_t maxsize);
-/* cmp orders items like strcmp-style comparators (negative: a first). */
+/* cmp orders items like strcmp-style comparators (negative: a first);
+ * NULL is -EINVAL. As ringo_queue_init. */
 int ringo_priority_queue_init(ringo_queue *q, ringo_loop *loop, size_t maxsize,
 			      ringo_queue_cmp_fn *cmp);
-/* Free the buffer. -EBUSY (nothing freed) while tasks wait on it. Items
- * still queued are dropped (they are the caller's). */
+/* Free the buffer. -EBUSY (nothing freed) while a task is inside a
+ * blocking get, put or join (also one woken that has not run yet). Items still queued are dropped (they are the
+ * caller's). 0, -EBUSY, -EINVAL. */
 int ringo_queue_destroy(ringo_queue *q);
 
-/* May suspend while the queue is full. 0, -ESHUTDOWN, -ECANCELED (item
- * not queued), -EPERM, -ENOMEM (unbounded growth). A put whose item a
- * getter already moved into the queue returns 0 even if the task was
- * cancelled meanwhile (the cancel comes at its next suspension). */
+/* May suspend while the queue is full. 0: item queued (and counted for
+ * join). -ECANCELED: item not queued (the caller still owns it; retrying
+ * the put queues it once); a slot a get had announced to this task goes
+ * to the next putter. -ESHUTDOWN: shut down (before or while waiting;
+ * item not queued). -EPERM outside a task when it would have to wait;
+ * -ENOMEM (unbounded growth); -EINVAL (NULL, or a task of another loop). */
 int ringo_queue_put(ringo_queue *q, void *item);
-/* 0, -ENOBUFS (full), -ESHUTDOWN, -ENOMEM. */
+/* 0, -ENOBUFS (full), -ESHUTDOWN, -ENOMEM, -EINVAL. */
 int ringo_queue_put_nowait(ringo_queue *q, void *item);
-/* May suspend while empty. 0 and *item, -ESHUTDOWN (shut down and
- * empty), -ECANCELED (nothing taken), -EPERM. An item handed to a waiting
- * getter is never lost: if the task is cancelled after the hand-over and
- * before it runs, get still returns 0 with the item and the cancel comes
- * at its next suspension. */
+/* May suspend while empty. 0 and *item: taken (*item is written only
+ * then). -ECANCELED: nothing taken (an item a put had announced to this
+ * task stays queued and the next getter is woken for it). -ESHUTDOWN:
+ * shut down and empty (before or while waiting). -EPERM outside a task
+ * when it would have to wait; -EINVAL (NULL, or a task of another loop). */
 int ringo_queue_get(ringo_queue *q, void **item);
-/* 0 and *item, -EAGAIN (empty), -ESHUTDOWN (shut down and empty). */
+/* 0 and *item, -EAGAIN (empty), -ESHUTDOWN (shut down and empty), -EINVAL. */
 int ringo_queue_get_nowait(ringo_queue *q, void **item);
-/* One item taken by get is fully processed. 0, -EINVAL (too many). */
+/* One item taken by get is fully processed. 0, -EINVAL (more task_done
+ * than items put, or NULL). */
 int ringo_queue_task_done(ringo_queue *q);
-/* May suspend until every item put has been marked task_done. */
+/* May suspend until every item put has been marked task_done (at once if
+ * none is pending). 0; -ECANCELED (nothing changes in the queue); -EPERM
+ * outside a task; -EINVAL (NULL, or a task of another loop). */
 int ringo_queue_join(ringo_queue *q);
-/* Shut down: put fails from now on and blocked putters wake with
- * -ESHUTDOWN; blocked getters wake with -ESHUTDOWN. immediate also drops
- * the queued items (counting them task_done, so join returns). */
+/* Shut down: put fails with -ESHUTDOWN from now on (blocked putters
+ * too); get keeps taking what is queued, then fails with -ESHUTDOWN
+ * (blocked getters too). immediate also drops the queued items (counting
+ * each as task_done, so join can return) so that get fails at once.
+ * Does not suspend. NULL is ignored. */
 void ringo_queue_shutdown(ringo_queue *q, bool immediate);
 /* Items queued now; the maxsize given at init (0: unbounded); size == 0;
  * size >= maxsize for a bounded queue. None of these suspend. */

@@ -13,7 +13,8 @@
  *     and the cancellation is delivered at the task's next suspension;
  *   - returns -ETIMEDOUT once the task's deadline (ringo_deadline_push) or
  *     the per-operation deadline (ringo_io_deadline) has passed;
- *   - returns -EBADF if ringo_close() closed its fd while it was blocked;
+ *   - returns -EBADF if ringo_close() on this loop closed its fd (either
+ *     fd of a splice) while it was blocked, and only then;
  *   - returns -EOPNOTSUPP if the running kernel lacks the io_uring opcode
  *     (probed once per loop);
  *   - allocates nothing: its record lives on the task's stack. Submissions
@@ -51,8 +52,17 @@ int ringo_sendmsg(int fd, const struct msghdr *msg, int flags);
 /* Returns the new fd (SOCK_CLOEXEC is added to flags). addr/addrlen may be NULL. */
 int ringo_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags);
 int ringo_connect(int fd, const struct sockaddr *addr, socklen_t addrlen);
-/* Cancels every operation in flight on fd first (those tasks see -EBADF),
- * then closes it. Returns 0 or -errno. */
+/* May suspend. Cancels what this loop has in flight on fd first (the
+ * operations above, the escape hatch's, an acceptor on it: their tasks
+ * see -EBADF), then closes fd. The cost does not depend on how many
+ * other fds are open: with nothing in flight on fd (the usual case, the
+ * task that used the fd closing it) only the close is submitted. Not
+ * covered: requests on fd submitted by other loops or outside ringo, and
+ * requests on registered (fixed) files. Returns 0 or -errno. Cancelled
+ * with the cancellation already pending, it returns -ECANCELED and does
+ * nothing (fd stays open); once submitted, the close runs to the end and
+ * its result is returned, the cancellation coming at the next suspension
+ * (a close the kernel had not yet started: -ECANCELED, fd still open). */
 int ringo_close(int fd);
 int ringo_shutdown(int fd, int how);
 /* Returns the new fd. O_CLOEXEC is not added: pass it. */
@@ -70,7 +80,12 @@ int ringo_poll(int fd, unsigned events);
 
 /* The escape hatch: prep(sqe, ctx) fills an SQE (any opcode; do not set
  * user_data, and IOSQE_IO_LINK only if you know there is no deadline);
- * the task waits for its final completion. Returns the CQE's res and, if
+ * the task waits for its final completion. ringo_close(fd) stops such a
+ * request when the SQE names fd as the file it works on: sqe->fd for the
+ * opcodes whose fd is a file (read/write/send/recv/poll/accept/connect/
+ * fsync/splice/tee/uring_cmd/... as the kernel's needs_file), and
+ * splice_fd_in for splice and tee; not when IOSQE_FIXED_FILE (or
+ * SPLICE_F_FD_IN_FIXED) makes it a registered-file index. Returns the CQE's res and, if
  * cqe_flags is not NULL, its flags. Intermediate completions of a
  * multishot request (IORING_CQE_F_MORE) are dropped. Under Valgrind,
  * memory the kernel fills for such a request is not known to be defined
@@ -139,7 +154,9 @@ typedef struct ringo_acceptor {
 /* Start accepting on listen_fd. 0, -ENOMEM, -EOPNOTSUPP, -EPERM. */
 int ringo_acceptor_init(ringo_acceptor *acc, int listen_fd);
 /* May suspend. The next accepted fd, or -errno (-EMFILE etc. are
- * reported once and accepting goes on). */
+ * reported once and accepting goes on). Once ringo_close(listen_fd) has
+ * been called, fds accepted before it are still returned, then -EBADF on
+ * every call: the acceptor never accepts on that fd number again. */
 int ringo_acceptor_next(ringo_acceptor *acc);
 /* May suspend (until the kernel's final completion). Stops accepting,
  * closes fds accepted but not taken, frees the impl. 0, or -EPERM
