@@ -4,6 +4,7 @@
 #   make test               build and run the cmocka suites
 #   make test SANITIZE=address,undefined   (or SANITIZE=thread)
 #   make valgrind           run the suites under valgrind memcheck
+#   make sweep              the long cancellation sweep (tests/test_cancel_sweep)
 #   make demo               the main job: echo server under load beside baselines
 #   make tour               the seeds' examples in C, on real time
 #   make examples           build/examples/...
@@ -69,7 +70,7 @@ PERF_CXX_BINS := $(PERF_CXX_SRCS:perf/%.cc=$(BUILD)/perf/%)
 LIB := $(BUILD)/libringo.a
 SOLIB := $(BUILD)/libringo.so
 
-.PHONY: all lib test examples perf install uninstall clean valgrind demo tour check-headers FORCE
+.PHONY: all lib test examples perf install uninstall clean valgrind demo tour check-headers sweep FORCE
 all: lib
 
 lib: $(LIB) $(SOLIB)
@@ -106,6 +107,27 @@ $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJS) $(LIB)
 # The example units a suite tests directly.
 $(BUILD)/tests/test_http_parse: $(BUILD)/examples/units/http_parse.o
 $(BUILD)/tests/test_resp_parse: $(BUILD)/examples/units/resp_parse.o
+
+# The cancellation sweep: its harness and scenario tables (tests/sweep/)
+# are linked into test_cancel_sweep only.
+SWEEP_SRCS := $(wildcard tests/sweep/*.c)
+SWEEP_OBJS := $(SWEEP_SRCS:tests/%.c=$(BUILD)/tests/%.o)
+
+$(BUILD)/tests/sweep/%.o: tests/sweep/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -c -o $@ $<
+
+$(BUILD)/tests/test_cancel_sweep: tests/test_cancel_sweep.c $(SWEEP_OBJS) $(TEST_SUPPORT_OBJS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(SWEEP_OBJS) $(TEST_SUPPORT_OBJS) $(LIB) -lcmocka $(LDLIBS)
+
+# The long sweep: every k up to RINGO_SWEEP_KMAX and RINGO_SWEEP_ROUNDS
+# random rounds per scenario, from a fresh seed (printed; set
+# RINGO_SWEEP_SEED to replay). make test runs a bounded sweep.
+sweep: $(BUILD)/tests/test_cancel_sweep
+	@seed=$${RINGO_SWEEP_SEED:-$$(date +%s)}; echo "sweep seed: $$seed"; \
+	RINGO_SWEEP_SEED=$$seed RINGO_SWEEP_KMAX=$${RINGO_SWEEP_KMAX:-400} \
+	RINGO_SWEEP_ROUNDS=$${RINGO_SWEEP_ROUNDS:-300} $(BUILD)/tests/test_cancel_sweep
 
 # Tests find the example binaries through RINGO_BUILD.
 test: $(TEST_BINS) $(TOUR_BINS) $(EXAMPLE_BINS)
@@ -217,4 +239,4 @@ clean:
 FORCE:
 
 -include $(RUNTIME_OBJS:.o=.d) $(TEST_BINS:=.d) $(TEST_SUPPORT_OBJS:.o=.d) $(EXAMPLE_BINS:=.d) \
-	$(TOUR_BINS:=.d) $(PERF_BINS:=.d) $(EXAMPLE_UNIT_OBJS:.o=.d)
+	$(TOUR_BINS:=.d) $(PERF_BINS:=.d) $(EXAMPLE_UNIT_OBJS:.o=.d) $(SWEEP_OBJS:.o=.d)

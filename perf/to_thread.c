@@ -4,6 +4,10 @@
  *   eventfd_pingpong_us     raw floor: two threads bouncing through two eventfds
  *   to_thread_per_s         10,000 tasks calling a trivial function at once
  *                           (CALLS times each, after a warm-up round)
+ *   to_thread_burst_ms      16 tasks each blocking 10 ms in to_thread at once,
+ *   to_thread_burst_max_ms  on the default pool (6 workers on 2 CPUs): median
+ *                           and worst wall time of 20 bursts; spread over the
+ *                           workers that is about 30 ms, serialised 160 ms
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -78,6 +82,40 @@ static int many(void *arg, void **result)
 	return 0;
 }
 
+#define BURST 16
+#define BURSTS 20
+static int64_t burst_ns[BURSTS];
+
+static int block_10ms(void *arg, void **result)
+{
+	usleep(10000);
+	return 0;
+}
+
+static int burst_caller(void *arg, void **result)
+{
+	return ringo_to_thread(block_10ms, NULL, result);
+}
+
+static int bursts(void *arg, void **result)
+{
+	ringo_loop *loop = ringo_loop_current();
+	for (int b = 0; b < BURSTS; b++) {
+		ringo_task *ts[BURST];
+		int64_t t0 = now_ns();
+		for (int i = 0; i < BURST; i++)
+			if (ringo_spawn(loop, burst_caller, NULL, NULL, &ts[i]) < 0)
+				return -1;
+		for (int i = 0; i < BURST; i++) {
+			ringo_await(ringo_task_future(ts[i]), NULL);
+			ringo_task_release(ts[i]);
+		}
+		burst_ns[b] = now_ns() - t0;
+		ringo_sleep(RINGO_USEC(20 * (b % 4))); /* idle workers: one spins, others sleep */
+	}
+	return 0;
+}
+
 static int efd_a, efd_b;
 
 static void *bouncer(void *arg)
@@ -140,6 +178,13 @@ int main(void)
 	int64_t took = now_ns() - t0;
 	ringo_task_release(t);
 	printf("to_thread_per_s %.0f\n", (double)TASKS * CALLS / (took / 1e9));
+
+	ringo_spawn(loop, bursts, NULL, NULL, &t);
+	ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL);
+	ringo_task_release(t);
+	qsort(burst_ns, BURSTS, sizeof(burst_ns[0]), cmp);
+	printf("to_thread_burst_ms %.1f\n", burst_ns[BURSTS / 2] / 1e6);
+	printf("to_thread_burst_max_ms %.1f\n", burst_ns[BURSTS - 1] / 1e6);
 	ringo_loop_free(loop);
 	return 0;
 }

@@ -6,6 +6,7 @@
  * is handed out next: scheduling a callback touches one cache line.
  */
 #include "internal.h"
+#include "thread_internal.h"
 
 static struct ringo__cb *cb_at(const ringo_loop *loop, uint32_t index)
 {
@@ -103,6 +104,11 @@ int ringo_call_soon(ringo_loop *loop, ringo_callback_fn *fn, void *arg, ringo_ha
 	int err = schedule_check(loop, fn);
 	if (ringo__unlikely(err < 0))
 		return err;
+	/* asyncio's order: what was posted with call_soon_threadsafe before
+	 * this call (by this thread, or by one that synchronised with it)
+	 * runs first. One relaxed load when nothing is waiting. */
+	if (ringo__unlikely(ringo__xq_pending(loop)))
+		ringo__xq_catch_up(loop);
 	struct ringo__cb *cb = ringo__cb_new(loop);
 	if (ringo__unlikely(!cb))
 		return -ENOMEM;

@@ -18,6 +18,7 @@ void ringo__future_init(ringo_future *fut, ringo_loop *loop)
 	fut->refs = 1;
 	fut->state = RINGO__FUT_PENDING;
 	fut->is_task = 0;
+	fut->is_job = 0;
 	fut->error = 0;
 	fut->value = NULL;
 	fut->cancel_msg = NULL;
@@ -154,6 +155,8 @@ static int check_settable(const ringo_future *fut)
 		return -EPERM;
 	if (fut->state != RINGO__FUT_PENDING)
 		return -EALREADY;
+	if (fut->is_job)
+		return -EPERM; /* a worker runs fn for it: done means fn returned */
 	return 0;
 }
 
@@ -185,6 +188,8 @@ bool ringo_future_cancel(ringo_future *fut, const char *msg)
 		return ringo_task_cancel(ringo_future_task(fut), msg);
 	if (fut->state != RINGO__FUT_PENDING)
 		return false;
+	if (ringo__unlikely(fut->is_job))
+		return ringo__job_cancel(fut, msg);
 	ringo__future_complete(fut, RINGO__FUT_CANCELLED, NULL, -ECANCELED, msg);
 	return true;
 }

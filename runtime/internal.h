@@ -291,8 +291,11 @@ struct ringo_future {
 	uint32_t refs;
 	uint8_t state;                 /* enum ringo__future_state */
 	uint8_t is_task;               /* this future is the head of a ringo_task */
+	uint8_t is_job;                /* run_in_executor's: cancel asks the executor
+					* (ringo__job_cancel); only fn's outcome sets it */
 	int error;                     /* state ERROR: the negative errno */
-	void *value;                   /* state RESULT: the value */
+	void *value;                   /* state RESULT: the value; pending is_job
+					* future: its executor job */
 	const char *cancel_msg;        /* state CANCELLED: message or NULL */
 	ringo_task *waiter;            /* a task awaiting it, registered before any
 					* done callback: woken first, needs no record */
@@ -317,6 +320,10 @@ int ringo__future_add_waiter(ringo_future *fut, ringo_task *task);
 void ringo__future_remove_waiter(ringo_future *fut, ringo_task *task);
 /* Drop done callbacks without running them (loop close). */
 void ringo__future_drop_callbacks(ringo_future *fut);
+/* ringo_future_cancel of a pending is_job future (to_thread.c): a job not
+ * yet started is withdrawn and the future cancelled; a running one
+ * completes with fn's outcome when fn returns. true. */
+bool ringo__job_cancel(ringo_future *fut, const char *msg);
 /* Called by release at the last reference of a task future. */
 void ringo__task_free(ringo_future *fut);
 /* Describe a work item for reports; the task layer knows its own. */
@@ -378,6 +385,10 @@ void ringo__task_clear_cancel(ringo_task *t);
  * future cancelled with msg): asyncio's CancelledError carries msg, and
  * the task reports it if it ends cancelled by letting it through. */
 void ringo__task_note_cancel(const char *msg);
+/* A call consumed the running task's cancellation but reports a partial
+ * result instead (ringo_send_all's short count): put the cancellation
+ * back so the next suspension delivers it. cancelling() is unchanged. */
+void ringo__task_defer_cancel(ringo_task *t);
 /* Stacks of the loop's task pools: free and committed, free and given
  * back, in use. For tests and diagnostics. */
 void ringo__task_stack_stats(ringo_loop *loop, size_t *hot, size_t *cold, size_t *live);

@@ -178,6 +178,7 @@ static int begin(struct ringo__io_op *op, int opcode, unsigned nsqe, bool with_d
 	op->two_fds = false;
 	op->deadline = with_deadline ? ringo__io_take_deadline(tio) : 0;
 	op->cancel_sent = false;
+	op->deadline_fired = false;
 	op->res = 0;
 	op->cqe_flags = 0;
 	if (ringo__unlikely(op->deadline))
@@ -215,7 +216,7 @@ static int map_result(struct ringo__io_op *op, int res)
 		ringo__task_clear_cancel(op->task);
 		return -ECANCELED;
 	}
-	if (op->deadline && ringo__mono_ns() >= op->mono_deadline)
+	if (op->deadline && (op->deadline_fired || ringo__mono_ns() >= op->mono_deadline))
 		return -ETIMEDOUT;
 	/* Exact: ringo_close() marked this request when it cancelled it. */
 	if (op->link.closed || (op->two_fds && op->link2.closed))
@@ -302,6 +303,45 @@ static inline int link_fds(struct ringo__io_op *op, const struct io_uring_sqe *s
 	return link_fds_slow(op, sqe);
 }
 
+/* io_uring runs splice and tee on a worker thread from the start, and a
+ * timeout linked to such a request is never armed (seen on 6.18: the
+ * splice blocks past its deadline). Their deadline is a loop timer that
+ * cancels the operation, as a task cancel would. */
+static bool worker_only(uint8_t opcode)
+{
+	return opcode == IORING_OP_SPLICE || opcode == IORING_OP_TEE;
+}
+
+static void deadline_fire(void *arg)
+{
+	struct ringo__io_op *op = arg;
+	if (!op->link.user_data || op->cancel_sent)
+		return;
+	struct io_uring_sqe *sqe = ringo__sqe(op->io->loop);
+	if (!sqe)
+		return;
+	op->deadline_fired = true;
+	io_uring_prep_cancel64(sqe, op->link.user_data, 0);
+	sqe->user_data = 0;
+}
+
+/* The operation's deadline: a linked timeout (same submission), or for
+ * worker-only opcodes a loop timer (true: *timer must be cancelled). */
+__attribute__((noinline)) static bool add_deadline(struct ringo__io_op *op,
+						   struct io_uring_sqe *sqe, ringo_handle *timer)
+{
+	ringo_loop *loop = op->io->loop;
+	if (worker_only(sqe->opcode) &&
+	    ringo_call_at(loop, op->deadline, deadline_fire, op, timer) == 0)
+		return true;
+	sqe->flags |= IOSQE_IO_LINK;
+	struct io_uring_sqe *lt = io_uring_get_sqe(&loop->ring);
+	RINGO_ASSERT(lt != NULL); /* reserved by begin() */
+	io_uring_prep_link_timeout(lt, &op->ts, 0);
+	lt->user_data = 0;
+	return false;
+}
+
 int ringo__io_wait(struct ringo__io_op *op, struct io_uring_sqe *sqe)
 {
 	ringo_loop *loop = op->io->loop;
@@ -319,15 +359,12 @@ int ringo__io_wait(struct ringo__io_op *op, struct io_uring_sqe *sqe)
 		return err;
 	}
 	sqe->user_data = op->link.user_data;
-	if (op->deadline) {
-		sqe->flags |= IOSQE_IO_LINK;
-		struct io_uring_sqe *lt = io_uring_get_sqe(&loop->ring);
-		RINGO_ASSERT(lt != NULL); /* reserved by begin() */
-		io_uring_prep_link_timeout(lt, &op->ts, 0);
-		lt->user_data = 0;
-	}
+	ringo_handle timer;
+	bool timed = op->deadline && add_deadline(op, sqe, &timer);
 	int res = ringo__task_suspend(&io_wait_ops, op);
 	RINGO_ASSERT(op->link.user_data == 0); /* woken by the final CQE only */
+	if (timed)
+		ringo_handle_cancel(timer);
 	return map_result(op, res);
 }
 

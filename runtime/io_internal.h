@@ -60,6 +60,7 @@ struct ringo__io_op {
 	int32_t res;
 	uint32_t cqe_flags;
 	bool cancel_sent;            /* the task was cancelled: ASYNC_CANCEL sent */
+	bool deadline_fired;         /* the deadline timer cancelled it (splice, tee) */
 	bool two_fds;                /* link2 is in use */
 	struct ringo__fd_link link2; /* splice/tee: the input fd */
 };

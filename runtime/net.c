@@ -4,11 +4,13 @@
  * StreamWriter essentials) and provided buffer rings.
  */
 #include <arpa/inet.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -97,6 +99,41 @@ int ringo_listen_tcp(const char *host, int port, int backlog, unsigned flags)
 	return bind_listen(fd, &a, len, backlog);
 }
 
+/* Is the socket file at a live (someone listens: -EADDRINUSE) or stale
+ * (connect refused: 0)? A non-blocking connect never waits; a live server
+ * sees one connection that closes at once. */
+static int probe_unix(const union sockaddr_any *a, socklen_t len)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	int err = connect(fd, &a->sa, len) == 0 ? 0 : errno;
+	close(fd);
+	if (err == ECONNREFUSED)
+		return 0;
+	if (err == 0 || err == EAGAIN || err == EINPROGRESS)
+		return -EADDRINUSE; /* accepted, or its backlog is full */
+	return -err;
+}
+
+/* Make room at path for a new socket: nothing there, or a stale socket
+ * (removed). Anything else stays: -EEXIST for a file that is not a
+ * socket, -EADDRINUSE for a socket a server listens on. */
+static int clear_unix_path(const char *path, const union sockaddr_any *a, socklen_t len)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -EEXIST;
+	int err = probe_unix(a, len);
+	if (err < 0)
+		return err;
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
 int ringo_listen_unix(const char *path, int backlog)
 {
 	union sockaddr_any a;
@@ -104,10 +141,13 @@ int ringo_listen_unix(const char *path, int backlog)
 	int err = parse_unix(path, &a, &len);
 	if (err < 0)
 		return err;
+	err = clear_unix_path(path, &a, len);
+	if (err < 0)
+		return err;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	unlink(path); /* a stale socket file from an earlier run */
+	/* Another process may have bound path since: bind says -EADDRINUSE. */
 	return bind_listen(fd, &a, len, backlog);
 }
 
@@ -361,8 +401,9 @@ int ringo_acceptor_close(ringo_acceptor *acc)
 		bool was_pending = ringo__task_cancel_pending(self);
 		ringo__task_clear_cancel(self); /* suspend must really wait */
 		ringo__task_suspend(&acc_close_ops, a);
+		/* Put back, not requested again: cancelling() stays as it was. */
 		if (was_pending)
-			ringo_task_cancel(self, NULL);
+			ringo__task_defer_cancel(self);
 	}
 	ringo__fd_link_del(&a->link);
 	while (a->count) {
@@ -376,7 +417,22 @@ int ringo_acceptor_close(ringo_acceptor *acc)
 	return 0;
 }
 
-/* ---- buffered streams ---- */
+/* ---- buffered streams ----
+ *
+ * Reads follow the cancellation rule (DESIGN.md): a read that fails --
+ * EOF in the middle of a message, an error, a deadline, a cancellation --
+ * hands the caller nothing and consumes nothing. Received bytes wait in
+ * the read buffer until the whole request can be met and are copied out
+ * only then, so whatever stops a read finds them still there for peek or
+ * the next read. asyncio does the same on cancellation; at EOF it hands
+ * the partial bytes over inside IncompleteReadError and empties its
+ * buffer, where ringo leaves them at ringo_stream_peek.
+ *
+ * Writes cannot be taken back once the kernel has them, so they are made
+ * countable instead: s->wsent counts bytes sent, s->wlen what is still
+ * buffered, and a send that stops part-way drops exactly the bytes that
+ * went out.
+ */
 
 void ringo_stream_init(ringo_stream *s, int fd, void *rbuf, size_t rcap, void *wbuf,
 		       size_t wcap)
@@ -384,13 +440,13 @@ void ringo_stream_init(ringo_stream *s, int fd, void *rbuf, size_t rcap, void *w
 	memset(s, 0, sizeof(*s));
 	s->fd = fd;
 	s->rbuf = rbuf;
-	s->rcap = rcap;
+	s->rcap = rbuf ? rcap : 0;
 	s->wbuf = wbuf;
 	s->wcap = wbuf ? wcap : 0;
 }
 
 /* Receive more into the read buffer (compacting first). >0, 0 at EOF,
- * -EMSGSIZE when full, -errno. */
+ * -EMSGSIZE when full, -errno. Received bytes are only ever appended. */
 static int fill(ringo_stream *s)
 {
 	if (s->rpos && s->rlen)
@@ -419,34 +475,45 @@ void ringo_stream_consume(ringo_stream *s, size_t n)
 		s->rpos = 0;
 }
 
+/* Hand the first len buffered bytes to the caller. */
+static int take(ringo_stream *s, void *dst, size_t len)
+{
+	memcpy(dst, s->rbuf + s->rpos, len);
+	ringo_stream_consume(s, len);
+	return (int)len;
+}
+
 int ringo_stream_read_some(ringo_stream *s, void *dst, size_t len)
 {
+	if (len == 0)
+		return 0;
+	if (len > INT_MAX)
+		len = INT_MAX;
 	if (s->rlen == 0) {
+		/* Unbuffered: one recv straight into dst is already
+		 * all-or-nothing (a completed recv is returned). */
 		if (s->rcap == 0)
 			return ringo_recv(s->fd, dst, len, 0);
 		int n = fill(s);
 		if (n <= 0)
 			return n;
 	}
-	size_t take = len < s->rlen ? len : s->rlen;
-	memcpy(dst, s->rbuf + s->rpos, take);
-	ringo_stream_consume(s, take);
-	return (int)take;
+	return take(s, dst, len < s->rlen ? len : s->rlen);
 }
 
 int ringo_stream_read_exactly(ringo_stream *s, void *dst, size_t len)
 {
-	size_t got = 0;
-	char *out = dst;
-	while (got < len) {
-		int n = ringo_stream_read_some(s, out + got, len - got);
+	/* A partial message must fit in the buffer to be kept on failure. */
+	if (len > s->rcap || len > INT_MAX)
+		return -EMSGSIZE;
+	while (s->rlen < len) {
+		int n = fill(s);
 		if (n < 0)
 			return n;
 		if (n == 0)
-			return got ? -ENODATA : 0;
-		got += (size_t)n;
+			return s->rlen ? -ENODATA : 0;
 	}
-	return (int)len;
+	return len ? take(s, dst, len) : 0;
 }
 
 static const char *find(const char *hay, size_t hlen, const char *needle, size_t nlen)
@@ -474,53 +541,87 @@ int ringo_stream_read_until(ringo_stream *s, const char *delim, size_t dlen)
 	}
 }
 
-int ringo_send_all(int fd, const void *buf, size_t len)
+/* Send buf[0, len) with as many sends as it takes. 0, or the error that
+ * stopped it; *sent counts the bytes that went out either way. */
+static int send_counted(int fd, const char *buf, size_t len, size_t *sent)
 {
-	const char *p = buf;
-	size_t done = 0;
-	while (done < len) {
-		int n = ringo_send(fd, p + done, len - done, 0);
+	*sent = 0;
+	while (*sent < len) {
+		int n = ringo_send(fd, buf + *sent, len - *sent, 0);
 		if (n < 0)
 			return n;
-		done += (size_t)n;
+		if (n == 0)
+			return -EIO; /* a stream socket never sends nothing */
+		*sent += (size_t)n;
 	}
-	return (int)len;
+	return 0;
+}
+
+int ringo_send_all(int fd, const void *buf, size_t len)
+{
+	if (len > INT_MAX)
+		return -EINVAL;
+	size_t sent;
+	int err = send_counted(fd, buf, len, &sent);
+	if (err == 0 || sent == 0)
+		return err == 0 ? (int)len : err;
+	/* Stopped part-way: the count is what the caller must know (write(2)
+	 * after a signal does the same). The cancellation the last send
+	 * consumed is put back, for the task's next suspension. */
+	ringo_task *self = ringo_current_task();
+	if (err == -ECANCELED && self && ringo_task_cancelling(self) > 0)
+		ringo__task_defer_cancel(self);
+	return (int)sent;
+}
+
+/* Errors about the task or the loop, not the connection: the stream stays
+ * usable after them. */
+static bool stream_broken_by(int err)
+{
+	return err != -ECANCELED && err != -ETIMEDOUT && err != -EPERM && err != -ENOMEM &&
+	       err != -ESHUTDOWN;
 }
 
 int ringo_stream_flush(ringo_stream *s)
 {
 	if (s->error)
 		return s->error;
-	if (s->wlen == 0)
-		return 0;
-	int n = ringo_send_all(s->fd, s->wbuf, s->wlen);
-	s->wlen = 0;
-	if (n < 0)
-		s->error = n;
-	return n < 0 ? n : 0;
+	size_t sent;
+	int err = send_counted(s->fd, s->wbuf, s->wlen, &sent);
+	/* What went out leaves the buffer; the rest stays, in order. */
+	s->wlen -= sent;
+	if (s->wlen && sent)
+		memmove(s->wbuf, s->wbuf + sent, s->wlen);
+	s->wsent += sent;
+	if (err < 0 && stream_broken_by(err))
+		s->error = err;
+	return err;
 }
 
 int ringo_stream_write(ringo_stream *s, const void *src, size_t len)
 {
 	if (s->error)
 		return s->error;
-	if (s->wlen + len <= s->wcap) {
+	if (len <= s->wcap - s->wlen) {
 		memcpy(s->wbuf + s->wlen, src, len);
 		s->wlen += len;
 		return 0;
 	}
 	int err = ringo_stream_flush(s);
 	if (err < 0)
-		return err;
+		return err; /* nothing of src taken */
 	if (len <= s->wcap) {
 		memcpy(s->wbuf, src, len);
 		s->wlen = len;
 		return 0;
 	}
-	int n = ringo_send_all(s->fd, src, len);
-	if (n < 0)
-		s->error = n;
-	return n < 0 ? n : 0;
+	/* Larger than the buffer: straight out, counted in wsent. */
+	size_t sent;
+	err = send_counted(s->fd, src, len, &sent);
+	s->wsent += sent;
+	if (err < 0 && stream_broken_by(err))
+		s->error = err;
+	return err;
 }
 
 /* ---- provided buffer rings ---- */

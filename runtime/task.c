@@ -511,6 +511,12 @@ void ringo__task_clear_cancel(ringo_task *t)
 	t->cancel_pending = false;
 }
 
+void ringo__task_defer_cancel(ringo_task *t)
+{
+	RINGO_ASSERT(t->state == RINGO_TASK_RUNNING);
+	t->cancel_pending = true;
+}
+
 ringo_task *ringo__task_io_begin(struct ringo__task_io **tio, int *err)
 {
 	ringo_task *t = need_task(err);

@@ -154,6 +154,7 @@ int ringo__xq_post(ringo_loop *loop, ringo__xq_fn *fn, void *a, void *b)
 size_t ringo__xq_drain(ringo_loop *loop)
 {
 	struct ringo__xq *xq = loop->xq;
+	RINGO_ASSERT(!xq->draining);
 	/* Before the swap: a push that misses this drain sees false and rings. */
 	atomic_store(&xq->signalled, false);
 	pthread_mutex_lock(&xq->lock);
@@ -165,8 +166,12 @@ size_t ringo__xq_drain(ringo_loop *loop)
 	pthread_mutex_unlock(&xq->lock);
 	xq->spare = NULL;
 	xq->spare_cap = 0;
+	/* Handlers may call call_soon, which must not start a nested drain:
+	 * newer posts would run before the rest of this batch. */
+	xq->draining = true;
 	for (size_t i = 0; i < n; i++)
 		v[i].fn(loop, v[i].a, v[i].b);
+	xq->draining = false;
 	/* Keep the larger buffer as the spare. */
 	if (cap >= xq->spare_cap) {
 		free(xq->spare);
@@ -190,9 +195,10 @@ void ringo__xq_wait_drain(ringo_loop *loop)
 	ringo__xq_drain(loop);
 }
 
-bool ringo__xq_pending(ringo_loop *loop)
+__attribute__((cold, noinline)) void ringo__xq_catch_up(ringo_loop *loop)
 {
-	return atomic_load_explicit(&loop->xq->signalled, memory_order_relaxed);
+	if (!loop->xq->draining)
+		ringo__xq_drain(loop);
 }
 
 #define SPIN_NS 30000
@@ -296,6 +302,11 @@ int ringo_call_soon_threadsafe(ringo_loop *loop, ringo_callback_fn *fn, void *ar
 {
 	if (!loop || !fn)
 		return -EINVAL;
+	/* From the thread running the loop: straight to the ready queue, in
+	 * order with call_soon (which first takes in whatever other threads
+	 * posted before), with no lock and no eventfd write. */
+	if (ringo__current_loop == loop)
+		return ringo_call_soon(loop, fn, arg, NULL);
 	return push1(loop, ts_call, (void *)fn, arg, true);
 }
 
@@ -308,6 +319,11 @@ struct ringo_tsfuture {
 	int state;                   /* (lock) enum ringo__future_state */
 	int error;                   /* (lock) ERROR: the errno */
 	void *value;                 /* (lock) RESULT: the value */
+	/* (lock) ringo_tsfuture_cancel was called while pending: the loop
+	 * side cancels the task, or never spawns it. The tsfuture itself
+	 * completes only when the task is done (then nothing on the loop
+	 * still uses arg). */
+	bool cancel_requested;
 	/* Set at creation, read-only after. */
 	ringo_loop *loop;
 	ringo_task_fn *fn;
@@ -399,18 +415,35 @@ static void on_task_done(ringo_future *fut, void *arg)
 	deliver(arg, rc, value);
 }
 
-/* Runs before the task layer's own close (hooks run newest first, and this
- * one is registered after the first spawn): tasks are still alive. */
-static void tsf_close(ringo_loop *loop, void *ctx)
+void ringo__tsf_cancel_all(ringo_loop *loop)
 {
-	struct tsf_state *s = ctx;
+	struct tsf_state *s = loop->tsf;
+	if (!s)
+		return;
+	RINGO_ASSERT(loop->closed);
 	while (!ringo__list_empty(&s->live)) {
 		ringo_tsfuture *f = ringo__container_of(s->live.next, ringo_tsfuture, link);
+		/* A no-op if the task layer closed first: a closed loop drops
+		 * done callbacks instead of running them. */
 		ringo_future_remove_done_callback(ringo_task_future(f->task), on_task_done, f);
 		deliver(f, -ECANCELED, NULL);
 	}
+}
+
+static void tsf_close(ringo_loop *loop, void *ctx)
+{
+	struct tsf_state *s = ctx;
+	ringo__tsf_cancel_all(loop);
 	ringo__free(loop, s, sizeof(*s));
 	loop->tsf = NULL;
+}
+
+static bool cancel_requested(ringo_tsfuture *f)
+{
+	pthread_mutex_lock(&f->lock);
+	bool requested = f->cancel_requested;
+	pthread_mutex_unlock(&f->lock);
+	return requested;
 }
 
 static void spawn_entry(ringo_loop *loop, void *a, void *b)
@@ -418,8 +451,11 @@ static void spawn_entry(ringo_loop *loop, void *a, void *b)
 	ringo_tsfuture *f = a;
 	int err = -ESHUTDOWN;
 	struct tsf_state *s = NULL;
-	if (loop->closed || ringo_tsfuture_done(f))
-		goto fail; /* closed, or cancelled before it could start */
+	if (loop->closed)
+		goto fail;
+	err = -ECANCELED;
+	if (cancel_requested(f))
+		goto fail; /* cancelled before it could start: fn never runs */
 	err = -ENOMEM;
 	s = tsf_state(loop);
 	if (!s)
@@ -481,24 +517,30 @@ static void cancel_entry(ringo_loop *loop, void *a, void *b)
 	ringo_tsfuture_release(f);
 }
 
+/* The tsfuture does not complete here: the task may be using arg right
+ * now, so it completes when the task is done (cancelled, or finished
+ * anyway), by on_task_done, as for a cancelled Task in asyncio. */
 bool ringo_tsfuture_cancel(ringo_tsfuture *f)
 {
 	if (!f)
 		return false;
 	pthread_mutex_lock(&f->lock);
 	bool pending = f->state == RINGO__FUT_PENDING;
-	if (pending) {
-		f->state = RINGO__FUT_CANCELLED;
-		pthread_cond_broadcast(&f->cond);
-	}
+	bool first = pending && !f->cancel_requested;
+	f->cancel_requested |= pending;
 	pthread_mutex_unlock(&f->lock);
-	if (!pending)
-		return false;
-	/* The loop side still holds its reference (it delivers into a
-	 * pending future only), so the loop is alive to take this. */
+	if (!first)
+		return pending;
+	/* Posting is a post to the loop like any other: the caller keeps the
+	 * loop alive meanwhile (thread.h). The request holds a reference. */
 	ringo_tsfuture_ref(f);
-	if (ringo__xq_post(f->loop, cancel_entry, f, NULL) < 0)
-		ringo_tsfuture_release(f); /* -ENOMEM: the task runs on */
+	if (ringo__xq_post(f->loop, cancel_entry, f, NULL) < 0) {
+		pthread_mutex_lock(&f->lock);
+		f->cancel_requested = false;
+		pthread_mutex_unlock(&f->lock);
+		ringo_tsfuture_release(f);
+		return false; /* -ENOMEM: nothing was asked */
+	}
 	return true;
 }
 

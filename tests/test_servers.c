@@ -81,7 +81,8 @@ static int echo_client(void *arg, void **result)
 		free(out);
 		return 0;
 	}
-	char rb[4096];
+	/* read_exactly keeps a partial message buffered: room for the largest. */
+	char rb[MAX_MSG];
 	ringo_stream s;
 	ringo_stream_init(&s, fd, rb, sizeof(rb), NULL, 0);
 	for (int r = 0; r < c->rounds; r++) {

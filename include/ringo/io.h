@@ -99,8 +99,9 @@ bool ringo_io_supported(int opcode);
 
 /* ---- deadlines ----
  * Times are absolute ringo_loop_time_ns() values. An operation that
- * reaches its deadline is cancelled in the kernel (a linked timeout) and
- * returns -ETIMEDOUT. */
+ * reaches its deadline is cancelled in the kernel (a linked timeout; for
+ * splice and tee, which io_uring runs on a worker thread where a linked
+ * timeout is never armed, a loop timer) and returns -ETIMEDOUT. */
 
 /* The next I/O operation of the calling task (only that one) fails with
  * -ETIMEDOUT unless it completes by deadline_ns. 0 clears it. -EPERM
@@ -135,14 +136,21 @@ enum {
  * SO_REUSEADDR and TCP_NODELAY (inherited by accepted sockets) are set.
  * Returns the listening fd or -errno. Does not suspend. */
 int ringo_listen_tcp(const char *host, int port, int backlog, unsigned flags);
-/* Listen on a Unix stream socket at path (an existing socket file there is
- * replaced). Returns the fd or -errno. */
+/* Listen on a Unix stream socket at path. A stale socket file there (one
+ * nobody listens on: connect is refused) is replaced; anything else is
+ * left alone: -EEXIST if path is not a socket (a regular file, a
+ * directory, ...), -EADDRINUSE if a server listens on it (it sees one
+ * connection that closes at once: the probe). Returns the fd or -errno.
+ * Does not suspend. */
 int ringo_listen_unix(const char *path, int backlog);
 /* The local port of a bound socket, or -errno. */
 int ringo_local_port(int fd);
 /* May suspend. Connect to host:port (numeric v4/v6 address) or, with
  * port < 0, to the Unix socket at host. deadline_ns 0 = none. Returns the
- * connected fd (TCP_NODELAY set) or -errno (-ETIMEDOUT at the deadline). */
+ * connected fd (TCP_NODELAY set) or -errno (-ETIMEDOUT at the deadline).
+ * Cancelled: -ECANCELED and no fd is left open (the peer may see a
+ * connection that closes at once); a connect that completed first is
+ * returned, and the cancel comes at the next suspension. */
 int ringo_dial(const char *host, int port, int64_t deadline_ns);
 
 /* Multishot accept: one SQE keeps accepting; accepted fds queue here until
@@ -165,38 +173,81 @@ int ringo_acceptor_close(ringo_acceptor *acc);
 
 /* A buffered stream on a connected fd (asyncio StreamReader/Writer's
  * essentials). The buffers are the caller's: rbuf of rcap bytes for
- * reading, wbuf of wcap bytes for writing (wbuf may be NULL: writes go
- * straight out). Does not own fd. */
+ * reading (NULL: unbuffered, read_some only), wbuf of wcap bytes for
+ * writing (NULL: writes go straight out). Both must stay valid while the
+ * stream is used. Does not own fd. The fields may be read, not written.
+ *
+ * Reads, under cancellation and every other failure: a read that fails
+ * (-ECANCELED, -ETIMEDOUT, -ENODATA at EOF mid-message, -EMSGSIZE, an
+ * error) hands the caller nothing and consumes nothing: every byte
+ * received stays buffered, readable with ringo_stream_peek or the next
+ * read, and dst is not written. A read that returns a count consumed
+ * exactly that many bytes. (asyncio keeps the bytes on cancellation too;
+ * at EOF it hands them over in IncompleteReadError, ringo leaves them at
+ * peek.) So a message must fit in rbuf to be read whole: read_exactly
+ * and read_until need len, or the line, <= rcap.
+ *
+ * Writes cannot be taken back once sent, so they are counted: s->wsent
+ * is the bytes sent so far, s->wlen the bytes buffered and not sent. A
+ * write or flush that fails part-way (cancelled, deadline, error) removes
+ * from the buffer exactly the bytes that went out and keeps the rest, in
+ * order, for the next flush; -ECANCELED and -ETIMEDOUT leave the stream
+ * usable, a connection error is sticky (s->error, returned by every later
+ * write and flush).
+ *
+ * Deadlines: use a deadline scope (ringo_deadline_push) around a stream
+ * call; a one-shot ringo_io_deadline bounds only its first operation. */
 typedef struct ringo_stream {
 	int fd;
 	char *rbuf;
 	size_t rcap, rpos, rlen;  /* unread bytes: rbuf[rpos, rpos + rlen) */
 	char *wbuf;
-	size_t wcap, wlen;
-	int error;                /* first write error, sticky */
+	size_t wcap, wlen;        /* bytes buffered, not sent yet: wbuf[0, wlen) */
+	uint64_t wsent;           /* bytes sent so far by write and flush */
+	int error;                /* first connection error of a write, sticky */
 } ringo_stream;
 void ringo_stream_init(ringo_stream *s, int fd, void *rbuf, size_t rcap, void *wbuf,
 		       size_t wcap);
-/* May suspend. Read exactly len bytes into dst. Returns len; 0 at a clean
- * EOF before any byte; -ENODATA at EOF after some but not all bytes (EOF
- * in the middle of a message); or -errno (-ECONNRESET, ...). */
+/* May suspend. Read exactly len bytes into dst. Returns len (0 for len
+ * 0); 0 at a clean EOF with nothing buffered; -ENODATA at EOF after some
+ * but not all bytes (they stay buffered: peek, then consume or close);
+ * -EMSGSIZE at once if len > rcap (a partial message could not be kept:
+ * read such a message in pieces with read_some); -ECANCELED, -ETIMEDOUT
+ * (the bytes received so far stay buffered); or -errno (-ECONNRESET...). */
 int ringo_stream_read_exactly(ringo_stream *s, void *dst, size_t len);
 /* May suspend. Read until delim (a byte string) has been seen; returns the
  * length of the line including delim, which stays readable at
- * ringo_stream_peek() until ringo_stream_consume(). 0 at EOF with nothing
- * buffered, -ENODATA at EOF mid-line, -EMSGSIZE if the buffer fills first. */
+ * ringo_stream_peek() until ringo_stream_consume() (nothing is consumed,
+ * even on success). 0 at EOF with nothing buffered, -ENODATA at EOF
+ * mid-line, -EMSGSIZE if the buffer fills first, -ECANCELED/-ETIMEDOUT;
+ * on every failure the bytes received stay buffered. */
 int ringo_stream_read_until(ringo_stream *s, const char *delim, size_t dlen);
 /* May suspend. Read whatever is available (at least one byte, at most
- * len); 0 at EOF. */
+ * len; buffered bytes first, without suspending); 0 at EOF (and for len
+ * 0). On -ECANCELED / -ETIMEDOUT / -errno nothing was consumed. Works
+ * unbuffered (rcap 0): one recv into dst. */
 int ringo_stream_read_some(ringo_stream *s, void *dst, size_t len);
 /* Buffered bytes not yet consumed. */
 const char *ringo_stream_peek(const ringo_stream *s, size_t *len);
 void ringo_stream_consume(ringo_stream *s, size_t n);
-/* May suspend (when the write buffer fills). Queue bytes; 0 or -errno. */
+/* May suspend (when the write buffer fills). Take len bytes of src: copy
+ * them into the buffer if they fit (no suspension); else flush first
+ * and then copy them, or, if len > wcap, send them straight out. Returns
+ * 0 when all len bytes were taken (sent, or buffered for a later write or
+ * flush), or -errno. After a failure, src[0, k) was taken where k is
+ * s->wsent + s->wlen after the call minus the same sum before it: 0 for a
+ * len <= wcap (a failed flush of older bytes takes nothing of src), and
+ * the bytes that went out for a larger len. src may be reused as soon as
+ * the call returns. */
 int ringo_stream_write(ringo_stream *s, const void *src, size_t len);
-/* May suspend. Send everything buffered; 0 or -errno. */
+/* May suspend. Send everything buffered: 0, or -errno with the bytes that
+ * were not sent still buffered (s->wlen; s->wsent grew by what went). */
 int ringo_stream_flush(ringo_stream *s);
-/* May suspend. Send all len bytes (short sends resumed). len or -errno. */
+/* May suspend. Send all len bytes (short sends resumed). Returns len; or,
+ * if it stopped part-way (cancelled, deadline, error) after k > 0 bytes
+ * went out, k, as write(2) does after a signal: the reason comes with the
+ * next call (a cancellation is delivered at the task's next suspension);
+ * or -errno if nothing went out. len > INT_MAX: -EINVAL. */
 int ringo_send_all(int fd, const void *buf, size_t len);
 
 /* Provided buffer ring: nbufs buffers of bufsize bytes (nbufs a power of

@@ -37,10 +37,15 @@
 
 /* Any thread. Schedule fn(arg) on loop as ringo_call_soon would, waking the
  * loop if it sleeps. The only scheduling call valid off the loop's thread.
- * Callbacks posted by one thread run in the order posted. Returns 0,
- * -EINVAL (NULL loop/fn), -ESHUTDOWN (loop closed or closing: fn will not
- * run), -ENOMEM. arg is passed through untouched; if the loop is closed
- * before the callback runs it is dropped without running. */
+ * Order (asyncio's): callbacks posted by one thread run in the order
+ * posted, and a post that happens before a ringo_call_soon on the loop's
+ * thread (made on that same thread, or on one that synchronised with it
+ * since: joined, a lock, an atomic) runs before that call_soon's callback.
+ * From the loop's own thread while it runs this is ringo_call_soon (no
+ * lock, no wake-up). Returns 0, -EINVAL (NULL loop/fn), -ESHUTDOWN (loop
+ * closed or closing: fn will not run), -ENOMEM. arg is passed through
+ * untouched; if the loop is closed before the callback runs it is dropped
+ * without running. */
 int ringo_call_soon_threadsafe(ringo_loop *loop, ringo_callback_fn *fn, void *arg);
 
 /* A thread-side future: the outcome of a task spawned from another thread
@@ -51,24 +56,39 @@ typedef struct ringo_tsfuture ringo_tsfuture;
 /* Any thread. Spawn fn(arg) as a task on loop (asyncio's
  * run_coroutine_threadsafe). On success *out is a new tsfuture owned by the
  * caller (ringo_tsfuture_release() it). The task starts on the loop's next
- * iteration. 0, -EINVAL, -ESHUTDOWN, -ENOMEM. If spawning fails later on
- * the loop thread (-ENOMEM) or the loop closes first, the tsfuture
- * completes with that error (-ESHUTDOWN / -ECANCELED). */
+ * iteration. 0, -EINVAL (NULL loop/fn/out), -ESHUTDOWN (loop closed or
+ * closing), -ENOMEM. If spawning fails later on the loop thread
+ * (-ENOMEM) or the loop closes first, the tsfuture completes with that
+ * error (-ESHUTDOWN before the task started, -ECANCELED after).
+ * arg belongs to the task until the tsfuture is done: only then may the
+ * caller free or reuse it (whatever ringo_tsfuture_result returned
+ * meanwhile, -ETIMEDOUT included). */
 int ringo_spawn_threadsafe(ringo_loop *loop, ringo_task_fn *fn, void *arg, ringo_tsfuture **out);
 
 /* Any thread, except the loop's own while the outcome is pending (that
- * would deadlock: -EDEADLK). Block the calling thread until the outcome is
- * known or timeout_ns passes (< 0: no limit; 0: poll). Returns the task's
- * outcome as ringo_future_result() (0 and *value, its error, -ECANCELED),
- * or -ETIMEDOUT (the task goes on; call ringo_tsfuture_cancel to stop it). */
+ * would deadlock: -EDEADLK). Blocks the calling thread (not a task
+ * suspension) until the tsfuture is done or timeout_ns passes (< 0: no
+ * limit; 0: poll). Returns the task's outcome as ringo_future_result()
+ * (0 and *value, the task's error, -ECANCELED, or the spawn's -ESHUTDOWN /
+ * -ENOMEM as above); -EINVAL for NULL f. -ETIMEDOUT changes nothing: the
+ * task goes on and still owns arg; wait again, or ringo_tsfuture_cancel.
+ * *value is written only when 0 is returned. */
 int ringo_tsfuture_result(ringo_tsfuture *f, int64_t timeout_ns, void **value);
 
-/* Any thread. Cancel: the tsfuture completes as cancelled at once (waiters
- * wake with -ECANCELED) and the task is asked to cancel on its loop. true
- * if it was pending, false if already done. */
+/* Any thread. Request the task's cancellation. If the task has not started,
+ * it never runs and the tsfuture completes as cancelled once the loop
+ * takes the request. If it runs, it is cancelled on its loop (as
+ * ringo_task_cancel) and the tsfuture completes when the task is done:
+ * -ECANCELED if it took the cancel, its own outcome if it finished anyway
+ * (a result is then not lost). So the tsfuture stays pending meanwhile,
+ * and "done" always means the loop no longer uses arg. true if the
+ * tsfuture is pending (cancellation requested, now or before), false if
+ * it is done or, out of memory, the request could not be posted. Like
+ * any post, the loop must stay alive until it is taken. */
 bool ringo_tsfuture_cancel(ringo_tsfuture *f);
 
-/* Any thread. */
+/* Any thread. true once the task is done or will never run: then arg is
+ * the caller's again. */
 bool ringo_tsfuture_done(ringo_tsfuture *f);
 void ringo_tsfuture_ref(ringo_tsfuture *f);
 void ringo_tsfuture_release(ringo_tsfuture *f);
@@ -95,38 +115,66 @@ typedef struct ringo_executor_options {
 /* Any thread. Create a user executor (one pool, usable by many loops).
  * opts may be NULL. The caller owns it: ringo_executor_free() it after
  * every loop that used it is closed or no job of theirs is in flight.
- * 0, -EINVAL, -ENOMEM. */
+ * 0, -EINVAL (NULL out, max_workers > 4096), -ENOMEM. */
 int ringo_executor_new(ringo_executor **out, const ringo_executor_options *opts);
 
 /* Any thread but a worker of ex. Stop accepting work, let the workers
- * finish every queued job, and join them, waiting at most timeout_ns
- * (< 0: no limit). 0, or -ETIMEDOUT (workers still busy; a later call or
- * ringo_executor_free() waits for them). Results go to their loops. */
+ * finish every queued job (jobs withdrawn by a cancel are not run), and
+ * join them, waiting at most timeout_ns (< 0: no limit). Blocks the
+ * calling thread. 0, -EINVAL (NULL ex), or -ETIMEDOUT (workers still
+ * busy; a later call or ringo_executor_free() waits for them). Results go
+ * to their loops. */
 int ringo_executor_shutdown(ringo_executor *ex, int64_t timeout_ns);
 
 /* Shut down with no time limit and free. NULL is a no-op. */
 void ringo_executor_free(ringo_executor *ex);
 
 /* Loop thread, before the default executor exists (it is made on first
- * use): its worker count (0 = as ringo_executor_options). -EINVAL,
- * -EBUSY once it exists. */
+ * use): its worker count (0 = as ringo_executor_options). 0, -EINVAL
+ * (NULL loop, more than 4096), -ENOMEM, -EBUSY once it exists. */
 int ringo_loop_set_default_executor_workers(ringo_loop *loop, unsigned max_workers);
 
 /* May suspend. Run fn(arg) on a worker of the loop's default executor and
- * suspend only the calling task until it returns; returns fn's outcome
- * (0 and *result, or fn's error). -ECANCELED if the task is cancelled
- * meanwhile: the worker is not interrupted and fn's result, when it
- * comes, is discarded (as asyncio). -EPERM outside a task, -ENOMEM,
- * -ESHUTDOWN (default executor shut down), -EAGAIN (no worker thread
- * could be started). The call reaches the executor with the other calls
- * of the same batch of callbacks, at the start of the next one. */
+ * suspend only the calling task until fn has returned; returns fn's
+ * outcome (0 and *result, or fn's error; *result is written only on 0).
+ * The call's own errors (fn never ran): -EPERM outside a task, -EINVAL
+ * (NULL fn), -ENOMEM, -ESHUTDOWN (default executor shut down), -EAGAIN (no
+ * worker thread could be started). The call reaches the executor with the
+ * other calls of the same batch of callbacks, at the start of the next.
+ * Cancellation cannot interrupt fn (a thread cannot be stopped safely):
+ *   - fn not started yet (cancel pending at the call, or the job still
+ *     queued): the job is withdrawn, fn never runs, -ECANCELED at once;
+ *   - fn running: the task stays suspended until fn returns, then the
+ *     call returns fn's outcome as if not cancelled (a result fn
+ *     allocated is the caller's, never lost) and the cancellation is
+ *     delivered at the task's next suspension point, as for I/O that
+ *     completed anyway.
+ * So -ECANCELED means fn never ran (unless fn itself returns it), and any
+ * other outcome that it ran to the end. Either way, when the call returns
+ * nothing else uses arg or what it points to: it may be reused at once.
+ * If the loop closes while fn runs, close waits for fn (the abandoned
+ * task's stack outlives it) and the result is dropped. */
 int ringo_to_thread(ringo_task_fn *fn, void *arg, void **result);
 
 /* Loop thread (callbacks or tasks). Run fn(arg) on executor ex (NULL = the
  * loop's default) and hand back a future on loop that completes with fn's
- * outcome; the caller owns one reference to *out. Cancelling the future
- * does not stop fn; its result is then dropped. 0, -EINVAL, -ESHUTDOWN
- * (loop closed or executor shut down), -ENOMEM, -EXDEV (debug check). */
+ * outcome; the caller owns one reference to *out. The rule for arg: once
+ * the future is done, fn has returned (or will never run) and arg may be
+ * freed; while it is pending, arg is fn's. ringo_future_done() tells.
+ * Cancelling the future (ringo_future_cancel, also a task awaiting it
+ * being cancelled) returns true and:
+ *   - fn not started yet: the job is withdrawn, fn never runs, and the
+ *     future is cancelled at once;
+ *   - fn running: the future stays pending until fn returns, then
+ *     completes with fn's outcome (as a task that finishes despite a
+ *     cancel; a result is not lost).
+ * So a cancelled future means fn never ran. Only fn's outcome completes
+ * it: ringo_future_set_result/set_error on it return -EPERM while it is
+ * pending. If the loop closes first, close waits for fn and the future
+ * still gets its outcome (read it, free a result, release it). 0, -EINVAL
+ * (NULL loop/fn/out), -ESHUTDOWN (loop closed or executor shut down),
+ * -EAGAIN (no worker thread could be started), -ENOMEM, -EXDEV (debug
+ * check). */
 int ringo_run_in_executor(ringo_loop *loop, ringo_executor *ex, ringo_task_fn *fn, void *arg,
 			  ringo_future **out);
 
@@ -134,7 +182,8 @@ int ringo_run_in_executor(ringo_loop *loop, ringo_executor *ex, ringo_task_fn *f
  * executor and wait up to timeout_ns (< 0: no limit) for its workers to
  * finish their queued jobs. Blocks the calling thread (not a suspension:
  * from a task it holds the loop for at most timeout_ns; results reach
- * their futures when the loop runs next). 0 (also if there is none), or
+ * their futures and tasks when the loop runs next). 0 (also if there is
+ * none, or the loop is closed), -EINVAL (NULL loop), -ENOMEM, or
  * -ETIMEDOUT (the workers keep going; loop close waits for them).
  * Afterwards ringo_to_thread/run_in_executor(NULL) return -ESHUTDOWN. */
 int ringo_shutdown_default_executor(ringo_loop *loop, int64_t timeout_ns);
@@ -160,7 +209,10 @@ ringo_loop *ringo_loop_thread_loop(ringo_loop_thread *lt);
 
 /* Any thread but lt's own. Stop the loop (callbacks already posted run
  * first), cancel and wait for its tasks, close and free it, join the
- * thread, free lt. Returns the loop's close/free result. */
+ * thread, free lt. Returns 0, -EINVAL (NULL lt), -EDEADLK (called on lt's
+ * own thread: nothing is done), -ENOMEM (the stop could not be posted:
+ * nothing is done), or ringo_loop_free's -EBUSY (futures of the loop
+ * still referenced: the loop is closed but not freed, lt is freed). */
 int ringo_loop_thread_stop(ringo_loop_thread *lt);
 
 enum ringo_post_mode {
@@ -171,8 +223,12 @@ enum ringo_post_mode {
 
 /* from's loop thread. Run fn(arg) on loop `to` (as call_soon there).
  * to must stay alive until fn has run (stop posting before stopping it).
- * 0, -EINVAL, -ESHUTDOWN, -ENOMEM, -EXDEV (debug check). With MSG_RING a failed send (e.g. to's CQ full) falls
- * back to the eventfd path, so a post is never lost. */
+ * 0, -EINVAL (NULL from/to/fn, unknown mode), -ESHUTDOWN (from closed,
+ * or to closed on the eventfd path), -ENOMEM, -EXDEV (debug check). With
+ * MSG_RING a failed send (e.g. to's CQ full) falls back to the eventfd
+ * path, so a post is never lost while to is open. Eventfd posts from one
+ * loop run in the order posted; a MSG_RING post that had to fall back may
+ * arrive after later ones. */
 int ringo_loop_post(ringo_loop *from, ringo_loop *to, ringo_callback_fn *fn, void *arg,
 		    enum ringo_post_mode mode);
 
