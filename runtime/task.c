@@ -601,6 +601,19 @@ static void await_interrupt(ringo_task *t)
 
 static const struct ringo__wait_ops await_wait = {"await", await_interrupt, false};
 
+/* ringo_await's suspension when a cancellation is pending: forwarded to
+ * fut (await_interrupt) before switching out. Out of line: rare. */
+__attribute__((noinline)) static int await_forwarding(ringo_task *t, ringo_future *fut)
+{
+	t->wait = &await_wait;
+	t->wait_ctx = fut;
+	t->state = RINGO_TASK_SUSPENDED;
+	t->suspended_at = __builtin_return_address(0);
+	await_interrupt(t);
+	switch_out(t);
+	return t->wake_value;
+}
+
 bool ringo__task_waiter_name(ringo_done_fn *fn, void *arg, char *buf, size_t len)
 {
 	if (fn != ringo__task_await_wake)
@@ -631,18 +644,15 @@ int ringo_await(ringo_future *fut, void **result)
 	if (err < 0)
 		return err;
 	ringo_future_ref(fut);
-	t->wait = &await_wait;
-	t->wait_ctx = fut;
-	t->state = RINGO_TASK_SUSPENDED;
-	t->suspended_at = __builtin_return_address(0);
+	int woke;
 	/* A cancellation requested while the task ran (it cancelled itself,
 	 * or was cancelled before it got here) goes to what it awaits, as
 	 * asyncio's __step does with _must_cancel (bpo-34872): the future is
 	 * cancelled, a task asked to cancel and waited for. */
 	if (ringo__unlikely(t->cancel_pending))
-		await_interrupt(t);
-	switch_out(t);
-	int woke = t->wake_value;
+		woke = await_forwarding(t, fut);
+	else
+		woke = suspend(t, &await_wait, fut);
 	/* -ECANCELED: the wait was interrupted, or a cancel arrived after the
 	 * wake-up and before the task ran (asyncio throws it into the await
 	 * whatever fut's outcome). */
