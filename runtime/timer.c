@@ -412,7 +412,7 @@ __attribute__((cold, noinline)) static void slots_shrink(ringo_loop *loop)
 {
 	struct ringo__timers *t = &loop->timers;
 	uint32_t cap = MIN_SLOTS;
-	while (cap < 2 * t->live)
+	while (cap < 2 * t->live && cap < t->nslots)
 		cap *= 2;
 	if (cap > t->nslots / 2) {
 		t->shrink_at = (uint32_t)(t->live / 2); /* not worth it yet */
