@@ -514,6 +514,105 @@ static void test_handle_cancel(void **state)
 	test_loop_free(c.loop, &ca);
 }
 
+/* ---- handles stay exact while the tables grow and shrink ---- */
+
+enum { T_PENDING = 1, T_FIRED, T_CANCELLED };
+
+struct model {
+	ringo_loop *loop;
+	ringo_handle *h;
+	unsigned char *st;
+	size_t n, cap;
+	size_t fired;
+};
+
+static struct model *g_model;
+
+static void model_fire(void *arg)
+{
+	struct model *m = g_model;
+	size_t i = (size_t)(uintptr_t)arg;
+	assert_int_equal(m->st[i], T_PENDING);
+	m->st[i] = T_FIRED;
+	m->fired++;
+	/* Now and then a callback cancels another pending timer. */
+	size_t j = (size_t)rand() % m->n;
+	if (i % 7 == 0 && m->st[j] == T_PENDING) {
+		assert_int_equal(ringo_handle_cancel(m->h[j]), 0);
+		m->st[j] = T_CANCELLED;
+	}
+}
+
+static void model_add(struct model *m, int64_t delay)
+{
+	size_t i = m->n++;
+	assert_true(i < m->cap);
+	assert_int_equal(ringo_call_later(m->loop, delay, model_fire, (void *)(uintptr_t)i, &m->h[i]),
+			 0);
+	m->st[i] = T_PENDING;
+}
+
+static void model_check(struct model *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		bool pending = m->st[i] == T_PENDING;
+		assert_int_equal(ringo_handle_pending(m->h[i]), pending);
+		if (!pending)
+			assert_int_equal(ringo_handle_cancel(m->h[i]), -EALREADY);
+	}
+}
+
+static void test_timer_handles_stay_exact_while_tables_grow_and_shrink(void **state)
+{
+	struct counting_allocator ca;
+	struct model m = {.loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK)};
+	bool vg = getenv("RINGO_UNDER_VALGRIND") != NULL;
+	const size_t waves[] = {50000, 10, 20000, 0, 3000, 40000, 5, 0};
+	m.cap = 0;
+	for (size_t w = 0; w < sizeof(waves) / sizeof(waves[0]); w++)
+		m.cap += (vg ? waves[w] / 10 : waves[w]) + 100;
+	m.h = calloc(m.cap, sizeof(*m.h));
+	m.st = calloc(m.cap, 1);
+	g_model = &m;
+	srand(11);
+	ringo_handle keeper;
+	/* A long timer registered mid-burst sits in a high slot: shrinking
+	 * must wait for it, and its handle must stay valid meanwhile. */
+	bool keeper_live = false;
+	for (size_t w = 0; w < sizeof(waves) / sizeof(waves[0]); w++) {
+		size_t k = vg ? waves[w] / 10 : waves[w];
+		for (size_t i = 0; i < k; i++) {
+			model_add(&m, (int64_t)(rand() % 2000) * RINGO_USEC(500));
+			if (w == 0 && i == k / 2) {
+				ringo_call_later(m.loop, RINGO_SEC(3600), model_fire, NULL, &keeper);
+				keeper_live = true;
+			}
+		}
+		/* Cancel about half of what is pending. */
+		for (size_t i = 0; i < m.n; i++)
+			if (m.st[i] == T_PENDING && rand() % 2) {
+				assert_int_equal(ringo_handle_cancel(m.h[i]), 0);
+				m.st[i] = T_CANCELLED;
+			}
+		model_check(&m);
+		/* Run half a second or a second and a half: some fire. */
+		ringo_call_later(m.loop, (w % 2 ? 3 : 1) * RINGO_MSEC(500), stop_cb, m.loop, NULL);
+		ringo_loop_run_forever(m.loop);
+		model_check(&m);
+		if (keeper_live)
+			assert_true(ringo_handle_pending(keeper));
+	}
+	assert_int_equal(ringo_handle_cancel(keeper), 0);
+	ringo_call_later(m.loop, RINGO_SEC(2), stop_cb, m.loop, NULL);
+	ringo_loop_run_forever(m.loop);
+	model_check(&m);
+	for (size_t i = 0; i < m.n; i++)
+		assert_true(m.st[i] != T_PENDING);
+	free(m.h);
+	free(m.st);
+	test_loop_free(m.loop, &ca);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -538,6 +637,7 @@ int main(void)
 		cmocka_unit_test(test__run_once),
 		cmocka_unit_test(test__run_once_schedule_handle),
 		cmocka_unit_test(test_handle_cancel),
+		cmocka_unit_test(test_timer_handles_stay_exact_while_tables_grow_and_shrink),
 	};
 	/* RINGO_TEST_FILTER=pattern runs only the matching tests. */
 	if (getenv("RINGO_TEST_FILTER"))
