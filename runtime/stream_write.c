@@ -194,19 +194,20 @@ void ringo__stream_sent(ringo_stream *s, int res)
 		ringo__free(s->loop, s->send_block, s->send_block_size);
 		s->send_block = NULL;
 	}
+	if (s->freed) {
+		/* Aborted: the buffer was dropped, bytes sent count no more. */
+		ringo__stream_maybe_destroy(s);
+		return;
+	}
 	if (res == 0)
 		res = -EIO; /* a stream never sends nothing of a non-empty buffer */
 	if (res > 0) {
 		s->wpos += (size_t)res;
 		s->wlen -= (size_t)res;
 		count_written(s, (size_t)res);
-	} else if (!s->werr && !s->freed) {
-		/* -ECANCELED comes after free, or from the loop's close. */
+	} else if (!s->werr) {
+		/* -ECANCELED comes from the loop's close. */
 		s->werr = res == -ECANCELED ? -ESHUTDOWN : res;
-	}
-	if (s->freed) {
-		ringo__stream_maybe_destroy(s);
-		return;
 	}
 	if (s->wlen == 0)
 		write_idle(s);

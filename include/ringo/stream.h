@@ -94,7 +94,12 @@ struct ringo_stream_stats {
  * on: it closes it (ringo_stream_close, ringo_stream_free); do not close
  * it or use it for I/O yourself. A read-only fd (a pipe's read end) fails
  * writes with -EBADF; a write-only one (a pipe's write end) fails reads
- * with -EBADF. Starts receiving at once. opts may be NULL (defaults).
+ * with -EBADF. A non-socket fd in O_NONBLOCK mode is switched to blocking
+ * mode (the ring waits for it without blocking the thread; io_uring would
+ * fail a read of an empty non-blocking pipe with -EAGAIN instead). Writing
+ * to a pipe whose reader is gone raises SIGPIPE as write(2) does (sockets
+ * get -EPIPE): ignore SIGPIPE to get -EPIPE there too. Starts receiving at
+ * once. opts may be NULL (defaults).
  * Returns 0 and *out (the caller's, until ringo_stream_free), or -EINVAL
  * (NULL loop/out, fd < 0, a bad option, write_low > write_high, a
  * datagram socket or a directory), -EBADF (fd not open), -ESHUTDOWN (loop
@@ -129,13 +134,16 @@ int ringo_stream_close(ringo_stream *s);
  * number of tasks may wait. */
 int ringo_stream_wait_closed(ringo_stream *s);
 
-/* Does not suspend. Abort and free: if the stream is not closed yet, its
- * fd is closed at once, bytes not yet sent are dropped, and tasks blocked
- * on it wake with -ESHUTDOWN. The memory is released once the kernel holds
- * nothing of it any more (the final completions of its receive and send,
- * normally within the loop's next iteration; at the latest when the loop
- * closes) and no task is inside a call on it; the handle is invalid at
- * once. Free every stream before ringo_loop_free. NULL is a no-op. */
+/* Does not suspend. Abort and free: if the stream is not closed yet (a
+ * close still flushing included), bytes not yet sent are dropped, its
+ * receive and send are cancelled and its fd is closed as soon as the kernel
+ * gave them back; tasks blocked on it wake with -ESHUTDOWN. The memory is
+ * released once the kernel holds nothing of it any more (the final
+ * completions of its receive and send, normally within the loop's next
+ * iteration; at the latest when the loop closes) and no task is inside a
+ * call on it; the handle is invalid at once. To deliver what is buffered,
+ * close and wait_closed first. Free every stream before ringo_loop_free.
+ * NULL is a no-op. */
 void ringo_stream_free(ringo_stream *s);
 
 /* ---- reading ----
