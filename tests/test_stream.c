@@ -90,6 +90,8 @@ static int read_basics_body(void *arg, void **result)
 	assert_memory_equal(buf, "body", 4);
 	assert_true(ringo_stream_at_eof(s));
 	assert_int_equal(ringo_stream_read(s, buf, sizeof(buf)), 0);
+	assert_int_equal(ringo_stream_read_exactly(s, buf, 1), -ENODATA); /* asyncio: b'' partial */
+	assert_int_equal(ringo_stream_read_exactly(s, buf, 0), 0);
 	assert_int_equal(ringo_stream_readline(s, buf, sizeof(buf)), 0);
 	assert_int_equal(ringo_stream_read_until(s, "\n", 1, buf, sizeof(buf)), -ENODATA);
 	assert_int_equal(ringo_stream_fill(s), 0);
