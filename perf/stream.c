@@ -92,7 +92,7 @@ static void tcp_fds(int *c, int *s)
 	int err = ringo_spawn(ringo_loop_current(), accept_body, &a, NULL, &t);
 	if (err < 0)
 		die("spawn", err);
-	int fd = ringo_dial("127.0.0.1", port, 0);
+	int fd = ringo_tcp_connect("127.0.0.1", port, RINGO_FOREVER);
 	if (fd < 0)
 		die("connect", fd);
 	err = ringo_await(ringo_task_future(t), NULL);
@@ -383,10 +383,10 @@ static void measure(const char *sock)
 
 static int main_task(void *arg, void **result)
 {
-	lfd = ringo_listen_tcp("127.0.0.1", 0, 4096, 0);
+	lfd = ringo_tcp_listen("127.0.0.1", 0, 4096, 0);
 	if (lfd < 0)
 		die("listen", lfd);
-	port = ringo_local_port(lfd);
+	port = ringo_socket_port(lfd);
 	/* Warm-up: buffers, the buffer ring, task stacks. */
 	for (int m = 0; m < MODES; m++)
 		pingpong(mode_flags[m], CONNS, 100);

@@ -229,7 +229,7 @@ void ringo__stream_wake(ringo_task **slot, int value)
 
 static int wait_in(ringo_stream *s, ringo_task **slot, const struct ringo__wait_ops *ops)
 {
-	ringo_task *self = ringo_current_task();
+	ringo_task *self = ringo_task_current();
 	if (!self)
 		return -EPERM;
 	*slot = self;
@@ -294,7 +294,7 @@ int ringo_stream_wait_closed(ringo_stream *s)
 	if (!s || !s->closing)
 		return -EINVAL;
 	while (!s->closed) {
-		if (!ringo_current_task())
+		if (!ringo_task_current())
 			return -EPERM;
 		s->users++;
 		int rc = ringo_event_wait(&s->closed_ev);

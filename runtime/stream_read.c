@@ -234,7 +234,7 @@ static int read_wait(ringo_stream *s, size_t want)
 	if (s->rerr)
 		return s->rerr;
 	s->want = want;
-	ringo_task *self = ringo_current_task();
+	ringo_task *self = ringo_task_current();
 	if (!self)
 		return -EPERM;
 	s->reader = self; /* recv_wanted sees the demand */
