@@ -37,7 +37,8 @@
  * around the call is the way to put a time limit on any of them) returns
  * -ECANCELED at once, having consumed nothing, and the stream stays usable.
  * There is no per-stream timeout: a timeout scope gives idle and per-call
- * limits alike.
+ * limits alike. (ringo_io_timeout does not apply: stream calls make no I/O
+ * operation of the task's own; it would bound the task's next one.)
  */
 #ifndef RINGO_STREAM_H
 #define RINGO_STREAM_H
