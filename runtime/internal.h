@@ -234,6 +234,7 @@ struct ringo_loop {
 	struct ringo__xq *xq;          /* cross-thread queue + eventfd, from creation */
 	void *exec;                    /* executor.c's per-loop state, NULL until used */
 	void *tsf;                     /* threadsafe.c's per-loop state, NULL until used */
+	void *proc;                    /* process.c's per-loop state, NULL until a spawn */
 	bool check_thread;             /* RINGO_LOOP_CHECK_THREAD or RINGO_DEBUG */
 };
 
