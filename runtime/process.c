@@ -685,6 +685,12 @@ static void proc_close(ringo_loop *loop, void *ctx)
 		p->busy = 0;
 		p->communicating = false;
 		p->ps = NULL;
+		if (p->wait_ud && !loop->ring_enabled) {
+			/* The loop never ran: the watch's SQE never reached the
+			 * kernel (a disabled ring submits nothing). */
+			ringo__op_close(loop, p->wait_ud);
+			p->wait_ud = 0;
+		}
 		if (p->wait_ud) {
 			/* Still in the kernel (the drain gave up): p->info may yet
 			 * be written, so the record is left as it is. */
