@@ -12,6 +12,12 @@
  * take the pid meanwhile: until we reap it, the child (even exited, as a
  * zombie) holds it. Only a reaper other than ringo (waitpid(-1) elsewhere,
  * SIGCHLD ignored) could free it, and the watch reports that as -ECHILD.
+ * Where pidfd_open is missing (ENOSYS: valgrind 3.19 does not know the
+ * pidfd calls) but IORING_OP_WAITID is there, the child is watched by
+ * pid instead (WAITID(P_PID)) and signalled with kill(); the one thing
+ * lost is that a signal sent in the instant between the kernel reaping
+ * the child and the loop seeing it could reach a process that reused
+ * the pid.
  *
  * The watch: from spawn until the child is reaped, the loop keeps one
  * request on the child's pidfd in flight, owned by the process record
@@ -29,6 +35,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "io_internal.h"
@@ -179,13 +186,17 @@ static void watch_submit(ringo_process *p)
 {
 	struct io_uring_sqe *sqe = ringo__sqe(p->loop);
 	RINGO_ASSERT(sqe != NULL); /* the loop is open: its ring is there */
-	p->wait_poll = !p->ps->waitid || ringo__process_force_poll;
+	/* Without a pidfd there is nothing to poll: WAITID by pid only. */
+	p->wait_poll = !p->by_pid && (!p->ps->waitid || ringo__process_force_poll);
 	if (p->wait_poll) {
 		io_uring_prep_poll_add(sqe, p->pidfd, POLLIN);
 	} else {
 		/* liburing's io_uring_prep_waitid (2.5+) layout: fd = the id,
 		 * len = idtype, file_index = options, addr2 = infop. */
-		io_uring_prep_rw(RINGO__OP_WAITID, sqe, p->pidfd, NULL, P_PIDFD, 0);
+		if (p->by_pid)
+			io_uring_prep_rw(RINGO__OP_WAITID, sqe, p->pid, NULL, P_PID, 0);
+		else
+			io_uring_prep_rw(RINGO__OP_WAITID, sqe, p->pidfd, NULL, P_PIDFD, 0);
 		sqe->file_index = WEXITED;
 		sqe->addr2 = (uint64_t)(uintptr_t)&p->info;
 	}
@@ -240,7 +251,9 @@ static int try_reap(ringo_process *p)
 {
 	siginfo_t si;
 	memset(&si, 0, sizeof(si));
-	if (waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED | WNOHANG) < 0)
+	int rc = p->by_pid ? waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG)
+			   : waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED | WNOHANG);
+	if (rc < 0)
 		return -errno;
 	if (si.si_pid == 0)
 		return 0;
@@ -267,9 +280,15 @@ static void watch_done(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
 			lose(p, -ECHILD);
 			return;
 		}
-		/* Refused by this kernel: poll the pidfd from now on. */
-		if (res == -EINVAL || res == -EOPNOTSUPP)
+		/* Refused by this kernel: poll the pidfd from now on (by pid
+		 * there is no other way: the status is lost). */
+		if (res == -EINVAL || res == -EOPNOTSUPP) {
+			if (p->by_pid) {
+				lose(p, res);
+				return;
+			}
 			p->ps->waitid = false;
+		}
 	}
 	/* The pidfd polled readable (or the request ended early): look. */
 	int r = try_reap(p);
@@ -459,8 +478,12 @@ static int start_child(ringo_process *p, const char *path, const char *const arg
 	if (err == 0) {
 		p->pid = pid;
 		p->pidfd = sys_pidfd_open(pid);
-		if (p->pidfd < 0) {
+		if (p->pidfd == -ENOSYS && p->ps->waitid) {
+			p->pidfd = -1;
+			p->by_pid = true;
+		} else if (p->pidfd < 0) {
 			err = p->pidfd;
+			p->pidfd = -1;
 			abandon_child(pid);
 		}
 	}
@@ -592,15 +615,23 @@ int ringo_process_wait(ringo_process *p, int *returncode)
 	return err;
 }
 
+/* Once reaped the pidfd is closed: the pid may belong to another process
+ * by now, and nothing is sent. By pid: only while the child is ours
+ * (running, or left running at loop close: nobody reaps it then). */
+static int send_signal(ringo_process *p, int signo)
+{
+	if (p->pidfd >= 0)
+		return sys_pidfd_send_signal(p->pidfd, signo);
+	if (p->by_pid && (p->phase == RINGO__PROC_RUNNING || p->phase == RINGO__PROC_DETACHED))
+		return kill(p->pid, signo) < 0 ? -errno : 0;
+	return -ESRCH;
+}
+
 int ringo_process_send_signal(ringo_process *p, int signo)
 {
 	if (!p || signo < 0 || signo >= NSIG)
 		return -EINVAL;
-	/* Once reaped the pidfd is closed: the pid may belong to another
-	 * process by now, and nothing is sent. */
-	if (p->pidfd < 0)
-		return -ESRCH;
-	return sys_pidfd_send_signal(p->pidfd, signo);
+	return send_signal(p, signo);
 }
 
 int ringo_process_terminate(ringo_process *p)
@@ -656,13 +687,15 @@ __attribute__((cold)) static void close_running(ringo_process *p)
 		p->phase = RINGO__PROC_DETACHED;
 		return;
 	}
-	sys_pidfd_send_signal(p->pidfd, SIGKILL);
+	send_signal(p, SIGKILL);
 	/* SIGKILL ends it promptly unless it is stuck in the kernel (D
-	 * state): wait a bounded time, then leave it. */
-	struct pollfd pfd = {.fd = p->pidfd, .events = POLLIN};
-	while (poll(&pfd, 1, 5000) < 0 && errno == EINTR)
-		;
+	 * state): wait a bounded time (about 5 s), then leave it. */
+	const struct timespec ms = {0, 1000000};
 	r = try_reap(p);
+	for (int i = 0; r == 0 && i < 5000; i++) {
+		nanosleep(&ms, NULL);
+		r = try_reap(p);
+	}
 	if (r < 0) {
 		p->phase = RINGO__PROC_LOST;
 		p->lost_err = r;

@@ -47,7 +47,10 @@ struct ringo_process {
 	struct ringo__proc_state *ps;  /* NULL once the loop closed */
 	struct ringo__list link;       /* on ps->procs */
 	pid_t pid;
-	int pidfd;                     /* -1 once reaped, lost or detached */
+	int pidfd;                     /* -1 once reaped or lost, or if by_pid */
+	bool by_pid;                   /* no pidfd (pidfd_open is ENOSYS: valgrind
+	                                * 3.19 knows no pidfd calls): watched with
+	                                * WAITID(P_PID), signalled with kill() */
 	int fds[3];                    /* the caller's pipe ends; -1: not a pipe, or closed */
 	uint8_t pipes;                 /* bit i: fd i of the child is a RINGO_STDIO_PIPE */
 	uint8_t phase;                 /* enum ringo__proc_phase */
