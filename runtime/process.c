@@ -105,11 +105,21 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
-/* Everything but the memory: pipe ends, pidfd, collected output. */
-static void release_resources(ringo_process *p)
+/* The pipes' streams: aborted (bytes not yet sent to stdin are dropped)
+ * and freed once the kernel is done with them. */
+static void free_pipes(ringo_process *p)
 {
 	for (int i = 0; i < 3; i++) {
-		close_fd(&p->fds[i]);
+		ringo_stream_free(p->pipes[i]);
+		p->pipes[i] = NULL;
+	}
+}
+
+/* Everything but the memory: pipes, pidfd, collected output. */
+static void release_resources(ringo_process *p)
+{
+	free_pipes(p);
+	for (int i = 0; i < 3; i++) {
 		free(p->acc[i].buf);
 		memset(&p->acc[i], 0, sizeof(p->acc[i]));
 	}
@@ -434,12 +444,13 @@ static int plan(struct spawn_plan *sp, const ringo_process_options *o)
 	return plan_attr(sp, o->flags);
 }
 
-static void spawn_cleanup(struct spawn_plan *sp, bool keep_parent_fds)
+/* The child's ends (it has its copies, or it failed), and the caller's
+ * ends that did not become streams (a failure on the way). */
+static void spawn_cleanup(struct spawn_plan *sp)
 {
 	for (int i = 0; i < 3; i++) {
 		close_fd(&sp->child_fd[i]);
-		if (!keep_parent_fds)
-			close_fd(&sp->parent_fd[i]);
+		close_fd(&sp->parent_fd[i]);
 	}
 	posix_spawn_file_actions_destroy(&sp->fa);
 	posix_spawnattr_destroy(&sp->attr);
@@ -469,6 +480,15 @@ static int start_child(ringo_process *p, const char *path, const char *const arg
 		return err;
 	}
 	err = plan(&sp, o);
+	/* The caller's ends become streams before the child exists, so that
+	 * nothing can fail once it runs; the streams own the fds from now. */
+	for (int i = 0; i < 3 && err == 0; i++) {
+		if (sp.parent_fd[i] < 0)
+			continue;
+		err = ringo_stream_new(p->loop, sp.parent_fd[i], o->stream, &p->pipes[i]);
+		if (err == 0)
+			sp.parent_fd[i] = -1;
+	}
 	const char *const fallback_argv[] = {path, NULL};
 	char *const *av = (char *const *)(argv ? argv : fallback_argv);
 	char *const *env = o->envp ? (char *const *)o->envp : environ;
@@ -487,15 +507,10 @@ static int start_child(ringo_process *p, const char *path, const char *const arg
 			abandon_child(pid);
 		}
 	}
-	spawn_cleanup(&sp, err == 0);
+	spawn_cleanup(&sp);
 	if (err < 0)
-		return err;
-	for (int i = 0; i < 3; i++) {
-		p->fds[i] = sp.parent_fd[i];
-		if (p->fds[i] >= 0)
-			p->pipes |= 1u << i;
-	}
-	return 0;
+		free_pipes(p);
+	return err;
 }
 
 int ringo_process_spawn(ringo_loop *loop, const char *path, const char *const argv[],
@@ -522,7 +537,6 @@ int ringo_process_spawn(ringo_loop *loop, const char *path, const char *const ar
 	p->loop = loop;
 	p->ps = ps;
 	p->pidfd = -1;
-	p->fds[0] = p->fds[1] = p->fds[2] = -1;
 	p->kill_on_close = o->flags & RINGO_PROCESS_KILL_ON_CLOSE;
 	ringo__list_init(&p->waiters);
 	/* The op slot first: once the child runs, nothing may fail. */
@@ -553,26 +567,19 @@ int ringo_process_pid(const ringo_process *p)
 	return p ? p->pid : -EINVAL;
 }
 
-static int pipe_fd(const ringo_process *p, int i)
+ringo_stream *ringo_process_stdin(const ringo_process *p)
 {
-	if (!p)
-		return -EINVAL;
-	return p->fds[i] >= 0 ? p->fds[i] : -EBADF;
+	return p ? p->pipes[0] : NULL;
 }
 
-int ringo_process_stdin_fd(const ringo_process *p)
+ringo_stream *ringo_process_stdout(const ringo_process *p)
 {
-	return pipe_fd(p, 0);
+	return p ? p->pipes[1] : NULL;
 }
 
-int ringo_process_stdout_fd(const ringo_process *p)
+ringo_stream *ringo_process_stderr(const ringo_process *p)
 {
-	return pipe_fd(p, 1);
-}
-
-int ringo_process_stderr_fd(const ringo_process *p)
-{
-	return pipe_fd(p, 2);
+	return p ? p->pipes[2] : NULL;
 }
 
 int ringo_process_status(const ringo_process *p, struct ringo_process_status *status)
@@ -663,8 +670,7 @@ int ringo_process_free(ringo_process *p)
 	if (p->ps && p->phase == RINGO__PROC_RUNNING) {
 		/* The watch keeps going and frees the record once the child is
 		 * reaped (finish()). The pipes go now. */
-		for (int i = 0; i < 3; i++)
-			close_fd(&p->fds[i]);
+		free_pipes(p);
 		p->freed = true;
 		return 0;
 	}
@@ -736,10 +742,9 @@ static void proc_close(ringo_loop *loop, void *ctx)
 			ringo__free(loop, p, sizeof(*p));
 			continue;
 		}
-		/* The caller's: the pipes go with the loop's I/O; the pidfd
-		 * stays while the child may still run. */
-		for (int i = 0; i < 3; i++)
-			close_fd(&p->fds[i]);
+		/* The caller's: its streams are freed with it (the stream
+		 * layer keeps them valid until then); the pidfd stays while
+		 * the child may still run. */
 		if (p->phase != RINGO__PROC_DETACHED)
 			close_fd(&p->pidfd);
 	}

@@ -13,18 +13,14 @@
 #define RINGO__OP_WAITID 50
 
 /* Tests: wait with POLL_ADD + waitid(WNOHANG) even where the kernel has
- * IORING_OP_WAITID (read when a wait is armed), and write the stdin pipe
- * without RWF_NOSIGNAL as kernels before 6.18 must (read at communicate). */
+ * IORING_OP_WAITID (read when a wait is armed). */
 extern bool ringo__process_force_poll;
-extern bool ringo__process_force_sigpipe_fallback;
 
 /* Per loop, made at the first spawn, freed by a close hook. */
 struct ringo__proc_state {
 	ringo_loop *loop;
 	struct ringo__list procs;  /* every process record not yet destroyed */
 	bool waitid;               /* IORING_OP_WAITID usable (probe, not refused) */
-	int8_t nosignal;           /* RWF_NOSIGNAL on pipe writes: 1 works,
-	                            * -1 refused (before 6.18), 0 not tried yet */
 };
 
 enum ringo__proc_phase {
@@ -51,8 +47,11 @@ struct ringo_process {
 	bool by_pid;                   /* no pidfd (pidfd_open is ENOSYS: valgrind
 	                                * 3.19 knows no pidfd calls): watched with
 	                                * WAITID(P_PID), signalled with kill() */
-	int fds[3];                    /* the caller's pipe ends; -1: not a pipe, or closed */
-	uint8_t pipes;                 /* bit i: fd i of the child is a RINGO_STDIO_PIPE */
+	ringo_stream *pipes[3];        /* the caller's ends of RINGO_STDIO_PIPE pipes
+	                                * (owned, freed with the record), or NULL */
+	bool done[3];                  /* communicate finished with pipe i: stdin
+	                                * written and closed; stdout/stderr read to
+	                                * EOF and closed */
 	uint8_t phase;                 /* enum ringo__proc_phase */
 	bool freed;                    /* the caller gave it back: the loop's now */
 	bool kill_on_close;            /* RINGO_PROCESS_KILL_ON_CLOSE */

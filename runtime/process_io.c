@@ -9,125 +9,58 @@
  * (or its timeout) cancels the group, which waits for every job before
  * communicate returns: no job touches the caller's input afterwards.
  *
+ * The pipes are the process's streams, so the byte rules are theirs: a
+ * write copies into the stream (those bytes are taken: they go out even if
+ * the call is then cancelled), a read that is cancelled consumes nothing.
  * Progress lives in the process record, not in the call: input bytes
- * written (in_sent) and output read (acc[]), so a cancelled or timed-out
+ * taken (in_sent) and output read (acc[]), so a cancelled or timed-out
  * communicate loses nothing and the next one goes on from there.
- *
- * Writing a pipe whose reader has gone raises SIGPIPE in the writer,
- * io_uring writes included: that would kill a program that keeps the
- * default disposition. Linux 6.18's RWF_NOSIGNAL stops it per write;
- * before that, the write is made here with SIGPIPE blocked in this thread
- * and a SIGPIPE it raised is taken back (sigtimedwait), as libraries that
- * cannot touch the program's dispositions do.
  */
-#include <fcntl.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "process_internal.h"
 
-/* Not in this libc's headers before Linux 6.18's uapi. */
-#define RINGO__RWF_NOSIGNAL 0x00000100
-
-/* Per operation: big enough to need few completions, small enough that
- * one write does not hold the pipe for long. */
+/* Input is copied into the stdin stream this much at a time, each piece
+ * drained (asyncio: write, then drain) before the next. */
+#define IN_CHUNK (256u << 10)
+/* Reads take at most this much at once (the stream's buffer holds less). */
 #define IO_CHUNK (1u << 20)
 /* First size of an output buffer; it doubles as it fills. */
 #define ACC_FIRST (64u << 10)
 
 /* ---- writing stdin ---- */
 
-struct write_args {
-	int fd;
-	const void *buf;
-	unsigned len;
-};
-
-static void prep_write_nosignal(struct io_uring_sqe *sqe, void *ctx)
+/* The child closed its stdin, or exited: the rest is not wanted (asyncio
+ * ignores BrokenPipeError and ConnectionResetError here). -ESHUTDOWN: the
+ * caller closed the stream itself. */
+static bool input_refused(int err)
 {
-	const struct write_args *w = ctx;
-	io_uring_prep_write(sqe, w->fd, w->buf, w->len, (uint64_t)-1);
-	sqe->rw_flags = RINGO__RWF_NOSIGNAL;
-}
-
-/* write(2) that cannot raise SIGPIPE: blocked in this thread for the
- * call; one the call raised is taken back before unblocking (a SIGPIPE
- * already pending from elsewhere is left alone). */
-static ssize_t write_no_sigpipe(int fd, const void *buf, size_t len)
-{
-	sigset_t pipe_set, old, pending;
-	sigemptyset(&pipe_set);
-	sigaddset(&pipe_set, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-	sigpending(&pending);
-	bool was_pending = sigismember(&pending, SIGPIPE);
-	ssize_t n = write(fd, buf, len);
-	int e = errno;
-	if (n < 0 && e == EPIPE && !was_pending) {
-		const struct timespec zero = {0, 0};
-		while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
-			;
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	errno = e;
-	return n;
-}
-
-/* Kernels before 6.18: a non-blocking write(2) when the pipe has room,
- * io_uring's poll to wait for room. The caller's end becomes non-blocking
- * (only it: the child's end is its own open file). */
-static int write_fallback(int fd, const void *buf, size_t len)
-{
-	int fl = fcntl(fd, F_GETFL);
-	if (fl >= 0 && !(fl & O_NONBLOCK))
-		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-	for (;;) {
-		ssize_t n = write_no_sigpipe(fd, buf, len);
-		if (n >= 0)
-			return (int)n;
-		if (errno != EAGAIN)
-			return -errno;
-		int r = ringo_poll(fd, POLLOUT);
-		if (r < 0)
-			return r;
-	}
-}
-
-static int pipe_write(struct ringo__proc_state *ps, int fd, const void *buf, size_t len)
-{
-	if (ps->nosignal >= 0 && !ringo__process_force_sigpipe_fallback) {
-		struct write_args w = {fd, buf, (unsigned)len};
-		int r = ringo_io_submit(prep_write_nosignal, &w, NULL);
-		/* The flag is checked before anything is written. */
-		if (r != -EOPNOTSUPP || ps->nosignal > 0) {
-			if (r >= 0)
-				ps->nosignal = 1;
-			return r;
-		}
-		ps->nosignal = -1;
-	}
-	return write_fallback(fd, buf, len);
+	return err == -EPIPE || err == -ECONNRESET || err == -ESHUTDOWN;
 }
 
 static int feed_stdin(ringo_process *p, const char *in, size_t inlen)
 {
-	int fd = p->fds[0];
+	ringo_stream *s = p->pipes[0];
 	while (p->in_sent < inlen) {
 		size_t n = inlen - p->in_sent;
-		int r = pipe_write(p->ps, fd, in + p->in_sent, n < IO_CHUNK ? n : IO_CHUNK);
-		/* The child closed its stdin, or exited: the rest is not
-		 * wanted (asyncio ignores BrokenPipeError here too). */
-		if (r == -EPIPE)
+		n = n < IN_CHUNK ? n : IN_CHUNK;
+		int err = ringo_stream_write(s, in + p->in_sent, n);
+		if (input_refused(err))
 			break;
-		if (r < 0)
-			return r;
-		p->in_sent += (size_t)r;
+		if (err < 0)
+			return err;
+		p->in_sent += n;
+		/* Cancelled here, the bytes are the stream's and still go. */
+		err = ringo_stream_drain(s);
+		if (input_refused(err))
+			break;
+		if (err < 0)
+			return err;
 	}
-	close(fd);
-	p->fds[0] = -1;
+	/* Flushes what is buffered, then closes: the child reads EOF. */
+	ringo_stream_close(s);
+	p->done[0] = true;
 	return 0;
 }
 
@@ -152,27 +85,29 @@ static int acc_reserve(struct ringo__proc_acc *a)
 static int drain_output(ringo_process *p, int i, bool keep)
 {
 	struct ringo__proc_acc *a = &p->acc[i];
-	while (!a->eof) {
+	ringo_stream *s = p->pipes[i];
+	for (;;) {
 		if (!keep)
 			a->len = 0;
 		int err = acc_reserve(a);
 		if (err < 0)
 			return err;
 		size_t room = a->cap - a->len - 1;
-		int n = ringo_read(p->fds[i], a->buf + a->len, room < IO_CHUNK ? room : IO_CHUNK, -1);
+		int n = ringo_stream_read(s, a->buf + a->len, room < IO_CHUNK ? room : IO_CHUNK);
 		if (n < 0)
 			return n;
 		if (n == 0)
-			a->eof = true;
+			break;
 		a->len += (size_t)n;
 	}
 	if (!keep) {
 		free(a->buf);
-		a->buf = NULL;
-		a->len = a->cap = 0;
+		memset(a, 0, sizeof(*a));
 	}
-	close(p->fds[i]);
-	p->fds[i] = -1;
+	/* asyncio closes the pipe once read(): the stream stays (at EOF)
+	 * for the caller's queries until the process is freed. */
+	ringo_stream_close(s);
+	p->done[i] = true;
 	return 0;
 }
 
@@ -210,7 +145,7 @@ static int run_jobs(struct comm *c)
 	struct job jobs[3];
 	int n = 0;
 	for (int fd = 0; fd < 3; fd++) {
-		if (c->p->fds[fd] >= 0)
+		if (c->p->pipes[fd] && !c->p->done[fd])
 			jobs[n++] = (struct job){c, fd};
 	}
 	if (n == 0)
@@ -237,8 +172,10 @@ static int run_jobs(struct comm *c)
  * not pipes), the child reaped. */
 static bool all_done(const ringo_process *p)
 {
-	return p->fds[0] < 0 && p->fds[1] < 0 && p->fds[2] < 0 &&
-	       p->phase != RINGO__PROC_RUNNING;
+	for (int i = 0; i < 3; i++)
+		if (p->pipes[i] && !p->done[i])
+			return false;
+	return p->phase != RINGO__PROC_RUNNING;
 }
 
 /* A buffer to hand out, also when nothing was read. */
@@ -257,7 +194,7 @@ static int acc_ensure(struct ringo__proc_acc *a)
 static void hand_out(ringo_process *p, int i, char **out, size_t *outlen)
 {
 	struct ringo__proc_acc *a = &p->acc[i];
-	if (!(p->pipes & (1u << i))) {
+	if (!p->pipes[i]) {
 		*out = NULL;
 		*outlen = 0;
 		return;
@@ -273,7 +210,7 @@ static int check_args(const ringo_process *p, const void *in, size_t inlen, char
 {
 	if (!p || (out && !outlen) || (err && !errlen) || (!in && inlen > 0))
 		return -EINVAL;
-	if (inlen > 0 && !(p->pipes & 1u))
+	if (inlen > 0 && !p->pipes[0])
 		return -EINVAL;
 	if (!ringo_current_task())
 		return -EPERM;
@@ -308,8 +245,8 @@ int ringo_process_communicate(ringo_process *p, const void *in, size_t inlen, in
 	if (rc < 0)
 		return rc;
 	/* Both or neither: a failure here keeps all output for next time. */
-	if ((out && (p->pipes & 2u) && acc_ensure(&p->acc[1]) < 0) ||
-	    (err && (p->pipes & 4u) && acc_ensure(&p->acc[2]) < 0))
+	if ((out && p->pipes[1] && acc_ensure(&p->acc[1]) < 0) ||
+	    (err && p->pipes[2] && acc_ensure(&p->acc[2]) < 0))
 		return -ENOMEM;
 	if (out)
 		hand_out(p, 1, out, outlen);

@@ -90,7 +90,6 @@ static int fds_before;
 static int setup(void **state)
 {
 	ringo__process_force_poll = *state != NULL;
-	ringo__process_force_sigpipe_fallback = false;
 	fx_setup(state);
 	fds_before = count_fds();
 	return 0;
@@ -102,7 +101,6 @@ static int teardown(void **state)
 	assert_int_equal(count_fds(), fds_before);
 	fx_teardown(state);
 	ringo__process_force_poll = false;
-	ringo__process_force_sigpipe_fallback = false;
 	return 0;
 }
 
@@ -530,9 +528,8 @@ static void test_envp_and_cwd(void **state)
 
 /* A child whose stdin is not read to the end: the broken pipe is not an
  * error, and no SIGPIPE reaches this (default-disposition) process. */
-static void check_input_to_child_that_exits(bool fallback)
+static void test_input_to_a_child_that_exits_early(void **state)
 {
-	ringo__process_force_sigpipe_fallback = fallback;
 	size_t n = 4u << 20;
 	char *in = malloc(n);
 	assert_non_null(in);
@@ -556,14 +553,39 @@ static void check_input_to_child_that_exits(bool fallback)
 	assert_false(sigismember(&pending, SIGPIPE));
 }
 
-static void test_input_to_a_child_that_exits_early(void **state)
+/* The stdin stream of a child that has exited: the write fails with
+ * -EPIPE (sticky), and SIGPIPE, whose default kills, is not raised (the
+ * stream's pipe writes carry RWF_NOSIGNAL). */
+struct epipe_case {
+	int write_rc, drain_rc, later_rc, returncode;
+};
+
+static int epipe_task(void *arg, void **result)
 {
-	check_input_to_child_that_exits(false);
+	struct epipe_case *c = arg;
+	ringo_process_options o = {.in = RINGO_STDIO_PIPE};
+	ringo_process *p;
+	int err = ringo_process_spawn(fx_loop, "true", NULL, &o, &p);
+	if (err < 0)
+		return err;
+	ringo_process_wait(p, &c->returncode);
+	ringo_stream *in = ringo_process_stdin(p);
+	static char block[256 << 10];
+	c->write_rc = ringo_stream_write(in, block, sizeof(block));
+	c->drain_rc = ringo_stream_drain(in);
+	c->later_rc = ringo_stream_write(in, "x", 1);
+	ringo_process_free(p);
+	return 0;
 }
 
-static void test_input_to_a_child_that_exits_early_without_rwf_nosignal(void **state)
+static void test_stdin_stream_of_an_exited_child_gives_epipe_not_sigpipe(void **state)
 {
-	check_input_to_child_that_exits(true);
+	struct epipe_case c = {0};
+	assert_int_equal(fx_run_task(epipe_task, &c), 0);
+	assert_int_equal(c.returncode, 0);
+	assert_int_equal(c.write_rc, 0);
+	assert_int_equal(c.drain_rc, -EPIPE);
+	assert_int_equal(c.later_rc, -EPIPE);
 }
 
 static void test_input_without_a_stdin_pipe_is_einval(void **state)
@@ -573,6 +595,100 @@ static void test_input_without_a_stdin_pipe_is_einval(void **state)
 	run_communicate(&r);
 	assert_int_equal(r.rc, -EINVAL);
 	run_free(&r);
+}
+
+/* ---- the pipes as streams ---- */
+
+/* asyncio's docs example: read one line of the child's output from its
+ * stdout stream, then wait for it. */
+struct lines_case {
+	char line1[64], line2[64];
+	int n1, n2, n3, returncode;
+	bool at_eof;
+};
+
+static int readline_task(void *arg, void **result)
+{
+	struct lines_case *c = arg;
+	const char *argv[] = {"sh", "-c", "echo first line; echo second", NULL};
+	ringo_process_options o = {.out = RINGO_STDIO_PIPE};
+	ringo_process *p;
+	int err = ringo_process_spawn(fx_loop, "sh", argv, &o, &p);
+	if (err < 0)
+		return err;
+	assert_null(ringo_process_stdin(p));
+	assert_null(ringo_process_stderr(p));
+	ringo_stream *out = ringo_process_stdout(p);
+	c->n1 = ringo_stream_readline(out, c->line1, sizeof(c->line1) - 1);
+	c->n2 = ringo_stream_readline(out, c->line2, sizeof(c->line2) - 1);
+	char rest[8];
+	c->n3 = ringo_stream_readline(out, rest, sizeof(rest));
+	c->at_eof = ringo_stream_at_eof(out);
+	ringo_process_wait(p, &c->returncode);
+	ringo_process_free(p);
+	return 0;
+}
+
+static void test_stdout_stream_readline(void **state)
+{
+	struct lines_case c;
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(fx_run_task(readline_task, &c), 0);
+	assert_int_equal(c.n1, 11);
+	assert_string_equal(c.line1, "first line\n");
+	assert_int_equal(c.n2, 7);
+	assert_string_equal(c.line2, "second\n");
+	assert_int_equal(c.n3, 0);
+	assert_true(c.at_eof);
+	assert_int_equal(c.returncode, 0);
+}
+
+/* Write to the child's stdin stream, close it (EOF for the child), read
+ * its answer from the stdout stream. */
+struct filter_case {
+	char out[64];
+	int got, returncode;
+};
+
+static int filter_task(void *arg, void **result)
+{
+	struct filter_case *c = arg;
+	const char *argv[] = {"tr", "a-z", "A-Z", NULL};
+	ringo_process_options o = {.in = RINGO_STDIO_PIPE, .out = RINGO_STDIO_PIPE};
+	ringo_process *p;
+	int err = ringo_process_spawn(fx_loop, "tr", argv, &o, &p);
+	if (err < 0)
+		return err;
+	ringo_stream *in = ringo_process_stdin(p), *out = ringo_process_stdout(p);
+	assert_int_equal(ringo_stream_write(in, "hello, ", 7), 0);
+	assert_int_equal(ringo_stream_write(in, "streams\n", 8), 0);
+	assert_int_equal(ringo_stream_drain(in), 0);
+	assert_int_equal(ringo_stream_close(in), 0);
+	for (;;) {
+		int n = ringo_stream_read(out, c->out + c->got, sizeof(c->out) - 1 - (size_t)c->got);
+		if (n <= 0)
+			break;
+		c->got += n;
+	}
+	ringo_process_wait(p, &c->returncode);
+	/* communicate after the caller closed stdin: nothing more to write. */
+	char *o2, *e2;
+	size_t l2, le2;
+	assert_int_equal(ringo_process_communicate(p, NULL, 0, -1, &o2, &l2, &e2, &le2), 0);
+	assert_int_equal(l2, 0);
+	assert_null(e2);
+	free(o2);
+	ringo_process_free(p);
+	return 0;
+}
+
+static void test_stdin_and_stdout_streams(void **state)
+{
+	struct filter_case c;
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(fx_run_task(filter_task, &c), 0);
+	assert_string_equal(c.out, "HELLO, STREAMS\n");
+	assert_int_equal(c.returncode, 0);
 }
 
 /* 200 cats at once, 1 MiB each through stdin and back, checksummed. */
@@ -1131,8 +1247,10 @@ int main(void)
 		ONCE(test_swapped_stdio_fds_reach_the_right_targets),
 		ONCE(test_envp_and_cwd),
 		ONCE(test_input_to_a_child_that_exits_early),
-		ONCE(test_input_to_a_child_that_exits_early_without_rwf_nosignal),
+		ONCE(test_stdin_stream_of_an_exited_child_gives_epipe_not_sigpipe),
 		ONCE(test_input_without_a_stdin_pipe_is_einval),
+		ONCE(test_stdout_stream_readline),
+		ONCE(test_stdin_and_stdout_streams),
 		BOTH(test_200_cats_echo_1mib_each),
 		ONCE(test_100mib_on_stdout_and_stderr_at_once),
 		BOTH(test_communicate_timeout_then_kill),

@@ -53,7 +53,8 @@ typedef struct ringo_process ringo_process;
  * arguments). Zero is the default: inherit. */
 enum ringo_stdio {
 	RINGO_STDIO_INHERIT = 0, /* the child shares the caller's fd (asyncio None) */
-	RINGO_STDIO_PIPE,        /* a pipe whose other end the caller reads or writes */
+	RINGO_STDIO_PIPE,        /* a pipe; the caller's end is a ringo_stream
+	                          * (ringo_process_stdin/stdout/stderr) */
 	RINGO_STDIO_DEVNULL,     /* /dev/null */
 	RINGO_STDIO_FD,          /* the fd in in_fd/out_fd/err_fd (duplicated into the
 	                          * child; the caller keeps and still owns its fd) */
@@ -82,6 +83,9 @@ typedef struct ringo_process_options {
 	enum ringo_stdio in, out, err; /* the child's fds 0, 1 and 2 */
 	int in_fd, out_fd, err_fd;     /* for RINGO_STDIO_FD; ignored otherwise */
 	unsigned flags;                /* RINGO_PROCESS_* */
+	const ringo_stream_options *stream; /* for the pipes' streams (asyncio's
+	                                     * `limit` is read_limit); NULL =
+	                                     * defaults; copied */
 } ringo_process_options;
 
 /* How the child ended (the parts of waitid's siginfo a program needs). */
@@ -119,7 +123,10 @@ struct ringo_process_status {
  *   -EAGAIN: the process limit (RLIMIT_NPROC) is reached;
  *   -EMFILE, -ENFILE: no fd left for a pipe or the pidfd;
  *   -ENOMEM;
- *   -ENOSYS: the kernel has no pidfd_open (before Linux 5.3). */
+ *   -ENOSYS: neither pidfd_open (Linux 5.3) nor IORING_OP_WAITID (6.7).
+ * Valgrind runs glibc's vfork-style child as a fork with its own memory:
+ * there posix_spawn cannot see exec fail, so the call succeeds and the
+ * child exits with status 127 (what a shell reports for it). */
 int ringo_process_spawn(ringo_loop *loop, const char *path, const char *const argv[],
 			const ringo_process_options *opts, ringo_process **out);
 
@@ -129,15 +136,19 @@ int ringo_process_spawn(ringo_loop *loop, const char *path, const char *const ar
  * suspend. -EINVAL for NULL. */
 int ringo_process_pid(const ringo_process *p);
 
-/* The caller's end of a RINGO_STDIO_PIPE pipe: the fd to write the
- * child's stdin to (ringo_process_stdin_fd), or to read its stdout or
- * stderr from; -EBADF if that fd is not a pipe or was closed (by
- * ringo_process_communicate, which closes stdin once its input is
- * written); -EINVAL for NULL. The fd stays the process's: do not close
- * it; it is closed by ringo_process_free. Does not suspend. */
-int ringo_process_stdin_fd(const ringo_process *p);
-int ringo_process_stdout_fd(const ringo_process *p);
-int ringo_process_stderr_fd(const ringo_process *p);
+/* Does not suspend. The caller's end of a RINGO_STDIO_PIPE pipe as a
+ * stream (asyncio's proc.stdin, a StreamWriter, and proc.stdout /
+ * proc.stderr, StreamReaders), or NULL if that fd of the child is not a
+ * pipe (or p is NULL). The stream is the process's: use it (write, drain,
+ * read, readline, ringo_stream_close to let the child see EOF on its
+ * stdin), never ringo_stream_free it; ringo_process_free frees it.
+ * ringo_process_communicate closes these streams as it finishes with
+ * them (they stay valid for queries: at_eof, stats). A child that writes
+ * a lot to a pipe nobody reads blocks once the stream's buffer is full
+ * (2 x read_limit): read it, or use communicate. */
+ringo_stream *ringo_process_stdin(const ringo_process *p);
+ringo_stream *ringo_process_stdout(const ringo_process *p);
+ringo_stream *ringo_process_stderr(const ringo_process *p);
 
 /* May suspend until the child has exited (at once, without suspending, if
  * it has), then 0 and *returncode (may be NULL) set as
@@ -170,8 +181,13 @@ int ringo_process_status(const ringo_process *p, struct ringo_process_status *st
  * (free()). A stream that is not a pipe gives NULL and 0. The child's exit
  * is then in ringo_process_returncode.
  * Stdin: closed even when inlen is 0 (a child reading it sees end of
- * file). A child that exits or closes its stdin before reading all of the
- * input is not an error (asyncio ignores BrokenPipeError too).
+ * file); what is still buffered in it goes out first, in the background.
+ * A child that exits or closes its stdin before reading all of the input
+ * is not an error (asyncio ignores BrokenPipeError too); nor is a stdin
+ * stream the caller already closed (the input is then not written).
+ * Linux before 6.18 (no RWF_NOSIGNAL) raises SIGPIPE for a write to a
+ * pipe whose reader is gone: there, a program writing to a child's stdin
+ * must ignore SIGPIPE (its children still start with the default).
  * timeout_ns: negative (RINGO_NO_TIMEOUT) = no limit; > 0 = at most that
  * long (a timeout scope around the call, the same as writing one); 0 =
  * only what can be done without waiting: -ETIMEDOUT unless the child has
@@ -180,16 +196,19 @@ int ringo_process_status(const ringo_process *p, struct ringo_process_status *st
  * Cancelled, or timed out (-ECANCELED / -ETIMEDOUT): the child is not
  * signalled (call ringo_process_kill, then wait or communicate again, as
  * with Python's TimeoutExpired). What was done stays done and nothing is
- * lost: input bytes written so far went to the child (a later
- * communicate given the same in and inlen writes only the rest); output
- * read so far is kept in the process and handed out, before anything
- * read later, by the next communicate that succeeds. *out and *err are
- * not written. in may be reused as soon as the call returns (nothing
- * reads it afterwards).
+ * lost: input bytes taken so far went to the stdin stream and are still
+ * sent (a later communicate given the same in and inlen writes only the
+ * rest); output read so far is kept in the process and handed out, before
+ * anything read later, by the next communicate that succeeds; bytes not
+ * read yet stay in the stdout/stderr streams. *out and *err are not
+ * written. in may be reused as soon as the call returns (the stream holds
+ * its own copy of what it took).
  * Errors: -EINVAL (NULL p; outlen NULL with out given, or errlen with err;
  * inlen > 0 without a stdin pipe; in NULL with inlen > 0), -EPERM outside
- * a task, -EBUSY (another task is in communicate on p), -ENOMEM, -ECHILD /
- * -ESHUTDOWN as ringo_process_wait, or a read error of a pipe. */
+ * a task, -EBUSY (another task is in communicate on p, or is reading or
+ * draining one of its streams), -ENOMEM, -ECHILD / -ESHUTDOWN as
+ * ringo_process_wait, or an error of a stream (-ESHUTDOWN for a stdout or
+ * stderr stream the caller closed). */
 int ringo_process_communicate(ringo_process *p, const void *in, size_t inlen, int64_t timeout_ns,
 			      char **out, size_t *outlen, char **err, size_t *errlen);
 
@@ -204,7 +223,9 @@ int ringo_process_send_signal(ringo_process *p, int signo);
 int ringo_process_terminate(ringo_process *p);
 int ringo_process_kill(ringo_process *p);
 
-/* Does not suspend. Give p back: its pipe fds are closed; if the child
+/* Does not suspend. Give p back: its streams are freed (aborted: stdin
+ * bytes not yet sent are dropped, tasks blocked on them wake with
+ * -ESHUTDOWN); if the child
  * has been reaped, or its status lost, everything is freed; if it is
  * still running it is left running (not signalled) and the loop reaps it
  * in the background when it exits, then frees what is left. 0, or -EBUSY
