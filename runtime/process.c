@@ -31,6 +31,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -87,7 +88,13 @@ __attribute__((cold)) static struct ringo__proc_state *proc_state(ringo_loop *lo
 
 static int sys_pidfd_open(pid_t pid)
 {
+	/* ENOSYS is for good: not asked again (valgrind warns at each). */
+	static _Atomic bool missing;
+	if (atomic_load_explicit(&missing, memory_order_relaxed))
+		return -ENOSYS;
 	long fd = syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0 && errno == ENOSYS)
+		atomic_store_explicit(&missing, true, memory_order_relaxed);
 	return fd < 0 ? -errno : (int)fd;
 }
 
