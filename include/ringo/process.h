@@ -1,7 +1,7 @@
 /*
  * ringo/process.h — subprocesses: asyncio's create_subprocess_exec and
  * Process (wait, communicate, send_signal, terminate, kill, returncode).
- * Included by <ringo.h>.
+ * Included by <ringo.h>; compiles on its own too.
  *
  * How a child is made: posix_spawn (glibc runs it as clone(CLONE_VM |
  * CLONE_VFORK) + exec, so the loop's ring is never copied into a forked
@@ -43,8 +43,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#ifndef RINGO_H
-#error "include <ringo.h>, not <ringo/process.h>"
+#include "../ringo.h" /* ringo_loop, ringo_stream; a no-op when ringo.h includes this */
+
+#ifdef __cplusplus
+extern "C" {
 #endif
 
 typedef struct ringo_process ringo_process;
@@ -234,5 +236,9 @@ int ringo_process_kill(ringo_process *p);
  * ringo_loop_free (after ringo_loop_close is fine): ringo_loop_free
  * returns -EBUSY while a process of the loop is not freed. */
 int ringo_process_free(ringo_process *p);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* RINGO_PROCESS_H */
