@@ -1059,7 +1059,22 @@ static int child_fds_task(void *arg, void **result)
 	c->rc = ringo_process_spawn(fx_loop, "sleep", argv, &o, &p);
 	if (c->rc < 0)
 		return 0;
-	char path[64];
+	/* vfork's parent resumes once the child's exec has replaced its
+	 * memory, a moment before the kernel closes its close-on-exec fds
+	 * (begin_new_exec: exec_mmap, then do_close_on_exec, then the new
+	 * name): wait for the name, bounded. */
+	char path[64], comm[32] = "";
+	snprintf(path, sizeof(path), "/proc/%d/comm", ringo_process_pid(p));
+	for (int i = 0; i < 100000 && strcmp(comm, "sleep\n") != 0; i++) {
+		FILE *f = fopen(path, "r");
+		if (f) {
+			if (!fgets(comm, sizeof(comm), f))
+				comm[0] = 0;
+			fclose(f);
+		}
+		if (strcmp(comm, "sleep\n") != 0)
+			ringo_sleep(0);
+	}
 	snprintf(path, sizeof(path), "/proc/%d/fd", ringo_process_pid(p));
 	DIR *d = opendir(path);
 	int nums[64], n = 0;
