@@ -26,8 +26,32 @@ int ringo_group_init(ringo_group *g)
 		return -EPERM;
 	memset(g, 0, sizeof(*g));
 	g->loop = ringo_future_loop(ringo_task_future(t));
+	int err = ringo__aio_track(g->loop, &g->link);
+	if (err < 0)
+		return err;
 	g->parent = t;
 	return 0;
+}
+
+/* Release the children and the arrays; leave the loop's list. */
+static void group_release(ringo_group *g)
+{
+	g->finished = true;
+	for (size_t i = 0; i < g->ntasks; i++)
+		ringo_task_release(g->tasks[i]);
+	ringo__free(g->loop, g->tasks, g->cap * sizeof(*g->tasks));
+	ringo__free(g->loop, g->errs, g->errs_cap * sizeof(int));
+	g->tasks = NULL;
+	g->errs = NULL;
+	g->ntasks = g->cap = g->errs_cap = 0;
+	aio_wq_remove(&g->link);
+}
+
+void ringo__group_abandon(struct ringo_wq *link)
+{
+	/* The loop closes with the group open: its parent and children are
+	 * abandoned, and no callback of theirs will run. */
+	group_release(ringo__container_of(link, ringo_group, link));
 }
 
 static void group_abort(ringo_group *g)
@@ -205,13 +229,6 @@ int ringo_group_wait(ringo_group *g, int body_rc, int *errs, size_t cap, size_t 
 		ringo_task_uncancel(g->parent);
 		ringo_task_cancel(g->parent, NULL);
 	}
-	g->finished = true;
-	for (size_t i = 0; i < g->ntasks; i++)
-		ringo_task_release(g->tasks[i]);
-	ringo__free(g->loop, g->tasks, g->cap * sizeof(*g->tasks));
-	ringo__free(g->loop, g->errs, g->errs_cap * sizeof(int));
-	g->tasks = NULL;
-	g->errs = NULL;
-	g->ntasks = g->cap = g->errs_cap = 0;
+	group_release(g);
 	return rc;
 }
