@@ -718,7 +718,8 @@ __attribute__((cold)) static void close_running(ringo_process *p)
 }
 
 /* Loop close, after ringo__ring_drain: no watch is in flight any more
- * (each was cancelled and its completion ran in closed mode). Tasks that
+ * (each was cancelled, or never submitted if the loop never ran, and its
+ * completion ran in closed mode). Tasks that
  * waited are abandoned by the task layer, so their waiter records are
  * dropped unread. */
 static void proc_close(ringo_loop *loop, void *ctx)
@@ -731,12 +732,6 @@ static void proc_close(ringo_loop *loop, void *ctx)
 		p->busy = 0;
 		p->communicating = false;
 		p->ps = NULL;
-		if (p->wait_ud && !loop->ring_enabled) {
-			/* The loop never ran: the watch's SQE never reached the
-			 * kernel (a disabled ring submits nothing). */
-			ringo__op_close(loop, p->wait_ud);
-			p->wait_ud = 0;
-		}
 		if (p->wait_ud) {
 			/* Still in the kernel (the drain gave up): p->info may yet
 			 * be written, so the record is left as it is. */

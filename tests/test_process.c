@@ -1172,10 +1172,15 @@ static void test_loop_close_reaps_exited_and_leaves_running(void **state)
 {
 	struct counting_allocator ca;
 	ringo_loop *loop = test_loop_new(&ca, 0);
-	ringo_process *done, *running, *killed;
+	ringo_process *done, *running, *killed, *orphan;
 	const char *argv[] = {"sleep", "100", NULL};
+	ringo_process_options po = {.in = RINGO_STDIO_PIPE, .out = RINGO_STDIO_PIPE};
 	assert_int_equal(ringo_process_spawn(loop, "true", NULL, NULL, &done), 0);
-	assert_int_equal(ringo_process_spawn(loop, "sleep", argv, NULL, &running), 0);
+	assert_int_equal(ringo_process_spawn(loop, "sleep", argv, &po, &running), 0);
+	/* Given back while it runs: the loop owns what is left of it. */
+	assert_int_equal(ringo_process_spawn(loop, "sleep", argv, &po, &orphan), 0);
+	pid_t orphan_pid = ringo_process_pid(orphan);
+	assert_int_equal(ringo_process_free(orphan), 0);
 	ringo_process_options ko = {.flags = RINGO_PROCESS_KILL_ON_CLOSE};
 	assert_int_equal(ringo_process_spawn(loop, "sleep", argv, &ko, &killed), 0);
 	/* Let `true` become a zombie: nothing reaps it while the loop is idle. */
@@ -1196,9 +1201,36 @@ static void test_loop_close_reaps_exited_and_leaves_running(void **state)
 	assert_int_equal(ringo_loop_free(loop), -EBUSY); /* processes not freed */
 	assert_int_equal(ringo_process_kill(running), 0);
 	assert_int_equal(waitpid(pid, NULL, 0), pid); /* the program reaps it */
+	assert_true(pid_exists(orphan_pid)); /* left running too */
+	kill(orphan_pid, SIGKILL);
+	assert_int_equal(waitpid(orphan_pid, NULL, 0), orphan_pid);
 	assert_int_equal(ringo_process_free(done), 0);
 	assert_int_equal(ringo_process_free(running), 0);
 	assert_int_equal(ringo_process_free(killed), 0);
+	test_loop_free(loop, &ca);
+}
+
+/* A loop that never ran never submitted anything (its ring starts
+ * disabled): at close, the watch and the pipes' streams must still be
+ * given back (before the fix the streams waited for completions that
+ * could never come, and leaked). */
+static void test_loop_that_never_ran_frees_pipes_and_watch_at_close(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_process_options o = {.in = RINGO_STDIO_PIPE, .out = RINGO_STDIO_PIPE,
+				   .err = RINGO_STDIO_PIPE};
+	ringo_process *kept, *given_back;
+	assert_int_equal(ringo_process_spawn(loop, "true", NULL, &o, &kept), 0);
+	assert_int_equal(ringo_process_spawn(loop, "true", NULL, &o, &given_back), 0);
+	assert_int_equal(ringo_process_free(given_back), 0);
+	while (count_zombies() < 2)
+		usleep(1000);
+	assert_int_equal(ringo_loop_close(loop), 0);
+	int rc;
+	assert_int_equal(ringo_process_returncode(kept, &rc), 0);
+	assert_int_equal(rc, 0);
+	assert_int_equal(ringo_process_free(kept), 0);
 	test_loop_free(loop, &ca);
 }
 
@@ -1283,6 +1315,7 @@ int main(void)
 		ONCE(test_new_session),
 		BOTH(test_freed_running_child_is_reaped_in_background),
 		BOTH(test_loop_close_reaps_exited_and_leaves_running),
+		ONCE(test_loop_that_never_ran_frees_pipes_and_watch_at_close),
 		ONCE(test_spawn_on_a_closed_loop_is_eshutdown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, NULL);
