@@ -7,7 +7,9 @@
  * CLONE_VFORK) + exec, so the loop's ring is never copied into a forked
  * address space, and an exec failure comes back as the spawn call's
  * error). The child starts with every signal at its default disposition
- * and an empty signal mask, whatever the loop blocks or handles; it gets
+ * and an empty signal mask, whatever the loop blocks or handles (glibc
+ * leaves its own two internal signals, 32 and 33, below SIGRTMIN and
+ * reserved to it, ignored; a glibc program sets them up again); it gets
  * its three standard fds and nothing else (every fd ringo opens is
  * close-on-exec, and the child closes fds 3 and up before exec, as
  * Python's close_fds).
