@@ -104,7 +104,7 @@ static int cat_once(void *arg, void **result)
 		return err;
 	char *out = NULL;
 	size_t outlen = 0;
-	err = ringo_process_communicate(p, data, len, RINGO_NO_TIMEOUT, &out, &outlen, NULL, NULL);
+	err = ringo_process_communicate(p, data, len, RINGO_FOREVER, &out, &outlen, NULL, NULL);
 	if (err == 0 && (outlen != len || memcmp(out, data, len) != 0))
 		err = -EIO;
 	free(out);

@@ -180,7 +180,7 @@ int ringo__process_wait_exit(ringo_process *p)
 		case RINGO__PROC_DETACHED:
 			return -ESHUTDOWN;
 		}
-		struct waiter w = {.task = ringo_current_task()};
+		struct waiter w = {.task = ringo_task_current()};
 		if (!w.task)
 			return -EPERM;
 		ringo__list_init(&w.link);

@@ -212,7 +212,7 @@ static int check_args(const ringo_process *p, const void *in, size_t inlen, char
 		return -EINVAL;
 	if (inlen > 0 && !p->pipes[0])
 		return -EINVAL;
-	if (!ringo_current_task())
+	if (!ringo_task_current())
 		return -EPERM;
 	if (p->communicating)
 		return -EBUSY;

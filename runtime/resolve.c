@@ -198,7 +198,7 @@ int ringo_getaddrinfo(const char *node, const char *service, const struct addrin
 {
 	if (!res || (!node && !service))
 		return -EINVAL;
-	ringo_task *self = ringo_current_task();
+	ringo_task *self = ringo_task_current();
 	if (!self)
 		return -EPERM;
 	if ((!node || is_numeric_host(node)) && is_numeric_service(service))
@@ -362,7 +362,7 @@ int ringo_stream_connect(const char *host, int port, int64_t timeout_ns,
 	int err = ringo__stream_check_options(opts);
 	if (err < 0)
 		return err;
-	if (!ringo_current_task())
+	if (!ringo_task_current())
 		return -EPERM;
 	ringo_timeout scope;
 	err = ringo_timeout_enter(&scope, timeout_ns);
@@ -387,7 +387,7 @@ int ringo_stream_connect_unix(const char *path, int64_t timeout_ns,
 	int err = ringo__stream_check_options(opts);
 	if (err < 0)
 		return err;
-	if (!ringo_current_task())
+	if (!ringo_task_current())
 		return -EPERM;
 	memset(&a, 0, sizeof(a));
 	a.un.sun_family = AF_UNIX;

@@ -245,7 +245,7 @@ static void wake(ringo_task **slot, int value)
  * gone once this returns), -EPERM (no task). */
 static int wait_in(ringo_stream *s, ringo_task **slot, const struct ringo__wait_ops *ops)
 {
-	ringo_task *self = ringo_current_task();
+	ringo_task *self = ringo_task_current();
 	if (!self)
 		return -EPERM;
 	*slot = self;
@@ -496,7 +496,7 @@ static int read_wait(ringo_stream *s, size_t want)
 	if (s->rerr)
 		return s->rerr;
 	s->want = want;
-	ringo_task *self = ringo_current_task();
+	ringo_task *self = ringo_task_current();
 	if (!self)
 		return -EPERM;
 	s->reader = self; /* recv_wanted sees the demand */
@@ -942,7 +942,7 @@ int ringo_stream_wait_closed(ringo_stream *s)
 	if (!s || !s->closing)
 		return -EINVAL;
 	while (!s->closed) {
-		if (!ringo_current_task())
+		if (!ringo_task_current())
 			return -EPERM;
 		s->users++;
 		int rc = ringo_event_wait(&s->closed_ev);

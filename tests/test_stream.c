@@ -337,7 +337,7 @@ static int no_wait_body(void *arg, void **result)
 	ringo_stream *s = stream_pair(&peer, NULL);
 	assert_int_equal(send(peer, "xyz", 3, 0), 3);
 	assert_int_equal(ringo_stream_fill(s), 3);
-	assert_true(ringo_task_cancel(ringo_current_task(), NULL));
+	assert_true(ringo_task_cancel(ringo_task_current(), NULL));
 	char b[3];
 	assert_int_equal(ringo_stream_read(s, b, 1), 1); /* served: no suspension */
 	assert_int_equal(ringo_sleep(0), -ECANCELED);      /* the cancel, here */
@@ -678,9 +678,9 @@ static int accept_one(void *arg, void **result)
 /* A TCP connection through ringo_stream_connect and an accepted fd. */
 static void tcp_pair(ringo_stream **client, ringo_stream **server)
 {
-	int lfd = ringo_listen_tcp("127.0.0.1", 0, 16, 0);
+	int lfd = ringo_tcp_listen("127.0.0.1", 0, 16, 0);
 	assert_true(lfd >= 0);
-	int port = ringo_local_port(lfd);
+	int port = ringo_socket_port(lfd);
 	int afd = lfd;
 	ringo_task *t;
 	assert_int_equal(ringo_spawn(ringo_loop_current(), accept_one, &afd, NULL, &t), 0);

@@ -44,7 +44,7 @@ static int run(void *arg, void **result)
 
 	char *out, *errout;
 	size_t outlen, errlen;
-	err = ringo_process_communicate(proc, NULL, 0, RINGO_NO_TIMEOUT, &out, &outlen, &errout,
+	err = ringo_process_communicate(proc, NULL, 0, RINGO_FOREVER, &out, &outlen, &errout,
 					&errlen);
 	if (err == 0) {
 		int returncode;

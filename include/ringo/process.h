@@ -103,14 +103,14 @@ struct ringo_process_status {
 	bool core_dumped; /* ... and it dumped core */
 };
 
-/* Start path with argv (argv[0] is the program's name as it sees it;
- * NULL means { path, NULL }). A path without '/' is searched in the
- * caller's PATH (execvp's rules; asyncio create_subprocess_exec), not
- * the PATH in envp. Does not suspend: the calling thread waits until the
- * child has called exec (a fraction of a millisecond; the loop waits
- * with it), so a missing program is the call's error, not the child's
- * exit code. May be called from a task, a callback, or before the loop
- * runs, on the loop's thread.
+/* Does not suspend (the calling thread waits until the child has called
+ * exec, a fraction of a millisecond, and the loop with it: so a missing
+ * program is the call's error, not the child's exit code). Start path
+ * with argv (argv[0] is the program's name as it sees it; NULL means
+ * { path, NULL }). A path without '/' is searched in the caller's PATH
+ * (execvp's rules; asyncio create_subprocess_exec), not the PATH in envp.
+ * May be called from a task, a callback, or before the loop runs, on the
+ * loop's thread.
  *
  * On success *out is the process, owned by the caller until
  * ringo_process_free(); opts and everything it points to may be reused
@@ -134,10 +134,10 @@ struct ringo_process_status {
 int ringo_process_spawn(ringo_loop *loop, const char *path, const char *const argv[],
 			const ringo_process_options *opts, ringo_process **out);
 
-/* The child's pid (it stays the same number after the child was reaped,
- * when the kernel may already have given it to another process: use it
- * for logging, signal the process through the calls below). Does not
- * suspend. -EINVAL for NULL. */
+/* Does not suspend. The child's pid (it stays the same number after the
+ * child was reaped, when the kernel may already have given it to another
+ * process: use it for logging, signal the process through the calls
+ * below). -EINVAL for NULL. */
 int ringo_process_pid(const ringo_process *p);
 
 /* Does not suspend. The caller's end of a RINGO_STDIO_PIPE pipe as a
@@ -154,8 +154,8 @@ ringo_stream *ringo_process_stdin(const ringo_process *p);
 ringo_stream *ringo_process_stdout(const ringo_process *p);
 ringo_stream *ringo_process_stderr(const ringo_process *p);
 
-/* May suspend until the child has exited (at once, without suspending, if
- * it has), then 0 and *returncode (may be NULL) set as
+/* May suspend. Wait until the child has exited (at once, without
+ * suspending, if it has), then 0 and *returncode (may be NULL) set as
  * ringo_process_returncode gives it. Any number of tasks may wait at once.
  * Cancelled (or a timeout scope expiring): -ECANCELED, and nothing else
  * happens: the child is not signalled and is still watched; its exit is
@@ -192,7 +192,7 @@ int ringo_process_status(const ringo_process *p, struct ringo_process_status *st
  * Linux before 6.18 (no RWF_NOSIGNAL) raises SIGPIPE for a write to a
  * pipe whose reader is gone: there, a program writing to a child's stdin
  * must ignore SIGPIPE (its children still start with the default).
- * timeout_ns: negative (RINGO_NO_TIMEOUT) = no limit; > 0 = at most that
+ * timeout_ns: negative (RINGO_FOREVER) = no limit; > 0 = at most that
  * long (a timeout scope around the call, the same as writing one); 0 =
  * only what can be done without waiting: -ETIMEDOUT unless the child has
  * already exited and every pipe is drained. A timeout scope around the
@@ -223,7 +223,7 @@ int ringo_process_communicate(ringo_process *p, const void *in, size_t inlen, in
  * but was not reaped yet takes the signal without effect and gives 0;
  * -EINVAL (NULL p, bad signo); -EPERM (not allowed, kill(2)). */
 int ringo_process_send_signal(ringo_process *p, int signo);
-/* send_signal(SIGTERM) and send_signal(SIGKILL). */
+/* Does not suspend. send_signal(SIGTERM) and send_signal(SIGKILL). */
 int ringo_process_terminate(ringo_process *p);
 int ringo_process_kill(ringo_process *p);
 

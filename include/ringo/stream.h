@@ -239,7 +239,7 @@ void ringo_stream_stats(const ringo_stream *s, struct ringo_stream_stats *out);
  * tried in turn, IPv6 and IPv4 interleaved starting with the family the
  * resolver put first (RFC 8305's order, one attempt at a time), until one
  * connects. timeout_ns bounds the whole (resolution and every attempt):
- * RINGO_NO_TIMEOUT (< 0) none; 0 fails with -ETIMEDOUT unless nothing needs
+ * RINGO_FOREVER (< 0) none; 0 fails with -ETIMEDOUT unless nothing needs
  * to wait. Returns 0 and *out (the caller's, until ringo_stream_free), or:
  * -ETIMEDOUT; the error of the attempts (the first one that did not just
  * say the address family or route is unavailable: -ECONNREFUSED,
