@@ -97,10 +97,11 @@ struct ringo_stream_stats {
  * writes with -EBADF; a write-only one (a pipe's write end) fails reads
  * with -EBADF. A non-socket fd in O_NONBLOCK mode is switched to blocking
  * mode (the ring waits for it without blocking the thread; io_uring would
- * fail a read of an empty non-blocking pipe with -EAGAIN instead). Writing
- * to a pipe whose reader is gone raises SIGPIPE as write(2) does (sockets
- * get -EPIPE): ignore SIGPIPE to get -EPIPE there too. Starts receiving at
- * once. opts may be NULL (defaults).
+ * fail a read of an empty non-blocking pipe with -EAGAIN instead). A write
+ * to a pipe whose reader is gone fails with -EPIPE (Linux 6.18+:
+ * RWF_NOSIGNAL); older kernels raise SIGPIPE there as write(2) does, so a
+ * program writing to pipes must ignore SIGPIPE on them. Starts receiving
+ * at once. opts may be NULL (defaults).
  * Returns 0 and *out (the caller's, until ringo_stream_free), or -EINVAL
  * (NULL loop/out, fd < 0, a bad option, write_low > write_high, a
  * datagram socket or a directory), -EBADF (fd not open), -ESHUTDOWN (loop
