@@ -241,6 +241,7 @@ struct ringo_loop {
 	void *exec;                    /* executor.c's per-loop state, NULL until used */
 	void *aio;                     /* gather.c's per-loop state, NULL until used */
 	void *tsf;                     /* threadsafe.c's per-loop state, NULL until used */
+	void *compose;                 /* compose.c's per-loop state, NULL until used */
 	bool check_thread;             /* RINGO_LOOP_CHECK_THREAD or RINGO_DEBUG */
 };
 
