@@ -293,6 +293,16 @@ int ringo_context_set(ringo_context_key *key, void *value)
 	uint32_t i = find(old, key, &found);
 	if (!value && !found)
 		return 0;
+	if (value && found && holds && atomic_load_explicit(&old->refs, memory_order_acquire) == 1 &&
+	    atomic_load_explicit(&old->e[i].cell->refs, memory_order_acquire) == 1) {
+		/* Nobody else sees this value: replace it where it is. */
+		struct ctx_cell *c = old->e[i].cell;
+		void *prev = c->value;
+		c->value = value;
+		if (key->destroy)
+			key->destroy(prev);
+		return 0;
+	}
 	struct ctx_cell *cell = NULL;
 	if (value && !(cell = cell_new(key, value)))
 		return -ENOMEM;
