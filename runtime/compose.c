@@ -234,7 +234,7 @@ int ringo_map(ringo_task_fn *fn, void *const *args, size_t n, const ringo_map_op
 		return -EINVAL;
 	if (n == 0)
 		return 0;
-	ringo_task *self = ringo_current_task();
+	ringo_task *self = ringo_task_current();
 	if (!self)
 		return -EPERM;
 	struct map_call c = {
@@ -279,7 +279,7 @@ int ringo_timeout_call(int64_t timeout_ns, ringo_task_fn *fn, void *arg, void **
 	if (!fn)
 		return -EINVAL;
 	ringo_timeout scope;
-	int rc = ringo_timeout_enter(&scope, timeout_ns < 0 ? RINGO_NO_TIMEOUT : timeout_ns);
+	int rc = ringo_timeout_enter(&scope, timeout_ns);
 	if (rc < 0)
 		return rc;
 	void *value = NULL;

@@ -35,7 +35,7 @@ static int run_main(ringo_task_fn *fn, void *arg, int64_t cancel_at)
 /* Tasks of this loop not yet done, the caller included. */
 static int live_tasks(void)
 {
-	return ringo_all_tasks(ringo_loop_current(), NULL, 0);
+	return ringo_loop_tasks(ringo_loop_current(), NULL, 0);
 }
 
 /* ---- ringo_map ---- */
@@ -254,7 +254,7 @@ static void cancel_caller_cb(ringo_future *fut, void *arg)
 static int first_item_cancels_caller(void *arg, void **result)
 {
 	if (RINGO_INT(arg) == 0) {
-		ringo_future *self = ringo_task_future(ringo_current_task());
+		ringo_future *self = ringo_task_future(ringo_task_current());
 		assert_int_equal(ringo_future_add_done_callback(self, cancel_caller_cb, NULL), 0);
 		return 0;
 	}
@@ -263,7 +263,7 @@ static int first_item_cancels_caller(void *arg, void **result)
 
 static int woken_then_cancelled_body(void *arg, void **result)
 {
-	map_caller = ringo_current_task();
+	map_caller = ringo_task_current();
 	ringo_map_options mo = {.concurrency = 3};
 	int rc = ringo_map(first_item_cancels_caller, args, 8, &mo, out);
 	assert_int_equal(rc, -ECANCELED);
@@ -289,7 +289,7 @@ static void test_map_cancel_after_a_wake_still_cancels_all(void **state)
 
 static int pending_cancel_body(void *arg, void **result)
 {
-	ringo_task_cancel(ringo_current_task(), NULL);
+	ringo_task_cancel(ringo_task_current(), NULL);
 	assert_int_equal(ringo_map(item, args, 10, NULL, out), -ECANCELED);
 	for (int i = 0; i < 10; i++)
 		assert_int_equal(out[i].err, -ECANCELED);
@@ -476,7 +476,7 @@ static int tc_fn(void *arg, void **result)
 {
 	struct tc *c = arg;
 	/* In the calling task: nothing was spawned. */
-	assert_ptr_equal(ringo_current_task(), c->caller);
+	assert_ptr_equal(ringo_task_current(), c->caller);
 	assert_int_equal(live_tasks(), 1);
 	if (c->self_cancel)
 		assert_int_equal(ringo_call_at(ringo_loop_current(), c->self_cancel, cancel_cb,
@@ -502,7 +502,7 @@ struct tc_case {
 static int tc_body(void *arg, void **result)
 {
 	struct tc_case *k = arg;
-	k->c.caller = ringo_current_task();
+	k->c.caller = ringo_task_current();
 	k->value = (void *)-1;
 	ringo_timeout outer;
 	if (k->outer)
@@ -653,7 +653,7 @@ static int lock_guard_body(void *arg, void **result)
 	assert_true(ringo_lock_locked(&glock)); /* taken without the guard */
 	assert_int_equal(ringo_lock_release(&glock), 0);
 	/* Cancelled while holding it: released on that path too. */
-	ringo_task_cancel(ringo_current_task(), NULL);
+	ringo_task_cancel(ringo_task_current(), NULL);
 	assert_int_equal(ringo_lock_try_acquire(&glock), 0);
 	assert_int_equal(ringo_lock_release(&glock), 0);
 	assert_int_equal(lock_guarded(0), -ECANCELED); /* the acquire took it */
@@ -684,7 +684,7 @@ static int failed_acquire_body(void *arg, void **result)
 	assert_int_equal(ringo_spawn(ringo_loop_current(), lock_holder, NULL, NULL, &h), 0);
 	assert_int_equal(ringo_sleep(0), 0); /* the holder takes it */
 	assert_int_equal(ringo_call_later(ringo_loop_current(), RINGO_MSEC(5), cancel_cb,
-					  ringo_current_task(), NULL), 0);
+					  ringo_task_current(), NULL), 0);
 	assert_int_equal(lock_guarded(0), -ECANCELED);
 	assert_true(ringo_lock_locked(&glock)); /* still the holder's */
 	assert_int_equal(ringo_await(ringo_task_future(h), NULL), 0);
@@ -724,7 +724,7 @@ static int sem_holder(void *arg, void **result)
 static int sem_guard_body(void *arg, void **result)
 {
 	/* Bounded: a release too many would be -EOVERFLOW and noticed. */
-	ringo_bounded_semaphore_init(&gsem, 2);
+	ringo_semaphore_init_bounded(&gsem, 2);
 	assert_int_equal(sem_guarded(false), 0);
 	assert_int_equal(ringo_semaphore_value(&gsem), 2);
 	assert_int_equal(sem_guarded(true), -EINVAL);
@@ -736,7 +736,7 @@ static int sem_guard_body(void *arg, void **result)
 	assert_int_equal(ringo_sleep(0), 0);
 	assert_int_equal(ringo_semaphore_value(&gsem), 0);
 	assert_int_equal(ringo_call_later(ringo_loop_current(), RINGO_MSEC(5), cancel_cb,
-					  ringo_current_task(), NULL), 0);
+					  ringo_task_current(), NULL), 0);
 	assert_int_equal(sem_guarded(false), -ECANCELED);
 	assert_int_equal(ringo_semaphore_value(&gsem), 0);
 	for (int i = 0; i < 2; i++) {
@@ -772,7 +772,7 @@ static int timeout_guarded(int mode)
 
 static int timeout_guard_body(void *arg, void **result)
 {
-	ringo_task *self = ringo_current_task();
+	ringo_task *self = ringo_task_current();
 	assert_int_equal(timeout_guarded(0), 5);
 	/* The scope was exited: its deadline no longer cancels us. */
 	assert_int_equal(ringo_sleep(RINGO_MSEC(20)), 0);

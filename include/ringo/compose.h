@@ -221,7 +221,7 @@ static inline int ringo_timeout_guard_enter(ringo_timeout_guard *g, int64_t time
 {
 	if (g->entered)
 		return -EBUSY;
-	int rc = ringo_timeout_enter(&g->scope, timeout_ns < 0 ? RINGO_NO_TIMEOUT : timeout_ns);
+	int rc = ringo_timeout_enter(&g->scope, timeout_ns);
 	g->entered = rc == 0;
 	return rc;
 }
