@@ -547,7 +547,8 @@ bool ringo_tsfuture_cancel(ringo_tsfuture *f)
 static void deadline_after(struct timespec *ts, int64_t ns)
 {
 	clock_gettime(CLOCK_MONOTONIC, ts);
-	int64_t t = (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec + ns;
+	int64_t now = (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+	int64_t t = ns > INT64_MAX - now ? INT64_MAX : now + ns;
 	ts->tv_sec = t / 1000000000;
 	ts->tv_nsec = t % 1000000000;
 }
