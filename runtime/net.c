@@ -454,6 +454,8 @@ int ringo_acceptor_close(ringo_acceptor *acc)
 void ringo_stream_init(ringo_stream *s, int fd, void *rbuf, size_t rcap, void *wbuf,
 		       size_t wcap)
 {
+	if (!s)
+		return;
 	memset(s, 0, sizeof(*s));
 	s->fd = fd;
 	s->rbuf = rbuf;
@@ -479,17 +481,25 @@ static int fill(ringo_stream *s)
 
 const char *ringo_stream_peek(const ringo_stream *s, size_t *len)
 {
-	*len = s->rlen;
+	if (!s) {
+		if (len)
+			*len = 0;
+		return NULL;
+	}
+	if (len)
+		*len = s->rlen;
 	return s->rbuf + s->rpos;
 }
 
-void ringo_stream_consume(ringo_stream *s, size_t n)
+int ringo_stream_consume(ringo_stream *s, size_t n)
 {
-	RINGO_ASSERT(n <= s->rlen);
+	if (!s || n > s->rlen)
+		return -EINVAL;
 	s->rpos += n;
 	s->rlen -= n;
 	if (s->rlen == 0)
 		s->rpos = 0;
+	return 0;
 }
 
 /* Hand the first len buffered bytes to the caller. */
@@ -502,6 +512,8 @@ static int take(ringo_stream *s, void *dst, size_t len)
 
 int ringo_stream_read_some(ringo_stream *s, void *dst, size_t len)
 {
+	if (!s || (!dst && len))
+		return -EINVAL;
 	if (len == 0)
 		return 0;
 	if (len > INT_MAX)
@@ -520,6 +532,8 @@ int ringo_stream_read_some(ringo_stream *s, void *dst, size_t len)
 
 int ringo_stream_read_exactly(ringo_stream *s, void *dst, size_t len)
 {
+	if (!s || (!dst && len))
+		return -EINVAL;
 	/* A partial message must fit in the buffer to be kept on failure. */
 	if (len > s->rcap || len > INT_MAX)
 		return -EMSGSIZE;
@@ -540,7 +554,7 @@ static const char *find(const char *hay, size_t hlen, const char *needle, size_t
 
 int ringo_stream_read_until(ringo_stream *s, const char *delim, size_t dlen)
 {
-	if (!delim || dlen == 0)
+	if (!s || !delim || dlen == 0)
 		return -EINVAL;
 	size_t scanned = 0; /* bytes known not to start the delimiter */
 	for (;;) {
@@ -601,6 +615,8 @@ static bool stream_broken_by(int err)
 
 int ringo_stream_flush(ringo_stream *s)
 {
+	if (!s)
+		return -EINVAL;
 	if (s->error)
 		return s->error;
 	size_t sent;
@@ -617,6 +633,8 @@ int ringo_stream_flush(ringo_stream *s)
 
 int ringo_stream_write(ringo_stream *s, const void *src, size_t len)
 {
+	if (!s || (!src && len))
+		return -EINVAL;
 	if (s->error)
 		return s->error;
 	if (len <= s->wcap - s->wlen) {
@@ -716,12 +734,14 @@ void ringo_bufring_free(ringo_bufring *b)
 	ringo__free(b->loop, b, sizeof(*b));
 }
 
-void ringo_bufring_put(ringo_bufring *b, unsigned bid)
+int ringo_bufring_put(ringo_bufring *b, unsigned bid)
 {
-	RINGO_ASSERT(bid < b->nbufs);
+	if (!b || bid >= b->nbufs)
+		return -EINVAL;
 	io_uring_buf_ring_add(b->br, b->mem + bid * b->bufsize, (unsigned)b->bufsize,
 			      (unsigned short)bid, (int)b->nbufs - 1, 0);
 	io_uring_buf_ring_advance(b->br, 1);
+	return 0;
 }
 
 int ringo_recv_buf(int fd, ringo_bufring *b, void **data, unsigned *bid)

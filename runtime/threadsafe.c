@@ -357,7 +357,8 @@ static void tsf_complete(ringo_tsfuture *f, int rc, void *value)
 
 void ringo_tsfuture_ref(ringo_tsfuture *f)
 {
-	atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+	if (f)
+		atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
 }
 
 void ringo_tsfuture_release(ringo_tsfuture *f)
@@ -373,6 +374,8 @@ void ringo_tsfuture_release(ringo_tsfuture *f)
 
 bool ringo_tsfuture_done(ringo_tsfuture *f)
 {
+	if (!f)
+		return false;
 	pthread_mutex_lock(&f->lock);
 	bool done = f->state != RINGO__FUT_PENDING;
 	pthread_mutex_unlock(&f->lock);

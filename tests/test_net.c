@@ -217,6 +217,29 @@ static void test_unix_connect_zero_timeout_does_not_wait(void **state)
 	assert_int_equal(fx_run_task(unix_zero_body, NULL), 0);
 }
 
+/* Bad arguments to the stream calls are errors, never a crash. */
+static void test_stream_calls_reject_bad_arguments(void **state)
+{
+	char buf[8], dst[8];
+	size_t n = 99;
+	assert_int_equal(ringo_stream_read_exactly(NULL, dst, 1), -EINVAL);
+	assert_int_equal(ringo_stream_read_until(NULL, "\n", 1), -EINVAL);
+	assert_int_equal(ringo_stream_read_some(NULL, dst, 1), -EINVAL);
+	assert_int_equal(ringo_stream_write(NULL, "x", 1), -EINVAL);
+	assert_int_equal(ringo_stream_flush(NULL), -EINVAL);
+	assert_null(ringo_stream_peek(NULL, &n));
+	assert_int_equal(n, 0);
+	assert_int_equal(ringo_stream_consume(NULL, 0), -EINVAL);
+	ringo_stream_init(NULL, 0, NULL, 0, NULL, 0); /* ignored */
+	ringo_stream s;
+	ringo_stream_init(&s, -1, buf, sizeof(buf), NULL, 0);
+	assert_int_equal(ringo_stream_read_exactly(&s, NULL, 1), -EINVAL);
+	assert_int_equal(ringo_stream_write(&s, NULL, 1), -EINVAL);
+	/* Consuming more than is buffered consumes nothing. */
+	assert_int_equal(ringo_stream_consume(&s, 1), -EINVAL);
+	assert_int_equal(ringo_stream_consume(&s, 0), 0);
+}
+
 static void test_connect_rejects_bad_arguments(void **state)
 {
 	assert_int_equal(ringo_unix_connect(NULL, RINGO_FOREVER), -EINVAL);
@@ -804,8 +827,11 @@ static int bufring_body(void *arg, void **result)
 		assert_int_equal(ringo_recv_buf(sv[1], br, &data, &bid), 7);
 		assert_true(bid < 4);
 		assert_memory_equal(data, "buffer!", 7);
-		ringo_bufring_put(br, bid);
+		assert_int_equal(ringo_bufring_put(br, bid), 0);
 	}
+	/* A buffer id the ring never had is refused, not a crash. */
+	assert_int_equal(ringo_bufring_put(br, 4), -EINVAL);
+	assert_int_equal(ringo_bufring_put(NULL, 0), -EINVAL);
 	/* Take every buffer without giving any back: -ENOBUFS. */
 	for (int i = 0; i < 4; i++) {
 		send(sv[0], "x", 1, 0);
@@ -960,6 +986,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tcp_connect_with_timeout_times_out, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_unix_connect_zero_timeout_does_not_wait, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_connect_rejects_bad_arguments, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_stream_calls_reject_bad_arguments, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_multishot_acceptor_queues_connections, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_acceptor_wait_is_cancellable, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_close_of_the_listener_stops_its_acceptor, fx_setup, fx_teardown),
