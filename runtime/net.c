@@ -224,7 +224,7 @@ struct ringo__acceptor_impl {
 	bool cancel_sent;
 	int error;            /* an error to report once, 0 = none */
 	ringo_task *waiter;   /* a task in ringo_acceptor_next */
-	ringo_task *closer;   /* the task in ringo_acceptor_close */
+	ringo_task *closer;   /* the task in ringo_acceptor_destroy */
 	unsigned head, count; /* queue of accepted fds: q[head..head+count) mod cap */
 	unsigned cap;         /* a power of two */
 	int *q;
@@ -398,7 +398,7 @@ static void acc_close_interrupt(ringo_task *t)
 
 static const struct ringo__wait_ops acc_close_ops = {"accept-close", acc_close_interrupt, true};
 
-int ringo_acceptor_close(ringo_acceptor *acc)
+int ringo_acceptor_destroy(ringo_acceptor *acc)
 {
 	struct ringo__acceptor_impl *a = acc ? acc->impl : NULL;
 	if (!a)

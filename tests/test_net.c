@@ -279,7 +279,7 @@ static int acceptor_body(void *arg, void **result)
 				.sin_addr.s_addr = htonl(0x7f000001)};
 	connect(extra, (struct sockaddr *)&a, sizeof(a));
 	ringo_sleep(RINGO_MSEC(5));
-	assert_int_equal(ringo_acceptor_close(&acc), 0);
+	assert_int_equal(ringo_acceptor_destroy(&acc), 0);
 	assert_null(acc.impl);
 	for (int i = 0; i < NCLIENTS; i++)
 		close(c[i]);
@@ -317,7 +317,7 @@ static int acceptor_cancel_body(void *arg, void **result)
 	ringo_await(ringo_task_future(t), NULL);
 	assert_int_equal(w.rc, -ECANCELED);
 	ringo_task_release(t);
-	assert_int_equal(ringo_acceptor_close(&w.acc), 0);
+	assert_int_equal(ringo_acceptor_destroy(&w.acc), 0);
 	close(lfd);
 	return 0;
 }
@@ -362,7 +362,7 @@ static int acceptor_listener_closed_body(void *arg, void **result)
 	assert_int_equal(poll(&pfd, 1, 0), 1);
 	int s = ringo_accept(lfd2, NULL, NULL, 0);
 	assert_true(s >= 0);
-	assert_int_equal(ringo_acceptor_close(&w.acc), 0);
+	assert_int_equal(ringo_acceptor_destroy(&w.acc), 0);
 	close(s);
 	close(c);
 	assert_int_equal(ringo_close(lfd2), 0);
@@ -451,7 +451,7 @@ static int acceptor_close_pending_body(void *arg, void **result)
 	assert_int_equal(ringo_acceptor_init(&acc, lfd), 0);
 	ringo_task *self = ringo_task_current();
 	assert_true(ringo_task_cancel(self, NULL));
-	assert_int_equal(ringo_acceptor_close(&acc), 0);
+	assert_int_equal(ringo_acceptor_destroy(&acc), 0);
 	assert_null(acc.impl);
 	int n = ringo_task_cancelling(self);
 	int next = ringo_sleep(0);
@@ -905,7 +905,7 @@ static int emfile_server_body(void *arg, void **result)
 		ringo_close(fd);
 		s->served++;
 	}
-	ringo_acceptor_close(&acc);
+	ringo_acceptor_destroy(&acc);
 	return 0;
 }
 

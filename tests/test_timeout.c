@@ -833,7 +833,7 @@ static int ev_acceptor(struct every *e)
 
 static int ev_acceptor_done(struct every *e)
 {
-	assert_int_equal(ringo_acceptor_close(&e->acc), 0);
+	assert_int_equal(ringo_acceptor_destroy(&e->acc), 0);
 	return ringo_close(e->lfd);
 }
 

@@ -207,7 +207,7 @@ int ringo_unix_connect(const char *path, int64_t timeout_ns);
 
 /* Multishot accept: one SQE keeps accepting; accepted fds queue here until
  * taken. The struct is the caller's (it may sit on a task's stack) and
- * must stay put from init until ringo_acceptor_close returns. */
+ * must stay put from init until ringo_acceptor_destroy returns. */
 typedef struct ringo_acceptor {
 	struct ringo__acceptor_impl *impl;
 } ringo_acceptor;
@@ -226,14 +226,16 @@ int ringo_acceptor_init(ringo_acceptor *acc, int listen_fd);
  * when cancelled (nothing taken: an fd accepted meanwhile stays queued
  * for the next call). */
 int ringo_acceptor_next(ringo_acceptor *acc);
-/* May suspend (until the kernel's final completion). Stops accepting,
- * closes fds accepted but not taken, frees what init allocated; acc may
- * then be reused or go. A task waiting in ringo_acceptor_next gets
- * -ECANCELED. 0 (also for a NULL or closed acceptor), or -EPERM outside
+/* May suspend (until the kernel's final completion). Tear down what init
+ * made: stop accepting, close fds accepted but not taken (listen_fd stays
+ * open: the caller's), free what init allocated; acc's storage is the
+ * caller's again (init may reuse it). A task waiting in
+ * ringo_acceptor_next gets -ECANCELED. 0 (also for a NULL, zeroed or
+ * already destroyed acceptor), or -EPERM outside
  * a task (then nothing is freed: call it from a task). A cancellation
  * does not interrupt it (the kernel's completion must be waited for): it
  * is delivered at the next suspension. */
-int ringo_acceptor_close(ringo_acceptor *acc);
+int ringo_acceptor_destroy(ringo_acceptor *acc);
 
 /* A buffered stream on a connected fd (asyncio StreamReader/Writer's
  * essentials). The buffers are the caller's: rbuf of rcap bytes for
