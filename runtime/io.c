@@ -100,10 +100,6 @@ static void io_complete(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags
 	ringo__fd_link_del(&op->link);
 	if (ringo__unlikely(op->two_fds))
 		ringo__fd_link_del(&op->link2);
-	if (ringo__unlikely(op->timeout >= 0) && op->lt_user_data) {
-		ringo__op_close(loop, op->lt_user_data);
-		op->lt_user_data = 0;
-	}
 	ringo__op_close(loop, op->link.user_data);
 	op->link.user_data = 0;
 	op->res = res;
@@ -147,15 +143,26 @@ __attribute__((cold, noinline)) static void send_cancel(struct ringo__io_op *op)
 		op->retry_armed = true;
 }
 
+/* Start cancelling (the task's cancel sets cancel_sent, the timeout
+ * timer_fired): the retry state is made by the first of the two, so an
+ * operation never cancelled pays nothing for it. */
+static void start_cancelling(struct ringo__io_op *op, bool *why)
+{
+	if (!op->cancel_sent && !op->timer_fired) {
+		op->retry_armed = false;
+		op->retry_ns = 0;
+	}
+	*why = true;
+	send_cancel(op);
+}
+
 static void io_interrupt(ringo_task *t)
 {
 	struct ringo__io_op *op = ringo__task_wait_ctx(t);
 	RINGO_ASSERT(op->link.user_data != 0);
 	if (op->cancel_sent)
 		return;
-	op->cancel_sent = true;
-	op->retry_ns = 0;
-	send_cancel(op);
+	start_cancelling(op, &op->cancel_sent);
 }
 
 static const struct ringo__wait_ops io_wait_ops = {"io", io_interrupt, true};
@@ -216,7 +223,6 @@ static int begin(struct ringo__io_op *op, int opcode, unsigned nsqe, bool with_t
 	op->timeout = with_timeout ? ringo__io_take_timeout(tio) : -1;
 	op->cancel_sent = false;
 	op->timer_fired = false;
-	op->retry_armed = false;
 	op->res = 0;
 	op->cqe_flags = 0;
 	if (ringo__unlikely(op->timeout >= 0))
@@ -355,9 +361,7 @@ static void timer_fire(void *arg)
 	struct ringo__io_op *op = arg;
 	if (!op->link.user_data || op->cancel_sent)
 		return;
-	op->timer_fired = true;
-	op->retry_ns = 0;
-	send_cancel(op);
+	start_cancelling(op, &op->timer_fired);
 }
 
 /* The linked timeout's CQE: -ETIME when it fired and cancelled the
@@ -394,6 +398,22 @@ __attribute__((noinline)) static bool add_timeout(struct ringo__io_op *op,
 	return false;
 }
 
+/* The operation had a timeout or was cancelled, and is over: its loop
+ * timer (timed), its linked timeout's slot and a pending cancel retry go,
+ * so nothing late finds the record. */
+__attribute__((noinline)) static void op_done_slow(struct ringo__io_op *op, bool timed,
+						    ringo_handle timer)
+{
+	if (timed)
+		ringo_handle_cancel(timer);
+	if (op->timeout >= 0 && op->lt_user_data) {
+		ringo__op_close(op->io->loop, op->lt_user_data);
+		op->lt_user_data = 0;
+	}
+	if ((op->cancel_sent || op->timer_fired) && op->retry_armed)
+		ringo_handle_cancel(op->retry);
+}
+
 int ringo__io_wait(struct ringo__io_op *op, struct io_uring_sqe *sqe)
 {
 	ringo_loop *loop = op->io->loop;
@@ -415,10 +435,8 @@ int ringo__io_wait(struct ringo__io_op *op, struct io_uring_sqe *sqe)
 	bool timed = op->timeout >= 0 && add_timeout(op, sqe, &timer);
 	int res = ringo__task_suspend(&io_wait_ops, op);
 	RINGO_ASSERT(op->link.user_data == 0); /* woken by the final CQE only */
-	if (timed)
-		ringo_handle_cancel(timer);
-	if (ringo__unlikely(op->retry_armed))
-		ringo_handle_cancel(op->retry);
+	if (ringo__unlikely(op->timeout >= 0 || op->cancel_sent))
+		op_done_slow(op, timed, timer);
 	return map_result(op, res);
 }
 
