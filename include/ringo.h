@@ -260,11 +260,11 @@ int ringo_loop_free(ringo_loop *loop);
 
 /* The loop's monotonic clock, in seconds (asyncio loop.time()). On a
  * virtual-clock loop this is the virtual time, starting at 0. 0 for NULL.
- * Any thread (the virtual clock is read racily off the loop's thread).
- * Does not suspend. */
+ * Any thread for a loop on the real clock (a virtual clock is read on
+ * the loop's thread only). Does not suspend. */
 double ringo_loop_time(const ringo_loop *loop);
 /* The same in nanoseconds: the clock every when_ns refers to. 0 for
- * NULL. Any thread. Does not suspend. */
+ * NULL. Threads as ringo_loop_time. Does not suspend. */
 int64_t ringo_loop_time_ns(const ringo_loop *loop);
 
 /* The loop running on this thread, or NULL (asyncio get_running_loop).
