@@ -96,9 +96,9 @@ void ringo__watch_leave(struct aio_watch *w)
 	watch_unref(w);
 }
 
-void ringo__watch_abandon(void *watch)
+void ringo__watch_abandon(ringo_task *t)
 {
-	struct aio_watch *w = watch;
+	struct aio_watch *w = ringo__task_wait_ctx(t);
 	w->task = NULL;
 	ringo__watch_leave(w);
 }
@@ -168,7 +168,8 @@ static void gather_interrupt(ringo_task *t)
 		gather_wake(w, g, -ECANCELED);
 }
 
-const struct ringo__wait_ops ringo__gather_wait = {"gather", gather_interrupt, false};
+static const struct ringo__wait_ops gather_wait = {
+	.what = "gather", .interrupt = gather_interrupt, .abandon = ringo__watch_abandon};
 
 /* Scan the children already done (argument order) and arm the others. */
 static int gather_start(struct aio_watch *w, struct gather *g)
@@ -195,7 +196,7 @@ static int gather_suspend(struct aio_watch *w, struct gather *g)
 {
 	for (;;) {
 		w->task = ringo_task_current();
-		int rc = ringo__task_suspend(&ringo__gather_wait, w);
+		int rc = ringo__task_suspend(&gather_wait, w);
 		if (g->woken || rc != -ECANCELED || g->cancelled)
 			return rc;
 		/* A cancellation was already pending: it never reached us

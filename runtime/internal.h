@@ -237,6 +237,10 @@ struct ringo_loop {
 
 	size_t futures_live;           /* futures not yet freed */
 	struct ringo__close_hook *close_hooks;
+	/* Set by the task layer with its scheduler: at close, before any
+	 * close hook, every task blocked in a wait leaves it (wait ops'
+	 * abandon). NULL: no task was ever spawned. */
+	void (*abandon_waits)(ringo_loop *loop);
 
 	/* task layer (task.c) */
 	void *tasks;                   /* struct ringo__sched *, NULL until first spawn */
@@ -349,11 +353,6 @@ void ringo__work_describe(struct ringo__work *w, char *buf, size_t len);
 bool ringo__task_describe(struct ringo__work *w, char *buf, size_t len);
 /* The task's name, or its default "task-N" without writing it (const). */
 void ringo__task_label(const ringo_task *t, char *buf, size_t len);
-/* Waits that hold a watch record of gather.c (ringo_gather, ringo_wait):
- * a task the loop abandons at close while suspended in one leaves it
- * with ringo__watch_abandon(wait ctx), or the record would leak. */
-extern const struct ringo__wait_ops ringo__gather_wait, ringo__wait_wait;
-void ringo__watch_abandon(void *watch);
 /* Open task groups (group.c) are listed per loop (gather.c keeps the
  * list): ringo__aio_track links one (0 or -ENOMEM); at close, before its
  * tasks are abandoned, task.c calls ringo__aio_abandon_groups, which has
@@ -378,6 +377,15 @@ struct ringo__wait_ops {
 	 * false: the cancel replaces the wake value with -ECANCELED (the
 	 * queue and sync primitives: their waiter then takes nothing). */
 	bool keep_result;
+	/* The loop is closing and t, SUSPENDED in this wait or READY after
+	 * it (woken, never to run again), is abandoned where it stands: undo
+	 * what the wait left in shared state (a waiter node on the task's
+	 * stack linked in a user's lock, a count, a reference) as the task
+	 * would after returning, so that nothing points at the stack once it
+	 * is freed. Wakes nobody: every task of the loop is being abandoned.
+	 * Runs before any close hook (the objects waited on are intact).
+	 * Required of every wait kind. */
+	void (*abandon)(ringo_task *t);
 };
 
 /* Suspend the current task. Returns the wake value; -EPERM outside a

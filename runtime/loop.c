@@ -412,6 +412,9 @@ int ringo_loop_close(ringo_loop *loop)
 	ringo__xq_refuse(loop);
 	ringo__ring_drain(loop);
 	drop_ready(loop);
+	/* Tasks blocked on objects leave them while those are all intact. */
+	if (loop->abandon_waits)
+		loop->abandon_waits(loop);
 	/* Hooks run newest first: what was built last on the loop goes first. */
 	while (loop->close_hooks) {
 		struct ringo__close_hook *h = loop->close_hooks;

@@ -158,7 +158,15 @@ static void waiter_interrupt(ringo_task *t)
 
 /* keep_result false: a cancel that comes after the exit woke the task
  * still wins; the exit stays recorded either way, so nothing is lost. */
-static const struct ringo__wait_ops proc_wait_ops = {"process", waiter_interrupt, false};
+static void waiter_abandon(ringo_task *t)
+{
+	struct waiter *w = ringo__task_wait_ctx(t);
+	if (w->link.next != &w->link)
+		ringo__list_remove(&w->link);
+}
+
+static const struct ringo__wait_ops proc_wait_ops = {
+	.what = "process", .interrupt = waiter_interrupt, .abandon = waiter_abandon};
 
 static void wake_waiters(ringo_process *p)
 {

@@ -215,8 +215,34 @@ static void drainer_interrupt(ringo_task *t)
 
 /* keep_result false: a wake only says "look again"; a cancel that comes
  * after it still wins, and the reader takes nothing. */
-static const struct ringo__wait_ops reader_wait = {"stream read", reader_interrupt, false};
-static const struct ringo__wait_ops drainer_wait = {"stream drain", drainer_interrupt, false};
+/* As wait_in after the suspension: a stream the user freed meanwhile goes
+ * once its last user has left. */
+static void leave_abandoned(ringo_stream *s, ringo_task **slot, ringo_task *t)
+{
+	if (*slot == t)
+		*slot = NULL;
+	RINGO_ASSERT(s->users > 0);
+	s->users--;
+	if (s->freed)
+		ringo__stream_maybe_destroy(s);
+}
+
+static void reader_abandon(ringo_task *t)
+{
+	ringo_stream *s = ringo__task_wait_ctx(t);
+	leave_abandoned(s, &s->reader, t);
+}
+
+static void drainer_abandon(ringo_task *t)
+{
+	ringo_stream *s = ringo__task_wait_ctx(t);
+	leave_abandoned(s, &s->drainer, t);
+}
+
+static const struct ringo__wait_ops reader_wait = {
+	.what = "stream read", .interrupt = reader_interrupt, .abandon = reader_abandon};
+static const struct ringo__wait_ops drainer_wait = {
+	.what = "stream drain", .interrupt = drainer_interrupt, .abandon = drainer_abandon};
 
 void ringo__stream_wake(ringo_task **slot, int value)
 {

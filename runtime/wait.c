@@ -54,7 +54,8 @@ static void wait_interrupt(ringo_task *t)
 	ringo__watch_wake(w, -ECANCELED);
 }
 
-const struct ringo__wait_ops ringo__wait_wait = {"wait", wait_interrupt, false};
+static const struct ringo__wait_ops wait_wait = {
+	.what = "wait", .interrupt = wait_interrupt, .abandon = ringo__watch_abandon};
 
 static int wait_watch(struct aio_watch *w, struct waitst *st, int64_t timeout_ns)
 {
@@ -79,7 +80,7 @@ static int wait_watch(struct aio_watch *w, struct waitst *st, int64_t timeout_ns
 			return err;
 	}
 	w->task = ringo_task_current();
-	int rc = ringo__task_suspend(&ringo__wait_wait, w);
+	int rc = ringo__task_suspend(&wait_wait, w);
 	w->task = NULL;
 	if (has_timer)
 		ringo_handle_cancel(timer);
@@ -194,7 +195,15 @@ static void ac_timeout(void *arg)
 	ringo__watch_wake(it->w, -ETIMEDOUT);
 }
 
-static const struct ringo__wait_ops ac_wait = {"as_completed", wait_interrupt, false};
+/* The record is the iterator's (freed with it): only forget the task. */
+static void ac_abandon(ringo_task *t)
+{
+	struct aio_watch *w = ringo__task_wait_ctx(t);
+	w->task = NULL;
+}
+
+static const struct ringo__wait_ops ac_wait = {
+	.what = "as_completed", .interrupt = wait_interrupt, .abandon = ac_abandon};
 
 static int ac_start(ringo_as_completed *it, int64_t timeout_ns)
 {
