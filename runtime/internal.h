@@ -235,7 +235,7 @@ struct ringo_loop {
 	                                * kernel entry (the thread queue's eventfd) */
 	uint64_t stale_cqes;           /* completions that matched no op */
 
-	size_t futures_live;           /* futures not yet freed */
+	size_t held;                   /* objects the user holds (ringo__held_inc) */
 	struct ringo__close_hook *close_hooks;
 	/* Set by the task layer with its scheduler: at close, before any
 	 * close hook, every task blocked in a wait leaves it (wait ops'
@@ -265,6 +265,23 @@ struct ringo_loop {
 	uint64_t stream_bytes_read;
 	uint64_t stream_bytes_written;
 };
+
+/* ---- objects the user holds ----
+ * Every object of a loop handed to the user (a future or task, a stream,
+ * a process, an as_completed iterator) counts in loop->held from its
+ * creation until its memory goes back to the loop's allocator:
+ * ringo_loop_free refuses (-EBUSY) while any is alive, since freeing it
+ * later would use the freed loop. */
+static inline void ringo__held_inc(ringo_loop *loop)
+{
+	loop->held++;
+}
+
+static inline void ringo__held_dec(ringo_loop *loop)
+{
+	RINGO_ASSERT(loop->held > 0);
+	loop->held--;
+}
 
 /* Every loop in the process, for debuggers (tools/ringo-gdb.py walks it);
  * guarded by a mutex, touched only at loop creation and free. */

@@ -437,8 +437,8 @@ int ringo_loop_free(ringo_loop *loop)
 	int err = ringo_loop_close(loop);
 	if (err < 0)
 		return err;
-	/* Futures still referenced would point at freed memory. */
-	if (loop->futures_live > 0)
+	/* Objects the user still holds would point at freed memory. */
+	if (loop->held > 0)
 		return -EBUSY;
 	RINGO_ASSERT(loop->cb_live == 0);
 	for (uint32_t i = 0; i < loop->cb_nchunks; i++)

@@ -162,6 +162,7 @@ int ringo_stream_new(ringo_loop *loop, int fd, const ringo_stream_options *opts,
 	ringo_event_init(&s->closed_ev);
 	ringo__list_init(&s->node);
 	ringo__list_insert_tail(&sl->streams, &s->node);
+	ringo__held_inc(loop);
 	ringo__stream_maybe_arm(s);
 	*out = s;
 	return 0;
@@ -344,6 +345,7 @@ static void destroy(ringo_stream *s)
 	ringo__free(loop, s->wbuf, s->wcap);
 	RINGO_ASSERT(!s->send_block);
 	ringo__free(loop, s, sizeof(*s));
+	ringo__held_dec(loop);
 }
 
 void ringo__stream_maybe_destroy(ringo_stream *s)

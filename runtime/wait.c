@@ -247,6 +247,7 @@ int ringo_as_completed_new(ringo_loop *loop, ringo_future *const *futs, size_t n
 		ringo__free(loop, it, sizeof(*it));
 		return err;
 	}
+	ringo__held_inc(loop);
 	it->w->ctx = it;
 	it->w->on_done = ac_child_done;
 	err = ac_start(it, timeout_ns);
@@ -293,4 +294,5 @@ void ringo_as_completed_free(ringo_as_completed *it)
 	ringo__watch_leave(it->w);
 	ringo__free(loop, it->order, (n ? n : 1) * sizeof(size_t));
 	ringo__free(loop, it, sizeof(*it));
+	ringo__held_dec(loop);
 }
