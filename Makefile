@@ -70,7 +70,7 @@ PERF_CXX_BINS := $(PERF_CXX_SRCS:perf/%.cc=$(BUILD)/perf/%)
 LIB := $(BUILD)/libringo.a
 SOLIB := $(BUILD)/libringo.so
 
-.PHONY: all lib test examples perf install uninstall clean valgrind demo tour check-headers sweep FORCE
+.PHONY: all lib test examples perf install uninstall clean valgrind demo tour check-headers check-layers sweep FORCE
 all: lib
 
 lib: $(LIB) $(SOLIB)
@@ -189,6 +189,10 @@ $(BUILD)/perf/%: perf/%.cc
 # Each header is compiled on its own (#include <ringo/io.h> alone must work),
 # then tools/check-contracts checks every public function's comment: it says
 # whether the call may suspend, and names the errnos the function returns.
+# The call graph between the runtime's objects has no cycle (runtime/LAYERS.md).
+check-layers: lib
+	@python3 tools/check-layers $(BUILD)
+
 check-headers:
 	@mkdir -p $(BUILD)
 	@for h in ringo.h ringo/io.h ringo/aio.h ringo/thread.h ringo/stream.h ringo/process.h ringo/context.h ringo/compose.h; do \

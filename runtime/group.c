@@ -173,8 +173,8 @@ static void group_interrupt(ringo_task *t)
 	}
 }
 
-/* The group itself is let go of by ringo__aio_abandon_groups, which the
- * scheduler's close hook calls while the parents' stacks still exist. */
+/* The group itself is let go of by the aio layer's early close hook
+ * (gather.c), while the parents' stacks still exist. */
 static void group_abandon(ringo_task *t)
 {
 	(void)t;

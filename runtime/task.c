@@ -153,6 +153,7 @@ static const char *name_at(void *stack_hi)
 /* ---- the scheduler (one per loop, made on first spawn) ---- */
 
 static void sched_close(ringo_loop *loop, void *ctx);
+static bool task_describe(struct ringo__work *w, char *buf, size_t len);
 static void sched_abandon_waits(ringo_loop *loop);
 
 static struct ringo__sched *sched_get(ringo_loop *loop, int *err)
@@ -173,6 +174,7 @@ static struct ringo__sched *sched_get(ringo_loop *loop, int *err)
 		return NULL;
 	}
 	ringo__stack_set_reporter(name_at);
+	ringo__set_work_describer(task_describe);
 	loop->tasks = s;
 	loop->abandon_waits = sched_abandon_waits;
 	return s;
@@ -910,7 +912,7 @@ void ringo_loop_dump_tasks(ringo_loop *loop, FILE *out)
 	}
 }
 
-bool ringo__task_describe(struct ringo__work *w, char *buf, size_t len)
+static bool task_describe(struct ringo__work *w, char *buf, size_t len)
 {
 	if (w->run != task_run)
 		return false;
@@ -948,9 +950,8 @@ static void sched_abandon_waits(ringo_loop *loop)
 static void sched_close(ringo_loop *loop, void *ctx)
 {
 	struct ringo__sched *s = ctx;
-	/* Open groups live on their parents' stacks: release what they hold
-	 * while those stacks are still there. */
-	ringo__aio_abandon_groups(loop);
+	/* Open groups (on their parents' stacks) were let go of by their
+	 * early close hook. */
 	while (!ringo__list_empty(&s->live)) {
 		ringo_task *t = ringo__container_of(s->live.next, ringo_task, link);
 		RINGO_ASSERT(t->wait == NULL); /* left by sched_abandon_waits */
