@@ -203,6 +203,9 @@ struct ringo_loop {
 	bool stopping;
 	bool closed;
 	bool virtual_clock;
+	bool ending;                   /* cancelling every task before the close
+	                                * (ringo_run, a loop thread's stop): a
+	                                * server accepts no more */
 	pthread_t owner;               /* thread that runs it (set on first run) */
 	bool has_owner;
 

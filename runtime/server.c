@@ -152,7 +152,7 @@ static void accept_cqe(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
  * different one each time, so that under a limit no listener starves). */
 static void shard_pump(struct shard *sh)
 {
-	if (sh->closing || sh->loop->closed)
+	if (sh->closing || sh->loop->closed || sh->loop->ending)
 		return;
 	for (unsigned k = 0; k < sh->nls; k++) {
 		if (sh->limit && sh->active + sh->armed >= sh->limit)
@@ -215,7 +215,9 @@ static void conn_start(struct shard *sh, int fd)
 	ringo_loop *loop = sh->loop;
 	ringo__server_count(&srv->accepted, 1);
 	struct conn *c = NULL;
-	if (!sh->closing && !loop->closed)
+	/* A loop that is ending (its every task was just cancelled) would
+	 * wait for a handler started now: such a connection is refused. */
+	if (!sh->closing && !loop->closed && !loop->ending)
 		c = ringo__alloc(loop, sizeof(*c));
 	if (c) {
 		memset(c, 0, sizeof(*c));

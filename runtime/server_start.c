@@ -247,17 +247,36 @@ static int bound_port(int fd)
 					    : ((struct sockaddr_in6 *)&a)->sin6_port);
 }
 
+/* The address cannot be had here at all (an IPv6 address where the
+ * system has no IPv6: "localhost" is often ::1 too in /etc/hosts). */
+static bool unavailable(int err)
+{
+	return err == -EADDRNOTAVAIL || err == -EAFNOSUPPORT;
+}
+
 /* Every shard's socket for every address, on one port (port 0: the one
- * the first socket got). */
+ * the first socket got). Of several addresses, those unavailable here are
+ * left out (their listeners stay closed), as long as one is not. */
 static int open_tcp(struct ringo_server *srv, struct addrs *as, int port, int backlog)
 {
+	bool skip[MAX_ADDRS] = {false};
+	unsigned opened = 0;
+	int first_err = 0;
 	for (unsigned i = 0; i < srv->nshards; i++) {
 		for (unsigned j = 0; j < as->n; j++) {
+			if (skip[j])
+				continue;
 			set_port(&as->a[j], port);
 			int fd = listen_on(&as->a[j], as->len[j], as->v6only[j], srv->threaded, backlog);
+			if (fd < 0 && i == 0 && unavailable(fd) && as->n > 1) {
+				skip[j] = true;
+				first_err = first_err ? first_err : fd;
+				continue;
+			}
 			if (fd < 0)
 				return fd;
 			srv->shards[i].ls[j].fd = fd;
+			opened++;
 			if (port == 0) {
 				port = bound_port(fd);
 				if (port < 0)
@@ -265,6 +284,8 @@ static int open_tcp(struct ringo_server *srv, struct addrs *as, int port, int ba
 			}
 		}
 	}
+	if (!opened)
+		return first_err;
 	srv->port = port;
 	return 0;
 }
@@ -341,9 +362,10 @@ static int begin(struct ringo_server *srv, const ringo_server_options *o, ringo_
 static int check_start(ringo_loop *loop, ringo_server_handler_fn *fn, ringo_server **out,
 		       const ringo_server_options *o)
 {
+	if (out)
+		*out = NULL;
 	if (!loop || !fn || !out)
 		return -EINVAL;
-	*out = NULL;
 	int err = check_options(o);
 	return err < 0 ? err : ringo__check_open(loop);
 }
