@@ -629,6 +629,10 @@ static bool answered_soon(int fd)
 
 static void test_server_emfile_keeps_serving_and_recovers(void **state)
 {
+	/* Valgrind keeps fds of its own under the limit and refuses to let
+	 * it move: the fd arithmetic does not hold there. */
+	if (under_valgrind())
+		skip();
 	int port = free_port();
 	int ctl[2], report[2];
 	assert_int_equal(pipe2(ctl, O_CLOEXEC), 0);
