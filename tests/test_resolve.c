@@ -95,6 +95,8 @@ static int resolver_teardown(void **state)
 {
 	int rc = fx_teardown(state);
 	ringo__resolve_fn = getaddrinfo;
+	/* Every lookup job is gone once the loop is (close waits for them). */
+	assert_int_equal(atomic_load(&ringo__resolve_jobs), 0);
 	return rc;
 }
 
@@ -286,6 +288,64 @@ static void test_cancel_withdraws_a_lookup_not_started(void **state)
 	assert_int_equal(ringo_loop_set_default_executor_workers(fx_loop, 1), 0);
 	assert_int_equal(fx_run_task(cancel_queued_body, NULL), 0);
 	sem_destroy(&gate);
+}
+
+/* The loop closes while a lookup still runs on its worker, its caller
+ * gone (cancelled, or abandoned by a close that cancels nothing): close
+ * waits for the worker, and the job is freed all the same. */
+static void *open_gate_later(void *arg)
+{
+	usleep(50 * 1000);
+	sem_post(&gate);
+	return NULL;
+}
+
+static struct lookup closing_lookup = {.node = "localhost"};
+
+static int start_lookup(void *arg, void **result)
+{
+	ringo__resolve_fn = slow_resolve;
+	ringo_task **t = arg;
+	closing_lookup.rc = 1;
+	assert_int_equal(ringo_spawn(ringo_loop_current(), lookup_body, &closing_lookup, NULL, t), 0);
+	while (atomic_load(&slow_started) == 0)
+		ringo_sleep(RINGO_MSEC(1));
+	return 0;
+}
+
+static void close_during_lookup(bool cancel_first)
+{
+	sem_init(&gate, 0, 0);
+	atomic_store(&slow_started, 0);
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_task *lt, *t;
+	assert_int_equal(ringo_spawn(loop, start_lookup, &lt, NULL, &t), 0);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL), 0);
+	ringo_task_release(t);
+	if (cancel_first) {
+		assert_true(ringo_task_cancel(lt, NULL));
+		assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(lt), NULL), 0);
+		assert_int_equal(closing_lookup.rc, -ECANCELED);
+	}
+	ringo_task_release(lt);
+	pthread_t th;
+	pthread_create(&th, NULL, open_gate_later, NULL);
+	test_loop_free(loop, &ca); /* waits for the worker */
+	pthread_join(th, NULL);
+	assert_int_equal(atomic_load(&ringo__resolve_jobs), 0);
+	sem_destroy(&gate);
+	ringo__resolve_fn = fake_resolve;
+}
+
+static void test_a_loop_closed_during_a_cancelled_lookup_frees_the_job(void **state)
+{
+	close_during_lookup(true);
+}
+
+static void test_a_loop_closed_under_a_waiting_lookup_frees_the_job(void **state)
+{
+	close_during_lookup(false);
 }
 
 /* ---- connect ---- */
@@ -598,6 +658,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_getaddrinfo_errors_are_errnos_with_clear_texts, resolver_setup, resolver_teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_returns_at_once_while_the_lookup_runs, resolver_setup, resolver_teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_withdraws_a_lookup_not_started, resolver_setup, resolver_teardown),
+		cmocka_unit_test(test_a_loop_closed_during_a_cancelled_lookup_frees_the_job),
+		cmocka_unit_test(test_a_loop_closed_under_a_waiting_lookup_frees_the_job),
 		cmocka_unit_test_setup_teardown(test_connect_tries_v6_and_v4_each_in_turn, resolver_setup, resolver_teardown),
 		cmocka_unit_test_setup_teardown(test_connect_to_localhost_reaches_each_of_its_families, resolver_setup, resolver_teardown),
 		cmocka_unit_test_setup_teardown(test_connect_refused_unknown_name_and_bad_input, resolver_setup, resolver_teardown),
