@@ -24,15 +24,25 @@ static int port = -1;
 static unsigned threads = 1;
 
 /* One connection: send back whatever comes, until EOF or an error. The
- * read takes what the stream has buffered (the background receive put it
- * there); the write copies it into the write buffer, which goes out with
- * the loop's next submission; drain waits only if the peer does not read. */
+ * bytes are echoed from where they lie: the stream's read buffer (peek),
+ * copied once into its write buffer (write never waits: it goes out with
+ * the loop's next submission), then dropped from the read buffer
+ * (consume). fill waits for more; drain waits only if the peer does not
+ * read what it is sent. */
 static int echo(ringo_stream *s, void *arg)
 {
-	char buf[16384];
-	int n;
-	while ((n = ringo_stream_read(s, buf, sizeof(buf))) > 0) {
-		if (ringo_stream_write(s, buf, (size_t)n) < 0 || ringo_stream_drain(s) < 0)
+	for (;;) {
+		size_t len;
+		const void *p = ringo_stream_peek(s, &len);
+		if (len == 0) {
+			if (ringo_stream_fill(s) <= 0)
+				break; /* EOF or an error */
+			continue;
+		}
+		if (ringo_stream_write(s, p, len) < 0)
+			break;
+		ringo_stream_consume(s, len);
+		if (ringo_stream_drain(s) < 0)
 			break;
 	}
 	return 0;
