@@ -52,6 +52,7 @@ static void flush_run(ringo_loop *loop, struct ringo__presubmit *p);
 static void streams_close(ringo_loop *loop, void *ctx)
 {
 	struct ringo__stream_loop *sl = ctx;
+	ringo__resolve_close(sl);
 	/* Streams still alive (owned by the user) forget the list. */
 	while (!ringo__list_empty(&sl->streams))
 		ringo__list_remove(sl->streams.next);
@@ -73,6 +74,7 @@ struct ringo__stream_loop *ringo__stream_loop_get(ringo_loop *loop)
 	memset(sl, 0, sizeof(*sl));
 	sl->loop = loop;
 	ringo__list_init(&sl->streams);
+	ringo__list_init(&sl->lookups);
 	/* Multishot recv came with 6.0, as did SEND_ZC: no probe names
 	 * recv flags, so the opcode stands in. */
 	sl->multishot = io->supported[IORING_OP_SEND_ZC] && io->supported[IORING_OP_RECV];
@@ -116,7 +118,7 @@ static int classify(ringo_stream *s, int fd)
 		if (type != SOCK_STREAM)
 			return -EINVAL;
 		s->readable = s->writable = true;
-		s->tp = ringo__stream_socket_transport(s->loop, s->flags);
+		ringo__stream_socket_transport(s);
 		return 0;
 	}
 	if (!S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode) && !S_ISREG(st.st_mode))

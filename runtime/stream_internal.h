@@ -25,6 +25,8 @@
 #ifndef RINGO_STREAM_INTERNAL_H
 #define RINGO_STREAM_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include "io_internal.h"
 
 /* A transport's receive ended on its own, neither EOF nor an error (a
@@ -109,6 +111,11 @@ struct ringo_stream {
 
 	/* ---- transport state (fd transports) ---- */
 	struct ringo__stream_req rreq, sreq;
+	size_t recv_asked;          /* one-shot: the room the receive in flight has */
+	bool recv_auto;             /* sockets without a RECV flag: multishot for
+				     * small messages, one-shot for bulk */
+	bool recv_switch;           /* a switch waits for the receive to end */
+	uint8_t recv_streak;        /* receives in a row that call for a switch */
 
 	/* ---- closing ---- */
 	bool closing;               /* close(): flush, then release */
@@ -130,7 +137,13 @@ struct ringo__stream_loop {
 	bool br_failed;               /* could not be made: one-shot only */
 	bool multishot;               /* the kernel has multishot recv (6.0+) */
 	uint16_t group;               /* br's buffer group id */
+	struct ringo__list lookups;   /* getaddrinfo jobs whose done callback has
+				       * not run (resolve.c) */
 };
+
+/* Close (resolve.c): lookups whose done callback will never run now give
+ * up the references it held. */
+void ringo__resolve_close(struct ringo__stream_loop *sl);
 
 struct ringo__stream_loop *ringo__stream_loop_get(ringo_loop *loop);
 
@@ -153,12 +166,20 @@ void ringo__stream_sent(ringo_stream *s, int res);
 
 /* ---- helpers the fd transports share (stream_io.c) ---- */
 
-/* The transport ringo_stream_new gives a socket (flags RINGO_STREAM_*). */
-const struct ringo__stream_transport *ringo__stream_socket_transport(ringo_loop *loop,
-								      unsigned flags);
+/* Give the socket stream s its transport (s->flags: RINGO_STREAM_*). */
+void ringo__stream_socket_transport(ringo_stream *s);
 
 /* Options as ringo_stream_new checks them (NULL: defaults). 0 or -EINVAL. */
 int ringo__stream_check_options(const ringo_stream_options *opts);
+
+/* The lookup ringo_getaddrinfo runs on a worker: getaddrinfo(3). Tests
+ * put a stand-in here (a slow one, one that knows made-up names); its
+ * result is freed with freeaddrinfo, so it must come from getaddrinfo. */
+extern int (*ringo__resolve_fn)(const char *node, const char *service,
+				const struct addrinfo *hints, struct addrinfo **res);
+
+/* Lookup jobs not yet freed, in the whole process (tests). */
+extern _Atomic long ringo__resolve_jobs;
 
 /* Connecting (resolve.c): order[0, n) gets list's n addresses in the
  * order they are tried (families interleaved, the first one first). */

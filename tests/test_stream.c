@@ -1194,9 +1194,59 @@ static void test_the_transport_asked_for_and_streams_from_callbacks(void **state
 	assert_int_equal(fx_run_task(callback_body, NULL), 0);
 }
 
-int main(void)
+/* No RECV flag: multishot while messages are small, one-shot while bulk
+ * data streams in, back to multishot when it is small again. */
+static int follows_traffic_body(void *arg, void **result)
+{
+	int sv[2];
+	fx_socketpair(sv);
+	ringo_stream *s;
+	assert_int_equal(ringo_stream_new(ringo_loop_current(), sv[0], NULL, &s), 0);
+	if (strcmp(ringo__stream_transport_name(s), "socket-multishot")) {
+		ringo_stream_free(s);
+		close(sv[1]);
+		return 1; /* no multishot here: one-shot only */
+	}
+	table_init();
+	char *bulk = malloc(4 * TABLE), *buf = malloc(4 * TABLE);
+	for (int i = 0; i < 4; i++)
+		memcpy(bulk + i * TABLE, table, TABLE);
+	struct sender k = {sv[1], bulk, 4 * TABLE, 0};
+	for (int round = 0; round < 4; round++) {
+		ringo_task *t;
+		assert_int_equal(ringo_spawn(ringo_loop_current(), sender_body, &k, NULL, &t), 0);
+		assert_int_equal(ringo_stream_read_exactly(s, buf, 4 * TABLE), 4 * TABLE);
+		assert_memory_equal(buf, bulk, 4 * TABLE);
+		assert_int_equal(ringo_await(ringo_task_future(t), NULL), 0);
+		ringo_task_release(t);
+	}
+	assert_string_equal(ringo__stream_transport_name(s), "socket");
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(send(sv[1], "ping", 4, 0), 4);
+		assert_int_equal(ringo_stream_read_exactly(s, buf, 4), 4);
+		assert_memory_equal(buf, "ping", 4);
+	}
+	assert_string_equal(ringo__stream_transport_name(s), "socket-multishot");
+	free(bulk);
+	free(buf);
+	ringo_stream_free(s);
+	close(sv[1]);
+	return 0;
+}
+
+static void test_the_default_receive_follows_the_traffic(void **state)
+{
+	int rc = fx_run_task(follows_traffic_body, NULL);
+	if (rc == 1)
+		skip();
+	assert_int_equal(rc, 0);
+}
+
+int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
+	if (argc > 1)
+		cmocka_set_test_filter(argv[1]); /* e.g. "test_connect_*" */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_read_readline_read_exactly_read_until_and_eof, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_writes_go_out_in_order_in_the_background, fx_setup, fx_teardown),
@@ -1220,6 +1270,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_a_nonblocking_socket_waits_like_a_blocking_one, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_new_refuses_what_is_not_a_stream, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_the_transport_asked_for_and_streams_from_callbacks, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_the_default_receive_follows_the_traffic, fx_setup, fx_teardown),
 	};
 	int rc = cmocka_run_group_tests_name("stream_oneshot", tests, NULL, NULL);
 	recv_flags = RINGO_STREAM_RECV_MULTISHOT;
