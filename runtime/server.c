@@ -201,8 +201,16 @@ static int conn_main(void *arg, void **result)
 		close(c->fd);
 		ringo__server_count(&srv->refused, 1);
 	} else {
-		srv->fn(s, srv->arg);
-		conn_finish(srv, s);
+		ringo_stream *w = s;
+		if (srv->wrap && srv->wrap(s, srv->wrap_ctx, &w) < 0) {
+			ringo__server_count(&srv->wrap_errors, 1);
+			w = NULL;
+			ringo_stream_free(s);
+		}
+		if (w) {
+			srv->fn(w, srv->arg);
+			conn_finish(srv, w);
+		}
 		ringo__server_count(&srv->closed_conns, 1);
 	}
 	conn_end(c); /* may free the server: touch nothing after */
@@ -517,6 +525,7 @@ void ringo_server_stats(const ringo_server *srv, struct ringo_server_stats *out)
 	out->refused = __atomic_load_n(&srv->refused, __ATOMIC_RELAXED);
 	out->closed = __atomic_load_n(&srv->closed_conns, __ATOMIC_RELAXED);
 	out->accept_errors = __atomic_load_n(&srv->accept_errors, __ATOMIC_RELAXED);
+	out->wrap_errors = __atomic_load_n(&srv->wrap_errors, __ATOMIC_RELAXED);
 }
 
 int ringo_server_port(const ringo_server *srv)

@@ -64,6 +64,8 @@ struct ringo_server {
 	ringo_loop *loop;             /* the starting loop */
 	ringo_server_handler_fn *fn;
 	void *arg;
+	int (*wrap)(ringo_stream *raw, void *ctx, ringo_stream **out); /* or NULL */
+	void *wrap_ctx;
 	ringo_stream_options stream_opts;
 	int64_t backoff_ns;           /* emfile_backoff_ns, resolved */
 	int64_t flush_ns;             /* flush_timeout_ns, resolved; < 0 none */
@@ -87,7 +89,7 @@ struct ringo_server {
 	unsigned posts;
 
 	/* Counters: ringo_server_stats; atomics, any thread. */
-	uint64_t accepted, active, refused, closed_conns, accept_errors;
+	uint64_t accepted, active, refused, closed_conns, accept_errors, wrap_errors;
 	uint64_t cancelled;           /* handlers the grace period cancelled */
 };
 

@@ -57,6 +57,8 @@ static struct ringo_server *server_new(ringo_loop *loop, ringo_server_handler_fn
 	srv->loop = loop;
 	srv->fn = fn;
 	srv->arg = arg;
+	srv->wrap = o->wrap;
+	srv->wrap_ctx = o->wrap_ctx;
 	srv->port = -1;
 	if (o->stream)
 		srv->stream_opts = *o->stream;

@@ -138,12 +138,10 @@ static int classify(ringo_stream *s, int fd)
 	return 0;
 }
 
-int ringo_stream_new(ringo_loop *loop, int fd, const ringo_stream_options *opts,
-		     ringo_stream **out)
+/* fd's stream with transport tp (NULL: classify fd). */
+static int stream_make(ringo_loop *loop, int fd, const struct ringo__stream_transport *tp,
+		       void *ctx, const ringo_stream_options *opts, ringo_stream **out)
 {
-	if (!loop || !out || fd < 0)
-		return -EINVAL;
-	*out = NULL;
 	ringo_stream_options defaults = {0};
 	if (!opts)
 		opts = &defaults;
@@ -166,7 +164,10 @@ int ringo_stream_new(ringo_loop *loop, int fd, const ringo_stream_options *opts,
 	s->read_limit = opts->read_limit ? opts->read_limit : DEFAULT_LIMIT;
 	s->write_high = opts->write_high ? opts->write_high : DEFAULT_LIMIT;
 	s->write_low = opts->write_low ? opts->write_low : s->write_high / 4;
-	err = classify(s, fd);
+	s->tp = tp;
+	s->tp_ctx = ctx;
+	s->readable = s->writable = true;
+	err = tp ? 0 : classify(s, fd);
 	if (err < 0) {
 		ringo__free(loop, s, sizeof(*s));
 		return err;
@@ -177,9 +178,26 @@ int ringo_stream_new(ringo_loop *loop, int fd, const ringo_stream_options *opts,
 	ringo_event_init(&s->closed_ev);
 	ringo__list_init(&s->node);
 	ringo__list_insert_tail(&sl->streams, &s->node);
-	maybe_arm(s);
 	*out = s;
+	maybe_arm(s);
 	return 0;
+}
+
+int ringo_stream_new(ringo_loop *loop, int fd, const ringo_stream_options *opts,
+		     ringo_stream **out)
+{
+	if (!loop || !out || fd < 0)
+		return -EINVAL;
+	*out = NULL;
+	return stream_make(loop, fd, NULL, NULL, opts, out);
+}
+
+int ringo__stream_make(ringo_loop *loop, int fd, const struct ringo__stream_transport *tp,
+		       void *ctx, const ringo_stream_options *opts, ringo_stream **out)
+{
+	RINGO_ASSERT(loop && tp && out);
+	*out = NULL;
+	return stream_make(loop, fd, tp, ctx, opts, out);
 }
 
 int ringo_stream_fd(const ringo_stream *s)
@@ -852,6 +870,8 @@ void ringo__stream_sent(ringo_stream *s, int res)
 		maybe_destroy(s);
 		return;
 	}
+	if (s->on_sent)
+		s->on_sent(s, s->on_readable_ctx);
 	if (s->wlen == 0)
 		write_idle(s);
 	if (s->drainer && (s->wlen <= s->write_low || s->werr))
@@ -911,18 +931,32 @@ int ringo_stream_write_eof(ringo_stream *s)
  * failed, everything buffered is out. */
 static void progress_close(ringo_stream *s)
 {
-	if (s->closed || s->recv_busy || s->sending)
+	if (s->closed || s->releasing || s->recv_busy || s->sending)
 		return;
 	if (s->wlen && !s->werr && !s->freed) {
 		queue_flush(s);
 		return;
 	}
 	ringo__presubmit_del(&s->flush);
+	if (s->tp->close_begin) {
+		s->releasing = true;
+		if (s->tp->close_begin(s) > 0)
+			return; /* ringo__stream_released follows */
+	}
+	ringo__stream_released(s);
+}
+
+void ringo__stream_released(ringo_stream *s)
+{
+	RINGO_ASSERT(!s->closed);
+	s->releasing = false;
 	s->tp->release(s);
 	s->fd = -1;
 	s->closed = true;
 	wake(&s->drainer, 0);
 	ringo_event_set(&s->closed_ev);
+	if (s->on_closed)
+		s->on_closed(s, s->on_readable_ctx);
 }
 
 int ringo_stream_close(ringo_stream *s)
@@ -976,6 +1010,8 @@ static void maybe_destroy(ringo_stream *s)
 	if (s->recv_busy || s->sending || s->users)
 		return;
 	if (!s->closed) {
+		/* Also when a close_begin is pending: release aborts it. */
+		s->releasing = false;
 		s->tp->release(s);
 		s->fd = -1;
 		s->closed = true;

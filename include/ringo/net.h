@@ -130,17 +130,32 @@ typedef struct ringo_server_options {
 	/* threads > 1: the options of the server's loops (copied); NULL =
 	 * defaults. */
 	const ringo_loop_options *loop;
+	/* Optional: turn each accepted connection's stream into the one the
+	 * handler gets (a transform such as TLS: ringo_tls_server_wrap from
+	 * ringo/tls.h with its config as wrap_ctx). Called in the
+	 * connection's task before the handler, so it may suspend (a
+	 * handshake); it is cancelled as a handler would be. On success it
+	 * returns 0 and *out, which owns raw from then on (freeing *out
+	 * frees raw); the server frees *out after the handler. On failure
+	 * (a negative errno) raw is still the server's: it is freed, the
+	 * handler is not run, and the connection counts as closed and in
+	 * wrap_errors. With threads > 1 it runs on every loop: wrap_ctx
+	 * must be thread-safe. NULL: the handler gets the raw stream. */
+	int (*wrap)(ringo_stream *raw, void *ctx, ringo_stream **out);
+	void *wrap_ctx;
 } ringo_server_options;
 
 /* The server's counters (see above). Read without stopping anything:
  * with threads > 1 each is exact but they may be of slightly different
- * moments. accept_errors counts failed accepts (EMFILE and the like). */
+ * moments. accept_errors counts failed accepts (EMFILE and the like);
+ * wrap_errors the connections whose wrap hook failed (also in closed). */
 struct ringo_server_stats {
 	uint64_t accepted;
 	uint64_t active;
 	uint64_t refused;
 	uint64_t closed;
 	uint64_t accept_errors;
+	uint64_t wrap_errors; /* connections the wrap hook failed (a TLS handshake) */
 };
 
 /* Start a TCP server on host:port, running fn(stream, arg) for each
