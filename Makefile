@@ -176,7 +176,7 @@ TLS_EXAMPLE_BINS := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examp
 lib: $(TLS_LIB) $(TLS_SOLIB)
 examples test valgrind perf: $(TLS_EXAMPLE_BINS)
 
-$(BUILD)/tests/test_tls%: tests/test_tls%.c $(TEST_SUPPORT_OBJS) $(TLS_LIB) $(LIB)
+$(TLS_TEST_BINS): $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJS) $(TLS_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -Iexamples $(LDFLAGS) -o $@ $< $(TEST_SUPPORT_OBJS) \
 		$(TLS_LIB) $(LIB) -lcmocka $(TLS_LDLIBS) $(LDLIBS)
