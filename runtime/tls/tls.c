@@ -228,9 +228,14 @@ static int wrap(ringo_stream *raw, ringo_tls_config *c, bool server, const char 
 	if (rc == 0)
 		rc = ringo__tls_stream_start(tc, out);
 	if (rc < 0) {
+		/* The alert's flush suspends: other tasks' TLS calls on this
+		 * thread would overwrite the text meanwhile. */
+		char text[sizeof(last_err)];
+		memcpy(text, last_err, sizeof(text));
 		ERR_clear_error();
 		ringo__tls_conn_free(tc);
 		close_after_failure(raw, rc);
+		memcpy(last_err, text, sizeof(text));
 	}
 	return rc;
 }
