@@ -4,7 +4,8 @@
  *
  *   http_server [--host ADDR] [--threads N] [--root DIR] [--timeout-ms MS]
  *               [--body-timeout-ms MS] [--send-timeout-ms MS]
- *               [--grace-ms MS] [--resolve-fallback] PORT
+ *               [--grace-ms MS] [--resolve-fallback]
+ *               [--tls-cert FILE --tls-key FILE [--tls-ciphers LIST]] PORT
  *
  * GET or HEAD / answers a small fixed text ("Hello, World!\n"); with --root,
  * GET or HEAD /PATH serves that file from DIR, with single byte ranges
@@ -28,6 +29,14 @@
  * SIGINT/SIGTERM stop it cleanly: no new connection is accepted, requests
  * in progress get --grace-ms (1 s) to finish, then every connection is
  * closed. --threads N runs N loops on one SO_REUSEPORT port.
+ *
+ * HTTPS: --tls-cert and --tls-key (PEM chain and key) serve TLS 1.2/1.3
+ * instead (ALPN http/1.1) through the server's wrap hook: each connection's
+ * stream becomes a TLS stream (ringo/tls.h) before the handler sees it,
+ * and nothing else changes. --tls-ciphers pins the ciphers (an OpenSSL
+ * TLS 1.3 suite name such as TLS_AES_128_GCM_SHA256, or a TLS 1.2 cipher
+ * list, which then also caps the version at 1.2). Only in builds with
+ * OpenSSL (RINGO_HAVE_TLS; the Makefile sets it when libssl-dev is there).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +55,9 @@
 
 #include "http_parse.h"
 #include "ringo.h"
+#ifdef RINGO_HAVE_TLS
+#include "ringo/tls.h"
+#endif
 
 #define HEAD_MAX 8192
 #define BODY_MAX (1 << 20)
@@ -63,6 +75,9 @@ struct server {
 	const char *host;       /* where it listens */
 	int port;
 	unsigned threads;
+	const char *tls_cert;   /* --tls-cert, --tls-key: HTTPS */
+	const char *tls_key;
+	const char *tls_ciphers;/* --tls-ciphers */
 };
 
 static struct server g;
@@ -594,11 +609,40 @@ static int http_main(void *arg, void **result)
 		.flush_timeout_ns = g.timeout[WAIT_SEND],
 	};
 	ringo_server *srv;
+#ifdef RINGO_HAVE_TLS
+	ringo_tls_config *tls = NULL;
+	if (g.tls_cert) {
+		static const char *const alpn[] = {"http/1.1"};
+		bool v13 = g.tls_ciphers && !strncmp(g.tls_ciphers, "TLS_", 4);
+		ringo_tls_options to = {
+			.cert_file = g.tls_cert,
+			.key_file = g.tls_key,
+			.flags = RINGO_TLS_SERVER,
+			.alpn = alpn,
+			.nalpn = 1,
+			.ciphersuites = v13 ? g.tls_ciphers : NULL,
+			.ciphers = g.tls_ciphers && !v13 ? g.tls_ciphers : NULL,
+			.max_version = g.tls_ciphers && !v13 ? RINGO_TLS_VERSION_1_2 : 0,
+			.handshake_timeout_ns = g.timeout[WAIT_HEAD],
+		};
+		int terr = ringo_tls_config_new(&to, &tls);
+		if (terr < 0) {
+			fprintf(stderr, "http_server: TLS: %s (%s)\n", ringo_strerror(terr),
+				ringo_tls_last_error());
+			return terr;
+		}
+		opts.wrap = ringo_tls_server_wrap;
+		opts.wrap_ctx = tls;
+	}
+#endif
 	int err = ringo_server_start(ringo_loop_current(), g.host, g.port, http_conn, NULL, &opts,
 				     &srv);
 	if (err < 0) {
 		fprintf(stderr, "http_server: listen on %s:%d: %s\n", g.host, g.port,
 			ringo_strerror(err));
+#ifdef RINGO_HAVE_TLS
+		ringo_tls_config_release(tls);
+#endif
 		return err;
 	}
 	sigset_t stop;
@@ -609,6 +653,9 @@ static int http_main(void *arg, void **result)
 	ringo_server_close(srv);
 	ringo_server_wait_closed(srv, g.grace);
 	ringo_server_free(srv);
+#ifdef RINGO_HAVE_TLS
+	ringo_tls_config_release(tls);
+#endif
 	return 0;
 }
 
@@ -619,7 +666,8 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: http_server [--host ADDR] [--threads N] [--root DIR] [--timeout-ms MS]\n"
 		"                   [--body-timeout-ms MS] [--send-timeout-ms MS]\n"
-		"                   [--resolve-fallback] PORT\n"
+		"                   [--grace-ms MS] [--resolve-fallback]\n"
+		"                   [--tls-cert FILE --tls-key FILE [--tls-ciphers LIST]] PORT\n"
 		"  HTTP/1.1 keep-alive server: GET / answers \"Hello, World!\", --root DIR serves\n"
 		"  files (GET, HEAD, single byte ranges), POST /echo answers with the body.\n"
 		"  --host ADDR            address to listen on (default 127.0.0.1)\n"
@@ -635,6 +683,10 @@ static void usage(FILE *out)
 		"                         to finish before every connection is closed (1000)\n"
 		"  --resolve-fallback     open files component by component without openat2, as\n"
 		"                         on kernels before 5.6 (symlinks are then never followed)\n"
+		"  --tls-cert FILE        serve HTTPS with this PEM certificate chain ...\n"
+		"  --tls-key FILE         ... and this PEM private key (builds with OpenSSL)\n"
+		"  --tls-ciphers LIST     pin the cipher: a TLS 1.3 suite (TLS_AES_128_GCM_SHA256)\n"
+		"                         or a TLS 1.2 list (then TLS 1.2 only)\n"
 		"  SIGINT/SIGTERM shut it down cleanly.\n");
 }
 
@@ -671,6 +723,12 @@ static bool parse_args(int argc, char **argv)
 		} else if (!strcmp(a, "--send-timeout-ms") && v) {
 			if (!parse_ms(argv[++i], &g.timeout[WAIT_SEND]))
 				return false;
+		} else if (!strcmp(a, "--tls-cert") && v) {
+			g.tls_cert = argv[++i];
+		} else if (!strcmp(a, "--tls-key") && v) {
+			g.tls_key = argv[++i];
+		} else if (!strcmp(a, "--tls-ciphers") && v) {
+			g.tls_ciphers = argv[++i];
 		} else if (!strcmp(a, "--resolve-fallback")) {
 			g.resolve_fallback = true;
 		} else if (!strcmp(a, "--root") && v) {
@@ -706,10 +764,16 @@ int main(int argc, char **argv)
 			return 0;
 		}
 	}
-	if (!parse_args(argc, argv)) {
+	if (!parse_args(argc, argv) || !g.tls_cert != !g.tls_key) {
 		usage(stderr);
 		return 2;
 	}
+#ifndef RINGO_HAVE_TLS
+	if (g.tls_cert) {
+		fprintf(stderr, "http_server: built without TLS (install libssl-dev and rebuild)\n");
+		return 2;
+	}
+#endif
 	set_timeouts();
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
