@@ -440,10 +440,21 @@ static int localhost_connect_body(void *arg, void **result)
 	assert_int_equal(ringo_getaddrinfo("localhost", NULL, &hints, &res), 0);
 	bool v4 = has_family(res, AF_INET), v6 = has_family(res, AF_INET6);
 	freeaddrinfo(res);
+	/* A task keeps ticking while the connects resolve the name. */
+	ticking = true;
+	ticks = 0;
+	ringo_task *t;
+	assert_int_equal(ringo_spawn(ringo_loop_current(), ticker_body, NULL, NULL, &t), 0);
+	ringo_sleep(0);
+	int before = ticks;
 	if (v4)
 		assert_int_equal(connect_via("localhost", "127.0.0.1", 0), AF_INET);
 	if (v6 && have_ipv6_loopback())
 		assert_int_equal(connect_via("localhost", "::1", RINGO_TCP_LISTEN_V6ONLY), AF_INET6);
+	assert_true(ticks > before);
+	ticking = false;
+	ringo_await(ringo_task_future(t), NULL);
+	ringo_task_release(t);
 	return 0;
 }
 

@@ -197,17 +197,17 @@ int ringo_server_start(ringo_loop *loop, const char *host, int port,
  * file, -EADDRINUSE if a server listens on it). The socket file is
  * removed by ringo_server_close (unless it was replaced meanwhile).
  * With threads > 1 every loop accepts on the one socket. Does not
- * suspend. Returns as ringo_server_start; -EINVAL also for an empty path
- * or one longer than sun_path. */
+ * suspend. Returns as ringo_server_start (-ENOMEM among them); -EINVAL
+ * also for an empty path or one longer than sun_path. */
 int ringo_server_start_unix(ringo_loop *loop, const char *path, ringo_server_handler_fn *fn,
 			    void *arg, const ringo_server_options *opts, ringo_server **out);
 
-/* The port the server listens on (the one picked for port 0), or
- * -EAFNOSUPPORT for a Unix server, -EINVAL for NULL. */
+/* Does not suspend. The port the server listens on (the one picked for
+ * port 0), or -EAFNOSUPPORT for a Unix server, -EINVAL for NULL. */
 int ringo_server_port(const ringo_server *srv);
 
-/* True from ringo_server_start until ringo_server_close (asyncio
- * is_serving). */
+/* Does not suspend. True from ringo_server_start until
+ * ringo_server_close (asyncio is_serving). */
 bool ringo_server_is_serving(const ringo_server *srv);
 
 /* Stop accepting (asyncio Server.close): the listening sockets are

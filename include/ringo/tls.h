@@ -150,10 +150,10 @@ int ringo_tls_config_new(const ringo_tls_options *opts, ringo_tls_config **out);
  * DNS entries, else the common name; "*.example.test" wildcards match
  * one label) gets it, anyone else the config's first one. 0, -EINVAL
  * (NULL, not a server config, or the config is already in use by a
- * stream), and the file errors of ringo_tls_config_new. */
+ * stream), -ENOMEM, and the file errors of ringo_tls_config_new. */
 int ringo_tls_config_add_cert(ringo_tls_config *c, const char *cert_file, const char *key_file);
 
-/* Take / drop a reference. The config is freed with its last reference;
+/* Does not suspend. Take / drop a reference. The config is freed with its last reference;
  * every TLS stream made with it holds one until it is freed. NULL is a
  * no-op. Any thread. */
 void ringo_tls_config_ref(ringo_tls_config *c);
@@ -183,50 +183,56 @@ int ringo_tls_client(ringo_stream *raw, ringo_tls_config *c, const char *server_
  * config. Returns and leaves raw as ringo_tls_client. */
 int ringo_tls_server(ringo_stream *raw, ringo_tls_config *c, ringo_stream **out);
 
-/* ringo_tls_server with config = a ringo_tls_config *, in the shape of
- * ringo_server_options.wrap. */
+/* May suspend (the handshake). ringo_tls_server with config = a
+ * ringo_tls_config *, in the shape of ringo_server_options.wrap: returns
+ * and leaves raw as ringo_tls_server. */
 int ringo_tls_server_wrap(ringo_stream *raw, void *config, ringo_stream **out);
 
 /* May suspend. ringo_stream_connect(host, port, timeout_ns, opts) then
  * ringo_tls_client(raw, c, host): timeout_ns bounds the whole (the
  * connection and the handshake; the config's handshake timeout applies
  * too). Returns 0 and *out, or the errors of both (nothing is left
- * open). Cancelled: -ECANCELED, nothing left open. */
+ * open), -EINVAL (NULL host/c/out, a server config), -EPERM (not a
+ * task). Cancelled: -ECANCELED, nothing left open. */
 int ringo_tls_connect(const char *host, int port, int64_t timeout_ns, ringo_tls_config *c,
 		      const ringo_stream_options *opts, ringo_stream **out);
 
 /* ---- queries on a TLS stream (NULL, false or -EINVAL for a stream that
  * is not one); strings valid until the stream is freed. Do not suspend. */
 
-/* The ALPN protocol agreed on, or NULL if none. */
+/* Does not suspend. The ALPN protocol agreed on, or NULL if none. */
 const char *ringo_tls_alpn(const ringo_stream *s);
-/* Server: the name the client sent (SNI), client: the name it asked
- * for; NULL if none. */
+/* Does not suspend. Server: the name the client sent (SNI), client:
+ * the name it asked for; NULL if none. */
 const char *ringo_tls_server_name(const ringo_stream *s);
-/* The protocol version ("TLSv1.3") and cipher ("TLS_AES_128_GCM_SHA256"). */
+/* Does not suspend. The protocol version ("TLSv1.3") and cipher
+ * ("TLS_AES_128_GCM_SHA256"). */
 const char *ringo_tls_version(const ringo_stream *s);
 const char *ringo_tls_cipher(const ringo_stream *s);
-/* The handshake resumed an earlier session. */
+/* Does not suspend. The handshake resumed an earlier session. */
 bool ringo_tls_session_reused(const ringo_stream *s);
-/* The peer sent a certificate and it verified (a client: the server's,
+/* Does not suspend. The peer sent a certificate and it verified (a client: the server's,
  * always true unless RINGO_TLS_INSECURE_NO_VERIFY; a server: the
  * client's certificate, with RINGO_TLS_VERIFY_CLIENT). */
 bool ringo_tls_peer_verified(const ringo_stream *s);
-/* The peer certificate's subject as one line ("CN=client,O=..."):
- * copied into buf (cap bytes, NUL-terminated, cut if longer); its
- * length, -ENOENT if the peer sent none, -EINVAL. */
+/* Does not suspend. The peer certificate's subject as one line
+ * ("CN=client,O=..."): copied into buf (cap bytes, NUL-terminated, cut
+ * if longer); its length, -ENOENT if the peer sent none, -EINVAL,
+ * -ENOMEM. */
 int ringo_tls_peer_subject(const ringo_stream *s, char *buf, size_t cap);
-/* The peer closed with close_notify (a clean TLS end, not a cut). */
+/* Does not suspend. The peer closed with close_notify (a clean TLS
+ * end, not a cut). */
 bool ringo_tls_close_notify_received(const ringo_stream *s);
-/* The text of the stream's TLS error, "" if none. */
+/* Does not suspend. The text of the stream's TLS error, "" if none. */
 const char *ringo_tls_error(const ringo_stream *s);
-/* The text of the last TLS failure on the calling thread (a handshake or
+/* Does not suspend. The text of the last TLS failure on the calling thread (a handshake or
  * a config that failed), "" if none; valid until the next ringo_tls_
  * call on this thread. */
 const char *ringo_tls_last_error(void);
 
-/* Whether this kernel has the `tls` ULP (kernel TLS), probed once (a
- * loopback connection and setsockopt TCP_ULP): 1 yes, 0 no. For
+/* Does not suspend. Whether this kernel has the `tls` ULP (kernel
+ * TLS), probed once (a loopback connection and setsockopt TCP_ULP): 1
+ * yes, 0 no. For
  * information: ringo does not hand TLS to the kernel yet. Any thread. */
 int ringo_tls_ktls_available(void);
 
