@@ -1,12 +1,14 @@
 /*
  * tls_echo: an echo server over TLS, on the server API's wrap hook.
  *
- *   tls_echo --cert FILE --key FILE [--host ADDR] [--threads N]
- *            [--ca FILE [--require-client-cert]] PORT
+ *   tls_echo --cert FILE --key FILE [--sni-cert FILE KEY]... [--alpn PROTO]...
+ *            [--host ADDR] [--threads N] [--ca FILE [--require-client-cert]] PORT
  *
  * The handler is the plain echo_server's, word for word: the TLS stream
  * is a ringo_stream. --ca FILE asks clients for a certificate and checks
  * it against FILE (--require-client-cert: refuse clients without one).
+ * --sni-cert adds a certificate picked for clients that ask for one of its
+ * names (SNI); --alpn lists the protocols offered, preferred first.
  * SIGINT/SIGTERM stop it cleanly. Try it with examples/tls_client, or
  * `openssl s_client -connect 127.0.0.1:PORT`.
  */
@@ -22,6 +24,10 @@ static const char *host = "127.0.0.1";
 static int port = -1;
 static unsigned threads = 1;
 static ringo_tls_options tls_opts = {.flags = RINGO_TLS_SERVER};
+#define MAX_EXTRA 8
+static const char *sni_cert[MAX_EXTRA], *sni_key[MAX_EXTRA];
+static int nsni;
+static const char *alpn[MAX_EXTRA];
 
 static int echo(ringo_stream *s, void *arg)
 {
@@ -55,6 +61,15 @@ static int serve(void *arg, void **result)
 		fprintf(stderr, "tls_echo: %s (%s)\n", ringo_strerror(err), ringo_tls_last_error());
 		return err;
 	}
+	for (int i = 0; i < nsni; i++) {
+		err = ringo_tls_config_add_cert(tls, sni_cert[i], sni_key[i]);
+		if (err < 0) {
+			fprintf(stderr, "tls_echo: %s: %s (%s)\n", sni_cert[i], ringo_strerror(err),
+				ringo_tls_last_error());
+			ringo_tls_config_release(tls);
+			return err;
+		}
+	}
 	ringo_server_options opts = {
 		.threads = threads,
 		.wrap = ringo_tls_server_wrap, /* each connection: a TLS handshake, then echo */
@@ -81,8 +96,8 @@ static int serve(void *arg, void **result)
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: tls_echo --cert FILE --key FILE [--host ADDR] [--threads N]\n"
-		     "                [--ca FILE [--require-client-cert]] PORT\n"
+	fprintf(out, "usage: tls_echo --cert FILE --key FILE [--sni-cert FILE KEY]... [--alpn PROTO]...\n"
+		     "                [--host ADDR] [--threads N] [--ca FILE [--require-client-cert]] PORT\n"
 		     "  TLS echo server, one ringo task per connection.\n");
 }
 
@@ -98,6 +113,12 @@ int main(int argc, char **argv)
 			tls_opts.cert_file = argv[++i];
 		} else if (!strcmp(a, "--key") && v) {
 			tls_opts.key_file = argv[++i];
+		} else if (!strcmp(a, "--sni-cert") && i + 2 < argc && nsni < MAX_EXTRA) {
+			sni_cert[nsni] = argv[++i];
+			sni_key[nsni++] = argv[++i];
+		} else if (!strcmp(a, "--alpn") && v && tls_opts.nalpn < MAX_EXTRA) {
+			alpn[tls_opts.nalpn++] = argv[++i];
+			tls_opts.alpn = alpn;
 		} else if (!strcmp(a, "--ca") && v) {
 			tls_opts.ca_file = argv[++i];
 			tls_opts.flags |= RINGO_TLS_VERIFY_CLIENT;

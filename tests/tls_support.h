@@ -30,7 +30,7 @@ static const char *P(const char *file)
 }
 
 /* cmocka group setup/teardown: make the CA (KEYTYPE env: ec or rsa). */
-static int tls_ca_setup(void **state)
+static inline int tls_ca_setup(void **state)
 {
 	snprintf(tls_dir, sizeof(tls_dir), "/tmp/ringo-tls-XXXXXX");
 	if (!mkdtemp(tls_dir))
@@ -40,14 +40,14 @@ static int tls_ca_setup(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-static int tls_ca_teardown(void **state)
+static inline int tls_ca_teardown(void **state)
 {
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tls_dir);
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-static ringo_tls_config *server_config(const ringo_tls_options *base)
+static inline ringo_tls_config *server_config(const ringo_tls_options *base)
 {
 	ringo_tls_options o = {0};
 	if (base)
@@ -65,7 +65,7 @@ static ringo_tls_config *server_config(const ringo_tls_options *base)
 	return c;
 }
 
-static ringo_tls_config *client_config(const ringo_tls_options *base)
+static inline ringo_tls_config *client_config(const ringo_tls_options *base)
 {
 	ringo_tls_options o = {0};
 	if (base)
@@ -91,7 +91,7 @@ struct hs {
 	char err[200];           /* ringo_tls_last_error() on failure */
 };
 
-static int hs_task(void *arg, void **result)
+static inline int hs_task(void *arg, void **result)
 {
 	struct hs *h = arg;
 	ringo_stream *raw = NULL;
@@ -107,7 +107,7 @@ static int hs_task(void *arg, void **result)
 
 /* Inside a task: handshake srv and cli with each other over a socket
  * pair (both run as tasks; this waits for both). */
-static void handshake_pair(struct hs *srv, struct hs *cli)
+static inline void handshake_pair(struct hs *srv, struct hs *cli)
 {
 	int sv[2];
 	fx_socketpair(sv);
@@ -125,7 +125,7 @@ static void handshake_pair(struct hs *srv, struct hs *cli)
 }
 
 /* Close a TLS stream cleanly and free it. */
-static void close_free(ringo_stream *s)
+static inline void close_free(ringo_stream *s)
 {
 	if (!s)
 		return;
@@ -134,9 +134,11 @@ static void close_free(ringo_stream *s)
 	ringo_stream_free(s);
 }
 
-static bool under_valgrind(void)
+#ifndef RINGO_TEST_SERVERS_H /* servers.h has its own */
+static inline bool under_valgrind(void)
 {
 	return getenv("RINGO_UNDER_VALGRIND") != NULL;
 }
+#endif
 
 #endif
