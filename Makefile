@@ -111,9 +111,11 @@ $(BUILD)/tests/test_http_parse: $(BUILD)/examples/units/http_parse.o
 $(BUILD)/tests/test_resp_parse: $(BUILD)/examples/units/resp_parse.o
 
 # The cancellation sweep: its harness and scenario tables (tests/sweep/)
-# are linked into test_cancel_sweep only.
-SWEEP_SRCS := $(wildcard tests/sweep/*.c)
+# are linked into test_cancel_sweep only. The TLS scenarios (sc_tls.c)
+# only where libringo_tls is built (see the TLS section).
+SWEEP_SRCS := $(filter-out tests/sweep/sc_tls.c,$(wildcard tests/sweep/*.c))
 SWEEP_OBJS := $(SWEEP_SRCS:tests/%.c=$(BUILD)/tests/%.o)
+SWEEP_TLS_OBJS :=
 
 $(BUILD)/tests/sweep/%.o: tests/sweep/%.c
 	@mkdir -p $(dir $@)
@@ -121,7 +123,8 @@ $(BUILD)/tests/sweep/%.o: tests/sweep/%.c
 
 $(BUILD)/tests/test_cancel_sweep: tests/test_cancel_sweep.c $(SWEEP_OBJS) $(TEST_SUPPORT_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(SWEEP_OBJS) $(TEST_SUPPORT_OBJS) $(LIB) -lcmocka $(LDLIBS)
+	$(CC) $(CFLAGS) $(SWEEP_TLS_CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(SWEEP_OBJS) $(SWEEP_TLS_OBJS) \
+		$(TEST_SUPPORT_OBJS) $(SWEEP_TLS_LIBS) $(LIB) -lcmocka $(SWEEP_TLS_LDLIBS) $(LDLIBS)
 
 # The long sweep: every k up to RINGO_SWEEP_KMAX and RINGO_SWEEP_ROUNDS
 # random rounds per scenario, from a fresh seed (printed; set
@@ -183,6 +186,13 @@ $(TLS_TEST_BINS): $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJS) $(TLS_LIB) $(
 $(TLS_EXAMPLE_BINS): $(BUILD)/examples/%: examples/%.c $(TLS_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TLS_LIB) $(LIB) $(TLS_LDLIBS) $(LDLIBS) -lm
+
+# The cancellation sweep's TLS scenarios (tests/sweep/sc_tls.c).
+SWEEP_TLS_OBJS := $(BUILD)/tests/sweep/sc_tls.o
+SWEEP_TLS_CFLAGS := -DRINGO_HAVE_TLS
+SWEEP_TLS_LIBS := $(TLS_LIB)
+SWEEP_TLS_LDLIBS := $(TLS_LDLIBS)
+$(BUILD)/tests/test_cancel_sweep: $(SWEEP_TLS_OBJS) $(TLS_LIB)
 
 # http_server serves HTTPS (--tls-cert, --tls-key) through the server hook.
 $(BUILD)/examples/http_server: override CFLAGS += -DRINGO_HAVE_TLS
@@ -318,4 +328,4 @@ clean:
 FORCE:
 
 -include $(RUNTIME_OBJS:.o=.d) $(TLS_OBJS:.o=.d) $(TLS_TEST_BINS:=.d) $(TLS_EXAMPLE_BINS:=.d) $(TEST_BINS:=.d) $(TEST_SUPPORT_OBJS:.o=.d) $(EXAMPLE_BINS:=.d) \
-	$(TOUR_BINS:=.d) $(PERF_BINS:=.d) $(EXAMPLE_UNIT_OBJS:.o=.d) $(SWEEP_OBJS:.o=.d)
+	$(TOUR_BINS:=.d) $(PERF_BINS:=.d) $(EXAMPLE_UNIT_OBJS:.o=.d) $(SWEEP_OBJS:.o=.d) $(SWEEP_TLS_OBJS:.o=.d)
