@@ -404,5 +404,7 @@ int main(void)
 		T(test_tls_peers_python_client_echoes_resumes_and_sends_client_certs),
 		T(test_tls_peers_ringo_client_against_python_server),
 	};
+	if (getenv("RINGO_TEST_FILTER")) /* one test by name (cmocka's * and ? work) */
+		cmocka_set_test_filter(getenv("RINGO_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, tls_ca_setup, tls_ca_teardown);
 }
