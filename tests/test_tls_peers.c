@@ -256,6 +256,11 @@ static void test_tls_peers_python_client_echoes_resumes_and_sends_client_certs(v
 			 1);
 	assert_true(has(out, "error "));
 	assert_null(strstr(out, "ok "));
+	assert_int_equal(sh(out, sizeof(out),
+			    "timeout 60 python3 tests/tls_peer.py blocking %d %s localhost", port,
+			    P("ca.pem")),
+			 1);
+	assert_true(has(out, "CERTIFICATE_REQUIRED"));
 	/* A certificate from another CA. */
 	assert_int_equal(sh(out, sizeof(out),
 			    "timeout 60 python3 tests/tls_peer.py client %d %s localhost 3 "

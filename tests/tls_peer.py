@@ -10,6 +10,9 @@ streams, as in asyncio's documentation).
       two connections (blocking ssl sockets), the second offering the first
       one's session (a TLS 1.3 ticket, read with the echo of a line);
       print "reused=False reused=True" for a resuming server.
+  tls_peer.py blocking PORT CA NAME
+      one line through a blocking ssl socket (no asyncio); print "got ..."
+      or "error TYPE: TEXT" (exit 1).
   tls_peer.py server CERT KEY [--alpn P]...
       an echo server on 127.0.0.1 (a free port); print "port N" once
       listening; each connection logs "conn alpn=P version=V sni=NAME".
@@ -118,8 +121,23 @@ def resume(port, ca, name):
     return 0
 
 
+def blocking(port, ca, name):
+    ctx = ssl.create_default_context(cafile=ca)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname=name) as s:
+                s.sendall(b"line\n")
+                print(f"got {s.recv(100)!r}")
+                return 0
+    except Exception as e:  # the test reads the type and the text
+        print(f"error {type(e).__name__}: {e}")
+        return 1
+
+
 def main():
     a = sys.argv[1:]
+    if a[0] == "blocking":
+        return blocking(int(a[1]), a[2], a[3])
     if a[0] == "resume":
         return resume(int(a[1]), a[2], a[3])
     if a[0] == "client":
