@@ -384,6 +384,18 @@ int ringo__add_early_close_hook(ringo_loop *loop, void (*fn)(ringo_loop *, void 
 	return push_hook(loop, &loop->early_hooks, fn, ctx);
 }
 
+void ringo__remove_close_hook(ringo_loop *loop, void (*fn)(ringo_loop *, void *), void *ctx)
+{
+	for (struct ringo__close_hook **p = &loop->close_hooks; *p; p = &(*p)->next) {
+		struct ringo__close_hook *h = *p;
+		if (h->fn == fn && h->ctx == ctx) {
+			*p = h->next;
+			ringo__free(loop, h, sizeof(*h));
+			return;
+		}
+	}
+}
+
 /* Newest first: what was built last on the loop goes first. */
 static void run_hooks(ringo_loop *loop, struct ringo__close_hook **list)
 {
