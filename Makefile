@@ -9,6 +9,8 @@
 #   make tour               the seeds' examples in C, on real time
 #   make examples           build/examples/...
 #   make perf               build/perf/...
+#   make perf-report        every comparison, tables and charts in
+#                           build/perf-report/index.md (QUICK=1: 2-3 min)
 #   make install PREFIX=/usr/local DESTDIR=
 
 VERSION_MAJOR := $(shell sed -n 's/^\#define RINGO_VERSION_MAJOR \([0-9]*\)/\1/p' include/ringo.h)
@@ -70,7 +72,7 @@ PERF_CXX_BINS := $(PERF_CXX_SRCS:perf/%.cc=$(BUILD)/perf/%)
 LIB := $(BUILD)/libringo.a
 SOLIB := $(BUILD)/libringo.so
 
-.PHONY: all lib test examples perf install uninstall clean valgrind demo tour check-headers sweep FORCE
+.PHONY: all lib test examples perf perf-report install uninstall clean valgrind demo tour check-headers sweep FORCE
 all: lib
 
 lib: $(LIB) $(SOLIB)
@@ -169,6 +171,12 @@ tour: $(TOUR_BINS)
 perf: $(PERF_BINS) $(PERF_CXX_BINS) $(EXAMPLE_BINS)
 	@if [ -f mk/perf-baselines.mk ]; then $(MAKE) --no-print-directory -f mk/perf-baselines.mk BUILD=$(BUILD) all; fi
 
+# Every comparison beside its baseline, then build/perf-report/index.md with
+# tables and PNG charts (perf/report, gnuplot). About 25-30 minutes on the
+# 2-core VM; QUICK=1 is the 2-3 minute version CI runs.
+perf-report: perf
+	BUILD_DIR=$(BUILD) perf/report $(if $(QUICK),--quick)
+
 $(BUILD)/perf/%: perf/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lm
@@ -205,7 +213,7 @@ check-headers:
 # there) and installs what is missing (as root; otherwise it prints the
 # command and make stops). NO_DEPS_CHECK=1 skips it; make -n never installs.
 deps_of = $(if $(filter clean uninstall check-headers,$1),,$(if $(filter test,$1),test,$(if \
-	$(filter valgrind,$1),valgrind,$(if $(filter demo perf,$1),demo,build))))
+	$(filter valgrind,$1),valgrind,$(if $(filter demo perf perf-report,$1),demo,build))))
 DEPS_GOALS := $(sort $(foreach g,$(or $(MAKECMDGOALS),all),$(call deps_of,$(g))))
 DEPS_SKIP := $(NO_DEPS_CHECK)$(findstring n,$(firstword -$(MAKEFLAGS)))
 ifeq ($(DEPS_SKIP),)
