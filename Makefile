@@ -172,8 +172,8 @@ perf: $(PERF_BINS) $(PERF_CXX_BINS) $(EXAMPLE_BINS)
 	@if [ -f mk/perf-baselines.mk ]; then $(MAKE) --no-print-directory -f mk/perf-baselines.mk BUILD=$(BUILD) all; fi
 
 # Every comparison beside its baseline, then build/perf-report/index.md with
-# tables and PNG charts (perf/report, gnuplot). About 25-30 minutes on the
-# 2-core VM; QUICK=1 is the 2-3 minute version CI runs.
+# tables and PNG charts (perf/report, gnuplot). About 36 minutes on the
+# loaded 2-core VM; QUICK=1 is the 2-3 minute version CI runs.
 perf-report: perf
 	BUILD_DIR=$(BUILD) perf/report $(if $(QUICK),--quick)
 
