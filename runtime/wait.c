@@ -26,6 +26,8 @@ static bool failed(ringo_future *fut)
 
 static void wait_check(struct aio_watch *w, struct waitst *st, size_t i)
 {
+	RINGO_ASSERT(i < w->n);
+	RINGO_ASSERT(st->ndone <= w->n);
 	if (st->mode == RINGO_FIRST_COMPLETED && st->ndone > 0)
 		st->met = true;
 	if (st->mode == RINGO_FIRST_EXCEPTION && failed(w->slots[i].fut))
@@ -37,6 +39,7 @@ static void wait_check(struct aio_watch *w, struct waitst *st, size_t i)
 static void wait_child_done(struct aio_watch *w, size_t i)
 {
 	struct waitst *st = w->ctx;
+	RINGO_ASSERT(st != NULL && st->ndone < w->n);
 	st->ndone++;
 	wait_check(w, st, i);
 	if (st->met)
@@ -59,6 +62,8 @@ static const struct ringo__wait_ops wait_wait = {
 
 static int wait_watch(struct aio_watch *w, struct waitst *st, int64_t timeout_ns)
 {
+	RINGO_ASSERT(w->ctx == st && w->task == NULL);
+	RINGO_ASSERT(st->ndone == 0 && !st->met);
 	for (size_t i = 0; i < w->n; i++) {
 		if (ringo_future_done(w->slots[i].fut)) {
 			st->ndone++;
@@ -82,6 +87,7 @@ static int wait_watch(struct aio_watch *w, struct waitst *st, int64_t timeout_ns
 	w->task = ringo_task_current();
 	int rc = ringo__task_suspend(&wait_wait, w);
 	w->task = NULL;
+	RINGO_ASSERT(rc <= 0);
 	if (has_timer)
 		ringo_handle_cancel(timer);
 	return rc;
@@ -183,6 +189,7 @@ struct ringo_as_completed {
 static void ac_child_done(struct aio_watch *w, size_t i)
 {
 	ringo_as_completed *it = w->ctx;
+	RINGO_ASSERT(i < w->n && it->finished < w->n);
 	it->order[it->finished++] = i;
 	ringo__watch_wake(w, 0);
 }
@@ -190,6 +197,7 @@ static void ac_child_done(struct aio_watch *w, size_t i)
 static void ac_timeout(void *arg)
 {
 	ringo_as_completed *it = arg;
+	RINGO_ASSERT(it->has_timer && !it->timed_out);
 	it->has_timer = false;
 	it->timed_out = true;
 	ringo__watch_wake(it->w, -ETIMEDOUT);
@@ -268,6 +276,7 @@ int ringo_as_completed_next(ringo_as_completed *it, ringo_future **fut)
 	struct aio_watch *w = it->w;
 	if (w->task)
 		return -EBUSY; /* another task is waiting on this iterator */
+	RINGO_ASSERT(it->yielded <= it->finished && it->finished <= w->n);
 	while (it->yielded == it->finished) {
 		if (it->yielded == w->n)
 			return -ENOENT;
