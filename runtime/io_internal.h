@@ -155,7 +155,25 @@ struct ringo_bufring {
 	size_t bufsize;
 	unsigned nbufs;
 	unsigned group;
+	/* Which buffer each ring slot was last given, and the slot each
+	 * buffer went into: a receive bundle reports only its first buffer
+	 * and covers the slots after it, and putting buffers back in another
+	 * order than they were taken makes those ids differ from bid + 1. */
+	uint16_t *slot_bid;
+	uint16_t *bid_slot;
 };
+
+/* The i-th buffer (from 0) of a receive bundle whose first buffer is
+ * first. Valid while the bundle's buffers are not all back: a slot is
+ * refilled only by putting a buffer back, and the ring cannot wrap onto
+ * the bundle's slots while one of them is still out (net.c). */
+static inline unsigned ringo__bufring_bundle_bid(const ringo_bufring *b, unsigned first,
+						 unsigned i)
+{
+	unsigned slot = b->bid_slot[first];
+	RINGO_ASSERT(b->slot_bid[slot] == first);
+	return b->slot_bid[(slot + i) & (b->nbufs - 1)];
+}
 
 /* CLOCK_MONOTONIC now, ns. */
 int64_t ringo__mono_ns(void);
