@@ -163,16 +163,23 @@ struct ringo_bufring {
 	uint16_t *bid_slot;
 };
 
-/* The i-th buffer (from 0) of a receive bundle whose first buffer is
- * first. Valid while the bundle's buffers are not all back: a slot is
- * refilled only by putting a buffer back, and the ring cannot wrap onto
- * the bundle's slots while one of them is still out (net.c). */
-static inline unsigned ringo__bufring_bundle_bid(const ringo_bufring *b, unsigned first,
-						 unsigned i)
+/* The ring slot a completion's first buffer came from; its bundle covers
+ * the slots after it. Read it before putting that buffer back (which
+ * moves the buffer to another slot). */
+static inline unsigned ringo__bufring_slot_of(const ringo_bufring *b, unsigned first)
 {
 	unsigned slot = b->bid_slot[first];
 	RINGO_ASSERT(b->slot_bid[slot] == first);
-	return b->slot_bid[(slot + i) & (b->nbufs - 1)];
+	return slot;
+}
+
+/* The buffer taken from ring slot `slot` (any count; it wraps). Valid
+ * while that buffer is not back: a slot is refilled only by putting a
+ * buffer back, and the tail cannot wrap onto a slot whose buffer is still
+ * out (see ringo_bufring_put). */
+static inline unsigned ringo__bufring_slot_bid(const ringo_bufring *b, unsigned slot)
+{
+	return b->slot_bid[slot & (b->nbufs - 1)];
 }
 
 /* CLOCK_MONOTONIC now, ns. */

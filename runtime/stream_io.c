@@ -199,9 +199,9 @@ static void mshot_take(ringo_stream *s, ringo_bufring *br, unsigned first, int32
 	if (res > 0 && s->recv_auto)
 		note_mshot(s, res);
 	size_t left = res > 0 ? (size_t)res : 0;
-	unsigned i = 0;
+	unsigned slot = ringo__bufring_slot_of(br, first);
 	do {
-		unsigned bid = ringo__bufring_bundle_bid(br, first, i++);
+		unsigned bid = ringo__bufring_slot_bid(br, slot++);
 		size_t n = left < br->bufsize ? left : br->bufsize;
 		if (n > 0) {
 			char *data = br->mem + (size_t)bid * br->bufsize;
