@@ -240,11 +240,14 @@ $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/common.c $(FUZZ_HEADERS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< tests/fuzz/common.c $(filter examples/%.c %.a,$^) $(LDLIBS)
 
-# The library with coverage instrumentation for libFuzzer, through the
-# rules above (its own build tree; clang, ASan and UBSan).
+# The library with coverage instrumentation for libFuzzer, made by the
+# rules above in its own tree (clang, ASan and UBSan). In that make, this
+# file is $(LIB): the rule is for the outer make only.
+ifneq ($(BUILD),$(FUZZ_DIR)/lib)
 $(FUZZ_DIR)/lib/libringo.a: $(RUNTIME_SRCS) $(ARCH_SRCS) $(wildcard runtime/*.h) $(FUZZ_HEADERS)
 	+$(MAKE) --no-print-directory CC=$(FUZZ_CC) BUILD=$(FUZZ_DIR)/lib SANITIZE=address,undefined \
 		CFLAGS='-O1 -g -fsanitize=fuzzer-no-link' $@
+endif
 
 fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 
