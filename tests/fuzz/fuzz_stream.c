@@ -8,16 +8,20 @@
  *   wsize:  the writer's buffer: 0 none (writes go straight out), else
  *           wsize % 64 bytes
  *   script: one byte per step, cycled. The writer takes chunk sizes from
- *           it (1 + low 6 bits; bit 6: flush after the chunk; bit 7:
- *           yield a loop iteration), the reader its calls (low 2 bits:
- *           read_exactly / read_until / read_some / peek + consume; the
- *           other 6 bits a length or the delimiter).
+ *           it (1 + low 6 bits) and what to do after the chunk (top 2
+ *           bits: 01 flush, 10 yield a loop iteration, 11 write the chunk
+ *           under an expired deadline first); the reader its calls (low 2
+ *           bits: read_exactly / read_until / read_some / peek + consume;
+ *           the next 5 bits a length - 1 or the delimiter; the top bit:
+ *           call it under an expired deadline first).
  *
  * A writer task sends the payload through ringo_stream_write in those
  * chunks, flushes and shuts its side down; a reader task on the other end
  * reads it with those calls until EOF. Checked: every call returns what
- * io.h says it returns (and fails only as it says, consuming nothing), and
- * the bytes read are the payload: none lost, none twice, in order.
+ * io.h says it returns and fails only as it says, consuming nothing (a
+ * write that times out takes exactly what its counters say, a read that
+ * times out leaves the same bytes buffered), and the bytes read are the
+ * payload: none lost, none twice, in order.
  *
  * One loop serves every input (set up on the first), as a server's loop
  * serves many connections; each input gets a fresh socketpair.
@@ -50,6 +54,34 @@ static uint8_t script_at(const struct run *r, size_t i)
 
 /* ---- the writer ---- */
 
+/* An expired deadline scope around one call: the call fails with
+ * -ETIMEDOUT as soon as it needs the kernel, at once and every time (no
+ * timing involved), so an input replays the same. */
+static void deadline_passed(ringo_deadline *scope)
+{
+	FUZZ_CHECK(ringo_deadline_push(scope, 1) == 0);
+}
+
+/* Write p[0, n) under an expired deadline. A failure takes exactly
+ * s->wsent + s->wlen more than before (io.h), leaves the stream usable,
+ * and the rest is written again without the deadline. */
+static void write_timed_out(ringo_stream *s, const char *p, size_t n)
+{
+	uint64_t before = s->wsent + s->wlen;
+	ringo_deadline scope;
+	deadline_passed(&scope);
+	int rc = ringo_stream_write(s, p, n);
+	ringo_deadline_pop(&scope);
+	uint64_t taken = s->wsent + s->wlen - before;
+	if (rc == 0) {
+		FUZZ_CHECK(taken == n);
+		return;
+	}
+	FUZZ_CHECK(rc == -ETIMEDOUT && s->error == 0 && taken < n);
+	FUZZ_CHECK(n > s->wcap || taken == 0);
+	FUZZ_CHECK(ringo_stream_write(s, p + taken, n - (size_t)taken) == 0);
+}
+
 static int writer(void *arg, void **result)
 {
 	struct run *r = arg;
@@ -64,12 +96,15 @@ static int writer(void *arg, void **result)
 		size_t n = 1 + (c & 0x3f);
 		if (n > r->len - off)
 			n = r->len - off;
-		FUZZ_CHECK(ringo_stream_write(&s, r->payload + off, n) == 0);
+		if ((c & 0xc0) == 0xc0)
+			write_timed_out(&s, r->payload + off, n);
+		else
+			FUZZ_CHECK(ringo_stream_write(&s, r->payload + off, n) == 0);
 		off += n;
 		FUZZ_CHECK(s.wsent + s.wlen == off);
-		if (c & 0x40)
+		if ((c & 0xc0) == 0x40)
 			FUZZ_CHECK(ringo_stream_flush(&s) == 0 && s.wlen == 0);
-		if (c & 0x80)
+		if ((c & 0xc0) == 0x80)
 			FUZZ_CHECK(ringo_sleep(0) == 0);
 	}
 	FUZZ_CHECK(ringo_stream_flush(&s) == 0);
@@ -80,6 +115,9 @@ static int writer(void *arg, void **result)
 }
 
 /* ---- the reader ---- */
+
+/* What a reader step came to. */
+enum step { GO_ON, AT_END, TIMED_OUT };
 
 /* Move n buffered bytes into what was read, through peek and consume. */
 static void take_buffered(struct run *r, ringo_stream *s, size_t n)
@@ -101,8 +139,8 @@ static void got_bytes(struct run *r, const char *p, size_t n)
 }
 
 /* A read ended at EOF (rc 0 or -ENODATA): what it leaves buffered is the
- * rest of the payload; take it. Returns true: the reader is done. */
-static bool at_eof(struct run *r, ringo_stream *s, int rc, size_t asked)
+ * rest of the payload; take it. */
+static enum step at_eof(struct run *r, ringo_stream *s, int rc, size_t asked)
 {
 	if (rc == 0) {
 		FUZZ_CHECK(s->rlen == 0);
@@ -110,45 +148,55 @@ static bool at_eof(struct run *r, ringo_stream *s, int rc, size_t asked)
 		FUZZ_CHECK(s->rlen > 0 && (asked == 0 || s->rlen < asked));
 		take_buffered(r, s, s->rlen);
 	}
-	return true;
+	return AT_END;
+}
+
+static enum step op_read_some(struct run *r, ringo_stream *s, size_t len)
+{
+	char *dst = malloc(len);
+	size_t before = s->rlen;
+	int rc = ringo_stream_read_some(s, dst, len);
+	if (rc != -ETIMEDOUT) {
+		FUZZ_CHECK(rc >= 0 && (size_t)rc <= len);
+		/* Buffered bytes come first, without waiting for more. */
+		FUZZ_CHECK(before == 0 || (size_t)rc == (before < len ? before : len));
+		got_bytes(r, dst, (size_t)rc);
+	}
+	free(dst);
+	return rc == -ETIMEDOUT ? TIMED_OUT : rc == 0 ? at_eof(r, s, 0, 0) : GO_ON;
 }
 
 /* A read the buffer cannot hold (-EMSGSIZE): take the bytes another way,
  * as a caller reading a long message in pieces would. */
-static bool too_big(struct run *r, ringo_stream *s)
+static enum step too_big(struct run *r, ringo_stream *s)
 {
-	if (s->rlen) {
-		take_buffered(r, s, s->rlen);
-		return false;
-	}
-	char b[64];
-	int rc = ringo_stream_read_some(s, b, sizeof(b));
-	FUZZ_CHECK(rc >= 0 && rc <= (int)sizeof(b));
-	if (rc == 0)
-		return at_eof(r, s, 0, 0);
-	got_bytes(r, b, (size_t)rc);
-	return false;
+	if (s->rlen == 0)
+		return op_read_some(r, s, 64);
+	take_buffered(r, s, s->rlen);
+	return GO_ON;
 }
 
-static bool op_read_exactly(struct run *r, ringo_stream *s, size_t len)
+static enum step op_read_exactly(struct run *r, ringo_stream *s, size_t len)
 {
 	char *dst = malloc(len);
 	int rc = ringo_stream_read_exactly(s, dst, len);
-	bool done = false;
+	enum step st = GO_ON;
 	if (len > s->rcap) {
 		FUZZ_CHECK(rc == -EMSGSIZE);
-		done = too_big(r, s);
+		st = too_big(r, s);
 	} else if (rc == (int)len) {
 		got_bytes(r, dst, len);
+	} else if (rc == -ETIMEDOUT) {
+		st = TIMED_OUT;
 	} else {
 		FUZZ_CHECK(rc == 0 || rc == -ENODATA);
-		done = at_eof(r, s, rc, len);
+		st = at_eof(r, s, rc, len);
 	}
 	free(dst);
-	return done;
+	return st;
 }
 
-static bool op_read_until(struct run *r, ringo_stream *s, uint8_t arg)
+static enum step op_read_until(struct run *r, ringo_stream *s, uint8_t arg)
 {
 	static const char *delims[] = {"\n", "\r\n", "aa"};
 	char one = (char)(arg | 0x40);
@@ -164,10 +212,12 @@ static bool op_read_until(struct run *r, ringo_stream *s, uint8_t arg)
 		FUZZ_CHECK(n >= dlen && n <= have && !memcmp(p + n - dlen, d, dlen));
 		FUZZ_CHECK(!memmem(p, n - 1, d, dlen));
 		take_buffered(r, s, n);
-		return false;
+		return GO_ON;
 	}
 	/* A failure leaves what arrived buffered, without the delimiter. */
 	FUZZ_CHECK(!memmem(p, have, d, dlen));
+	if (rc == -ETIMEDOUT)
+		return TIMED_OUT;
 	if (rc == -EMSGSIZE) {
 		FUZZ_CHECK(have == s->rcap);
 		return too_big(r, s);
@@ -176,56 +226,77 @@ static bool op_read_until(struct run *r, ringo_stream *s, uint8_t arg)
 	return at_eof(r, s, rc, 0);
 }
 
-static bool op_read_some(struct run *r, ringo_stream *s, size_t len)
-{
-	char *dst = malloc(len);
-	size_t before = s->rlen;
-	int rc = ringo_stream_read_some(s, dst, len);
-	FUZZ_CHECK(rc >= 0 && (size_t)rc <= len);
-	/* Buffered bytes come first, without waiting for more. */
-	FUZZ_CHECK(before == 0 || (size_t)rc == (before < len ? before : len));
-	got_bytes(r, dst, (size_t)rc);
-	free(dst);
-	return rc == 0 ? at_eof(r, s, 0, 0) : false;
-}
-
-static bool op_peek_consume(struct run *r, ringo_stream *s, size_t want)
+static enum step op_peek_consume(struct run *r, ringo_stream *s, size_t want)
 {
 	if (s->rlen == 0)
 		return op_read_some(r, s, want);
 	take_buffered(r, s, want < s->rlen ? want : s->rlen);
-	return false;
+	return GO_ON;
+}
+
+/* One reader call for script byte c. */
+static enum step read_step(struct run *r, ringo_stream *s, uint8_t c)
+{
+	size_t len = 1 + ((c >> 2) & 0x1f);
+	switch (c & 3) {
+	case 0:
+		return op_read_exactly(r, s, len);
+	case 1:
+		/* Not on an unbuffered stream: read_until computes
+		 * rbuf + rpos there, NULL + 0 (UBSan: "applying zero offset
+		 * to null pointer", runtime/net.c). Reported; the stream
+		 * layer is being replaced (i12stream). */
+		return s->rcap ? op_read_until(r, s, (uint8_t)((c >> 2) & 0x1f)) : op_read_some(r, s, len);
+	case 2:
+		return op_read_some(r, s, len);
+	default:
+		return op_peek_consume(r, s, len);
+	}
+}
+
+/* A step under an expired deadline: it succeeds from the buffer, or fails
+ * with -ETIMEDOUT having consumed nothing (the same bytes buffered, none
+ * read); then it is done again without the deadline, as a caller retries. */
+static enum step read_step_timed_out(struct run *r, ringo_stream *s, uint8_t c, char *snapshot)
+{
+	size_t had = s->rlen, got_before = r->got_len;
+	if (had)
+		memcpy(snapshot, s->rbuf + s->rpos, had);
+	ringo_deadline scope;
+	deadline_passed(&scope);
+	enum step st = read_step(r, s, c);
+	ringo_deadline_pop(&scope);
+	if (st != TIMED_OUT)
+		return st;
+	size_t have;
+	const char *p = ringo_stream_peek(s, &have);
+	FUZZ_CHECK(r->got_len == got_before && have == had && (had == 0 || !memcmp(p, snapshot, had)));
+	st = read_step(r, s, c);
+	FUZZ_CHECK(st != TIMED_OUT);
+	return st;
 }
 
 static int reader(void *arg, void **result)
 {
 	struct run *r = arg;
 	char *rbuf = r->rcap ? malloc(r->rcap) : NULL;
+	char *snapshot = malloc(r->rcap + 1);
 	ringo_stream s;
 	ringo_stream_init(&s, r->rfd, rbuf, r->rcap, NULL, 0);
 	char none;
 	FUZZ_CHECK(ringo_stream_read_exactly(&s, &none, 0) == 0 && s.rlen == 0);
 	FUZZ_CHECK(ringo_stream_read_until(&s, "", 0) == -EINVAL);
-	bool done = false;
-	for (size_t i = 0; !done; i++) {
+	for (size_t i = 0;; i++) {
 		uint8_t c = script_at(r, i);
-		size_t len = 1 + (c >> 2);
-		switch (c & 3) {
-		case 0: done = op_read_exactly(r, &s, len); break;
-		case 1:
-			/* Not on an unbuffered stream: read_until computes
-			 * rbuf + rpos there, NULL + 0 (UBSan: "applying zero
-			 * offset to null pointer", runtime/net.c). Reported;
-			 * the stream layer is being replaced (i12stream). */
-			done = s.rcap ? op_read_until(r, &s, (uint8_t)(c >> 2)) : op_read_some(r, &s, len);
+		enum step st = c & 0x80 ? read_step_timed_out(r, &s, c, snapshot) : read_step(r, &s, c);
+		FUZZ_CHECK(st != TIMED_OUT);
+		if (st == AT_END)
 			break;
-		case 2: done = op_read_some(r, &s, len); break;
-		default: done = op_peek_consume(r, &s, len); break;
-		}
 	}
 	/* At EOF: every later read says so, and nothing is left. */
 	char b[8];
 	FUZZ_CHECK(ringo_stream_read_some(&s, b, sizeof(b)) == 0 && s.rlen == 0);
+	free(snapshot);
 	free(rbuf);
 	return 0;
 }
@@ -252,7 +323,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 3 || size - 3 < data[2])
 		return 0;
 	if (!loop) {
-		int err = ringo_loop_new(&loop, NULL);
+		/* Real time even if the environment asks for virtual time:
+		 * the expired deadlines must have passed from the start. */
+		ringo_loop_options opts;
+		ringo_loop_options_init(&opts);
+		opts.flags &= ~(unsigned)RINGO_LOOP_VIRTUAL_CLOCK;
+		int err = ringo_loop_new(&loop, &opts);
 		if (err) {
 			fprintf(stderr, "fuzz_stream: no loop: %s\n", ringo_strerror(err));
 			abort();
