@@ -116,6 +116,19 @@ static int writer(void *arg, void **result)
 
 /* ---- the reader ---- */
 
+/* ringo_stream_peek, except on an unbuffered stream: there it computes
+ * rbuf + rpos, NULL + 0 (UBSan: "applying zero offset to null pointer",
+ * runtime/net.c; read_until does the same). Reported; the stream layer is
+ * being replaced (i12stream). */
+static const char *peek(const ringo_stream *s, size_t *len)
+{
+	if (!s->rbuf) {
+		*len = s->rlen;
+		return NULL;
+	}
+	return ringo_stream_peek(s, len);
+}
+
 /* What a reader step came to. */
 enum step { GO_ON, AT_END, TIMED_OUT };
 
@@ -123,7 +136,7 @@ enum step { GO_ON, AT_END, TIMED_OUT };
 static void take_buffered(struct run *r, ringo_stream *s, size_t n)
 {
 	size_t have;
-	const char *p = ringo_stream_peek(s, &have);
+	const char *p = peek(s, &have);
 	FUZZ_CHECK(have == s->rlen && n <= have);
 	FUZZ_CHECK(r->got_len + n <= r->len);
 	memcpy(r->got + r->got_len, p, n);
@@ -204,7 +217,7 @@ static enum step op_read_until(struct run *r, ringo_stream *s, uint8_t arg)
 	size_t dlen = (arg & 3) < 3 ? strlen(d) : 1;
 	int rc = ringo_stream_read_until(s, d, dlen);
 	size_t have;
-	const char *p = ringo_stream_peek(s, &have);
+	const char *p = peek(s, &have);
 	if (rc > 0) {
 		/* The line is buffered, ends with the delimiter, holds no
 		 * earlier one, and nothing was consumed. */
@@ -242,10 +255,7 @@ static enum step read_step(struct run *r, ringo_stream *s, uint8_t c)
 	case 0:
 		return op_read_exactly(r, s, len);
 	case 1:
-		/* Not on an unbuffered stream: read_until computes
-		 * rbuf + rpos there, NULL + 0 (UBSan: "applying zero offset
-		 * to null pointer", runtime/net.c). Reported; the stream
-		 * layer is being replaced (i12stream). */
+		/* Not on an unbuffered stream: see peek(). */
 		return s->rcap ? op_read_until(r, s, (uint8_t)((c >> 2) & 0x1f)) : op_read_some(r, s, len);
 	case 2:
 		return op_read_some(r, s, len);
@@ -269,7 +279,7 @@ static enum step read_step_timed_out(struct run *r, ringo_stream *s, uint8_t c, 
 	if (st != TIMED_OUT)
 		return st;
 	size_t have;
-	const char *p = ringo_stream_peek(s, &have);
+	const char *p = peek(s, &have);
 	FUZZ_CHECK(r->got_len == got_before && have == had && (had == 0 || !memcmp(p, snapshot, had)));
 	st = read_step(r, s, c);
 	FUZZ_CHECK(st != TIMED_OUT);
