@@ -97,7 +97,7 @@ static __thread uint64_t watch_tick = 1;
 
 static void watch_add(struct conn *c)
 {
-	c->task = ringo_current_task();
+	c->task = ringo_task_current();
 	c->phase = WAIT_NONE;
 	c->next = watch_list.next;
 	c->prev = &watch_list;
@@ -270,13 +270,14 @@ static void linger(struct conn *c)
 	flush(c);
 	if (ringo_shutdown(c->fd, SHUT_WR) < 0)
 		return;
-	ringo_deadline scope;
-	if (ringo_deadline_push(&scope, ringo_loop_time_ns(ringo_loop_current()) + LINGER) < 0)
+	ringo_timeout scope;
+	if (ringo_timeout_enter(&scope, LINGER) < 0)
 		return;
 	char buf[4096];
-	while (ringo_recv(c->fd, buf, sizeof(buf), 0) > 0)
+	int rc;
+	while ((rc = ringo_recv(c->fd, buf, sizeof(buf), 0)) > 0)
 		;
-	ringo_deadline_pop(&scope);
+	ringo_timeout_exit(&scope, rc);
 }
 
 /* Answer status and close the connection: returns 0 for serve_one. */

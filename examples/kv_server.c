@@ -395,15 +395,18 @@ static void consume(struct conn *c, size_t n)
  * server has no other timeout for a client that does not read). */
 static void linger(struct conn *c)
 {
-	ringo_deadline scope;
-	if (ringo_deadline_push(&scope, ringo_loop_time_ns(ringo_loop_current()) + LINGER) < 0)
+	ringo_timeout scope;
+	if (ringo_timeout_enter(&scope, LINGER) < 0)
 		return;
-	if (ringo_stream_flush(&c->out) == 0 && ringo_shutdown(c->fd, SHUT_WR) == 0) {
+	int rc = ringo_stream_flush(&c->out);
+	if (rc == 0)
+		rc = ringo_shutdown(c->fd, SHUT_WR);
+	if (rc == 0) {
 		char buf[4096];
-		while (ringo_recv(c->fd, buf, sizeof(buf), 0) > 0)
+		while ((rc = ringo_recv(c->fd, buf, sizeof(buf), 0)) > 0)
 			;
 	}
-	ringo_deadline_pop(&scope);
+	ringo_timeout_exit(&scope, rc);
 }
 
 #define ERR_QUERY_LIMIT "-ERR Protocol error: query buffer limit reached\r\n"

@@ -82,7 +82,7 @@ static int serve_accept_loop(void *arg, void **result)
 static int serve_worker_main(void *arg, void **result)
 {
 	struct serve *s = serve_cfg;
-	int lfd = ringo_listen_tcp(s->host, s->port, 4096, s->threads > 1 ? RINGO_NET_REUSEPORT : 0);
+	int lfd = ringo_tcp_listen(s->host, s->port, 4096, s->threads > 1 ? RINGO_TCP_LISTEN_REUSEPORT : 0);
 	if (lfd < 0) {
 		fprintf(stderr, "%s: listen on %s:%d: %s\n", s->name, s->host, s->port,
 			ringo_strerror(lfd));

@@ -156,6 +156,12 @@ struct ringo__timers {
 	uint32_t seq;                      /* last registration number */
 	size_t live;                       /* timers scheduled, not run/cancelled */
 	size_t stale;                      /* cancelled entries still stored */
+	size_t bytes;                      /* held by the arrays above */
+	uint32_t shrink_at;                /* try shrinking the slot table when
+	                                    * live falls below this (0: never) */
+	uint32_t shrink_to;                /* a shrink waits for the live slots
+	                                    * at or above this to go (else ~0) */
+	uint32_t high_live;                /* live slots >= shrink_to */
 };
 
 /* ---- completion dispatch ----
@@ -233,6 +239,7 @@ struct ringo_loop {
 	/* thread layer (threadsafe.c, executor.c) */
 	struct ringo__xq *xq;          /* cross-thread queue + eventfd, from creation */
 	void *exec;                    /* executor.c's per-loop state, NULL until used */
+	void *aio;                     /* gather.c's per-loop state, NULL until used */
 	void *tsf;                     /* threadsafe.c's per-loop state, NULL until used */
 	bool check_thread;             /* RINGO_LOOP_CHECK_THREAD or RINGO_DEBUG */
 };
@@ -322,6 +329,20 @@ void ringo__task_free(ringo_future *fut);
 /* Describe a work item for reports; the task layer knows its own. */
 void ringo__work_describe(struct ringo__work *w, char *buf, size_t len);
 bool ringo__task_describe(struct ringo__work *w, char *buf, size_t len);
+/* The task's name, or its default "task-N" without writing it (const). */
+void ringo__task_label(const ringo_task *t, char *buf, size_t len);
+/* Waits that hold a watch record of gather.c (ringo_gather, ringo_wait):
+ * a task the loop abandons at close while suspended in one leaves it
+ * with ringo__watch_abandon(wait ctx), or the record would leak. */
+extern const struct ringo__wait_ops ringo__gather_wait, ringo__wait_wait;
+void ringo__watch_abandon(void *watch);
+/* Open task groups (group.c) are listed per loop (gather.c keeps the
+ * list): ringo__aio_track links one (0 or -ENOMEM); at close, before its
+ * tasks are abandoned, task.c calls ringo__aio_abandon_groups, which has
+ * ringo__group_abandon release what each group still holds. */
+int ringo__aio_track(ringo_loop *loop, struct ringo_wq *link);
+void ringo__aio_abandon_groups(ringo_loop *loop);
+void ringo__group_abandon(struct ringo_wq *link);
 /* ---- building blocking primitives on tasks ----
  * A primitive (lock, queue, I/O op, ...) suspends the current task with
  * ringo__task_suspend(ops, ctx) after registering it somewhere; whoever
@@ -331,7 +352,7 @@ bool ringo__task_describe(struct ringo__work *w, char *buf, size_t len);
  * -ECANCELED, after unregistering it) or make sure the wait's own
  * completion wakes it soon (I/O: after the kernel's final CQE). */
 struct ringo__wait_ops {
-	const char *what;            /* for ringo_dump_tasks: "sleep", "lock", ... */
+	const char *what;            /* for ringo_loop_dump_tasks: "sleep", "lock", ... */
 	void (*interrupt)(ringo_task *t);
 	/* true: a wake already queued wins over a cancel that arrives before
 	 * the task runs (results that cannot be undone, e.g. I/O); the cancel
@@ -360,6 +381,10 @@ void *ringo__task_wait_ctx(const ringo_task *t);
  * (e.g. through an awaited future), do not deliver it again. */
 bool ringo__task_cancel_pending(const ringo_task *t);
 void ringo__task_clear_cancel(ringo_task *t);
+/* The current task received a cancellation from what it waited on (a
+ * future cancelled with msg): asyncio's CancelledError carries msg, and
+ * the task reports it if it ends cancelled by letting it through. */
+void ringo__task_note_cancel(const char *msg);
 /* A call consumed the running task's cancellation but reports a partial
  * result instead (ringo_send_all's short count): put the cancellation
  * back so the next suspension delivers it. cancelling() is unchanged. */
@@ -368,13 +393,12 @@ void ringo__task_defer_cancel(ringo_task *t);
  * back, in use. For tests and diagnostics. */
 void ringo__task_stack_stats(ringo_loop *loop, size_t *hot, size_t *cold, size_t *live);
 /* Per-task I/O state kept in the task record for the I/O layer
- * (deadline.c): deadlines in loop time (ns), 0 = none. */
+ * (io_timeout.c). */
 struct ringo__task_io {
-	int64_t scope_deadline;      /* innermost deadline scope (min of nested) */
-	int64_t next_deadline;       /* applies to the next I/O operation only */
+	int64_t next_timeout;        /* ns, for the next I/O operation only; < 0: none */
 };
 struct ringo__task_io *ringo__task_io(ringo_task *t);
-/* An I/O operation starts in the current task: the task and its deadline
+/* An I/O operation starts in the current task: the task and its I/O
  * state in *tio, or NULL with *err (-EPERM outside a task; -ECANCELED for
  * a pending cancel, which this consumes). One call where there were three:
  * it is on every operation's path. */

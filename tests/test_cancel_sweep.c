@@ -32,7 +32,7 @@ static int swallow_victim(struct sweep_ctx *c)
 {
 	int rc = ringo_sleep(RINGO_MSEC(1));
 	if (rc == -ECANCELED) {
-		ringo_task_uncancel(ringo_current_task());
+		ringo_task_uncancel(ringo_task_current());
 		rc = 0; /* the cancel is lost */
 	}
 	return sweep_returned(c, rc, SWEEP_NOMEM);
