@@ -88,7 +88,7 @@ struct conn {
 	int fd;
 	char in[HEAD_MAX];        /* received bytes: in[in_start, in_start + in_len) */
 	size_t in_start, in_len;
-	ringo_stream out;         /* write-only stream over wbuf */
+	struct outbuf out;        /* write buffer over wbuf (serve.h) */
 	char wbuf[4096];
 };
 
@@ -174,7 +174,7 @@ static int put(struct conn *c, const void *p, size_t n)
 {
 	c->since = watch_tick;
 	c->phase = WAIT_SEND;
-	int err = ringo_stream_write(&c->out, p, n);
+	int err = outbuf_write(&c->out, p, n);
 	c->phase = WAIT_NONE;
 	return err;
 }
@@ -185,7 +185,7 @@ static int flush(struct conn *c)
 		return c->out.error;
 	c->since = watch_tick;
 	c->phase = WAIT_SEND;
-	int err = ringo_stream_flush(&c->out);
+	int err = outbuf_flush(&c->out);
 	c->phase = WAIT_NONE;
 	return err;
 }
@@ -579,12 +579,12 @@ static int http_conn(void *arg, void **result)
 	struct conn c;
 	c.fd = (int)(intptr_t)arg;
 	c.in_start = c.in_len = 0;
-	ringo_stream_init(&c.out, c.fd, NULL, 0, c.wbuf, sizeof(c.wbuf));
+	outbuf_init(&c.out, c.fd, c.wbuf, sizeof(c.wbuf));
 	watch_add(&c);
 	while (serve_one(&c))
 		;
 	watch_remove(&c);
-	ringo_stream_flush(&c.out);
+	outbuf_flush(&c.out);
 	ringo_close(c.fd);
 	return 0;
 }

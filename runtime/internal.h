@@ -178,6 +178,14 @@ struct ringo__op_slot {
 	uint32_t next_free;  /* free-list link (slot index + 1), 0 = end */
 };
 
+/* Work run right before the iteration's io_uring_enter, after the batch
+ * and the due timers: whatever the batch left to send is turned into SQEs
+ * there, once (a stream's writes of one iteration go out in one send). */
+struct ringo__presubmit {
+	struct ringo__list node; /* on loop->presubmit; points at itself when off */
+	void (*fn)(ringo_loop *loop, struct ringo__presubmit *p);
+};
+
 /* Hooks for parts built on top of the loop (tasks, executor, ...): each
  * registers once per loop; the loop calls them at close. */
 struct ringo__close_hook {
@@ -241,7 +249,16 @@ struct ringo_loop {
 	void *exec;                    /* executor.c's per-loop state, NULL until used */
 	void *aio;                     /* gather.c's per-loop state, NULL until used */
 	void *tsf;                     /* threadsafe.c's per-loop state, NULL until used */
+	void *proc;                    /* process.c's per-loop state, NULL until a spawn */
 	bool check_thread;             /* RINGO_LOOP_CHECK_THREAD or RINGO_DEBUG */
+	/* run before each io_uring_enter (struct ringo__presubmit), FIFO */
+	struct ringo__list presubmit;
+	/* stream layer (stream.c): struct ringo__stream_loop *, NULL until
+	 * the first stream; and the bytes every stream of the loop received
+	 * and sent (for the metrics: streams add theirs as they go) */
+	void *streams;
+	uint64_t stream_bytes_read;
+	uint64_t stream_bytes_written;
 };
 
 /* Every loop in the process, for debuggers (tools/ringo-gdb.py walks it);
@@ -429,6 +446,24 @@ void ringo__ring_wait(ringo_loop *loop, int64_t timeout_ns);
 void ringo__ring_drain(ringo_loop *loop);
 
 int ringo__add_close_hook(ringo_loop *loop, void (*fn)(ringo_loop *, void *), void *ctx);
+
+/* Queue p to run before the next io_uring_enter (a no-op if queued). */
+static inline void ringo__presubmit_add(ringo_loop *loop, struct ringo__presubmit *p)
+{
+	if (p->node.next == &p->node)
+		ringo__list_insert_tail(&loop->presubmit, &p->node);
+}
+/* Take p off the list (a no-op if it is not on it). */
+static inline void ringo__presubmit_del(struct ringo__presubmit *p)
+{
+	ringo__list_remove(&p->node);
+}
+static inline void ringo__presubmit_init(struct ringo__presubmit *p,
+					 void (*fn)(ringo_loop *, struct ringo__presubmit *))
+{
+	ringo__list_init(&p->node);
+	p->fn = fn;
+}
 
 /* Validate "may be called from here": NULL loop, closed loop. */
 static inline int ringo__check_open(const ringo_loop *loop)

@@ -140,6 +140,18 @@ static inline int64_t ringo__io_take_timeout(struct ringo__task_io *tio)
 	return t;
 }
 
+/* A provided buffer ring (net.c): buffer bid is mem + bid * bufsize. */
+struct ringo_bufring {
+	ringo_loop *loop;
+	struct io_uring_buf_ring *br;
+	size_t ring_bytes;
+	char *mem;
+	size_t mem_bytes;
+	size_t bufsize;
+	unsigned nbufs;
+	unsigned group;
+};
+
 /* CLOCK_MONOTONIC now, ns. */
 int64_t ringo__mono_ns(void);
 

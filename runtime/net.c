@@ -1,7 +1,7 @@
 /*
  * Networking helpers on top of the operations: listeners, connect with a
- * timeout, multishot accept, buffered streams (asyncio's StreamReader /
- * StreamWriter essentials) and provided buffer rings.
+ * timeout, multishot accept, send_all and provided buffer rings. Streams
+ * are stream.c's.
  */
 #include <arpa/inet.h>
 #include <limits.h>
@@ -434,129 +434,7 @@ int ringo_acceptor_close(ringo_acceptor *acc)
 	return 0;
 }
 
-/* ---- buffered streams ----
- *
- * Reads follow the cancellation rule (DESIGN.md): a read that fails --
- * EOF in the middle of a message, an error, a deadline, a cancellation --
- * hands the caller nothing and consumes nothing. Received bytes wait in
- * the read buffer until the whole request can be met and are copied out
- * only then, so whatever stops a read finds them still there for peek or
- * the next read. asyncio does the same on cancellation; at EOF it hands
- * the partial bytes over inside IncompleteReadError and empties its
- * buffer, where ringo leaves them at ringo_stream_peek.
- *
- * Writes cannot be taken back once the kernel has them, so they are made
- * countable instead: s->wsent counts bytes sent, s->wlen what is still
- * buffered, and a send that stops part-way drops exactly the bytes that
- * went out.
- */
-
-void ringo_stream_init(ringo_stream *s, int fd, void *rbuf, size_t rcap, void *wbuf,
-		       size_t wcap)
-{
-	memset(s, 0, sizeof(*s));
-	s->fd = fd;
-	s->rbuf = rbuf;
-	s->rcap = rbuf ? rcap : 0;
-	s->wbuf = wbuf;
-	s->wcap = wbuf ? wcap : 0;
-}
-
-/* Receive more into the read buffer (compacting first). >0, 0 at EOF,
- * -EMSGSIZE when full, -errno. Received bytes are only ever appended. */
-static int fill(ringo_stream *s)
-{
-	if (s->rpos && s->rlen)
-		memmove(s->rbuf, s->rbuf + s->rpos, s->rlen);
-	s->rpos = 0;
-	if (s->rlen == s->rcap)
-		return -EMSGSIZE;
-	int n = ringo_recv(s->fd, s->rbuf + s->rlen, s->rcap - s->rlen, 0);
-	if (n > 0)
-		s->rlen += (size_t)n;
-	return n;
-}
-
-const char *ringo_stream_peek(const ringo_stream *s, size_t *len)
-{
-	*len = s->rlen;
-	return s->rbuf + s->rpos;
-}
-
-void ringo_stream_consume(ringo_stream *s, size_t n)
-{
-	RINGO_ASSERT(n <= s->rlen);
-	s->rpos += n;
-	s->rlen -= n;
-	if (s->rlen == 0)
-		s->rpos = 0;
-}
-
-/* Hand the first len buffered bytes to the caller. */
-static int take(ringo_stream *s, void *dst, size_t len)
-{
-	memcpy(dst, s->rbuf + s->rpos, len);
-	ringo_stream_consume(s, len);
-	return (int)len;
-}
-
-int ringo_stream_read_some(ringo_stream *s, void *dst, size_t len)
-{
-	if (len == 0)
-		return 0;
-	if (len > INT_MAX)
-		len = INT_MAX;
-	if (s->rlen == 0) {
-		/* Unbuffered: one recv straight into dst is already
-		 * all-or-nothing (a completed recv is returned). */
-		if (s->rcap == 0)
-			return ringo_recv(s->fd, dst, len, 0);
-		int n = fill(s);
-		if (n <= 0)
-			return n;
-	}
-	return take(s, dst, len < s->rlen ? len : s->rlen);
-}
-
-int ringo_stream_read_exactly(ringo_stream *s, void *dst, size_t len)
-{
-	/* A partial message must fit in the buffer to be kept on failure. */
-	if (len > s->rcap || len > INT_MAX)
-		return -EMSGSIZE;
-	while (s->rlen < len) {
-		int n = fill(s);
-		if (n < 0)
-			return n;
-		if (n == 0)
-			return s->rlen ? -ENODATA : 0;
-	}
-	return len ? take(s, dst, len) : 0;
-}
-
-static const char *find(const char *hay, size_t hlen, const char *needle, size_t nlen)
-{
-	return nlen ? memmem(hay, hlen, needle, nlen) : NULL;
-}
-
-int ringo_stream_read_until(ringo_stream *s, const char *delim, size_t dlen)
-{
-	if (!delim || dlen == 0)
-		return -EINVAL;
-	size_t scanned = 0; /* bytes known not to start the delimiter */
-	for (;;) {
-		const char *base = s->rbuf + s->rpos;
-		const char *hit = find(base + scanned, s->rlen - scanned, delim, dlen);
-		if (hit)
-			return (int)(hit - base + (ptrdiff_t)dlen);
-		if (s->rlen >= dlen)
-			scanned = s->rlen - dlen + 1;
-		int n = fill(s);
-		if (n < 0)
-			return n;
-		if (n == 0)
-			return s->rlen ? -ENODATA : 0;
-	}
-}
+/* ---- sending everything ---- */
 
 /* Send buf[0, len) with as many sends as it takes. 0, or the error that
  * stopped it; *sent counts the bytes that went out either way. */
@@ -591,68 +469,7 @@ int ringo_send_all(int fd, const void *buf, size_t len)
 	return (int)sent;
 }
 
-/* Errors about the task or the loop, not the connection: the stream stays
- * usable after them. */
-static bool stream_broken_by(int err)
-{
-	return err != -ECANCELED && err != -ETIMEDOUT && err != -EPERM && err != -ENOMEM &&
-	       err != -ESHUTDOWN;
-}
-
-int ringo_stream_flush(ringo_stream *s)
-{
-	if (s->error)
-		return s->error;
-	size_t sent;
-	int err = send_counted(s->fd, s->wbuf, s->wlen, &sent);
-	/* What went out leaves the buffer; the rest stays, in order. */
-	s->wlen -= sent;
-	if (s->wlen && sent)
-		memmove(s->wbuf, s->wbuf + sent, s->wlen);
-	s->wsent += sent;
-	if (err < 0 && stream_broken_by(err))
-		s->error = err;
-	return err;
-}
-
-int ringo_stream_write(ringo_stream *s, const void *src, size_t len)
-{
-	if (s->error)
-		return s->error;
-	if (len <= s->wcap - s->wlen) {
-		memcpy(s->wbuf + s->wlen, src, len);
-		s->wlen += len;
-		return 0;
-	}
-	int err = ringo_stream_flush(s);
-	if (err < 0)
-		return err; /* nothing of src taken */
-	if (len <= s->wcap) {
-		memcpy(s->wbuf, src, len);
-		s->wlen = len;
-		return 0;
-	}
-	/* Larger than the buffer: straight out, counted in wsent. */
-	size_t sent;
-	err = send_counted(s->fd, src, len, &sent);
-	s->wsent += sent;
-	if (err < 0 && stream_broken_by(err))
-		s->error = err;
-	return err;
-}
-
 /* ---- provided buffer rings ---- */
-
-struct ringo_bufring {
-	ringo_loop *loop;
-	struct io_uring_buf_ring *br;
-	size_t ring_bytes;
-	char *mem;
-	size_t mem_bytes;
-	size_t bufsize;
-	unsigned nbufs;
-	unsigned group;
-};
 
 int ringo_bufring_new(ringo_loop *loop, unsigned nbufs, size_t bufsize, unsigned group,
 		      ringo_bufring **out)
