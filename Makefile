@@ -174,6 +174,14 @@ $(BUILD)/perf/%: perf/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lm
 
+# perf/resolve compares ringo_getaddrinfo with c-ares when libc-ares-dev
+# is installed (the library itself never uses it).
+CARES := $(shell pkg-config --exists libcares 2>/dev/null && echo 1)
+ifneq ($(CARES),)
+$(BUILD)/perf/resolve: override CFLAGS += -DHAVE_CARES
+$(BUILD)/perf/resolve: LDLIBS += -lcares
+endif
+
 $(BUILD)/perf/%: perf/%.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -o $@ $< -lboost_context
