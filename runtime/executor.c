@@ -127,7 +127,11 @@ static void run_job(struct ringo__job *job)
 	if (!atomic_compare_exchange_strong(&job->state, &taken, RINGO__JOB_RUNNING))
 		return; /* SKIPPED: goes back without running */
 	job->result = NULL;
+	/* fn sees the submitting task's context; its own sets die with it. */
+	struct ringo__ctx_frame saved;
+	ringo__context_enter(job->ctx, &saved);
 	job->rc = job->fn(job->arg, &job->result);
+	ringo__context_leave(&saved);
 }
 
 static void *worker_main(void *arg)
@@ -306,7 +310,9 @@ int ringo_executor_shutdown(ringo_executor *ex, int64_t timeout_ns)
 		return -EINVAL;
 	struct timespec ts;
 	if (timeout_ns >= 0) {
-		int64_t t = mono_ns() + timeout_ns;
+		/* 0: do not wait (the timed wait fails at once if work is left). */
+		int64_t now = mono_ns();
+		int64_t t = timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;
 		ts.tv_sec = t / 1000000000;
 		ts.tv_nsec = t % 1000000000;
 	}

@@ -250,6 +250,7 @@ struct ringo_loop {
 	void *aio;                     /* gather.c's per-loop state, NULL until used */
 	void *tsf;                     /* threadsafe.c's per-loop state, NULL until used */
 	void *proc;                    /* process.c's per-loop state, NULL until a spawn */
+	void *compose;                 /* compose.c's per-loop state, NULL until used */
 	bool check_thread;             /* RINGO_LOOP_CHECK_THREAD or RINGO_DEBUG */
 	/* run before each io_uring_enter (struct ringo__presubmit), FIFO */
 	struct ringo__list presubmit;
