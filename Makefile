@@ -295,12 +295,17 @@ test valgrind: $(BUILD)/tools/no_io_uring
 # ---- fuzzing ----------------------------------------------------------------
 # tests/fuzz/fuzz_<t>.c are libFuzzer targets. make fuzz builds them with
 # clang -fsanitize=fuzzer,address,undefined into build/fuzz/ (the stream
-# target links a libringo built the same way, in build/fuzz/lib) and runs
+# and TLS targets link libringo and libringo_tls built the same way, in
+# build/fuzz/lib) and runs
 # each for SECONDS (60) from a copy of its seeds, tests/fuzz/corpus/<t>,
 # in build/fuzz/corpus/<t>: see tests/fuzz/run. make test replays the
 # seeds through the same targets built with $(CC) (replay_<t>), so it
 # needs no clang and the corpora are a regression suite.
+# The TLS target only where the TLS library is built (OpenSSL 3).
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+ifeq ($(HAVE_TLS),)
+FUZZ_TARGETS := $(filter-out tls,$(FUZZ_TARGETS))
+endif
 FUZZ_CC ?= clang
 FUZZ_DIR := build/fuzz
 SECONDS ?= 60
@@ -314,6 +319,8 @@ FUZZ_HEADERS := tests/fuzz/fuzz.h $(wildcard examples/*.h include/*.h include/ri
 $(FUZZ_DIR)/fuzz_http: examples/http_parse.c
 $(FUZZ_DIR)/fuzz_resp: examples/resp_parse.c
 $(FUZZ_DIR)/fuzz_stream: $(FUZZ_DIR)/lib/libringo.a
+$(FUZZ_DIR)/fuzz_tls: $(FUZZ_DIR)/lib/libringo_tls.a $(FUZZ_DIR)/lib/libringo.a
+$(FUZZ_DIR)/fuzz_tls: LDLIBS += $(TLS_LDLIBS)
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/common.c $(FUZZ_HEADERS)
 	@mkdir -p $(dir $@)
@@ -324,6 +331,9 @@ $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/common.c $(FUZZ_HEADERS)
 # file is $(LIB): the rule is for the outer make only.
 ifneq ($(BUILD),$(FUZZ_DIR)/lib)
 $(FUZZ_DIR)/lib/libringo.a: $(RUNTIME_SRCS) $(ARCH_SRCS) $(wildcard runtime/*.h) $(FUZZ_HEADERS)
+	+$(MAKE) --no-print-directory CC=$(FUZZ_CC) BUILD=$(FUZZ_DIR)/lib SANITIZE=address,undefined \
+		CFLAGS='-O1 -g -fsanitize=fuzzer-no-link' $@
+$(FUZZ_DIR)/lib/libringo_tls.a: $(TLS_SRCS) $(wildcard runtime/tls/*.h) $(FUZZ_DIR)/lib/libringo.a
 	+$(MAKE) --no-print-directory CC=$(FUZZ_CC) BUILD=$(FUZZ_DIR)/lib SANITIZE=address,undefined \
 		CFLAGS='-O1 -g -fsanitize=fuzzer-no-link' $@
 endif
@@ -346,11 +356,13 @@ $(BUILD)/tests/fuzz/%.o: tests/fuzz/%.c
 
 $(BUILD)/tests/fuzz/replay_http: $(BUILD)/examples/units/http_parse.o
 $(BUILD)/tests/fuzz/replay_resp: $(BUILD)/examples/units/resp_parse.o
+$(BUILD)/tests/fuzz/replay_tls: $(TLS_LIB)
+$(BUILD)/tests/fuzz/replay_tls: LDLIBS += $(TLS_LDLIBS)
 
 $(BUILD)/tests/fuzz/replay_%: tests/fuzz/fuzz_%.c $(FUZZ_REPLAY_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iexamples -Itests/fuzz $(LDFLAGS) -o $@ $< $(FUZZ_REPLAY_OBJS) \
-		$(filter $(EXAMPLE_UNIT_OBJS),$^) $(LIB) $(LDLIBS)
+		$(filter $(EXAMPLE_UNIT_OBJS) %/libringo_tls.a,$^) $(LIB) $(LDLIBS)
 test valgrind: $(FUZZ_REPLAY_BINS)
 
 # ---- install ---------------------------------------------------------------
