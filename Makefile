@@ -9,6 +9,8 @@
 #   make tour               the seeds' examples in C, on real time
 #   make examples           build/examples/...
 #   make perf               build/perf/...
+#   make man                build/man: the man pages (tools/mkman, from the headers)
+#   make check-man          every exported function has a page, every page a function
 #   make install PREFIX=/usr/local DESTDIR=
 
 VERSION_MAJOR := $(shell sed -n 's/^\#define RINGO_VERSION_MAJOR \([0-9]*\)/\1/p' include/ringo.h)
@@ -19,6 +21,7 @@ VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 
 CC ?= cc
@@ -70,7 +73,8 @@ PERF_CXX_BINS := $(PERF_CXX_SRCS:perf/%.cc=$(BUILD)/perf/%)
 LIB := $(BUILD)/libringo.a
 SOLIB := $(BUILD)/libringo.so
 
-.PHONY: all lib test examples perf install uninstall clean valgrind demo tour check-headers sweep FORCE
+.PHONY: all lib test examples perf install uninstall clean valgrind demo tour check-headers sweep \
+	man check-man FORCE
 all: lib
 
 lib: $(LIB) $(SOLIB)
@@ -199,13 +203,29 @@ check-headers:
 	done; echo "headers: ok, each alone (gnu11, c11+POSIX, c++11)"
 	@python3 tools/check-contracts
 
+# ---- man pages ---------------------------------------------------------------
+# tools/mkman writes a page per group of functions (build/man/man3/ringo-tasks.3)
+# and a one-line link page per function (ringo_spawn.3: .so man3/ringo-tasks.3)
+# from the headers' comments; man/ringo.7 (the overview) is written by hand.
+# check-man holds them against the symbols the built library exports.
+MAN_STAMP := $(BUILD)/man/man3/.stamp
+man: $(MAN_STAMP)
+
+$(MAN_STAMP): tools/mkman include/ringo.h $(wildcard include/ringo/*.h)
+	@python3 tools/mkman $(BUILD)/man
+	@touch $@
+
+check-man: $(SOLIB) $(MAN_STAMP)
+	@python3 tools/check-man $(SOLIB) $(BUILD)/man
+
 # ---- build dependencies, checked before anything is built ------------------
 # tools/deps looks for what the goals need (compilers, headers, libraries,
 # commands: one probe compile, ~0.1-0.3 s, no package manager when all is
 # there) and installs what is missing (as root; otherwise it prints the
 # command and make stops). NO_DEPS_CHECK=1 skips it; make -n never installs.
 deps_of = $(if $(filter clean uninstall check-headers,$1),,$(if $(filter test,$1),test,$(if \
-	$(filter valgrind,$1),valgrind,$(if $(filter demo perf,$1),demo,build))))
+	$(filter valgrind,$1),valgrind,$(if $(filter demo perf,$1),demo,$(if \
+	$(filter install man,$1),build man,$(if $(filter check-man,$1),build check-man,build))))))
 DEPS_GOALS := $(sort $(foreach g,$(or $(MAKECMDGOALS),all),$(call deps_of,$(g))))
 DEPS_SKIP := $(NO_DEPS_CHECK)$(findstring n,$(firstword -$(MAKEFLAGS)))
 ifeq ($(DEPS_SKIP),)
@@ -232,8 +252,9 @@ $(BUILD)/ringo.pc: ringo.pc.in include/ringo.h FORCE
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
-install: $(LIB) $(SOLIB) $(BUILD)/ringo.pc
-	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/ringo
+install: $(LIB) $(SOLIB) $(BUILD)/ringo.pc $(MAN_STAMP)
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/ringo \
+		$(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
 	install -m 644 include/ringo.h $(DESTDIR)$(INCLUDEDIR)/ringo.h
 	for h in include/ringo/*.h; do [ -f "$$h" ] && install -m 644 "$$h" $(DESTDIR)$(INCLUDEDIR)/ringo/; done; true
 	install -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/libringo.a
@@ -241,10 +262,15 @@ install: $(LIB) $(SOLIB) $(BUILD)/ringo.pc
 	ln -sf libringo.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libringo.so.$(VERSION_MAJOR)
 	ln -sf libringo.so.$(VERSION_MAJOR) $(DESTDIR)$(LIBDIR)/libringo.so
 	install -m 644 $(BUILD)/ringo.pc $(DESTDIR)$(LIBDIR)/pkgconfig/ringo.pc
+	install -m 644 $(BUILD)/man/man3/*.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 man/ringo.7 $(DESTDIR)$(MANDIR)/man7/ringo.7
+	printf '.so man7/ringo.7\n' > $(DESTDIR)$(MANDIR)/man3/ringo.3
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/ringo.h $(DESTDIR)$(LIBDIR)/libringo.* $(DESTDIR)$(LIBDIR)/pkgconfig/ringo.pc
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/ringo
+	rm -f $(DESTDIR)$(MANDIR)/man3/ringo_*.3 $(DESTDIR)$(MANDIR)/man3/ringo-*.3 \
+		$(DESTDIR)$(MANDIR)/man3/ringo.3 $(DESTDIR)$(MANDIR)/man7/ringo.7
 
 clean:
 	rm -rf build
