@@ -195,7 +195,7 @@ $(BUILD)/perf/%: perf/%.cc
 # whether the call may suspend, and names the errnos the function returns.
 check-headers:
 	@mkdir -p $(BUILD)
-	@for h in ringo.h ringo/io.h ringo/aio.h ringo/thread.h ringo/stream.h ringo/process.h ringo/context.h ringo/compose.h; do \
+	@for h in ringo.h ringo/io.h ringo/aio.h ringo/thread.h ringo/stream.h ringo/process.h ringo/context.h ringo/compose.h ringo/metrics.h; do \
 		printf '#include <%s>\nint main(void){return 0;}\n' $$h > $(BUILD)/hdr.c; \
 		$(CC) -std=gnu11 -Wall -Wextra -Werror -pedantic -Iinclude -fsyntax-only $(BUILD)/hdr.c || exit 1; \
 		$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Iinclude -fsyntax-only $(BUILD)/hdr.c || exit 1; \

@@ -587,6 +587,7 @@ int ringo_run(ringo_task_fn *main, void *arg, const ringo_loop_options *opts, vo
 #include "ringo/thread.h"
 #include "ringo/context.h"
 #include "ringo/compose.h"
+#include "ringo/metrics.h"
 
 #ifdef __cplusplus
 }

@@ -104,7 +104,7 @@ struct io_uring_sqe *ringo__sqe(ringo_loop *loop)
 	 * With DEFER_TASKRUN this does not run completions, so no callback
 	 * can re-enter us from here. */
 	for (;;) {
-		int ret = io_uring_submit(&loop->ring);
+		int ret = ringo__ring_submit(loop);
 		sqe = io_uring_get_sqe(&loop->ring);
 		if (sqe)
 			return sqe;
@@ -112,6 +112,20 @@ struct io_uring_sqe *ringo__sqe(ringo_loop *loop)
 			ringo__panic("io_uring_submit failed with a full queue: %s",
 				     ringo_strerror(ret));
 	}
+}
+
+/* Every kernel entry counts itself and the SQEs it flushes (those
+ * prepared since the last flush) for ringo_loop_stats. */
+static inline void count_enter(ringo_loop *loop)
+{
+	loop->n_enters++;
+	loop->n_sqes += loop->ring.sq.sqe_tail - loop->ring.sq.sqe_head;
+}
+
+int ringo__ring_submit(ringo_loop *loop)
+{
+	count_enter(loop);
+	return io_uring_submit(&loop->ring);
 }
 
 /* ---- op slots ---- */
@@ -204,8 +218,10 @@ static unsigned reap(ringo_loop *loop)
 	for (;;) {
 		struct io_uring_cqe *cqes[64];
 		unsigned n = io_uring_peek_batch_cqe(&loop->ring, cqes, 64);
-		if (n == 0)
+		if (n == 0) {
+			loop->n_cqes += total;
 			return total;
+		}
 		for (unsigned i = 0; i < n; i++) {
 			uint64_t ud = cqes[i]->user_data;
 			int32_t res = cqes[i]->res;
@@ -234,9 +250,10 @@ void ringo__ring_wait(ringo_loop *loop, int64_t timeout_ns)
 		    !ringo__xq_pending(loop))
 			return;
 		int ret;
-		do
+		do {
+			count_enter(loop);
 			ret = io_uring_submit_and_get_events(ring);
-		while (ret == -EINTR);
+		} while (ret == -EINTR);
 		reap(loop);
 		return;
 	}
@@ -247,6 +264,7 @@ void ringo__ring_wait(ringo_loop *loop, int64_t timeout_ns)
 		tsp = &ts;
 	}
 	struct io_uring_cqe *cqe;
+	count_enter(loop);
 	int ret = io_uring_submit_and_wait_timeout(ring, &cqe, 1, tsp, NULL);
 	/* -ETIME: the deadline passed; -EINTR: a signal; -EBUSY: the CQ
 	 * overflowed and the kernel wants it drained first. All three are
