@@ -59,7 +59,7 @@ static const struct metric metrics[] = {
 	M("ringo_tasks_live", "gauge", tasks_live, "Tasks spawned and not done."),
 	M("ringo_tasks_peak", "gauge", tasks_peak, "The most tasks live at once."),
 	M("ringo_stack_committed_bytes", "gauge", stack_bytes_committed,
-	  "Task stack memory resident."),
+	  "Task stack memory not given back to the kernel (live and warm stacks)."),
 	M("ringo_stack_reserved_bytes", "gauge", stack_bytes_reserved,
 	  "Address space reserved for task stacks."),
 	M("ringo_timers_pending", "gauge", timers_pending, "Timers scheduled, not yet run."),

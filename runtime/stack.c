@@ -684,29 +684,3 @@ void ringo__stack_pool_stats(const ringo__stack_pool *p,
 		.guards_none = p->guards[RINGO__GUARD_NONE],
 	};
 }
-
-size_t ringo__stack_pool_resident(const ringo__stack_pool *p)
-{
-	/* Slots [0, carved) are the only ones ever touched, and they are
-	 * contiguous within each slab: one mincore per run of up to 4096
-	 * pages (16 MiB), over a vector on the stack. */
-	unsigned char vec[4096];
-	size_t resident = 0;
-	for (uint32_t slab = 0; slab * p->slab_stacks < p->carved; slab++) {
-		uint32_t slots = p->carved - slab * p->slab_stacks;
-		if (slots > p->slab_stacks)
-			slots = p->slab_stacks;
-		char *at = p->slabs[slab].base;
-		size_t left = (size_t)slots * p->stride;
-		while (left > 0) {
-			size_t len = left < sizeof(vec) * p->page ? left : sizeof(vec) * p->page;
-			if (mincore(at, len, vec) == 0) {
-				for (size_t i = 0; i < len / p->page; i++)
-					resident += vec[i] & 1;
-			}
-			at += len;
-			left -= len;
-		}
-	}
-	return resident * p->page;
-}

@@ -119,11 +119,6 @@ void ringo__stack_free(ringo__stack_pool *p, ringo__stack *s);
 void ringo__stack_pool_stats(const ringo__stack_pool *p,
 			     struct ringo__stack_stats *st);
 
-/* Bytes of the pool's stacks resident in memory now (mincore(2) over the
- * slots ever carved: live stacks and free ones not given back). For the
- * metrics: a few system calls per 1024 stacks. */
-size_t ringo__stack_pool_resident(const ringo__stack_pool *p);
-
 void ringo__stack_probe_info(struct ringo__stack_probe *out);
 
 /* Per-thread set-up for the overflow reporter: gives the thread an

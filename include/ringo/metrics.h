@@ -52,9 +52,11 @@ struct ringo_loop_stats {
 	/* Gauges, at the snapshot. */
 	uint64_t tasks_live;       /* spawned and not done */
 	uint64_t tasks_peak;       /* the most tasks_live has been */
-	uint64_t stack_bytes_committed; /* task stack memory resident now (live
-	                                 * stacks, and free ones kept warm);
-	                                 * only pages a task touched count */
+	uint64_t stack_bytes_committed; /* task stacks not given back to the
+	                                 * kernel: live ones and free ones kept
+	                                 * warm, at their full size (an upper
+	                                 * bound of their RSS: only pages a
+	                                 * task touched are resident) */
 	uint64_t stack_bytes_reserved;  /* address space reserved for stacks */
 	uint64_t timers_pending;   /* call_later/call_at callbacks and
 	                            * internal timers (sleeps, scopes)
@@ -71,9 +73,8 @@ struct ringo_loop_stats {
 /* Does not suspend. Fill *out with the loop's statistics now. Returns 0,
  * or -EINVAL (NULL loop or out). Loop thread only (the counters are plain
  * variables of the loop's thread), or any thread while the loop does not
- * run. Costs a lock of the default executor's mutex (when it exists) and
- * one mincore(2) per stack slab of the loop (a slab holds 1024 stacks):
- * meant for a scrape every few seconds, not for every request. */
+ * run. Costs a lock of the default executor's mutex (when it exists),
+ * nothing that grows with the number of tasks. */
 int ringo_loop_stats(ringo_loop *loop, struct ringo_loop_stats *out);
 
 /* Does not suspend. Write stats[0..n) in the Prometheus text exposition
