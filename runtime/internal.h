@@ -243,6 +243,7 @@ struct ringo_loop {
 	uint64_t n_enters;             /* io_uring_enter calls (ring.c) */
 	uint64_t n_sqes;               /* SQEs handed to the kernel */
 	uint64_t n_cqes;               /* CQEs reaped */
+	uint64_t n_server_conns;       /* connections servers accepted here */
 
 	size_t futures_live;           /* futures not yet freed */
 	struct ringo__close_hook *close_hooks;

@@ -242,6 +242,42 @@ static void test_executor_queue_depth_and_busy_workers(void **state)
 	assert_int_equal(fx_run_task(executor_load, NULL), 0);
 }
 
+/* ---- the server layer ---- */
+
+#define NCONNS 7
+
+static int hang_up(ringo_stream *s, void *arg)
+{
+	return 0; /* the server closes the connection */
+}
+
+static int server_conns(void *arg, void **result)
+{
+	struct ringo_loop_stats before = snap();
+	ringo_server *srv;
+	assert_int_equal(ringo_server_start(fx_loop, "127.0.0.1", 0, hang_up, NULL, NULL, &srv), 0);
+	for (int i = 0; i < NCONNS; i++) {
+		int fd = ringo_tcp_connect("127.0.0.1", ringo_server_port(srv), RINGO_FOREVER);
+		assert_true(fd >= 0);
+		char c;
+		assert_int_equal(ringo_read(fd, &c, 1, -1), 0); /* served: hung up */
+		close(fd);
+	}
+	struct ringo_server_stats ss;
+	ringo_server_stats(srv, &ss);
+	assert_true(ss.accepted == NCONNS);
+	assert_true(snap().server_connections - before.server_connections == NCONNS);
+	assert_int_equal(ringo_server_close(srv), 0);
+	assert_int_equal(ringo_server_wait_closed(srv, RINGO_FOREVER), 0);
+	ringo_server_free(srv);
+	return 0;
+}
+
+static void test_server_connections_are_counted_per_loop(void **state)
+{
+	assert_int_equal(fx_run_task(server_conns, NULL), 0);
+}
+
 /* ---- the Prometheus text ---- */
 
 /* A strict reader of the text exposition format 0.0.4 as ringo writes it:
@@ -389,6 +425,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_timers_pending_counts_scheduled_timers, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_stream_bytes_are_counted_exactly, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_executor_queue_depth_and_busy_workers, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_server_connections_are_counted_per_loop, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_metrics_text_is_strict_prometheus_0_0_4, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_many_loops_in_one_text_with_labels, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_a_short_buffer_gets_the_length_as_snprintf, fx_setup, fx_teardown),

@@ -45,8 +45,8 @@ struct ringo_loop_stats {
 	uint64_t stream_bytes_read;    /* bytes every stream of the loop
 	                                * received (ringo/stream.h) */
 	uint64_t stream_bytes_written; /* bytes they sent */
-	/* Connections the server layer accepted. The server layer is not
-	 * in this version yet: 0. */
+	/* Connections the servers (ringo/net.h) accepted on this loop, the
+	 * refused ones included (ringo_server_stats has the breakdown). */
 	uint64_t server_connections;
 
 	/* Gauges, at the snapshot. */
