@@ -181,6 +181,9 @@ TLS_TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_tls
 TLS_EXAMPLE_BINS := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/tls_*.c))
 lib: $(TLS_LIB) $(TLS_SOLIB)
 examples test valgrind perf: $(TLS_EXAMPLE_BINS)
+# (test and valgrind name TLS_TEST_BINS above, before it is set: their
+# prerequisites are read there, so they are added here.)
+test valgrind: $(TLS_TEST_BINS)
 
 $(TLS_TEST_BINS): $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJS) $(TLS_LIB) $(LIB)
 	@mkdir -p $(dir $@)
