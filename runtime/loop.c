@@ -303,12 +303,14 @@ static int enter_run(ringo_loop *loop)
 	loop->has_owner = true;
 	loop->running = true;
 	ringo__current_loop = loop;
+	ringo__ring_fd_register(loop);
 	return 0;
 }
 
 static void leave_run(ringo_loop *loop)
 {
 	RINGO_ASSERT(loop->running && ringo__current_loop == loop);
+	ringo__ring_fd_unregister(loop);
 	loop->running = false;
 	loop->stopping = false;
 	ringo__current_loop = NULL;
