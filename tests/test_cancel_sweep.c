@@ -149,6 +149,9 @@ int main(void)
 		{sweep_sync_scenarios, &sweep_sync_count},
 		{sweep_thread_scenarios, &sweep_thread_count},
 		{sweep_process_scenarios, &sweep_process_count},
+#ifdef RINGO_HAVE_TLS
+		{sweep_tls_scenarios, &sweep_tls_count},
+#endif
 	};
 	const struct CMUnitTest selftests[] = {
 		cmocka_unit_test(test_harness_catches_a_lost_cancel),
