@@ -290,6 +290,10 @@ static inline void ringo__ready_push(ringo_loop *loop, struct ringo__work *w)
 	loop->ready_tail = &w->next;
 }
 
+/* A task ending a batch: start the next iteration's batch in place if
+ * that iteration would have nothing else to do (loop.c). */
+bool ringo__loop_turn_inline(ringo_loop *loop);
+
 /* Callback records. */
 struct ringo__cb *ringo__cb_new(ringo_loop *loop);
 void ringo__cb_free(ringo_loop *loop, struct ringo__cb *cb);
