@@ -238,6 +238,13 @@ struct ringo_loop {
 	uint32_t ops_idle;             /* of those, reads that never justify a
 	                                * kernel entry (the thread queue's eventfd) */
 	uint64_t stale_cqes;           /* completions that matched no op */
+	/* Counters for ringo_loop_stats (metrics.c): plain increments, on
+	 * paths that touch these lines anyway. */
+	uint64_t n_iterations;         /* run_once calls */
+	uint64_t n_enters;             /* io_uring_enter calls (ring.c) */
+	uint64_t n_sqes;               /* SQEs handed to the kernel */
+	uint64_t n_cqes;               /* CQEs reaped */
+	uint64_t n_server_conns;       /* connections servers accepted here */
 
 	size_t futures_live;           /* futures not yet freed */
 	struct ringo__close_hook *close_hooks;
@@ -418,6 +425,10 @@ void ringo__task_defer_cancel(ringo_task *t);
 /* Stacks of the loop's task pools: free and committed, free and given
  * back, in use. For tests and diagnostics. */
 void ringo__task_stack_stats(ringo_loop *loop, size_t *hot, size_t *cold, size_t *live);
+/* For ringo_loop_stats (metrics.c): each layer fills its fields of *st
+ * (task.c: tasks and stacks; to_thread.c: the default executor). */
+void ringo__task_metrics(ringo_loop *loop, struct ringo_loop_stats *st);
+void ringo__exec_metrics(ringo_loop *loop, struct ringo_loop_stats *st);
 /* Per-task I/O state kept in the task record for the I/O layer
  * (io_timeout.c). */
 struct ringo__task_io {
@@ -439,6 +450,9 @@ void ringo__op_close(ringo_loop *loop, uint64_t user_data);
 /* An SQE, flushing the submission queue if it is full. NULL only if the
  * ring is gone. */
 struct io_uring_sqe *ringo__sqe(ringo_loop *loop);
+/* Hand the queued SQEs to the kernel now (io_uring_submit), counted for
+ * the metrics. Returns io_uring_submit's result. */
+int ringo__ring_submit(ringo_loop *loop);
 
 /* Ring set-up and the per-iteration wait (ring.c). */
 int ringo__ring_init(ringo_loop *loop, unsigned entries, bool no_flags);

@@ -254,6 +254,7 @@ static void run_presubmit(ringo_loop *loop)
 
 static void run_once(ringo_loop *loop)
 {
+	loop->n_iterations++;
 	if (!ringo__list_empty(&loop->presubmit))
 		run_presubmit(loop);
 	int64_t deadline = 0;
