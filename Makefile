@@ -10,6 +10,8 @@
 #   make tour               the seeds' examples in C, on real time
 #   make examples           build/examples/...
 #   make perf               build/perf/...
+#   make man                build/man: the man pages (tools/mkman, from the headers)
+#   make check-man          every exported function has a page, every page a function
 #   make perf-report        every comparison, tables and charts in
 #                           build/perf-report/index.md (QUICK=1: 2-3 min)
 #   make install PREFIX=/usr/local DESTDIR=
@@ -24,6 +26,7 @@ VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 
 CC ?= cc
@@ -75,7 +78,8 @@ PERF_CXX_BINS := $(PERF_CXX_SRCS:perf/%.cc=$(BUILD)/perf/%)
 LIB := $(BUILD)/libringo.a
 SOLIB := $(BUILD)/libringo.so
 
-.PHONY: all lib test examples perf perf-report install install-tls uninstall clean valgrind demo tour check-headers check-layers sweep FORCE fuzz fuzz-build
+.PHONY: all lib test examples perf perf-report install install-tls uninstall clean valgrind demo tour \
+	check-headers check-layers sweep man check-man FORCE fuzz fuzz-build
 all: lib
 
 lib: $(LIB) $(SOLIB)
@@ -270,7 +274,7 @@ check-layers: lib
 
 check-headers:
 	@mkdir -p $(BUILD)
-	@for h in ringo.h ringo/io.h ringo/aio.h ringo/thread.h ringo/stream.h ringo/process.h ringo/context.h ringo/compose.h ringo/net.h ringo/tls.h; do \
+	@for h in ringo.h ringo/io.h ringo/aio.h ringo/thread.h ringo/stream.h ringo/process.h ringo/context.h ringo/compose.h ringo/net.h ringo/tls.h ringo/metrics.h; do \
 		printf '#include <%s>\nint main(void){return 0;}\n' $$h > $(BUILD)/hdr.c; \
 		$(CC) -std=gnu11 -Wall -Wextra -Werror -pedantic -Iinclude -fsyntax-only $(BUILD)/hdr.c || exit 1; \
 		$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Iinclude -fsyntax-only $(BUILD)/hdr.c || exit 1; \
@@ -278,13 +282,29 @@ check-headers:
 	done; echo "headers: ok, each alone (gnu11, c11+POSIX, c++11)"
 	@python3 tools/check-contracts
 
+# ---- man pages ---------------------------------------------------------------
+# tools/mkman writes a page per group of functions (build/man/man3/ringo-tasks.3)
+# and a one-line link page per function (ringo_spawn.3: .so man3/ringo-tasks.3)
+# from the headers' comments; man/ringo.7 (the overview) is written by hand.
+# check-man holds them against the symbols the built library exports.
+MAN_STAMP := $(BUILD)/man/man3/.stamp
+man: $(MAN_STAMP)
+
+$(MAN_STAMP): tools/mkman include/ringo.h $(wildcard include/ringo/*.h)
+	@python3 tools/mkman $(BUILD)/man
+	@touch $@
+
+check-man: $(SOLIB) $(MAN_STAMP) $(if $(HAVE_TLS),$(TLS_SOLIB))
+	@python3 tools/check-man $(BUILD)/man $(SOLIB) $(if $(HAVE_TLS),$(TLS_SOLIB))
+
 # ---- build dependencies, checked before anything is built ------------------
 # tools/deps looks for what the goals need (compilers, headers, libraries,
 # commands: one probe compile, ~0.1-0.3 s, no package manager when all is
 # there) and installs what is missing (as root; otherwise it prints the
 # command and make stops). NO_DEPS_CHECK=1 skips it; make -n never installs.
 deps_of = $(if $(filter clean uninstall check-headers,$1),,$(if $(filter test,$1),test,$(if \
-	$(filter valgrind,$1),valgrind,$(if $(filter demo perf perf-report,$1),demo,build))))
+	$(filter valgrind,$1),valgrind,$(if $(filter demo perf perf-report,$1),demo,$(if \
+	$(filter install man,$1),build man,$(if $(filter check-man,$1),build check-man,build))))))
 DEPS_GOALS := $(sort $(foreach g,$(or $(MAKECMDGOALS),all),$(call deps_of,$(g))))
 DEPS_SKIP := $(NO_DEPS_CHECK)$(findstring n,$(firstword -$(MAKEFLAGS)))
 ifeq ($(DEPS_SKIP),)
@@ -384,8 +404,9 @@ $(BUILD)/ringo.pc $(BUILD)/ringo-tls.pc: $(BUILD)/%.pc: %.pc.in include/ringo.h 
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
-install: $(LIB) $(SOLIB) $(BUILD)/ringo.pc
-	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/ringo
+install: $(LIB) $(SOLIB) $(BUILD)/ringo.pc $(MAN_STAMP)
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/ringo \
+		$(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
 	install -m 644 include/ringo.h $(DESTDIR)$(INCLUDEDIR)/ringo.h
 	for h in include/ringo/*.h; do [ -f "$$h" ] && install -m 644 "$$h" $(DESTDIR)$(INCLUDEDIR)/ringo/; done; true
 	install -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/libringo.a
@@ -393,6 +414,9 @@ install: $(LIB) $(SOLIB) $(BUILD)/ringo.pc
 	ln -sf libringo.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libringo.so.$(VERSION_MAJOR)
 	ln -sf libringo.so.$(VERSION_MAJOR) $(DESTDIR)$(LIBDIR)/libringo.so
 	install -m 644 $(BUILD)/ringo.pc $(DESTDIR)$(LIBDIR)/pkgconfig/ringo.pc
+	install -m 644 $(BUILD)/man/man3/*.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 man/ringo.7 $(DESTDIR)$(MANDIR)/man7/ringo.7
+	printf '.so man7/ringo.7\n' > $(DESTDIR)$(MANDIR)/man3/ringo.3
 ifneq ($(HAVE_TLS),)
 install: install-tls
 endif
@@ -410,6 +434,8 @@ uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/ringo.h $(DESTDIR)$(LIBDIR)/libringo.* $(DESTDIR)$(LIBDIR)/libringo_tls.* \
 		$(DESTDIR)$(LIBDIR)/pkgconfig/ringo.pc $(DESTDIR)$(LIBDIR)/pkgconfig/ringo-tls.pc
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/ringo
+	rm -f $(DESTDIR)$(MANDIR)/man3/ringo_*.3 $(DESTDIR)$(MANDIR)/man3/ringo-*.3 \
+		$(DESTDIR)$(MANDIR)/man3/ringo.3 $(DESTDIR)$(MANDIR)/man7/ringo.7
 
 clean:
 	rm -rf build

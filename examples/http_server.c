@@ -10,7 +10,10 @@
  * GET or HEAD / answers a small fixed text ("Hello, World!\n"); with --root,
  * GET or HEAD /PATH serves that file from DIR, with single byte ranges
  * (Range: bytes=a-b, a-, -n: 206, or 416); POST /echo answers with the
- * request's body. Paths are percent-decoded, their query dropped, "." and
+ * request's body; GET or HEAD /metrics answers the statistics of the loop
+ * that took the connection in the Prometheus text format (ringo/metrics.h;
+ * with --threads N, each loop counts its own connections). Paths are
+ * percent-decoded, their query dropped, "." and
  * ".." applied (climbing above the root: 400), and then opened beneath DIR
  * by the kernel (openat2 RESOLVE_BENEATH through io_uring), so no path or
  * symlink reaches outside it. Request heads are parsed by http_parse.c;
@@ -509,6 +512,19 @@ static int read_head(struct conn *c, struct http_request *r)
 	}
 }
 
+/* GET /metrics: this loop's statistics, as a Prometheus scraper reads
+ * them (text format 0.0.4). */
+static int send_metrics(struct conn *c, bool head_only, bool close)
+{
+	char text[8192];
+	int n = ringo_metrics_write(ringo_loop_current(), text, sizeof(text));
+	if (n < 0 || (size_t)n >= sizeof(text))
+		return send_status(c, 500, "", head_only, close);
+	int err = send_head(c, 200, "text/plain; version=0.0.4; charset=utf-8", (uint64_t)n, "",
+			    close);
+	return err || head_only ? err : put(c, text, (size_t)n);
+}
+
 /* The answer, once the body has been read. path is decoded. */
 static int respond(struct conn *c, const struct http_request *r, const char *path,
 		   const char *range, struct body *b)
@@ -524,6 +540,8 @@ static int respond(struct conn *c, const struct http_request *r, const char *pat
 		return send_status(c, 405, "Allow: GET, HEAD, POST\r\n", false, close);
 	if (path[0] == '\0')
 		return send_text(c, 200, "", HELLO, head_only, close);
+	if (strcmp(path, "metrics") == 0)
+		return send_metrics(c, head_only, close);
 	if (g.root_fd < 0)
 		return send_status(c, 404, "", head_only, close);
 	return send_file(c, path, range, head_only, close);
@@ -669,7 +687,8 @@ static void usage(FILE *out)
 		"                   [--grace-ms MS] [--resolve-fallback]\n"
 		"                   [--tls-cert FILE --tls-key FILE [--tls-ciphers LIST]] PORT\n"
 		"  HTTP/1.1 keep-alive server: GET / answers \"Hello, World!\", --root DIR serves\n"
-		"  files (GET, HEAD, single byte ranges), POST /echo answers with the body.\n"
+		"  files (GET, HEAD, single byte ranges), POST /echo answers with the body,\n"
+		"  GET /metrics the loop's statistics (Prometheus text format).\n"
 		"  --host ADDR            address to listen on (default 127.0.0.1)\n"
 		"  --threads N            N loops, one per thread, on a shared SO_REUSEPORT port\n"
 		"  --root DIR             serve files from DIR; nothing outside it is ever served\n"

@@ -588,6 +588,7 @@ int ringo_run(ringo_task_fn *main, void *arg, const ringo_loop_options *opts, vo
 #include "ringo/thread.h"
 #include "ringo/context.h"
 #include "ringo/compose.h"
+#include "ringo/metrics.h"
 /* ringo/tls.h is not among them: it is the header of a separate library
  * (libringo_tls, pkg-config ringo-tls, on OpenSSL 3); include it where
  * that library is linked. */

@@ -258,6 +258,17 @@ static void wake_workers(ringo_executor *ex, size_t n)
 			break;
 }
 
+void ringo__executor_load(ringo_executor *ex, uint64_t *queued, uint64_t *workers,
+			  uint64_t *busy)
+{
+	pthread_mutex_lock(&ex->lock);
+	unsigned waiting = ex->idle + (unsigned)atomic_load(&ex->spinners);
+	*queued = atomic_load_explicit(&ex->queued, memory_order_relaxed);
+	*workers = ex->alive;
+	*busy = ex->alive > waiting ? ex->alive - waiting : 0;
+	pthread_mutex_unlock(&ex->lock);
+}
+
 int ringo__executor_submit(ringo_executor *ex, struct ringo__list *list, size_t n)
 {
 	RINGO_ASSERT(ex != NULL && n > 0);

@@ -218,6 +218,13 @@ struct ringo_loop {
 	uint32_t ops_idle;             /* of those, reads that never justify a
 	                                * kernel entry (the thread queue's eventfd) */
 	uint64_t stale_cqes;           /* completions that matched no op */
+	/* Counters for ringo_loop_stats (metrics.c): plain increments, on
+	 * paths that touch these lines anyway. */
+	uint64_t n_iterations;         /* run_once calls */
+	uint64_t n_enters;             /* io_uring_enter calls (ring.c) */
+	uint64_t n_sqes;               /* SQEs handed to the kernel */
+	uint64_t n_cqes;               /* CQEs reaped */
+	uint64_t n_server_conns;       /* connections servers accepted here */
 
 	size_t held;                   /* objects the user holds (ringo__held_inc) */
 	struct ringo__close_hook *close_hooks;
@@ -316,6 +323,10 @@ static inline void ringo__ready_push(ringo_loop *loop, struct ringo__work *w)
 	*loop->ready_tail = w;
 	loop->ready_tail = &w->next;
 }
+
+/* A task ending a batch: start the next iteration's batch in place if
+ * that iteration would have nothing else to do (loop.c). */
+bool ringo__loop_turn_inline(ringo_loop *loop);
 
 /* Callback records. */
 struct ringo__cb *ringo__cb_new(ringo_loop *loop);
@@ -455,6 +466,10 @@ void ringo__task_defer_cancel(ringo_task *t);
 /* Stacks of the loop's task pools: free and committed, free and given
  * back, in use. For tests and diagnostics. */
 void ringo__task_stack_stats(ringo_loop *loop, size_t *hot, size_t *cold, size_t *live);
+/* For ringo_loop_stats (metrics.c): each layer fills its fields of *st
+ * (task.c: tasks and stacks; to_thread.c: the default executor). */
+void ringo__task_metrics(ringo_loop *loop, struct ringo_loop_stats *st);
+void ringo__exec_metrics(ringo_loop *loop, struct ringo_loop_stats *st);
 /* Per-task I/O state kept in the task record for the I/O layer
  * (io_timeout.c). */
 struct ringo__task_io {
@@ -476,6 +491,9 @@ void ringo__op_close(ringo_loop *loop, uint64_t user_data);
 /* An SQE, flushing the submission queue if it is full. NULL only if the
  * ring is gone. */
 struct io_uring_sqe *ringo__sqe(ringo_loop *loop);
+/* Hand the queued SQEs to the kernel now (io_uring_submit), counted for
+ * the metrics. Returns io_uring_submit's result. */
+int ringo__ring_submit(ringo_loop *loop);
 
 /* Ring set-up and the per-iteration wait (ring.c). */
 int ringo__ring_init(ringo_loop *loop, unsigned entries, bool no_flags);

@@ -182,7 +182,7 @@ __attribute__((cold, noinline)) static int reserve_slow(ringo_loop *loop, unsign
 {
 	struct io_uring *ring = &loop->ring;
 	while (io_uring_sq_space_left(ring) < n) {
-		int ret = io_uring_submit(ring);
+		int ret = ringo__ring_submit(loop);
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
 			return ret;
 	}

@@ -133,7 +133,7 @@ struct io_uring_sqe *ringo__sqe(ringo_loop *loop)
 	 * With DEFER_TASKRUN this does not run completions, so no callback
 	 * can re-enter us from here. */
 	for (;;) {
-		int ret = io_uring_submit(&loop->ring);
+		int ret = ringo__ring_submit(loop);
 		sqe = io_uring_get_sqe(&loop->ring);
 		if (sqe)
 			return sqe;
@@ -141,6 +141,20 @@ struct io_uring_sqe *ringo__sqe(ringo_loop *loop)
 			ringo__panic("io_uring_submit failed with a full queue: %s",
 				     ringo_strerror(ret));
 	}
+}
+
+/* Every kernel entry counts itself and the SQEs it flushes (those
+ * prepared since the last flush) for ringo_loop_stats. */
+static inline void count_enter(ringo_loop *loop)
+{
+	loop->n_enters++;
+	loop->n_sqes += loop->ring.sq.sqe_tail - loop->ring.sq.sqe_head;
+}
+
+int ringo__ring_submit(ringo_loop *loop)
+{
+	count_enter(loop);
+	return io_uring_submit(&loop->ring);
 }
 
 /* ---- op slots ---- */
@@ -246,8 +260,10 @@ static unsigned reap(ringo_loop *loop)
 	for (;;) {
 		struct io_uring_cqe *cqes[64];
 		unsigned n = io_uring_peek_batch_cqe(&loop->ring, cqes, 64);
-		if (n == 0)
+		if (n == 0) {
+			loop->n_cqes += total;
 			return total;
+		}
 		for (unsigned i = 0; i < n; i++) {
 			uint64_t ud = cqes[i]->user_data;
 			int32_t res = cqes[i]->res;
@@ -261,24 +277,18 @@ static unsigned reap(ringo_loop *loop)
 	}
 }
 
-/* The single kernel entry of an iteration: submit what is queued and wait
- * up to timeout_ns (< 0: no limit; 0: do not wait) for one completion,
- * then dispatch everything that completed. */
-void ringo__ring_wait(ringo_loop *loop, int64_t timeout_ns)
+/* The kernel entry proper (see ringo__ring_wait), out of line: counting
+ * entries for the metrics made the inlined version save registers even on
+ * the early return, which pure callback work takes every iteration. */
+__attribute__((noinline)) static void ring_enter(ringo_loop *loop, int64_t timeout_ns)
 {
 	struct io_uring *ring = &loop->ring;
 	if (timeout_ns == 0) {
-		/* Nothing in flight and nothing to submit: skip the syscall, so
-		 * pure callback work never enters the kernel. (sqe_tail moves past
-		 * sqe_head as SQEs are prepared and not yet flushed; the cross-thread
-		 * queue's eventfd read is always armed and does not count.) */
-		if (loop->ops_inflight == loop->ops_idle && ring->sq.sqe_tail == ring->sq.sqe_head &&
-		    !ringo__xq_pending(loop))
-			return;
 		int ret;
-		do
+		do {
+			count_enter(loop);
 			ret = io_uring_submit_and_get_events(ring);
-		while (ret == -EINTR);
+		} while (ret == -EINTR);
 		reap(loop);
 		return;
 	}
@@ -289,6 +299,7 @@ void ringo__ring_wait(ringo_loop *loop, int64_t timeout_ns)
 		tsp = &ts;
 	}
 	struct io_uring_cqe *cqe;
+	count_enter(loop);
 	int ret = io_uring_submit_and_wait_timeout(ring, &cqe, 1, tsp, NULL);
 	/* -ETIME: the deadline passed; -EINTR: a signal; -EBUSY: the CQ
 	 * overflowed and the kernel wants it drained first. All three are
@@ -296,6 +307,23 @@ void ringo__ring_wait(ringo_loop *loop, int64_t timeout_ns)
 	if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN)
 		ringo__panic("io_uring wait failed: %s", ringo_strerror(ret));
 	reap(loop);
+}
+
+/* The single kernel entry of an iteration: submit what is queued and wait
+ * up to timeout_ns (< 0: no limit; 0: do not wait) for one completion,
+ * then dispatch everything that completed. */
+void ringo__ring_wait(ringo_loop *loop, int64_t timeout_ns)
+{
+	struct io_uring *ring = &loop->ring;
+	/* Not waiting, nothing in flight and nothing to submit: skip the
+	 * syscall, so pure callback work never enters the kernel. (sqe_tail
+	 * moves past sqe_head as SQEs are prepared and not yet flushed; the
+	 * cross-thread queue's eventfd read is always armed and does not
+	 * count.) */
+	if (timeout_ns == 0 && loop->ops_inflight == loop->ops_idle &&
+	    ring->sq.sqe_tail == ring->sq.sqe_head && !ringo__xq_pending(loop))
+		return;
+	ring_enter(loop, timeout_ns);
 }
 
 /* A ring that was never enabled (the loop never ran: R_DISABLED refuses

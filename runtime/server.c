@@ -223,6 +223,7 @@ static void conn_start(struct shard *sh, int fd)
 	struct ringo_server *srv = sh->srv;
 	ringo_loop *loop = sh->loop;
 	ringo__server_count(&srv->accepted, 1);
+	loop->n_server_conns++; /* the loop's own count, for ringo_loop_stats */
 	struct conn *c = NULL;
 	/* A loop that is ending (its every task was just cancelled) would
 	 * wait for a handler started now: such a connection is refused. */

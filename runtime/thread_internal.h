@@ -148,6 +148,11 @@ struct ringo__job {
  * becomes QUEUED. 0, -ESHUTDOWN, or -EAGAIN (no worker thread could be
  * started): then nothing was taken. */
 int ringo__executor_submit(ringo_executor *ex, struct ringo__list *list, size_t n);
+/* Any thread, for the metrics: jobs queued and not yet taken, worker
+ * threads alive, and of those the ones not waiting for work (neither
+ * asleep nor spinning for it). A snapshot under the executor's lock. */
+void ringo__executor_load(ringo_executor *ex, uint64_t *queued, uint64_t *workers,
+			  uint64_t *busy);
 /* Loop thread: take a QUEUED or TAKEN job back before fn starts. Returns
  * RINGO__JOB_DROPPED (off the queue: the loop's again), _SKIPPED (a worker
  * holds it and hands it back without running fn) or _RUNNING (too late). */

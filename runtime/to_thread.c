@@ -39,6 +39,19 @@ struct exec_state {
 	ringo_loop *loop;
 };
 
+/* For ringo_loop_stats: the default executor's load; the jobs made this
+ * batch and not yet handed over count as queued. */
+void ringo__exec_metrics(ringo_loop *loop, struct ringo_loop_stats *st)
+{
+	struct exec_state *s = loop->exec;
+	if (!s)
+		return;
+	if (s->dflt)
+		ringo__executor_load(s->dflt, &st->executor_queued, &st->executor_workers,
+				     &st->executor_busy);
+	st->executor_queued += s->npend;
+}
+
 static void exec_close(ringo_loop *loop, void *ctx);
 static void flush_run(ringo_loop *loop, struct ringo__work *w);
 

@@ -65,6 +65,7 @@ static int wait_watch(struct aio_watch *w, struct waitst *st, int64_t timeout_ns
 	RINGO_ASSERT(w->ctx == st && w->task == NULL);
 	RINGO_ASSERT(st->ndone == 0 && !st->met);
 	for (size_t i = 0; i < w->n; i++) {
+		aio_prefetch_slot(w, i);
 		if (ringo_future_done(w->slots[i].fut)) {
 			st->ndone++;
 			wait_check(w, st, i);
@@ -217,6 +218,7 @@ static int ac_start(ringo_as_completed *it, int64_t timeout_ns)
 {
 	struct aio_watch *w = it->w;
 	for (size_t i = 0; i < w->n; i++) {
+		aio_prefetch_slot(w, i);
 		if (ringo_future_done(w->slots[i].fut)) {
 			it->order[it->finished++] = i;
 			continue;

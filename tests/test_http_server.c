@@ -190,6 +190,27 @@ static void test_http_keep_alive_pipelined_requests(void **state)
 	stop_http(pid);
 }
 
+static void test_http_metrics_answers_the_loops_statistics_as_prometheus_text(void **state)
+{
+	int port;
+	pid_t pid = start_http(&port, NULL);
+	static char out[65536];
+	const char req[] = "GET / HTTP/1.1\r\n\r\nGET /metrics HTTP/1.1\r\n\r\n"
+			   "HEAD /metrics HTTP/1.1\r\nConnection: close\r\n\r\n";
+	exchange(port, req, sizeof(req) - 1, out, sizeof(out));
+	assert_int_equal(count(out, "HTTP/1.1 200 OK"), 3);
+	assert_int_equal(count(out, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"), 2);
+	/* GET has the text once; HEAD only the head */
+	assert_int_equal(count(out, "# TYPE ringo_server_connections_total counter\n"), 1);
+	const char *conns = strstr(out, "\nringo_server_connections_total ");
+	assert_non_null(conns);
+	assert_true(atoi(conns + strlen("\nringo_server_connections_total ")) >= 1);
+	const char *bytes = strstr(out, "\nringo_stream_read_bytes_total ");
+	assert_non_null(bytes); /* at least the two requests before it */
+	assert_true(atoi(bytes + strlen("\nringo_stream_read_bytes_total ")) >= 20);
+	stop_http(pid);
+}
+
 static void test_http_malformed_request_gets_400_and_server_keeps_serving(void **state)
 {
 	int port;
@@ -638,6 +659,7 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_http_keep_alive_pipelined_requests),
+		T(test_http_metrics_answers_the_loops_statistics_as_prometheus_text),
 		T(test_http_malformed_request_gets_400_and_server_keeps_serving),
 		T(test_http_head_and_body_limits),
 		T(test_http_slow_client_times_out),
