@@ -79,7 +79,7 @@ LIB := $(BUILD)/libringo.a
 SOLIB := $(BUILD)/libringo.so
 
 .PHONY: all lib test examples perf perf-report install install-tls uninstall clean valgrind demo tour \
-	check-headers sweep man check-man FORCE fuzz fuzz-build
+	check-headers check-layers sweep man check-man FORCE fuzz fuzz-build
 all: lib
 
 lib: $(LIB) $(SOLIB)
@@ -268,6 +268,10 @@ $(BUILD)/perf/%: perf/%.cc
 # Each header is compiled on its own (#include <ringo/io.h> alone must work),
 # then tools/check-contracts checks every public function's comment: it says
 # whether the call may suspend, and names the errnos the function returns.
+# The call graph between the runtime's objects has no cycle (runtime/LAYERS.md).
+check-layers: lib
+	@python3 tools/check-layers $(BUILD)
+
 check-headers:
 	@mkdir -p $(BUILD)
 	@for h in ringo.h ringo/io.h ringo/aio.h ringo/thread.h ringo/stream.h ringo/process.h ringo/context.h ringo/compose.h ringo/net.h ringo/tls.h ringo/metrics.h; do \

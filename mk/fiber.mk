@@ -15,10 +15,10 @@ ARCH    := $(shell uname -m)
 RFLAGS  := -std=gnu11 -Wall -Wextra -Werror -O2 -g -fPIC -D_GNU_SOURCE \
 	   -Iinclude -Iruntime $(SANFLAGS)
 LIBS    := -lcmocka -lpthread
-SRCS    := runtime/fiber.c runtime/stack.c runtime/arch/$(ARCH)/switch.S
-OBJS    := $(B)/fiber.o $(B)/stack.o $(B)/switch.o
+SRCS    := runtime/base.c runtime/fiber.c runtime/stack.c runtime/arch/$(ARCH)/switch.S
+OBJS    := $(B)/base.o $(B)/fiber.o $(B)/stack.o $(B)/switch.o
 TESTS   := $(B)/test_fiber $(B)/test_stack
-HDRS    := runtime/fiber.h runtime/stack.h
+HDRS    := runtime/base.h runtime/fiber.h runtime/stack.h
 
 .PHONY: test test-clang asan tsan valgrind aarch64-test perf check clean-fiber
 
@@ -61,7 +61,7 @@ A64FLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -Iruntime -sta
 
 aarch64-test:
 	@mkdir -p build/fiber-a64
-	$(A64CC) $(A64FLAGS) tests/arch/fiber_aarch64_main.c runtime/fiber.c \
+	$(A64CC) $(A64FLAGS) tests/arch/fiber_aarch64_main.c runtime/base.c runtime/fiber.c \
 		runtime/stack.c runtime/arch/aarch64/switch.S -lpthread \
 		-o build/fiber-a64/fiber_aarch64
 	$(QEMU) build/fiber-a64/fiber_aarch64

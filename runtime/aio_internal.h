@@ -51,6 +51,7 @@ static inline void aio_wq_remove(struct ringo_wq *n)
 struct aio_waiter {
 	struct ringo_wq link;    /* must stay first */
 	ringo_task *task;
+	void *owner;             /* the primitive waited on (for abandon) */
 	bool woken;              /* woken by the other side (and unlinked) */
 };
 
@@ -59,10 +60,11 @@ static inline struct aio_waiter *aio_waiter_of(struct ringo_wq *n)
 	return ringo__container_of(n, struct aio_waiter, link);
 }
 
-static inline void aio_waiter_init(struct aio_waiter *w)
+static inline void aio_waiter_init(struct aio_waiter *w, void *owner)
 {
 	aio_wq_init(&w->link);
 	w->task = ringo_task_current();
+	w->owner = owner;
 	w->woken = false;
 }
 
@@ -88,6 +90,9 @@ static inline void aio_wake_all(struct ringo_wq *head)
 /* interrupt handler for waits whose ctx is a linked aio_waiter: unlink and
  * wake with -ECANCELED. */
 void ringo__aio_interrupt(ringo_task *t);
+/* abandon for such waits: unlink the waiter if still linked; returns it
+ * for the primitive's own accounting. */
+struct aio_waiter *ringo__aio_abandon(ringo_task *t);
 
 /* Link w (initialised by the caller) at the tail of head and suspend the
  * current task on it. 0 when woken; -ECANCELED when cancelled (before or
@@ -144,5 +149,8 @@ void ringo__watch_leave(struct aio_watch *w);
 void ringo__watch_leave_collect(struct aio_watch *w, struct ringo_gather_result *out);
 /* Wake the owner once with value, if it is waiting. */
 void ringo__watch_wake(struct aio_watch *w, int value);
+/* abandon of a wait whose ctx is a record its owner task holds (gather,
+ * wait): the owner leaves it. */
+void ringo__watch_abandon(ringo_task *t);
 
 #endif /* RINGO_AIO_INTERNAL_H */

@@ -85,21 +85,3 @@ const char *ringo_strerror(int err)
 	return d ? d : "unknown error";
 }
 
-void ringo__assert_fail(const char *expr, const char *file, int line, const char *func)
-{
-	fprintf(stderr, "ringo: assertion failed: %s (%s:%d, %s)\n", expr, file, line, func);
-	fflush(stderr);
-	abort();
-}
-
-void ringo__panic(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("ringo: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	fflush(stderr);
-	abort();
-}

@@ -88,6 +88,7 @@ static void spin_for_work(ringo_executor *ex)
  * After the post the loop owns the job again: no more touching it. */
 static void post_results(ringo_executor *ex, struct ringo__job **done, unsigned n)
 {
+	RINGO_ASSERT(n <= BATCH);
 	unsigned i = 0;
 	while (i < n) {
 		ringo_loop *loop = done[i]->loop;
@@ -106,6 +107,7 @@ static void post_results(ringo_executor *ex, struct ringo__job **done, unsigned 
  * jobs still spread over the workers. */
 static unsigned take_jobs(ringo_executor *ex, struct ringo__job **jobs)
 {
+	RINGO_ASSERT(ex->max_workers > 0);
 	size_t queued = atomic_load_explicit(&ex->queued, memory_order_relaxed);
 	size_t share = queued / ex->max_workers;
 	unsigned want = share < 1 ? 1 : share > BATCH ? BATCH : (unsigned)share;
@@ -116,6 +118,7 @@ static unsigned take_jobs(ringo_executor *ex, struct ringo__job **jobs)
 		atomic_store_explicit(&job->state, RINGO__JOB_TAKEN, memory_order_relaxed);
 		jobs[n++] = job;
 	}
+	RINGO_ASSERT(n > 0 || ringo__list_empty(&ex->queue));
 	atomic_fetch_sub_explicit(&ex->queued, n, memory_order_relaxed);
 	return n;
 }
@@ -124,8 +127,11 @@ static unsigned take_jobs(ringo_executor *ex, struct ringo__job **jobs)
 static void run_job(struct ringo__job *job)
 {
 	int taken = RINGO__JOB_TAKEN;
-	if (!atomic_compare_exchange_strong(&job->state, &taken, RINGO__JOB_RUNNING))
-		return; /* SKIPPED: goes back without running */
+	if (!atomic_compare_exchange_strong(&job->state, &taken, RINGO__JOB_RUNNING)) {
+		RINGO_ASSERT(taken == RINGO__JOB_SKIPPED);
+		return; /* goes back without running */
+	}
+	RINGO_ASSERT(job->fn != NULL);
 	job->result = NULL;
 	/* fn sees the submitting task's context; its own sets die with it. */
 	struct ringo__ctx_frame saved;
@@ -265,6 +271,8 @@ void ringo__executor_load(ringo_executor *ex, uint64_t *queued, uint64_t *worker
 
 int ringo__executor_submit(ringo_executor *ex, struct ringo__list *list, size_t n)
 {
+	RINGO_ASSERT(ex != NULL && n > 0);
+	RINGO_ASSERT(!ringo__list_empty(list));
 	pthread_mutex_lock(&ex->lock);
 	int err = ex->stopping ? -ESHUTDOWN : 0;
 	if (err == 0 && ex->alive == 0 && !start_worker(ex))
@@ -293,7 +301,9 @@ int ringo__executor_submit(ringo_executor *ex, struct ringo__list *list, size_t 
 
 int ringo__job_withdraw(struct ringo__job *job)
 {
+	RINGO_ASSERT(job->ex != NULL);
 	int st = atomic_load_explicit(&job->state, memory_order_relaxed);
+	RINGO_ASSERT(st != RINGO__JOB_DROPPED && st != RINGO__JOB_SKIPPED);
 	if (st == RINGO__JOB_QUEUED) {
 		ringo_executor *ex = job->ex;
 		pthread_mutex_lock(&ex->lock);

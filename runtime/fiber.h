@@ -18,18 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* Invariant checks that stay on in release builds. */
-#ifndef RINGO_ASSERT
-#define RINGO_ASSERT(cond) \
-	((cond) ? (void)0 : ringo__assert_fail(#cond, __FILE__, __LINE__))
-__attribute__((noreturn, cold)) static inline void
-ringo__assert_fail(const char *expr, const char *file, int line)
-{
-	fprintf(stderr, "ringo: assertion '%s' failed at %s:%d\n",
-		expr, file, line);
-	abort();
-}
-#endif
+#include "base.h" /* RINGO_ASSERT */
 
 #if defined(__has_feature)
 # if __has_feature(address_sanitizer)

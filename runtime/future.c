@@ -25,7 +25,7 @@ void ringo__future_init(ringo_future *fut, ringo_loop *loop)
 	fut->waiter = NULL;
 	fut->cbs_head = NULL;
 	fut->cbs_tail = &fut->cbs_head;
-	loop->futures_live++;
+	ringo__held_inc(loop);
 }
 
 int ringo_future_new(ringo_loop *loop, ringo_future **out)
@@ -63,7 +63,7 @@ void ringo_future_release(ringo_future *fut)
 	if (ringo__unlikely(fut->cbs_head != NULL))
 		ringo__future_drop_callbacks(fut);
 	ringo_loop *loop = fut->loop;
-	loop->futures_live--;
+	ringo__held_dec(loop);
 	if (fut->is_task)
 		ringo__task_free(fut);
 	else

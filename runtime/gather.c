@@ -113,9 +113,9 @@ void ringo__watch_leave_collect(struct aio_watch *w, struct ringo_gather_result 
 	watch_unref(w);
 }
 
-void ringo__watch_abandon(void *watch)
+void ringo__watch_abandon(ringo_task *t)
 {
-	struct aio_watch *w = watch;
+	struct aio_watch *w = ringo__task_wait_ctx(t);
 	w->task = NULL;
 	ringo__watch_leave(w);
 }
@@ -185,7 +185,8 @@ static void gather_interrupt(ringo_task *t)
 		gather_wake(w, g, -ECANCELED);
 }
 
-const struct ringo__wait_ops ringo__gather_wait = {"gather", gather_interrupt, false};
+static const struct ringo__wait_ops gather_wait = {
+	.what = "gather", .interrupt = gather_interrupt, .abandon = ringo__watch_abandon};
 
 /* Scan the children already done (argument order) and arm the others. */
 static int gather_start(struct aio_watch *w, struct gather *g)
@@ -213,7 +214,7 @@ static int gather_suspend(struct aio_watch *w, struct gather *g)
 {
 	for (;;) {
 		w->task = ringo_task_current();
-		int rc = ringo__task_suspend(&ringo__gather_wait, w);
+		int rc = ringo__task_suspend(&gather_wait, w);
 		if (g->woken || rc != -ECANCELED || g->cancelled)
 			return rc;
 		/* A cancellation was already pending: it never reached us
@@ -276,9 +277,11 @@ struct aio_state {
 	struct ringo__list gfs;
 	struct ringo__list shields; /* struct shield, see below */
 	struct ringo_wq groups;     /* open ringo_groups (group.c) */
+	bool groups_hooked;         /* abandon_groups is an early close hook */
 };
 
 static void shields_close(ringo_loop *loop, struct ringo__list *shields);
+static void abandon_groups(ringo_loop *loop, void *ctx);
 
 static void gf_outer_done(ringo_future *outer, void *arg);
 
@@ -291,9 +294,7 @@ static void gf_free(ringo_loop *loop, struct gather_fut *gf)
 static void aio_close(ringo_loop *loop, void *ctx)
 {
 	struct aio_state *st = ctx;
-	/* Whichever close hook runs first (this or the tasks'), open groups
-	 * are released while their parents' stacks still exist. */
-	ringo__aio_abandon_groups(loop);
+	RINGO_ASSERT(aio_wq_empty(&st->groups)); /* left by abandon_groups */
 	while (!ringo__list_empty(&st->gfs)) {
 		struct gather_fut *gf = ringo__container_of(st->gfs.next, struct gather_fut, link);
 		ringo_future *outer = gf->outer;
@@ -318,6 +319,7 @@ static struct aio_state *aio_state(ringo_loop *loop)
 	ringo__list_init(&st->gfs);
 	ringo__list_init(&st->shields);
 	aio_wq_init(&st->groups);
+	st->groups_hooked = false;
 	if (ringo__add_close_hook(loop, aio_close, st) < 0) {
 		ringo__free(loop, st, sizeof(*st));
 		return NULL;
@@ -331,12 +333,20 @@ int ringo__aio_track(ringo_loop *loop, struct ringo_wq *link)
 	struct aio_state *st = aio_state(loop);
 	if (!st)
 		return -ENOMEM;
+	if (!st->groups_hooked) {
+		int err = ringo__add_early_close_hook(loop, abandon_groups, NULL);
+		if (err < 0)
+			return err;
+		st->groups_hooked = true;
+	}
 	aio_wq_init(link);
 	aio_wq_push(&st->groups, link);
 	return 0;
 }
 
-void ringo__aio_abandon_groups(ringo_loop *loop)
+/* Early close hook: open groups live on their parents' stacks, so what
+ * they hold is released while those are still there. */
+static void abandon_groups(ringo_loop *loop, void *ctx)
 {
 	struct aio_state *st = loop->aio;
 	while (st && !aio_wq_empty(&st->groups))

@@ -173,7 +173,15 @@ static void group_interrupt(ringo_task *t)
 	}
 }
 
-static const struct ringo__wait_ops group_wait = {"task group", group_interrupt, false};
+/* The group itself is let go of by the aio layer's early close hook
+ * (gather.c), while the parents' stacks still exist. */
+static void group_abandon(ringo_task *t)
+{
+	(void)t;
+}
+
+static const struct ringo__wait_ops group_wait = {
+	.what = "task group", .interrupt = group_interrupt, .abandon = group_abandon};
 
 static void wait_children(ringo_group *g)
 {

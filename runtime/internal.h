@@ -10,26 +10,10 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "ringo.h"
-
-/* ---- assertions: on in every build; a broken invariant is a bug, never a
- * user error (user errors get a negative errno). */
-#define RINGO_ASSERT(cond)                                                                    \
-	do {                                                                                  \
-		if (__builtin_expect(!(cond), 0))                                             \
-			ringo__assert_fail(#cond, __FILE__, __LINE__, __func__);              \
-	} while (0)
-
-__attribute__((noreturn, cold)) void ringo__assert_fail(const char *expr, const char *file,
-							int line, const char *func);
-/* A fatal runtime condition (stack overflow, corrupted canary): print and abort. */
-__attribute__((noreturn, cold, format(printf, 1, 2))) void ringo__panic(const char *fmt, ...);
-
-#define ringo__likely(x) __builtin_expect(!!(x), 1)
-#define ringo__unlikely(x) __builtin_expect(!!(x), 0)
-
-#define ringo__container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+#include "base.h"
 
 /* ---- intrusive doubly linked list (circular, with a head node) ---- */
 struct ringo__list {
@@ -66,10 +50,6 @@ static inline void ringo__list_remove(struct ringo__list *n)
 	n->prev = n;
 }
 
-/* ---- allocation through the loop's allocator ---- */
-void *ringo__alloc(ringo_loop *loop, size_t size);
-void *ringo__realloc(ringo_loop *loop, void *ptr, size_t old_size, size_t new_size);
-void ringo__free(ringo_loop *loop, void *ptr, size_t size);
 
 /* ---- the ready queue ----
  * Everything that runs on the loop is a work item: a scheduled callback
@@ -246,8 +226,15 @@ struct ringo_loop {
 	uint64_t n_cqes;               /* CQEs reaped */
 	uint64_t n_server_conns;       /* connections servers accepted here */
 
-	size_t futures_live;           /* futures not yet freed */
+	size_t held;                   /* objects the user holds (ringo__held_inc) */
 	struct ringo__close_hook *close_hooks;
+	/* Set by the task layer with its scheduler: at close, before any
+	 * close hook, every task blocked in a wait leaves it (wait ops'
+	 * abandon). NULL: no task was ever spawned. */
+	void (*abandon_waits)(ringo_loop *loop);
+	/* Run after abandon_waits, before the close hooks, while every
+	 * task's stack is still there (ringo__add_early_close_hook). */
+	struct ringo__close_hook *early_hooks;
 
 	/* task layer (task.c) */
 	void *tasks;                   /* struct ringo__sched *, NULL until first spawn */
@@ -273,6 +260,54 @@ struct ringo_loop {
 	uint64_t stream_bytes_written;
 };
 
+/* ---- allocation through the loop's allocator, and the loop's clock ----
+ * Base layer: they read the loop's fields and call nothing in loop.c. */
+static inline void *ringo__alloc(ringo_loop *loop, size_t size)
+{
+	return loop->allocator.alloc(loop->allocator.ctx, size);
+}
+
+static inline void *ringo__realloc(ringo_loop *loop, void *ptr, size_t old_size, size_t new_size)
+{
+	return loop->allocator.realloc(loop->allocator.ctx, ptr, old_size, new_size);
+}
+
+static inline void ringo__free(ringo_loop *loop, void *ptr, size_t size)
+{
+	if (ptr)
+		loop->allocator.free(loop->allocator.ctx, ptr, size);
+}
+
+static inline int64_t ringo__monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Now on the loop's clock (virtual in tests). */
+static inline int64_t ringo__now(ringo_loop *loop)
+{
+	return loop->virtual_clock ? loop->vnow : ringo__monotonic_ns();
+}
+
+/* ---- objects the user holds ----
+ * Every object of a loop handed to the user (a future or task, a stream,
+ * a process, an as_completed iterator) counts in loop->held from its
+ * creation until its memory goes back to the loop's allocator:
+ * ringo_loop_free refuses (-EBUSY) while any is alive, since freeing it
+ * later would use the freed loop. */
+static inline void ringo__held_inc(ringo_loop *loop)
+{
+	loop->held++;
+}
+
+static inline void ringo__held_dec(ringo_loop *loop)
+{
+	RINGO_ASSERT(loop->held > 0);
+	loop->held--;
+}
+
 /* Every loop in the process, for debuggers (tools/ringo-gdb.py walks it);
  * guarded by a mutex, touched only at loop creation and free. */
 extern struct ringo__list ringo__all_loops;
@@ -280,7 +315,6 @@ extern struct ringo__list ringo__all_loops;
 /* Thread-local: the loop running on this thread, if any. */
 extern __thread ringo_loop *ringo__current_loop;
 
-int64_t ringo__now(ringo_loop *loop);
 
 /* Queue a work item at the tail of the ready queue. */
 static inline void ringo__ready_push(ringo_loop *loop, struct ringo__work *w)
@@ -361,20 +395,18 @@ bool ringo__job_cancel(ringo_future *fut, const char *msg);
 void ringo__task_free(ringo_future *fut);
 /* Describe a work item for reports; the task layer knows its own. */
 void ringo__work_describe(struct ringo__work *w, char *buf, size_t len);
-bool ringo__task_describe(struct ringo__work *w, char *buf, size_t len);
+/* A higher layer that queues work items of its own describes them: fn
+ * writes buf and returns true for one of its items. One describer (the
+ * task layer's), installed before its first item is queued. */
+typedef bool ringo__describe_fn(struct ringo__work *w, char *buf, size_t len);
+void ringo__set_work_describer(ringo__describe_fn *fn);
 /* The task's name, or its default "task-N" without writing it (const). */
 void ringo__task_label(const ringo_task *t, char *buf, size_t len);
-/* Waits that hold a watch record of gather.c (ringo_gather, ringo_wait):
- * a task the loop abandons at close while suspended in one leaves it
- * with ringo__watch_abandon(wait ctx), or the record would leak. */
-extern const struct ringo__wait_ops ringo__gather_wait, ringo__wait_wait;
-void ringo__watch_abandon(void *watch);
 /* Open task groups (group.c) are listed per loop (gather.c keeps the
  * list): ringo__aio_track links one (0 or -ENOMEM); at close, before its
- * tasks are abandoned, task.c calls ringo__aio_abandon_groups, which has
- * ringo__group_abandon release what each group still holds. */
+ * tasks are freed, an early close hook has ringo__group_abandon release
+ * what each group still holds. */
 int ringo__aio_track(ringo_loop *loop, struct ringo_wq *link);
-void ringo__aio_abandon_groups(ringo_loop *loop);
 void ringo__group_abandon(struct ringo_wq *link);
 /* ---- building blocking primitives on tasks ----
  * A primitive (lock, queue, I/O op, ...) suspends the current task with
@@ -393,6 +425,15 @@ struct ringo__wait_ops {
 	 * false: the cancel replaces the wake value with -ECANCELED (the
 	 * queue and sync primitives: their waiter then takes nothing). */
 	bool keep_result;
+	/* The loop is closing and t, SUSPENDED in this wait or READY after
+	 * it (woken, never to run again), is abandoned where it stands: undo
+	 * what the wait left in shared state (a waiter node on the task's
+	 * stack linked in a user's lock, a count, a reference) as the task
+	 * would after returning, so that nothing points at the stack once it
+	 * is freed. Wakes nobody: every task of the loop is being abandoned.
+	 * Runs before any close hook (the objects waited on are intact).
+	 * Required of every wait kind. */
+	void (*abandon)(ringo_task *t);
 };
 
 /* Suspend the current task. Returns the wake value; -EPERM outside a
@@ -473,6 +514,9 @@ void ringo__ring_wait(ringo_loop *loop, int64_t timeout_ns);
 void ringo__ring_drain(ringo_loop *loop);
 
 int ringo__add_close_hook(ringo_loop *loop, void (*fn)(ringo_loop *, void *), void *ctx);
+/* A hook for what lives on task stacks (open task groups): it runs at
+ * close before every ordinary hook, after the tasks left their waits. */
+int ringo__add_early_close_hook(ringo_loop *loop, void (*fn)(ringo_loop *, void *), void *ctx);
 /* Take back a hook added with exactly fn and ctx (before the loop closes;
  * a no-op if there is none). */
 void ringo__remove_close_hook(ringo_loop *loop, void (*fn)(ringo_loop *, void *), void *ctx);

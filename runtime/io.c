@@ -165,7 +165,16 @@ static void io_interrupt(ringo_task *t)
 	start_cancelling(op, &op->cancel_sent);
 }
 
-static const struct ringo__wait_ops io_wait_ops = {"io", io_interrupt, true};
+/* The op (on the task's stack) is the ring's until its final CQE, which
+ * the ring's drain at close waits for before this runs; a task READY
+ * after it holds nothing else. */
+static void io_abandon(ringo_task *t)
+{
+	(void)t;
+}
+
+static const struct ringo__wait_ops io_wait_ops = {
+	.what = "io", .interrupt = io_interrupt, .keep_result = true, .abandon = io_abandon};
 
 /* Make room for n SQEs in a row (an op and its linked timeout must reach
  * the kernel in the same submission, or the link would be cut). */

@@ -11,6 +11,7 @@
  *      the batch waits for the next iteration.
  */
 #include <dlfcn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,41 +45,13 @@ static void libc_free(void *ctx, void *ptr, size_t size)
 
 static const ringo_allocator libc_allocator = {libc_alloc, libc_realloc, libc_free, NULL};
 
-void *ringo__alloc(ringo_loop *loop, size_t size)
-{
-	return loop->allocator.alloc(loop->allocator.ctx, size);
-}
-
-void *ringo__realloc(ringo_loop *loop, void *ptr, size_t old_size, size_t new_size)
-{
-	return loop->allocator.realloc(loop->allocator.ctx, ptr, old_size, new_size);
-}
-
-void ringo__free(ringo_loop *loop, void *ptr, size_t size)
-{
-	if (ptr)
-		loop->allocator.free(loop->allocator.ctx, ptr, size);
-}
-
 /* ---- clock ---- */
-
-static int64_t monotonic_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-int64_t ringo__now(ringo_loop *loop)
-{
-	return loop->virtual_clock ? loop->vnow : monotonic_ns();
-}
 
 int64_t ringo_loop_time_ns(const ringo_loop *loop)
 {
 	if (!loop)
 		return 0;
-	return loop->virtual_clock ? loop->vnow : monotonic_ns();
+	return loop->virtual_clock ? loop->vnow : ringo__monotonic_ns();
 }
 
 double ringo_loop_time(const ringo_loop *loop)
@@ -142,7 +115,7 @@ int ringo_loop_new(const ringo_loop_options *opts, ringo_loop **out)
 #else
 	loop->check_thread = opts->flags & RINGO_LOOP_CHECK_THREAD;
 #endif
-	ringo__timers_init(loop, loop->virtual_clock ? 0 : monotonic_ns());
+	ringo__timers_init(loop, loop->virtual_clock ? 0 : ringo__monotonic_ns());
 
 	unsigned entries = opts->ring_entries ? opts->ring_entries : defaults.ring_entries;
 	err = ringo__ring_init(loop, entries, opts->flags & RINGO_LOOP_NO_SETUP_FLAGS);
@@ -192,9 +165,9 @@ __attribute__((cold)) static void run_timed(ringo_loop *loop, struct ringo__work
 {
 	char what[96];
 	ringo__work_describe(w, what, sizeof(what));
-	int64_t t0 = monotonic_ns();
+	int64_t t0 = ringo__monotonic_ns();
 	w->run(loop, w);
-	int64_t took = monotonic_ns() - t0;
+	int64_t took = ringo__monotonic_ns() - t0;
 	if (took > loop->slow_callback_ns)
 		fprintf(stderr, "ringo: %s blocked the loop for %.3f ms\n", what,
 			(double)took / 1e6);
@@ -414,16 +387,27 @@ static void drop_ready(ringo_loop *loop)
 	}
 }
 
-int ringo__add_close_hook(ringo_loop *loop, void (*fn)(ringo_loop *, void *), void *ctx)
+static int push_hook(ringo_loop *loop, struct ringo__close_hook **list,
+		     void (*fn)(ringo_loop *, void *), void *ctx)
 {
 	struct ringo__close_hook *h = ringo__alloc(loop, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
 	h->fn = fn;
 	h->ctx = ctx;
-	h->next = loop->close_hooks;
-	loop->close_hooks = h;
+	h->next = *list;
+	*list = h;
 	return 0;
+}
+
+int ringo__add_close_hook(ringo_loop *loop, void (*fn)(ringo_loop *, void *), void *ctx)
+{
+	return push_hook(loop, &loop->close_hooks, fn, ctx);
+}
+
+int ringo__add_early_close_hook(ringo_loop *loop, void (*fn)(ringo_loop *, void *), void *ctx)
+{
+	return push_hook(loop, &loop->early_hooks, fn, ctx);
 }
 
 void ringo__remove_close_hook(ringo_loop *loop, void (*fn)(ringo_loop *, void *), void *ctx)
@@ -435,6 +419,18 @@ void ringo__remove_close_hook(ringo_loop *loop, void (*fn)(ringo_loop *, void *)
 			ringo__free(loop, h, sizeof(*h));
 			return;
 		}
+	}
+}
+
+/* Newest first: what was built last on the loop goes first. */
+static void run_hooks(ringo_loop *loop, struct ringo__close_hook **list)
+{
+	while (*list) {
+		struct ringo__close_hook *h = *list;
+		*list = h->next;
+		h->fn(loop, h->ctx);
+		ringo__free(loop, h, sizeof(*h));
+		drop_ready(loop);
 	}
 }
 
@@ -450,14 +446,11 @@ int ringo_loop_close(ringo_loop *loop)
 	ringo__xq_refuse(loop);
 	ringo__ring_drain(loop);
 	drop_ready(loop);
-	/* Hooks run newest first: what was built last on the loop goes first. */
-	while (loop->close_hooks) {
-		struct ringo__close_hook *h = loop->close_hooks;
-		loop->close_hooks = h->next;
-		h->fn(loop, h->ctx);
-		ringo__free(loop, h, sizeof(*h));
-		drop_ready(loop);
-	}
+	/* Tasks blocked on objects leave them while those are all intact. */
+	if (loop->abandon_waits)
+		loop->abandon_waits(loop);
+	run_hooks(loop, &loop->early_hooks);
+	run_hooks(loop, &loop->close_hooks);
 	ringo__xq_close(loop);
 	drop_ready(loop);
 	ringo__timer_destroy(loop);
@@ -472,8 +465,8 @@ int ringo_loop_free(ringo_loop *loop)
 	int err = ringo_loop_close(loop);
 	if (err < 0)
 		return err;
-	/* Futures still referenced would point at freed memory. */
-	if (loop->futures_live > 0)
+	/* Objects the user still holds would point at freed memory. */
+	if (loop->held > 0)
 		return -EBUSY;
 	RINGO_ASSERT(loop->cb_live == 0);
 	for (uint32_t i = 0; i < loop->cb_nchunks; i++)
@@ -491,6 +484,15 @@ int ringo_loop_free(ringo_loop *loop)
 
 /* ---- describing work for reports ---- */
 
+/* The task layer's describer (it knows its own work items); set once,
+ * before any task exists. */
+static ringo__describe_fn *_Atomic loop_describer;
+
+void ringo__set_work_describer(ringo__describe_fn *fn)
+{
+	atomic_store_explicit(&loop_describer, fn, memory_order_relaxed);
+}
+
 void ringo__work_describe(struct ringo__work *w, char *buf, size_t len)
 {
 	if (w->run == ringo__cb_run) {
@@ -503,7 +505,7 @@ void ringo__work_describe(struct ringo__work *w, char *buf, size_t len)
 			snprintf(buf, len, "callback %p", fn);
 		return;
 	}
-	if (ringo__task_describe(w, buf, len))
+	if (loop_describer && loop_describer(w, buf, len))
 		return;
 	snprintf(buf, len, "work item %p", (void *)w);
 }

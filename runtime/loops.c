@@ -146,6 +146,7 @@ static int post_msg_ring(ringo_loop *from, ringo_loop *to, ringo_callback_fn *fn
 	struct msg *m = malloc(sizeof(*m));
 	if (!m)
 		return -ENOMEM;
+	ringo__ring_set_msg_handler(ringo__msg_dispatch);
 	m->fn = fn;
 	m->arg = arg;
 	m->to = to;

@@ -351,7 +351,15 @@ static void acc_wait_interrupt(ringo_task *t)
 	ringo__task_wake(t, -ECANCELED);
 }
 
-static const struct ringo__wait_ops acc_wait_ops = {"accept", acc_wait_interrupt, false};
+static void acc_wait_abandon(ringo_task *t)
+{
+	struct ringo__acceptor_impl *a = ringo__task_wait_ctx(t);
+	if (a->waiter == t)
+		a->waiter = NULL;
+}
+
+static const struct ringo__wait_ops acc_wait_ops = {
+	.what = "accept", .interrupt = acc_wait_interrupt, .abandon = acc_wait_abandon};
 
 int ringo_acceptor_next(ringo_acceptor *acc)
 {
@@ -396,7 +404,32 @@ static void acc_close_interrupt(ringo_task *t)
 {
 }
 
-static const struct ringo__wait_ops acc_close_ops = {"accept-close", acc_close_interrupt, true};
+static void acc_free(struct ringo__acceptor_impl *a);
+
+/* READY: the final CQE came, the impl is ours to free as destroy would.
+ * SUSPENDED: the drain gave up on it and its op slot still names the
+ * impl: it stays. */
+static void acc_close_abandon(ringo_task *t)
+{
+	if (ringo_task_state(t) == RINGO_TASK_READY)
+		acc_free(ringo__task_wait_ctx(t));
+}
+
+static const struct ringo__wait_ops acc_close_ops = {
+	.what = "accept-close", .interrupt = acc_close_interrupt, .keep_result = true,
+	.abandon = acc_close_abandon};
+
+static void acc_free(struct ringo__acceptor_impl *a)
+{
+	ringo__fd_link_del(&a->link);
+	while (a->count) {
+		close(a->q[a->head]);
+		a->head = (a->head + 1) & (a->cap - 1);
+		a->count--;
+	}
+	ringo__free(a->loop, a->q, a->cap * sizeof(int));
+	ringo__free(a->loop, a, sizeof(*a));
+}
 
 int ringo_acceptor_destroy(ringo_acceptor *acc)
 {
@@ -422,14 +455,7 @@ int ringo_acceptor_destroy(ringo_acceptor *acc)
 		if (was_pending)
 			ringo__task_defer_cancel(self);
 	}
-	ringo__fd_link_del(&a->link);
-	while (a->count) {
-		close(a->q[a->head]);
-		a->head = (a->head + 1) & (a->cap - 1);
-		a->count--;
-	}
-	ringo__free(a->loop, a->q, a->cap * sizeof(int));
-	ringo__free(a->loop, a, sizeof(*a));
+	acc_free(a);
 	acc->impl = NULL;
 	return 0;
 }

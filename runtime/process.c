@@ -158,7 +158,15 @@ static void waiter_interrupt(ringo_task *t)
 
 /* keep_result false: a cancel that comes after the exit woke the task
  * still wins; the exit stays recorded either way, so nothing is lost. */
-static const struct ringo__wait_ops proc_wait_ops = {"process", waiter_interrupt, false};
+static void waiter_abandon(ringo_task *t)
+{
+	struct waiter *w = ringo__task_wait_ctx(t);
+	if (w->link.next != &w->link)
+		ringo__list_remove(&w->link);
+}
+
+static const struct ringo__wait_ops proc_wait_ops = {
+	.what = "process", .interrupt = waiter_interrupt, .abandon = waiter_abandon};
 
 static void wake_waiters(ringo_process *p)
 {
@@ -560,9 +568,7 @@ int ringo_process_spawn(ringo_loop *loop, const char *path, const char *const ar
 	watch_submit(p);
 	ringo__list_init(&p->link);
 	ringo__list_insert_tail(&ps->procs, &p->link);
-	/* Counted with the loop's futures: ringo_loop_free refuses (-EBUSY)
-	 * while the caller still holds a process of the loop. */
-	loop->futures_live++;
+	ringo__held_inc(loop);
 	*out = p;
 	return 0;
 }
@@ -667,7 +673,7 @@ int ringo_process_free(ringo_process *p)
 	if (p->busy)
 		return -EBUSY;
 	RINGO_ASSERT(!p->freed);
-	p->loop->futures_live--;
+	ringo__held_dec(p->loop);
 	if (!p->ps && p->wait_ud) {
 		/* The loop closed with the watch still in the kernel (its
 		 * drain gave up): p->info may yet be written. Leak it. */

@@ -21,8 +21,20 @@
 
 enum { QUEUE_FIFO, QUEUE_LIFO, QUEUE_PRIO };
 
-static const struct ringo__wait_ops get_wait = {"queue get", ringo__aio_interrupt, false};
-static const struct ringo__wait_ops put_wait = {"queue put", ringo__aio_interrupt, false};
+/* As wait_turn after a cancel, minus passing a wake on (every waiter of
+ * the queue's loop is being abandoned too). */
+static void turn_abandon(ringo_task *t)
+{
+	struct aio_waiter *w = ringo__aio_abandon(t);
+	ringo_queue *q = w->owner;
+	RINGO_ASSERT(q->waiting > 0);
+	q->waiting--;
+}
+
+static const struct ringo__wait_ops get_wait = {
+	.what = "queue get", .interrupt = ringo__aio_interrupt, .abandon = turn_abandon};
+static const struct ringo__wait_ops put_wait = {
+	.what = "queue put", .interrupt = ringo__aio_interrupt, .abandon = turn_abandon};
 
 static int queue_init(ringo_queue *q, ringo_loop *loop, size_t maxsize, int kind,
 		      ringo_queue_cmp_fn *cmp)
@@ -194,7 +206,7 @@ static inline void wake_next(struct ringo_wq *waiters)
 static int wait_turn(ringo_queue *q, struct ringo_wq *waiters, const struct ringo__wait_ops *ops)
 {
 	struct aio_waiter w;
-	aio_waiter_init(&w);
+	aio_waiter_init(&w, q);
 	q->waiting++;
 	int rc = ringo__aio_block(waiters, &w, ops);
 	q->waiting--;

@@ -141,7 +141,18 @@ static void gai_interrupt(ringo_task *t)
 /* keep_result: once the lookup is done and the task woken, its result is
  * the call's even if a cancel comes before the task runs (the cancel then
  * comes at the next suspension). */
-static const struct ringo__wait_ops gai_wait = {"getaddrinfo", gai_interrupt, true};
+/* The task's reference goes; the lookup itself is let go of by the stream
+ * layer's close hook (ringo__resolve_close). */
+static void gai_abandon(ringo_task *t)
+{
+	struct gai_job *j = ringo__task_wait_ctx(t);
+	j->waiter = NULL;
+	job_put(j);
+}
+
+static const struct ringo__wait_ops gai_wait = {
+	.what = "getaddrinfo", .interrupt = gai_interrupt, .keep_result = true,
+	.abandon = gai_abandon};
 
 static struct gai_job *job_new(const char *node, const char *service,
 			       const struct addrinfo *hints)

@@ -220,10 +220,23 @@ void ringo__op_close(ringo_loop *loop, uint64_t user_data)
 	loop->ops_inflight--;
 }
 
+/* Where CQEs tagged RINGO__UD_MSG go: the loop-threads layer (loops.c)
+ * registers it before posting its first message, so it is set before any
+ * such CQE exists (release/acquire: the setter's thread posts, another
+ * loop's thread reaps). */
+static ringo__msg_fn *_Atomic msg_handler;
+
+void ringo__ring_set_msg_handler(ringo__msg_fn *fn)
+{
+	atomic_store_explicit(&msg_handler, fn, memory_order_release);
+}
+
 static void dispatch(ringo_loop *loop, uint64_t user_data, int32_t res, uint32_t flags)
 {
 	if (ringo__unlikely(user_data & RINGO__UD_MSG)) {
-		ringo__msg_dispatch(loop, user_data, res);
+		ringo__msg_fn *fn = atomic_load_explicit(&msg_handler, memory_order_acquire);
+		RINGO_ASSERT(fn != NULL);
+		fn(loop, user_data, res);
 		return;
 	}
 	uint32_t slot = (uint32_t)user_data;

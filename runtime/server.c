@@ -28,6 +28,7 @@
  * to the starting loop (a post, when it runs on a thread of its own),
  * where wait_closed waits for every shard.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -534,6 +535,22 @@ int ringo_server_port(const ringo_server *srv)
 	if (!srv)
 		return -EINVAL;
 	return srv->port >= 0 ? srv->port : -EAFNOSUPPORT;
+}
+
+void ringo__server_destroy(struct ringo_server *srv)
+{
+	if (srv->hooked && !srv->loop_closed)
+		ringo__remove_close_hook(srv->loop, ringo__server_loop_closing, srv);
+	for (unsigned i = 0; srv->shards && i < srv->nshards; i++) {
+		struct shard *sh = &srv->shards[i];
+		for (unsigned j = 0; sh->ls && j < sh->nls; j++)
+			if (sh->ls[j].fd >= 0)
+				close(sh->ls[j].fd); /* never armed: start failed */
+		free(sh->ls);
+	}
+	free(srv->shards);
+	free(srv->unix_path);
+	free(srv);
 }
 
 void ringo_server_free(ringo_server *srv)

@@ -97,22 +97,6 @@ static struct ringo_server *server_new(ringo_loop *loop, ringo_server_handler_fn
 	return srv;
 }
 
-void ringo__server_destroy(struct ringo_server *srv)
-{
-	if (srv->hooked && !srv->loop_closed)
-		ringo__remove_close_hook(srv->loop, ringo__server_loop_closing, srv);
-	for (unsigned i = 0; srv->shards && i < srv->nshards; i++) {
-		struct shard *sh = &srv->shards[i];
-		for (unsigned j = 0; sh->ls && j < sh->nls; j++)
-			if (sh->ls[j].fd >= 0)
-				close(sh->ls[j].fd); /* never armed: start failed */
-		free(sh->ls);
-	}
-	free(srv->shards);
-	free(srv->unix_path);
-	free(srv);
-}
-
 /* ---- addresses ---- */
 
 struct addrs {

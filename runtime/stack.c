@@ -2,7 +2,8 @@
  * stack.c - slab-carved task stacks, guard pages, overflow reports.
  */
 #include "stack.h"
-#include "fiber.h"	/* RINGO_ASSERT */
+#include "base.h"
+#include "fiber.h"
 
 #include <errno.h>
 #include <fcntl.h>

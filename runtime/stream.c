@@ -163,6 +163,7 @@ static int stream_make(ringo_loop *loop, int fd, const struct ringo__stream_tran
 	ringo_event_init(&s->closed_ev);
 	ringo__list_init(&s->node);
 	ringo__list_insert_tail(&sl->streams, &s->node);
+	ringo__held_inc(loop);
 	*out = s;
 	ringo__stream_maybe_arm(s);
 	return 0;
@@ -233,8 +234,34 @@ static void drainer_interrupt(ringo_task *t)
 
 /* keep_result false: a wake only says "look again"; a cancel that comes
  * after it still wins, and the reader takes nothing. */
-static const struct ringo__wait_ops reader_wait = {"stream read", reader_interrupt, false};
-static const struct ringo__wait_ops drainer_wait = {"stream drain", drainer_interrupt, false};
+/* As wait_in after the suspension: a stream the user freed meanwhile goes
+ * once its last user has left. */
+static void leave_abandoned(ringo_stream *s, ringo_task **slot, ringo_task *t)
+{
+	if (*slot == t)
+		*slot = NULL;
+	RINGO_ASSERT(s->users > 0);
+	s->users--;
+	if (s->freed)
+		ringo__stream_maybe_destroy(s);
+}
+
+static void reader_abandon(ringo_task *t)
+{
+	ringo_stream *s = ringo__task_wait_ctx(t);
+	leave_abandoned(s, &s->reader, t);
+}
+
+static void drainer_abandon(ringo_task *t)
+{
+	ringo_stream *s = ringo__task_wait_ctx(t);
+	leave_abandoned(s, &s->drainer, t);
+}
+
+static const struct ringo__wait_ops reader_wait = {
+	.what = "stream read", .interrupt = reader_interrupt, .abandon = reader_abandon};
+static const struct ringo__wait_ops drainer_wait = {
+	.what = "stream drain", .interrupt = drainer_interrupt, .abandon = drainer_abandon};
 
 void ringo__stream_wake(ringo_task **slot, int value)
 {
@@ -350,6 +377,7 @@ static void destroy(ringo_stream *s)
 	ringo__free(loop, s->wbuf, s->wcap);
 	RINGO_ASSERT(!s->send_block);
 	ringo__free(loop, s, sizeof(*s));
+	ringo__held_dec(loop);
 }
 
 void ringo__stream_maybe_destroy(ringo_stream *s)

@@ -30,6 +30,20 @@ void ringo__aio_interrupt(ringo_task *t)
 	ringo__task_wake(t, -ECANCELED);
 }
 
+struct aio_waiter *ringo__aio_abandon(ringo_task *t)
+{
+	struct aio_waiter *w = ringo__task_wait_ctx(t);
+	RINGO_ASSERT(w->task == t);
+	if (w->link.next != &w->link)
+		aio_wq_remove(&w->link);
+	return w;
+}
+
+static void event_abandon(ringo_task *t)
+{
+	ringo__aio_abandon(t); /* a woken waiter never touches the event again */
+}
+
 int ringo__aio_block(struct ringo_wq *head, struct aio_waiter *w,
 		     const struct ringo__wait_ops *ops)
 {
@@ -47,7 +61,8 @@ int ringo__aio_block(struct ringo_wq *head, struct aio_waiter *w,
 
 /* ---- Event ---- */
 
-static const struct ringo__wait_ops event_wait = {"event", ringo__aio_interrupt, false};
+static const struct ringo__wait_ops event_wait = {
+	.what = "event", .interrupt = ringo__aio_interrupt, .abandon = event_abandon};
 
 void ringo_event_init(ringo_event *e)
 {
@@ -98,13 +113,28 @@ int ringo_event_wait(ringo_event *e)
 	/* A wake stays a wake even if the flag is cleared before the task
 	 * runs (asyncio: the waiter's future is already done). */
 	struct aio_waiter w;
-	aio_waiter_init(&w);
+	aio_waiter_init(&w, e);
 	return ringo__aio_block(&e->waiters, &w, &event_wait);
 }
 
 /* ---- Lock ---- */
 
-static const struct ringo__wait_ops lock_wait = {"lock", ringo__aio_interrupt, false};
+/* As ringo_lock_acquire after a cancel, minus passing the wake on (the
+ * other waiters, all of the closing loop, are abandoned too). */
+static void lock_abandon(ringo_task *t)
+{
+	struct aio_waiter *w = ringo__aio_abandon(t);
+	ringo_lock *l = w->owner;
+	RINGO_ASSERT(l->waiting > 0);
+	l->waiting--;
+	if (w->woken) {
+		RINGO_ASSERT(l->woken > 0);
+		l->woken--;
+	}
+}
+
+static const struct ringo__wait_ops lock_wait = {
+	.what = "lock", .interrupt = ringo__aio_interrupt, .abandon = lock_abandon};
 
 void ringo_lock_init(ringo_lock *l)
 {
@@ -144,20 +174,16 @@ int ringo_lock_try_acquire(ringo_lock *l)
 	return 0;
 }
 
-int ringo_lock_acquire(ringo_lock *l)
+/* Acquire, waiting in w with ops (lock_wait, or the condition's relock,
+ * whose abandon also leaves the condition). */
+static int lock_acquire(ringo_lock *l, struct aio_waiter *w, const struct ringo__wait_ops *ops)
 {
-	if (!l)
-		return -EINVAL;
-	if (!ringo_task_current())
-		return -EPERM;
 	if (ringo_lock_try_acquire(l) == 0)
 		return 0;
-	struct aio_waiter w;
-	aio_waiter_init(&w);
 	l->waiting++;
-	int rc = ringo__aio_block(&l->waiters, &w, &lock_wait);
+	int rc = ringo__aio_block(&l->waiters, w, ops);
 	l->waiting--;
-	if (w.woken)
+	if (w->woken)
 		l->woken--;
 	if (rc < 0) {
 		/* Not taking it: make sure the head of the line runs (it may
@@ -171,6 +197,17 @@ int ringo_lock_acquire(ringo_lock *l)
 	RINGO_ASSERT(!l->locked);
 	l->locked = true;
 	return 0;
+}
+
+int ringo_lock_acquire(ringo_lock *l)
+{
+	if (!l)
+		return -EINVAL;
+	if (!ringo_task_current())
+		return -EPERM;
+	struct aio_waiter w;
+	aio_waiter_init(&w, l);
+	return lock_acquire(l, &w, &lock_wait);
 }
 
 int ringo_lock_release(ringo_lock *l)
@@ -194,7 +231,23 @@ bool ringo_lock_locked(const ringo_lock *l)
  * waiter when it wakes it (value drops at the wake) and gives it back if
  * the waiter is cancelled before it runs; ringo does the same. */
 
-static const struct ringo__wait_ops sem_wait = {"semaphore", ringo__aio_interrupt, false};
+/* As ringo_semaphore_acquire after a cancel: a unit it was woken with
+ * goes back (not on to the next waiter: all are being abandoned). */
+static void sem_abandon(ringo_task *t)
+{
+	struct aio_waiter *w = ringo__aio_abandon(t);
+	ringo_semaphore *s = w->owner;
+	RINGO_ASSERT(s->waiting > 0);
+	s->waiting--;
+	if (w->woken) {
+		RINGO_ASSERT(s->woken > 0);
+		s->woken--;
+		s->value++;
+	}
+}
+
+static const struct ringo__wait_ops sem_wait = {
+	.what = "semaphore", .interrupt = ringo__aio_interrupt, .abandon = sem_abandon};
 
 void ringo_semaphore_init(ringo_semaphore *s, unsigned value)
 {
@@ -259,7 +312,7 @@ int ringo_semaphore_acquire(ringo_semaphore *s)
 	if (ringo_semaphore_try_acquire(s) == 0)
 		return 0;
 	struct aio_waiter w;
-	aio_waiter_init(&w);
+	aio_waiter_init(&w, s);
 	s->waiting++;
 	int rc = ringo__aio_block(&s->waiters, &w, &sem_wait);
 	s->waiting--;
@@ -292,7 +345,35 @@ unsigned ringo_semaphore_value(const ringo_semaphore *s)
 
 /* ---- Condition ---- */
 
-static const struct ringo__wait_ops cond_wait = {"condition", ringo__aio_interrupt, false};
+/* Waiting to be notified: the lock is not held, only the count. */
+static void cond_abandon(ringo_task *t)
+{
+	struct aio_waiter *w = ringo__aio_abandon(t);
+	ringo_condition *c = w->owner;
+	RINGO_ASSERT(c->waiting > 0);
+	c->waiting--;
+}
+
+static const struct ringo__wait_ops cond_wait = {
+	.what = "condition", .interrupt = ringo__aio_interrupt, .abandon = cond_abandon};
+
+/* Re-acquiring the lock after the wait: the waiter is the lock's, inside
+ * a record that names the condition as well. */
+struct cond_relock {
+	struct aio_waiter w;     /* owner: the lock */
+	ringo_condition *c;
+};
+
+static void relock_abandon(ringo_task *t)
+{
+	struct cond_relock *r = ringo__task_wait_ctx(t);
+	lock_abandon(t);
+	RINGO_ASSERT(r->c->waiting > 0);
+	r->c->waiting--;
+}
+
+static const struct ringo__wait_ops relock_wait = {
+	.what = "condition relock", .interrupt = ringo__aio_interrupt, .abandon = relock_abandon};
 
 void ringo_condition_init(ringo_condition *c, ringo_lock *lock)
 {
@@ -312,12 +393,18 @@ int ringo_condition_destroy(ringo_condition *c)
 
 /* asyncio: the lock must be re-acquired even if the wait is cancelled;
  * a cancel during re-acquisition is remembered and reported after. */
-static int reacquire(ringo_lock *l)
+static int reacquire(ringo_condition *c)
 {
 	int err = 0;
 	int rc;
-	while ((rc = ringo_lock_acquire(l)) == -ECANCELED)
+	for (;;) {
+		struct cond_relock r = {.c = c};
+		aio_waiter_init(&r.w, c->lock);
+		rc = lock_acquire(c->lock, &r.w, &relock_wait);
+		if (rc != -ECANCELED)
+			break;
 		err = rc;
+	}
 	RINGO_ASSERT(rc == 0);
 	return err;
 }
@@ -335,11 +422,11 @@ int ringo_condition_wait(ringo_condition *c)
 	if (!ringo_task_current() || !c->lock->locked)
 		return -EPERM;
 	struct aio_waiter w;
-	aio_waiter_init(&w);
+	aio_waiter_init(&w, c);
 	ringo_lock_release(c->lock);
 	c->waiting++;
 	int rc = ringo__aio_block(&c->waiters, &w, &cond_wait);
-	int err = reacquire(c->lock);
+	int err = reacquire(c);
 	if (err < 0)
 		rc = err;
 	/* asyncio: any error may have come after we were notified, so pass
@@ -389,7 +476,31 @@ int ringo_condition_notify_all(ringo_condition *c)
 
 enum { BARRIER_FILLING, BARRIER_DRAINING, BARRIER_RESETTING, BARRIER_BROKEN };
 
-static const struct ringo__wait_ops barrier_wait = {"barrier", ringo__aio_interrupt, false};
+/* Waiting out a draining or resetting cycle: not counted in it yet. */
+static void barrier_enter_abandon(ringo_task *t)
+{
+	struct aio_waiter *w = ringo__aio_abandon(t);
+	ringo_barrier *b = w->owner;
+	RINGO_ASSERT(b->waiting > 0);
+	b->waiting--;
+}
+
+/* Counted in the filling cycle: leaves it as barrier_leave would, minus
+ * the wake (the others waiting are abandoned too). */
+static void barrier_release_abandon(ringo_task *t)
+{
+	struct aio_waiter *w = ringo__aio_abandon(t);
+	ringo_barrier *b = w->owner;
+	RINGO_ASSERT(b->waiting > 0 && b->count > 0);
+	b->waiting--;
+	if (--b->count == 0 && (b->state == BARRIER_RESETTING || b->state == BARRIER_DRAINING))
+		b->state = BARRIER_FILLING;
+}
+
+static const struct ringo__wait_ops barrier_enter_wait = {
+	.what = "barrier", .interrupt = ringo__aio_interrupt, .abandon = barrier_enter_abandon};
+static const struct ringo__wait_ops barrier_release_wait = {
+	.what = "barrier", .interrupt = ringo__aio_interrupt, .abandon = barrier_release_abandon};
 
 int ringo_barrier_init(ringo_barrier *b, unsigned parties)
 {
@@ -411,18 +522,18 @@ int ringo_barrier_destroy(ringo_barrier *b)
 }
 
 /* Wait for the next state change: 0, or -ECANCELED. */
-static int barrier_block(ringo_barrier *b)
+static int barrier_block(ringo_barrier *b, const struct ringo__wait_ops *ops)
 {
 	struct aio_waiter w;
-	aio_waiter_init(&w);
-	return ringo__aio_block(&b->waiters, &w, &barrier_wait);
+	aio_waiter_init(&w, b);
+	return ringo__aio_block(&b->waiters, &w, ops);
 }
 
 /* asyncio's _block: wait out a draining or resetting cycle. */
 static int barrier_enter(ringo_barrier *b)
 {
 	while (b->state == BARRIER_DRAINING || b->state == BARRIER_RESETTING) {
-		int rc = barrier_block(b);
+		int rc = barrier_block(b, &barrier_enter_wait);
 		if (rc < 0)
 			return rc;
 	}
@@ -433,7 +544,7 @@ static int barrier_enter(ringo_barrier *b)
 static int barrier_await_release(ringo_barrier *b)
 {
 	while (b->state == BARRIER_FILLING) {
-		int rc = barrier_block(b);
+		int rc = barrier_block(b, &barrier_release_wait);
 		if (rc < 0)
 			return rc;
 	}

@@ -154,6 +154,8 @@ static const char *name_at(void *stack_hi)
 /* ---- the scheduler (one per loop, made on first spawn) ---- */
 
 static void sched_close(ringo_loop *loop, void *ctx);
+static bool task_describe(struct ringo__work *w, char *buf, size_t len);
+static void sched_abandon_waits(ringo_loop *loop);
 
 static struct ringo__sched *sched_get(ringo_loop *loop, int *err)
 {
@@ -173,7 +175,9 @@ static struct ringo__sched *sched_get(ringo_loop *loop, int *err)
 		return NULL;
 	}
 	ringo__stack_set_reporter(name_at);
+	ringo__set_work_describer(task_describe);
 	loop->tasks = s;
+	loop->abandon_waits = sched_abandon_waits;
 	return s;
 }
 
@@ -575,7 +579,15 @@ static void sleep_interrupt(ringo_task *t)
 	ringo__task_wake(t, -ECANCELED);
 }
 
-static const struct ringo__wait_ops sleep_wait = {"sleep", sleep_interrupt, false};
+static void sleep_abandon(ringo_task *t)
+{
+	/* Fired already if the task is READY: the handle is stale then. */
+	if (t->state == RINGO_TASK_SUSPENDED)
+		ringo_handle_cancel(t->timer);
+}
+
+static const struct ringo__wait_ops sleep_wait = {
+	.what = "sleep", .interrupt = sleep_interrupt, .abandon = sleep_abandon};
 
 static void yield_interrupt(ringo_task *t)
 {
@@ -584,7 +596,13 @@ static void yield_interrupt(ringo_task *t)
 	t->cancel_pending = true;
 }
 
-static const struct ringo__wait_ops yield_wait = {"yield", yield_interrupt, false};
+static void yield_abandon(ringo_task *t)
+{
+	(void)t; /* queued on the ready queue only, which close dropped */
+}
+
+static const struct ringo__wait_ops yield_wait = {
+	.what = "yield", .interrupt = yield_interrupt, .abandon = yield_abandon};
 
 int ringo_sleep(int64_t delay_ns)
 {
@@ -631,7 +649,18 @@ static void await_interrupt(ringo_task *t)
 	ringo__task_wake(t, -ECANCELED);
 }
 
-static const struct ringo__wait_ops await_wait = {"await", await_interrupt, false};
+/* ringo_await holds a reference on the future and, until the future
+ * completes, a done callback that names the task. */
+static void await_abandon(ringo_task *t)
+{
+	ringo_future *fut = t->wait_ctx;
+	if (t->state == RINGO_TASK_SUSPENDED)
+		ringo__future_remove_waiter(fut, t);
+	ringo_future_release(fut);
+}
+
+static const struct ringo__wait_ops await_wait = {
+	.what = "await", .interrupt = await_interrupt, .abandon = await_abandon};
 
 /* ringo_await's suspension when a cancellation is pending: forwarded to
  * fut (await_interrupt) before switching out. Out of line: rare. */
@@ -916,7 +945,7 @@ void ringo_loop_dump_tasks(ringo_loop *loop, FILE *out)
 	}
 }
 
-bool ringo__task_describe(struct ringo__work *w, char *buf, size_t len)
+static bool task_describe(struct ringo__work *w, char *buf, size_t len)
 {
 	if (w->run != task_run)
 		return false;
@@ -927,6 +956,26 @@ bool ringo__task_describe(struct ringo__work *w, char *buf, size_t len)
 
 /* ---- close ---- */
 
+/* Every task SUSPENDED in a wait, or READY after one (its wake was
+ * dropped with the ready queue), leaves it: the wait kind's abandon undoes
+ * what the task would have undone on return. Before the close hooks, so
+ * the objects waited on are still whole. */
+static void sched_abandon_waits(ringo_loop *loop)
+{
+	struct ringo__sched *s = loop->tasks;
+	RINGO_ASSERT(s != NULL && loop->closed);
+	for (struct ringo__list *l = s->live.next; l != &s->live; l = l->next) {
+		ringo_task *t = ringo__container_of(l, ringo_task, link);
+		if (!t->wait)
+			continue;
+		RINGO_ASSERT(t->state == RINGO_TASK_SUSPENDED || t->state == RINGO_TASK_READY);
+		RINGO_ASSERT(t->wait->abandon != NULL);
+		t->wait->abandon(t);
+		t->wait = NULL;
+		t->wait_ctx = NULL;
+	}
+}
+
 /* The loop is closing with tasks still alive: their stacks cannot be
  * unwound, so they are abandoned where they stand: marked cancelled
  * (so holders see a done future), detached from what they waited on, and
@@ -934,26 +983,18 @@ bool ringo__task_describe(struct ringo__work *w, char *buf, size_t len)
 static void sched_close(ringo_loop *loop, void *ctx)
 {
 	struct ringo__sched *s = ctx;
-	/* Open groups live on their parents' stacks: release what they hold
-	 * while those stacks are still there. */
-	ringo__aio_abandon_groups(loop);
+	/* Open groups (on their parents' stacks) were let go of by their
+	 * early close hook. */
 	while (!ringo__list_empty(&s->live)) {
 		ringo_task *t = ringo__container_of(s->live.next, ringo_task, link);
-		/* Waits that hold something on the heap let go of it: the task
-		 * never resumes to do so. */
-		if (t->state == RINGO_TASK_SUSPENDED && t->wait == &await_wait) {
-			ringo__future_remove_waiter(t->wait_ctx, t);
-			ringo_future_release(t->wait_ctx);
-		} else if (t->state == RINGO_TASK_SUSPENDED &&
-			   (t->wait == &ringo__gather_wait || t->wait == &ringo__wait_wait)) {
-			ringo__watch_abandon(t->wait_ctx);
-		}
+		RINGO_ASSERT(t->wait == NULL); /* left by sched_abandon_waits */
 		if (t->fut.state == RINGO__FUT_PENDING)
 			finish_unstarted(t, RINGO__FUT_CANCELLED, "event loop closed");
 		t->state = RINGO_TASK_DONE;
 		task_done(s, t);
 	}
 	loop->tasks = NULL;
+	loop->abandon_waits = NULL;
 	/* Tasks still referenced by users keep their stacks (their record is
 	 * there) until released; the pools go with the last of them. */
 	s->closed = true;

@@ -170,5 +170,9 @@ void ringo__tsf_cancel_all(ringo_loop *loop);
 /* MSG_RING messages (loops.c): a CQE whose user_data has bit 63 set. */
 #define RINGO__UD_MSG (1ull << 63)
 void ringo__msg_dispatch(ringo_loop *loop, uint64_t user_data, int32_t res);
+/* The ring hands MSG_RING CQEs to the handler registered here (loops.c
+ * registers ringo__msg_dispatch before it posts). */
+typedef void ringo__msg_fn(ringo_loop *loop, uint64_t user_data, int32_t res);
+void ringo__ring_set_msg_handler(ringo__msg_fn *fn);
 
 #endif /* RINGO_THREAD_INTERNAL_H */

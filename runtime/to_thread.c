@@ -249,7 +249,22 @@ static void to_thread_interrupt(ringo_task *t)
 /* keep_result true: once fn has returned, its outcome is the call's, even
  * if a cancel lands before the task runs (the cancel then waits for the
  * task's next suspension, as for I/O that completed). */
-static const struct ringo__wait_ops to_thread_wait = {"to_thread", to_thread_interrupt, true};
+/* SUSPENDED: the job is the executor's until ringo__job_done, which on a
+ * closed loop drops the task's reference itself (exec_close drains).
+ * READY: fn returned and the task was woken; it would have freed the job
+ * and dropped its reference on itself. */
+static void to_thread_abandon(ringo_task *t)
+{
+	if (ringo_task_state(t) != RINGO_TASK_READY)
+		return;
+	struct ringo__job *job = ringo__task_wait_ctx(t);
+	job_free(job->loop->exec, job);
+	ringo_task_release(t);
+}
+
+static const struct ringo__wait_ops to_thread_wait = {
+	.what = "to_thread", .interrupt = to_thread_interrupt, .keep_result = true,
+	.abandon = to_thread_abandon};
 
 int ringo_to_thread(ringo_task_fn *fn, void *arg, void **result)
 {

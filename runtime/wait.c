@@ -26,6 +26,8 @@ static bool failed(ringo_future *fut)
 
 static void wait_check(struct aio_watch *w, struct waitst *st, size_t i)
 {
+	RINGO_ASSERT(i < w->n);
+	RINGO_ASSERT(st->ndone <= w->n);
 	if (st->mode == RINGO_FIRST_COMPLETED && st->ndone > 0)
 		st->met = true;
 	if (st->mode == RINGO_FIRST_EXCEPTION && failed(w->slots[i].fut))
@@ -37,6 +39,7 @@ static void wait_check(struct aio_watch *w, struct waitst *st, size_t i)
 static void wait_child_done(struct aio_watch *w, size_t i)
 {
 	struct waitst *st = w->ctx;
+	RINGO_ASSERT(st != NULL && st->ndone < w->n);
 	st->ndone++;
 	wait_check(w, st, i);
 	if (st->met)
@@ -54,10 +57,13 @@ static void wait_interrupt(ringo_task *t)
 	ringo__watch_wake(w, -ECANCELED);
 }
 
-const struct ringo__wait_ops ringo__wait_wait = {"wait", wait_interrupt, false};
+static const struct ringo__wait_ops wait_wait = {
+	.what = "wait", .interrupt = wait_interrupt, .abandon = ringo__watch_abandon};
 
 static int wait_watch(struct aio_watch *w, struct waitst *st, int64_t timeout_ns)
 {
+	RINGO_ASSERT(w->ctx == st && w->task == NULL);
+	RINGO_ASSERT(st->ndone == 0 && !st->met);
 	for (size_t i = 0; i < w->n; i++) {
 		aio_prefetch_slot(w, i);
 		if (ringo_future_done(w->slots[i].fut)) {
@@ -80,8 +86,9 @@ static int wait_watch(struct aio_watch *w, struct waitst *st, int64_t timeout_ns
 			return err;
 	}
 	w->task = ringo_task_current();
-	int rc = ringo__task_suspend(&ringo__wait_wait, w);
+	int rc = ringo__task_suspend(&wait_wait, w);
 	w->task = NULL;
+	RINGO_ASSERT(rc <= 0);
 	if (has_timer)
 		ringo_handle_cancel(timer);
 	return rc;
@@ -183,6 +190,7 @@ struct ringo_as_completed {
 static void ac_child_done(struct aio_watch *w, size_t i)
 {
 	ringo_as_completed *it = w->ctx;
+	RINGO_ASSERT(i < w->n && it->finished < w->n);
 	it->order[it->finished++] = i;
 	ringo__watch_wake(w, 0);
 }
@@ -190,12 +198,21 @@ static void ac_child_done(struct aio_watch *w, size_t i)
 static void ac_timeout(void *arg)
 {
 	ringo_as_completed *it = arg;
+	RINGO_ASSERT(it->has_timer && !it->timed_out);
 	it->has_timer = false;
 	it->timed_out = true;
 	ringo__watch_wake(it->w, -ETIMEDOUT);
 }
 
-static const struct ringo__wait_ops ac_wait = {"as_completed", wait_interrupt, false};
+/* The record is the iterator's (freed with it): only forget the task. */
+static void ac_abandon(ringo_task *t)
+{
+	struct aio_watch *w = ringo__task_wait_ctx(t);
+	w->task = NULL;
+}
+
+static const struct ringo__wait_ops ac_wait = {
+	.what = "as_completed", .interrupt = wait_interrupt, .abandon = ac_abandon};
 
 static int ac_start(ringo_as_completed *it, int64_t timeout_ns)
 {
@@ -240,6 +257,7 @@ int ringo_as_completed_new(ringo_loop *loop, ringo_future *const *futs, size_t n
 		ringo__free(loop, it, sizeof(*it));
 		return err;
 	}
+	ringo__held_inc(loop);
 	it->w->ctx = it;
 	it->w->on_done = ac_child_done;
 	err = ac_start(it, timeout_ns);
@@ -260,6 +278,7 @@ int ringo_as_completed_next(ringo_as_completed *it, ringo_future **fut)
 	struct aio_watch *w = it->w;
 	if (w->task)
 		return -EBUSY; /* another task is waiting on this iterator */
+	RINGO_ASSERT(it->yielded <= it->finished && it->finished <= w->n);
 	while (it->yielded == it->finished) {
 		if (it->yielded == w->n)
 			return -ENOENT;
@@ -286,4 +305,5 @@ void ringo_as_completed_free(ringo_as_completed *it)
 	ringo__watch_leave(it->w);
 	ringo__free(loop, it->order, (n ? n : 1) * sizeof(size_t));
 	ringo__free(loop, it, sizeof(*it));
+	ringo__held_dec(loop);
 }

@@ -1310,6 +1310,68 @@ static void test_waiting_from_another_loop_is_einval(void **state)
 	test_loop_free(l1, &ca1);
 }
 
+/* A loop closed with tasks blocked in get and put: their waiter nodes
+ * (on the freed stacks) leave the queue, which then works and destroys. */
+static ringo_queue ab_q;
+
+static int ab_get(void *arg, void **result)
+{
+	void *item;
+	return ringo_queue_get(&ab_q, &item);
+}
+
+static int ab_put(void *arg, void **result)
+{
+	return ringo_queue_put(&ab_q, arg);
+}
+
+static int ab_settle(void *arg, void **result)
+{
+	for (int i = 0; i < 4; i++)
+		ringo_sleep(0);
+	return 0;
+}
+
+static void abandon_on(ringo_loop *loop, ringo_task_fn *fn, int n)
+{
+	for (int i = 0; i < n; i++)
+		assert_int_equal(ringo_spawn(loop, fn, I(100 + i), NULL, NULL), 0);
+	ringo_task *m;
+	assert_int_equal(ringo_spawn(loop, ab_settle, NULL, NULL, &m), 0);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(m), NULL), 0);
+	ringo_task_release(m);
+	assert_int_equal(ringo_loop_close(loop), 0);
+}
+
+static void test_getters_abandoned_by_close_leave_the_queue(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	assert_int_equal(ringo_queue_init(&ab_q, loop, 0), 0);
+	abandon_on(loop, ab_get, 2);
+	assert_int_equal(ringo_queue_put_nowait(&ab_q, I(1)), 0);
+	void *item = NULL;
+	assert_int_equal(ringo_queue_get_nowait(&ab_q, &item), 0);
+	assert_int_equal(V(item), 1);
+	assert_int_equal(ringo_queue_destroy(&ab_q), 0);
+	test_loop_free(loop, &ca);
+}
+
+static void test_putters_abandoned_by_close_leave_the_queue(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	assert_int_equal(ringo_queue_init(&ab_q, loop, 1), 0);
+	assert_int_equal(ringo_queue_put_nowait(&ab_q, I(1)), 0);
+	abandon_on(loop, ab_put, 2);
+	void *item = NULL;
+	assert_int_equal(ringo_queue_get_nowait(&ab_q, &item), 0);
+	assert_int_equal(V(item), 1);
+	assert_int_equal(ringo_queue_get_nowait(&ab_q, &item), -EAGAIN);
+	assert_int_equal(ringo_queue_destroy(&ab_q), 0);
+	test_loop_free(loop, &ca);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1)
@@ -1376,6 +1438,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_unbounded_growth_failure_is_enomem_and_keeps_the_items),
 		cmocka_unit_test(test_blocking_calls_outside_a_task_are_eperm),
 		cmocka_unit_test(test_waiting_from_another_loop_is_einval),
+		cmocka_unit_test(test_getters_abandoned_by_close_leave_the_queue),
+		cmocka_unit_test(test_putters_abandoned_by_close_leave_the_queue),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

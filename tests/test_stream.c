@@ -1275,6 +1275,22 @@ static void test_without_multishot_recv_streams_receive_one_shot(void **state)
 	assert_int_equal(fx_run_task(no_multishot_body, NULL), 0);
 }
 
+/* The stream's memory is the loop's: the loop cannot go before it. */
+static void test_loop_free_is_ebusy_while_a_stream_is_alive(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	ringo_stream *s;
+	assert_int_equal(ringo_stream_new(loop, p[0], NULL, &s), 0);
+	assert_int_equal(ringo_loop_free(loop), -EBUSY);
+	assert_true(ringo_loop_is_closed(loop));
+	ringo_stream_free(s);
+	close(p[1]);
+	test_loop_free(loop, &ca);
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -1305,6 +1321,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_the_transport_asked_for_and_streams_from_callbacks, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_the_default_receive_follows_the_traffic, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_without_multishot_recv_streams_receive_one_shot, fx_setup, fx_teardown),
+		cmocka_unit_test(test_loop_free_is_ebusy_while_a_stream_is_alive),
 	};
 	int rc = cmocka_run_group_tests_name("stream_oneshot", tests, NULL, NULL);
 	recv_flags = RINGO_STREAM_RECV_MULTISHOT;

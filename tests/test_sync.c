@@ -2088,6 +2088,182 @@ static void test_blocking_calls_outside_a_task_are_eperm(void **state)
 	assert_int_equal(ringo_barrier_wait(&b), -EPERM);
 }
 
+/* ==== a loop closed with tasks blocked on primitives ====
+ * The primitives are the user's and outlive the loop; the waiters were
+ * nodes on the abandoned tasks' stacks. Close must unlink them and undo
+ * their counts, or the next release/set wakes freed memory. */
+
+static ringo_event ab_event;
+static ringo_semaphore ab_sem;
+static ringo_condition ab_cond;
+static ringo_barrier ab_barrier;
+
+static int ab_lock_acquire(void *arg, void **result)
+{
+	return ringo_lock_acquire(&lock);
+}
+
+static int ab_event_wait(void *arg, void **result)
+{
+	return ringo_event_wait(&ab_event);
+}
+
+static int ab_sem_acquire(void *arg, void **result)
+{
+	return ringo_semaphore_acquire(&ab_sem);
+}
+
+static int ab_cond_wait(void *arg, void **result)
+{
+	int rc = ringo_lock_acquire(&lock);
+	if (rc == 0)
+		rc = ringo_condition_wait(&ab_cond);
+	return rc;
+}
+
+static int ab_barrier_wait(void *arg, void **result)
+{
+	return ringo_barrier_wait(&ab_barrier);
+}
+
+/* Let every task run until it blocks. */
+static int ab_settle(void *arg, void **result)
+{
+	for (int i = 0; i < 4; i++)
+		ringo_sleep(0);
+	return 0;
+}
+
+/* A loop whose n tasks running fn block, then main (settle by default)
+ * runs to completion; then wake (if any) runs outside the loop, waking
+ * waiters that will never run; the loop is closed and freed with them
+ * blocked or woken. */
+static void run_and_abandon(ringo_task_fn *fn, int n, ringo_task_fn *main_fn, void (*wake_fn)(void))
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(ringo_spawn(loop, fn, NULL, NULL, NULL), 0);
+	ringo_task *m;
+	assert_int_equal(ringo_spawn(loop, main_fn ? main_fn : ab_settle, NULL, NULL, &m), 0);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(m), NULL), 0);
+	ringo_task_release(m);
+	if (wake_fn)
+		wake_fn();
+	test_loop_free(loop, &ca);
+}
+
+static void test_lock_waiters_abandoned_by_close_leave_the_lock(void **state)
+{
+	ringo_lock_init(&lock);
+	assert_int_equal(ringo_lock_try_acquire(&lock), 0);
+	run_and_abandon(ab_lock_acquire, 2, NULL, NULL);
+	assert_int_equal(ringo_lock_release(&lock), 0);
+	assert_false(ringo_lock_locked(&lock));
+	assert_int_equal(ringo_lock_try_acquire(&lock), 0);
+	assert_int_equal(ringo_lock_release(&lock), 0);
+	assert_int_equal(ringo_lock_destroy(&lock), 0);
+}
+
+static void test_event_waiters_abandoned_by_close_leave_the_event(void **state)
+{
+	ringo_event_init(&ab_event);
+	run_and_abandon(ab_event_wait, 2, NULL, NULL);
+	ringo_event_set(&ab_event);
+	assert_int_equal(ringo_event_destroy(&ab_event), 0);
+}
+
+static void test_semaphore_waiters_abandoned_by_close_leave_the_semaphore(void **state)
+{
+	ringo_semaphore_init(&ab_sem, 0);
+	run_and_abandon(ab_sem_acquire, 2, NULL, NULL);
+	assert_int_equal(ringo_semaphore_release(&ab_sem), 0);
+	assert_int_equal(ringo_semaphore_value(&ab_sem), 1);
+	assert_int_equal(ringo_semaphore_try_acquire(&ab_sem), 0);
+	assert_int_equal(ringo_semaphore_destroy(&ab_sem), 0);
+}
+
+/* Woken with a unit (value dropped at the wake), abandoned before it ran:
+ * the unit comes back. */
+static void ab_sem_release(void)
+{
+	assert_int_equal(ringo_semaphore_release(&ab_sem), 0);
+	assert_int_equal(ringo_semaphore_value(&ab_sem), 0); /* lent to the waiter */
+}
+
+static void test_woken_semaphore_waiter_abandoned_by_close_gives_the_unit_back(void **state)
+{
+	ringo_semaphore_init(&ab_sem, 0);
+	run_and_abandon(ab_sem_acquire, 1, NULL, ab_sem_release);
+	assert_int_equal(ringo_semaphore_value(&ab_sem), 1);
+	assert_false(ringo_semaphore_locked(&ab_sem));
+	assert_int_equal(ringo_semaphore_destroy(&ab_sem), 0);
+}
+
+/* Woken as the head of the line, abandoned before it ran: the lock is
+ * free for the next caller. */
+static void ab_lock_release(void)
+{
+	assert_int_equal(ringo_lock_release(&lock), 0);
+}
+
+static void test_woken_lock_waiter_abandoned_by_close_leaves_it_free(void **state)
+{
+	ringo_lock_init(&lock);
+	assert_int_equal(ringo_lock_try_acquire(&lock), 0);
+	run_and_abandon(ab_lock_acquire, 2, NULL, ab_lock_release);
+	assert_int_equal(ringo_lock_try_acquire(&lock), 0);
+	assert_int_equal(ringo_lock_release(&lock), 0);
+	assert_int_equal(ringo_lock_destroy(&lock), 0);
+}
+
+static void test_condition_waiters_abandoned_by_close_leave_the_condition(void **state)
+{
+	ringo_lock_init(&lock);
+	ringo_condition_init(&ab_cond, &lock);
+	run_and_abandon(ab_cond_wait, 2, NULL, NULL);
+	assert_int_equal(ringo_lock_try_acquire(&lock), 0);
+	assert_int_equal(ringo_condition_notify_all(&ab_cond), 0);
+	assert_int_equal(ringo_lock_release(&lock), 0);
+	assert_int_equal(ringo_condition_destroy(&ab_cond), 0);
+	assert_int_equal(ringo_lock_destroy(&lock), 0);
+}
+
+/* Notified, then blocked re-acquiring the lock main holds. */
+static int ab_notify_and_hold(void *arg, void **result)
+{
+	ab_settle(NULL, NULL);
+	int rc = ringo_lock_acquire(&lock);
+	if (rc == 0)
+		rc = ringo_condition_notify_all(&ab_cond);
+	if (rc == 0)
+		ab_settle(NULL, NULL);
+	return rc; /* still holding the lock */
+}
+
+static void test_condition_relock_abandoned_by_close_leaves_lock_and_condition(void **state)
+{
+	ringo_lock_init(&lock);
+	ringo_condition_init(&ab_cond, &lock);
+	run_and_abandon(ab_cond_wait, 2, ab_notify_and_hold, NULL);
+	assert_true(ringo_lock_locked(&lock));
+	assert_int_equal(ringo_lock_release(&lock), 0);
+	assert_int_equal(ringo_lock_try_acquire(&lock), 0);
+	assert_int_equal(ringo_lock_release(&lock), 0);
+	assert_int_equal(ringo_condition_destroy(&ab_cond), 0);
+	assert_int_equal(ringo_lock_destroy(&lock), 0);
+}
+
+static void test_barrier_parties_abandoned_by_close_leave_the_barrier(void **state)
+{
+	assert_int_equal(ringo_barrier_init(&ab_barrier, 3), 0);
+	run_and_abandon(ab_barrier_wait, 2, NULL, NULL);
+	assert_int_equal(ringo_barrier_n_waiting(&ab_barrier), 0);
+	ringo_barrier_abort(&ab_barrier);
+	ringo_barrier_reset(&ab_barrier);
+	assert_int_equal(ringo_barrier_destroy(&ab_barrier), 0);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1)
@@ -2179,6 +2355,14 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_cancel_sweep_never_loses_or_duplicates_a_unit),
 		cmocka_unit_test(test_null_objects_are_einval),
 		cmocka_unit_test(test_blocking_calls_outside_a_task_are_eperm),
+		cmocka_unit_test(test_lock_waiters_abandoned_by_close_leave_the_lock),
+		cmocka_unit_test(test_event_waiters_abandoned_by_close_leave_the_event),
+		cmocka_unit_test(test_semaphore_waiters_abandoned_by_close_leave_the_semaphore),
+		cmocka_unit_test(test_woken_semaphore_waiter_abandoned_by_close_gives_the_unit_back),
+		cmocka_unit_test(test_woken_lock_waiter_abandoned_by_close_leaves_it_free),
+		cmocka_unit_test(test_condition_waiters_abandoned_by_close_leave_the_condition),
+		cmocka_unit_test(test_condition_relock_abandoned_by_close_leaves_lock_and_condition),
+		cmocka_unit_test(test_barrier_parties_abandoned_by_close_leave_the_barrier),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

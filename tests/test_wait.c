@@ -1032,6 +1032,19 @@ static void test_as_completed_negative_timeout_is_no_limit(void **state)
 	run_virtual(as_completed_negative_body);
 }
 
+/* The iterator's memory is the loop's: the loop cannot go before it
+ * (over no futures, nothing else keeps the loop). */
+static void test_loop_free_is_ebusy_while_an_as_completed_iterator_is_alive(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_as_completed *it;
+	assert_int_equal(ringo_as_completed_new(loop, NULL, 0, RINGO_FOREVER, &it), 0);
+	assert_int_equal(ringo_loop_free(loop), -EBUSY);
+	ringo_as_completed_free(it);
+	test_loop_free(loop, &ca);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1078,6 +1091,7 @@ int main(void)
 		cmocka_unit_test(test_close_with_a_task_in_wait_leaks_nothing),
 		cmocka_unit_test(test_close_with_a_task_in_as_completed_leaks_nothing),
 		cmocka_unit_test(test_close_with_shields_leaks_nothing),
+		cmocka_unit_test(test_loop_free_is_ebusy_while_an_as_completed_iterator_is_alive),
 	};
 	/* RINGO_TEST_FILTER=pattern runs only the matching tests. */
 	if (getenv("RINGO_TEST_FILTER"))

@@ -94,10 +94,12 @@ SSL_SESSION *ringo__tls_session_get(ringo_tls_config *c, const char *name);
 /* ex_data index on SSL: the struct tls_conn. */
 int ringo__tls_ex_index(void);
 
-/* tls.c: errors. Set the thread's last error text (and conn's, if any)
+/* error.c: errors. Set the thread's last error text (and conn's, if any)
  * from OpenSSL's error queue and the verify result; returns the errno
  * for what happened (rc and the SSL_get_error code e). */
 int ringo__tls_fail(struct tls_conn *tc, int e, const char *what);
+/* This thread's last error text (tls.c saves it around a suspension). */
+extern __thread char ringo__tls_last_err[200];
 void ringo__tls_set_text(struct tls_conn *tc, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
