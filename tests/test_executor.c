@@ -511,9 +511,14 @@ static void test_cancel_racing_the_workers_fn_ran_iff_its_result_came_back(void 
 			}
 		}
 	}
-	/* Both outcomes happened, or the sweep swept nothing. */
+	/* The cancelled outcome must have happened, or the sweep swept
+	 * nothing. A completed one needs a worker to finish within a few
+	 * loop iterations, which a heavily loaded machine may never grant:
+	 * each outcome seen was checked above; say so when one was not. */
 	assert_true(cancelled > 0);
-	assert_true(completed > 0);
+	if (completed == 0)
+		print_message("note: no call finished before its cancel here (a loaded "
+			      "machine?): only the withdrawn outcome was exercised\n");
 }
 
 /* Close while a worker still runs fn on memory in a task's stack. The
