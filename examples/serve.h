@@ -33,16 +33,35 @@ struct serve {
 	ringo_task_options conn_opts;
 	ringo_task_fn *per_loop;     /* optional: a task spawned on every loop */
 	int stop_fd;                 /* eventfd (semaphore): one count per worker to stop */
+	int started;                 /* worker threads started */
 };
 
 /* The server being run; worker threads read it. */
 static struct serve *serve_cfg;
 
-static void serve_stop_mask(sigset_t *mask)
+/* SIGINT/SIGTERM: handled on the loop that asks first, from then on (no
+ * mask to block): the handler sets the event the main task waits on. */
+static void serve_on_signal(void *arg)
 {
-	sigemptyset(mask);
-	sigaddset(mask, SIGINT);
-	sigaddset(mask, SIGTERM);
+	ringo_event_set(arg);
+}
+
+static int serve_catch_signals(ringo_loop *loop, ringo_event *stop)
+{
+	int err = ringo_signal_add(loop, SIGINT, serve_on_signal, stop);
+	if (err == 0)
+		err = ringo_signal_add(loop, SIGTERM, serve_on_signal, stop);
+	if (err < 0)
+		fprintf(stderr, "%s: cannot handle SIGINT/SIGTERM: %s\n", serve_cfg->name,
+			ringo_strerror(err));
+	return err;
+}
+
+/* Before stop goes: no handler may set it afterwards. */
+static void serve_release_signals(ringo_loop *loop)
+{
+	ringo_signal_remove(loop, SIGINT);
+	ringo_signal_remove(loop, SIGTERM);
 }
 
 static int serve_accept_loop(void *arg, void **result)
@@ -77,25 +96,32 @@ static int serve_accept_loop(void *arg, void **result)
 	return 0;
 }
 
-/* A worker: its own listener and loop; returns when told to stop (by the
- * signal itself when arg is not NULL, else through stop_fd). */
+/* A worker: its own listener and loop; returns when told to stop (by
+ * SIGINT/SIGTERM when arg is not NULL, else through stop_fd). */
 static int serve_worker_main(void *arg, void **result)
 {
 	struct serve *s = serve_cfg;
-	int lfd = ringo_listen_tcp(s->host, s->port, 4096, s->threads > 1 ? RINGO_NET_REUSEPORT : 0);
+	ringo_loop *loop = ringo_loop_current();
+	ringo_event stop;
+	ringo_event_init(&stop);
+	/* Before listening: a client that sees the port open may signal. */
+	int err = arg ? serve_catch_signals(loop, &stop) : 0;
+	int lfd = err < 0 ? err : ringo_listen_tcp(s->host, s->port, 4096,
+						   s->threads > 1 ? RINGO_NET_REUSEPORT : 0);
 	if (lfd < 0) {
-		fprintf(stderr, "%s: listen on %s:%d: %s\n", s->name, s->host, s->port,
-			ringo_strerror(lfd));
+		if (err == 0)
+			fprintf(stderr, "%s: listen on %s:%d: %s\n", s->name, s->host, s->port,
+				ringo_strerror(lfd));
+		if (arg)
+			serve_release_signals(loop);
 		return lfd;
 	}
-	ringo_loop *loop = ringo_loop_current();
 	if (s->per_loop)
 		ringo_spawn(loop, s->per_loop, NULL, NULL, NULL);
 	ringo_spawn(loop, serve_accept_loop, (void *)(intptr_t)lfd, NULL, NULL);
 	if (arg) {
-		sigset_t mask;
-		serve_stop_mask(&mask);
-		ringo_signal_wait(&mask);
+		ringo_event_wait(&stop);
+		serve_release_signals(loop);
 	} else {
 		uint64_t v;
 		ringo_read(s->stop_fd, &v, sizeof(v), -1);
@@ -110,17 +136,27 @@ static void *serve_worker_thread(void *arg)
 	return (void *)(intptr_t)ringo_run(serve_worker_main, NULL, NULL, NULL);
 }
 
-/* The main thread when there are worker threads: wait for the signal on
- * a loop of its own, then stop every worker. */
+/* The main thread when there are worker threads: catch the signals on a
+ * loop of its own, start the workers (after: a client that sees the port
+ * open may signal), wait, then stop every worker. */
 static int serve_signal_main(void *arg, void **result)
 {
-	sigset_t mask;
-	serve_stop_mask(&mask);
-	int sig = ringo_signal_wait(&mask);
-	uint64_t n = (uint64_t)serve_cfg->threads;
+	pthread_t *th = arg;
+	ringo_loop *loop = ringo_loop_current();
+	ringo_event stop;
+	ringo_event_init(&stop);
+	int err = serve_catch_signals(loop, &stop);
+	if (err < 0)
+		return err;
+	while (serve_cfg->started < serve_cfg->threads &&
+	       pthread_create(&th[serve_cfg->started], NULL, serve_worker_thread, NULL) == 0)
+		serve_cfg->started++;
+	err = ringo_event_wait(&stop);
+	serve_release_signals(loop);
+	uint64_t n = (uint64_t)serve_cfg->started;
 	if (write(serve_cfg->stop_fd, &n, sizeof(n)) != sizeof(n))
 		return -errno;
-	return sig < 0 ? sig : 0;
+	return err;
 }
 
 /* The exit status for ringo_run's outcome. Errors inside the server were
@@ -145,10 +181,6 @@ static int serve_run(struct serve *s)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	signal(SIGPIPE, SIG_IGN);
-	/* Blocked in every thread (inherited), read through a signalfd. */
-	sigset_t mask;
-	serve_stop_mask(&mask);
-	ringo_signal_block(&mask);
 	if (s->threads == 1)
 		return serve_status(s, ringo_run(serve_worker_main, s, NULL, NULL));
 	s->stop_fd = eventfd(0, EFD_SEMAPHORE | EFD_CLOEXEC);
@@ -157,10 +189,8 @@ static int serve_run(struct serve *s)
 		fprintf(stderr, "%s: cannot start %d threads\n", s->name, s->threads);
 		return 1;
 	}
-	for (int i = 0; i < s->threads; i++)
-		pthread_create(&th[i], NULL, serve_worker_thread, NULL);
-	int err = ringo_run(serve_signal_main, NULL, NULL, NULL);
-	for (int i = 0; i < s->threads; i++) {
+	int err = ringo_run(serve_signal_main, th, NULL, NULL);
+	for (int i = 0; i < s->started; i++) {
 		void *ret;
 		pthread_join(th[i], &ret);
 		if (err == 0)

@@ -367,6 +367,7 @@ int ringo_run(ringo_task_fn *main, void *arg, const ringo_loop_options *opts, vo
 
 #include "ringo/aio.h"
 #include "ringo/io.h"
+#include "ringo/net.h"
 #include "ringo/thread.h"
 
 #ifdef __cplusplus

@@ -234,6 +234,8 @@ struct ringo_loop {
 	struct ringo__xq *xq;          /* cross-thread queue + eventfd, from creation */
 	void *exec;                    /* executor.c's per-loop state, NULL until used */
 	void *tsf;                     /* threadsafe.c's per-loop state, NULL until used */
+	/* signal.c: signals this loop handles, NULL until the first is added */
+	struct ringo__signals *signals;
 	bool check_thread;             /* RINGO_LOOP_CHECK_THREAD or RINGO_DEBUG */
 };
 
@@ -405,6 +407,10 @@ void ringo__ring_wait(ringo_loop *loop, int64_t timeout_ns);
 void ringo__ring_drain(ringo_loop *loop);
 
 int ringo__add_close_hook(ringo_loop *loop, void (*fn)(ringo_loop *, void *), void *ctx);
+
+/* signal.c: a signal reached the loop and is not collected yet (its
+ * eventfd read's completion is waiting in the kernel). */
+bool ringo__signals_pending(const ringo_loop *loop);
 
 /* Validate "may be called from here": NULL loop, closed loop. */
 static inline int ringo__check_open(const ringo_loop *loop)

@@ -147,6 +147,7 @@ int main(void)
 		{sweep_net_scenarios, &sweep_net_count},
 		{sweep_sync_scenarios, &sweep_sync_count},
 		{sweep_thread_scenarios, &sweep_thread_count},
+		{sweep_misc_scenarios, &sweep_misc_count},
 	};
 	const struct CMUnitTest selftests[] = {
 		cmocka_unit_test(test_harness_catches_a_lost_cancel),

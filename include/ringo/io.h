@@ -1,6 +1,6 @@
 /*
- * ringo I/O: io_uring operations from tasks, deadlines, networking helpers,
- * signals. Included by ringo.h; do not include on its own.
+ * ringo I/O: io_uring operations from tasks, deadlines, networking helpers.
+ * Included by ringo.h; do not include on its own. (UDP and signals: net.h.)
  *
  * Every operation here:
  *   - may suspend the calling task (and only it) until the operation's final
@@ -26,7 +26,6 @@
 #ifndef RINGO_IO_H
 #define RINGO_IO_H
 
-#include <signal.h>
 #include <stdint.h>
 #include <sys/socket.h> /* socklen_t, struct sockaddr */
 #include <sys/types.h>
@@ -263,15 +262,5 @@ void ringo_bufring_free(ringo_bufring *br);
  * ringo_bufring_put(br, bid). -ENOBUFS if the ring was empty. */
 int ringo_recv_buf(int fd, ringo_bufring *br, void **data, unsigned *bid);
 void ringo_bufring_put(ringo_bufring *br, unsigned bid);
-
-/* ---- signals ----
- * May suspend. Wait until one of the signals in mask arrives; returns its
- * number or -errno. The signals are blocked in the calling thread (so
- * they queue instead of killing the process) and read through a signalfd
- * with io_uring. Block them in every thread of the process first (call
- * ringo_signal_block before creating threads) so none is delivered
- * elsewhere. */
-int ringo_signal_block(const sigset_t *mask);
-int ringo_signal_wait(const sigset_t *mask);
 
 #endif /* RINGO_IO_H */
