@@ -68,7 +68,9 @@ static int bind_one(const char *host, int port, unsigned flags)
 	int fd = socket(a.sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	err = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+	err = 0;
+	if (flags & RINGO_UDP_REUSEADDR)
+		err = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
 	if (!err && (flags & RINGO_UDP_REUSEPORT))
 		err = set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1);
 	/* Set either way: the default follows the net.ipv6.bindv6only sysctl. */
@@ -85,7 +87,7 @@ static int bind_one(const char *host, int port, unsigned flags)
 
 int ringo_udp_bind(const char *host, int port, unsigned flags)
 {
-	if (flags & ~(unsigned)(RINGO_UDP_REUSEPORT | RINGO_UDP_V6ONLY))
+	if (flags & ~(unsigned)(RINGO_UDP_REUSEPORT | RINGO_UDP_V6ONLY | RINGO_UDP_REUSEADDR))
 		return -EINVAL;
 	if (host)
 		return bind_one(host, port, flags);

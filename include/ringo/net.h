@@ -39,14 +39,21 @@ enum {
 	RINGO_UDP_REUSEPORT = 1u << 0, /* SO_REUSEPORT: several sockets share the port,
 					* the kernel spreads datagrams by peer */
 	RINGO_UDP_V6ONLY = 1u << 1,    /* an IPv6 socket without v4-mapped addresses */
+	/* SO_REUSEADDR. Off by default, unlike TCP listeners: on a datagram
+	 * socket it lets any later socket that sets it too bind the same
+	 * address and port and take its unicast datagrams (asyncio stopped
+	 * offering it for UDP for that reason, bpo-37228). Multicast
+	 * receivers sharing a group port need it. */
+	RINGO_UDP_REUSEADDR = 1u << 2,
 };
 
 /* Bind a UDP socket to host:port. host: a numeric IPv4 or IPv6 address
  * (an IPv6 one may carry a scope, "fe80::1%eth0"), or NULL for every
  * address ("::" with v4-mapped addresses, or "0.0.0.0" where the system
  * has no IPv6). Names are not resolved: resolve first. port 0 picks a
- * free one (read it back with ringo_local_port). SO_REUSEADDR is set;
- * flags: RINGO_UDP_*. Returns the fd (close-on-exec, blocking: use it
+ * free one (read it back with ringo_local_port). flags: RINGO_UDP_*; a
+ * port already bound is -EADDRINUSE unless every socket on it asked for
+ * RINGO_UDP_REUSEPORT. Returns the fd (close-on-exec, blocking: use it
  * with the operations below) or -EINVAL (not a numeric address, port out
  * of 0..65535, unknown flag), -EADDRINUSE, -EADDRNOTAVAIL, -EACCES (a
  * privileged port), -EMFILE, ... Does not suspend; any thread. The
