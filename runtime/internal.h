@@ -411,6 +411,9 @@ int ringo__add_close_hook(ringo_loop *loop, void (*fn)(ringo_loop *, void *), vo
 /* signal.c: a signal reached the loop and is not collected yet (its
  * eventfd read's completion is waiting in the kernel). */
 bool ringo__signals_pending(const ringo_loop *loop);
+/* signal.c, for ThreadSanitizer builds: the wait bound while signals are
+ * handled (TSan delays handlers until an intercepted call). */
+int64_t ringo__signals_tsan_bound(int64_t timeout);
 
 /* Validate "may be called from here": NULL loop, closed loop. */
 static inline int ringo__check_open(const ringo_loop *loop)

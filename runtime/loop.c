@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "fiber.h" /* RINGO_TSAN; after internal.h (RINGO_ASSERT) */
 #include "stack.h"
 #include "thread_internal.h"
 
@@ -250,6 +251,10 @@ static void run_once(ringo_loop *loop)
 		timeout = 0;
 	if (ringo__unlikely(loop->xq->no_kernel_sleep))
 		timeout = ringo__xq_wait_bound(loop, timeout);
+#ifdef RINGO_TSAN
+	if (timeout != 0)
+		timeout = ringo__signals_tsan_bound(timeout);
+#endif
 	if (loop->virtual_clock && timeout > 0) {
 		/* Virtual time: look at I/O without waiting; if that made nothing
 		 * ready, nothing else can happen before the deadline: jump. */
