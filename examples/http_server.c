@@ -88,7 +88,7 @@ struct conn {
 	int fd;
 	char in[HEAD_MAX];        /* received bytes: in[in_start, in_start + in_len) */
 	size_t in_start, in_len;
-	ringo_stream out;         /* write-only stream over wbuf */
+	struct outbuf out;        /* write buffer over wbuf (serve.h) */
 	char wbuf[4096];
 };
 
@@ -97,7 +97,7 @@ static __thread uint64_t watch_tick = 1;
 
 static void watch_add(struct conn *c)
 {
-	c->task = ringo_current_task();
+	c->task = ringo_task_current();
 	c->phase = WAIT_NONE;
 	c->next = watch_list.next;
 	c->prev = &watch_list;
@@ -174,7 +174,7 @@ static int put(struct conn *c, const void *p, size_t n)
 {
 	c->since = watch_tick;
 	c->phase = WAIT_SEND;
-	int err = ringo_stream_write(&c->out, p, n);
+	int err = outbuf_write(&c->out, p, n);
 	c->phase = WAIT_NONE;
 	return err;
 }
@@ -185,7 +185,7 @@ static int flush(struct conn *c)
 		return c->out.error;
 	c->since = watch_tick;
 	c->phase = WAIT_SEND;
-	int err = ringo_stream_flush(&c->out);
+	int err = outbuf_flush(&c->out);
 	c->phase = WAIT_NONE;
 	return err;
 }
@@ -270,13 +270,14 @@ static void linger(struct conn *c)
 	flush(c);
 	if (ringo_shutdown(c->fd, SHUT_WR) < 0)
 		return;
-	ringo_deadline scope;
-	if (ringo_deadline_push(&scope, ringo_loop_time_ns(ringo_loop_current()) + LINGER) < 0)
+	ringo_timeout scope;
+	if (ringo_timeout_enter(&scope, LINGER) < 0)
 		return;
 	char buf[4096];
-	while (ringo_recv(c->fd, buf, sizeof(buf), 0) > 0)
+	int rc;
+	while ((rc = ringo_recv(c->fd, buf, sizeof(buf), 0)) > 0)
 		;
-	ringo_deadline_pop(&scope);
+	ringo_timeout_exit(&scope, rc);
 }
 
 /* Answer status and close the connection: returns 0 for serve_one. */
@@ -578,12 +579,12 @@ static int http_conn(void *arg, void **result)
 	struct conn c;
 	c.fd = (int)(intptr_t)arg;
 	c.in_start = c.in_len = 0;
-	ringo_stream_init(&c.out, c.fd, NULL, 0, c.wbuf, sizeof(c.wbuf));
+	outbuf_init(&c.out, c.fd, c.wbuf, sizeof(c.wbuf));
 	watch_add(&c);
 	while (serve_one(&c))
 		;
 	watch_remove(&c);
-	ringo_stream_flush(&c.out);
+	outbuf_flush(&c.out);
 	ringo_close(c.fd);
 	return 0;
 }

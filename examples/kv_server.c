@@ -53,7 +53,7 @@ struct conn {
 	char *in;                  /* received bytes: in[start, start + len) */
 	size_t cap, start, len;
 	struct resp_parser parser; /* the request at in + start */
-	ringo_stream out;          /* write-only stream over wbuf */
+	struct outbuf out;         /* write buffer over wbuf (serve.h) */
 	char wbuf[WBUF];
 };
 
@@ -84,7 +84,7 @@ static bool arg_is(const struct cmd *m, size_t i, const char *name)
 
 static int reply(struct conn *c, const char *s)
 {
-	return ringo_stream_write(&c->out, s, strlen(s));
+	return outbuf_write(&c->out, s, strlen(s));
 }
 
 /* "<prefix><v>\r\n" into b (24 bytes are enough); returns the length.
@@ -113,16 +113,16 @@ static int reply_bulk(struct conn *c, const char *v, size_t n)
 {
 	char head[32];
 	size_t hn = format_ll(head, '$', (long long)n);
-	int err = ringo_stream_write(&c->out, head, hn);
+	int err = outbuf_write(&c->out, head, hn);
 	if (!err)
-		err = ringo_stream_write(&c->out, v, n);
-	return err ? err : ringo_stream_write(&c->out, "\r\n", 2);
+		err = outbuf_write(&c->out, v, n);
+	return err ? err : outbuf_write(&c->out, "\r\n", 2);
 }
 
 static int reply_int(struct conn *c, long long v)
 {
 	char b[32];
-	return ringo_stream_write(&c->out, b, format_ll(b, ':', v));
+	return outbuf_write(&c->out, b, format_ll(b, ':', v));
 }
 
 /* Append text from a request to an error reply as redis does: up to its
@@ -198,7 +198,7 @@ static int cmd_set(const struct cmd *m)
  * suspending; a larger one is copied out first. */
 static int cmd_get(const struct cmd *m)
 {
-	ringo_stream *out = &m->c->out;
+	struct outbuf *out = &m->c->out;
 	kv_store_lock();
 	struct kv_entry *e = kv_store_get(arg(m, 1), alen(m, 1));
 	if (!e) {
@@ -395,15 +395,18 @@ static void consume(struct conn *c, size_t n)
  * server has no other timeout for a client that does not read). */
 static void linger(struct conn *c)
 {
-	ringo_deadline scope;
-	if (ringo_deadline_push(&scope, ringo_loop_time_ns(ringo_loop_current()) + LINGER) < 0)
+	ringo_timeout scope;
+	if (ringo_timeout_enter(&scope, LINGER) < 0)
 		return;
-	if (ringo_stream_flush(&c->out) == 0 && ringo_shutdown(c->fd, SHUT_WR) == 0) {
+	int rc = outbuf_flush(&c->out);
+	if (rc == 0)
+		rc = ringo_shutdown(c->fd, SHUT_WR);
+	if (rc == 0) {
 		char buf[4096];
-		while (ringo_recv(c->fd, buf, sizeof(buf), 0) > 0)
+		while ((rc = ringo_recv(c->fd, buf, sizeof(buf), 0)) > 0)
 			;
 	}
-	ringo_deadline_pop(&scope);
+	ringo_timeout_exit(&scope, rc);
 }
 
 #define ERR_QUERY_LIMIT "-ERR Protocol error: query buffer limit reached\r\n"
@@ -411,7 +414,7 @@ static void linger(struct conn *c)
 /* Answer text, then close without the client losing it (linger). */
 static void refuse(struct conn *c, const char *text, size_t len)
 {
-	ringo_stream_write(&c->out, text, len);
+	outbuf_write(&c->out, text, len);
 	linger(c);
 }
 
@@ -441,7 +444,7 @@ static void serve(struct conn *c)
 			return;
 		}
 		/* More bytes needed: answer what was pipelined so far first. */
-		if (ringo_stream_flush(&c->out) < 0)
+		if (outbuf_flush(&c->out) < 0)
 			return;
 		int err = make_room(c);
 		if (err < 0) {
@@ -469,9 +472,9 @@ static int kv_conn(void *arg, void **result)
 	}
 	*c = (struct conn){.fd = fd, .in = in, .cap = RBUF_INIT};
 	resp_init(&c->parser, opt.max_bulk);
-	ringo_stream_init(&c->out, fd, NULL, 0, c->wbuf, sizeof(c->wbuf));
+	outbuf_init(&c->out, fd, c->wbuf, sizeof(c->wbuf));
 	serve(c);
-	ringo_stream_flush(&c->out);
+	outbuf_flush(&c->out);
 	ringo_close(fd);
 	if (c->cap > RBUF_INIT)
 		kv_note_freed(c->cap);

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -35,6 +36,83 @@ struct serve {
 	int stop_fd;                 /* eventfd (semaphore): one count per worker to stop */
 	int started;                 /* worker threads started */
 };
+
+/* A write buffer over a connected socket, the caller's memory: bytes are
+ * copied in and sent when it fills or on flush, the sends counted so that
+ * one stopped part-way (cancelled, timed out) keeps the unsent rest in
+ * order. A connection error is sticky. (ringo_stream does all this and
+ * more, with its own buffers; these servers keep theirs for now.) */
+struct outbuf {
+	int fd;
+	char *wbuf;
+	size_t wcap, wlen;  /* bytes buffered, not sent yet: wbuf[0, wlen) */
+	int error;          /* first connection error of a send, sticky */
+};
+
+static inline void outbuf_init(struct outbuf *o, int fd, char *wbuf, size_t wcap)
+{
+	*o = (struct outbuf){.fd = fd, .wbuf = wbuf, .wcap = wcap};
+}
+
+/* Send buf[0, len): 0 or the error that stopped it; *sent counts what
+ * went out either way. */
+static inline int outbuf_send(int fd, const char *buf, size_t len, size_t *sent)
+{
+	*sent = 0;
+	while (*sent < len) {
+		int n = ringo_send(fd, buf + *sent, len - *sent, 0);
+		if (n <= 0)
+			return n < 0 ? n : -EIO;
+		*sent += (size_t)n;
+	}
+	return 0;
+}
+
+/* Errors about the task, not the connection, leave the buffer usable. */
+static inline void outbuf_note(struct outbuf *o, int err)
+{
+	if (err < 0 && err != -ECANCELED && err != -ETIMEDOUT && err != -ENOMEM &&
+	    err != -EPERM && err != -ESHUTDOWN)
+		o->error = err;
+}
+
+/* May suspend. Send everything buffered. */
+static inline int outbuf_flush(struct outbuf *o)
+{
+	if (o->error)
+		return o->error;
+	size_t sent;
+	int err = outbuf_send(o->fd, o->wbuf, o->wlen, &sent);
+	o->wlen -= sent;
+	if (o->wlen && sent)
+		memmove(o->wbuf, o->wbuf + sent, o->wlen);
+	outbuf_note(o, err);
+	return err;
+}
+
+/* May suspend (when the buffer fills). */
+static inline int outbuf_write(struct outbuf *o, const void *src, size_t len)
+{
+	if (o->error)
+		return o->error;
+	if (len <= o->wcap - o->wlen) {
+		memcpy(o->wbuf + o->wlen, src, len);
+		o->wlen += len;
+		return 0;
+	}
+	int err = outbuf_flush(o);
+	if (err < 0)
+		return err;
+	if (len <= o->wcap) {
+		memcpy(o->wbuf, src, len);
+		o->wlen = len;
+		return 0;
+	}
+	size_t sent;
+	err = outbuf_send(o->fd, src, len, &sent);
+	outbuf_note(o, err);
+	return err;
+}
 
 /* The server being run; worker threads read it. */
 static struct serve *serve_cfg;
@@ -106,8 +184,8 @@ static int serve_worker_main(void *arg, void **result)
 	ringo_event_init(&stop);
 	/* Before listening: a client that sees the port open may signal. */
 	int err = arg ? serve_catch_signals(loop, &stop) : 0;
-	int lfd = err < 0 ? err : ringo_listen_tcp(s->host, s->port, 4096,
-						   s->threads > 1 ? RINGO_NET_REUSEPORT : 0);
+	int lfd = err < 0 ? err : ringo_tcp_listen(s->host, s->port, 4096,
+						   s->threads > 1 ? RINGO_TCP_LISTEN_REUSEPORT : 0);
 	if (lfd < 0) {
 		if (err == 0)
 			fprintf(stderr, "%s: listen on %s:%d: %s\n", s->name, s->host, s->port,

@@ -35,13 +35,13 @@ extern "C" {
 #endif
 
 #define RINGO_VERSION_MAJOR 0
-#define RINGO_VERSION_MINOR 1
+#define RINGO_VERSION_MINOR 2
 #define RINGO_VERSION_PATCH 0
 
 /* "MAJOR.MINOR.PATCH" of the library actually linked. */
 const char *ringo_version(void);
 /* True if the linked library is at least major.minor (same major). */
-bool ringo_check_version(int major, int minor);
+bool ringo_version_check(int major, int minor);
 
 /* Text for a negative errno as ringo uses it, e.g. -EINPROGRESS reads
  * "future is not done yet". After loop creation failed because io_uring
@@ -68,6 +68,9 @@ const char *ringo_setup_diagnosis(void);
 #define RINGO_USEC(x) ((int64_t)(x) * 1000)
 #define RINGO_MSEC(x) ((int64_t)(x) * 1000000)
 #define RINGO_SEC(x) ((int64_t)(x) * 1000000000)
+/* No time limit: pass as a timeout_ns (any negative timeout_ns means
+ * the same), or read back from ringo_timeout_expires_at. */
+#define RINGO_FOREVER ((int64_t)-1)
 
 typedef struct ringo_loop ringo_loop;
 typedef struct ringo_future ringo_future;
@@ -96,6 +99,11 @@ enum {
 	/* Do not probe SINGLE_ISSUER/DEFER_TASKRUN/COOP_TASKRUN/SUBMIT_ALL:
 	 * set the ring up with no flags (what a pre-5.19 kernel gets). */
 	RINGO_LOOP_NO_SETUP_FLAGS = 1u << 1,
+	/* The scheduling calls (call_soon, call_later/at, spawn, ...) refuse
+	 * with -EXDEV when called from a thread other than the one that runs
+	 * the loop. Always on in builds with RINGO_DEBUG defined; off by
+	 * default otherwise (one compare per call). */
+	RINGO_LOOP_CHECK_THREAD = 1u << 8,
 };
 
 typedef struct ringo_loop_options {
@@ -123,36 +131,45 @@ void ringo_loop_options_init(ringo_loop_options *opts);
  * or a seccomp filter; -ENOSYS: no io_uring; ringo_strerror() of either
  * then names the cause and the fix, see ringo_setup_diagnosis()). The
  * caller owns the loop and must ringo_loop_free() it. */
-int ringo_loop_new(ringo_loop **out, const ringo_loop_options *opts);
+int ringo_loop_new(const ringo_loop_options *opts, ringo_loop **out);
 
-/* Run until ringo_loop_stop(). Returns 0, -EBUSY if this loop (or another
- * one) is already running on this thread, -ESHUTDOWN if closed. */
+/* Run until ringo_loop_stop(). Returns 0 once stopped, or at once:
+ * -EINVAL (NULL loop), -ESHUTDOWN (closed), -EBUSY (this loop, or another
+ * one, is already running on this thread), -EPERM (the loop first ran on
+ * another thread and stays there: a loop never changes threads), or the
+ * error of enabling the ring on the first run (io_uring_register). */
 int ringo_loop_run_forever(ringo_loop *loop);
 
 /* Run until fut is done and return its outcome as ringo_future_result()
- * would (storing the value in *result if result is not NULL). Returns
- * -EBUSY/-ESHUTDOWN as run_forever, -EINVAL if fut belongs to another loop,
- * and -EINTR if the loop was stopped before fut was done. */
+ * would (storing the value in *result if result is not NULL and it is a
+ * result). The caller keeps its reference to fut. Returns that outcome,
+ * or -EINVAL (NULL loop or fut, fut of another loop), -EINTR (the loop was
+ * stopped before fut was done; fut is left as it is), -ENOMEM, or
+ * run_forever's errors. */
 int ringo_loop_run_until_complete(ringo_loop *loop, ringo_future *fut, void **result);
 
 /* Ask the loop to stop after the current batch of callbacks (asyncio: the
  * callbacks those callbacks schedule run on the next run). If the loop is
- * not running, the next run does one iteration and returns. */
+ * not running, the next run does one iteration and returns. Returns 0,
+ * -EINVAL (NULL), -ESHUTDOWN (closed). */
 int ringo_loop_stop(ringo_loop *loop);
 
 bool ringo_loop_is_running(const ringo_loop *loop);
 bool ringo_loop_is_closed(const ringo_loop *loop);
 
-/* Close the loop: pending callbacks and timers are dropped, unfinished
- * tasks are freed without running, the ring is torn down. Idempotent.
- * Returns 0, or -EBUSY while it is running. Futures still referenced by
- * the caller stay valid (but can no longer complete) until released. */
+/* Close the loop: pending callbacks and timers are dropped (their handles
+ * read as already done), unfinished tasks are abandoned without running
+ * further and end cancelled ("event loop closed"), the ring is torn down.
+ * Idempotent. Returns 0, -EINVAL (NULL), or -EBUSY while it is running.
+ * Futures and tasks still referenced by the caller stay valid objects
+ * until released: they can still be read and completed, but no callback
+ * of theirs runs any more. */
 int ringo_loop_close(ringo_loop *loop);
 
-/* Close (if needed) and free the loop. -EBUSY (and nothing freed) while
- * running, or while futures or tasks of this loop are still referenced
- * (release them first; the loop is then closed but not freed). After
- * this, handles of this loop are invalid. */
+/* Close (if needed) and free the loop. NULL is ignored (0). -EBUSY (and
+ * nothing freed) while running, or while futures or tasks of this loop
+ * are still referenced (release them first; the loop is then closed but
+ * not freed). After this, handles of this loop are invalid. */
 int ringo_loop_free(ringo_loop *loop);
 
 /* The loop's monotonic clock: seconds (asyncio loop.time()) and ns. On a
@@ -185,12 +202,15 @@ typedef struct ringo_handle {
 /* Schedule fn(arg) to run on the next iteration, after the callbacks
  * already scheduled (FIFO). Callbacks scheduled while a batch runs go to
  * the next batch. handle may be NULL. Returns 0, -EINVAL (NULL loop/fn),
- * -ESHUTDOWN (loop closed), -ENOMEM. */
+ * -ESHUTDOWN (loop closed), -ENOMEM, -EXDEV (RINGO_LOOP_CHECK_THREAD and
+ * called from another thread than the loop's). Does not suspend. */
 int ringo_call_soon(ringo_loop *loop, ringo_callback_fn *fn, void *arg, ringo_handle *handle);
 
-/* Schedule fn(arg) once delay_ns have passed (>= 0; negative means 0).
- * Callbacks already queued with call_soon run before timers that fall due;
- * equal deadlines run in registration order. Errors as call_soon. */
+/* Schedule fn(arg) once delay_ns have passed. A negative delay is a
+ * deadline already passed, ordered as such (asyncio: call_later(-1) runs
+ * after call_later(-2)); it runs on the next iteration. Callbacks already
+ * queued with call_soon run before timers that fall due; equal deadlines
+ * run in registration order. Errors as call_soon. */
 int ringo_call_later(ringo_loop *loop, int64_t delay_ns, ringo_callback_fn *fn, void *arg,
 		     ringo_handle *handle);
 
@@ -199,8 +219,9 @@ int ringo_call_at(ringo_loop *loop, int64_t when_ns, ringo_callback_fn *fn, void
 		  ringo_handle *handle);
 
 /* Cancel a scheduled callback. Returns 0 if it was pending and now will not
- * run; -EALREADY if it already ran or was already cancelled (a second
- * cancel changes nothing); -EINVAL for a handle that never was one. */
+ * run; -EALREADY if it already ran, was already cancelled (a second cancel
+ * changes nothing) or was dropped by close; -EINVAL for a handle that
+ * never was one (zeroed, or naming no record of its loop). */
 int ringo_handle_cancel(ringo_handle handle);
 
 /* True while the callback is scheduled and not cancelled. */
@@ -220,25 +241,33 @@ bool ringo_handle_pending(ringo_handle handle);
  * ---------------------------------------------------------------------- */
 typedef void ringo_done_fn(ringo_future *fut, void *arg);
 
-/* Create a pending future on loop. 0, -EINVAL, -ESHUTDOWN, -ENOMEM. */
+/* Create a pending future on loop; *out is the caller's reference (NULL
+ * on error). 0, -EINVAL (NULL loop or out), -ESHUTDOWN, -ENOMEM. */
 int ringo_future_new(ringo_loop *loop, ringo_future **out);
 
-/* Take and drop a reference. Release frees at the last reference. */
+/* Take and drop a reference. Release frees at the last reference. NULL
+ * is ignored. Releasing more references than were taken is undefined (the
+ * future is freed under its other holders; a use may abort). */
 void ringo_future_ref(ringo_future *fut);
 void ringo_future_release(ringo_future *fut);
 
-/* Mark done with a result. 0, or -EALREADY if already done (the first
- * outcome stays). Schedules the done callbacks with call_soon. */
+/* Mark done with a result. 0, -EINVAL (NULL), -EPERM for a task's future
+ * (a task's outcome is its body's, as asyncio's Task refuses set_result;
+ * the task is unaffected), or -EALREADY if already done (the first outcome
+ * stays). Schedules the done callbacks with call_soon. */
 int ringo_future_set_result(ringo_future *fut, void *value);
 
 /* Mark done with an error: err must be negative and neither -EINPROGRESS
  * nor -ECANCELED (those mean "pending" and "cancelled"; use
- * ringo_future_cancel) else -EINVAL. -EALREADY if already done. */
+ * ringo_future_cancel) else -EINVAL. -EPERM and -EALREADY as set_result. */
 int ringo_future_set_error(ringo_future *fut, int err);
 
-/* Cancel: true if the future was pending and is now cancelled, false if it
- * was already done. msg (may be NULL) is kept by pointer: pass a string
- * that outlives the future (a literal). */
+/* Cancel. For a plain future: true if it was pending and is now
+ * cancelled, false if it was already done (or NULL). For a task's future
+ * this is ringo_task_cancel(): true if cancellation was requested (the
+ * task was not done; whether it ends cancelled is up to its body). msg
+ * (may be NULL) is kept by pointer: pass a string that outlives the
+ * future (a literal). */
 bool ringo_future_cancel(ringo_future *fut, const char *msg);
 
 bool ringo_future_done(const ringo_future *fut);
@@ -246,7 +275,7 @@ bool ringo_future_cancelled(const ringo_future *fut);
 
 /* The outcome: 0 and *value (if value is not NULL) for a result;
  * -EINPROGRESS while pending; -ECANCELED if cancelled; the error given to
- * set_error if it failed. */
+ * set_error if it failed; -EINVAL for NULL. */
 int ringo_future_result(const ringo_future *fut, void **value);
 
 /* asyncio's exception(): 0 if it has a result, else as ringo_future_result. */
@@ -256,12 +285,13 @@ int ringo_future_error(const ringo_future *fut);
 const char *ringo_future_cancel_message(const ringo_future *fut);
 
 /* Run fn(fut, arg) once the future is done, always through call_soon, even
- * if it is done already. Callbacks run in the order added. 0, -EINVAL,
- * -ESHUTDOWN, -ENOMEM. */
+ * if it is done already. Callbacks run in the order added. 0, -EINVAL
+ * (NULL fut or fn), -ESHUTDOWN (loop closed), -ENOMEM. */
 int ringo_future_add_done_callback(ringo_future *fut, ringo_done_fn *fn, void *arg);
 
 /* Remove every not-yet-scheduled done callback equal to (fn, arg); returns
- * how many were removed (0 if none), or -EINVAL. */
+ * how many were removed (0 if none), or -EINVAL (NULL fut or fn). Once
+ * the future is done its callbacks are scheduled: they run regardless. */
 int ringo_future_remove_done_callback(ringo_future *fut, ringo_done_fn *fn, void *arg);
 
 /* The loop the future belongs to. */
@@ -307,66 +337,126 @@ enum ringo_task_state {
 };
 
 /* Spawn fn(arg) as a task on loop; it starts on a later iteration (FIFO
- * with call_soon). opts may be NULL. out may be NULL (fire and forget).
- * 0, -EINVAL, -ESHUTDOWN, -ENOMEM. */
+ * with call_soon). opts may be NULL. out may be NULL (fire and forget);
+ * else *out is the caller's reference (NULL on error). Does not suspend.
+ * 0, -EINVAL (NULL loop or fn; stack size outside 16 KiB .. 1 GiB),
+ * -ESHUTDOWN (loop closed), -ENOMEM (no memory for the stack or the
+ * scheduler), -ENOSPC (a fifth distinct stack size on this loop: stacks
+ * come from at most four pools, one per size), -EXDEV
+ * (RINGO_LOOP_CHECK_THREAD and called from another thread). */
 int ringo_spawn(ringo_loop *loop, ringo_task_fn *fn, void *arg, const ringo_task_options *opts,
 		ringo_task **out);
 
-/* The task seen as a future (same object, no new reference). */
+/* The task seen as a future (same object, no new reference; NULL for
+ * NULL). Every ringo_future_* call works on it, except that set_result and
+ * set_error refuse it (-EPERM) and cancel means ringo_task_cancel. */
 ringo_future *ringo_task_future(ringo_task *task);
-/* The task behind a future, or NULL if fut is a plain future. */
+/* The task behind a future, or NULL if fut is a plain future (or NULL). */
 ringo_task *ringo_future_task(ringo_future *fut);
 
+/* Take and drop a reference (as for futures: NULL ignored, releasing more
+ * than was taken is undefined). */
 void ringo_task_ref(ringo_task *task);
 void ringo_task_release(ringo_task *task);
 
-/* Request cancellation: -ECANCELED is delivered at the task's current or
- * next suspension point. A task cancelled before its first step never runs
- * its body. Returns true if requested, false if the task is done. msg as
- * for ringo_future_cancel. */
+/* Request cancellation (asyncio Task.cancel). Returns true if it was
+ * requested (the task is not done; it may still not end cancelled: its
+ * body decides), false if the task is done (or NULL). It counts one more
+ * request (ringo_task_cancelling) and keeps msg (by pointer, as
+ * ringo_future_cancel) as the message the task's future reports if it
+ * ends cancelled. Delivery:
+ *  - a task suspended in a wait is interrupted now, as that call's
+ *    comment says (its call returns -ECANCELED; ringo_await forwards the
+ *    cancellation to the awaited future; an I/O operation is cancelled in
+ *    the kernel and the task resumes on its final completion);
+ *  - a task that is running, or ready to run, gets -ECANCELED from its
+ *    next suspending call (ringo_await forwards it to what it awaits), or
+ *    from the call it was woken in if that result is not one that must be
+ *    kept (see each call); a body that returns with a cancellation still
+ *    pending ends cancelled (asyncio's rule);
+ *  - a task cancelled before its first step never runs its body.
+ * Cancellations forwarded from task to task (await, gather, group) are
+ * delivered without recursion: chains of any depth are fine, and a task
+ * is interrupted at most once per call (further requests made meanwhile,
+ * e.g. by tasks awaiting each other in a cycle, are counted and left
+ * pending). Does not suspend; callable from callbacks. */
 bool ringo_task_cancel(ringo_task *task, const char *msg);
 
-/* Number of pending cancellation requests (asyncio cancelling()). */
+/* Number of cancellation requests not taken back (asyncio cancelling()),
+ * -EINVAL for NULL. */
 int ringo_task_cancelling(const ringo_task *task);
-/* Decrement that count; returns the new value (asyncio uncancel()). */
+/* Decrement that count (not below 0) and return the new value (asyncio
+ * uncancel()); at 0 a cancellation not yet delivered is dropped. -EINVAL
+ * for NULL. */
 int ringo_task_uncancel(ringo_task *task);
 
-const char *ringo_task_name(const ringo_task *task);
+/* The task's name (NULL for NULL). A default name "task-N" is written
+ * into the task on first use, hence the non-const task. The string lives
+ * as long as the task. */
+const char *ringo_task_name(ringo_task *task);
+/* Copy name (truncated to 31 bytes) as the task's name. 0, -EINVAL (NULL
+ * task or name). */
 int ringo_task_set_name(ringo_task *task, const char *name);
+/* The task's state; RINGO_TASK_DONE for NULL. */
 enum ringo_task_state ringo_task_state(const ringo_task *task);
+/* "pending", "running", ... ("unknown" for other values). */
 const char *ringo_task_state_name(enum ringo_task_state state);
 
 /* The task running on this thread, or NULL outside any task. */
-ringo_task *ringo_current_task(void);
+ringo_task *ringo_task_current(void);
 
-/* Fill tasks[0..cap) with the loop's not-done tasks (no references taken);
- * returns how many exist (may exceed cap), or -EINVAL. */
-int ringo_all_tasks(ringo_loop *loop, ringo_task **tasks, size_t cap);
+/* Fill tasks[0..cap) with the loop's not-done tasks in spawn order (no
+ * references taken: valid until they finish); returns how many exist (may
+ * exceed cap), or -EINVAL (NULL loop, or NULL tasks with cap > 0). */
+int ringo_loop_tasks(ringo_loop *loop, ringo_task **tasks, size_t cap);
 
-/* Print every live task: name, state, and where it is suspended. */
-void ringo_dump_tasks(ringo_loop *loop, FILE *out);
+/* Print every live task: name, state, and where it is suspended. NULL
+ * arguments print nothing. */
+void ringo_loop_dump_tasks(ringo_loop *loop, FILE *out);
 
-/* May suspend. Sleep delay_ns (<= 0 yields exactly one loop iteration).
- * 0, -ECANCELED, -EPERM outside a task. */
+/* May suspend. Sleep delay_ns (<= 0 yields exactly one loop iteration,
+ * as asyncio.sleep(0)). 0 when the time has passed; -ECANCELED if the
+ * task was cancelled (while sleeping, or before: then it returns at once
+ * without waiting); -EPERM outside a task; -ENOMEM (no timer could be
+ * scheduled). A cancelled sleep leaves nothing behind (its timer is
+ * cancelled). */
 int ringo_sleep(int64_t delay_ns);
 
 /* May suspend. Wait for fut to be done and return its outcome as
- * ringo_future_result(). A done future returns at once without suspending.
- * Cancelling the waiting task cancels fut too, as asyncio does (a task is
- * asked to cancel and its outcome is returned when it ends; wrap fut with
- * ringo_shield to protect it). -EPERM outside a task, -EDEADLK if a task
- * awaits itself, -EINVAL for a future of another loop. */
+ * ringo_future_result() (*result is written only on 0). The caller keeps
+ * its reference; ringo_await takes its own while waiting, so fut may be
+ * released by others meanwhile. A done future returns its outcome at once
+ * without suspending (a pending cancellation then waits for the next
+ * suspension point). Otherwise it returns only once fut is done:
+ *  - cancelling the waiting task cancels fut, as asyncio does: a plain
+ *    future is cancelled at once; a task is asked to cancel and waited
+ *    for, and its outcome is returned when it ends (a result, if it
+ *    swallowed the cancellation). The same happens when the task already
+ *    had a cancellation pending when it called ringo_await (asyncio's
+ *    _must_cancel, bpo-34872). Wrap fut with ringo_shield to protect it;
+ *  - a cancellation that arrives after fut completed but before the
+ *    waiting task ran returns -ECANCELED; fut keeps its outcome (read it
+ *    with ringo_future_result).
+ * When -ECANCELED is fut's own outcome, the calling task takes fut's
+ * cancel message: if it ends cancelled by returning that -ECANCELED, its
+ * future reports the message (asyncio's CancelledError carries it).
+ * Errors: -EINVAL (NULL fut, or a future of another loop), -EPERM outside
+ * a task, -EDEADLK if a task awaits itself, -ENOMEM (could not register
+ * the wait; nothing waited). */
 int ringo_await(ringo_future *fut, void **result);
 
 /* asyncio.run(): create a loop (opts may be NULL), run main(arg) as a task
  * named "main" until it finishes, cancel and wait for every task left,
- * close and free the loop. Returns main's outcome; *result gets its value.
- * If the loop cannot be created, returns ringo_loop_new's error (where
+ * close and free the loop. Returns main's outcome (its error, -ECANCELED)
+ * and *result gets its value; or -EINVAL (NULL main), ringo_spawn's
+ * errors, or ringo_loop_new's error if the loop cannot be created (where
  * io_uring is refused, ringo_strerror() of it says why and what to change). */
 int ringo_run(ringo_task_fn *main, void *arg, const ringo_loop_options *opts, void **result);
 
 #include "ringo/aio.h"
 #include "ringo/io.h"
+#include "ringo/stream.h"
+#include "ringo/process.h"
 #include "ringo/net.h"
 #include "ringo/thread.h"
 

@@ -137,8 +137,8 @@ int ringo_call_later(ringo_loop *loop, int64_t delay_ns, ringo_callback_fn *fn, 
 {
 	if (!loop)
 		return -EINVAL;
-	if (delay_ns < 0)
-		delay_ns = 0;
+	/* A negative delay is a deadline already passed, ordered as such
+	 * (asyncio: call_later(-1) runs after call_later(-2)). */
 	int64_t now = ringo__now(loop);
 	int64_t when = delay_ns > INT64_MAX - now ? INT64_MAX : now + delay_ns;
 	return ringo_call_at(loop, when, fn, arg, handle);

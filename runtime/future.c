@@ -46,7 +46,9 @@ int ringo_future_new(ringo_loop *loop, ringo_future **out)
 
 void ringo_future_ref(ringo_future *fut)
 {
-	RINGO_ASSERT(fut && fut->refs > 0);
+	if (!fut)
+		return;
+	RINGO_ASSERT(fut->refs > 0); /* a freed future: use after release */
 	fut->refs++;
 }
 
@@ -147,6 +149,10 @@ static int check_settable(const ringo_future *fut)
 {
 	if (!fut)
 		return -EINVAL;
+	/* asyncio: Task does not support set_result/set_exception; a task's
+	 * outcome is its body's. */
+	if (fut->is_task)
+		return -EPERM;
 	if (fut->state != RINGO__FUT_PENDING)
 		return -EALREADY;
 	if (fut->is_job)
@@ -301,9 +307,11 @@ char *ringo_future_repr(const ringo_future *fut, char *buf, size_t len)
 		return buf;
 	}
 	char head[64];
-	if (fut->is_task)
-		snprintf(head, sizeof(head), "Task '%s'", ringo_task_name((ringo_task *)fut));
-	else
+	if (fut->is_task) {
+		char name[40];
+		ringo__task_label((const ringo_task *)fut, name, sizeof(name));
+		snprintf(head, sizeof(head), "Task '%s'", name);
+	} else
 		snprintf(head, sizeof(head), "Future");
 	switch (fut->state) {
 	case RINGO__FUT_RESULT:

@@ -86,7 +86,21 @@ void ringo__watch_leave(struct aio_watch *w)
 		w->slots[i].fut = NULL;
 		ringo_future_release(fut);
 	}
+	if (ringo__unlikely(w->loop->closed)) {
+		/* Callbacks of ours that were queued were dropped by close
+		 * without running, and none can run any more: nothing else
+		 * will let go of the record. */
+		ringo__free(w->loop, w, watch_size(w->n));
+		return;
+	}
 	watch_unref(w);
+}
+
+void ringo__watch_abandon(void *watch)
+{
+	struct aio_watch *w = watch;
+	w->task = NULL;
+	ringo__watch_leave(w);
 }
 
 void ringo__watch_wake(struct aio_watch *w, int value)
@@ -106,6 +120,7 @@ struct gather {
 	bool woken;
 	size_t remaining;        /* children not finished */
 	int first_err;           /* first failure seen (no return_exceptions) */
+	size_t first_idx;        /* which child that was */
 };
 
 static void gather_wake(struct aio_watch *w, struct gather *g, int value)
@@ -127,6 +142,7 @@ static void gather_child_done(struct aio_watch *w, size_t i)
 	}
 	if (rc < 0 && !g->return_exceptions && g->first_err == 0) {
 		g->first_err = rc;
+		g->first_idx = i;
 		gather_wake(w, g, 0);
 	} else if (g->remaining == 0) {
 		gather_wake(w, g, 0);
@@ -152,7 +168,7 @@ static void gather_interrupt(ringo_task *t)
 		gather_wake(w, g, -ECANCELED);
 }
 
-static const struct ringo__wait_ops gather_wait = {"gather", gather_interrupt, false};
+const struct ringo__wait_ops ringo__gather_wait = {"gather", gather_interrupt, false};
 
 /* Scan the children already done (argument order) and arm the others. */
 static int gather_start(struct aio_watch *w, struct gather *g)
@@ -161,8 +177,10 @@ static int gather_start(struct aio_watch *w, struct gather *g)
 		ringo_future *fut = w->slots[i].fut;
 		if (ringo_future_done(fut)) {
 			int rc = ringo_future_error(fut);
-			if (rc < 0 && g->first_err == 0)
+			if (rc < 0 && g->first_err == 0) {
 				g->first_err = rc;
+				g->first_idx = i;
+			}
 			continue;
 		}
 		int err = ringo__watch_arm(w, i);
@@ -176,8 +194,8 @@ static int gather_start(struct aio_watch *w, struct gather *g)
 static int gather_suspend(struct aio_watch *w, struct gather *g)
 {
 	for (;;) {
-		w->task = ringo_current_task();
-		int rc = ringo__task_suspend(&gather_wait, w);
+		w->task = ringo_task_current();
+		int rc = ringo__task_suspend(&ringo__gather_wait, w);
 		if (g->woken || rc != -ECANCELED || g->cancelled)
 			return rc;
 		/* A cancellation was already pending: it never reached us
@@ -196,7 +214,7 @@ int ringo_gather(ringo_future *const *futs, size_t n, bool return_exceptions,
 		return 0;
 	if (!futs || !out || !futs[0])
 		return -EINVAL;
-	if (!ringo_current_task())
+	if (!ringo_task_current())
 		return -EPERM;
 	struct aio_watch *w;
 	int err = ringo__watch_new(ringo_loop_current(), futs, n, &w);
@@ -216,7 +234,11 @@ int ringo_gather(ringo_future *const *futs, size_t n, bool return_exceptions,
 	}
 	if (rc < 0)
 		return rc;
-	return return_exceptions ? 0 : g.first_err;
+	if (return_exceptions)
+		return 0;
+	if (g.first_err == -ECANCELED) /* a child's cancellation, with its message */
+		ringo__task_note_cancel(ringo_future_cancel_message(futs[g.first_idx]));
+	return g.first_err;
 }
 
 /* ---- gather as a future ---- */
@@ -227,7 +249,83 @@ struct gather_fut {
 	bool return_exceptions;
 	bool completing;            /* we finish outer: not a user cancel */
 	size_t remaining;
+	struct aio_watch *w;
+	struct ringo__list link;    /* on the loop's aio_state list */
 };
+
+/* Per loop: the gather futures whose clean-up (gf_outer_done) has not run
+ * and the live shields, so that closing the loop, which drops callbacks
+ * without running them, can let go of what those callbacks would have. */
+struct aio_state {
+	struct ringo__list gfs;
+	struct ringo__list shields; /* struct shield, see below */
+	struct ringo_wq groups;     /* open ringo_groups (group.c) */
+};
+
+static void shields_close(ringo_loop *loop, struct ringo__list *shields);
+
+static void gf_outer_done(ringo_future *outer, void *arg);
+
+static void gf_free(ringo_loop *loop, struct gather_fut *gf)
+{
+	ringo__list_remove(&gf->link);
+	ringo__free(loop, gf, sizeof(*gf));
+}
+
+static void aio_close(ringo_loop *loop, void *ctx)
+{
+	struct aio_state *st = ctx;
+	/* Whichever close hook runs first (this or the tasks'), open groups
+	 * are released while their parents' stacks still exist. */
+	ringo__aio_abandon_groups(loop);
+	while (!ringo__list_empty(&st->gfs)) {
+		struct gather_fut *gf = ringo__container_of(st->gfs.next, struct gather_fut, link);
+		ringo_future *outer = gf->outer;
+		gf->w->on_done = NULL;
+		ringo_future_remove_done_callback(outer, gf_outer_done, gf->w);
+		ringo__watch_leave(gf->w);
+		gf_free(loop, gf);
+		ringo_future_release(outer); /* gf_outer_done's */
+	}
+	shields_close(loop, &st->shields);
+	ringo__free(loop, st, sizeof(*st));
+	loop->aio = NULL;
+}
+
+static struct aio_state *aio_state(ringo_loop *loop)
+{
+	if (loop->aio)
+		return loop->aio;
+	struct aio_state *st = ringo__alloc(loop, sizeof(*st));
+	if (!st)
+		return NULL;
+	ringo__list_init(&st->gfs);
+	ringo__list_init(&st->shields);
+	aio_wq_init(&st->groups);
+	if (ringo__add_close_hook(loop, aio_close, st) < 0) {
+		ringo__free(loop, st, sizeof(*st));
+		return NULL;
+	}
+	loop->aio = st;
+	return st;
+}
+
+int ringo__aio_track(ringo_loop *loop, struct ringo_wq *link)
+{
+	struct aio_state *st = aio_state(loop);
+	if (!st)
+		return -ENOMEM;
+	aio_wq_init(link);
+	aio_wq_push(&st->groups, link);
+	return 0;
+}
+
+void ringo__aio_abandon_groups(ringo_loop *loop)
+{
+	struct aio_state *st = loop->aio;
+	while (st && !aio_wq_empty(&st->groups))
+		ringo__group_abandon(st->groups.next); /* unlinks it */
+}
 
 static void gf_slot(struct gather_fut *gf, ringo_future *fut, size_t i)
 {
@@ -279,7 +377,7 @@ static void gf_outer_done(ringo_future *outer, void *arg)
 	}
 	ringo_loop *loop = w->loop;
 	ringo__watch_leave(w);
-	ringo__free(loop, gf, sizeof(*gf));
+	gf_free(loop, gf);
 	ringo_future_release(outer);
 }
 
@@ -319,8 +417,9 @@ int ringo_gather_future(ringo_loop *loop, ringo_future *const *futs, size_t n,
 	int err = ringo_future_new(loop, &o);
 	if (err < 0)
 		return err;
+	struct aio_state *st = aio_state(loop);
 	struct aio_watch *w = NULL;
-	struct gather_fut *gf = ringo__alloc(loop, sizeof(*gf));
+	struct gather_fut *gf = st ? ringo__alloc(loop, sizeof(*gf)) : NULL;
 	err = gf ? ringo__watch_new(loop, futs, n, &w) : -ENOMEM;
 	if (err == 0)
 		err = ringo_future_add_done_callback(o, gf_outer_done, w);
@@ -331,7 +430,8 @@ int ringo_gather_future(ringo_loop *loop, ringo_future *const *futs, size_t n,
 		ringo_future_release(o);
 		return err;
 	}
-	*gf = (struct gather_fut){o, out, return_exceptions, false, 0};
+	*gf = (struct gather_fut){o, out, return_exceptions, false, 0, w, {&gf->link, &gf->link}};
+	ringo__list_insert_tail(&st->gfs, &gf->link);
 	ringo_future_ref(o); /* gf_outer_done's */
 	w->ctx = gf;
 	w->on_done = gf_child_done;
@@ -344,23 +444,79 @@ int ringo_gather_future(ringo_loop *loop, ringo_future *const *futs, size_t n,
 	return 0;
 }
 
-/* ---- shield ---- */
+/* ---- shield ----
+ * A record holds a reference on inner and one on outer. inner lists
+ * shield_done, outer lists shield_outer_done, both with the record as
+ * argument; the record goes when neither is left (run or taken off).
+ * When inner ends first, shield_done takes shield_outer_done off outer
+ * before completing it; when outer ends first (cancelled by its holder),
+ * shield_outer_done takes shield_done off inner, as asyncio's
+ * _outer_done_callback does, so a cancelled shield pins nothing. Records
+ * are listed per loop so that closing the loop, which drops callbacks
+ * without running them, can let go of them too. */
+
+struct shield {
+	ringo_future *inner, *outer;
+	struct ringo__list link;    /* aio_state->shields */
+	int callbacks;              /* listed or queued, not yet run */
+};
+
+static void shield_put(ringo_loop *loop, struct shield *sh)
+{
+	if (--sh->callbacks > 0)
+		return;
+	ringo__list_remove(&sh->link);
+	ringo_future_release(sh->inner);
+	ringo_future_release(sh->outer);
+	ringo__free(loop, sh, sizeof(*sh));
+}
+
+static void shield_outer_done(ringo_future *outer, void *arg);
+
+static void copy_outcome(ringo_future *from, ringo_future *to)
+{
+	void *value = NULL;
+	int rc = ringo_future_result(from, &value);
+	if (rc == 0)
+		ringo_future_set_result(to, value);
+	else if (rc == -ECANCELED)
+		ringo_future_cancel(to, ringo_future_cancel_message(from));
+	else
+		ringo_future_set_error(to, rc);
+}
 
 static void shield_done(ringo_future *inner, void *arg)
 {
-	ringo_future *outer = arg;
-	if (!ringo_future_done(outer)) {
-		void *value = NULL;
-		int rc = ringo_future_result(inner, &value);
-		if (rc == 0)
-			ringo_future_set_result(outer, value);
-		else if (rc == -ECANCELED)
-			ringo_future_cancel(outer, ringo_future_cancel_message(inner));
-		else
-			ringo_future_set_error(outer, rc);
+	struct shield *sh = arg;
+	ringo_loop *loop = ringo_future_loop(inner);
+	if (!ringo_future_done(sh->outer)) {
+		if (ringo_future_remove_done_callback(sh->outer, shield_outer_done, sh) > 0)
+			sh->callbacks--;
+		copy_outcome(inner, sh->outer);
 	}
-	ringo_future_release(outer);
-	ringo_future_release(inner); /* shield's own reference */
+	shield_put(loop, sh);
+}
+
+static void shield_outer_done(ringo_future *outer, void *arg)
+{
+	struct shield *sh = arg;
+	ringo_loop *loop = ringo_future_loop(outer);
+	if (!ringo_future_done(sh->inner) &&
+	    ringo_future_remove_done_callback(sh->inner, shield_done, sh) > 0)
+		sh->callbacks--;
+	shield_put(loop, sh);
+}
+
+static void shields_close(ringo_loop *loop, struct ringo__list *shields)
+{
+	while (!ringo__list_empty(shields)) {
+		struct shield *sh = ringo__container_of(shields->next, struct shield, link);
+		/* Queued callbacks were dropped by close; take off the listed. */
+		ringo_future_remove_done_callback(sh->inner, shield_done, sh);
+		ringo_future_remove_done_callback(sh->outer, shield_outer_done, sh);
+		sh->callbacks = 1;
+		shield_put(loop, sh);
+	}
 }
 
 int ringo_shield(ringo_future *inner, ringo_future **outer)
@@ -368,24 +524,37 @@ int ringo_shield(ringo_future *inner, ringo_future **outer)
 	if (!inner || !outer)
 		return -EINVAL;
 	*outer = NULL;
+	ringo_loop *loop = ringo_future_loop(inner);
 	ringo_future *o;
-	int err = ringo_future_new(ringo_future_loop(inner), &o);
+	int err = ringo_future_new(loop, &o);
 	if (err < 0)
 		return err;
 	if (ringo_future_done(inner)) {
-		ringo_future_ref(inner);
-		ringo_future_ref(o);
-		shield_done(inner, o);
+		copy_outcome(inner, o);
 		*outer = o;
 		return 0;
 	}
-	err = ringo_future_add_done_callback(inner, shield_done, o);
+	struct aio_state *st = aio_state(loop);
+	struct shield *sh = st ? ringo__alloc(loop, sizeof(*sh)) : NULL;
+	if (!sh) {
+		ringo_future_release(o);
+		return -ENOMEM;
+	}
+	*sh = (struct shield){inner, o, {&sh->link, &sh->link}, 2};
+	err = ringo_future_add_done_callback(o, shield_outer_done, sh);
+	if (err == 0) {
+		err = ringo_future_add_done_callback(inner, shield_done, sh);
+		if (err < 0)
+			ringo_future_remove_done_callback(o, shield_outer_done, sh);
+	}
 	if (err < 0) {
+		ringo__free(loop, sh, sizeof(*sh));
 		ringo_future_release(o);
 		return err;
 	}
-	ringo_future_ref(o);     /* the callback's */
-	ringo_future_ref(inner); /* keeps inner (and the callback) alive */
+	ringo__list_insert_tail(&st->shields, &sh->link);
+	ringo_future_ref(inner);
+	ringo_future_ref(o);
 	*outer = o;
 	return 0;
 }

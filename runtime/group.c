@@ -21,13 +21,37 @@ int ringo_group_init(ringo_group *g)
 {
 	if (!g)
 		return -EINVAL;
-	ringo_task *t = ringo_current_task();
+	ringo_task *t = ringo_task_current();
 	if (!t)
 		return -EPERM;
 	memset(g, 0, sizeof(*g));
 	g->loop = ringo_future_loop(ringo_task_future(t));
+	int err = ringo__aio_track(g->loop, &g->link);
+	if (err < 0)
+		return err;
 	g->parent = t;
 	return 0;
+}
+
+/* Release the children and the arrays; leave the loop's list. */
+static void group_release(ringo_group *g)
+{
+	g->finished = true;
+	for (size_t i = 0; i < g->ntasks; i++)
+		ringo_task_release(g->tasks[i]);
+	ringo__free(g->loop, g->tasks, g->cap * sizeof(*g->tasks));
+	ringo__free(g->loop, g->errs, g->errs_cap * sizeof(int));
+	g->tasks = NULL;
+	g->errs = NULL;
+	g->ntasks = g->cap = g->errs_cap = 0;
+	aio_wq_remove(&g->link);
+}
+
+void ringo__group_abandon(struct ringo_wq *link)
+{
+	/* The loop closes with the group open: its parent and children are
+	 * abandoned, and no callback of theirs will run. */
+	group_release(ringo__container_of(link, ringo_group, link));
 }
 
 static void group_abort(ringo_group *g)
@@ -186,7 +210,7 @@ int ringo_group_wait(ringo_group *g, int body_rc, int *errs, size_t cap, size_t 
 {
 	if (!g || !g->parent || g->finished)
 		return -EINVAL;
-	if (ringo_current_task() != g->parent)
+	if (ringo_task_current() != g->parent)
 		return -EPERM;
 	g->exiting = true;
 	g->propagate_cancel = body_rc == -ECANCELED;
@@ -205,13 +229,6 @@ int ringo_group_wait(ringo_group *g, int body_rc, int *errs, size_t cap, size_t 
 		ringo_task_uncancel(g->parent);
 		ringo_task_cancel(g->parent, NULL);
 	}
-	g->finished = true;
-	for (size_t i = 0; i < g->ntasks; i++)
-		ringo_task_release(g->tasks[i]);
-	ringo__free(g->loop, g->tasks, g->cap * sizeof(*g->tasks));
-	ringo__free(g->loop, g->errs, g->errs_cap * sizeof(int));
-	g->tasks = NULL;
-	g->errs = NULL;
-	g->ntasks = g->cap = g->errs_cap = 0;
+	group_release(g);
 	return rc;
 }

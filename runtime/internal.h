@@ -156,6 +156,12 @@ struct ringo__timers {
 	uint32_t seq;                      /* last registration number */
 	size_t live;                       /* timers scheduled, not run/cancelled */
 	size_t stale;                      /* cancelled entries still stored */
+	size_t bytes;                      /* held by the arrays above */
+	uint32_t shrink_at;                /* try shrinking the slot table when
+	                                    * live falls below this (0: never) */
+	uint32_t shrink_to;                /* a shrink waits for the live slots
+	                                    * at or above this to go (else ~0) */
+	uint32_t high_live;                /* live slots >= shrink_to */
 };
 
 /* ---- completion dispatch ----
@@ -170,6 +176,14 @@ struct ringo__op_slot {
 	void *ctx;
 	uint32_t generation;
 	uint32_t next_free;  /* free-list link (slot index + 1), 0 = end */
+};
+
+/* Work run right before the iteration's io_uring_enter, after the batch
+ * and the due timers: whatever the batch left to send is turned into SQEs
+ * there, once (a stream's writes of one iteration go out in one send). */
+struct ringo__presubmit {
+	struct ringo__list node; /* on loop->presubmit; points at itself when off */
+	void (*fn)(ringo_loop *loop, struct ringo__presubmit *p);
 };
 
 /* Hooks for parts built on top of the loop (tasks, executor, ...): each
@@ -233,10 +247,20 @@ struct ringo_loop {
 	/* thread layer (threadsafe.c, executor.c) */
 	struct ringo__xq *xq;          /* cross-thread queue + eventfd, from creation */
 	void *exec;                    /* executor.c's per-loop state, NULL until used */
+	void *aio;                     /* gather.c's per-loop state, NULL until used */
 	void *tsf;                     /* threadsafe.c's per-loop state, NULL until used */
+	void *proc;                    /* process.c's per-loop state, NULL until a spawn */
 	/* signal.c: signals this loop handles, NULL until the first is added */
 	struct ringo__signals *signals;
 	bool check_thread;             /* RINGO_LOOP_CHECK_THREAD or RINGO_DEBUG */
+	/* run before each io_uring_enter (struct ringo__presubmit), FIFO */
+	struct ringo__list presubmit;
+	/* stream layer (stream.c): struct ringo__stream_loop *, NULL until
+	 * the first stream; and the bytes every stream of the loop received
+	 * and sent (for the metrics: streams add theirs as they go) */
+	void *streams;
+	uint64_t stream_bytes_read;
+	uint64_t stream_bytes_written;
 };
 
 /* Every loop in the process, for debuggers (tools/ringo-gdb.py walks it);
@@ -324,6 +348,20 @@ void ringo__task_free(ringo_future *fut);
 /* Describe a work item for reports; the task layer knows its own. */
 void ringo__work_describe(struct ringo__work *w, char *buf, size_t len);
 bool ringo__task_describe(struct ringo__work *w, char *buf, size_t len);
+/* The task's name, or its default "task-N" without writing it (const). */
+void ringo__task_label(const ringo_task *t, char *buf, size_t len);
+/* Waits that hold a watch record of gather.c (ringo_gather, ringo_wait):
+ * a task the loop abandons at close while suspended in one leaves it
+ * with ringo__watch_abandon(wait ctx), or the record would leak. */
+extern const struct ringo__wait_ops ringo__gather_wait, ringo__wait_wait;
+void ringo__watch_abandon(void *watch);
+/* Open task groups (group.c) are listed per loop (gather.c keeps the
+ * list): ringo__aio_track links one (0 or -ENOMEM); at close, before its
+ * tasks are abandoned, task.c calls ringo__aio_abandon_groups, which has
+ * ringo__group_abandon release what each group still holds. */
+int ringo__aio_track(ringo_loop *loop, struct ringo_wq *link);
+void ringo__aio_abandon_groups(ringo_loop *loop);
+void ringo__group_abandon(struct ringo_wq *link);
 /* ---- building blocking primitives on tasks ----
  * A primitive (lock, queue, I/O op, ...) suspends the current task with
  * ringo__task_suspend(ops, ctx) after registering it somewhere; whoever
@@ -333,7 +371,7 @@ bool ringo__task_describe(struct ringo__work *w, char *buf, size_t len);
  * -ECANCELED, after unregistering it) or make sure the wait's own
  * completion wakes it soon (I/O: after the kernel's final CQE). */
 struct ringo__wait_ops {
-	const char *what;            /* for ringo_dump_tasks: "sleep", "lock", ... */
+	const char *what;            /* for ringo_loop_dump_tasks: "sleep", "lock", ... */
 	void (*interrupt)(ringo_task *t);
 	/* true: a wake already queued wins over a cancel that arrives before
 	 * the task runs (results that cannot be undone, e.g. I/O); the cancel
@@ -362,6 +400,10 @@ void *ringo__task_wait_ctx(const ringo_task *t);
  * (e.g. through an awaited future), do not deliver it again. */
 bool ringo__task_cancel_pending(const ringo_task *t);
 void ringo__task_clear_cancel(ringo_task *t);
+/* The current task received a cancellation from what it waited on (a
+ * future cancelled with msg): asyncio's CancelledError carries msg, and
+ * the task reports it if it ends cancelled by letting it through. */
+void ringo__task_note_cancel(const char *msg);
 /* A call consumed the running task's cancellation but reports a partial
  * result instead (ringo_send_all's short count): put the cancellation
  * back so the next suspension delivers it. cancelling() is unchanged. */
@@ -370,13 +412,12 @@ void ringo__task_defer_cancel(ringo_task *t);
  * back, in use. For tests and diagnostics. */
 void ringo__task_stack_stats(ringo_loop *loop, size_t *hot, size_t *cold, size_t *live);
 /* Per-task I/O state kept in the task record for the I/O layer
- * (deadline.c): deadlines in loop time (ns), 0 = none. */
+ * (io_timeout.c). */
 struct ringo__task_io {
-	int64_t scope_deadline;      /* innermost deadline scope (min of nested) */
-	int64_t next_deadline;       /* applies to the next I/O operation only */
+	int64_t next_timeout;        /* ns, for the next I/O operation only; < 0: none */
 };
 struct ringo__task_io *ringo__task_io(ringo_task *t);
-/* An I/O operation starts in the current task: the task and its deadline
+/* An I/O operation starts in the current task: the task and its I/O
  * state in *tio, or NULL with *err (-EPERM outside a task; -ECANCELED for
  * a pending cancel, which this consumes). One call where there were three:
  * it is on every operation's path. */
@@ -407,6 +448,24 @@ void ringo__ring_wait(ringo_loop *loop, int64_t timeout_ns);
 void ringo__ring_drain(ringo_loop *loop);
 
 int ringo__add_close_hook(ringo_loop *loop, void (*fn)(ringo_loop *, void *), void *ctx);
+
+/* Queue p to run before the next io_uring_enter (a no-op if queued). */
+static inline void ringo__presubmit_add(ringo_loop *loop, struct ringo__presubmit *p)
+{
+	if (p->node.next == &p->node)
+		ringo__list_insert_tail(&loop->presubmit, &p->node);
+}
+/* Take p off the list (a no-op if it is not on it). */
+static inline void ringo__presubmit_del(struct ringo__presubmit *p)
+{
+	ringo__list_remove(&p->node);
+}
+static inline void ringo__presubmit_init(struct ringo__presubmit *p,
+					 void (*fn)(ringo_loop *, struct ringo__presubmit *))
+{
+	ringo__list_init(&p->node);
+	p->fn = fn;
+}
 
 /* signal.c: a signal reached the loop and is not collected yet (its
  * eventfd read's completion is waiting in the kernel). */

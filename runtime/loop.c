@@ -114,7 +114,7 @@ static int check_options(const ringo_loop_options *o)
 	return 0;
 }
 
-int ringo_loop_new(ringo_loop **out, const ringo_loop_options *opts)
+int ringo_loop_new(const ringo_loop_options *opts, ringo_loop **out)
 {
 	if (!out)
 		return -EINVAL;
@@ -137,6 +137,7 @@ int ringo_loop_new(ringo_loop **out, const ringo_loop_options *opts)
 	loop->slow_callback_ns = opts->slow_callback_ns;
 	loop->stack_size = opts->stack_size ? opts->stack_size : defaults.stack_size;
 	loop->ready_tail = &loop->ready_head;
+	ringo__list_init(&loop->presubmit);
 #ifdef RINGO_DEBUG
 	loop->check_thread = true;
 #else
@@ -240,8 +241,22 @@ static int64_t compute_timeout(ringo_loop *loop, int64_t *deadline)
 	return *deadline > now ? *deadline - now : 0;
 }
 
+/* What the batch left for the kernel becomes SQEs now, in the order it
+ * was queued. An item queued meanwhile runs in the same pass. */
+static void run_presubmit(ringo_loop *loop)
+{
+	while (!ringo__list_empty(&loop->presubmit)) {
+		struct ringo__list *n = loop->presubmit.next;
+		ringo__list_remove(n);
+		struct ringo__presubmit *p = ringo__container_of(n, struct ringo__presubmit, node);
+		p->fn(loop, p);
+	}
+}
+
 static void run_once(ringo_loop *loop)
 {
+	if (!ringo__list_empty(&loop->presubmit))
+		run_presubmit(loop);
 	int64_t deadline = 0;
 	int64_t timeout = compute_timeout(loop, &deadline);
 	if (ringo__unlikely(!loop->xq->armed))

@@ -1,7 +1,7 @@
 /*
- * Networking helpers on top of the operations: listeners, dial with a
- * deadline, multishot accept, buffered streams (asyncio's StreamReader /
- * StreamWriter essentials) and provided buffer rings.
+ * Networking helpers on top of the operations: listeners, connect with a
+ * timeout, multishot accept, send_all and provided buffer rings. Streams
+ * are stream.c's.
  */
 #include <arpa/inet.h>
 #include <limits.h>
@@ -74,7 +74,7 @@ static int bind_listen(int fd, const union sockaddr_any *a, socklen_t len, int b
 	return fd;
 }
 
-int ringo_listen_tcp(const char *host, int port, int backlog, unsigned flags)
+int ringo_tcp_listen(const char *host, int port, int backlog, unsigned flags)
 {
 	union sockaddr_any a;
 	socklen_t len;
@@ -85,10 +85,10 @@ int ringo_listen_tcp(const char *host, int port, int backlog, unsigned flags)
 	if (fd < 0)
 		return -errno;
 	err = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
-	if (!err && (flags & RINGO_NET_REUSEPORT))
+	if (!err && (flags & RINGO_TCP_LISTEN_REUSEPORT))
 		err = set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1);
 	if (!err && a.sa.sa_family == AF_INET6)
-		err = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, (flags & RINGO_NET_V6ONLY) ? 1 : 0);
+		err = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, (flags & RINGO_TCP_LISTEN_V6ONLY) ? 1 : 0);
 	/* Accepted sockets inherit TCP_NODELAY from the listener on Linux. */
 	if (!err)
 		err = set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
@@ -134,7 +134,7 @@ static int clear_unix_path(const char *path, const union sockaddr_any *a, sockle
 	return 0;
 }
 
-int ringo_listen_unix(const char *path, int backlog)
+int ringo_unix_listen(const char *path, int backlog)
 {
 	union sockaddr_any a;
 	socklen_t len;
@@ -151,7 +151,7 @@ int ringo_listen_unix(const char *path, int backlog)
 	return bind_listen(fd, &a, len, backlog);
 }
 
-int ringo_local_port(int fd)
+int ringo_socket_port(int fd)
 {
 	union sockaddr_any a;
 	socklen_t len = sizeof(a);
@@ -164,27 +164,44 @@ int ringo_local_port(int fd)
 	return -EAFNOSUPPORT;
 }
 
-int ringo_dial(const char *host, int port, int64_t deadline_ns)
+/* Connect a new socket to a; the fd or -errno (no fd left open). */
+static int connect_to(const union sockaddr_any *a, socklen_t len, int64_t timeout_ns)
 {
-	union sockaddr_any a;
-	socklen_t len;
-	int err = port < 0 ? parse_unix(host, &a, &len) : parse_inet(host, port, &a, &len);
-	if (err < 0)
-		return err;
-	int fd = socket(a.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(a->sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (port >= 0)
-		set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
-	if (deadline_ns)
-		err = ringo_io_deadline(deadline_ns);
+	int err = 0;
+	if (a->sa.sa_family != AF_UNIX)
+		err = set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
 	if (!err)
-		err = ringo_connect(fd, &a.sa, len);
+		err = ringo_io_timeout(timeout_ns);
+	if (!err)
+		err = ringo_connect(fd, &a->sa, len);
 	if (err < 0) {
 		close(fd); /* nothing in flight on it any more */
 		return err;
 	}
 	return fd;
+}
+
+int ringo_tcp_connect(const char *host, int port, int64_t timeout_ns)
+{
+	union sockaddr_any a;
+	socklen_t len;
+	int err = parse_inet(host, port, &a, &len);
+	if (err < 0)
+		return err;
+	return connect_to(&a, len, timeout_ns);
+}
+
+int ringo_unix_connect(const char *path, int64_t timeout_ns)
+{
+	union sockaddr_any a;
+	socklen_t len;
+	int err = parse_unix(path, &a, &len);
+	if (err < 0)
+		return err;
+	return connect_to(&a, len, timeout_ns);
 }
 
 /* ---- multishot accept ---- */
@@ -298,7 +315,7 @@ int ringo_acceptor_init(ringo_acceptor *acc, int listen_fd)
 		return -EINVAL;
 	acc->impl = NULL;
 	ringo_loop *loop = ringo__current_loop;
-	if (!loop || !ringo_current_task())
+	if (!loop || !ringo_task_current())
 		return -EPERM;
 	struct ringo__io_state *io = ringo__io_state(loop);
 	if (!io)
@@ -364,7 +381,7 @@ int ringo_acceptor_next(ringo_acceptor *acc)
 		}
 		if (a->waiter)
 			return -EBUSY; /* one consumer per acceptor */
-		a->waiter = ringo_current_task();
+		a->waiter = ringo_task_current();
 		int rc = ringo__task_suspend(&acc_wait_ops, a);
 		if (rc < 0) {
 			a->waiter = NULL;
@@ -386,7 +403,7 @@ int ringo_acceptor_close(ringo_acceptor *acc)
 	struct ringo__acceptor_impl *a = acc ? acc->impl : NULL;
 	if (!a)
 		return 0;
-	ringo_task *self = ringo_current_task();
+	ringo_task *self = ringo_task_current();
 	if (!self)
 		return -EPERM;
 	a->stopping = true;
@@ -417,129 +434,7 @@ int ringo_acceptor_close(ringo_acceptor *acc)
 	return 0;
 }
 
-/* ---- buffered streams ----
- *
- * Reads follow the cancellation rule (DESIGN.md): a read that fails --
- * EOF in the middle of a message, an error, a deadline, a cancellation --
- * hands the caller nothing and consumes nothing. Received bytes wait in
- * the read buffer until the whole request can be met and are copied out
- * only then, so whatever stops a read finds them still there for peek or
- * the next read. asyncio does the same on cancellation; at EOF it hands
- * the partial bytes over inside IncompleteReadError and empties its
- * buffer, where ringo leaves them at ringo_stream_peek.
- *
- * Writes cannot be taken back once the kernel has them, so they are made
- * countable instead: s->wsent counts bytes sent, s->wlen what is still
- * buffered, and a send that stops part-way drops exactly the bytes that
- * went out.
- */
-
-void ringo_stream_init(ringo_stream *s, int fd, void *rbuf, size_t rcap, void *wbuf,
-		       size_t wcap)
-{
-	memset(s, 0, sizeof(*s));
-	s->fd = fd;
-	s->rbuf = rbuf;
-	s->rcap = rbuf ? rcap : 0;
-	s->wbuf = wbuf;
-	s->wcap = wbuf ? wcap : 0;
-}
-
-/* Receive more into the read buffer (compacting first). >0, 0 at EOF,
- * -EMSGSIZE when full, -errno. Received bytes are only ever appended. */
-static int fill(ringo_stream *s)
-{
-	if (s->rpos && s->rlen)
-		memmove(s->rbuf, s->rbuf + s->rpos, s->rlen);
-	s->rpos = 0;
-	if (s->rlen == s->rcap)
-		return -EMSGSIZE;
-	int n = ringo_recv(s->fd, s->rbuf + s->rlen, s->rcap - s->rlen, 0);
-	if (n > 0)
-		s->rlen += (size_t)n;
-	return n;
-}
-
-const char *ringo_stream_peek(const ringo_stream *s, size_t *len)
-{
-	*len = s->rlen;
-	return s->rbuf + s->rpos;
-}
-
-void ringo_stream_consume(ringo_stream *s, size_t n)
-{
-	RINGO_ASSERT(n <= s->rlen);
-	s->rpos += n;
-	s->rlen -= n;
-	if (s->rlen == 0)
-		s->rpos = 0;
-}
-
-/* Hand the first len buffered bytes to the caller. */
-static int take(ringo_stream *s, void *dst, size_t len)
-{
-	memcpy(dst, s->rbuf + s->rpos, len);
-	ringo_stream_consume(s, len);
-	return (int)len;
-}
-
-int ringo_stream_read_some(ringo_stream *s, void *dst, size_t len)
-{
-	if (len == 0)
-		return 0;
-	if (len > INT_MAX)
-		len = INT_MAX;
-	if (s->rlen == 0) {
-		/* Unbuffered: one recv straight into dst is already
-		 * all-or-nothing (a completed recv is returned). */
-		if (s->rcap == 0)
-			return ringo_recv(s->fd, dst, len, 0);
-		int n = fill(s);
-		if (n <= 0)
-			return n;
-	}
-	return take(s, dst, len < s->rlen ? len : s->rlen);
-}
-
-int ringo_stream_read_exactly(ringo_stream *s, void *dst, size_t len)
-{
-	/* A partial message must fit in the buffer to be kept on failure. */
-	if (len > s->rcap || len > INT_MAX)
-		return -EMSGSIZE;
-	while (s->rlen < len) {
-		int n = fill(s);
-		if (n < 0)
-			return n;
-		if (n == 0)
-			return s->rlen ? -ENODATA : 0;
-	}
-	return len ? take(s, dst, len) : 0;
-}
-
-static const char *find(const char *hay, size_t hlen, const char *needle, size_t nlen)
-{
-	return nlen ? memmem(hay, hlen, needle, nlen) : NULL;
-}
-
-int ringo_stream_read_until(ringo_stream *s, const char *delim, size_t dlen)
-{
-	if (!delim || dlen == 0)
-		return -EINVAL;
-	size_t scanned = 0; /* bytes known not to start the delimiter */
-	for (;;) {
-		const char *base = s->rbuf + s->rpos;
-		const char *hit = find(base + scanned, s->rlen - scanned, delim, dlen);
-		if (hit)
-			return (int)(hit - base + (ptrdiff_t)dlen);
-		if (s->rlen >= dlen)
-			scanned = s->rlen - dlen + 1;
-		int n = fill(s);
-		if (n < 0)
-			return n;
-		if (n == 0)
-			return s->rlen ? -ENODATA : 0;
-	}
-}
+/* ---- sending everything ---- */
 
 /* Send buf[0, len) with as many sends as it takes. 0, or the error that
  * stopped it; *sent counts the bytes that went out either way. */
@@ -568,74 +463,13 @@ int ringo_send_all(int fd, const void *buf, size_t len)
 	/* Stopped part-way: the count is what the caller must know (write(2)
 	 * after a signal does the same). The cancellation the last send
 	 * consumed is put back, for the task's next suspension. */
-	ringo_task *self = ringo_current_task();
+	ringo_task *self = ringo_task_current();
 	if (err == -ECANCELED && self && ringo_task_cancelling(self) > 0)
 		ringo__task_defer_cancel(self);
 	return (int)sent;
 }
 
-/* Errors about the task or the loop, not the connection: the stream stays
- * usable after them. */
-static bool stream_broken_by(int err)
-{
-	return err != -ECANCELED && err != -ETIMEDOUT && err != -EPERM && err != -ENOMEM &&
-	       err != -ESHUTDOWN;
-}
-
-int ringo_stream_flush(ringo_stream *s)
-{
-	if (s->error)
-		return s->error;
-	size_t sent;
-	int err = send_counted(s->fd, s->wbuf, s->wlen, &sent);
-	/* What went out leaves the buffer; the rest stays, in order. */
-	s->wlen -= sent;
-	if (s->wlen && sent)
-		memmove(s->wbuf, s->wbuf + sent, s->wlen);
-	s->wsent += sent;
-	if (err < 0 && stream_broken_by(err))
-		s->error = err;
-	return err;
-}
-
-int ringo_stream_write(ringo_stream *s, const void *src, size_t len)
-{
-	if (s->error)
-		return s->error;
-	if (len <= s->wcap - s->wlen) {
-		memcpy(s->wbuf + s->wlen, src, len);
-		s->wlen += len;
-		return 0;
-	}
-	int err = ringo_stream_flush(s);
-	if (err < 0)
-		return err; /* nothing of src taken */
-	if (len <= s->wcap) {
-		memcpy(s->wbuf, src, len);
-		s->wlen = len;
-		return 0;
-	}
-	/* Larger than the buffer: straight out, counted in wsent. */
-	size_t sent;
-	err = send_counted(s->fd, src, len, &sent);
-	s->wsent += sent;
-	if (err < 0 && stream_broken_by(err))
-		s->error = err;
-	return err;
-}
-
 /* ---- provided buffer rings ---- */
-
-struct ringo_bufring {
-	ringo_loop *loop;
-	struct io_uring_buf_ring *br;
-	size_t ring_bytes;
-	char *mem;
-	size_t mem_bytes;
-	size_t bufsize;
-	unsigned nbufs;
-	unsigned group;
-};
 
 int ringo_bufring_new(ringo_loop *loop, unsigned nbufs, size_t bufsize, unsigned group,
 		      ringo_bufring **out)

@@ -510,7 +510,7 @@ int ringo_signal_wait(const sigset_t *set)
 	if (err < 0)
 		return err;
 	ringo_loop *loop = ringo__current_loop;
-	ringo_task *t = ringo_current_task();
+	ringo_task *t = ringo_task_current();
 	if (!loop || !t)
 		return -EPERM;
 	if (ringo__task_cancel_pending(t)) {

@@ -39,6 +39,12 @@ struct ringo__sched {
 	ringo__fiber main_fiber;     /* the thread's own stack */
 	bool main_ready;             /* main_fiber describes the loop's thread */
 	ringo_task *current;         /* the running task, NULL in callbacks */
+	/* Cancellation delivery (see deliver_cancels): true while the
+	 * outermost ringo_task_cancel interrupts waits; the cancels those
+	 * interrupts forward are queued on fresh_head instead of recursing. */
+	bool delivering;
+	ringo_task *fresh_head;
+	ringo_task **fresh_tail;
 	struct ringo__list live;     /* not-done tasks, in spawn order */
 	size_t nlive;
 	uint64_t next_id;            /* for default names "task-N" */
@@ -57,6 +63,8 @@ struct ringo_task {
 	uint8_t state;               /* enum ringo_task_state */
 	bool started;                /* first step has run */
 	bool cancel_pending;         /* deliver -ECANCELED at next suspension */
+	bool cancel_queued;          /* queued or interrupted in the current
+				      * delivery (deliver_cancels) */
 	int cancel_requests;         /* asyncio cancelling() */
 	const char *cancel_msg;
 	/* The current wait, while SUSPENDED or READY after one. */
@@ -64,8 +72,9 @@ struct ringo_task {
 	void *wait_ctx;
 	int wake_value;              /* what the suspension call returns */
 	ringo_handle timer;          /* sleep's timer */
-	struct ringo__task_io io;    /* I/O deadlines (deadline.c) */
+	struct ringo__task_io io;    /* the next I/O operation's timeout (io_timeout.c) */
 	void *suspended_at;          /* return address of the suspending call */
+	ringo_task *cancel_next;     /* delivery worklist link, while cancel_queued */
 	uint64_t id;
 	char name[32];
 };
@@ -91,7 +100,8 @@ ringo_task *ringo_future_task(ringo_future *fut)
 
 void ringo_task_ref(ringo_task *task)
 {
-	ringo_future_ref(&task->fut);
+	if (task)
+		ringo_future_ref(&task->fut);
 }
 
 void ringo_task_release(ringo_task *task)
@@ -260,14 +270,14 @@ int ringo_spawn(ringo_loop *loop, ringo_task_fn *fn, void *arg, const ringo_task
 	t->state = RINGO_TASK_PENDING;
 	t->started = false;
 	t->cancel_pending = false;
+	t->cancel_queued = false;
 	t->cancel_requests = 0;
 	t->cancel_msg = NULL;
 	t->wait = NULL;
 	t->wait_ctx = NULL;
 	t->wake_value = 0;
 	t->suspended_at = NULL;
-	t->io.scope_deadline = 0;
-	t->io.next_deadline = 0;
+	t->io.next_timeout = -1;
 	t->id = ++s->next_id;
 	/* A default name ("task-N") is only written when first asked for:
 	 * formatting it would be a tenth of a spawn. */
@@ -449,7 +459,7 @@ void ringo__task_wake(ringo_task *t, int value)
 	ringo__ready_push(t->fut.loop, &t->work);
 }
 
-ringo_task *ringo_current_task(void)
+ringo_task *ringo_task_current(void)
 {
 	return current_task;
 }
@@ -482,6 +492,12 @@ int ringo__task_suspend(const struct ringo__wait_ops *wait, void *ctx)
 void *ringo__task_wait_ctx(const ringo_task *t)
 {
 	return t->wait_ctx;
+}
+
+void ringo__task_note_cancel(const char *msg)
+{
+	if (current_task)
+		current_task->cancel_msg = msg;
 }
 
 bool ringo__task_cancel_pending(const ringo_task *t)
@@ -584,6 +600,19 @@ static void await_interrupt(ringo_task *t)
 
 static const struct ringo__wait_ops await_wait = {"await", await_interrupt, false};
 
+/* ringo_await's suspension when a cancellation is pending: forwarded to
+ * fut (await_interrupt) before switching out. Out of line: rare. */
+__attribute__((noinline)) static int await_forwarding(ringo_task *t, ringo_future *fut)
+{
+	t->wait = &await_wait;
+	t->wait_ctx = fut;
+	t->state = RINGO_TASK_SUSPENDED;
+	t->suspended_at = __builtin_return_address(0);
+	await_interrupt(t);
+	switch_out(t);
+	return t->wake_value;
+}
+
 bool ringo__task_waiter_name(ringo_done_fn *fn, void *arg, char *buf, size_t len)
 {
 	if (fn != ringo__task_await_wake)
@@ -596,37 +625,85 @@ int ringo_await(ringo_future *fut, void **result)
 {
 	if (!fut)
 		return -EINVAL;
-	ringo_task *self = current_task;
-	if (!self)
-		return -EPERM;
-	if (fut == &self->fut)
-		return -EDEADLK;
-	if (fut->loop != self->fut.loop)
-		return -EINVAL;
-	/* A done future is not a suspension point (asyncio: no yield). */
-	if (fut->state != RINGO__FUT_PENDING)
-		return ringo_future_result(fut, result);
-	int err = 0;
-	ringo_task *t = need_task(&err);
+	ringo_task *t = current_task;
 	if (!t)
-		return err;
-	err = ringo__future_add_waiter(fut, t);
+		return -EPERM;
+	if (fut == &t->fut)
+		return -EDEADLK;
+	if (fut->loop != t->fut.loop)
+		return -EINVAL;
+	/* A done future is not a suspension point (asyncio: no yield); a
+	 * pending cancellation waits for the next one. */
+	if (fut->state != RINGO__FUT_PENDING) {
+		if (fut->state == RINGO__FUT_CANCELLED)
+			ringo__task_note_cancel(fut->cancel_msg);
+		return ringo_future_result(fut, result);
+	}
+	int err = ringo__future_add_waiter(fut, t);
 	if (err < 0)
 		return err;
 	ringo_future_ref(fut);
-	int woke = suspend(t, &await_wait, fut);
-	int rc;
-	if (ringo_future_done(fut))
-		rc = ringo_future_result(fut, result);
+	int woke;
+	/* A cancellation requested while the task ran (it cancelled itself,
+	 * or was cancelled before it got here) goes to what it awaits, as
+	 * asyncio's __step does with _must_cancel (bpo-34872): the future is
+	 * cancelled, a task asked to cancel and waited for. */
+	if (ringo__unlikely(t->cancel_pending))
+		woke = await_forwarding(t, fut);
 	else
-		rc = woke;
-	if (woke == -ECANCELED && rc == 0)
-		rc = -ECANCELED;
+		woke = suspend(t, &await_wait, fut);
+	/* -ECANCELED: the wait was interrupted, or a cancel arrived after the
+	 * wake-up and before the task ran (asyncio throws it into the await
+	 * whatever fut's outcome). */
+	int rc = woke;
+	if (woke == 0) {
+		/* Only fut's completion wakes this wait with 0. */
+		RINGO_ASSERT(fut->state != RINGO__FUT_PENDING);
+		rc = ringo_future_result(fut, result);
+		if (rc == -ECANCELED)
+			ringo__task_note_cancel(fut->cancel_msg);
+	}
 	ringo_future_release(fut);
 	return rc;
 }
 
 /* ---- cancellation ---- */
+
+/* Interrupt the waits of the tasks queued during one delivery. An
+ * interrupt may forward the cancellation (a task awaiting a task, gather
+ * cancelling its children, a group aborting): those cancels are queued
+ * on the fresh list rather than delivered by recursion, and are spliced
+ * in front of the rest, so the order is the depth-first order recursion
+ * would give while the stack stays flat however deep the chain. A task
+ * is interrupted at most once per delivery (it stays cancel_queued until
+ * the end): a second request meanwhile is counted and left pending, and
+ * tasks awaiting each other in a cycle cannot keep the delivery going. */
+static void deliver_cancels(struct ringo__sched *s, ringo_task *first)
+{
+	RINGO_ASSERT(!s->delivering);
+	s->delivering = true;
+	first->cancel_next = NULL;
+	ringo_task *work = first, *visited = NULL;
+	while (work) {
+		ringo_task *t = work;
+		work = t->cancel_next;
+		t->cancel_next = visited;
+		visited = t;
+		s->fresh_head = NULL;
+		s->fresh_tail = &s->fresh_head;
+		/* Woken meanwhile: the pending cancel is delivered when it runs. */
+		if (t->state == RINGO_TASK_SUSPENDED && t->cancel_pending)
+			t->wait->interrupt(t);
+		if (s->fresh_head) {
+			*s->fresh_tail = work;
+			work = s->fresh_head;
+		}
+	}
+	for (ringo_task *t = visited; t; t = t->cancel_next)
+		t->cancel_queued = false;
+	s->fresh_head = NULL;
+	s->delivering = false;
+}
 
 bool ringo_task_cancel(ringo_task *t, const char *msg)
 {
@@ -634,13 +711,21 @@ bool ringo_task_cancel(ringo_task *t, const char *msg)
 		return false;
 	t->cancel_requests++;
 	t->cancel_msg = msg;
-	if (t->state == RINGO_TASK_SUSPENDED) {
-		t->cancel_pending = true;
-		const struct ringo__wait_ops *w = t->wait;
-		w->interrupt(t);
+	t->cancel_pending = true;
+	if (t->state != RINGO_TASK_SUSPENDED)
+		return true; /* delivered at its next suspension point */
+	struct ringo__sched *s = t->sched;
+	if (s->delivering) {
+		if (!t->cancel_queued) {
+			t->cancel_queued = true;
+			t->cancel_next = NULL;
+			*s->fresh_tail = t;
+			s->fresh_tail = &t->cancel_next;
+		}
 		return true;
 	}
-	t->cancel_pending = true;
+	t->cancel_queued = true;
+	deliver_cancels(s, t);
 	return true;
 }
 
@@ -677,13 +762,24 @@ void ringo__task_stack_stats(ringo_loop *loop, size_t *hot, size_t *cold, size_t
 	}
 }
 
-const char *ringo_task_name(const ringo_task *t)
+const char *ringo_task_name(ringo_task *t)
 {
 	if (!t)
 		return NULL;
 	if (!t->name[0]) /* named on first use: the record is the task's own */
-		default_name(((ringo_task *)t)->name, t->id);
+		default_name(t->name, t->id);
 	return t->name;
+}
+
+void ringo__task_label(const ringo_task *t, char *buf, size_t len)
+{
+	if (t->name[0]) {
+		snprintf(buf, len, "%s", t->name);
+	} else {
+		char name[sizeof(t->name)];
+		default_name(name, t->id);
+		snprintf(buf, len, "%s", name);
+	}
 }
 
 int ringo_task_set_name(ringo_task *t, const char *name)
@@ -716,7 +812,7 @@ const char *ringo_task_state_name(enum ringo_task_state st)
 	return "unknown";
 }
 
-int ringo_all_tasks(ringo_loop *loop, ringo_task **tasks, size_t cap)
+int ringo_loop_tasks(ringo_loop *loop, ringo_task **tasks, size_t cap)
 {
 	if (!loop || (cap && !tasks))
 		return -EINVAL;
@@ -740,7 +836,7 @@ static const char *symbol(void *addr, char *buf, size_t len)
 	return buf;
 }
 
-void ringo_dump_tasks(ringo_loop *loop, FILE *out)
+void ringo_loop_dump_tasks(ringo_loop *loop, FILE *out)
 {
 	if (!loop || !out)
 		return;
@@ -783,12 +879,20 @@ bool ringo__task_describe(struct ringo__work *w, char *buf, size_t len)
 static void sched_close(ringo_loop *loop, void *ctx)
 {
 	struct ringo__sched *s = ctx;
+	/* Open groups live on their parents' stacks: release what they hold
+	 * while those stacks are still there. */
+	ringo__aio_abandon_groups(loop);
 	while (!ringo__list_empty(&s->live)) {
 		ringo_task *t = ringo__container_of(s->live.next, ringo_task, link);
-		if (t->state == RINGO_TASK_SUSPENDED && t->wait == &await_wait)
+		/* Waits that hold something on the heap let go of it: the task
+		 * never resumes to do so. */
+		if (t->state == RINGO_TASK_SUSPENDED && t->wait == &await_wait) {
 			ringo__future_remove_waiter(t->wait_ctx, t);
-		if (t->state == RINGO_TASK_SUSPENDED && t->wait == &await_wait)
 			ringo_future_release(t->wait_ctx);
+		} else if (t->state == RINGO_TASK_SUSPENDED &&
+			   (t->wait == &ringo__gather_wait || t->wait == &ringo__wait_wait)) {
+			ringo__watch_abandon(t->wait_ctx);
+		}
 		if (t->fut.state == RINGO__FUT_PENDING)
 			finish_unstarted(t, RINGO__FUT_CANCELLED, "event loop closed");
 		t->state = RINGO_TASK_DONE;
@@ -809,7 +913,7 @@ int ringo_run(ringo_task_fn *main_fn, void *arg, const ringo_loop_options *opts,
 	if (!main_fn)
 		return -EINVAL;
 	ringo_loop *loop;
-	int err = ringo_loop_new(&loop, opts);
+	int err = ringo_loop_new(opts, &loop);
 	if (err < 0)
 		return err;
 	ringo_task *main_task;

@@ -18,6 +18,14 @@
  *    is cleared and the entry goes stale where it lies; stale entries are
  *    dropped as they are met and swept out when they outnumber live ones.
  *  - Firing reads fn/arg from the entry itself: no record is touched.
+ *
+ * Memory follows the load down as well as up: a burst of a million timers
+ * must not pin ~13 MB for the loop's life. Wheel arrays are freed as they
+ * drain (small ones kept, so a steady load does not reallocate them every
+ * round), the heaps shrink when they empty, the slot table shrinks (to
+ * twice its live count, so it does not oscillate) once the live count has
+ * fallen to an eighth of it, and when nothing is scheduled at all,
+ * everything beyond a small reserve is given back.
  */
 #include <string.h>
 
@@ -27,9 +35,15 @@
 #define W1 ((int64_t)1 << RINGO__W1_SHIFT)
 #define SLOT_MASK (RINGO__WHEEL_SLOTS - 1)
 #define HEAP_ARITY 4
-/* Slot arrays that grew beyond this are freed when drained, so a burst of
- * timers does not pin its memory forever. */
-#define KEEP_CAP 1024
+/* A drained wheel array keeps its memory up to this many entries (512 B):
+ * a slot reused every round does not reallocate; a burst does not stay. */
+#define KEEP_CAP 16
+/* An emptied heap (near, due, far) keeps up to this many entries (32 KB). */
+#define KEEP_HEAP 1024
+/* The slot table never shrinks below this many slots (2 KB). */
+#define MIN_SLOTS 256u
+/* With no timer live, arrays holding more than this in all are freed. */
+#define IDLE_KEEP (64 * 1024)
 
 static inline int64_t floor_div(int64_t a, int64_t b)
 {
@@ -52,6 +66,7 @@ static int tvec_reserve(ringo_loop *loop, struct ringo__tvec *v, uint32_t need)
 				 (size_t)cap * sizeof(*v->v));
 	if (!p)
 		return -ENOMEM;
+	loop->timers.bytes += (size_t)(cap - v->cap) * sizeof(*v->v);
 	v->v = p;
 	v->cap = cap;
 	return 0;
@@ -60,6 +75,7 @@ static int tvec_reserve(ringo_loop *loop, struct ringo__tvec *v, uint32_t need)
 static void tvec_release(ringo_loop *loop, struct ringo__tvec *v)
 {
 	ringo__free(loop, v->v, (size_t)v->cap * sizeof(*v->v));
+	loop->timers.bytes -= (size_t)v->cap * sizeof(*v->v);
 	v->v = NULL;
 	v->len = v->cap = 0;
 }
@@ -71,9 +87,22 @@ static void tvec_drained(ringo_loop *loop, struct ringo__tvec *v)
 		tvec_release(loop, v);
 }
 
+__attribute__((cold, noinline)) static void heap_release(ringo_loop *loop, struct ringo__tvec *v)
+{
+	tvec_release(loop, v);
+}
+
+/* A heap that emptied gives back what a burst made it grow to. */
+static inline void heap_emptied(ringo_loop *loop, struct ringo__tvec *v)
+{
+	if (ringo__unlikely(v->len == 0 && v->cap > KEEP_HEAP))
+		heap_release(loop, v);
+}
+
+/* Stale entries may name slots the table no longer has (it shrank). */
 static inline bool entry_live(const struct ringo__timers *t, const struct ringo__tentry *e)
 {
-	return t->live_seq[e->slot] == e->seq;
+	return e->slot < t->nslots && t->live_seq[e->slot] == e->seq;
 }
 
 /* ---- heaps (near and far) ---- */
@@ -248,6 +277,7 @@ static bool cascade(ringo_loop *loop)
 			return false;
 		heap_pop(&t->far);
 	}
+	heap_emptied(loop, &t->far);
 	return true;
 }
 
@@ -321,32 +351,101 @@ void ringo__timers_init(ringo_loop *loop, int64_t now)
 {
 	memset(&loop->timers, 0, sizeof(loop->timers));
 	loop->timers.base = floor_div(now, W0) * W0;
+	loop->timers.shrink_to = UINT32_MAX;
+}
+
+/* live_seq and free_slots share one block of 2 * nslots entries, so a
+ * resize either happens whole or not at all. */
+static int slots_resize(ringo_loop *loop, uint32_t cap)
+{
+	struct ringo__timers *t = &loop->timers;
+	uint32_t *block = ringo__alloc(loop, 2 * (size_t)cap * sizeof(uint32_t));
+	if (!block)
+		return -ENOMEM;
+	uint32_t old = t->nslots;
+	uint32_t keep = old < cap ? old : cap;
+	if (old) {
+		memcpy(block, t->live_seq, keep * sizeof(uint32_t));
+		ringo__free(loop, t->live_seq, 2 * (size_t)old * sizeof(uint32_t));
+	}
+	if (cap > keep)
+		memset(block + keep, 0, (cap - keep) * sizeof(uint32_t));
+	t->live_seq = block;
+	t->free_slots = block + cap;
+	t->bytes += 2 * sizeof(uint32_t) * (size_t)cap;
+	t->bytes -= 2 * sizeof(uint32_t) * (size_t)old;
+	t->nslots = cap;
+	t->shrink_at = cap > MIN_SLOTS ? cap / 8 + 1 : 0; /* live <= an eighth */
+	t->shrink_to = UINT32_MAX;
+	/* The free stack, lowest slot on top (handed out first). Growing
+	 * happens with every slot in use: only the new ones are free. */
+	t->nfree = 0;
+	if (cap > old) {
+		for (uint32_t i = cap; i-- > old;)
+			t->free_slots[t->nfree++] = i;
+	} else {
+		for (uint32_t i = cap; i-- > 0;)
+			if (block[i] == 0)
+				t->free_slots[t->nfree++] = i;
+	}
+	return 0;
 }
 
 __attribute__((cold)) static int slots_grow(ringo_loop *loop)
 {
-	struct ringo__timers *t = &loop->timers;
-	uint32_t old = t->nslots;
-	uint32_t cap = old ? old * 2 : 256;
+	uint32_t old = loop->timers.nslots;
+	uint32_t cap = old ? old * 2 : MIN_SLOTS;
 	if (cap > RINGO__TIMER_HANDLE)
 		return -ENOMEM;
-	uint32_t *live = ringo__realloc(loop, t->live_seq, old * sizeof(uint32_t),
-					cap * sizeof(uint32_t));
-	if (!live)
-		return -ENOMEM;
-	t->live_seq = live;
-	uint32_t *fs = ringo__realloc(loop, t->free_slots, old * sizeof(uint32_t),
-				      cap * sizeof(uint32_t));
-	if (!fs)
-		return -ENOMEM;
-	t->free_slots = fs;
-	/* New slots go on the stack so the lowest is handed out first. */
-	for (uint32_t i = cap; i-- > old;) {
-		live[i] = 0;
-		fs[t->nfree++] = i;
+	return slots_resize(loop, cap);
+}
+
+/* Shrink the slot table to twice the live count (at least MIN_SLOTS):
+ * tried when the live count falls to an eighth of the table. Live slots
+ * cannot move (handles name them), so if some sit above the new size the
+ * shrink waits for them: they are counted (high_live, kept up to date by
+ * add and free at the cost of one compare), the free stack is rebuilt
+ * lowest-first so new timers fill the bottom, and the shrink happens when
+ * the last of them goes. Each try is O(slots), and a try happens once per
+ * halving of the live count at most, or once per drained high region. */
+__attribute__((cold, noinline)) static void slots_shrink(ringo_loop *loop)
+{
+	struct ringo__timers *t = &loop->timers;
+	uint32_t cap = MIN_SLOTS;
+	while (cap < 2 * t->live && cap < t->nslots)
+		cap *= 2;
+	if (cap > t->nslots / 2) {
+		t->shrink_at = (uint32_t)(t->live / 2); /* not worth it yet */
+		t->shrink_to = UINT32_MAX;
+		return;
 	}
-	t->nslots = cap;
-	return 0;
+	if (t->shrink_to != UINT32_MAX) {
+		/* The awaited high slots are gone: everything from shrink_to up
+		 * is free, only [cap, shrink_to) needs a look. */
+		uint32_t end = t->shrink_to < t->nslots ? t->shrink_to : t->nslots;
+		uint32_t high = 0;
+		for (uint32_t i = cap; i < end; i++)
+			high += t->live_seq[i] != 0;
+		if (high == 0 && slots_resize(loop, cap) == 0)
+			return;
+	}
+	/* One pass: count the live slots above cap, and rebuild the free
+	 * stack lowest-first in case they make us wait. */
+	uint32_t high = 0;
+	t->nfree = 0;
+	for (uint32_t i = t->nslots; i-- > 0;) {
+		if (t->live_seq[i] == 0)
+			t->free_slots[t->nfree++] = i;
+		else if (i >= cap)
+			high++;
+	}
+	if (high == 0 && slots_resize(loop, cap) == 0)
+		return;
+	/* Wait for the high slots to drain (or, after an allocation failure,
+	 * retry once the live count halves). */
+	t->shrink_to = high ? cap : UINT32_MAX;
+	t->high_live = high;
+	t->shrink_at = high ? 0 : (uint32_t)(t->live / 2);
 }
 
 int ringo__timer_add(ringo_loop *loop, int64_t when, ringo_callback_fn *fn, void *arg,
@@ -364,6 +463,8 @@ int ringo__timer_add(ringo_loop *loop, int64_t when, ringo_callback_fn *fn, void
 	t->nfree--;
 	t->live_seq[e.slot] = seq;
 	t->live++;
+	if (ringo__unlikely(e.slot >= t->shrink_to))
+		t->high_live++;
 	if (handle) {
 		handle->loop = loop;
 		handle->index = e.slot | RINGO__TIMER_HANDLE;
@@ -372,11 +473,51 @@ int ringo__timer_add(ringo_loop *loop, int64_t when, ringo_callback_fn *fn, void
 	return 0;
 }
 
-static void slot_free(struct ringo__timers *t, uint32_t slot)
+static inline void slot_free(struct ringo__timers *t, uint32_t slot)
 {
 	t->live_seq[slot] = 0;
 	t->free_slots[t->nfree++] = slot;
 	t->live--;
+	if (ringo__unlikely(slot >= t->shrink_to))
+		t->high_live--;
+}
+
+/* After slots were freed: time to shrink the slot table? */
+static inline void shrink_check(ringo_loop *loop)
+{
+	struct ringo__timers *t = &loop->timers;
+	if (ringo__unlikely(t->live < t->shrink_at ||
+			    (t->shrink_to != UINT32_MAX && t->high_live == 0)))
+		slots_shrink(loop);
+}
+
+/* Nothing is scheduled: every stored entry is stale. Give back the wheel
+ * and heap arrays and the slot table beyond its minimum. */
+__attribute__((cold, noinline)) static void idle_release(ringo_loop *loop)
+{
+	struct ringo__timers *t = &loop->timers;
+	for (uint32_t i = 0; i < RINGO__WHEEL_SLOTS; i++) {
+		if (t->l0[i].cap)
+			tvec_release(loop, &t->l0[i]);
+		if (t->l1[i].cap)
+			tvec_release(loop, &t->l1[i]);
+	}
+	tvec_release(loop, &t->near);
+	tvec_release(loop, &t->far);
+	tvec_release(loop, &t->due);
+	memset(t->l0_bits, 0, sizeof(t->l0_bits));
+	t->l0_count = t->l1_count = 0;
+	t->stale = 0;
+	slots_shrink(loop);
+}
+
+/* Unless the arrays are small already: a loop with a timer or two coming
+ * and going keeps its few hundred bytes instead of reallocating them. */
+static inline void idle_check(ringo_loop *loop)
+{
+	struct ringo__timers *t = &loop->timers;
+	if (ringo__unlikely(t->live == 0 && t->bytes > IDLE_KEEP))
+		idle_release(loop);
 }
 
 /* Sweep stale entries out of every array: O(stored), amortised over the
@@ -417,11 +558,15 @@ __attribute__((cold)) static void sweep(ringo_loop *loop)
 int ringo__timer_cancel(ringo_loop *loop, uint32_t slot, uint32_t seq)
 {
 	struct ringo__timers *t = &loop->timers;
-	if (slot >= t->nslots || seq == 0)
+	/* seq beyond the last one issued: never a handle (a wrap of 2^32
+	 * registrations aside). A slot past the table: it ran, and the table
+	 * shrank since. */
+	if (seq == 0 || seq > t->seq)
 		return -EINVAL;
-	if (t->live_seq[slot] != seq)
+	if (slot >= t->nslots || t->live_seq[slot] != seq)
 		return -EALREADY;
 	slot_free(t, slot);
+	shrink_check(loop);
 	t->stale++;
 	if (t->stale > 1024 && t->stale > t->live)
 		sweep(loop);
@@ -452,8 +597,10 @@ bool ringo__timer_next(ringo_loop *loop, int64_t *when)
 			*when = t->near.v[0].when;
 			return true;
 		}
-		if (t->live == 0)
+		if (t->live == 0) {
+			idle_check(loop); /* the loop is about to sleep: a good time */
 			return false;
+		}
 		if (t->l0_count == 0 && t->l1_count == 0 && t->far.len == 0)
 			return false;
 		/* Bring the next non-empty slot into near. */
@@ -481,6 +628,7 @@ void ringo__timer_collect_due(ringo_loop *loop, int64_t now)
 		}
 		heap_pop(&t->near);
 	}
+	heap_emptied(loop, &t->near);
 }
 
 void ringo__timer_run_due(ringo_loop *loop)
@@ -500,6 +648,9 @@ void ringo__timer_run_due(ringo_loop *loop)
 		e.fn(e.arg);
 	}
 	t->due.len = 0;
+	heap_emptied(loop, &t->due);
+	shrink_check(loop);
+	idle_check(loop);
 }
 
 void ringo__timer_destroy(ringo_loop *loop)
@@ -512,9 +663,13 @@ void ringo__timer_destroy(ringo_loop *loop)
 	tvec_release(loop, &t->near);
 	tvec_release(loop, &t->far);
 	tvec_release(loop, &t->due);
-	ringo__free(loop, t->live_seq, t->nslots * sizeof(uint32_t));
-	ringo__free(loop, t->free_slots, t->nslots * sizeof(uint32_t));
+	ringo__free(loop, t->live_seq, 2 * (size_t)t->nslots * sizeof(uint32_t));
+	/* base and seq stay: handles issued before close still read as
+	 * "already ran or cancelled", not as bogus. */
 	int64_t base = t->base;
+	uint32_t seq = t->seq;
 	memset(t, 0, sizeof(*t));
 	t->base = base;
+	t->seq = seq;
+	t->shrink_to = UINT32_MAX;
 }

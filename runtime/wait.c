@@ -1,11 +1,11 @@
 /*
  * wait, wait_for and as_completed (asyncio's).
  *
- * wait never cancels anything: it only watches. wait_for is ringo_await
- * plus a timer that cancels the awaited future; since ringo_await returns
- * only once that future is done, "cancel, then wait for it to finish"
- * comes for free, and a future that already finished when the timer fires
- * cannot be cancelled, so its result wins.
+ * wait never cancels anything: it only watches. wait_for is what asyncio
+ * made it in 3.12: a timeout scope around ringo_await. At the deadline the
+ * scope cancels the caller, whose await forwards the cancellation to the
+ * future and waits until it has finished; the scope then turns the
+ * caller's -ECANCELED into -ETIMEDOUT if the cancellation was its own.
  */
 #include "aio_internal.h"
 
@@ -54,7 +54,7 @@ static void wait_interrupt(ringo_task *t)
 	ringo__watch_wake(w, -ECANCELED);
 }
 
-static const struct ringo__wait_ops wait_wait = {"wait", wait_interrupt, false};
+const struct ringo__wait_ops ringo__wait_wait = {"wait", wait_interrupt, false};
 
 static int wait_watch(struct aio_watch *w, struct waitst *st, int64_t timeout_ns)
 {
@@ -71,14 +71,16 @@ static int wait_watch(struct aio_watch *w, struct waitst *st, int64_t timeout_ns
 	if (st->met)
 		return 0; /* nothing to wait for: no suspension */
 	ringo_handle timer;
-	bool has_timer = timeout_ns >= 0;
+	bool has_timer = timeout_ns != RINGO_FOREVER;
 	if (has_timer) {
-		int err = ringo_call_later(w->loop, timeout_ns, wait_timeout, w, &timer);
+		/* Any other negative timeout is one already passed: 0. */
+		int err = ringo_call_later(w->loop, timeout_ns > 0 ? timeout_ns : 0, wait_timeout,
+					   w, &timer);
 		if (err < 0)
 			return err;
 	}
-	w->task = ringo_current_task();
-	int rc = ringo__task_suspend(&wait_wait, w);
+	w->task = ringo_task_current();
+	int rc = ringo__task_suspend(&ringo__wait_wait, w);
 	w->task = NULL;
 	if (has_timer)
 		ringo_handle_cancel(timer);
@@ -93,7 +95,7 @@ int ringo_wait(ringo_future *const *futs, size_t n, enum ringo_wait_mode mode,
 	if (mode != RINGO_FIRST_COMPLETED && mode != RINGO_FIRST_EXCEPTION &&
 	    mode != RINGO_ALL_COMPLETED)
 		return -EINVAL;
-	if (!ringo_current_task())
+	if (!ringo_task_current())
 		return -EPERM;
 	struct aio_watch *w;
 	int err = ringo__watch_new(ringo_loop_current(), futs, n, &w);
@@ -118,68 +120,51 @@ int ringo_wait(ringo_future *const *futs, size_t n, enum ringo_wait_mode mode,
 
 /* ---- wait_for ---- */
 
-struct wait_for {
-	ringo_future *fut;
-	bool fired;
-};
-
-static void wait_for_fire(void *arg)
+/* asyncio's _cancel_and_wait: cancel fut and wait for it to finish
+ * through a watch (ringo_wait), so a cancellation of the caller stops the
+ * waiting without being forwarded to fut a second time. */
+static int cancel_and_wait(ringo_future *fut, void **result)
 {
-	struct wait_for *wf = arg;
-	wf->fired = true;
-	/* False if fut is already done: then its result wins. */
-	ringo_future_cancel(wf->fut, "timeout");
-}
-
-/* Await fut until it is really done, even across a cancellation of the
- * caller that ringo_await could not forward (one already pending). */
-static int await_done(ringo_future *fut, void **result)
-{
-	int rc = ringo_await(fut, result);
-	int first = rc;
-	while (rc == -ECANCELED && !ringo_future_done(fut)) {
-		ringo_future_cancel(fut, NULL);
-		rc = ringo_await(fut, result);
+	ringo_future_ref(fut);
+	ringo_future_cancel(fut, NULL);
+	int rc = 0;
+	if (!ringo_future_done(fut))
+		rc = ringo_wait(&fut, 1, RINGO_ALL_COMPLETED, RINGO_FOREVER, NULL);
+	if (rc >= 0) {
+		rc = ringo_future_result(fut, result);
+		if (rc == -ECANCELED)
+			rc = -ETIMEDOUT;
 	}
-	return first == -ECANCELED ? -ECANCELED : rc;
+	ringo_future_release(fut);
+	return rc;
 }
 
 int ringo_wait_for(ringo_future *fut, int64_t timeout_ns, void **result)
 {
 	if (!fut)
 		return -EINVAL;
-	ringo_task *self = ringo_current_task();
+	ringo_task *self = ringo_task_current();
 	if (!self)
 		return -EPERM;
-	if (ringo_future_loop(fut) != ringo_loop_current())
+	if (fut == ringo_task_future(self))
+		return -EDEADLK;
+	if (ringo_future_loop(fut) != ringo_future_loop(ringo_task_future(self)))
 		return -EINVAL;
-	if (ringo_future_done(fut) || timeout_ns < 0)
+	/* asyncio 3.12+: with no timeout, `async with timeout(None)`, a plain
+	 * await; with timeout <= 0, a done future's outcome or cancel-and-wait;
+	 * else `async with timeout(t): return await fut`. */
+	if (timeout_ns == RINGO_FOREVER)
 		return ringo_await(fut, result);
-	ringo_future_ref(fut);
-	int cancelling = ringo_task_cancelling(self);
-	struct wait_for wf = {fut, false};
-	ringo_handle timer;
-	bool has_timer = false;
-	if (timeout_ns == 0) {
-		wait_for_fire(&wf); /* asyncio: cancel now, then wait */
-	} else {
-		int err = ringo_call_later(ringo_future_loop(fut), timeout_ns, wait_for_fire, &wf,
-					   &timer);
-		if (err < 0) {
-			ringo_future_release(fut);
-			return err;
-		}
-		has_timer = true;
+	if (timeout_ns <= 0) {
+		if (ringo_future_done(fut))
+			return ringo_future_result(fut, result);
+		return cancel_and_wait(fut, result);
 	}
-	int rc = await_done(fut, result);
-	if (has_timer)
-		ringo_handle_cancel(timer);
-	/* Ours only if nobody else cancelled the caller meanwhile. */
-	if (wf.fired && rc == -ECANCELED && ringo_future_cancelled(fut) &&
-	    ringo_task_cancelling(self) <= cancelling)
-		rc = -ETIMEDOUT;
-	ringo_future_release(fut);
-	return rc;
+	ringo_timeout scope;
+	int err = ringo_timeout_enter(&scope, timeout_ns);
+	if (err < 0)
+		return err;
+	return ringo_timeout_exit(&scope, ringo_await(fut, result));
 }
 
 /* ---- as_completed ---- */
@@ -223,9 +208,10 @@ static int ac_start(ringo_as_completed *it, int64_t timeout_ns)
 		if (err < 0)
 			return err;
 	}
-	if (timeout_ns < 0)
+	if (timeout_ns == RINGO_FOREVER)
 		return 0;
-	int err = ringo_call_later(w->loop, timeout_ns, ac_timeout, it, &it->timer);
+	int err = ringo_call_later(w->loop, timeout_ns > 0 ? timeout_ns : 0, ac_timeout, it,
+				   &it->timer);
 	if (err == 0)
 		it->has_timer = true;
 	return err;
@@ -264,7 +250,7 @@ int ringo_as_completed_next(ringo_as_completed *it, ringo_future **fut)
 {
 	if (!it || !fut)
 		return -EINVAL;
-	if (!ringo_current_task())
+	if (!ringo_task_current())
 		return -EPERM;
 	struct aio_watch *w = it->w;
 	if (w->task)
@@ -274,7 +260,7 @@ int ringo_as_completed_next(ringo_as_completed *it, ringo_future **fut)
 			return -ENOENT;
 		if (it->timed_out)
 			return -ETIMEDOUT;
-		w->task = ringo_current_task();
+		w->task = ringo_task_current();
 		int rc = ringo__task_suspend(&ac_wait, w);
 		w->task = NULL;
 		if (rc < 0 && rc != -ETIMEDOUT)

@@ -288,6 +288,331 @@ static void test_cancelling_most_timers_keeps_memory_bounded(void **state)
 	test_loop_free(loop, &ca);
 }
 
+/* ---- timer memory follows the load down ---- */
+
+static void count_fired(void *arg)
+{
+	(*(long *)arg)++;
+}
+
+static void stop_cb(void *arg)
+{
+	ringo_loop_stop(arg);
+}
+
+static long burst_n(void)
+{
+	return getenv("RINGO_UNDER_VALGRIND") ? 100000 : 1000000;
+}
+
+/* A burst of timers with random deadlines over one second, 90% of them
+ * cancelled at once, the rest run; the loop is stopped at 2 s. Returns
+ * the bytes held at the burst's peak. */
+static size_t run_burst(ringo_loop *loop, struct counting_allocator *ca, long n)
+{
+	ringo_handle *h = malloc((size_t)n * sizeof(*h));
+	assert_non_null(h);
+	long fired = 0;
+	int64_t base = ringo_loop_time_ns(loop);
+	srand(7);
+	for (long i = 0; i < n; i++) {
+		int64_t when = base + (int64_t)((double)rand() / RAND_MAX * 1e9);
+		assert_int_equal(ringo_call_at(loop, when, count_fired, &fired, &h[i]), 0);
+	}
+	size_t peak = ca->live_bytes;
+	for (long i = 0; i < n; i++)
+		if (i % 10)
+			assert_int_equal(ringo_handle_cancel(h[i]), 0);
+	ringo_call_at(loop, base + RINGO_SEC(2), stop_cb, loop, NULL);
+	assert_int_equal(ringo_loop_run_forever(loop), 0);
+	assert_int_equal(fired, (n + 9) / 10);
+	free(h);
+	return peak;
+}
+
+static void test_timer_memory_goes_back_to_idle_after_a_burst(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	/* The idle figure: a loop that has run a timer. */
+	long fired = 0;
+	ringo_call_later(loop, RINGO_MSEC(1), count_fired, &fired, NULL);
+	ringo_call_later(loop, RINGO_MSEC(2), stop_cb, loop, NULL);
+	ringo_loop_run_forever(loop);
+	size_t idle = ca.live_bytes;
+	long n = burst_n();
+	size_t peak = run_burst(loop, &ca, n);
+	/* The burst did need memory: at least 8 bytes of slot per timer. */
+	assert_true(peak > idle + (size_t)n * 8);
+	/* Gone once the timers are: the table and arrays were sized to
+	 * the peak (12.9 MB after a million) and now are back near idle. */
+	assert_true(ca.live_bytes <= idle + 64 * 1024);
+	/* And the loop still works, from small tables again. */
+	ringo_call_later(loop, RINGO_MSEC(1), stop_cb, loop, NULL);
+	ringo_loop_run_forever(loop);
+	test_loop_free(loop, &ca);
+}
+
+static void test_timer_memory_shrinks_while_other_timers_stay(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	long fired = 0;
+	ringo_call_later(loop, RINGO_MSEC(1), count_fired, &fired, NULL);
+	ringo_call_later(loop, RINGO_MSEC(2), stop_cb, loop, NULL);
+	ringo_loop_run_forever(loop);
+	size_t idle = ca.live_bytes;
+	/* A watchdog that outlives the burst (a server's idle timer, the
+	 * stack trimmer): the loop never goes timer-idle. */
+	ringo_handle watchdog;
+	ringo_call_later(loop, RINGO_SEC(3600), count_fired, &fired, &watchdog);
+	run_burst(loop, &ca, burst_n());
+	assert_true(ringo_handle_pending(watchdog));
+	assert_true(ca.live_bytes <= idle + 128 * 1024);
+	assert_int_equal(ringo_handle_cancel(watchdog), 0);
+	test_loop_free(loop, &ca);
+}
+
+static void test_steady_timers_keep_their_memory(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	/* A steady load of 64 timers alive at all times, each re-armed as it
+	 * fires: once warm, the tables neither grow nor shrink. */
+	long fired = 0;
+	for (int i = 0; i < 64; i++)
+		ringo_call_later(loop, RINGO_MSEC(i), count_fired, &fired, NULL);
+	ringo_call_later(loop, RINGO_MSEC(64), stop_cb, loop, NULL);
+	ringo_loop_run_forever(loop);
+	long allocs = 0;
+	for (int round = 0; round < 50; round++) {
+		for (int i = 0; i < 64; i++)
+			ringo_call_later(loop, RINGO_MSEC(i), count_fired, &fired, NULL);
+		ringo_call_later(loop, RINGO_MSEC(64), stop_cb, loop, NULL);
+		long before = ca.attempts;
+		ringo_loop_run_forever(loop);
+		if (round >= 10)
+			allocs += ca.attempts - before;
+	}
+	assert_int_equal(fired, 51 * 64);
+	/* The wheel moves on by 65 slots a round, reaching fresh slots until
+	 * it wraps (about 16 rounds): only those allocate, a few bytes each. */
+	assert_true(allocs < 40 * 64);
+	test_loop_free(loop, &ca);
+}
+
+static void test_handles_of_a_closed_loop_read_as_already_done(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_handle soon, later;
+	assert_int_equal(ringo_call_soon(loop, say, "x", &soon), 0);
+	assert_int_equal(ringo_call_later(loop, RINGO_SEC(10), say, "y", &later), 0);
+	assert_int_equal(ringo_loop_close(loop), 0);
+	/* Dropped by close: they will not run, and a cancel is a no-op. */
+	assert_false(ringo_handle_pending(soon));
+	assert_false(ringo_handle_pending(later));
+	assert_int_equal(ringo_handle_cancel(soon), -EALREADY);
+	assert_int_equal(ringo_handle_cancel(later), -EALREADY);
+	test_loop_free(loop, &ca);
+}
+
+/* ---- ported from CPython's test_base_events.py / test_events.py ---- */
+
+static void test_call_later_negative_delays(void **state)
+{
+	struct counting_allocator ca;
+	struct ctx c = {.loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK)};
+	ringo_loop_stop(c.loop);
+	ringo_loop_run_forever(c.loop);
+	struct tagged a = {&c, "a"}, b = {&c, "b"}, end = {&c, "end"};
+	ringo_call_later(c.loop, -1, say, &a, NULL);
+	ringo_call_later(c.loop, -2, say, &b, NULL);
+	ringo_call_later(c.loop, 0, say_stop, &end, NULL);
+	assert_int_equal(ringo_loop_run_forever(c.loop), 0);
+	/* A negative delay is a deadline in the past: the earlier runs first. */
+	assert_string_equal(c.log.buf, "b a end");
+	test_loop_free(c.loop, &ca);
+}
+
+static void test_time_and_call_at(void **state)
+{
+	struct counting_allocator ca;
+	struct ctx c = {.loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK)};
+	struct tagged end = {&c, "end"};
+	int64_t when = ringo_loop_time_ns(c.loop) + RINGO_MSEC(100);
+	ringo_call_at(c.loop, when, say_stop, &end, NULL);
+	int64_t t0 = ringo_loop_time_ns(c.loop);
+	ringo_loop_run_forever(c.loop);
+	assert_int_equal(ringo_loop_time_ns(c.loop) - t0, RINGO_MSEC(100));
+	assert_true(ringo_loop_time(c.loop) >= 0.1);
+	test_loop_free(c.loop, &ca);
+}
+
+static void test__run_once(void **state)
+{
+	/* A cancelled timer earlier than the live one does not set how long
+	 * the loop waits: virtual time jumps straight to the live one. */
+	struct counting_allocator ca;
+	struct ctx c = {.loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK)};
+	struct tagged h1 = {&c, "h1"}, h2 = {&c, "h2"};
+	ringo_handle handle;
+	ringo_call_later(c.loop, RINGO_SEC(5), say, &h1, &handle);
+	ringo_call_later(c.loop, RINGO_SEC(10), say_stop, &h2, NULL);
+	assert_int_equal(ringo_handle_cancel(handle), 0);
+	ringo_loop_run_forever(c.loop);
+	assert_string_equal(c.log.buf, "h2");
+	assert_int_equal(ringo_loop_time_ns(c.loop), RINGO_SEC(10));
+	test_loop_free(c.loop, &ca);
+}
+
+static void schedule_soon(void *arg)
+{
+	struct tagged *t = arg;
+	log_add(&t->c->log, "timer");
+	ringo_call_soon(t->c->loop, say, t + 1, &t->c->h[0]);
+	ringo_loop_stop(t->c->loop);
+}
+
+static void test__run_once_schedule_handle(void **state)
+{
+	struct counting_allocator ca;
+	struct ctx c = {.loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK)};
+	struct tagged t[2] = {{&c, "t"}, {&c, "soon"}};
+	ringo_call_later(c.loop, -RINGO_SEC(1), schedule_soon, t, NULL);
+	ringo_loop_run_forever(c.loop);
+	/* Processed, and what it scheduled waits for the next iteration. */
+	assert_string_equal(c.log.buf, "timer");
+	assert_true(ringo_handle_pending(c.h[0]));
+	ringo_loop_stop(c.loop);
+	ringo_loop_run_forever(c.loop);
+	assert_string_equal(c.log.buf, "timer soon");
+	test_loop_free(c.loop, &ca);
+}
+
+static void test_handle_cancel(void **state)
+{
+	/* HandleTests: a cancelled handle reads as such; a second cancel is a
+	 * no-op; the callback never runs. */
+	struct counting_allocator ca;
+	struct ctx c = {.loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK)};
+	struct tagged a = {&c, "a"}, b = {&c, "b"}, end = {&c, "end"};
+	ringo_handle ha, hb;
+	ringo_call_soon(c.loop, say, &a, &ha);
+	ringo_call_later(c.loop, RINGO_SEC(1), say, &b, &hb);
+	assert_true(ringo_handle_pending(ha));
+	assert_true(ringo_handle_pending(hb));
+	assert_int_equal(ringo_handle_cancel(ha), 0);
+	assert_int_equal(ringo_handle_cancel(hb), 0);
+	assert_false(ringo_handle_pending(ha));
+	assert_false(ringo_handle_pending(hb));
+	assert_int_equal(ringo_handle_cancel(ha), -EALREADY);
+	assert_int_equal(ringo_handle_cancel(hb), -EALREADY);
+	ringo_call_later(c.loop, RINGO_SEC(2), say_stop, &end, NULL);
+	ringo_loop_run_forever(c.loop);
+	assert_string_equal(c.log.buf, "end");
+	test_loop_free(c.loop, &ca);
+}
+
+/* ---- handles stay exact while the tables grow and shrink ---- */
+
+enum { T_PENDING = 1, T_FIRED, T_CANCELLED };
+
+struct model {
+	ringo_loop *loop;
+	ringo_handle *h;
+	unsigned char *st;
+	size_t n, cap;
+	size_t fired;
+};
+
+static struct model *g_model;
+
+static void model_fire(void *arg)
+{
+	struct model *m = g_model;
+	size_t i = (size_t)(uintptr_t)arg;
+	assert_int_equal(m->st[i], T_PENDING);
+	m->st[i] = T_FIRED;
+	m->fired++;
+	/* Now and then a callback cancels another pending timer. */
+	size_t j = (size_t)rand() % m->n;
+	if (i % 7 == 0 && m->st[j] == T_PENDING) {
+		assert_int_equal(ringo_handle_cancel(m->h[j]), 0);
+		m->st[j] = T_CANCELLED;
+	}
+}
+
+static void model_add(struct model *m, int64_t delay)
+{
+	size_t i = m->n++;
+	assert_true(i < m->cap);
+	assert_int_equal(ringo_call_later(m->loop, delay, model_fire, (void *)(uintptr_t)i, &m->h[i]),
+			 0);
+	m->st[i] = T_PENDING;
+}
+
+static void model_check(struct model *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		bool pending = m->st[i] == T_PENDING;
+		assert_int_equal(ringo_handle_pending(m->h[i]), pending);
+		if (!pending)
+			assert_int_equal(ringo_handle_cancel(m->h[i]), -EALREADY);
+	}
+}
+
+static void test_timer_handles_stay_exact_while_tables_grow_and_shrink(void **state)
+{
+	struct counting_allocator ca;
+	struct model m = {.loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK)};
+	bool vg = getenv("RINGO_UNDER_VALGRIND") != NULL;
+	const size_t waves[] = {50000, 10, 20000, 0, 3000, 40000, 5, 0};
+	m.cap = 0;
+	for (size_t w = 0; w < sizeof(waves) / sizeof(waves[0]); w++)
+		m.cap += (vg ? waves[w] / 10 : waves[w]) + 100;
+	m.h = calloc(m.cap, sizeof(*m.h));
+	m.st = calloc(m.cap, 1);
+	g_model = &m;
+	srand(11);
+	ringo_handle keeper;
+	/* A long timer registered mid-burst sits in a high slot: shrinking
+	 * must wait for it, and its handle must stay valid meanwhile. */
+	bool keeper_live = false;
+	for (size_t w = 0; w < sizeof(waves) / sizeof(waves[0]); w++) {
+		size_t k = vg ? waves[w] / 10 : waves[w];
+		for (size_t i = 0; i < k; i++) {
+			model_add(&m, (int64_t)(rand() % 2000) * RINGO_USEC(500));
+			if (w == 0 && i == k / 2) {
+				ringo_call_later(m.loop, RINGO_SEC(3600), model_fire, NULL, &keeper);
+				keeper_live = true;
+			}
+		}
+		/* Cancel about half of what is pending. */
+		for (size_t i = 0; i < m.n; i++)
+			if (m.st[i] == T_PENDING && rand() % 2) {
+				assert_int_equal(ringo_handle_cancel(m.h[i]), 0);
+				m.st[i] = T_CANCELLED;
+			}
+		model_check(&m);
+		/* Run half a second or a second and a half: some fire. */
+		ringo_call_later(m.loop, (w % 2 ? 3 : 1) * RINGO_MSEC(500), stop_cb, m.loop, NULL);
+		ringo_loop_run_forever(m.loop);
+		model_check(&m);
+		if (keeper_live)
+			assert_true(ringo_handle_pending(keeper));
+	}
+	assert_int_equal(ringo_handle_cancel(keeper), 0);
+	ringo_call_later(m.loop, RINGO_SEC(2), stop_cb, m.loop, NULL);
+	ringo_loop_run_forever(m.loop);
+	model_check(&m);
+	for (size_t i = 0; i < m.n; i++)
+		assert_true(m.st[i] != T_PENDING);
+	free(m.h);
+	free(m.st);
+	test_loop_free(m.loop, &ca);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -303,6 +628,19 @@ int main(void)
 		cmocka_unit_test(test_bogus_handles_are_einval),
 		cmocka_unit_test(test_many_random_timers_with_cancellation),
 		cmocka_unit_test(test_cancelling_most_timers_keeps_memory_bounded),
+		cmocka_unit_test(test_timer_memory_goes_back_to_idle_after_a_burst),
+		cmocka_unit_test(test_timer_memory_shrinks_while_other_timers_stay),
+		cmocka_unit_test(test_steady_timers_keep_their_memory),
+		cmocka_unit_test(test_handles_of_a_closed_loop_read_as_already_done),
+		cmocka_unit_test(test_call_later_negative_delays),
+		cmocka_unit_test(test_time_and_call_at),
+		cmocka_unit_test(test__run_once),
+		cmocka_unit_test(test__run_once_schedule_handle),
+		cmocka_unit_test(test_handle_cancel),
+		cmocka_unit_test(test_timer_handles_stay_exact_while_tables_grow_and_shrink),
 	};
+	/* RINGO_TEST_FILTER=pattern runs only the matching tests. */
+	if (getenv("RINGO_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("RINGO_TEST_FILTER"));
 	return cmocka_run_group_tests_name("callback", tests, NULL, NULL);
 }

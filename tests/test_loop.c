@@ -1,5 +1,6 @@
 /* The loop's lifecycle: create, run, stop, close, errors and failure paths. */
 #include <errno.h>
+#include <stdlib.h>
 #include <liburing.h>
 #include <pthread.h>
 #include <string.h>
@@ -22,18 +23,18 @@ static void test_bad_options_are_einval(void **state)
 	ringo_loop_options o;
 	ringo_loop_options_init(&o);
 	o.flags = 1u << 30;
-	assert_int_equal(ringo_loop_new(&loop, &o), -EINVAL);
+	assert_int_equal(ringo_loop_new(&o, &loop), -EINVAL);
 	assert_null(loop);
 	ringo_loop_options_init(&o);
 	o.ring_entries = 1u << 20;
-	assert_int_equal(ringo_loop_new(&loop, &o), -EINVAL);
+	assert_int_equal(ringo_loop_new(&o, &loop), -EINVAL);
 	ringo_loop_options_init(&o);
 	o.stack_size = 100;
-	assert_int_equal(ringo_loop_new(&loop, &o), -EINVAL);
+	assert_int_equal(ringo_loop_new(&o, &loop), -EINVAL);
 	ringo_allocator half = {0};
 	ringo_loop_options_init(&o);
 	o.allocator = &half;
-	assert_int_equal(ringo_loop_new(&loop, &o), -EINVAL);
+	assert_int_equal(ringo_loop_new(&o, &loop), -EINVAL);
 	assert_int_equal(ringo_loop_new(NULL, NULL), -EINVAL);
 }
 
@@ -323,7 +324,7 @@ static void test_allocation_failure_in_new_leaks_nothing(void **state)
 	ringo_loop_options_init(&o);
 	o.allocator = &ca.iface;
 	ringo_loop *loop = NULL;
-	assert_int_equal(ringo_loop_new(&loop, &o), -ENOMEM);
+	assert_int_equal(ringo_loop_new(&o, &loop), -ENOMEM);
 	assert_null(loop);
 	assert_int_equal(ca.live_blocks, 0);
 }
@@ -341,7 +342,7 @@ static int oom_scenario(long fail_at, int *ran)
 	o.allocator = &ca.iface;
 	o.flags = RINGO_LOOP_VIRTUAL_CLOCK;
 	ringo_loop *loop = NULL;
-	int err = ringo_loop_new(&loop, &o);
+	int err = ringo_loop_new(&o, &loop);
 	if (err < 0) {
 		assert_int_equal(err, -ENOMEM);
 		assert_int_equal(ca.live_blocks, 0);
@@ -393,7 +394,7 @@ static void test_ring_that_cannot_be_created_is_reported(void **state)
 	ringo_loop_options_init(&o);
 	o.allocator = &ca.iface;
 	ringo_loop *loop = NULL;
-	int err = ringo_loop_new(&loop, &o);
+	int err = ringo_loop_new(&o, &loop);
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
 	assert_int_equal(err, -EMFILE);
 	assert_null(loop);
@@ -435,8 +436,8 @@ static void test_strerror_and_version(void **state)
 	snprintf(want, sizeof(want), "%d.%d.%d", RINGO_VERSION_MAJOR, RINGO_VERSION_MINOR,
 		 RINGO_VERSION_PATCH);
 	assert_string_equal(ringo_version(), want);
-	assert_true(ringo_check_version(RINGO_VERSION_MAJOR, 0));
-	assert_false(ringo_check_version(RINGO_VERSION_MAJOR + 1, 0));
+	assert_true(ringo_version_check(RINGO_VERSION_MAJOR, 0));
+	assert_false(ringo_version_check(RINGO_VERSION_MAJOR + 1, 0));
 }
 
 static void test_null_arguments_are_einval(void **state)
@@ -449,6 +450,140 @@ static void test_null_arguments_are_einval(void **state)
 	assert_false(ringo_loop_is_closed(NULL));
 	assert_int_equal(ringo_call_soon(NULL, log_cb, NULL, NULL), -EINVAL);
 	assert_int_equal(ringo_call_later(NULL, 0, log_cb, NULL, NULL), -EINVAL);
+}
+
+/* ---- ported from CPython's test_base_events.py / test_events.py ---- */
+
+static int stops_then_sleeps(void *arg, void **result)
+{
+	ringo_loop_stop(ringo_loop_current());
+	return ringo_sleep(RINGO_MSEC(100));
+}
+
+static void test_run_until_complete_stopped(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	ringo_task *t;
+	ringo_spawn(loop, stops_then_sleeps, NULL, NULL, &t);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL), -EINTR);
+	assert_false(ringo_future_done(ringo_task_future(t)));
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL), 0);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static void test_run_until_complete_loop_orphan_future_close_loop(void **state)
+{
+	/* run_until_complete stopped early must take its done callback off
+	 * the future: a later run on another future is not stopped by it. */
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	ringo_future *f1, *f2;
+	ringo_future_new(loop, &f1);
+	ringo_future_new(loop, &f2);
+	ringo_call_soon(loop, stop_cb, loop, NULL);
+	assert_int_equal(ringo_loop_run_until_complete(loop, f1, NULL), -EINTR);
+	char buf[64];
+	assert_string_equal(ringo_future_repr(f1, buf, sizeof(buf)), "<Future pending>");
+	ringo_future_set_result(f1, NULL); /* completes with nothing attached */
+	ringo_call_later(loop, RINGO_MSEC(200), set_result_cb, f2, NULL);
+	assert_int_equal(ringo_loop_run_until_complete(loop, f2, NULL), 0);
+	assert_int_equal(ringo_loop_time_ns(loop), RINGO_MSEC(200));
+	ringo_future_release(f1);
+	ringo_future_release(f2);
+	test_loop_free(loop, &ca);
+}
+
+static int fails_at_once(void *arg, void **result)
+{
+	return -EINTR;
+}
+
+static bool func_called;
+
+static void func_stops(void *arg)
+{
+	func_called = true;
+	ringo_loop_stop(arg);
+}
+
+static void schedule_func(void *arg)
+{
+	ringo_call_soon(arg, func_stops, arg, NULL);
+}
+
+static void test_run_until_complete_baseexception(void **state)
+{
+	/* A failed run_until_complete leaves no stop behind: the next
+	 * run_forever runs until func() stops it, one iteration later. */
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_task *t;
+	ringo_spawn(loop, fails_at_once, NULL, NULL, &t);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL), -EINTR);
+	func_called = false;
+	ringo_call_soon(loop, schedule_func, loop, NULL);
+	assert_int_equal(ringo_loop_run_forever(loop), 0);
+	assert_true(func_called);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static void count_cb(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+static void test_run_once(void **state)
+{
+	/* The idiom: call_soon(loop.stop); run_forever() runs one iteration. */
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	int count = 0;
+	ringo_call_soon(loop, count_cb, &count, NULL);
+	ringo_call_soon(loop, stop_cb, loop, NULL);
+	assert_int_equal(ringo_loop_run_forever(loop), 0);
+	assert_int_equal(count, 1);
+	test_loop_free(loop, &ca);
+}
+
+static int nests(void *arg, void **result)
+{
+	ringo_loop *loop = ringo_loop_current();
+	assert_true(ringo_loop_is_running(loop));
+	ringo_future *f;
+	ringo_future_new(loop, &f);
+	int rc = ringo_loop_run_until_complete(loop, f, NULL);
+	ringo_future_release(f);
+	return rc;
+}
+
+static void test_run_until_complete_nesting(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_task *t;
+	ringo_spawn(loop, nests, NULL, NULL, &t);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL), -EBUSY);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static void test_close(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	assert_false(ringo_loop_is_closed(loop));
+	assert_int_equal(ringo_loop_close(loop), 0);
+	assert_true(ringo_loop_is_closed(loop));
+	/* More than once is fine. */
+	assert_int_equal(ringo_loop_close(loop), 0);
+	assert_int_equal(ringo_loop_close(loop), 0);
+	assert_int_equal(ringo_loop_run_forever(loop), -ESHUTDOWN);
+	ringo_future *f;
+	assert_int_equal(ringo_future_new(loop, &f), -ESHUTDOWN);
+	test_loop_free(loop, &ca);
 }
 
 int main(void)
@@ -476,6 +611,15 @@ int main(void)
 		cmocka_unit_test(test_loop_created_on_one_thread_runs_on_another_but_stays_there),
 		cmocka_unit_test(test_strerror_and_version),
 		cmocka_unit_test(test_null_arguments_are_einval),
+		cmocka_unit_test(test_run_until_complete_stopped),
+		cmocka_unit_test(test_run_until_complete_loop_orphan_future_close_loop),
+		cmocka_unit_test(test_run_until_complete_baseexception),
+		cmocka_unit_test(test_run_once),
+		cmocka_unit_test(test_run_until_complete_nesting),
+		cmocka_unit_test(test_close),
 	};
+	/* RINGO_TEST_FILTER=pattern runs only the matching tests. */
+	if (getenv("RINGO_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("RINGO_TEST_FILTER"));
 	return cmocka_run_group_tests_name("loop", tests, NULL, NULL);
 }

@@ -75,28 +75,34 @@ static int echo_client(void *arg, void **result)
 {
 	struct client *c = arg;
 	unsigned char *out = malloc(2 * MAX_MSG), *in = out + MAX_MSG;
-	int fd = ringo_dial("127.0.0.1", c->port, ringo_loop_time_ns(ringo_loop_current()) + RINGO_SEC(30));
+	int fd = ringo_tcp_connect("127.0.0.1", c->port, RINGO_SEC(30));
 	if (fd < 0) {
 		c->err = fd;
 		free(out);
 		return 0;
 	}
-	/* read_exactly keeps a partial message buffered: room for the largest. */
-	char rb[MAX_MSG];
-	ringo_stream s;
-	ringo_stream_init(&s, fd, rb, sizeof(rb), NULL, 0);
+	ringo_stream *s;
+	int err = ringo_stream_new(ringo_loop_current(), fd, NULL, &s);
+	if (err < 0) {
+		c->err = err;
+		ringo_close(fd);
+		free(out);
+		return 0;
+	}
 	for (int r = 0; r < c->rounds; r++) {
 		size_t len = 1 + xorshift(&c->seed) % MAX_MSG;
 		uint32_t seed = c->seed;
 		for (size_t i = 0; i < len; i++)
 			out[i] = (unsigned char)xorshift(&seed);
 		uint32_t sum = fnv1a(out, len);
-		int n = ringo_send_all(fd, out, len);
+		int n = ringo_stream_write(s, out, len);
+		if (n == 0)
+			n = ringo_stream_drain(s);
 		if (n < 0) {
 			c->err = n;
 			break;
 		}
-		n = ringo_stream_read_exactly(&s, in, len);
+		n = ringo_stream_read_exactly(s, in, len);
 		if (n != (int)len) {
 			if (n >= 0)
 				fprintf(stderr, "client: read %d of %zu\n", n, len);
@@ -109,7 +115,7 @@ static int echo_client(void *arg, void **result)
 		}
 		c->ok_rounds++;
 	}
-	ringo_close(fd);
+	ringo_stream_free(s);
 	free(out);
 	return 0;
 }
@@ -539,34 +545,35 @@ struct kv_client {
 static int kv_client_task(void *arg, void **result)
 {
 	struct kv_client *c = arg;
-	int fd = ringo_dial("127.0.0.1", c->port, 0);
+	int fd = ringo_tcp_connect("127.0.0.1", c->port, RINGO_FOREVER);
 	if (fd < 0) {
 		c->err = fd;
 		return 0;
 	}
-	char rb[4096];
-	ringo_stream s;
-	ringo_stream_init(&s, fd, rb, sizeof(rb), NULL, 0);
+	ringo_stream *s;
+	c->err = ringo_stream_new(ringo_loop_current(), fd, NULL, &s);
+	if (c->err < 0) {
+		ringo_close(fd);
+		return 0;
+	}
 	for (int i = 0; i < 200 && !c->err; i++) {
 		char cmd[128];
 		int n = snprintf(cmd, sizeof(cmd), "SET k%d:%d %d\r\nINCR counter\r\nDEL k%d:%d\r\n", c->id, i,
 				 i, c->id, i);
-		if (ringo_send_all(fd, cmd, (size_t)n) < 0)
+		if (ringo_stream_write(s, cmd, (size_t)n) < 0)
 			c->err = -EIO;
 		for (int r = 0; r < 3 && !c->err; r++) {
-			int len = ringo_stream_read_until(&s, "\r\n", 2);
+			char line[256];
+			int len = ringo_stream_read_until(s, "\r\n", 2, line, sizeof(line));
 			if (len <= 0) {
 				c->err = len < 0 ? len : -ENODATA;
 				break;
 			}
-			size_t avail;
-			const char *p = ringo_stream_peek(&s, &avail);
-			if (p[0] == '-')
+			if (line[0] == '-')
 				c->err = -EPROTO;
-			ringo_stream_consume(&s, (size_t)len);
 		}
 	}
-	ringo_close(fd);
+	ringo_stream_free(s);
 	return 0;
 }
 

@@ -488,8 +488,8 @@ static void test_two_loops_on_two_threads_one_receives_each_signal(void **state)
 {
 	set_default(SIGUSR1);
 	struct side a = {0}, b = {0};
-	assert_int_equal(ringo_loop_thread_start(&a.lt, NULL), 0);
-	assert_int_equal(ringo_loop_thread_start(&b.lt, NULL), 0);
+	assert_int_equal(ringo_loop_thread_start(NULL, &a.lt), 0);
+	assert_int_equal(ringo_loop_thread_start(NULL, &b.lt), 0);
 	assert_int_equal(on_side(&a, side_add), 0);
 	assert_int_equal(on_side(&b, side_add), -EBUSY);
 	assert_int_equal(kill(getpid(), SIGUSR1), 0);
@@ -505,8 +505,8 @@ static void test_two_loops_on_two_threads_one_receives_each_signal(void **state)
 	assert_int_equal(atomic_load(&a.hits), 1);
 	assert_int_equal(on_side(&b, side_remove), 0);
 	assert_int_equal(atomic_load(&a.wrong_thread) + atomic_load(&b.wrong_thread), 0);
-	assert_int_equal(ringo_loop_thread_stop(a.lt), 0);
-	assert_int_equal(ringo_loop_thread_stop(b.lt), 0);
+	assert_int_equal(ringo_loop_thread_free(a.lt), 0);
+	assert_int_equal(ringo_loop_thread_free(b.lt), 0);
 	assert_true(disposition(SIGUSR1).sa_handler == SIG_DFL);
 }
 
@@ -728,14 +728,14 @@ static void test_signal_wait_refuses_bad_sets_and_callers_outside_a_task(void **
 
 static int cancelled_first_body(void *arg, void **result)
 {
-	ringo_task_cancel(ringo_current_task(), NULL);
+	ringo_task_cancel(ringo_task_current(), NULL);
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	int rc = ringo_signal_wait(&set);
 	assert_int_equal(rc, -ECANCELED);
 	/* Taken once: the next suspension is not cancelled again. */
-	ringo_task_uncancel(ringo_current_task());
+	ringo_task_uncancel(ringo_task_current());
 	assert_int_equal(ringo_sleep(0), 0);
 	return 0;
 }

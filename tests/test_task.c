@@ -176,7 +176,7 @@ static void test_await_another_task(void **state)
 
 static int await_self(void *arg, void **result)
 {
-	*(int *)arg = ringo_await(ringo_task_future(ringo_current_task()), NULL);
+	*(int *)arg = ringo_await(ringo_task_future(ringo_task_current()), NULL);
 	return 0;
 }
 
@@ -188,7 +188,7 @@ static void test_suspending_outside_a_task_and_awaiting_self_are_errors(void **s
 	ringo_future *f;
 	ringo_future_new(loop, &f);
 	assert_int_equal(ringo_await(f, NULL), -EPERM);
-	assert_null(ringo_current_task());
+	assert_null(ringo_task_current());
 	int rc = 0;
 	ringo_task *t;
 	ringo_spawn(loop, await_self, &rc, NULL, &t);
@@ -204,7 +204,7 @@ static int stubborn(void *arg, void **result)
 	struct say_arg *a = arg;
 	a->rc = ringo_sleep(RINGO_SEC(10));
 	/* Handle the cancellation and carry on. */
-	ringo_task_uncancel(ringo_current_task());
+	ringo_task_uncancel(ringo_task_current());
 	int again = ringo_sleep(RINGO_SEC(1));
 	*result = (void *)"survived";
 	return again;
@@ -274,7 +274,7 @@ static void test_task_cancelled_before_first_step_never_runs(void **state)
 
 static int self_canceller(void *arg, void **result)
 {
-	ringo_task_cancel(ringo_current_task(), NULL);
+	ringo_task_cancel(ringo_task_current(), NULL);
 	log_add(&g_log, "still-running");
 	int rc = ringo_sleep(0);
 	log_add(&g_log, "sleep=%d", rc);
@@ -386,8 +386,8 @@ static int introspect(void *arg, void **result)
 {
 	struct intro *in = arg;
 	ringo_task *all[4];
-	in->self = ringo_current_task();
-	in->count = ringo_all_tasks(in->loop, all, 4);
+	in->self = ringo_task_current();
+	in->count = ringo_loop_tasks(in->loop, all, 4);
 	for (int i = 0; i < in->count && i < 4; i++) {
 		in->names[i] = ringo_task_name(all[i]);
 		in->states[i] = ringo_task_state(all[i]);
@@ -420,7 +420,7 @@ static void test_current_task_and_all_tasks(void **state)
 	assert_int_equal(ringo_task_set_name(me, "renamed"), 0);
 	assert_string_equal(ringo_task_name(me), "renamed");
 	ringo_loop_run_until_complete(in.loop, ringo_task_future(sleeper), NULL);
-	assert_int_equal(ringo_all_tasks(in.loop, NULL, 0), 0);
+	assert_int_equal(ringo_loop_tasks(in.loop, NULL, 0), 0);
 	ringo_task_release(sleeper);
 	ringo_task_release(me);
 	ringo_task_release(done);
@@ -440,7 +440,7 @@ static void test_dump_tasks_lists_name_state_and_wait(void **state)
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *out = open_memstream(&buf, &len);
-	ringo_dump_tasks(loop, out);
+	ringo_loop_dump_tasks(loop, out);
 	fclose(out);
 	assert_non_null(strstr(buf, "1 live task"));
 	assert_non_null(strstr(buf, "'napper' suspended"));
@@ -470,11 +470,11 @@ static void test_fire_and_forget_tasks_are_kept_alive_and_freed(void **state)
 	for (int i = 0; i < MANY_TASKS; i++)
 		assert_int_equal(ringo_spawn(loop, spawn_many_and_sleep, (void *)(intptr_t)(i % 97),
 					     NULL, NULL), 0);
-	assert_int_equal(ringo_all_tasks(loop, NULL, 0), MANY_TASKS);
+	assert_int_equal(ringo_loop_tasks(loop, NULL, 0), MANY_TASKS);
 	ringo_task *last;
 	ringo_spawn(loop, spawn_many_and_sleep, (void *)(intptr_t)200, NULL, &last);
 	ringo_loop_run_until_complete(loop, ringo_task_future(last), NULL);
-	assert_int_equal(ringo_all_tasks(loop, NULL, 0), 0);
+	assert_int_equal(ringo_loop_tasks(loop, NULL, 0), 0);
 	ringo_task_release(last);
 	test_loop_free(loop, &ca);
 }
@@ -606,7 +606,7 @@ static void test_stack_overflow_is_reported_by_task_name(void **state)
 	if (pid == 0) {
 		dup2(fds[1], 2);
 		ringo_loop *loop;
-		ringo_loop_new(&loop, NULL);
+		ringo_loop_new(NULL, &loop);
 		ringo_task_options o = {.name = "overflower"};
 		ringo_task *t;
 		ringo_spawn(loop, overflow, NULL, &o, &t);
@@ -714,7 +714,7 @@ static void test_slow_task_and_callback_are_reported_by_name(void **state)
 	o.allocator = &ca.iface;
 	o.slow_callback_ns = RINGO_MSEC(10);
 	ringo_loop *loop;
-	assert_int_equal(ringo_loop_new(&loop, &o), 0);
+	assert_int_equal(ringo_loop_new(&o, &loop), 0);
 	ringo_task_options to = {.name = "hog"};
 	ringo_task *t;
 	ringo_spawn(loop, hog, NULL, &to, &t);
@@ -728,6 +728,1349 @@ static void test_slow_task_and_callback_are_reported_by_name(void **state)
 	 * (link with -rdynamic to see names). */
 	assert_non_null(strstr(err, "ringo: callback "));
 	assert_non_null(strstr(strstr(err, "ringo: callback "), "blocked the loop for"));
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+/* ---- the task's outcome belongs to its body (asyncio: a Task does not
+ * support set_result / set_exception) ---- */
+
+static int returns_ko_later(void *arg, void **result)
+{
+	int rc = ringo_sleep(0);
+	*result = (void *)"ko";
+	return rc;
+}
+
+static void test_task_set_methods_are_refused(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_task *t;
+	assert_int_equal(ringo_spawn(loop, returns_ko_later, NULL, NULL, &t), 0);
+	ringo_future *f = ringo_task_future(t);
+	assert_int_equal(ringo_future_set_result(f, (void *)"ok"), -EPERM);
+	assert_int_equal(ringo_future_set_error(f, -EIO), -EPERM);
+	assert_false(ringo_future_done(f));
+	/* Once it runs, the same: the body still decides. */
+	ringo_loop_stop(loop);
+	ringo_loop_run_forever(loop);
+	assert_int_equal(ringo_task_state(t), RINGO_TASK_READY);
+	assert_int_equal(ringo_future_set_result(f, (void *)"ok"), -EPERM);
+	void *v = NULL;
+	assert_int_equal(ringo_loop_run_until_complete(loop, f, &v), 0);
+	assert_string_equal(v, "ko");
+	assert_int_equal(ringo_future_set_result(f, NULL), -EPERM);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static int sets_own_result(void *arg, void **result)
+{
+	int *rc = arg;
+	ringo_future *self = ringo_task_future(ringo_task_current());
+	rc[0] = ringo_future_set_result(self, (void *)"x");
+	rc[1] = ringo_future_set_error(self, -EIO);
+	*result = (void *)"body";
+	return ringo_sleep(0);
+}
+
+static void test_task_setting_its_own_result_is_refused(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	int rc[2] = {0, 0};
+	ringo_task *t;
+	ringo_spawn(loop, sets_own_result, rc, NULL, &t);
+	void *v = NULL;
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), &v), 0);
+	assert_int_equal(rc[0], -EPERM);
+	assert_int_equal(rc[1], -EPERM);
+	assert_string_equal(v, "body");
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static void test_future_cancel_on_a_task_is_task_cancel(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	struct say_arg a = {"s", RINGO_SEC(10), 0};
+	ringo_task *t;
+	ringo_spawn(loop, sayer, &a, NULL, &t);
+	ringo_loop_stop(loop);
+	ringo_loop_run_forever(loop);
+	/* True: cancellation was requested (the task is not done yet). */
+	assert_true(ringo_future_cancel(ringo_task_future(t), "via future"));
+	assert_false(ringo_future_done(ringo_task_future(t)));
+	assert_int_equal(ringo_task_cancelling(t), 1);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL),
+			 -ECANCELED);
+	assert_int_equal(a.rc, -ECANCELED);
+	assert_string_equal(ringo_future_cancel_message(ringo_task_future(t)), "via future");
+	assert_false(ringo_future_cancel(ringo_task_future(t), NULL));
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+/* ---- a cancel requested before an await reaches what is awaited
+ * (CPython bpo-34872) ---- */
+
+struct nested {
+	ringo_future *fut;     /* what the nested task awaits */
+	ringo_task *nested;
+	int rc;
+};
+
+static int await_fut_body(void *arg, void **result)
+{
+	struct nested *n = arg;
+	return ringo_await(n->fut, NULL);
+}
+
+static int cancel_self_then_await_nested(void *arg, void **result)
+{
+	struct nested *n = arg;
+	ringo_spawn(ringo_loop_current(), await_fut_body, n, NULL, &n->nested);
+	ringo_sleep(0); /* the nested task runs and blocks on fut */
+	assert_true(ringo_task_cancel(ringo_task_current(), NULL));
+	n->rc = ringo_await(ringo_task_future(n->nested), NULL);
+	return n->rc;
+}
+
+static void test_cancel_awaited_task(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	struct nested n = {0};
+	ringo_future_new(loop, &n.fut);
+	ringo_task *t;
+	ringo_spawn(loop, cancel_self_then_await_nested, &n, NULL, &t);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL),
+			 -ECANCELED);
+	assert_int_equal(n.rc, -ECANCELED);
+	assert_true(ringo_future_cancelled(ringo_task_future(t)));
+	assert_true(ringo_future_cancelled(ringo_task_future(n.nested)));
+	assert_true(ringo_future_cancelled(n.fut));
+	ringo_task_release(n.nested);
+	ringo_task_release(t);
+	ringo_future_release(n.fut);
+	test_loop_free(loop, &ca);
+}
+
+static int cancel_self_then_await_fut(void *arg, void **result)
+{
+	struct nested *n = arg;
+	ringo_task_cancel(ringo_task_current(), "mine");
+	n->rc = ringo_await(n->fut, NULL);
+	return n->rc;
+}
+
+static void test_cancel_before_await_cancels_the_awaited_future(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	struct nested n = {0};
+	ringo_future_new(loop, &n.fut);
+	ringo_task *t;
+	ringo_spawn(loop, cancel_self_then_await_fut, &n, NULL, &t);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL),
+			 -ECANCELED);
+	assert_int_equal(n.rc, -ECANCELED);
+	assert_true(ringo_future_cancelled(n.fut));
+	assert_string_equal(ringo_future_cancel_message(n.fut), "mine");
+	ringo_task_release(t);
+	ringo_future_release(n.fut);
+	test_loop_free(loop, &ca);
+}
+
+static int absorbs_cancel_returns_42(void *arg, void **result)
+{
+	*(int *)arg = ringo_sleep(RINGO_SEC(10));
+	*result = (void *)(intptr_t)42;
+	return 0;
+}
+
+struct absorb {
+	ringo_task *inner;
+	int inner_rc;
+	int rc;
+	void *value;
+};
+
+static int cancel_self_then_await_absorber(void *arg, void **result)
+{
+	struct absorb *a = arg;
+	ringo_spawn(ringo_loop_current(), absorbs_cancel_returns_42, &a->inner_rc, NULL, &a->inner);
+	ringo_sleep(0);
+	ringo_task_cancel(ringo_task_current(), NULL);
+	a->rc = ringo_await(ringo_task_future(a->inner), &a->value);
+	*result = (void *)"outer done";
+	return a->rc;
+}
+
+static void test_cancel_before_await_waits_for_a_task_that_absorbs_it(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	struct absorb a = {0};
+	ringo_task *t;
+	ringo_spawn(loop, cancel_self_then_await_absorber, &a, NULL, &t);
+	void *v = NULL;
+	/* asyncio: the cancel went to the awaited task (_must_cancel is
+	 * cleared), which swallowed it; the await returns its result. */
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), &v), 0);
+	assert_string_equal(v, "outer done");
+	assert_int_equal(a.inner_rc, -ECANCELED);
+	assert_int_equal(a.rc, 0);
+	assert_int_equal((intptr_t)a.value, 42);
+	assert_int_equal(ringo_task_cancelling(t), 1);
+	assert_int_equal(ringo_loop_time_ns(loop), 0);
+	ringo_task_release(a.inner);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+/* ---- deep chains: cancellation and wake-ups without recursion ---- */
+
+#if defined(__SANITIZE_THREAD__)
+#define DEEP 2000 /* TSan stops at 8128 fiber contexts */
+#else
+#define DEEP 100000
+#endif
+
+static size_t deep_n(void)
+{
+	/* Valgrind is ~100x slower; 5000 links still overflow a recursive
+	 * delivery on a 64 KiB stack several times over. */
+	return getenv("RINGO_UNDER_VALGRIND") ? 5000 : DEEP;
+}
+
+enum link_kind { LINK_AWAIT, LINK_GATHER };
+
+struct chain;
+struct chain_arg {
+	struct chain *c;
+	size_t i;
+};
+
+struct chain {
+	ringo_task **tasks;
+	struct chain_arg *args;
+	size_t n;
+	enum link_kind kind;
+	bool end_returns;      /* the last link returns 1 instead of sleeping */
+	size_t cancelled;      /* links whose wait returned -ECANCELED */
+};
+
+static int chain_link(void *arg, void **result)
+{
+	struct chain_arg *a = arg;
+	struct chain *c = a->c;
+	int rc;
+	void *v = NULL;
+	if (a->i + 1 == c->n) {
+		if (c->end_returns) {
+			*result = (void *)(uintptr_t)1;
+			return 0;
+		}
+		rc = ringo_sleep(RINGO_SEC(3600));
+	} else if (c->kind == LINK_AWAIT) {
+		rc = ringo_await(ringo_task_future(c->tasks[a->i + 1]), &v);
+	} else {
+		ringo_future *next = ringo_task_future(c->tasks[a->i + 1]);
+		struct ringo_gather_result out;
+		rc = ringo_gather(&next, 1, false, &out);
+		v = out.value;
+	}
+	if (rc == -ECANCELED)
+		c->cancelled++;
+	*result = (void *)((uintptr_t)v + 1);
+	return rc;
+}
+
+static void chain_build(ringo_loop *loop, struct chain *c)
+{
+	c->tasks = calloc(c->n, sizeof(*c->tasks));
+	c->args = calloc(c->n, sizeof(*c->args));
+	assert_non_null(c->tasks);
+	assert_non_null(c->args);
+	/* Spawned first, run in one batch: link i finds link i+1 spawned. */
+	for (size_t i = 0; i < c->n; i++) {
+		c->args[i] = (struct chain_arg){c, i};
+		assert_int_equal(ringo_spawn(loop, chain_link, &c->args[i], NULL, &c->tasks[i]), 0);
+	}
+}
+
+static void chain_free(struct chain *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		ringo_task_release(c->tasks[i]);
+	free(c->tasks);
+	free(c->args);
+}
+
+static int cancel_chain_head(void *arg, void **result)
+{
+	struct chain *c = arg;
+	/* From a task on the default 64 KiB stack: delivering by recursion
+	 * overflowed it at about 1,500 links. */
+	assert_true(ringo_task_cancel(c->tasks[0], "deep"));
+	return ringo_await(ringo_task_future(c->tasks[0]), NULL);
+}
+
+static void cancel_deep_chain(enum link_kind kind)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	struct chain c = {.n = deep_n(), .kind = kind};
+	chain_build(loop, &c);
+	ringo_loop_stop(loop);
+	ringo_loop_run_forever(loop); /* every link is now waiting */
+	assert_int_equal(ringo_loop_tasks(loop, NULL, 0), (int)c.n);
+	ringo_task *canceller;
+	ringo_spawn(loop, cancel_chain_head, &c, NULL, &canceller);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(canceller), NULL),
+			 -ECANCELED);
+	assert_int_equal(c.cancelled, c.n);
+	for (size_t i = 0; i < c.n; i++)
+		assert_true(ringo_future_cancelled(ringo_task_future(c.tasks[i])));
+	assert_int_equal(ringo_loop_tasks(loop, NULL, 0), 0);
+	ringo_task_release(canceller);
+	chain_free(&c);
+	test_loop_free(loop, &ca);
+}
+
+static void test_deep_await_chain_cancels_without_recursion(void **state)
+{
+	cancel_deep_chain(LINK_AWAIT);
+}
+
+static void test_deep_gather_nesting_cancels_without_recursion(void **state)
+{
+	cancel_deep_chain(LINK_GATHER);
+}
+
+static void test_deep_await_chain_completes_through_wake_ups(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	struct chain c = {.n = deep_n(), .kind = LINK_AWAIT, .end_returns = true};
+	chain_build(loop, &c);
+	void *v = NULL;
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(c.tasks[0]), &v),
+			 0);
+	/* Each link adds one to what it awaited. */
+	assert_int_equal((uintptr_t)v, c.n);
+	assert_int_equal(c.cancelled, 0);
+	chain_free(&c);
+	test_loop_free(loop, &ca);
+}
+
+struct pair {
+	ringo_task *other;
+};
+
+static int await_other(void *arg, void **result)
+{
+	struct pair *p = arg;
+	return ringo_await(ringo_task_future(p->other), NULL);
+}
+
+static void test_cancelling_tasks_that_await_each_other_returns(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	struct pair pa, pb;
+	ringo_task *a, *b;
+	ringo_spawn(loop, await_other, &pa, NULL, &a);
+	ringo_spawn(loop, await_other, &pb, NULL, &b);
+	pa.other = b;
+	pb.other = a;
+	ringo_loop_stop(loop);
+	ringo_loop_run_forever(loop); /* a awaits b, b awaits a: a deadlock */
+	/* The cancellation goes a -> b -> a: each is interrupted once, the
+	 * second request on a is counted, and the call returns (asyncio
+	 * recurses until RecursionError). */
+	assert_true(ringo_task_cancel(a, NULL));
+	assert_int_equal(ringo_task_cancelling(a), 2);
+	assert_int_equal(ringo_task_cancelling(b), 1);
+	assert_int_equal(ringo_task_state(a), RINGO_TASK_SUSPENDED);
+	assert_int_equal(ringo_task_state(b), RINGO_TASK_SUSPENDED);
+	/* Still deadlocked, as the program made them; close abandons them. */
+	assert_int_equal(ringo_loop_close(loop), 0);
+	assert_true(ringo_future_cancelled(ringo_task_future(a)));
+	ringo_task_release(a);
+	ringo_task_release(b);
+	test_loop_free(loop, &ca);
+}
+
+static void test_null_task_and_future_arguments(void **state)
+{
+	ringo_task_ref(NULL);
+	ringo_task_release(NULL);
+	ringo_future_ref(NULL);
+	ringo_future_release(NULL);
+	assert_false(ringo_task_cancel(NULL, NULL));
+	assert_false(ringo_future_cancel(NULL, NULL));
+	assert_int_equal(ringo_task_cancelling(NULL), -EINVAL);
+	assert_int_equal(ringo_task_uncancel(NULL), -EINVAL);
+	assert_null(ringo_task_name(NULL));
+	assert_int_equal(ringo_task_set_name(NULL, "x"), -EINVAL);
+	assert_null(ringo_task_future(NULL));
+	assert_null(ringo_future_task(NULL));
+	assert_int_equal(ringo_await(NULL, NULL), -EINVAL);
+	assert_int_equal(ringo_loop_tasks(NULL, NULL, 0), -EINVAL);
+	assert_int_equal(ringo_spawn(NULL, returns_ko_later, NULL, NULL, NULL), -EINVAL);
+	assert_int_equal(ringo_run(NULL, NULL, NULL, NULL), -EINVAL);
+	ringo_loop_dump_tasks(NULL, stderr);
+}
+
+/* ---- ported from CPython's Lib/test/test_asyncio/test_tasks.py ---- */
+
+static int returns_ok(void *arg, void **result)
+{
+	*result = (void *)"ok";
+	return 0;
+}
+
+static void test_task_class(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_task *t;
+	ringo_spawn(loop, returns_ok, NULL, NULL, &t);
+	void *v = NULL;
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), &v), 0);
+	assert_true(ringo_future_done(ringo_task_future(t)));
+	assert_string_equal(v, "ok");
+	assert_ptr_equal(ringo_future_loop(ringo_task_future(t)), loop);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static void test_task_cancel_message_getter(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_task *t;
+	ringo_spawn(loop, returns_ok, NULL, NULL, &t);
+	assert_null(ringo_future_cancel_message(ringo_task_future(t)));
+	assert_true(ringo_task_cancel(t, "my message"));
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL),
+			 -ECANCELED);
+	assert_string_equal(ringo_future_cancel_message(ringo_task_future(t)), "my message");
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static int await_other_loop(void *arg, void **result)
+{
+	return ringo_await(arg, NULL);
+}
+
+static void test_other_loop_future(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_loop *other;
+	assert_int_equal(ringo_loop_new(NULL, &other), 0);
+	ringo_future *f;
+	ringo_future_new(other, &f);
+	ringo_task *t;
+	ringo_spawn(loop, await_other_loop, f, NULL, &t);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL), -EINVAL);
+	ringo_future_release(f);
+	ringo_task_release(t);
+	assert_int_equal(ringo_loop_free(other), 0);
+	test_loop_free(loop, &ca);
+}
+
+static int awaits_itself(void *arg, void **result)
+{
+	return ringo_await(ringo_task_future(ringo_task_current()), NULL);
+}
+
+static void test_task_awaits_on_itself(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_task *t;
+	ringo_spawn(loop, awaits_itself, NULL, NULL, &t);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL), -EDEADLK);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static void test_task_repr_autogenerated(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_task *t1, *t2;
+	ringo_spawn(loop, returns_ok, NULL, NULL, &t1);
+	ringo_spawn(loop, returns_ok, NULL, NULL, &t2);
+	const char *n1 = ringo_task_name(t1), *n2 = ringo_task_name(t2);
+	assert_int_equal(strncmp(n1, "task-", 5), 0);
+	assert_int_equal(strncmp(n2, "task-", 5), 0);
+	/* Default names have monotonically increasing numbers. */
+	assert_true(atol(n1 + 5) < atol(n2 + 5));
+	char buf[128];
+	snprintf(buf, sizeof(buf), "<Task '%s' pending>", n1);
+	char repr[128];
+	assert_string_equal(ringo_future_repr(ringo_task_future(t1), repr, sizeof(repr)), buf);
+	ringo_loop_run_until_complete(loop, ringo_task_future(t2), NULL);
+	ringo_task_release(t1);
+	ringo_task_release(t2);
+	test_loop_free(loop, &ca);
+}
+
+static int returns_n(void *arg, void **result)
+{
+	*result = arg;
+	return 0;
+}
+
+static int task_basics_outer(void *arg, void **result)
+{
+	ringo_task *t1, *t2;
+	ringo_spawn(ringo_loop_current(), returns_n, (void *)(intptr_t)42, NULL, &t1);
+	ringo_spawn(ringo_loop_current(), returns_n, (void *)(intptr_t)1000, NULL, &t2);
+	void *a = NULL, *b = NULL;
+	int rc = ringo_await(ringo_task_future(t1), &a);
+	if (rc == 0)
+		rc = ringo_await(ringo_task_future(t2), &b);
+	ringo_task_release(t1);
+	ringo_task_release(t2);
+	*result = (void *)((intptr_t)a + (intptr_t)b);
+	return rc;
+}
+
+static void test_task_basics(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_task *t;
+	ringo_spawn(loop, task_basics_outer, NULL, NULL, &t);
+	void *v = NULL;
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), &v), 0);
+	assert_int_equal((intptr_t)v, 1042);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static int sleeps_10s(void *arg, void **result)
+{
+	return ringo_sleep(RINGO_SEC(10));
+}
+
+static void test_cancelling(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	ringo_task *t;
+	ringo_spawn(loop, sleeps_10s, NULL, NULL, &t);
+	assert_int_equal(ringo_task_cancelling(t), 0);
+	assert_true(ringo_task_cancel(t, NULL));
+	assert_int_equal(ringo_task_cancelling(t), 1);
+	assert_true(ringo_task_cancel(t, NULL)); /* counted again */
+	assert_int_equal(ringo_task_cancelling(t), 2);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL),
+			 -ECANCELED);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static int uncancels_once(void *arg, void **result)
+{
+	if (ringo_sleep(RINGO_SEC(10)) == -ECANCELED)
+		ringo_task_uncancel(ringo_task_current());
+	return ringo_sleep(RINGO_SEC(10));
+}
+
+static void run_for(ringo_loop *loop, int64_t ns)
+{
+	ringo_task *t;
+	ringo_spawn(loop, spawn_many_and_sleep, (void *)(intptr_t)(ns / RINGO_MSEC(1)), NULL, &t);
+	ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL);
+	ringo_task_release(t);
+}
+
+static void test_uncancel_basic(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	ringo_task *t;
+	ringo_spawn(loop, uncancels_once, NULL, NULL, &t);
+	run_for(loop, RINGO_MSEC(10));
+	assert_true(ringo_task_cancel(t, NULL)); /* cancel the first sleep */
+	assert_int_equal(ringo_task_cancelling(t), 1);
+	assert_false(ringo_future_cancelled(ringo_task_future(t)));
+	run_for(loop, RINGO_MSEC(10));
+	assert_int_equal(ringo_task_cancelling(t), 0); /* after uncancel */
+	assert_true(ringo_task_cancel(t, NULL)); /* cancel the second sleep */
+	assert_int_equal(ringo_task_cancelling(t), 1);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL),
+			 -ECANCELED);
+	assert_true(ringo_future_cancelled(ringo_task_future(t)));
+	/* uncancel no longer matters once the task is done. */
+	ringo_task_uncancel(t);
+	assert_true(ringo_future_cancelled(ringo_task_future(t)));
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+struct structured {
+	int64_t sleep, timeout;
+	bool timed_out, block_finished, outer_reached;
+};
+
+static void structured_on_timeout(void *arg)
+{
+	struct structured *s = ((void **)arg)[0];
+	s->timed_out = true;
+	ringo_task_cancel(((void **)arg)[1], NULL);
+}
+
+static int make_request_with_timeout(void *arg, void **result)
+{
+	struct structured *s = arg;
+	void *cb_arg[2] = {s, ringo_task_current()};
+	ringo_handle h;
+	ringo_call_later(ringo_loop_current(), s->timeout, structured_on_timeout, cb_arg, &h);
+	/* The structured block affected by the timeout. */
+	int rc = ringo_sleep(s->sleep);
+	if (rc == 0)
+		s->block_finished = true;
+	/* "finally": unschedule the stimulus, take our cancel back, and only
+	 * if that brings the count to 0 turn the cancellation into a timeout. */
+	ringo_handle_cancel(h);
+	if (s->timed_out && ringo_task_uncancel(ringo_task_current()) == 0 && rc == -ECANCELED)
+		rc = -ETIMEDOUT;
+	assert_true(rc == 0 || rc == -ETIMEDOUT);
+	s->outer_reached = true;
+	return ringo_sleep(0);
+}
+
+static void test_uncancel_structured_blocks(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	struct structured s1 = {.sleep = RINGO_SEC(10), .timeout = RINGO_MSEC(100)};
+	struct structured s2 = {.sleep = 0, .timeout = RINGO_SEC(10)};
+	ringo_task *t1, *t2;
+	ringo_spawn(loop, make_request_with_timeout, &s1, NULL, &t1);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t1), NULL), 0);
+	assert_true(s1.timed_out);
+	assert_false(s1.block_finished);
+	assert_true(s1.outer_reached);
+	assert_int_equal(ringo_task_cancelling(t1), 0);
+	ringo_spawn(loop, make_request_with_timeout, &s2, NULL, &t2);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t2), NULL), 0);
+	assert_false(s2.timed_out);
+	assert_true(s2.block_finished);
+	assert_true(s2.outer_reached);
+	assert_int_equal(ringo_task_cancelling(t2), 0);
+	ringo_task_release(t1);
+	ringo_task_release(t2);
+	test_loop_free(loop, &ca);
+}
+
+static int await_then_42(void *arg, void **result)
+{
+	int rc = ringo_await(arg, NULL);
+	*result = (void *)(intptr_t)42;
+	return rc;
+}
+
+static void test_uncancel_resets_must_cancel(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_future *f;
+	ringo_future_new(loop, &f);
+	ringo_task *t;
+	ringo_spawn(loop, await_then_42, f, NULL, &t);
+	ringo_loop_stop(loop);
+	ringo_loop_run_forever(loop); /* the task waits for f */
+	ringo_future_set_result(f, NULL); /* runnable */
+	assert_true(ringo_task_cancel(t, NULL));
+	assert_int_equal(ringo_task_cancelling(t), 1);
+	assert_int_equal(ringo_task_uncancel(t), 0); /* undone before it ran */
+	void *v = NULL;
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), &v), 0);
+	assert_int_equal((intptr_t)v, 42);
+	ringo_future_release(f);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static void cancel_task_soon(void *arg)
+{
+	ringo_task_cancel(arg, NULL);
+}
+
+static void test_cancel(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	ringo_task *t;
+	ringo_spawn(loop, sleeps_10s, NULL, NULL, &t);
+	ringo_call_soon(loop, cancel_task_soon, t, NULL);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL),
+			 -ECANCELED);
+	assert_true(ringo_future_done(ringo_task_future(t)));
+	assert_true(ringo_future_cancelled(ringo_task_future(t)));
+	assert_false(ringo_task_cancel(t, NULL));
+	assert_int_equal(ringo_loop_time_ns(loop), 0);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+struct msg_case {
+	const char *msg;
+	bool before_start;
+	bool use_error;     /* read it with ringo_future_error, else result */
+	int rc;
+	const char *seen;
+};
+
+static int cancel_then_wait(void *arg, void **result)
+{
+	struct msg_case *m = arg;
+	ringo_task *t;
+	ringo_spawn(ringo_loop_current(), sleeps_10s, NULL, NULL, &t);
+	if (!m->before_start)
+		ringo_sleep(0);
+	ringo_task_cancel(t, m->msg);
+	ringo_future *f = ringo_task_future(t);
+	assert_int_equal(ringo_wait(&f, 1, RINGO_ALL_COMPLETED, RINGO_FOREVER, NULL), 1);
+	m->rc = m->use_error ? ringo_future_error(f) : ringo_future_result(f, NULL);
+	m->seen = ringo_future_cancel_message(f);
+	ringo_task_release(t);
+	return m->rc;
+}
+
+static void check_cancel_message(bool before_start, bool use_error)
+{
+	const char *msgs[] = {NULL, "my message"};
+	for (int i = 0; i < 2; i++) {
+		struct counting_allocator ca;
+		ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+		struct msg_case m = {.msg = msgs[i], .before_start = before_start, .use_error = use_error};
+		ringo_task *t;
+		ringo_spawn(loop, cancel_then_wait, &m, NULL, &t);
+		assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL),
+				 -ECANCELED);
+		assert_int_equal(m.rc, -ECANCELED);
+		if (msgs[i])
+			assert_string_equal(m.seen, msgs[i]);
+		else
+			assert_null(m.seen);
+		ringo_task_release(t);
+		test_loop_free(loop, &ca);
+	}
+}
+
+static void test_cancel_with_message_then_future_result(void **state)
+{
+	check_cancel_message(false, false);
+}
+
+static void test_cancel_with_message_then_future_exception(void **state)
+{
+	check_cancel_message(false, true);
+}
+
+static void test_cancel_with_message_before_starting_task(void **state)
+{
+	check_cancel_message(true, true);
+}
+
+static int sleeps_0_twice(void *arg, void **result)
+{
+	int rc = ringo_sleep(0);
+	if (rc == 0)
+		rc = ringo_sleep(0);
+	*result = (void *)(intptr_t)12;
+	return rc;
+}
+
+static void test_cancel_yield(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_task *t;
+	ringo_spawn(loop, sleeps_0_twice, NULL, NULL, &t);
+	ringo_loop_stop(loop);
+	ringo_loop_run_forever(loop); /* start it */
+	ringo_task_cancel(t, NULL);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL),
+			 -ECANCELED);
+	assert_true(ringo_future_cancelled(ringo_task_future(t)));
+	assert_false(ringo_task_cancel(t, NULL));
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static void test_cancel_inner_future(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_future *f;
+	ringo_future_new(loop, &f);
+	ringo_task *t;
+	ringo_spawn(loop, await_then_42, f, NULL, &t);
+	ringo_loop_stop(loop);
+	ringo_loop_run_forever(loop);
+	ringo_future_cancel(f, NULL);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL),
+			 -ECANCELED);
+	assert_true(ringo_future_cancelled(f));
+	assert_true(ringo_future_cancelled(ringo_task_future(t)));
+	ringo_future_release(f);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static void test_cancel_both_task_and_inner_future(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_future *f;
+	ringo_future_new(loop, &f);
+	ringo_task *t;
+	ringo_spawn(loop, await_then_42, f, NULL, &t);
+	ringo_loop_stop(loop);
+	ringo_loop_run_forever(loop);
+	ringo_future_cancel(f, NULL);
+	ringo_task_cancel(t, NULL);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL),
+			 -ECANCELED);
+	assert_true(ringo_future_done(ringo_task_future(t)));
+	assert_true(ringo_future_cancelled(f));
+	assert_true(ringo_future_cancelled(ringo_task_future(t)));
+	ringo_future_release(f);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+struct three_futs {
+	ringo_future *f[3];
+	bool ignore;         /* test_cancel_task_ignoring, else catching */
+};
+
+static int catch_on_second(void *arg, void **result)
+{
+	struct three_futs *tf = arg;
+	ringo_await(tf->f[0], NULL);
+	if (ringo_await(tf->f[1], NULL) == -ECANCELED && !tf->ignore) {
+		*result = (void *)(intptr_t)42;
+		return 0;
+	}
+	return ringo_await(tf->f[2], result);
+}
+
+static void cancel_on_second_future(bool ignore)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	struct three_futs tf = {.ignore = ignore};
+	for (int i = 0; i < 3; i++)
+		ringo_future_new(loop, &tf.f[i]);
+	ringo_task *t;
+	ringo_spawn(loop, catch_on_second, &tf, NULL, &t);
+	ringo_loop_stop(loop);
+	ringo_loop_run_forever(loop);
+	ringo_future_set_result(tf.f[0], NULL);
+	ringo_loop_stop(loop);
+	ringo_loop_run_forever(loop); /* now waiting on f[1] */
+	ringo_task_cancel(t, NULL);
+	assert_true(ringo_future_cancelled(tf.f[1])); /* at once */
+	if (ignore) {
+		ringo_loop_stop(loop);
+		ringo_loop_run_forever(loop); /* now waiting on f[2] */
+		ringo_future_set_result(tf.f[2], (void *)(intptr_t)42);
+	}
+	void *v = NULL;
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), &v), 0);
+	assert_int_equal((intptr_t)v, 42);
+	assert_false(ringo_future_cancelled(ringo_task_future(t)));
+	assert_false(ringo_future_cancelled(tf.f[2]));
+	for (int i = 0; i < 3; i++) {
+		if (!ringo_future_done(tf.f[i]))
+			ringo_future_cancel(tf.f[i], NULL);
+		ringo_future_release(tf.f[i]);
+	}
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static void test_cancel_task_catching(void **state)
+{
+	cancel_on_second_future(false);
+}
+
+static void test_cancel_task_ignoring(void **state)
+{
+	cancel_on_second_future(true);
+}
+
+static int cancels_itself_then_sleeps(void *arg, void **result)
+{
+	ringo_task_cancel(ringo_task_current(), NULL);
+	int rc = ringo_sleep(RINGO_SEC(100)); /* cancelled at once */
+	*result = (void *)(intptr_t)12;
+	return rc;
+}
+
+static void test_cancel_current_task(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	ringo_task *t;
+	ringo_spawn(loop, cancels_itself_then_sleeps, NULL, NULL, &t);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL),
+			 -ECANCELED);
+	assert_true(ringo_future_cancelled(ringo_task_future(t)));
+	assert_int_equal(ringo_loop_time_ns(loop), 0);
+	assert_false(ringo_task_cancel(t, NULL));
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static int cancels_itself_then_returns(void *arg, void **result)
+{
+	ringo_task_cancel(ringo_task_current(), NULL);
+	*result = (void *)(intptr_t)12;
+	return 0;
+}
+
+static void test_cancel_at_end(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_task *t;
+	ringo_spawn(loop, cancels_itself_then_returns, NULL, NULL, &t);
+	/* A cancellation still pending when the body returns wins. */
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL),
+			 -ECANCELED);
+	assert_true(ringo_future_cancelled(ringo_task_future(t)));
+	assert_false(ringo_task_cancel(t, NULL));
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static int counts_to_ten(void *arg, void **result)
+{
+	int *x = arg;
+	while (*x < 10) {
+		int rc = ringo_sleep(RINGO_MSEC(100));
+		if (rc < 0)
+			return rc;
+		if (++*x == 2)
+			ringo_loop_stop(ringo_loop_current());
+	}
+	return 0;
+}
+
+static void test_stop_while_run_in_complete(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	int x = 0;
+	ringo_task *t;
+	ringo_spawn(loop, counts_to_ten, &x, NULL, &t);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL), -EINTR);
+	assert_false(ringo_future_done(ringo_task_future(t)));
+	assert_int_equal(x, 2);
+	assert_int_equal(ringo_loop_time_ns(loop), RINGO_MSEC(200));
+	ringo_task_cancel(t, NULL);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL),
+			 -ECANCELED);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static int sleeper_twice(void *arg, void **result)
+{
+	int rc = ringo_sleep(RINGO_MSEC(50));
+	if (rc == 0)
+		rc = ringo_sleep(RINGO_MSEC(50));
+	*result = arg;
+	return rc;
+}
+
+static void test_sleep(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	ringo_task *t;
+	ringo_spawn(loop, sleeper_twice, "yeah", NULL, &t);
+	void *v = NULL;
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), &v), 0);
+	assert_string_equal(v, "yeah");
+	assert_int_equal(ringo_loop_time_ns(loop), RINGO_MSEC(100));
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static void test_sleep_cancel(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	ringo_task *t;
+	ringo_spawn(loop, sleeps_10s, NULL, NULL, &t);
+	ringo_loop_stop(loop);
+	ringo_loop_run_forever(loop);
+	assert_int_equal(loop->timers.live, 1); /* the sleep's timer */
+	ringo_task_cancel(t, NULL);
+	assert_int_equal(loop->timers.live, 0); /* cancelled with it */
+	ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static int sleeps_5000s(void *arg, void **result)
+{
+	return ringo_sleep(RINGO_SEC(5000));
+}
+
+static int cancel_sleeping_task(void *arg, void **result)
+{
+	ringo_task *sleeper;
+	ringo_spawn(ringo_loop_current(), sleeps_5000s, NULL, NULL, &sleeper);
+	ringo_call_later(ringo_loop_current(), RINGO_MSEC(100), cancel_task_soon, sleeper, NULL);
+	int rc = ringo_await(ringo_task_future(sleeper), NULL);
+	ringo_task_release(sleeper);
+	*result = rc == -ECANCELED ? (void *)"cancelled" : (void *)"slept in";
+	return 0;
+}
+
+static void test_task_cancel_sleeping_task(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	ringo_task *t;
+	ringo_spawn(loop, cancel_sleeping_task, NULL, NULL, &t);
+	void *v = NULL;
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), &v), 0);
+	assert_string_equal(v, "cancelled");
+	assert_int_equal(ringo_loop_time_ns(loop), RINGO_MSEC(100));
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static void test_task_cancel_waiter_future(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_future *f;
+	ringo_future_new(loop, &f);
+	ringo_task *t;
+	ringo_spawn(loop, await_then_42, f, NULL, &t);
+	ringo_loop_stop(loop);
+	ringo_loop_run_forever(loop);
+	ringo_task_cancel(t, NULL);
+	ringo_loop_stop(loop);
+	ringo_loop_run_forever(loop);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL),
+			 -ECANCELED);
+	assert_true(ringo_future_cancelled(f));
+	ringo_future_release(f);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static int fails_when_cancelled(void *arg, void **result)
+{
+	int rc = ringo_sleep(RINGO_SEC(10));
+	return rc == -ECANCELED ? -EPIPE : rc; /* "raise base_exc" */
+}
+
+static void test_baseexception_during_cancel(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	ringo_task *t;
+	ringo_spawn(loop, fails_when_cancelled, NULL, NULL, &t);
+	ringo_loop_stop(loop);
+	ringo_loop_run_forever(loop);
+	ringo_task_cancel(t, NULL);
+	assert_false(ringo_future_done(ringo_task_future(t)));
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL), -EPIPE);
+	assert_false(ringo_future_cancelled(ringo_task_future(t)));
+	assert_int_equal(ringo_future_error(ringo_task_future(t)), -EPIPE);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static int returns_a_future(void *arg, void **result)
+{
+	*result = arg; /* a value like any other: not awaited */
+	return 0;
+}
+
+static int sets_it(void *arg, void **result)
+{
+	return ringo_future_set_result(arg, (void *)"test");
+}
+
+static void test_coroutine_non_gen_function_return_future(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_future *f;
+	ringo_future_new(loop, &f);
+	ringo_task *t1, *t2;
+	ringo_spawn(loop, returns_a_future, f, NULL, &t1);
+	ringo_spawn(loop, sets_it, f, NULL, &t2);
+	void *v = NULL;
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t1), &v), 0);
+	assert_ptr_equal(v, f);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t2), NULL), 0);
+	ringo_future_release(f);
+	ringo_task_release(t1);
+	ringo_task_release(t2);
+	test_loop_free(loop, &ca);
+}
+
+static int checks_current(void *arg, void **result)
+{
+	assert_ptr_equal(ringo_task_current(), *(ringo_task **)arg);
+	return 0;
+}
+
+static void test_current_task(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	assert_null(ringo_task_current());
+	ringo_task *t;
+	ringo_spawn(loop, checks_current, &t, NULL, &t);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL), 0);
+	assert_null(ringo_task_current());
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+struct interleave {
+	ringo_future *f1, *f2;
+	ringo_task *t1, *t2;
+};
+
+static int coro1(void *arg, void **result)
+{
+	struct interleave *in = arg;
+	assert_ptr_equal(ringo_task_current(), in->t1);
+	ringo_await(in->f1, NULL);
+	assert_ptr_equal(ringo_task_current(), in->t1);
+	return ringo_future_set_result(in->f2, NULL);
+}
+
+static int coro2(void *arg, void **result)
+{
+	struct interleave *in = arg;
+	assert_ptr_equal(ringo_task_current(), in->t2);
+	ringo_future_set_result(in->f1, NULL);
+	ringo_await(in->f2, NULL);
+	assert_ptr_equal(ringo_task_current(), in->t2);
+	return 0;
+}
+
+static void test_current_task_with_interleaving_tasks(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	struct interleave in;
+	ringo_future_new(loop, &in.f1);
+	ringo_future_new(loop, &in.f2);
+	ringo_spawn(loop, coro1, &in, NULL, &in.t1);
+	ringo_spawn(loop, coro2, &in, NULL, &in.t2);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(in.t1), NULL), 0);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(in.t2), NULL), 0);
+	assert_null(ringo_task_current());
+	ringo_future_release(in.f1);
+	ringo_future_release(in.f2);
+	ringo_task_release(in.t1);
+	ringo_task_release(in.t2);
+	test_loop_free(loop, &ca);
+}
+
+struct proof {
+	ringo_future *waiter;
+	int proof;
+};
+
+/* A plain function called by the task: with stackful tasks, "await
+ * inner()" is just a call. */
+static int inner_awaits_waiter(struct proof *p)
+{
+	int rc = ringo_await(p->waiter, NULL);
+	if (rc == -ECANCELED)
+		p->proof += 1;
+	return rc;
+}
+
+static int outer_calls_inner(void *arg, void **result)
+{
+	struct proof *p = arg;
+	if (inner_awaits_waiter(p) == -ECANCELED)
+		p->proof += 100; /* expect this path */
+	else
+		p->proof += 10;
+	return 0;
+}
+
+static void test_yield_future_passes_cancel(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	struct proof p = {0};
+	ringo_future_new(loop, &p.waiter);
+	ringo_task *t;
+	ringo_spawn(loop, outer_calls_inner, &p, NULL, &t);
+	ringo_loop_stop(loop);
+	ringo_loop_run_forever(loop);
+	ringo_task_cancel(t, NULL);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL), 0);
+	assert_int_equal(p.proof, 101);
+	assert_true(ringo_future_cancelled(p.waiter));
+	ringo_future_release(p.waiter);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static int inner_task(void *arg, void **result)
+{
+	struct proof *p = arg;
+	ringo_await(p->waiter, NULL);
+	p->proof += 1;
+	return 0;
+}
+
+static int outer_waits(void *arg, void **result)
+{
+	struct proof *p = arg;
+	ringo_task *in;
+	ringo_spawn(ringo_loop_current(), inner_task, p, NULL, &in);
+	ringo_future *f = ringo_task_future(in);
+	int rc = ringo_wait(&f, 1, RINGO_ALL_COMPLETED, RINGO_FOREVER, NULL);
+	ringo_task_release(in);
+	if (rc < 0)
+		return rc;
+	p->proof += 100;
+	return 0;
+}
+
+static void test_yield_wait_does_not_shield_cancel(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	struct proof p = {0};
+	ringo_future_new(loop, &p.waiter);
+	ringo_task *t;
+	ringo_spawn(loop, outer_waits, &p, NULL, &t);
+	ringo_loop_stop(loop);
+	ringo_loop_run_forever(loop);
+	ringo_task_cancel(t, NULL);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL),
+			 -ECANCELED);
+	/* wait returned early and left inner running. */
+	ringo_future_set_result(p.waiter, NULL);
+	ringo_loop_stop(loop);
+	ringo_loop_run_forever(loop);
+	assert_int_equal(p.proof, 1);
+	ringo_future_release(p.waiter);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static int returns_1(void *arg, void **result)
+{
+	*result = (void *)(intptr_t)1;
+	return 0;
+}
+
+static int bare_create_task(void *arg, void **result)
+{
+	ringo_task_options o = {.name = "No-op"};
+	ringo_task *t;
+	assert_int_equal(ringo_spawn(ringo_loop_current(), returns_1, NULL, &o, &t), 0);
+	assert_string_equal(ringo_task_name(t), "No-op");
+	void *v = NULL;
+	int rc = ringo_await(ringo_task_future(t), &v);
+	assert_int_equal((intptr_t)v, 1);
+	ringo_task_release(t);
+	return rc;
+}
+
+static void test_bare_create_task(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_task *t;
+	ringo_spawn(loop, bare_create_task, NULL, NULL, &t);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL), 0);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static void inc_result(void *arg)
+{
+	*(int *)arg += 1;
+}
+
+static int sleep_zero_lets_callbacks_run(void *arg, void **result)
+{
+	int *r = arg;
+	ringo_call_soon(ringo_loop_current(), inc_result, r, NULL);
+	assert_int_equal(*r, 0);
+	int rc = ringo_sleep(0);
+	assert_int_equal(*r, 1); /* inc'ed by call_soon */
+	*r += 10;
+	return rc;
+}
+
+static void test_sleep_zero(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	int r = 0;
+	ringo_task *t;
+	ringo_spawn(loop, sleep_zero_lets_callbacks_run, &r, NULL, &t);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL), 0);
+	assert_int_equal(r, 11);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static void cancel_with_msg_soon(void *arg)
+{
+	ringo_task_cancel(arg, "msg");
+}
+
+static int awaits_inner_cancelled_with_msg(void *arg, void **result)
+{
+	ringo_task *inner;
+	ringo_spawn(ringo_loop_current(), sleeps_10s, NULL, NULL, &inner);
+	ringo_call_soon(ringo_loop_current(), cancel_with_msg_soon, inner, NULL);
+	int rc = ringo_await(ringo_task_future(inner), NULL);
+	ringo_task_release(inner);
+	return rc; /* lets the inner task's cancellation through */
+}
+
+static void test_cancellation_exception_context(void **state)
+{
+	/* asyncio: the CancelledError raised by awaiting a task cancelled
+	 * with 'msg' carries 'msg'; a task that lets it through ends
+	 * cancelled with it. */
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	ringo_task *t;
+	ringo_spawn(loop, awaits_inner_cancelled_with_msg, NULL, NULL, &t);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL),
+			 -ECANCELED);
+	assert_string_equal(ringo_future_cancel_message(ringo_task_future(t)), "msg");
 	ringo_task_release(t);
 	test_loop_free(loop, &ca);
 }
@@ -760,6 +2103,55 @@ int main(void)
 		cmocka_unit_test(test_spawn_allocation_failure),
 		cmocka_unit_test(test_slow_task_and_callback_are_reported_by_name),
 		cmocka_unit_test(test_idle_stacks_give_memory_back_later),
+		cmocka_unit_test(test_task_set_methods_are_refused),
+		cmocka_unit_test(test_task_setting_its_own_result_is_refused),
+		cmocka_unit_test(test_future_cancel_on_a_task_is_task_cancel),
+		cmocka_unit_test(test_cancel_awaited_task),
+		cmocka_unit_test(test_cancel_before_await_cancels_the_awaited_future),
+		cmocka_unit_test(test_cancel_before_await_waits_for_a_task_that_absorbs_it),
+		cmocka_unit_test(test_deep_await_chain_cancels_without_recursion),
+		cmocka_unit_test(test_deep_gather_nesting_cancels_without_recursion),
+		cmocka_unit_test(test_deep_await_chain_completes_through_wake_ups),
+		cmocka_unit_test(test_cancelling_tasks_that_await_each_other_returns),
+		cmocka_unit_test(test_null_task_and_future_arguments),
+		cmocka_unit_test(test_task_class),
+		cmocka_unit_test(test_task_cancel_message_getter),
+		cmocka_unit_test(test_other_loop_future),
+		cmocka_unit_test(test_task_awaits_on_itself),
+		cmocka_unit_test(test_task_repr_autogenerated),
+		cmocka_unit_test(test_task_basics),
+		cmocka_unit_test(test_cancelling),
+		cmocka_unit_test(test_uncancel_basic),
+		cmocka_unit_test(test_uncancel_structured_blocks),
+		cmocka_unit_test(test_uncancel_resets_must_cancel),
+		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_cancel_with_message_then_future_result),
+		cmocka_unit_test(test_cancel_with_message_then_future_exception),
+		cmocka_unit_test(test_cancel_with_message_before_starting_task),
+		cmocka_unit_test(test_cancel_yield),
+		cmocka_unit_test(test_cancel_inner_future),
+		cmocka_unit_test(test_cancel_both_task_and_inner_future),
+		cmocka_unit_test(test_cancel_task_catching),
+		cmocka_unit_test(test_cancel_task_ignoring),
+		cmocka_unit_test(test_cancel_current_task),
+		cmocka_unit_test(test_cancel_at_end),
+		cmocka_unit_test(test_stop_while_run_in_complete),
+		cmocka_unit_test(test_sleep),
+		cmocka_unit_test(test_sleep_cancel),
+		cmocka_unit_test(test_task_cancel_sleeping_task),
+		cmocka_unit_test(test_task_cancel_waiter_future),
+		cmocka_unit_test(test_baseexception_during_cancel),
+		cmocka_unit_test(test_coroutine_non_gen_function_return_future),
+		cmocka_unit_test(test_current_task),
+		cmocka_unit_test(test_current_task_with_interleaving_tasks),
+		cmocka_unit_test(test_yield_future_passes_cancel),
+		cmocka_unit_test(test_yield_wait_does_not_shield_cancel),
+		cmocka_unit_test(test_bare_create_task),
+		cmocka_unit_test(test_sleep_zero),
+		cmocka_unit_test(test_cancellation_exception_context),
 	};
+	/* RINGO_TEST_FILTER=pattern runs only the matching tests. */
+	if (getenv("RINGO_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("RINGO_TEST_FILTER"));
 	return cmocka_run_group_tests_name("task", tests, NULL, NULL);
 }

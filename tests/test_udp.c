@@ -49,7 +49,7 @@ static int free_udp_port(void)
 {
 	int fd = ringo_udp_bind("127.0.0.1", 0, 0);
 	assert_true(fd >= 0);
-	int port = ringo_local_port(fd);
+	int port = ringo_socket_port(fd);
 	close(fd);
 	return port;
 }
@@ -60,7 +60,7 @@ static void test_udp_bind_picks_a_port_and_sets_no_reuse_option_unasked(void **s
 {
 	int fd = ringo_udp_bind("127.0.0.1", 0, 0);
 	assert_true(fd >= 0);
-	int port = ringo_local_port(fd);
+	int port = ringo_socket_port(fd);
 	assert_true(port > 0);
 	assert_int_equal(sockopt(fd, SOL_SOCKET, SO_TYPE), SOCK_DGRAM);
 	assert_int_equal(sockopt(fd, SOL_SOCKET, SO_REUSEADDR), 0);
@@ -78,7 +78,7 @@ static void test_udp_bind_reuseport_and_reuseaddr_share_a_port(void **state)
 	for (int i = 0; i < 2; i++) {
 		int a = ringo_udp_bind("127.0.0.1", 0, flags[i]);
 		assert_true(a >= 0);
-		int port = ringo_local_port(a);
+		int port = ringo_socket_port(a);
 		assert_int_equal(sockopt(a, SOL_SOCKET, opts[i]), 1);
 		int b = ringo_udp_bind("127.0.0.1", port, flags[i]);
 		assert_true(b >= 0);
@@ -105,7 +105,7 @@ static void test_udp_bind_null_is_every_address_v6_and_v4(void **state)
 	}
 	/* An IPv4 client reaches it either way. */
 	int c = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)ringo_local_port(fd)),
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)ringo_socket_port(fd)),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	assert_int_equal(sendto(c, "v4", 2, 0, (struct sockaddr *)&to, sizeof(to)), 2);
 	char buf[8];

@@ -23,9 +23,6 @@
 #error "include <ringo.h>, not <ringo/aio.h>"
 #endif
 
-/* No timeout: pass as a timeout_ns argument. */
-#define RINGO_NO_TIMEOUT ((int64_t)-1)
-
 /* Private: a node of the intrusive wait lists below. */
 struct ringo_wq {
 	struct ringo_wq *next;
@@ -48,24 +45,35 @@ struct ringo_gather_result {
  * keeps its references, gather takes its own while it waits) and store
  * each outcome in out[i], in argument order. n == 0 returns 0 at once.
  * Without return_exceptions: returns 0 when all succeeded, else the first
- * failure (in completion order) as soon as it is seen; the other children
- * keep running and their slots read -EINPROGRESS if not yet done. With it:
- * waits for all and returns 0; each slot holds its own outcome.
- * Cancelling the calling task cancels every unfinished child, waits until
- * all have finished, then returns -ECANCELED (asyncio's gather cancel).
- * Errors: -EINVAL (NULL futs/out with n > 0, future of another loop),
- * -EPERM outside a task, -ENOMEM. */
+ * failure (in completion order; a cancelled child counts, -ECANCELED, and
+ * its cancel message passes to the caller as for ringo_await) as soon as
+ * it is seen; the other children keep running and their slots
+ * read -EINPROGRESS if not yet done. With it: waits for all and returns 0;
+ * each slot holds its own outcome.
+ * Cancellation (asyncio's gather cancel): cancelling the calling task
+ * while it waits, or calling gather with a cancellation pending, cancels
+ * every unfinished child (a task is asked to; it may still finish with a
+ * result), waits until all of them have finished, then returns -ECANCELED
+ * whatever they ended with; out[] then holds each child's outcome.
+ * On every return but -EINVAL, -EPERM and -ENOMEM, out[0..n) has been
+ * written. On every return gather holds nothing any more: futs and out may
+ * be reused, the children left running are the caller's.
+ * Errors: -EINVAL (NULL futs/out with n > 0, a NULL entry, a future of
+ * another loop), -EPERM outside a task, -ENOMEM. */
 int ringo_gather(ringo_future *const *futs, size_t n, bool return_exceptions,
 		 struct ringo_gather_result *out);
 
 /* gather without suspending, usable from callbacks: *outer (owned by the
  * caller, ringo_future_release) completes like ringo_gather would return:
  * result NULL when all succeeded (or always, with return_exceptions),
- * else the first failure as its error (a cancelled child cancels outer).
- * out[0..n) is written as children finish, until outer is done; it must
- * stay valid until then. Cancelling outer cancels every unfinished child
- * (unlike asyncio, outer is cancelled at once rather than when they end).
- * n == 0 gives a future already done. 0, -EINVAL, -ESHUTDOWN, -ENOMEM. */
+ * else the first failure as its error (a cancelled child cancels outer;
+ * asyncio fails it with CancelledError instead, which a ringo future cannot
+ * hold). out[0..n) is written as children finish, until outer is done; it
+ * must stay valid until then. Cancelling outer cancels every unfinished
+ * child (unlike asyncio, outer is cancelled at once rather than when they
+ * end). n == 0 gives a future already done. Does not suspend. 0, -EINVAL
+ * (NULL loop or outer, NULL futs/out with n > 0, a NULL entry, a future of
+ * another loop), -ESHUTDOWN (loop closed), -ENOMEM. */
 int ringo_gather_future(ringo_loop *loop, ringo_future *const *futs, size_t n,
 			bool return_exceptions, struct ringo_gather_result *out,
 			ringo_future **outer);
@@ -77,48 +85,78 @@ enum ringo_wait_mode {
 };
 
 /* May suspend. asyncio.wait: wait until the condition `mode` holds or
- * timeout_ns passed (RINGO_NO_TIMEOUT: never). Never cancels anything.
- * done (may be NULL) gets n flags: true for the done set, false for the
- * pending set. Returns the size of the done set (>= 0; a timeout is not
- * an error), -EINVAL (n == 0, NULL futs, bad mode, future of another
- * loop), -EPERM, -ECANCELED, -ENOMEM. */
+ * timeout_ns passed (RINGO_FOREVER: no limit; any other value <= 0:
+ * one iteration at most). Never cancels anything. If the condition holds
+ * already, returns without suspending. done (may be NULL) gets n flags:
+ * true for the done set, false for the pending set. Returns the size of
+ * the done set (>= 0; a timeout is not an error), -EINVAL (n == 0, NULL
+ * futs, a NULL entry, bad mode, a future of another loop), -EPERM outside
+ * a task, -ENOMEM, or -ECANCELED: the calling task was cancelled while
+ * waiting, or had a cancellation pending; then nothing was consumed or
+ * cancelled (the futures keep running) and done[] is not written. On
+ * every return wait holds nothing: futs and done may be reused. */
 int ringo_wait(ringo_future *const *futs, size_t n, enum ringo_wait_mode mode,
 	       int64_t timeout_ns, bool *done);
 
-/* May suspend. asyncio.wait_for: await fut for at most timeout_ns
- * (RINGO_NO_TIMEOUT: no limit). On timeout fut is cancelled and waited
- * for; returns -ETIMEDOUT if it then ended cancelled. If fut finishes with
- * a result in the same iteration the timeout fires, the result wins (as
- * in Python 3.12). Otherwise returns fut's outcome (0 and *result, or its
- * error). Cancelling the caller cancels fut (as ringo_await) and returns
- * -ECANCELED, never -ETIMEDOUT. -EINVAL, -EPERM as ringo_await. */
+/* May suspend. asyncio.wait_for as of Python 3.12, where it is
+ * `async with timeout(t): return await fut`:
+ *  - timeout_ns == RINGO_FOREVER: ringo_await(fut, result);
+ *  - timeout_ns <= 0 (any other value): if fut is done, its outcome at
+ *    once; else fut is cancelled and waited for, and its outcome returned,
+ *    -ETIMEDOUT if it ended cancelled (a result it returned anyway wins).
+ *    A cancellation of the caller meanwhile returns -ECANCELED at once
+ *    (fut was cancelled already; it is not waited for further);
+ *  - timeout_ns > 0: a timeout scope (ringo_timeout_enter) around
+ *    ringo_await(fut). At the deadline the scope cancels the caller, whose
+ *    await forwards the cancellation to fut and waits for fut to finish:
+ *    wait_for returns only once fut is done. It returns fut's outcome: its
+ *    result (0 and *result), also when fut swallowed the cancellation and
+ *    returned one, whether the timeout or a cancellation of the caller
+ *    caused it; its error; or, if it ended cancelled, -ETIMEDOUT when the
+ *    cancellation was the scope's own and no other request for the caller
+ *    arrived meanwhile, else -ECANCELED (an outside cancel is never
+ *    swallowed). A result fut reaches after the deadline fired but before
+ *    the caller ran is not returned (-ETIMEDOUT): fut keeps it.
+ * *result is written only on 0. The caller keeps its reference to fut.
+ * Errors: -EINVAL (NULL fut, a future of another loop), -EPERM outside a
+ * task, -EDEADLK (fut is the calling task), -ENOMEM. */
 int ringo_wait_for(ringo_future *fut, int64_t timeout_ns, void **result);
 
 /* An iterator yielding futures in completion order (asyncio.as_completed). */
 typedef struct ringo_as_completed ringo_as_completed;
 
-/* Create an iterator over futs[0..n) with a deadline timeout_ns from now
- * (RINGO_NO_TIMEOUT: none). Takes a reference on each future. The caller
- * owns *out and frees it with ringo_as_completed_free(). Does not
- * suspend; may be called outside a task. 0, -EINVAL, -ENOMEM. */
+/* Create an iterator over futs[0..n) (n may be 0) with a deadline
+ * timeout_ns from now for the whole iteration (RINGO_FOREVER: none;
+ * any other value <= 0: already passed). Takes a reference on each
+ * future. The caller owns *out and frees it with
+ * ringo_as_completed_free(). Does not suspend; may be called outside a
+ * task. 0, -EINVAL (NULL loop or out, NULL futs with n > 0, a NULL entry,
+ * a future of another loop), -ESHUTDOWN (loop closed), -ENOMEM. */
 int ringo_as_completed_new(ringo_loop *loop, ringo_future *const *futs, size_t n,
 			   int64_t timeout_ns, ringo_as_completed **out);
 
 /* May suspend. Wait for the next future to finish and return 0 with it in
- * *fut (borrowed: valid while the iterator lives). -ENOENT when every
- * future has been yielded, -ETIMEDOUT once the deadline passed (the
- * remaining futures keep running), -ECANCELED, -EPERM, -EBUSY if another
- * task is already waiting on this iterator. */
+ * *fut (borrowed: valid while the iterator lives); futures that finished
+ * are yielded in completion order, also after the deadline. -ENOENT when
+ * every future has been yielded; -ETIMEDOUT when the deadline has passed
+ * and no finished future is left to yield (the others keep running and
+ * may still be yielded by later calls once they finish); -ECANCELED if
+ * the calling task was cancelled (nothing was yielded: the next finished
+ * future stays for the next call; nothing is cancelled); -EPERM outside a
+ * task; -EBUSY if another task is already waiting on this iterator;
+ * -EINVAL (NULL). */
 int ringo_as_completed_next(ringo_as_completed *it, ringo_future **fut);
 
-/* Free the iterator and drop its references. NULL is ignored. */
+/* Free the iterator and drop its references. NULL is ignored. Freeing it
+ * while a task waits in ringo_as_completed_next is undefined. */
 void ringo_as_completed_free(ringo_as_completed *it);
 
 /* asyncio.shield: make *outer, a new future that completes like inner,
  * but cancelling outer (e.g. by cancelling a task awaiting it) does not
  * cancel inner. Takes a reference on inner until it is done; the caller
- * owns *outer (ringo_future_release). Does not suspend. 0, -EINVAL,
- * -ESHUTDOWN, -ENOMEM. If inner is already done, *outer is a done copy. */
+ * owns *outer (ringo_future_release). Does not suspend. 0, -EINVAL (NULL
+ * inner or outer), -ESHUTDOWN (inner's loop closed), -ENOMEM. If inner is
+ * already done, *outer is a done copy. */
 int ringo_shield(ringo_future *inner, ringo_future **outer);
 
 /* ------------------------------------------------------------------------
@@ -150,27 +188,41 @@ typedef struct ringo_group {
 	bool finished;           /* group_wait returned */
 	bool parent_cancel_requested; /* the group cancelled the parent */
 	bool propagate_cancel;   /* parent was cancelled from outside */
+	struct ringo_wq link;    /* on its loop's list of open groups */
 } ringo_group;
 
 /* Start a group owned by the current task. 0, -EPERM outside a task,
- * -EINVAL (NULL). Does not suspend. */
+ * -EINVAL (NULL), -ENOMEM. Does not suspend. An open group (initialised,
+ * not yet waited for) must not be initialised again. If the loop is
+ * closed while the group is open (its parent abandoned), close releases
+ * what the group holds. */
 int ringo_group_init(ringo_group *g);
 
 /* Spawn fn(arg) as a child of the group (see ringo_spawn; out, if not
- * NULL, is an extra reference for the caller). -ESHUTDOWN once the group
- * is aborting or finished, else ringo_spawn's errors. Does not suspend. */
+ * NULL, is an extra reference for the caller). Any task may call it.
+ * -EINVAL (NULL g, or a group never initialised: zeroed), -ESHUTDOWN once
+ * the group is aborting or finished (asyncio: RuntimeError), -ENOMEM,
+ * else ringo_spawn's errors. Does not suspend. */
 int ringo_group_spawn(ringo_group *g, ringo_task_fn *fn, void *arg,
 		      const ringo_task_options *opts, ringo_task **out);
 
 /* May suspend (only the group's parent may call it). Leave the group:
  * body_rc is what the body ended with (0, an error, or -ECANCELED if it
- * was cancelled). A failing body aborts the group. Waits for every child
- * (cancelling the caller meanwhile aborts the group and keeps waiting).
+ * was cancelled). A failing body aborts the group. Waits for every child:
+ * it returns only when all have finished, so no child outlives the call.
+ * Cancelling the caller while it waits (or calling it with a cancellation
+ * pending) aborts the group (every child is asked to cancel) and it keeps
+ * waiting; then it returns -ECANCELED unless something failed.
  * Stores child errors (and the body's error, last, if body_rc < 0 and is
  * not -ECANCELED) in errs[0..cap), and their total count in *nerrs (both
- * may be NULL/0). Returns 0, the first error recorded, or -ECANCELED if
- * the parent was cancelled from outside the group and nothing failed.
- * The group's own cancellation of the parent is taken back (uncancel). */
+ * may be NULL/0). Returns 0, the first error recorded (errors win over a
+ * cancellation from outside, which then stays pending: the parent's next
+ * suspension returns -ECANCELED, as asyncio 3.13), or -ECANCELED if the
+ * parent was cancelled from outside the group and nothing failed. The
+ * group's own cancellation of the parent is taken back (uncancel).
+ * Afterwards the group holds nothing: g may be reused (group_init) or
+ * go out of scope. -EINVAL (NULL, not initialised, already waited for),
+ * -EPERM (not the parent). */
 int ringo_group_wait(ringo_group *g, int body_rc, int *errs, size_t cap, size_t *nerrs);
 
 /* ------------------------------------------------------------------------
@@ -185,36 +237,54 @@ int ringo_group_wait(ringo_group *g, int body_rc, int *errs, size_t cap, size_t 
  * cancellation into -ETIMEDOUT only if no other cancellation arrived
  * meanwhile (cancelling() counting, as asyncio), so nested scopes and an
  * outer cancel are never swallowed.
+ *
+ * The struct is plain storage: enter initialises it (a zeroed one reads
+ * as not entered) and it may be entered again after exit. An entered
+ * scope's timer points at it: exit it before its storage goes (returning
+ * from the function that holds it without exit is undefined), and do not
+ * enter it again while it is entered.
  * ---------------------------------------------------------------------- */
 typedef struct ringo_timeout {
 	/* private */
 	ringo_task *task;
-	int64_t when;            /* absolute deadline, or RINGO_NO_TIMEOUT */
+	int64_t when;            /* absolute deadline, or RINGO_FOREVER */
 	ringo_handle timer;
 	bool has_timer;
 	int state;               /* enum in timeout.c */
 	int cancelling;          /* task's cancelling() at enter */
 } ringo_timeout;
 
-/* Enter a scope in the current task expiring delay_ns from now
- * (RINGO_NO_TIMEOUT: no deadline). 0, -EPERM outside a task, -EINVAL,
- * -ENOMEM. Does not suspend. */
-int ringo_timeout_enter(ringo_timeout *s, int64_t delay_ns);
-/* As enter, with an absolute ringo_loop_time_ns() deadline. */
+/* Enter a scope in the current task expiring timeout_ns from now
+ * (negative, RINGO_FOREVER: no deadline; 0: already expired: the first
+ * suspension that has to wait is cancelled, as asyncio.timeout(0)).
+ * 0, -EINVAL (NULL), -EPERM outside a task (the scope is then not
+ * entered), -ENOMEM. Does not suspend. */
+int ringo_timeout_enter(ringo_timeout *s, int64_t timeout_ns);
+/* As enter, with an absolute ringo_loop_time_ns() deadline (negative,
+ * RINGO_FOREVER: none; a time already passed expires on the next
+ * iteration, as asyncio.timeout_at). */
 int ringo_timeout_enter_at(ringo_timeout *s, int64_t when_ns);
-/* Move the deadline (absolute; RINGO_NO_TIMEOUT removes it). -EINVAL if
- * the scope is not entered or has already expired. */
-int ringo_timeout_reschedule(ringo_timeout *s, int64_t when_ns);
-/* The deadline, or RINGO_NO_TIMEOUT. */
-int64_t ringo_timeout_when(const ringo_timeout *s);
-/* True once the deadline has fired. */
+/* Move the deadline to timeout_ns from now (negative, RINGO_FOREVER:
+ * remove it; 0: expire on the next iteration). Any task may call it.
+ * -EINVAL if the scope is not entered, has already expired or was
+ * exited; -ENOMEM. Does not suspend. */
+int ringo_timeout_reschedule(ringo_timeout *s, int64_t timeout_ns);
+/* As reschedule, to an absolute ringo_loop_time_ns() deadline when_ns
+ * (negative: none). */
+int ringo_timeout_reschedule_at(ringo_timeout *s, int64_t when_ns);
+/* The deadline (absolute, loop time) as last set, or RINGO_FOREVER if
+ * there is none (also for NULL and a scope never entered). */
+int64_t ringo_timeout_expires_at(const ringo_timeout *s);
+/* True once the deadline has fired (false for NULL). */
 bool ringo_timeout_expired(const ringo_timeout *s);
 /* Leave the scope: rc is what the guarded work returned. Returns
  * -ETIMEDOUT if the scope expired, rc is -ECANCELED and no other
  * cancellation is pending; else rc unchanged (a result that arrived as the
- * deadline fired wins). Does not suspend. -EINVAL if the scope is not
- * entered (misuse: not told apart from an rc of -EINVAL), -EPERM from
- * another task than the one that entered it. */
+ * deadline fired wins; an error raised while handling the cancellation is
+ * returned as is). The scope's own cancellation request is taken back
+ * (uncancel) whatever is returned. Does not suspend. -EINVAL if the scope
+ * is not entered (misuse: not told apart from an rc of -EINVAL), -EPERM
+ * from another task than the one that entered it. */
 int ringo_timeout_exit(ringo_timeout *s, int rc);
 
 /* ------------------------------------------------------------------------
@@ -297,7 +367,7 @@ typedef struct ringo_semaphore {
 /* Semaphore with an initial value. */
 void ringo_semaphore_init(ringo_semaphore *s, unsigned value);
 /* BoundedSemaphore: release above the initial value is -EOVERFLOW. */
-void ringo_bounded_semaphore_init(ringo_semaphore *s, unsigned value);
+void ringo_semaphore_init_bounded(ringo_semaphore *s, unsigned value);
 /* 0, or -EBUSY while a task is inside acquire. */
 int ringo_semaphore_destroy(ringo_semaphore *s);
 /* May suspend while the value is 0 or others wait first (FIFO, woken
@@ -416,10 +486,10 @@ typedef struct ringo_queue {
  * (NULL, maxsize too large), -ENOMEM. Does not suspend. */
 int ringo_queue_init(ringo_queue *q, ringo_loop *loop, size_t maxsize);
 /* LifoQueue: the newest item first. As ringo_queue_init. */
-int ringo_lifo_queue_init(ringo_queue *q, ringo_loop *loop, size_t maxsize);
+int ringo_queue_init_lifo(ringo_queue *q, ringo_loop *loop, size_t maxsize);
 /* cmp orders items like strcmp-style comparators (negative: a first);
  * NULL is -EINVAL. As ringo_queue_init. */
-int ringo_priority_queue_init(ringo_queue *q, ringo_loop *loop, size_t maxsize,
+int ringo_queue_init_priority(ringo_queue *q, ringo_loop *loop, size_t maxsize,
 			      ringo_queue_cmp_fn *cmp);
 /* Free the buffer. -EBUSY (nothing freed) while a task is inside a
  * blocking get, put or join (also one woken that has not run yet). Items still queued are dropped (they are the

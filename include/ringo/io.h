@@ -1,5 +1,5 @@
 /*
- * ringo I/O: io_uring operations from tasks, deadlines, networking helpers.
+ * ringo I/O: io_uring operations from tasks, timeouts, networking helpers.
  * Included by ringo.h; do not include on its own. (UDP and signals: net.h.)
  *
  * Every operation here:
@@ -11,8 +11,10 @@
  *     final completion, so no buffer it passed is written after the call
  *     returned. If the operation completed anyway its result is returned
  *     and the cancellation is delivered at the task's next suspension;
- *   - returns -ETIMEDOUT once the task's deadline (ringo_deadline_push) or
- *     the per-operation deadline (ringo_io_deadline) has passed;
+ *   - under a timeout scope (ringo_timeout_enter) that expires, is
+ *     cancelled like this (-ECANCELED; the scope's exit gives
+ *     -ETIMEDOUT); after ringo_io_timeout, returns -ETIMEDOUT when that
+ *     timeout passes;
  *   - returns -EBADF if ringo_close() on this loop closed its fd (either
  *     fd of a splice) while it was blocked, and only then;
  *   - returns -EOPNOTSUPP if the running kernel lacks the io_uring opcode
@@ -96,61 +98,61 @@ int ringo_io_submit_sqe(const struct io_uring_sqe *tmpl, uint32_t *cqe_flags);
 /* True if the current loop's kernel supports this IORING_OP_* (probe). */
 bool ringo_io_supported(int opcode);
 
-/* ---- deadlines ----
- * Times are absolute ringo_loop_time_ns() values. An operation that
- * reaches its deadline is cancelled in the kernel (a linked timeout; for
- * splice and tee, which io_uring runs on a worker thread where a linked
- * timeout is never armed, a loop timer) and returns -ETIMEDOUT. */
+/* ---- timeouts ----
+ * A timeout scope (ringo_timeout_enter, aio.h) bounds any number of
+ * suspensions, I/O included: at its deadline the task is cancelled, the
+ * operation in flight is cancelled in the kernel and returns -ECANCELED,
+ * and ringo_timeout_exit turns that into -ETIMEDOUT. For a single
+ * operation, ringo_io_timeout is a cheaper shorthand. */
 
-/* The next I/O operation of the calling task (only that one) fails with
- * -ETIMEDOUT unless it completes by deadline_ns. 0 clears it. -EPERM
- * outside a task. Does not suspend. */
-int ringo_io_deadline(int64_t deadline_ns);
-/* Same, relative to now. */
+/* The calling task's next I/O operation (only that one) is cancelled in
+ * the kernel if it has not completed timeout_ns after it started, and
+ * then returns -ETIMEDOUT directly (a linked timeout; for splice and tee,
+ * which io_uring runs on a worker thread where a linked timeout is never
+ * armed, a loop timer). timeout_ns 0: the operation is tried once and
+ * fails with -ETIMEDOUT if it cannot complete at once (no data to read,
+ * no room to write); negative (RINGO_FOREVER): clears a timeout set
+ * before. Buffer safety is as for a cancel: the operation returns only
+ * after its final completion. ringo_close takes no timeout (and leaves
+ * the one set for the next operation). 0, or -EPERM outside a task.
+ * Does not suspend. */
 int ringo_io_timeout(int64_t timeout_ns);
-
-/* A deadline scope on the calling task: every I/O operation between push
- * and pop fails with -ETIMEDOUT once deadline_ns has passed (an inner
- * scope cannot extend an outer one). The scope lives on the caller's stack;
- * pop in reverse order of push. push returns -EPERM outside a task. */
-typedef struct ringo_deadline {
-	int64_t deadline;  /* this scope's own deadline */
-	int64_t saved;     /* the task's deadline before push */
-	ringo_task *task;
-} ringo_deadline;
-int ringo_deadline_push(ringo_deadline *scope, int64_t deadline_ns);
-void ringo_deadline_pop(ringo_deadline *scope);
-/* True if the scope's deadline has passed (to tell which scope fired). */
-bool ringo_deadline_expired(const ringo_deadline *scope);
 
 /* ---- networking ---- */
 
+/* ringo_tcp_listen's flags. */
 enum {
-	RINGO_NET_REUSEPORT = 1u << 0, /* SO_REUSEPORT: one listener per thread */
-	RINGO_NET_V6ONLY = 1u << 1,    /* IPv6 listener without v4-mapped */
+	RINGO_TCP_LISTEN_REUSEPORT = 1u << 0, /* SO_REUSEPORT: one listener per thread */
+	RINGO_TCP_LISTEN_V6ONLY = 1u << 1,    /* IPv6 listener without v4-mapped */
 };
 
 /* Listen on TCP host:port (host NULL = "127.0.0.1"; "::" / "0.0.0.0" for
- * all; IPv6 literals accepted). port 0 picks one: see ringo_local_port.
+ * all; IPv6 literals accepted). port 0 picks one: see ringo_socket_port.
  * SO_REUSEADDR and TCP_NODELAY (inherited by accepted sockets) are set.
  * Returns the listening fd or -errno. Does not suspend. */
-int ringo_listen_tcp(const char *host, int port, int backlog, unsigned flags);
+int ringo_tcp_listen(const char *host, int port, int backlog, unsigned flags);
 /* Listen on a Unix stream socket at path. A stale socket file there (one
  * nobody listens on: connect is refused) is replaced; anything else is
  * left alone: -EEXIST if path is not a socket (a regular file, a
  * directory, ...), -EADDRINUSE if a server listens on it (it sees one
  * connection that closes at once: the probe). Returns the fd or -errno.
  * Does not suspend. */
-int ringo_listen_unix(const char *path, int backlog);
+int ringo_unix_listen(const char *path, int backlog);
 /* The local port of a bound socket, or -errno. */
-int ringo_local_port(int fd);
-/* May suspend. Connect to host:port (numeric v4/v6 address) or, with
- * port < 0, to the Unix socket at host. deadline_ns 0 = none. Returns the
- * connected fd (TCP_NODELAY set) or -errno (-ETIMEDOUT at the deadline).
- * Cancelled: -ECANCELED and no fd is left open (the peer may see a
- * connection that closes at once); a connect that completed first is
- * returned, and the cancel comes at the next suspension. */
-int ringo_dial(const char *host, int port, int64_t deadline_ns);
+int ringo_socket_port(int fd);
+/* May suspend. Connect to host:port (a numeric v4/v6 address; NULL =
+ * "127.0.0.1") within timeout_ns (negative, RINGO_FOREVER: no limit; 0:
+ * only if the connection is made at once). Returns the connected fd
+ * (TCP_NODELAY set, SOCK_CLOEXEC) or -errno: -EINVAL (bad host or port),
+ * -ETIMEDOUT, -ECONNREFUSED, ..., -EPERM outside a task. Cancelled:
+ * -ECANCELED and no fd is left open (the peer may see a connection that
+ * closes at once); a connect that completed first is returned, and the
+ * cancel comes at the next suspension. */
+int ringo_tcp_connect(const char *host, int port, int64_t timeout_ns);
+/* May suspend. As ringo_tcp_connect, to the Unix stream socket at path
+ * (0: succeeds only if the listener's backlog has room now). -EINVAL for
+ * a NULL, empty or too long path. */
+int ringo_unix_connect(const char *path, int64_t timeout_ns);
 
 /* Multishot accept: one SQE keeps accepting; accepted fds queue here until
  * taken. The struct is the caller's (it may sit on a task's stack) and
@@ -170,78 +172,6 @@ int ringo_acceptor_next(ringo_acceptor *acc);
  * outside a task (then nothing is freed: call it from a task). */
 int ringo_acceptor_close(ringo_acceptor *acc);
 
-/* A buffered stream on a connected fd (asyncio StreamReader/Writer's
- * essentials). The buffers are the caller's: rbuf of rcap bytes for
- * reading (NULL: unbuffered, read_some only), wbuf of wcap bytes for
- * writing (NULL: writes go straight out). Both must stay valid while the
- * stream is used. Does not own fd. The fields may be read, not written.
- *
- * Reads, under cancellation and every other failure: a read that fails
- * (-ECANCELED, -ETIMEDOUT, -ENODATA at EOF mid-message, -EMSGSIZE, an
- * error) hands the caller nothing and consumes nothing: every byte
- * received stays buffered, readable with ringo_stream_peek or the next
- * read, and dst is not written. A read that returns a count consumed
- * exactly that many bytes. (asyncio keeps the bytes on cancellation too;
- * at EOF it hands them over in IncompleteReadError, ringo leaves them at
- * peek.) So a message must fit in rbuf to be read whole: read_exactly
- * and read_until need len, or the line, <= rcap.
- *
- * Writes cannot be taken back once sent, so they are counted: s->wsent
- * is the bytes sent so far, s->wlen the bytes buffered and not sent. A
- * write or flush that fails part-way (cancelled, deadline, error) removes
- * from the buffer exactly the bytes that went out and keeps the rest, in
- * order, for the next flush; -ECANCELED and -ETIMEDOUT leave the stream
- * usable, a connection error is sticky (s->error, returned by every later
- * write and flush).
- *
- * Deadlines: use a deadline scope (ringo_deadline_push) around a stream
- * call; a one-shot ringo_io_deadline bounds only its first operation. */
-typedef struct ringo_stream {
-	int fd;
-	char *rbuf;
-	size_t rcap, rpos, rlen;  /* unread bytes: rbuf[rpos, rpos + rlen) */
-	char *wbuf;
-	size_t wcap, wlen;        /* bytes buffered, not sent yet: wbuf[0, wlen) */
-	uint64_t wsent;           /* bytes sent so far by write and flush */
-	int error;                /* first connection error of a write, sticky */
-} ringo_stream;
-void ringo_stream_init(ringo_stream *s, int fd, void *rbuf, size_t rcap, void *wbuf,
-		       size_t wcap);
-/* May suspend. Read exactly len bytes into dst. Returns len (0 for len
- * 0); 0 at a clean EOF with nothing buffered; -ENODATA at EOF after some
- * but not all bytes (they stay buffered: peek, then consume or close);
- * -EMSGSIZE at once if len > rcap (a partial message could not be kept:
- * read such a message in pieces with read_some); -ECANCELED, -ETIMEDOUT
- * (the bytes received so far stay buffered); or -errno (-ECONNRESET...). */
-int ringo_stream_read_exactly(ringo_stream *s, void *dst, size_t len);
-/* May suspend. Read until delim (a byte string) has been seen; returns the
- * length of the line including delim, which stays readable at
- * ringo_stream_peek() until ringo_stream_consume() (nothing is consumed,
- * even on success). 0 at EOF with nothing buffered, -ENODATA at EOF
- * mid-line, -EMSGSIZE if the buffer fills first, -ECANCELED/-ETIMEDOUT;
- * on every failure the bytes received stay buffered. */
-int ringo_stream_read_until(ringo_stream *s, const char *delim, size_t dlen);
-/* May suspend. Read whatever is available (at least one byte, at most
- * len; buffered bytes first, without suspending); 0 at EOF (and for len
- * 0). On -ECANCELED / -ETIMEDOUT / -errno nothing was consumed. Works
- * unbuffered (rcap 0): one recv into dst. */
-int ringo_stream_read_some(ringo_stream *s, void *dst, size_t len);
-/* Buffered bytes not yet consumed. */
-const char *ringo_stream_peek(const ringo_stream *s, size_t *len);
-void ringo_stream_consume(ringo_stream *s, size_t n);
-/* May suspend (when the write buffer fills). Take len bytes of src: copy
- * them into the buffer if they fit (no suspension); else flush first
- * and then copy them, or, if len > wcap, send them straight out. Returns
- * 0 when all len bytes were taken (sent, or buffered for a later write or
- * flush), or -errno. After a failure, src[0, k) was taken where k is
- * s->wsent + s->wlen after the call minus the same sum before it: 0 for a
- * len <= wcap (a failed flush of older bytes takes nothing of src), and
- * the bytes that went out for a larger len. src may be reused as soon as
- * the call returns. */
-int ringo_stream_write(ringo_stream *s, const void *src, size_t len);
-/* May suspend. Send everything buffered: 0, or -errno with the bytes that
- * were not sent still buffered (s->wlen; s->wsent grew by what went). */
-int ringo_stream_flush(ringo_stream *s);
 /* May suspend. Send all len bytes (short sends resumed). Returns len; or,
  * if it stopped part-way (cancelled, deadline, error) after k > 0 bytes
  * went out, k, as write(2) does after a signal: the reason comes with the

@@ -51,7 +51,7 @@ enum {
  * (an IPv6 one may carry a scope, "fe80::1%eth0"), or NULL for every
  * address ("::" with v4-mapped addresses, or "0.0.0.0" where the system
  * has no IPv6). Names are not resolved: resolve first. port 0 picks a
- * free one (read it back with ringo_local_port). flags: RINGO_UDP_*; a
+ * free one (read it back with ringo_socket_port). flags: RINGO_UDP_*; a
  * port already bound is -EADDRINUSE unless every socket on it asked for
  * RINGO_UDP_REUSEPORT. Returns the fd (close-on-exec, blocking: use it
  * with the operations below) or -EINVAL (not a numeric address, port out

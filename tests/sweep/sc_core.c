@@ -9,10 +9,6 @@
 
 #define VALUE(n) ((void *)(uintptr_t)(0x1000 + (n)))
 
-#define KNOWN_AWAIT_FORWARD                                                                     \
-	"issue 10 item 5 (branch i10task): a cancel pending when ringo_await starts "          \
-	"returns -ECANCELED at once and leaves the awaited future pending"
-
 /* A child task: yields `steps` times, then returns VALUE(id). */
 struct child {
 	int steps;
@@ -225,7 +221,7 @@ static int wait_victim(struct sweep_ctx *c)
 	struct wait_st *st = sweep_priv(c);
 	bool done[2] = {false, false};
 	ringo_future *futs[2] = {ringo_task_future(st->t[0]), ringo_task_future(st->t[1])};
-	int rc = ringo_wait(futs, 2, RINGO_FIRST_COMPLETED, RINGO_NO_TIMEOUT, done);
+	int rc = ringo_wait(futs, 2, RINGO_FIRST_COMPLETED, RINGO_FOREVER, done);
 	memcpy(st->done, done, sizeof(done));
 	for (int i = 0; i < 2; i++)
 		st->really_done[i] = ringo_future_done(futs[i]);
@@ -354,7 +350,7 @@ static int as_completed_setup(struct sweep_ctx *c)
 			return -ENOMEM;
 		futs[i] = ringo_task_future(st->t[i]);
 	}
-	return ringo_as_completed_new(sweep_loop(c), futs, 2, RINGO_NO_TIMEOUT, &st->it);
+	return ringo_as_completed_new(sweep_loop(c), futs, 2, RINGO_FOREVER, &st->it);
 }
 
 static int as_completed_victim(struct sweep_ctx *c)
@@ -545,12 +541,10 @@ const struct sweep_scenario sweep_core_scenarios[] = {
 	 .priv_size = sizeof(struct sleep_st), .victim = sleep_victim, .check = sleep_check},
 	{.name = "await_future", .call = "ringo_await (future)",
 	 .priv_size = sizeof(struct await_fut_st), .setup = await_fut_setup,
-	 .victim = await_fut_victim, .check = await_fut_check, .known = KNOWN_AWAIT_FORWARD,
-	 .known_in = SWEEP_KNOWN_PRE_IO},
+	 .victim = await_fut_victim, .check = await_fut_check},
 	{.name = "await_task", .call = "ringo_await (task)",
 	 .priv_size = sizeof(struct await_task_st), .setup = await_task_setup,
-	 .victim = await_task_victim, .check = await_task_check, .known = KNOWN_AWAIT_FORWARD,
-	 .known_in = SWEEP_KNOWN_PRE_IO},
+	 .victim = await_task_victim, .check = await_task_check},
 	{.name = "gather", .call = "ringo_gather", .priv_size = sizeof(struct gather_st),
 	 .setup = gather_setup, .victim = gather_victim, .check = gather_check},
 	{.name = "wait", .call = "ringo_wait", .priv_size = sizeof(struct wait_st),

@@ -1,13 +1,11 @@
 /*
- * Sweep scenarios: streams (read_exactly, read_until, read_some, write,
- * flush), send_all, the multishot acceptor, provided-buffer receive,
- * dial. (signal_wait: sc_misc.c.)
+ * Sweep scenarios: send_all, the multishot acceptor, provided-buffer
+ * receive, dial. (Streams: sc_stream.c; signal_wait: sc_misc.c.)
  *
- * Streams keep what they do not hand over: bytes fed = bytes the call
- * returned + bytes still buffered in the stream + bytes still in the
- * socket, in order. Writes are counted: bytes the reader got = what was
- * in the socket before + s->wsent, and the bytes the call took (change
- * of wsent + wlen) agree with what it returned.
+ * Receives keep what they do not hand over: bytes fed = bytes the call
+ * returned + bytes still in the socket, in order. send_all is counted:
+ * bytes the reader got = what was in the socket before + what the call
+ * says went out.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,18 +24,12 @@
 struct net_st {
 	struct sweep_ctx *c;
 	int fd[2];             /* [0] the victim's end */
-	ringo_stream s;
-	char rbuf[64];
-	char wbuf[16384];
 	uint64_t fed;          /* bytes the feeder wrote */
 	uint64_t prefill;      /* bytes in the socket before the writer started */
-	uint64_t taken_before; /* wsent + wlen before the call */
 	uint64_t received;     /* bytes the drainer got (checked) */
 	bool broken;           /* the drainer saw the pattern broken */
 	int got;               /* bytes handed to the victim */
 	bool got_ok;
-	char delim[2];
-	size_t line;           /* read_until: length of the first line */
 	/* acceptor, dial */
 	int lfd;
 	struct sockaddr_in addr;
@@ -86,8 +78,6 @@ static int pair(struct net_st *st)
 		return -errno;
 	int small = 4096;
 	setsockopt(st->fd[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
-	ringo_stream_init(&st->s, st->fd[0], st->rbuf, sizeof(st->rbuf), st->wbuf,
-			  sizeof(st->wbuf));
 	return 0;
 }
 
@@ -101,7 +91,7 @@ static void net_cleanup(struct sweep_ctx *c)
 
 /* ---- stream reads ---- */
 
-static int stream_reader_setup(struct sweep_ctx *c)
+static int reader_setup(struct sweep_ctx *c)
 {
 	struct net_st *st = sweep_priv(c);
 	int err = pair(st);
@@ -111,100 +101,19 @@ static int stream_reader_setup(struct sweep_ctx *c)
 	return 0;
 }
 
-/* Fed = handed over + buffered + still in the socket, in order. */
-static void stream_reader_check(struct sweep_ctx *c, bool consumes)
+/* Fed = handed over + still in the socket, in order. */
+static void reader_check(struct sweep_ctx *c)
 {
 	struct net_st *st = sweep_priv(c);
-	uint64_t at = sweep_called(c) && consumes && st->got > 0 ? (uint64_t)st->got : 0;
+	uint64_t at = sweep_called(c) && st->got > 0 ? (uint64_t)st->got : 0;
 	SWEEP_CHECK(c, !sweep_called(c) || st->got_ok, "the bytes handed over do not start the stream");
-	size_t buffered;
-	const char *p = ringo_stream_peek(&st->s, &buffered);
-	SWEEP_CHECK(c, sweep_pattern_ok(p, buffered, at, SEED),
-		    "the buffered bytes do not continue the stream");
-	at += buffered;
 	long left = sweep_drain(st->fd[0], &at, SEED);
 	SWEEP_CHECK(c, left >= 0, "the bytes left in the socket do not continue the stream");
-	SWEEP_CHECK(c, at == st->fed, "fed %llu; handed over %d, buffered %zu, left %ld",
-		    (unsigned long long)st->fed, st->got, buffered, left);
+	SWEEP_CHECK(c, at == st->fed, "fed %llu; handed over %d, left %ld",
+		    (unsigned long long)st->fed, st->got, left);
 }
 
-#define EXACT 30
-
-static int read_exactly_victim(struct sweep_ctx *c)
-{
-	struct net_st *st = sweep_priv(c);
-	char dst[EXACT];
-	int rc = ringo_stream_read_exactly(&st->s, dst, sizeof(dst));
-	st->got = rc;
-	st->got_ok = rc <= 0 || sweep_pattern_ok(dst, (size_t)rc, 0, SEED);
-	return sweep_returned(c, rc, SWEEP_MEM(dst, sizeof(dst)));
-}
-
-static void read_exactly_check(struct sweep_ctx *c)
-{
-	int rc = sweep_rc(c);
-	if (sweep_called(c))
-		SWEEP_CHECK(c, rc == EXACT || rc == -ECANCELED, "rc %d", rc);
-	stream_reader_check(c, true);
-}
-
-/* A 2-byte delimiter whose first occurrence in the pattern ends a line
- * of about 45 bytes. */
-static int read_until_setup(struct sweep_ctx *c)
-{
-	struct net_st *st = sweep_priv(c);
-	unsigned char pat[80];
-	sweep_pattern(pat, sizeof(pat), 0, SEED);
-	for (size_t d = 45; d < 70; d++) {
-		if (memmem(pat, d + 2, pat + d, 2) == pat + d) {
-			memcpy(st->delim, pat + d, 2);
-			st->line = d + 2;
-			return stream_reader_setup(c);
-		}
-	}
-	return -EINVAL;
-}
-
-static int read_until_victim(struct sweep_ctx *c)
-{
-	struct net_st *st = sweep_priv(c);
-	char delim[2];
-	memcpy(delim, st->delim, 2);
-	int rc = ringo_stream_read_until(&st->s, delim, 2);
-	st->got = 0; /* nothing is consumed, even on success */
-	st->got_ok = true;
-	return sweep_returned(c, rc, SWEEP_MEM(delim, sizeof(delim)));
-}
-
-static void read_until_check(struct sweep_ctx *c)
-{
-	struct net_st *st = sweep_priv(c);
-	int rc = sweep_rc(c);
-	if (sweep_called(c))
-		SWEEP_CHECK(c, rc == (int)st->line || rc == -ECANCELED, "rc %d (line %zu)", rc,
-			    st->line);
-	stream_reader_check(c, false);
-}
-
-static int read_some_victim(struct sweep_ctx *c)
-{
-	struct net_st *st = sweep_priv(c);
-	char dst[16];
-	int rc = ringo_stream_read_some(&st->s, dst, sizeof(dst));
-	st->got = rc;
-	st->got_ok = rc <= 0 || sweep_pattern_ok(dst, (size_t)rc, 0, SEED);
-	return sweep_returned(c, rc, SWEEP_MEM(dst, sizeof(dst)));
-}
-
-static void read_some_check(struct sweep_ctx *c)
-{
-	int rc = sweep_rc(c);
-	if (sweep_called(c))
-		SWEEP_CHECK(c, (rc > 0 && rc <= 16) || rc == -ECANCELED, "rc %d", rc);
-	stream_reader_check(c, true);
-}
-
-/* ---- stream writes and send_all: the socket starts full ---- */
+/* ---- send_all: the socket starts full ---- */
 
 static uint64_t fill_up(int fd)
 {
@@ -219,49 +128,19 @@ static uint64_t fill_up(int fd)
 	}
 }
 
-#define FLUSHED 12000 /* bytes buffered before flush */
-
-/* buffered: bytes put in the stream's buffer before the victim runs. */
-static int writer_setup(struct sweep_ctx *c, size_t wcap, size_t buffered)
+static int send_all_setup(struct sweep_ctx *c)
 {
 	struct net_st *st = sweep_priv(c);
 	int err = pair(st);
 	if (err < 0)
 		return err;
-	st->s.wcap = wcap;
 	st->prefill = fill_up(st->fd[0]);
-	char buf[FLUSHED];
-	sweep_pattern(buf, buffered, st->prefill, SEED);
-	if (ringo_stream_write(&st->s, buf, buffered) != 0) /* fits: no suspension */
-		return -EIO;
-	st->taken_before = st->s.wsent + st->s.wlen;
 	st->c = c;
 	sweep_spawn_peer(c, drainer, st);
 	return 0;
 }
 
-static int write_setup(struct sweep_ctx *c)
-{
-	return writer_setup(c, 256, 200);
-}
-
-static int write_big_setup(struct sweep_ctx *c)
-{
-	return writer_setup(c, 64, 0);
-}
-
-static int flush_setup(struct sweep_ctx *c)
-{
-	return writer_setup(c, sizeof(((struct net_st *)0)->wbuf), FLUSHED);
-}
-
-static int send_all_setup(struct sweep_ctx *c)
-{
-	return writer_setup(c, 0, 0);
-}
-
-/* The reader got the prefill and then exactly s->wsent bytes of the
- * stream (or `sent` for send_all), and what is still buffered follows. */
+/* The reader got the prefill and then exactly `sent` bytes. */
 static void writer_check(struct sweep_ctx *c, uint64_t sent)
 {
 	struct net_st *st = sweep_priv(c);
@@ -272,81 +151,6 @@ static void writer_check(struct sweep_ctx *c, uint64_t sent)
 	SWEEP_CHECK(c, at == st->prefill + sent, "reader got %llu = prefill %llu + %llu sent?",
 		    (unsigned long long)at, (unsigned long long)st->prefill,
 		    (unsigned long long)sent);
-	SWEEP_CHECK(c, sweep_pattern_ok(st->wbuf, st->s.wlen, st->prefill + st->s.wsent, SEED),
-		    "the bytes still buffered do not follow those sent");
-	int rc = sweep_rc(c);
-	SWEEP_CHECK(c, !sweep_called(c) || rc != -ECANCELED || st->s.error == 0,
-		    "a cancellation left a sticky error on the stream");
-}
-
-#define SMALL 100
-#define BIG 12000 /* several sends: cancelled part-way */
-
-static int write_victim(struct sweep_ctx *c, size_t len)
-{
-	struct net_st *st = sweep_priv(c);
-	char src[BIG];
-	sweep_pattern(src, len, st->prefill + st->taken_before, SEED);
-	int rc = ringo_stream_write(&st->s, src, len);
-	return sweep_returned(c, rc, SWEEP_MEM(src, len));
-}
-
-static int write_small_victim(struct sweep_ctx *c)
-{
-	return write_victim(c, SMALL);
-}
-
-static int write_big_victim(struct sweep_ctx *c)
-{
-	return write_victim(c, BIG);
-}
-
-/* Taken all (0) or, for a len that fits the buffer, nothing (-errno). */
-static void write_check_len(struct sweep_ctx *c, size_t len, bool all_or_nothing)
-{
-	struct net_st *st = sweep_priv(c);
-	int rc = sweep_rc(c);
-	uint64_t taken = st->s.wsent + st->s.wlen - st->taken_before;
-	if (sweep_called(c)) {
-		SWEEP_CHECK(c, rc == 0 || rc == -ECANCELED, "rc %d", rc);
-		SWEEP_CHECK(c, rc != 0 || taken == len, "returned 0 having taken %llu of %zu",
-			    (unsigned long long)taken, len);
-		SWEEP_CHECK(c, rc == 0 || !all_or_nothing || taken == 0,
-			    "failed (%d) having taken %llu of %zu", rc, (unsigned long long)taken, len);
-		SWEEP_CHECK(c, taken <= len, "took %llu of %zu", (unsigned long long)taken, len);
-	}
-	writer_check(c, st->s.wsent);
-}
-
-static void write_small_check(struct sweep_ctx *c)
-{
-	write_check_len(c, SMALL, true);
-}
-
-static void write_big_check(struct sweep_ctx *c)
-{
-	write_check_len(c, BIG, false);
-}
-
-static int flush_victim(struct sweep_ctx *c)
-{
-	struct net_st *st = sweep_priv(c);
-	int rc = ringo_stream_flush(&st->s);
-	return sweep_returned(c, rc, SWEEP_NOMEM);
-}
-
-static void flush_check(struct sweep_ctx *c)
-{
-	struct net_st *st = sweep_priv(c);
-	int rc = sweep_rc(c);
-	if (sweep_called(c)) {
-		SWEEP_CHECK(c, rc == 0 || rc == -ECANCELED, "rc %d", rc);
-		SWEEP_CHECK(c, rc != 0 || st->s.wlen == 0, "flushed but %zu bytes still buffered",
-			    st->s.wlen);
-	}
-	SWEEP_CHECK(c, st->s.wsent + st->s.wlen == FLUSHED, "sent %llu + buffered %zu != %d",
-		    (unsigned long long)st->s.wsent, st->s.wlen, FLUSHED);
-	writer_check(c, st->s.wsent);
 }
 
 #define ALL 20000
@@ -374,12 +178,12 @@ static void send_all_check(struct sweep_ctx *c)
 
 static int listener(struct net_st *st)
 {
-	st->lfd = ringo_listen_tcp("127.0.0.1", 0, 16, 0);
+	st->lfd = ringo_tcp_listen("127.0.0.1", 0, 16, 0);
 	if (st->lfd < 0)
 		return st->lfd;
 	memset(&st->addr, 0, sizeof(st->addr));
 	st->addr.sin_family = AF_INET;
-	st->addr.sin_port = htons((uint16_t)ringo_local_port(st->lfd));
+	st->addr.sin_port = htons((uint16_t)ringo_socket_port(st->lfd));
 	st->addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	return 0;
 }
@@ -525,7 +329,7 @@ static int dial_setup(struct sweep_ctx *c)
 static int dial_victim(struct sweep_ctx *c)
 {
 	struct net_st *st = sweep_priv(c);
-	int rc = ringo_dial("127.0.0.1", ntohs(st->addr.sin_port), 0);
+	int rc = ringo_tcp_connect("127.0.0.1", ntohs(st->addr.sin_port), RINGO_FOREVER);
 	if (rc >= 0)
 		close(rc);
 	return sweep_returned(c, rc, SWEEP_NOMEM);
@@ -546,7 +350,7 @@ static int recv_buf_setup(struct sweep_ctx *c)
 	int err = ringo_bufring_new(sweep_loop(c), 2, 64, 1, &st->br);
 	if (err < 0)
 		return err;
-	return stream_reader_setup(c);
+	return reader_setup(c);
 }
 
 static int recv_buf_victim(struct sweep_ctx *c)
@@ -570,7 +374,7 @@ static void recv_buf_check(struct sweep_ctx *c)
 	int rc = sweep_rc(c);
 	if (sweep_called(c))
 		SWEEP_CHECK(c, rc > 0 || rc == -ECANCELED, "rc %d", rc);
-	stream_reader_check(c, true);
+	reader_check(c);
 	for (int i = 0; i < 2; i++) {
 		void *data;
 		unsigned bid;
@@ -581,27 +385,8 @@ static void recv_buf_check(struct sweep_ctx *c)
 	ringo_bufring_free(st->br);
 }
 
-#define STREAM_READER(nm, cl, v, ck)                                                           \
-	{.name = nm, .call = cl, .priv_size = sizeof(struct net_st),                          \
-	 .setup = stream_reader_setup, .victim = v, .check = ck, .cleanup = net_cleanup}
 
 const struct sweep_scenario sweep_net_scenarios[] = {
-	STREAM_READER("stream_read_exactly", "ringo_stream_read_exactly", read_exactly_victim,
-		      read_exactly_check),
-	{.name = "stream_read_until", .call = "ringo_stream_read_until",
-	 .priv_size = sizeof(struct net_st), .setup = read_until_setup,
-	 .victim = read_until_victim, .check = read_until_check, .cleanup = net_cleanup},
-	STREAM_READER("stream_read_some", "ringo_stream_read_some", read_some_victim,
-		      read_some_check),
-	{.name = "stream_write", .call = "ringo_stream_write (flushes)",
-	 .priv_size = sizeof(struct net_st), .setup = write_setup, .victim = write_small_victim,
-	 .check = write_small_check, .cleanup = net_cleanup},
-	{.name = "stream_write_big", .call = "ringo_stream_write (> wcap)",
-	 .priv_size = sizeof(struct net_st), .setup = write_big_setup, .victim = write_big_victim,
-	 .check = write_big_check, .cleanup = net_cleanup},
-	{.name = "stream_flush", .call = "ringo_stream_flush", .priv_size = sizeof(struct net_st),
-	 .setup = flush_setup, .victim = flush_victim, .check = flush_check,
-	 .cleanup = net_cleanup},
 	{.name = "send_all", .call = "ringo_send_all", .priv_size = sizeof(struct net_st),
 	 .setup = send_all_setup, .victim = send_all_victim, .check = send_all_check,
 	 .cleanup = net_cleanup},
@@ -615,7 +400,7 @@ const struct sweep_scenario sweep_net_scenarios[] = {
 	{.name = "recv_buf", .call = "ringo_recv_buf", .priv_size = sizeof(struct net_st),
 	 .setup = recv_buf_setup, .victim = recv_buf_victim, .check = recv_buf_check,
 	 .cleanup = net_cleanup},
-	{.name = "dial", .call = "ringo_dial", .priv_size = sizeof(struct net_st),
+	{.name = "dial", .call = "ringo_tcp_connect", .priv_size = sizeof(struct net_st),
 	 .setup = dial_setup, .victim = dial_victim, .check = dial_check,
 	 .cleanup = listen_cleanup},
 };

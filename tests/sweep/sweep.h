@@ -158,6 +158,8 @@ extern const struct sweep_scenario sweep_sync_scenarios[];
 extern const size_t sweep_sync_count;
 extern const struct sweep_scenario sweep_thread_scenarios[];
 extern const size_t sweep_thread_count;
+extern const struct sweep_scenario sweep_process_scenarios[];
+extern const size_t sweep_process_count;
 extern const struct sweep_scenario sweep_misc_scenarios[];
 extern const size_t sweep_misc_count;
 

@@ -1,0 +1,172 @@
+/*
+ * Private to the stream layer (stream.c, stream_io.c, resolve.c): the
+ * stream object and the seam between it and its transport.
+ *
+ * The core (stream.c) owns the two buffers and every rule users see:
+ * reads served from the read buffer, backpressure, drain, close. A
+ * transport moves bytes: it receives into the read buffer (or hands the
+ * core bytes to copy) and sends from the write buffer, and tells the core
+ * through the upcalls below. Transports today (stream_io.c), all on an fd
+ * through io_uring:
+ *   - socket, one-shot: one IORING_OP_RECV at a time into the buffer's
+ *     free tail; IORING_OP_SEND;
+ *   - socket, multishot: one multishot RECV picking buffers from a
+ *     provided buffer ring the loop shares; the core copies each;
+ *   - fd: IORING_OP_READ / IORING_OP_WRITE at the file position (pipes,
+ *     character devices, regular files: a subprocess's stdin/stdout).
+ * A filter such as TLS (issue 13) is a transport with no fd of its own:
+ * its recv_start asks the stream below for ciphertext (as a listener, see
+ * on_readable, or from a pump task), decrypts, and calls
+ * ringo__stream_recv_data on the stream above; its send_start encrypts and
+ * writes to the stream below, calling ringo__stream_sent when the stream
+ * below has taken the bytes. Nothing in the core knows about fds except
+ * ringo_stream_fd and the choice of transport in ringo_stream_new.
+ */
+#ifndef RINGO_STREAM_INTERNAL_H
+#define RINGO_STREAM_INTERNAL_H
+
+#include "io_internal.h"
+
+/* A transport's receive ended on its own, neither EOF nor an error (a
+ * one-shot recv that delivered its bytes; a multishot one the kernel
+ * ended, e.g. when the buffer ring ran dry): receive again if wanted. */
+#define RINGO__STREAM_ENDED 1
+
+struct ringo__stream_transport {
+	const char *name;
+	/* The core wants bytes and no receive is in flight: start one.
+	 * 0, or -errno (the stream's reads then fail with it). */
+	int (*recv_start)(ringo_stream *s);
+	/* Stop the receive in flight (backpressure, close, free). Its end
+	 * still comes through ringo__stream_recv_end. */
+	void (*recv_stop)(ringo_stream *s);
+	/* Send n > 0 bytes at p; p stays valid and unchanged until
+	 * ringo__stream_sent, which must follow exactly once. 0 or -errno
+	 * (then nothing was started). */
+	int (*send_start)(ringo_stream *s, const void *p, size_t n);
+	/* Stop the send in flight (free); ringo__stream_sent still follows. */
+	void (*send_stop)(ringo_stream *s);
+	/* The write side is done and everything is sent: half-close (the peer
+	 * reads EOF). 0 or -errno. NULL: the transport cannot half-close. */
+	int (*shutdown_write)(ringo_stream *s);
+	/* Nothing is in flight any more: give back the OS resources (close
+	 * the fd). Called once. */
+	void (*release)(ringo_stream *s);
+};
+
+extern const struct ringo__stream_transport ringo__stream_socket;
+extern const struct ringo__stream_transport ringo__stream_socket_mshot;
+extern const struct ringo__stream_transport ringo__stream_fd;
+
+/* One kernel request of a stream's transport (its receive, its send). */
+struct ringo__stream_req {
+	struct ringo__fd_link link; /* on the fd index while in flight; user_data
+				     * is the request's tag, 0 when idle */
+	bool cancel_sent;           /* ASYNC_CANCEL queued for it */
+};
+
+struct ringo_stream {
+	ringo_loop *loop;
+	int fd;                     /* -1 once closed */
+	const struct ringo__stream_transport *tp;
+	unsigned flags;             /* RINGO_STREAM_* as given */
+	size_t read_limit, write_high, write_low;
+	bool readable, writable;    /* the fd's access mode allows it */
+
+	/* ---- reading: unread bytes are rbuf[rpos, rpos + rlen) ---- */
+	char *rbuf;
+	size_t rcap, rpos, rlen;
+	bool recv_busy;             /* a transport receive is in flight */
+	bool recv_filled;           /* the last one-shot receive filled all the
+				     * room it had: give the next one more */
+	char *recv_at;              /* one-shot: where the receive in flight
+				     * lands (rbuf's tail when it started) */
+	bool paused;                /* backpressure: 2 x read_limit buffered;
+				     * cleared at read_limit */
+	bool eof;                   /* the transport reported EOF */
+	int rerr;                   /* receive error, sticky; 0 = none */
+	ringo_task *reader;         /* the task blocked in a read, or NULL */
+	size_t want;                /* ...until rlen >= want (or EOF/error) */
+	/* An internal consumer instead of a reader task (a filter stacked on
+	 * this stream): called after bytes, EOF or an error arrived. */
+	void (*on_readable)(ringo_stream *s, void *ctx);
+	void *on_readable_ctx;
+
+	/* ---- writing: unsent bytes are wbuf[wpos, wpos + wlen) ---- */
+	char *wbuf;
+	size_t wcap, wpos, wlen;
+	size_t sending;             /* bytes of the send in flight: the first
+				     * `sending` unsent bytes; 0 = none */
+	char *send_block;           /* the old wbuf the send in flight reads
+				     * from, when wbuf had to move; NULL if none */
+	size_t send_block_size;
+	struct ringo__presubmit flush; /* on the loop's list: send before the
+					* next io_uring_enter */
+	int werr;                   /* write error, sticky; 0 = none */
+	bool eof_wanted;            /* write_eof: half-close once flushed */
+	bool eof_done;              /* ...done */
+	ringo_task *drainer;        /* the task blocked in drain, or NULL */
+
+	/* ---- transport state (fd transports) ---- */
+	struct ringo__stream_req rreq, sreq;
+
+	/* ---- closing ---- */
+	bool closing;               /* close(): flush, then release */
+	bool closed;                /* released: the fd is closed */
+	bool freed;                 /* free(): destroy once nothing refers to it */
+	unsigned users;             /* tasks inside a suspending call on it */
+	ringo_event closed_ev;      /* set once closed (wait_closed) */
+
+	struct ringo_stream_stats stats;
+	struct ringo__list node;    /* on the loop's stream list */
+};
+
+/* Per loop (loop->streams), made with the first stream, freed at close. */
+struct ringo__stream_loop {
+	ringo_loop *loop;
+	struct ringo__list streams;   /* every stream not yet destroyed */
+	ringo_bufring *br;            /* multishot receive buffers, made on
+				       * first use; NULL until then */
+	bool br_failed;               /* could not be made: one-shot only */
+	bool multishot;               /* the kernel has multishot recv (6.0+) */
+	uint16_t group;               /* br's buffer group id */
+};
+
+struct ringo__stream_loop *ringo__stream_loop_get(ringo_loop *loop);
+
+/* ---- upcalls: the transport tells the core (stream.c) ---- */
+
+/* Room at the read buffer's tail for a receive to land in (a one-shot
+ * transport calls it in recv_start): *len bytes at the address returned,
+ * which stays put until the receive ended. NULL on -ENOMEM. */
+void *ringo__stream_recv_room(ringo_stream *s, size_t *len);
+/* n > 0 bytes arrived at p: the room recv_room gave (appended in place),
+ * or the transport's memory (copied; 0 or -ENOMEM, then the bytes are
+ * lost and the stream fails with -ENOMEM). */
+int ringo__stream_recv_data(ringo_stream *s, const void *p, size_t n);
+/* The receive request ended: RINGO__STREAM_ENDED, 0 (EOF), -ECANCELED
+ * (recv_stop), or an error. */
+void ringo__stream_recv_end(ringo_stream *s, int res);
+/* The send ended: res bytes of those given went out (res >= 0), or an
+ * error (-ECANCELED after send_stop). */
+void ringo__stream_sent(ringo_stream *s, int res);
+
+/* ---- helpers the fd transports share (stream_io.c) ---- */
+
+/* The transport ringo_stream_new gives a socket (flags RINGO_STREAM_*). */
+const struct ringo__stream_transport *ringo__stream_socket_transport(ringo_loop *loop,
+								      unsigned flags);
+
+/* Options as ringo_stream_new checks them (NULL: defaults). 0 or -EINVAL. */
+int ringo__stream_check_options(const ringo_stream_options *opts);
+
+/* Connecting (resolve.c): order[0, n) gets list's n addresses in the
+ * order they are tried (families interleaved, the first one first). */
+void ringo__connect_order(const struct addrinfo *list, const struct addrinfo **order, size_t n);
+/* Try each address in turn: the connected fd, or the error. */
+int ringo__connect_list(const struct addrinfo *list);
+
+/* For tests: the transport in use ("socket", "socket-multishot", "fd"). */
+const char *ringo__stream_transport_name(const ringo_stream *s);
+
+#endif /* RINGO_STREAM_INTERNAL_H */

@@ -1,0 +1,323 @@
+/*
+ * The stream transports on an fd, through io_uring (see stream_internal.h
+ * for the seam): sockets with one-shot or multishot receive, and other fds
+ * (pipes, terminals, files) with read/write at the file position.
+ *
+ * Each request is tagged with an op slot (generation-checked, as every
+ * ringo request) and sits on the fd index while in flight, so that
+ * ringo_close(fd) by someone else stops it; the stream then sees -EBADF.
+ */
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "stream_internal.h"
+
+/* Linux 6.18's pwritev2 flag, also honoured by io_uring writes (not in
+ * this libc's headers yet). */
+#define RINGO__RWF_NOSIGNAL 0x00000100
+
+/* The loop's buffer ring for multishot receives: 256 buffers of 16 KiB
+ * (4 MiB, touched as traffic comes). A receive holds a buffer only from
+ * the kernel filling it to the completion's handler, which copies it out
+ * and gives it back at once. */
+#define MSHOT_NBUFS 256
+#define MSHOT_BUFSIZE (16 * 1024)
+
+/* ---- requests ---- */
+
+/* Tag sqe for request r of s (handler fn) and put it on the fd index. 0,
+ * or -errno with the SQE made a no-op. */
+static int req_open(ringo_stream *s, struct ringo__stream_req *r, struct io_uring_sqe *sqe,
+		    ringo__cqe_fn *fn)
+{
+	ringo_loop *loop = s->loop;
+	struct ringo__io_state *io = ringo__io_state(loop);
+	int err = io ? ringo__op_open(loop, fn, s, &r->link.user_data) : -ENOMEM;
+	if (err == 0) {
+		err = ringo__fd_link_add(io, s->fd, &r->link);
+		if (err < 0)
+			ringo__op_close(loop, r->link.user_data);
+	}
+	if (err < 0) {
+		r->link.user_data = 0;
+		io_uring_prep_nop(sqe);
+		sqe->user_data = 0;
+		return err;
+	}
+	r->cancel_sent = false;
+	sqe->user_data = r->link.user_data;
+	return 0;
+}
+
+/* The request's final completion: untag it. Returns res, with a cancel
+ * that ringo_close(fd) caused reported as -EBADF. */
+static int req_done(ringo_stream *s, struct ringo__stream_req *r, int res)
+{
+	ringo__fd_link_del(&r->link);
+	ringo__op_close(s->loop, r->link.user_data);
+	r->link.user_data = 0;
+	if (r->link.closed && res < 0)
+		return -EBADF;
+	/* An io-wq worker interrupted by the cancel says so instead. */
+	if (r->cancel_sent && (res == -EINTR || res == -512 /* ERESTARTSYS */))
+		return -ECANCELED;
+	return res;
+}
+
+static void req_cancel(ringo_stream *s, struct ringo__stream_req *r)
+{
+	if (!r->link.user_data || r->cancel_sent)
+		return;
+	struct io_uring_sqe *sqe = ringo__sqe(s->loop);
+	if (!sqe)
+		return; /* the ring is gone: the loop's close drains it */
+	r->cancel_sent = true;
+	io_uring_prep_cancel64(sqe, r->link.user_data, 0);
+	sqe->user_data = 0;
+}
+
+/* ---- one-shot receive (sockets and other fds) ---- */
+
+static void oneshot_cqe(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
+{
+	ringo_stream *s = ctx;
+	res = req_done(s, &s->rreq, res);
+	if (res > 0) {
+		ringo__io_defined(s->recv_at, (size_t)res);
+		ringo__stream_recv_data(s, s->recv_at, (size_t)res);
+		ringo__stream_recv_end(s, RINGO__STREAM_ENDED);
+		return;
+	}
+	ringo__stream_recv_end(s, res);
+}
+
+static int oneshot_start(ringo_stream *s, int opcode)
+{
+	size_t len;
+	void *p = ringo__stream_recv_room(s, &len);
+	if (!p)
+		return -ENOMEM;
+	struct io_uring_sqe *sqe = ringo__sqe(s->loop);
+	if (!sqe)
+		return -ESHUTDOWN;
+	if (opcode == IORING_OP_RECV)
+		io_uring_prep_recv(sqe, s->fd, p, len, 0);
+	else
+		io_uring_prep_read(sqe, s->fd, p, (unsigned)len, (uint64_t)-1);
+	return req_open(s, &s->rreq, sqe, oneshot_cqe);
+}
+
+static int sock_recv_start(ringo_stream *s)
+{
+	return oneshot_start(s, IORING_OP_RECV);
+}
+
+static int fd_recv_start(ringo_stream *s)
+{
+	return oneshot_start(s, IORING_OP_READ);
+}
+
+static void recv_stop(ringo_stream *s)
+{
+	req_cancel(s, &s->rreq);
+}
+
+/* ---- multishot receive from the loop's buffer ring ---- */
+
+/* The loop's ring, made on first use; NULL if it cannot be (then every
+ * stream receives one-shot). Buffer group ids are the user's to pick for
+ * their own rings: the streams take the highest one that is free. */
+static ringo_bufring *mshot_ring(ringo_loop *loop)
+{
+	struct ringo__stream_loop *sl = ringo__stream_loop_get(loop);
+	if (!sl || !sl->multishot || sl->br_failed)
+		return NULL;
+	if (sl->br)
+		return sl->br;
+	for (unsigned g = 65535; g > 65535 - 64; g--) {
+		int err = ringo_bufring_new(loop, MSHOT_NBUFS, MSHOT_BUFSIZE, g, &sl->br);
+		if (err == 0) {
+			sl->group = (uint16_t)g;
+			return sl->br;
+		}
+		if (err != -EEXIST)
+			break;
+	}
+	sl->br_failed = true;
+	return NULL;
+}
+
+static void mshot_cqe(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
+{
+	ringo_stream *s = ctx;
+	struct ringo__stream_loop *sl = loop->streams;
+	if (flags & IORING_CQE_F_BUFFER) {
+		unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+		ringo_bufring *br = sl->br;
+		if (res > 0) {
+			char *data = br->mem + (size_t)bid * br->bufsize;
+			ringo__io_defined(data, (size_t)res);
+			ringo__stream_recv_data(s, data, (size_t)res);
+		}
+		ringo_bufring_put(br, bid);
+	}
+	if (flags & IORING_CQE_F_MORE)
+		return;
+	res = req_done(s, &s->rreq, res);
+	if (res == -EINVAL && !s->stats.bytes_read) {
+		/* A kernel without multishot recv: one-shot from now on. */
+		sl->multishot = false;
+		s->tp = &ringo__stream_socket;
+		res = RINGO__STREAM_ENDED;
+	} else if (res > 0 || res == -ENOBUFS) {
+		/* Ended by the kernel (ring ran dry, or it chose to): the
+		 * buffers are back by the time the next receive starts. */
+		res = RINGO__STREAM_ENDED;
+	}
+	ringo__stream_recv_end(s, res);
+}
+
+static int mshot_recv_start(ringo_stream *s)
+{
+	ringo_bufring *br = mshot_ring(s->loop);
+	if (!br) {
+		s->tp = &ringo__stream_socket;
+		return sock_recv_start(s);
+	}
+	struct io_uring_sqe *sqe = ringo__sqe(s->loop);
+	if (!sqe)
+		return -ESHUTDOWN;
+	io_uring_prep_recv_multishot(sqe, s->fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = (uint16_t)br->group;
+	return req_open(s, &s->rreq, sqe, mshot_cqe);
+}
+
+/* ---- sending ---- */
+
+static void send_cqe(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
+{
+	ringo_stream *s = ctx;
+	/* A zero-copy send would post a notification: not used here. */
+	if (flags & IORING_CQE_F_MORE)
+		return;
+	ringo__stream_sent(s, req_done(s, &s->sreq, res));
+}
+
+/* Writing a pipe whose reader is gone raises SIGPIPE in the writer, an
+ * io_uring write as much as write(2) (seen on 6.18: the program dies),
+ * where a send has MSG_NOSIGNAL. RWF_NOSIGNAL (Linux 6.18) stops it per
+ * write; an older kernel refuses the flag (-EOPNOTSUPP) before writing
+ * anything, so it is probed once per process on a pipe of our own. */
+static bool write_nosignal(void)
+{
+	static _Atomic int known; /* 0 not probed, 1 works, -1 refused */
+	int k = atomic_load_explicit(&known, memory_order_relaxed);
+	if (k)
+		return k > 0;
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return false; /* try again next time */
+	char byte = 0;
+	struct iovec iov = {&byte, 1};
+	k = pwritev2(pfd[1], &iov, 1, -1, RINGO__RWF_NOSIGNAL) == 1 ? 1 : -1;
+	close(pfd[0]);
+	close(pfd[1]);
+	atomic_store_explicit(&known, k, memory_order_relaxed);
+	return k > 0;
+}
+
+static int send_start(ringo_stream *s, const void *p, size_t n, int opcode)
+{
+	struct io_uring_sqe *sqe = ringo__sqe(s->loop);
+	if (!sqe)
+		return -ESHUTDOWN;
+	if (opcode == IORING_OP_SEND) {
+		io_uring_prep_send(sqe, s->fd, p, n, MSG_NOSIGNAL);
+	} else {
+		io_uring_prep_write(sqe, s->fd, p, (unsigned)n, (uint64_t)-1);
+		/* Before 6.18 a broken pipe still raises SIGPIPE here: a
+		 * program writing to pipes (a subprocess's stdin) on such a
+		 * kernel must ignore SIGPIPE (ringo's children get it back
+		 * at its default). */
+		if (write_nosignal())
+			sqe->rw_flags = RINGO__RWF_NOSIGNAL;
+	}
+	return req_open(s, &s->sreq, sqe, send_cqe);
+}
+
+static int sock_send_start(ringo_stream *s, const void *p, size_t n)
+{
+	return send_start(s, p, n, IORING_OP_SEND);
+}
+
+static int fd_send_start(ringo_stream *s, const void *p, size_t n)
+{
+	return send_start(s, p, n, IORING_OP_WRITE);
+}
+
+static void send_stop(ringo_stream *s)
+{
+	req_cancel(s, &s->sreq);
+}
+
+/* ---- the rest ---- */
+
+/* Nothing is queued behind it and a FIN is one syscall that never
+ * blocks: no need for a ring round trip. */
+static int sock_shutdown_write(ringo_stream *s)
+{
+	return shutdown(s->fd, SHUT_WR) < 0 ? -errno : 0;
+}
+
+static void fd_release(ringo_stream *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+}
+
+const struct ringo__stream_transport ringo__stream_socket = {
+	.name = "socket",
+	.recv_start = sock_recv_start,
+	.recv_stop = recv_stop,
+	.send_start = sock_send_start,
+	.send_stop = send_stop,
+	.shutdown_write = sock_shutdown_write,
+	.release = fd_release,
+};
+
+const struct ringo__stream_transport ringo__stream_socket_mshot = {
+	.name = "socket-multishot",
+	.recv_start = mshot_recv_start,
+	.recv_stop = recv_stop,
+	.send_start = sock_send_start,
+	.send_stop = send_stop,
+	.shutdown_write = sock_shutdown_write,
+	.release = fd_release,
+};
+
+const struct ringo__stream_transport ringo__stream_fd = {
+	.name = "fd",
+	.recv_start = fd_recv_start,
+	.recv_stop = recv_stop,
+	.send_start = fd_send_start,
+	.send_stop = send_stop,
+	.shutdown_write = NULL,
+	.release = fd_release,
+};
+
+const struct ringo__stream_transport *ringo__stream_socket_transport(ringo_loop *loop,
+								      unsigned flags)
+{
+	struct ringo__stream_loop *sl = ringo__stream_loop_get(loop);
+	bool mshot = sl && sl->multishot && !sl->br_failed;
+	if (flags & RINGO_STREAM_RECV_ONESHOT)
+		return &ringo__stream_socket;
+	if (flags & RINGO_STREAM_RECV_MULTISHOT)
+		return mshot ? &ringo__stream_socket_mshot : &ringo__stream_socket;
+	/* The default: see perf/stream for the measurement. */
+	return &ringo__stream_socket;
+}

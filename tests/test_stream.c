@@ -1,0 +1,1228 @@
+/* Streams (include/ringo/stream.h) on real sockets and pipes: the asyncio
+ * StreamReader/StreamWriter rules, the byte-keeping rule under
+ * cancellation and timeouts, backpressure both ways, close/free, the
+ * transports (one-shot, multishot, pipes). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "support.h"
+#include "stream_internal.h"
+
+/* Run every test with each receive transport in turn. */
+static unsigned recv_flags = RINGO_STREAM_RECV_ONESHOT;
+
+static ringo_stream *stream_on(int fd, const ringo_stream_options *base)
+{
+	ringo_stream_options o = {0};
+	if (base)
+		o = *base;
+	o.flags |= recv_flags;
+	ringo_stream *s = NULL;
+	assert_int_equal(ringo_stream_new(ringo_loop_current() ? ringo_loop_current() : fx_loop,
+					  fd, &o, &s),
+			 0);
+	return s;
+}
+
+/* A stream on one end of a socket pair; *peer is the other end (a plain
+ * fd the test drives with send/recv). */
+static ringo_stream *stream_pair(int *peer, const ringo_stream_options *o)
+{
+	int sv[2];
+	fx_socketpair(sv);
+	*peer = sv[1];
+	return stream_on(sv[0], o);
+}
+
+static void expect_buffered(const ringo_stream *s, const char *bytes, size_t n)
+{
+	size_t len;
+	const void *p = ringo_stream_peek(s, &len);
+	assert_int_equal(len, n);
+	if (n)
+		assert_memory_equal(p, bytes, n);
+}
+
+/* ---- reads ---- */
+
+static int read_basics_body(void *arg, void **result)
+{
+	int peer;
+	ringo_stream *s = stream_pair(&peer, NULL);
+	assert_int_equal(send(peer, "hello world\nrest", 16, 0), 16);
+	char buf[64];
+	int n = ringo_stream_readline(s, buf, sizeof(buf));
+	assert_int_equal(n, 12);
+	assert_memory_equal(buf, "hello world\n", 12);
+	/* read: what is there, up to n */
+	assert_int_equal(ringo_stream_read(s, buf, 2), 2);
+	assert_memory_equal(buf, "re", 2);
+	assert_int_equal(ringo_stream_read(s, buf, sizeof(buf)), 2);
+	assert_memory_equal(buf, "st", 2);
+	assert_int_equal(ringo_stream_read(s, buf, 0), 0);
+	/* read_exactly waits for all of it */
+	assert_int_equal(send(peer, "abc", 3, 0), 3);
+	assert_int_equal(send(peer, "defg", 4, 0), 4);
+	assert_int_equal(ringo_stream_read_exactly(s, buf, 6), 6);
+	assert_memory_equal(buf, "abcdef", 6);
+	expect_buffered(s, "g", 1);
+	/* read_until with a two-byte delimiter across receives */
+	assert_int_equal(send(peer, "head\r", 5, 0), 5);
+	assert_int_equal(send(peer, "\nbody", 5, 0), 5);
+	n = ringo_stream_read_until(s, "\r\n", 2, buf, sizeof(buf));
+	assert_int_equal(n, 7);
+	assert_memory_equal(buf, "ghead\r\n", 7);
+	expect_buffered(s, "body", 4);
+	/* EOF: the rest, then 0 */
+	shutdown(peer, SHUT_WR);
+	assert_false(ringo_stream_at_eof(s));
+	assert_int_equal(ringo_stream_read_exactly(s, buf, 10), -ENODATA);
+	expect_buffered(s, "body", 4); /* nothing consumed */
+	assert_int_equal(ringo_stream_readline(s, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "body", 4);
+	assert_true(ringo_stream_at_eof(s));
+	assert_int_equal(ringo_stream_read(s, buf, sizeof(buf)), 0);
+	assert_int_equal(ringo_stream_readline(s, buf, sizeof(buf)), 0);
+	assert_int_equal(ringo_stream_read_until(s, "\n", 1, buf, sizeof(buf)), -ENODATA);
+	assert_int_equal(ringo_stream_fill(s), 0);
+	ringo_stream_free(s);
+	close(peer);
+	return 0;
+}
+
+static void test_read_readline_read_exactly_read_until_and_eof(void **state)
+{
+	assert_int_equal(fx_run_task(read_basics_body, NULL), 0);
+}
+
+/* ---- writes ---- */
+
+static int write_basics_body(void *arg, void **result)
+{
+	int peer;
+	ringo_stream *s = stream_pair(&peer, NULL);
+	assert_int_equal(ringo_stream_write(s, "GET / ", 6), 0);
+	struct iovec iov[2] = {{"HTTP/1.1", 8}, {"\r\n", 2}};
+	assert_int_equal(ringo_stream_writev(s, iov, 2), 0);
+	assert_int_equal(ringo_stream_write_buffered(s), 16);
+	assert_int_equal(ringo_stream_drain(s), 0); /* under write_high: at once */
+	char buf[32];
+	/* The writes of one iteration went out together. */
+	ringo_sleep(0);
+	ringo_sleep(0);
+	assert_int_equal(recv(peer, buf, sizeof(buf), MSG_DONTWAIT), 16);
+	assert_memory_equal(buf, "GET / HTTP/1.1\r\n", 16);
+	assert_int_equal(ringo_stream_write_buffered(s), 0);
+	struct ringo_stream_stats st;
+	ringo_stream_stats(s, &st);
+	assert_int_equal(st.bytes_written, 16);
+	ringo_stream_free(s);
+	close(peer);
+	return 0;
+}
+
+static void test_writes_go_out_in_order_in_the_background(void **state)
+{
+	assert_int_equal(fx_run_task(write_basics_body, NULL), 0);
+}
+
+/* ---- the limit, cap, and what a failed read leaves ---- */
+
+/* A peer task sending len bytes of buf on fd. */
+struct sender {
+	int fd;
+	const char *buf;
+	size_t len;
+	int rc;
+};
+
+static int sender_body(void *arg, void **result)
+{
+	struct sender *k = arg;
+	k->rc = ringo_send_all(k->fd, k->buf, k->len);
+	return k->rc == (int)k->len ? 0 : -EIO;
+}
+
+#define BIGMSG 300000
+
+static int limit_body(void *arg, void **result)
+{
+	int peer;
+	ringo_stream_options o = {.read_limit = 16};
+	ringo_stream *s = stream_pair(&peer, &o);
+	char buf[64];
+	/* 17 bytes and no delimiter: past the limit, nothing consumed. */
+	assert_int_equal(send(peer, "0123456789abcdefg", 17, 0), 17);
+	assert_int_equal(ringo_stream_read_until(s, "\n", 1, buf, sizeof(buf)), -EMSGSIZE);
+	expect_buffered(s, "0123456789abcdefg", 17);
+	/* The delimiter found, but past the limit: still refused. */
+	assert_int_equal(send(peer, "\n", 1, 0), 1);
+	assert_int_equal(ringo_stream_readline(s, buf, sizeof(buf)), -EMSGSIZE);
+	assert_int_equal(ringo_stream_consume(s, 2), 0);
+	/* 16 bytes then the delimiter: the delimiter starts at the limit,
+	 * as asyncio allows. */
+	assert_int_equal(ringo_stream_readline(s, buf, sizeof(buf)), 16);
+	assert_memory_equal(buf, "23456789abcdefg\n", 16);
+	/* A line longer than the caller's buffer: refused, kept. */
+	assert_int_equal(send(peer, "abcdef\n", 7, 0), 7);
+	assert_int_equal(ringo_stream_readline(s, buf, 6), -EMSGSIZE);
+	expect_buffered(s, "abcdef\n", 7);
+	assert_int_equal(ringo_stream_consume(s, 8), -EINVAL); /* more than buffered */
+	assert_int_equal(ringo_stream_readline(s, buf, 7), 7);
+	/* Bad arguments */
+	assert_int_equal(ringo_stream_read_until(s, "", 0, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(ringo_stream_read_until(s, NULL, 1, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(ringo_stream_read_exactly(s, buf, (size_t)INT32_MAX + 1), -EINVAL);
+	/* read_exactly is not bound by the limit: the buffer grows. */
+	char *big = malloc(BIGMSG), *in = malloc(BIGMSG);
+	for (int i = 0; i < BIGMSG; i++)
+		big[i] = (char)(i * 7 + i / 1000);
+	struct sender snd = {peer, big, BIGMSG, 0};
+	ringo_task *t;
+	assert_int_equal(ringo_spawn(ringo_loop_current(), sender_body, &snd, NULL, &t), 0);
+	assert_int_equal(ringo_stream_read_exactly(s, in, BIGMSG), BIGMSG);
+	assert_memory_equal(in, big, BIGMSG);
+	assert_int_equal(ringo_await(ringo_task_future(t), NULL), 0);
+	ringo_task_release(t);
+	free(big);
+	free(in);
+	ringo_stream_free(s);
+	close(peer);
+	return 0;
+}
+
+static void test_read_until_limit_overrun_and_short_cap_consume_nothing(void **state)
+{
+	assert_int_equal(fx_run_task(limit_body, NULL), 0);
+}
+
+/* ---- cancellation and timeouts: nothing lost ---- */
+
+enum read_kind { READ_EXACTLY, READ_UNTIL, READ_SOME, READ_FILL };
+
+struct blocked_reader {
+	ringo_stream *s;
+	enum read_kind kind;
+	char dst[16];
+	int rc;
+};
+
+static int blocked_reader_body(void *arg, void **result)
+{
+	struct blocked_reader *r = arg;
+	memset(r->dst, '#', sizeof(r->dst));
+	switch (r->kind) {
+	case READ_EXACTLY:
+		r->rc = ringo_stream_read_exactly(r->s, r->dst, 10);
+		break;
+	case READ_UNTIL:
+		r->rc = ringo_stream_read_until(r->s, "\r\n", 2, r->dst, sizeof(r->dst));
+		break;
+	case READ_SOME:
+		r->rc = ringo_stream_read(r->s, r->dst, sizeof(r->dst));
+		break;
+	case READ_FILL:
+		r->rc = ringo_stream_fill(r->s);
+		break;
+	}
+	return 0;
+}
+
+/* A reader blocked with 4 bytes buffered is cancelled: -ECANCELED at
+ * once, dst untouched, the 4 bytes still there, the stream in step. */
+static int cancel_read_body(void *arg, void **result)
+{
+	enum read_kind kind = (enum read_kind)(intptr_t)arg;
+	int peer;
+	ringo_stream *s = stream_pair(&peer, NULL);
+	struct blocked_reader r = {.s = s, .kind = kind};
+	if (kind != READ_SOME)
+		assert_int_equal(send(peer, "abcd", 4, 0), 4);
+	ringo_task *t;
+	assert_int_equal(ringo_spawn(ringo_loop_current(), blocked_reader_body, &r, NULL, &t), 0);
+	for (int i = 0; i < 4; i++)
+		ringo_sleep(0);
+	assert_int_equal(ringo_task_state(t), RINGO_TASK_SUSPENDED);
+	/* A second reader is refused while the first waits. */
+	char tmp[4];
+	assert_int_equal(ringo_stream_read(s, tmp, sizeof(tmp)), -EBUSY);
+	assert_true(ringo_task_cancel(t, NULL));
+	assert_int_equal(ringo_await(ringo_task_future(t), NULL), 0);
+	ringo_task_release(t);
+	assert_int_equal(r.rc, -ECANCELED);
+	assert_memory_equal(r.dst, "################", 16);
+	expect_buffered(s, kind == READ_SOME ? "" : "abcd", kind == READ_SOME ? 0 : 4);
+	/* Still in step: the rest completes the message. */
+	assert_int_equal(send(peer, "efghij\r\nKL", 10, 0), 10);
+	char buf[16];
+	if (kind == READ_SOME) {
+		assert_int_equal(ringo_stream_read_exactly(s, buf, 10), 10);
+		assert_memory_equal(buf, "efghij\r\nKL", 10);
+	} else {
+		assert_int_equal(ringo_stream_read_exactly(s, buf, 10), 10);
+		assert_memory_equal(buf, "abcdefghij", 10);
+		expect_buffered(s, "\r\nKL", 4);
+	}
+	ringo_stream_free(s);
+	close(peer);
+	return 0;
+}
+
+static void test_cancel_mid_read_hands_over_nothing_and_loses_nothing(void **state)
+{
+	for (intptr_t k = READ_EXACTLY; k <= READ_FILL; k++)
+		assert_int_equal(fx_run_task(cancel_read_body, (void *)k), 0);
+}
+
+static int timeout_read_body(void *arg, void **result)
+{
+	int peer;
+	ringo_stream *s = stream_pair(&peer, NULL);
+	assert_int_equal(send(peer, "ab", 2, 0), 2);
+	char dst[10];
+	memset(dst, '#', sizeof(dst));
+	ringo_timeout to;
+	assert_int_equal(ringo_timeout_enter(&to, RINGO_MSEC(20)), 0);
+	int rc = ringo_stream_read_exactly(s, dst, sizeof(dst));
+	assert_int_equal(rc, -ECANCELED);
+	assert_int_equal(ringo_timeout_exit(&to, rc), -ETIMEDOUT);
+	expect_buffered(s, "ab", 2);
+	assert_memory_equal(dst, "##########", 10);
+	/* An idle timeout on a line read, then the line. */
+	assert_int_equal(ringo_timeout_enter(&to, RINGO_MSEC(5)), 0);
+	rc = ringo_stream_readline(s, dst, sizeof(dst));
+	assert_int_equal(ringo_timeout_exit(&to, rc), -ETIMEDOUT);
+	assert_int_equal(send(peer, "c\n", 2, 0), 2);
+	assert_int_equal(ringo_timeout_enter(&to, RINGO_SEC(10)), 0);
+	rc = ringo_stream_readline(s, dst, sizeof(dst));
+	assert_int_equal(ringo_timeout_exit(&to, rc), 4);
+	assert_memory_equal(dst, "abc\n", 4);
+	ringo_stream_free(s);
+	close(peer);
+	return 0;
+}
+
+static void test_timeout_scope_around_a_read_keeps_the_bytes(void **state)
+{
+	assert_int_equal(fx_run_task(timeout_read_body, NULL), 0);
+}
+
+/* A read that can be served from the buffer does not suspend: it works
+ * with a cancel pending (delivered at the next suspension) and outside a
+ * task; one that would wait outside a task is -EPERM. */
+struct cb_read {
+	ringo_stream *s;
+	int rc1, rc2;
+	char buf[8];
+};
+
+static void read_in_callback(void *arg)
+{
+	struct cb_read *c = arg;
+	c->rc1 = ringo_stream_read(c->s, c->buf, 3);
+	c->rc2 = ringo_stream_read(c->s, c->buf, 3);
+}
+
+static int no_wait_body(void *arg, void **result)
+{
+	int peer;
+	ringo_stream *s = stream_pair(&peer, NULL);
+	assert_int_equal(send(peer, "xyz", 3, 0), 3);
+	assert_int_equal(ringo_stream_fill(s), 3);
+	assert_true(ringo_task_cancel(ringo_task_current(), NULL));
+	char b[3];
+	assert_int_equal(ringo_stream_read(s, b, 1), 1); /* served: no suspension */
+	assert_int_equal(ringo_sleep(0), -ECANCELED);      /* the cancel, here */
+	struct cb_read c = {.s = s};
+	ringo_call_soon(ringo_loop_current(), read_in_callback, &c, NULL);
+	ringo_sleep(0);
+	ringo_sleep(0);
+	assert_int_equal(c.rc1, 2);
+	assert_memory_equal(c.buf, "yz", 2);
+	assert_int_equal(c.rc2, -EPERM);
+	ringo_stream_free(s);
+	close(peer);
+	return 0;
+}
+
+static void test_reads_served_from_the_buffer_do_not_suspend(void **state)
+{
+	assert_int_equal(fx_run_task(no_wait_body, NULL), 0);
+}
+
+/* ---- backpressure ---- */
+
+/* A peer that never reads: drain blocks once write_high is passed; the
+ * buffer stays under write_high + one write; memory stays bounded. */
+struct stuck_writer {
+	ringo_stream *s;
+	size_t chunk;
+	size_t max_buffered;
+	size_t written;
+	int rc;
+	bool draining;
+};
+
+static int stuck_writer_body(void *arg, void **result)
+{
+	struct stuck_writer *w = arg;
+	char *chunk = calloc(1, w->chunk);
+	for (;;) {
+		w->rc = ringo_stream_write(w->s, chunk, w->chunk);
+		if (w->rc < 0)
+			break;
+		w->written += w->chunk;
+		size_t b = ringo_stream_write_buffered(w->s);
+		if (b > w->max_buffered)
+			w->max_buffered = b;
+		w->draining = true;
+		w->rc = ringo_stream_drain(w->s);
+		w->draining = false;
+		if (w->rc < 0)
+			break;
+	}
+	free(chunk);
+	return 0;
+}
+
+static int never_reads_body(void *arg, void **result)
+{
+	int peer;
+	ringo_stream_options o = {.write_high = 64 * 1024};
+	ringo_stream *s = stream_pair(&peer, &o);
+	struct stuck_writer w = {.s = s, .chunk = 16 * 1024};
+	ringo_task *t;
+	assert_int_equal(ringo_spawn(ringo_loop_current(), stuck_writer_body, &w, NULL, &t), 0);
+	/* Let it run until the socket is full and drain blocks for good. */
+	size_t last = 0;
+	int still = 0;
+	for (int i = 0; i < 10000 && still < 50; i++) {
+		ringo_sleep(0);
+		still = w.written == last && w.draining ? still + 1 : 0;
+		last = w.written;
+	}
+	assert_int_equal(still, 50);
+	assert_int_equal(ringo_task_state(t), RINGO_TASK_SUSPENDED);
+	assert_true(w.max_buffered <= o.write_high + w.chunk);
+	assert_true(ringo_stream_write_buffered(s) > o.write_high);
+	/* Memory: the loop's live bytes are the buffers, bounded. */
+	assert_true(fx_ca.live_bytes < 4 * (o.write_high + w.chunk) + 256 * 1024);
+	/* Cancelled drain: the bytes stay buffered and still go out. */
+	size_t buffered = ringo_stream_write_buffered(s);
+	assert_true(ringo_task_cancel(t, NULL));
+	assert_int_equal(ringo_await(ringo_task_future(t), NULL), 0);
+	ringo_task_release(t);
+	assert_int_equal(w.rc, -ECANCELED);
+	assert_int_equal(ringo_stream_write_buffered(s), buffered);
+	size_t got = 0;
+	char buf[8192];
+	while (got < w.written) {
+		ssize_t n = recv(peer, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n > 0)
+			got += (size_t)n;
+		else
+			ringo_sleep(0);
+	}
+	assert_int_equal(got, w.written);
+	assert_int_equal(ringo_stream_write_buffered(s), 0);
+	ringo_stream_free(s);
+	close(peer);
+	return 0;
+}
+
+static void test_peer_that_never_reads_blocks_drain_with_memory_bounded(void **state)
+{
+	assert_int_equal(fx_run_task(never_reads_body, NULL), 0);
+}
+
+/* A writer that never drains hits the hard cap: -ENOBUFS, nothing taken. */
+static int hard_cap_body(void *arg, void **result)
+{
+	int peer;
+	ringo_stream_options o = {.write_high = 4096};
+	ringo_stream *s = stream_pair(&peer, &o);
+	int small = 4096;
+	setsockopt(ringo_stream_fd(s), SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	char chunk[4096] = {0};
+	int rc = 0, i;
+	for (i = 0; i < 1000 && rc == 0; i++) {
+		rc = ringo_stream_write(s, chunk, sizeof(chunk));
+		if (i % 8 == 0)
+			ringo_sleep(0);
+	}
+	assert_int_equal(rc, -ENOBUFS);
+	size_t b = ringo_stream_write_buffered(s);
+	assert_true(b > 16 * 4096 && b <= 16 * 4096 + 4096);
+	assert_int_equal(ringo_stream_write(s, chunk, 1), -ENOBUFS);
+	assert_int_equal(ringo_stream_write_buffered(s), b);
+	ringo_stream_free(s);
+	close(peer);
+	return 0;
+}
+
+static void test_writes_past_the_hard_cap_are_refused(void **state)
+{
+	assert_int_equal(fx_run_task(hard_cap_body, NULL), 0);
+}
+
+/* A reader that never reads: the stream stops receiving at 2 x
+ * read_limit (the peer's sends then block), and starts again as the
+ * reader takes bytes. */
+static int never_read_body(void *arg, void **result)
+{
+	int peer;
+	ringo_stream_options o = {.read_limit = 8192};
+	ringo_stream *s = stream_pair(&peer, &o);
+	char chunk[4096];
+	memset(chunk, 'r', sizeof(chunk));
+	size_t sent = 0;
+	int idle = 0;
+	for (int i = 0; i < 100000 && idle < 50; i++) {
+		ssize_t n = send(peer, chunk, sizeof(chunk), MSG_DONTWAIT);
+		if (n > 0) {
+			sent += (size_t)n;
+			idle = 0;
+		} else {
+			idle++;
+		}
+		ringo_sleep(0);
+	}
+	assert_int_equal(idle, 50); /* the peer is blocked */
+	size_t buffered;
+	ringo_stream_peek(s, &buffered);
+	/* At the mark, plus at most one receive (a provided buffer). */
+	assert_true(buffered >= 2 * o.read_limit);
+	assert_true(buffered <= 2 * o.read_limit + 16384);
+	assert_true(sent > buffered); /* the rest waits in the kernel */
+	/* Reading it all: receiving resumes, every byte arrives. */
+	size_t got = 0;
+	char buf[4096];
+	while (got < sent) {
+		int n = ringo_stream_read(s, buf, sizeof(buf));
+		assert_true(n > 0);
+		assert_int_equal(buf[0], 'r');
+		got += (size_t)n;
+	}
+	assert_int_equal(got, sent);
+	struct ringo_stream_stats st;
+	ringo_stream_stats(s, &st);
+	assert_int_equal(st.bytes_read, sent);
+	ringo_stream_free(s);
+	close(peer);
+	return 0;
+}
+
+static void test_reader_that_never_reads_stops_receiving_at_twice_the_limit(void **state)
+{
+	assert_int_equal(fx_run_task(never_read_body, NULL), 0);
+}
+
+/* ---- a gigabyte through a stream pair ---- */
+
+/* Byte i of the data is table[i % TABLE]: a sender copies slices of the
+ * table, the receiver compares what it got with the same slices, so every
+ * byte is checked at memcmp speed. TABLE is odd so that block boundaries
+ * never line up with it. */
+#define TABLE 65521
+static unsigned char table[TABLE];
+
+static void table_init(void)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	for (int i = 0; i < TABLE; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		table[i] = (unsigned char)x;
+	}
+}
+
+static bool under_valgrind(void)
+{
+	const char *vg = getenv("RINGO_UNDER_VALGRIND");
+	return vg && vg[0] == '1';
+}
+
+static uint64_t bulk_size(void)
+{
+	if (under_valgrind())
+		return 8u << 20;
+#if defined(__SANITIZE_THREAD__)
+	return 128u << 20;
+#elif defined(__SANITIZE_ADDRESS__)
+	return 256u << 20;
+#else
+	return 1u << 30;
+#endif
+}
+
+struct bulk {
+	ringo_stream *w, *r;
+	uint64_t total;
+	uint64_t received;
+	uint64_t checksum_sent, checksum_got;
+	bool bad;
+	int wrc, rrc;
+};
+
+/* A checksum of the bytes at every 1024th position of the stream (the
+ * memcmp checks the rest): the same however the bytes were split. */
+static uint64_t sum_bytes(uint64_t acc, uint64_t at, const unsigned char *p, size_t n)
+{
+	for (uint64_t pos = (at + 1023) & ~(uint64_t)1023; pos < at + n; pos += 1024)
+		acc += (pos * 0x100000001b3ull) ^ p[pos - at];
+	return acc;
+}
+
+static int bulk_writer(void *arg, void **result)
+{
+	struct bulk *b = arg;
+	uint64_t at = 0;
+	while (at < b->total) {
+		size_t off = (size_t)(at % TABLE);
+		size_t n = TABLE - off;
+		if (n > b->total - at)
+			n = (size_t)(b->total - at);
+		b->checksum_sent = sum_bytes(b->checksum_sent, at, table + off, n);
+		b->wrc = ringo_stream_write(b->w, table + off, n);
+		if (b->wrc == 0)
+			b->wrc = ringo_stream_drain(b->w);
+		if (b->wrc < 0)
+			return b->wrc;
+		at += n;
+	}
+	b->wrc = ringo_stream_write_eof(b->w);
+	return b->wrc;
+}
+
+static int bulk_reader(void *arg, void **result)
+{
+	struct bulk *b = arg;
+	char *buf = malloc(256 * 1024);
+	for (;;) {
+		int n = ringo_stream_read(b->r, buf, 256 * 1024);
+		if (n <= 0) {
+			b->rrc = n;
+			break;
+		}
+		for (size_t done = 0; done < (size_t)n;) {
+			size_t off = (size_t)((b->received + done) % TABLE);
+			size_t k = TABLE - off;
+			if (k > (size_t)n - done)
+				k = (size_t)n - done;
+			if (memcmp(buf + done, table + off, k))
+				b->bad = true;
+			done += k;
+		}
+		b->checksum_got = sum_bytes(b->checksum_got, b->received, (unsigned char *)buf, (size_t)n);
+		b->received += (uint64_t)n;
+	}
+	free(buf);
+	return b->rrc;
+}
+
+static void run_bulk(ringo_stream *w, ringo_stream *r)
+{
+	struct bulk b = {.w = w, .r = r, .total = bulk_size()};
+	ringo_task *tw, *tr;
+	assert_int_equal(ringo_spawn(ringo_loop_current(), bulk_writer, &b, NULL, &tw), 0);
+	assert_int_equal(ringo_spawn(ringo_loop_current(), bulk_reader, &b, NULL, &tr), 0);
+	assert_int_equal(ringo_await(ringo_task_future(tw), NULL), 0);
+	assert_int_equal(ringo_await(ringo_task_future(tr), NULL), 0);
+	ringo_task_release(tw);
+	ringo_task_release(tr);
+	assert_int_equal(b.received, b.total);
+	assert_false(b.bad);
+	assert_true(b.checksum_got == b.checksum_sent);
+	assert_true(ringo_stream_at_eof(r));
+	struct ringo_stream_stats sw, sr;
+	ringo_stream_stats(w, &sw);
+	ringo_stream_stats(r, &sr);
+	assert_true(sw.bytes_written == b.total && sr.bytes_read == b.total);
+}
+
+static int bulk_socketpair_body(void *arg, void **result)
+{
+	int sv[2];
+	fx_socketpair(sv);
+	ringo_stream *a = stream_on(sv[0], NULL), *b = stream_on(sv[1], NULL);
+	uint64_t loop_read = fx_loop->stream_bytes_read;
+	run_bulk(a, b);
+	assert_true(fx_loop->stream_bytes_read - loop_read == bulk_size());
+	ringo_stream_free(a);
+	ringo_stream_free(b);
+	return 0;
+}
+
+static void test_a_gigabyte_through_a_socketpair_with_a_checksum(void **state)
+{
+	table_init();
+	assert_int_equal(fx_run_task(bulk_socketpair_body, NULL), 0);
+}
+
+static int accept_one(void *arg, void **result)
+{
+	int *fd = arg;
+	*fd = ringo_accept(*fd, NULL, NULL, 0);
+	return *fd < 0 ? *fd : 0;
+}
+
+/* A TCP connection through ringo_stream_connect and an accepted fd. */
+static void tcp_pair(ringo_stream **client, ringo_stream **server)
+{
+	int lfd = ringo_tcp_listen("127.0.0.1", 0, 16, 0);
+	assert_true(lfd >= 0);
+	int port = ringo_socket_port(lfd);
+	int afd = lfd;
+	ringo_task *t;
+	assert_int_equal(ringo_spawn(ringo_loop_current(), accept_one, &afd, NULL, &t), 0);
+	ringo_stream_options o = {.flags = recv_flags};
+	assert_int_equal(ringo_stream_connect("127.0.0.1", port, RINGO_SEC(10), &o, client), 0);
+	assert_int_equal(ringo_await(ringo_task_future(t), NULL), 0);
+	ringo_task_release(t);
+	close(lfd);
+	*server = stream_on(afd, NULL);
+}
+
+static int bulk_tcp_body(void *arg, void **result)
+{
+	ringo_stream *c, *s;
+	tcp_pair(&c, &s);
+	run_bulk(c, s);
+	ringo_stream_free(c);
+	ringo_stream_free(s);
+	return 0;
+}
+
+static void test_a_gigabyte_through_tcp_loopback_with_a_checksum(void **state)
+{
+	table_init();
+	assert_int_equal(fx_run_task(bulk_tcp_body, NULL), 0);
+}
+
+/* ---- one reader task and one writer task on one stream ---- */
+
+struct echo_peer {
+	int fd;
+};
+
+static int echo_peer_body(void *arg, void **result)
+{
+	struct echo_peer *e = arg;
+	char buf[8192];
+	for (;;) {
+		int n = ringo_recv(e->fd, buf, sizeof(buf), 0);
+		if (n <= 0)
+			return n;
+		if (ringo_send_all(e->fd, buf, (size_t)n) != n)
+			return -EIO;
+	}
+}
+
+#define MESSAGES 20000
+
+struct duplex {
+	ringo_stream *s;
+	uint64_t sent_sum, got_sum;
+	int sent, got;
+	int wrc, rrc;
+};
+
+static int duplex_writer(void *arg, void **result)
+{
+	struct duplex *d = arg;
+	uint32_t x = 12345;
+	for (int i = 0; i < MESSAGES; i++) {
+		char msg[64];
+		x = x * 1103515245 + 12345;
+		int len = snprintf(msg, sizeof(msg), "%d:%u\n", i, x >> (x % 16));
+		d->sent_sum += (uint64_t)i * 31 + (uint64_t)len;
+		if ((d->wrc = ringo_stream_write(d->s, msg, (size_t)len)) < 0)
+			return d->wrc;
+		d->sent++;
+		/* Interleave: drain now and then, yield now and then. */
+		if (i % 7 == 0 && (d->wrc = ringo_stream_drain(d->s)) < 0)
+			return d->wrc;
+		if (i % 3 == 0)
+			ringo_sleep(0);
+	}
+	return 0;
+}
+
+static int duplex_reader(void *arg, void **result)
+{
+	struct duplex *d = arg;
+	for (int i = 0; i < MESSAGES; i++) {
+		char line[64];
+		int n = ringo_stream_readline(d->s, line, sizeof(line));
+		if (n <= 0)
+			return d->rrc = n < 0 ? n : -ENODATA;
+		int idx = atoi(line);
+		if (idx != i)
+			return d->rrc = -EBADMSG;
+		d->got_sum += (uint64_t)idx * 31 + (uint64_t)n;
+		d->got++;
+	}
+	return 0;
+}
+
+static int duplex_body(void *arg, void **result)
+{
+	int sv[2];
+	fx_socketpair(sv);
+	struct echo_peer e = {sv[1]};
+	ringo_task *pt;
+	assert_int_equal(ringo_spawn(ringo_loop_current(), echo_peer_body, &e, NULL, &pt), 0);
+	ringo_stream_options o = {.write_high = 1024, .read_limit = 256};
+	struct duplex d = {.s = stream_on(sv[0], &o)};
+	ringo_task *tw, *tr;
+	assert_int_equal(ringo_spawn(ringo_loop_current(), duplex_writer, &d, NULL, &tw), 0);
+	assert_int_equal(ringo_spawn(ringo_loop_current(), duplex_reader, &d, NULL, &tr), 0);
+	assert_int_equal(ringo_await(ringo_task_future(tw), NULL), 0);
+	assert_int_equal(ringo_await(ringo_task_future(tr), NULL), 0);
+	assert_int_equal(d.got, MESSAGES);
+	assert_true(d.got_sum == d.sent_sum);
+	ringo_stream_close(d.s);
+	assert_int_equal(ringo_stream_wait_closed(d.s), 0);
+	assert_int_equal(ringo_await(ringo_task_future(pt), NULL), 0); /* EOF */
+	ringo_task_release(tw);
+	ringo_task_release(tr);
+	ringo_task_release(pt);
+	ringo_stream_free(d.s);
+	close(sv[1]);
+	return 0;
+}
+
+static void test_a_reader_task_and_a_writer_task_share_a_stream(void **state)
+{
+	assert_int_equal(fx_run_task(duplex_body, NULL), 0);
+}
+
+/* ---- half-close, close, free ---- */
+
+static int write_eof_body(void *arg, void **result)
+{
+	int peer;
+	ringo_stream *s = stream_pair(&peer, NULL);
+	assert_int_equal(ringo_stream_write(s, "bye", 3), 0);
+	assert_int_equal(ringo_stream_write_eof(s), 0);
+	assert_int_equal(ringo_stream_write_eof(s), 0); /* again: nothing more */
+	assert_int_equal(ringo_stream_write(s, "x", 1), -ESHUTDOWN);
+	/* The peer reads the bytes, then EOF. */
+	char buf[8];
+	assert_int_equal(ringo_recv(peer, buf, sizeof(buf), MSG_WAITALL), 3);
+	assert_memory_equal(buf, "bye", 3);
+	/* and still talks back: this side still reads. */
+	assert_int_equal(send(peer, "reply", 5, 0), 5);
+	assert_int_equal(ringo_stream_read_exactly(s, buf, 5), 5);
+	assert_memory_equal(buf, "reply", 5);
+	ringo_stream_free(s);
+	close(peer);
+	return 0;
+}
+
+static void test_write_eof_is_seen_by_the_peer_while_this_side_still_reads(void **state)
+{
+	assert_int_equal(fx_run_task(write_eof_body, NULL), 0);
+}
+
+/* A slow peer task reads everything, counting, until EOF. */
+struct slow_peer {
+	int fd;
+	size_t got;
+	bool bad;
+};
+
+static int slow_peer_body(void *arg, void **result)
+{
+	struct slow_peer *p = arg;
+	char buf[4096];
+	for (;;) {
+		ringo_sleep(0);
+		int n = ringo_recv(p->fd, buf, sizeof(buf), 0);
+		if (n <= 0)
+			return n;
+		for (int i = 0; i < n; i++)
+			if ((unsigned char)buf[i] != table[(p->got + (size_t)i) % TABLE])
+				p->bad = true;
+		p->got += (size_t)n;
+	}
+}
+
+static int close_flushes_body(void *arg, void **result)
+{
+	table_init();
+	int sv[2];
+	fx_socketpair(sv);
+	ringo_stream *s = stream_on(sv[0], NULL);
+	size_t total = 0;
+	while (total < 1000000) {
+		size_t n = TABLE - total % TABLE;
+		assert_int_equal(ringo_stream_write(s, table + total % TABLE, n), 0);
+		total += n;
+	}
+	struct slow_peer p = {.fd = sv[1]};
+	ringo_task *t;
+	assert_int_equal(ringo_spawn(ringo_loop_current(), slow_peer_body, &p, NULL, &t), 0);
+	assert_int_equal(ringo_stream_wait_closed(s), -EINVAL); /* not closing */
+	assert_int_equal(ringo_stream_close(s), 0);
+	assert_int_equal(ringo_stream_close(s), 0);
+	char b;
+	assert_int_equal(ringo_stream_read(s, &b, 1), -ESHUTDOWN);
+	assert_int_equal(ringo_stream_write(s, "x", 1), -ESHUTDOWN);
+	assert_int_equal(ringo_stream_wait_closed(s), 0);
+	assert_int_equal(ringo_stream_fd(s), -EBADF);
+	assert_int_equal(ringo_stream_write_buffered(s), 0);
+	assert_int_equal(ringo_stream_wait_closed(s), 0); /* at once now */
+	/* The peer got every byte, then EOF. */
+	assert_int_equal(ringo_await(ringo_task_future(t), NULL), 0);
+	ringo_task_release(t);
+	assert_int_equal(p.got, total);
+	assert_false(p.bad);
+	ringo_stream_free(s);
+	close(sv[1]);
+	return 0;
+}
+
+static void test_close_flushes_then_closes_and_wait_closed_waits(void **state)
+{
+	assert_int_equal(fx_run_task(close_flushes_body, NULL), 0);
+}
+
+/* free() aborts: the peer gets less than was written, then EOF; the fd
+ * is closed; the memory goes (the teardown checks the allocator). */
+static int free_aborts_body(void *arg, void **result)
+{
+	int sv[2];
+	fx_socketpair(sv);
+	int small = 4096;
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	ringo_stream *s = stream_on(sv[0], NULL);
+	char *big = calloc(1, 1 << 20);
+	assert_int_equal(ringo_stream_write(s, big, 1 << 20), 0);
+	ringo_sleep(0);
+	ringo_sleep(0); /* a send is in flight, blocked on the full socket */
+	assert_true(ringo_stream_write_buffered(s) > 0);
+	ringo_stream_free(s);
+	size_t got = 0;
+	char buf[8192];
+	for (;;) {
+		int n = ringo_recv(sv[1], buf, sizeof(buf), 0);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	assert_true(got < (1 << 20));
+	free(big);
+	close(sv[1]);
+	return 0;
+}
+
+static void test_free_aborts_and_drops_what_was_not_sent(void **state)
+{
+	assert_int_equal(fx_run_task(free_aborts_body, NULL), 0);
+}
+
+struct waiter {
+	ringo_stream *s;
+	int which; /* 0 read, 1 drain, 2 wait_closed */
+	int rc;
+};
+
+static int waiter_body(void *arg, void **result)
+{
+	struct waiter *w = arg;
+	char b[4];
+	if (w->which == 0)
+		w->rc = ringo_stream_read(w->s, b, sizeof(b));
+	else if (w->which == 1)
+		w->rc = ringo_stream_drain(w->s);
+	else
+		w->rc = ringo_stream_wait_closed(w->s);
+	return 0;
+}
+
+/* free() with tasks blocked in read, drain and wait_closed: they wake
+ * with -ESHUTDOWN and the memory goes after they left. close() wakes the
+ * reader with -ESHUTDOWN. */
+static int free_wakes_body(void *arg, void **result)
+{
+	int sv[2];
+	fx_socketpair(sv);
+	int small = 4096;
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	ringo_stream_options o = {.write_high = 4096};
+	ringo_stream *s = stream_on(sv[0], &o);
+	char *big = calloc(1, 1 << 20);
+	assert_int_equal(ringo_stream_write(s, big, 1 << 20), 0);
+	free(big);
+	struct waiter w[3] = {{s, 0, 1}, {s, 1, 1}, {s, 2, 1}};
+	ringo_task *t[3];
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(ringo_spawn(ringo_loop_current(), waiter_body, &w[i], NULL, &t[i]), 0);
+	for (int i = 0; i < 3; i++)
+		ringo_sleep(0);
+	assert_int_equal(ringo_task_state(t[0]), RINGO_TASK_SUSPENDED);
+	assert_int_equal(ringo_task_state(t[1]), RINGO_TASK_SUSPENDED);
+	/* close: the reader leaves; the drain goes on (close flushes). */
+	assert_int_equal(ringo_stream_close(s), 0);
+	assert_int_equal(ringo_await(ringo_task_future(t[0]), NULL), 0);
+	assert_int_equal(w[0].rc, -ESHUTDOWN);
+	assert_int_equal(ringo_spawn(ringo_loop_current(), waiter_body, &w[2], NULL, &t[2]), 0);
+	for (int i = 0; i < 3; i++)
+		ringo_sleep(0);
+	assert_int_equal(ringo_task_state(t[1]), RINGO_TASK_SUSPENDED);
+	assert_int_equal(ringo_task_state(t[2]), RINGO_TASK_SUSPENDED);
+	ringo_stream_free(s);
+	for (int i = 1; i < 3; i++) {
+		assert_int_equal(ringo_await(ringo_task_future(t[i]), NULL), 0);
+		assert_int_equal(w[i].rc, -ESHUTDOWN);
+	}
+	for (int i = 0; i < 3; i++)
+		ringo_task_release(t[i]);
+	close(sv[1]);
+	return 0;
+}
+
+static void test_free_wakes_blocked_tasks_and_releases_after_them(void **state)
+{
+	assert_int_equal(fx_run_task(free_wakes_body, NULL), 0);
+}
+
+/* ---- errors ---- */
+
+/* The peer resets the connection: a blocked reader wakes with the error,
+ * and writes fail with it too. */
+static int reset_body(void *arg, void **result)
+{
+	ringo_stream *c, *s;
+	tcp_pair(&c, &s);
+	struct waiter w = {c, 0, 1};
+	ringo_task *t;
+	assert_int_equal(ringo_spawn(ringo_loop_current(), waiter_body, &w, NULL, &t), 0);
+	ringo_sleep(0);
+	ringo_sleep(0);
+	/* SO_LINGER 0: close sends a RST. */
+	struct linger lg = {1, 0};
+	assert_int_equal(setsockopt(ringo_stream_fd(s), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+	ringo_stream_free(s);
+	assert_int_equal(ringo_await(ringo_task_future(t), NULL), 0);
+	ringo_task_release(t);
+	assert_int_equal(w.rc, -ECONNRESET);
+	char b;
+	assert_int_equal(ringo_stream_read(c, &b, 1), -ECONNRESET);
+	assert_int_equal(ringo_stream_write(c, "x", 1), -ECONNRESET);
+	assert_int_equal(ringo_stream_drain(c), -ECONNRESET);
+	ringo_stream_free(c);
+	return 0;
+}
+
+static void test_a_peer_reset_wakes_a_blocked_reader_with_the_error(void **state)
+{
+	assert_int_equal(fx_run_task(reset_body, NULL), 0);
+}
+
+/* A failed send makes the write side fail for good. */
+static int sticky_body(void *arg, void **result)
+{
+	int sv[2];
+	fx_socketpair(sv);
+	/* Only the writing half: the reading half would see the EOF. */
+	ringo_stream *s = stream_on(sv[0], NULL);
+	shutdown(sv[1], SHUT_RD);
+	close(sv[1]);
+	int rc = 0;
+	for (int i = 0; i < 100 && rc == 0; i++) {
+		rc = ringo_stream_write(s, "data", 4);
+		ringo_sleep(0);
+	}
+	assert_int_equal(rc, -EPIPE);
+	assert_int_equal(ringo_stream_write(s, "more", 4), -EPIPE);
+	assert_int_equal(ringo_stream_drain(s), -EPIPE);
+	assert_int_equal(ringo_stream_write_eof(s), -EPIPE);
+	/* close: the bytes cannot go; wait_closed says so. */
+	assert_int_equal(ringo_stream_close(s), 0);
+	int wc = ringo_stream_wait_closed(s);
+	assert_true(wc == 0 || wc == -EPIPE);
+	ringo_stream_free(s);
+	return 0;
+}
+
+static void test_a_write_error_is_sticky(void **state)
+{
+	assert_int_equal(fx_run_task(sticky_body, NULL), 0);
+}
+
+/* ---- fds other than sockets ---- */
+
+static int pipe_body(void *arg, void **result)
+{
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+	ringo_stream *r, *w;
+	assert_int_equal(ringo_stream_new(ringo_loop_current(), p[0], NULL, &r), 0);
+	assert_int_equal(ringo_stream_new(ringo_loop_current(), p[1], NULL, &w), 0);
+	assert_string_equal(ringo__stream_transport_name(r), "fd");
+	/* The ring waits for the pipe: blocking mode is fine (and set). */
+	assert_false(fcntl(p[0], F_GETFL) & O_NONBLOCK);
+	char buf[32];
+	assert_int_equal(ringo_stream_read(w, buf, 1), -EBADF);  /* write end */
+	assert_int_equal(ringo_stream_write(r, "x", 1), -EBADF); /* read end */
+	assert_int_equal(ringo_stream_write(w, "line one\nline two\n", 18), 0);
+	assert_int_equal(ringo_stream_readline(r, buf, sizeof(buf)), 9);
+	assert_memory_equal(buf, "line one\n", 9);
+	/* EOF for the reader: write_eof closes the write end once flushed. */
+	assert_int_equal(ringo_stream_write(w, "tail", 4), 0);
+	assert_int_equal(ringo_stream_write_eof(w), 0);
+	assert_int_equal(ringo_stream_wait_closed(w), 0);
+	assert_int_equal(ringo_stream_readline(r, buf, sizeof(buf)), 9);
+	assert_int_equal(ringo_stream_readline(r, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "tail", 4);
+	assert_true(ringo_stream_at_eof(r));
+	ringo_stream_free(w);
+	ringo_stream_free(r);
+	return 0;
+}
+
+static void test_pipes_are_streams_with_read_and_write(void **state)
+{
+	assert_int_equal(fx_run_task(pipe_body, NULL), 0);
+}
+
+static int nonblocking_socket_body(void *arg, void **result)
+{
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+	ringo_stream *s = stream_on(sv[0], NULL);
+	struct sender k = {sv[1], "late", 4, 0};
+	ringo_task *t;
+	assert_int_equal(ringo_spawn(ringo_loop_current(), sender_body, &k, NULL, &t), 0);
+	char buf[4];
+	assert_int_equal(ringo_stream_read_exactly(s, buf, 4), 4);
+	assert_memory_equal(buf, "late", 4);
+	ringo_await(ringo_task_future(t), NULL);
+	ringo_task_release(t);
+	ringo_stream_free(s);
+	close(sv[1]);
+	return 0;
+}
+
+static void test_a_nonblocking_socket_waits_like_a_blocking_one(void **state)
+{
+	assert_int_equal(fx_run_task(nonblocking_socket_body, NULL), 0);
+}
+
+static void test_new_refuses_what_is_not_a_stream(void **state)
+{
+	ringo_stream *s = (ringo_stream *)1;
+	int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(ringo_stream_new(fx_loop, udp, NULL, &s), -EINVAL);
+	assert_null(s);
+	close(udp);
+	int dir = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_int_equal(ringo_stream_new(fx_loop, dir, NULL, &s), -EINVAL);
+	close(dir);
+	int sv[2];
+	fx_socketpair(sv);
+	close(sv[1]);
+	assert_int_equal(ringo_stream_new(fx_loop, sv[1], NULL, &s), -EBADF);
+	assert_int_equal(ringo_stream_new(NULL, sv[0], NULL, &s), -EINVAL);
+	assert_int_equal(ringo_stream_new(fx_loop, -1, NULL, &s), -EINVAL);
+	assert_int_equal(ringo_stream_new(fx_loop, sv[0], NULL, NULL), -EINVAL);
+	ringo_stream_options bad = {.write_high = 100, .write_low = 200};
+	assert_int_equal(ringo_stream_new(fx_loop, sv[0], &bad, &s), -EINVAL);
+	bad = (ringo_stream_options){.flags = 1u << 20};
+	assert_int_equal(ringo_stream_new(fx_loop, sv[0], &bad, &s), -EINVAL);
+	bad = (ringo_stream_options){.flags = RINGO_STREAM_RECV_ONESHOT | RINGO_STREAM_RECV_MULTISHOT};
+	assert_int_equal(ringo_stream_new(fx_loop, sv[0], &bad, &s), -EINVAL);
+	/* The fd stays the caller's after a failure. */
+	assert_true(fcntl(sv[0], F_GETFD) >= 0);
+	close(sv[0]);
+	/* NULL streams */
+	assert_int_equal(ringo_stream_read(NULL, &s, 1), -EINVAL);
+	assert_int_equal(ringo_stream_write(NULL, "", 1), -EINVAL);
+	assert_int_equal(ringo_stream_close(NULL), -EINVAL);
+	assert_int_equal(ringo_stream_fd(NULL), -EINVAL);
+	ringo_stream_free(NULL);
+}
+
+/* The transport asked for is the one used (multishot where the kernel
+ * has it), and a stream works from a callback too (no task needed to
+ * make, write or free it). */
+struct cb_make {
+	int sv[2];
+	ringo_stream *s;
+};
+
+static void make_in_callback(void *arg)
+{
+	struct cb_make *m = arg;
+	ringo_stream *s = stream_on(m->sv[0], NULL);
+	m->s = s;
+	if (recv_flags & RINGO_STREAM_RECV_MULTISHOT)
+		assert_string_equal(ringo__stream_transport_name(s), "socket-multishot");
+	else
+		assert_string_equal(ringo__stream_transport_name(s), "socket");
+	assert_int_equal(ringo_stream_write(s, "cb", 2), 0);
+	assert_int_equal(ringo_stream_close(s), 0);
+}
+
+static int callback_body(void *arg, void **result)
+{
+	struct cb_make m = {0};
+	fx_socketpair(m.sv);
+	ringo_call_soon(ringo_loop_current(), make_in_callback, &m, NULL);
+	char buf[4];
+	assert_int_equal(ringo_recv(m.sv[1], buf, sizeof(buf), MSG_WAITALL), 2);
+	assert_memory_equal(buf, "cb", 2);
+	assert_int_equal(ringo_stream_wait_closed(m.s), 0);
+	ringo_stream_free(m.s);
+	close(m.sv[1]);
+	return 0;
+}
+
+static void test_the_transport_asked_for_and_streams_from_callbacks(void **state)
+{
+	assert_int_equal(fx_run_task(callback_body, NULL), 0);
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_read_readline_read_exactly_read_until_and_eof, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_writes_go_out_in_order_in_the_background, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_read_until_limit_overrun_and_short_cap_consume_nothing, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_mid_read_hands_over_nothing_and_loses_nothing, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_timeout_scope_around_a_read_keeps_the_bytes, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_reads_served_from_the_buffer_do_not_suspend, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_peer_that_never_reads_blocks_drain_with_memory_bounded, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_writes_past_the_hard_cap_are_refused, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_reader_that_never_reads_stops_receiving_at_twice_the_limit, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_a_gigabyte_through_a_socketpair_with_a_checksum, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_a_gigabyte_through_tcp_loopback_with_a_checksum, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_a_reader_task_and_a_writer_task_share_a_stream, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_write_eof_is_seen_by_the_peer_while_this_side_still_reads, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_close_flushes_then_closes_and_wait_closed_waits, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_free_aborts_and_drops_what_was_not_sent, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_free_wakes_blocked_tasks_and_releases_after_them, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_a_peer_reset_wakes_a_blocked_reader_with_the_error, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_a_write_error_is_sticky, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_pipes_are_streams_with_read_and_write, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_a_nonblocking_socket_waits_like_a_blocking_one, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_new_refuses_what_is_not_a_stream, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_the_transport_asked_for_and_streams_from_callbacks, fx_setup, fx_teardown),
+	};
+	int rc = cmocka_run_group_tests_name("stream_oneshot", tests, NULL, NULL);
+	recv_flags = RINGO_STREAM_RECV_MULTISHOT;
+	rc |= cmocka_run_group_tests_name("stream_multishot", tests, NULL, NULL);
+	return rc;
+}
