@@ -1,8 +1,8 @@
 /*
- * ringo networking beyond single I/O operations: servers, clients and the
- * resolver (asyncio streams), UDP, and signals delivered to a loop
- * (asyncio's add_signal_handler). Included by ringo.h; compiles on its
- * own too.
+ * ringo networking beyond single I/O operations: servers (asyncio's
+ * start_server), UDP, and signals delivered to a loop (asyncio's
+ * add_signal_handler). Streams, clients and the resolver are in
+ * stream.h. Included by ringo.h; compiles on its own too.
  *
  * Each area keeps its own section below.
  */
@@ -19,10 +19,9 @@ extern "C" {
 #endif
 
 /* ========================================================================
- * Server, client and resolver
+ * Server
  *
- * (The server layer's section goes here: ringo_server_*,
- * ringo_stream_connect*, ringo_getaddrinfo.)
+ * (The server layer's section goes here: ringo_server_*.)
  * ====================================================================== */
 
 /* ========================================================================
