@@ -391,6 +391,8 @@ int ringo_signal_add(ringo_loop *loop, int signo, ringo_callback_fn *fn, void *a
 	if (!loop || !fn || !signo_allowed(signo))
 		return -EINVAL;
 	int err = ringo__check_open(loop);
+	if (err == 0)
+		err = ringo__check_thread(loop);
 	if (err < 0)
 		return err;
 	struct ringo__signals *s;
@@ -415,6 +417,8 @@ int ringo_signal_remove(ringo_loop *loop, int signo)
 	if (!loop || signo <= 0 || signo >= NSIG)
 		return -EINVAL;
 	int err = ringo__check_open(loop);
+	if (err == 0)
+		err = ringo__check_thread(loop);
 	if (err < 0)
 		return err;
 	struct ringo__signals *s = loop->signals;

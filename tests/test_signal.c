@@ -1,12 +1,14 @@
 /* Signals delivered to a loop: ringo_signal_add / remove (asyncio's
  * add_signal_handler) and ringo_signal_wait. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -331,6 +333,7 @@ static void test_a_signal_held_by_another_loop_is_ebusy(void **state)
 	struct hits h = {0};
 	assert_int_equal(ringo_signal_add(other, SIGUSR1, on_hit, &h), 0);
 	assert_int_equal(ringo_signal_add(fx_loop, SIGUSR1, on_hit, &h), -EBUSY);
+	assert_non_null(strstr(ringo_strerror(-EBUSY), "another loop"));
 	assert_int_equal(ringo_signal_remove(fx_loop, SIGUSR1), -ENOENT);
 	assert_int_equal(ringo_signal_remove(other, SIGUSR1), 0);
 	assert_int_equal(ringo_signal_add(fx_loop, SIGUSR1, on_hit, &h), 0);
@@ -747,6 +750,57 @@ static void test_signal_wait_with_a_cancel_pending_registers_nothing(void **stat
 	assert_true(disposition(SIGUSR1).sa_handler == SIG_DFL);
 }
 
+/* ---- an example: cat ---- */
+
+/* True once process pid has a handler for signo (SigCgt). */
+static bool catches(pid_t pid, int signo)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	unsigned long long mask = 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "SigCgt: %llx", &mask) == 1)
+			break;
+	fclose(f);
+	return mask & (1ull << (signo - 1));
+}
+
+/* cat blocked reading a pipe that stays open: SIGINT or SIGTERM cancels
+ * the read and it exits with 130, as a shell's interrupted command. */
+static void test_cat_exits_130_on_sigint_and_sigterm(void **state)
+{
+	char path[256];
+	build_path("examples/cat", path, sizeof(path));
+	const int sigs[] = {SIGINT, SIGTERM};
+	for (int i = 0; i < 2; i++) {
+		int in[2];
+		assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			int null = open("/dev/null", O_WRONLY);
+			dup2(in[0], 0);
+			dup2(null, 1);
+			execl(path, path, (char *)NULL);
+			_exit(127);
+		}
+		close(in[0]);
+		/* Its handlers are in once its loop runs; before, the default
+		 * action would just kill it. */
+		for (int k = 0; k < 30000 && !(catches(pid, SIGINT) && catches(pid, SIGTERM)); k++)
+			usleep(1000);
+		assert_int_equal(kill(pid, sigs[i]), 0);
+		int st;
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		close(in[1]);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 130);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -775,6 +829,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_signal_wait_for_a_signal_another_loop_holds_is_ebusy, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_signal_wait_refuses_bad_sets_and_callers_outside_a_task, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_signal_wait_with_a_cancel_pending_registers_nothing, fx_setup, fx_teardown),
+		cmocka_unit_test(test_cat_exits_130_on_sigint_and_sigterm),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -135,7 +135,8 @@ int ringo_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *ad
  * loop already handles replaces fn and arg (asyncio does the same).
  * Returns 0, or -EINVAL (NULL loop or fn, signo out of 1..NSIG-1 or not
  * allowed, see above), -ESHUTDOWN (loop closed), -EBUSY (another loop
- * holds signo), -ENOMEM. Does not suspend. Loop thread (or any thread
+ * holds signo), -ENOMEM, -EXDEV (another thread than the loop's, with
+ * RINGO_LOOP_CHECK_THREAD). Does not suspend. Loop thread (or any thread
  * while the loop is not running). arg is the caller's: it must stay
  * valid until ringo_signal_remove (or the loop's close) returns. */
 int ringo_signal_add(ringo_loop *loop, int signo, ringo_callback_fn *fn, void *arg);
@@ -145,8 +146,8 @@ int ringo_signal_add(ringo_loop *loop, int signo, ringo_callback_fn *fn, void *a
  * and, unless a task of this loop waits for signo in ringo_signal_wait,
  * the disposition saved by ringo_signal_add is restored. Returns 0,
  * -ENOENT (no handler for signo on loop), -EINVAL (NULL loop, bad
- * signo), -ESHUTDOWN (loop closed: its close already removed them all).
- * Does not suspend. Loop thread, or any thread while it is not running;
+ * signo), -ESHUTDOWN (loop closed: its close already removed them all),
+ * -EXDEV (as for add). Does not suspend. Loop thread, or any thread while it is not running;
  * may be called from fn itself. */
 int ringo_signal_remove(ringo_loop *loop, int signo);
 
