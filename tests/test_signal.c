@@ -550,7 +550,10 @@ struct waiter {
 static int wait_body(void *arg, void **result)
 {
 	struct waiter *w = arg;
-	w->rc = ringo_signal_wait(&w->set);
+	/* A hang guard: a lost signal fails the test instead. */
+	ringo_timeout to;
+	assert_int_equal(ringo_timeout_enter(&to, RINGO_SEC(30)), 0);
+	w->rc = ringo_timeout_exit(&to, ringo_signal_wait(&w->set));
 	return w->rc < 0 ? w->rc : 0;
 }
 
@@ -655,6 +658,70 @@ static void test_a_second_signal_of_the_set_goes_to_the_old_handler(void **state
 	assert_int_equal(atomic_load(&old_handler_hits[SIGUSR2]), 1);
 	sigaction(SIGUSR1, &b1, NULL);
 	sigaction(SIGUSR2, &b2, NULL);
+}
+
+static void run_until_suspended(ringo_task *t)
+{
+	while (ringo_task_state(t) != RINGO_TASK_SUSPENDED)
+		iterate(fx_loop);
+}
+
+static void finish(ringo_task *t, int expect)
+{
+	assert_int_equal(ringo_loop_run_until_complete(fx_loop, ringo_task_future(t), NULL), expect);
+	ringo_task_release(t);
+}
+
+static void test_every_task_waiting_for_a_signal_gets_it(void **state)
+{
+	set_default(SIGUSR1);
+	struct waiter w[3];
+	ringo_task *t[3];
+	for (int i = 0; i < 3; i++) {
+		w[i] = (struct waiter){0};
+		sigemptyset(&w[i].set);
+		sigaddset(&w[i].set, SIGUSR1);
+		if (i == 2)
+			sigaddset(&w[i].set, SIGUSR2);
+		assert_int_equal(ringo_spawn(fx_loop, wait_body, &w[i], NULL, &t[i]), 0);
+		run_until_suspended(t[i]);
+	}
+	raise(SIGUSR1);
+	for (int i = 0; i < 3; i++) {
+		finish(t[i], 0);
+		assert_int_equal(w[i].rc, SIGUSR1);
+	}
+	assert_true(disposition(SIGUSR1).sa_handler == SIG_DFL);
+	assert_true(disposition(SIGUSR2).sa_handler == SIG_DFL);
+}
+
+/* A signal the loop collects while its only waiter has been woken (by
+ * another signal) and has not returned yet is not lost: a wait that
+ * starts meanwhile takes it. */
+static void test_a_signal_collected_between_waits_goes_to_the_next_wait(void **state)
+{
+	struct sigaction before = install_old_handler(SIGUSR2);
+	set_default(SIGUSR1);
+	struct waiter a = {0}, d = {0};
+	sigemptyset(&a.set);
+	sigaddset(&a.set, SIGUSR1);
+	sigaddset(&a.set, SIGUSR2);
+	sigemptyset(&d.set);
+	sigaddset(&d.set, SIGUSR2);
+	ringo_task *ta, *td;
+	assert_int_equal(ringo_spawn(fx_loop, wait_body, &a, NULL, &ta), 0);
+	run_until_suspended(ta);
+	/* Both counted for the loop now; d is queued before a wakes. */
+	raise(SIGUSR1);
+	raise(SIGUSR2);
+	assert_int_equal(ringo_spawn(fx_loop, wait_body, &d, NULL, &td), 0);
+	finish(td, 0);
+	finish(ta, 0);
+	assert_int_equal(a.rc, SIGUSR1);
+	assert_int_equal(d.rc, SIGUSR2);
+	assert_int_equal(atomic_load(&old_handler_hits[SIGUSR2]), 0);
+	assert_true(is_old_handler(SIGUSR2));
+	sigaction(SIGUSR2, &before, NULL);
 }
 
 static int timeout_body(void *arg, void **result)
@@ -825,6 +892,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_signal_wait_and_a_handler_both_see_the_signal, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_a_signal_a_cancelled_wait_did_not_take_goes_to_the_old_handler, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_a_second_signal_of_the_set_goes_to_the_old_handler, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_every_task_waiting_for_a_signal_gets_it, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_a_signal_collected_between_waits_goes_to_the_next_wait, fx_setup, fx_teardown),
 		cmocka_unit_test(test_signal_wait_under_a_timeout_scope_times_out),
 		cmocka_unit_test_setup_teardown(test_signal_wait_for_a_signal_another_loop_holds_is_ebusy, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_signal_wait_refuses_bad_sets_and_callers_outside_a_task, fx_setup, fx_teardown),
