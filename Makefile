@@ -173,13 +173,21 @@ $(BUILD)/perf/%: perf/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lm
 
+# perf/resolve compares ringo_getaddrinfo with c-ares when libc-ares-dev
+# is installed (the library itself never uses it).
+CARES := $(shell pkg-config --exists libcares 2>/dev/null && echo 1)
+ifneq ($(CARES),)
+$(BUILD)/perf/resolve: override CFLAGS += -DHAVE_CARES
+$(BUILD)/perf/resolve: LDLIBS += -lcares
+endif
+
 $(BUILD)/perf/%: perf/%.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -o $@ $< -lboost_context
 
 # ---- the public headers stand alone: C (gnu11, c11 + POSIX) and C++ ----------
 check-headers:
-	@for h in ringo.h ringo/io.h ringo/aio.h ringo/thread.h ringo/stream.h ringo/process.h ringo/net.h; do \
+	@for h in ringo.h ringo/io.h ringo/aio.h ringo/thread.h ringo/stream.h ringo/process.h ringo/context.h ringo/compose.h ringo/net.h; do \
 		printf '#include <ringo.h>\n#include <%s>\nint main(void){return 0;}\n' $$h > $(BUILD)/hdr.c; \
 		$(CC) -std=gnu11 -Wall -Wextra -Werror -pedantic -Iinclude -fsyntax-only $(BUILD)/hdr.c || exit 1; \
 		$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Iinclude -fsyntax-only $(BUILD)/hdr.c || exit 1; \

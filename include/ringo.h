@@ -343,7 +343,9 @@ enum ringo_task_state {
  * -ESHUTDOWN (loop closed), -ENOMEM (no memory for the stack or the
  * scheduler), -ENOSPC (a fifth distinct stack size on this loop: stacks
  * come from at most four pools, one per size), -EXDEV
- * (RINGO_LOOP_CHECK_THREAD and called from another thread). */
+ * (RINGO_LOOP_CHECK_THREAD and called from another thread).
+ * The task starts with a copy of the current context (ringo/context.h):
+ * the calling task's; none when called from a callback. */
 int ringo_spawn(ringo_loop *loop, ringo_task_fn *fn, void *arg, const ringo_task_options *opts,
 		ringo_task **out);
 
@@ -459,6 +461,8 @@ int ringo_run(ringo_task_fn *main, void *arg, const ringo_loop_options *opts, vo
 #include "ringo/process.h"
 #include "ringo/net.h"
 #include "ringo/thread.h"
+#include "ringo/context.h"
+#include "ringo/compose.h"
 
 #ifdef __cplusplus
 }

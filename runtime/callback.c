@@ -20,14 +20,18 @@ __attribute__((cold)) static int cb_grow(ringo_loop *loop)
 	uint32_t n = loop->cb_nchunks;
 	if (n >= (UINT32_MAX >> RINGO__CB_CHUNK_SHIFT))
 		return -ENOMEM;
-	struct ringo__cb **chunks = ringo__realloc(loop, loop->cb_chunks, n * sizeof(*chunks),
-						   (n + 1) * sizeof(*chunks));
-	if (!chunks)
-		return -ENOMEM;
-	loop->cb_chunks = chunks;
+	/* The chunk first: the array's size is known only as cb_nchunks, so
+	 * it must not grow unless cb_nchunks does too. */
 	struct ringo__cb *chunk = ringo__alloc(loop, RINGO__CB_CHUNK * sizeof(*chunk));
 	if (!chunk)
 		return -ENOMEM;
+	struct ringo__cb **chunks = ringo__realloc(loop, loop->cb_chunks, n * sizeof(*chunks),
+						   (n + 1) * sizeof(*chunks));
+	if (!chunks) {
+		ringo__free(loop, chunk, RINGO__CB_CHUNK * sizeof(*chunk));
+		return -ENOMEM;
+	}
+	loop->cb_chunks = chunks;
 	chunks[n] = chunk;
 	loop->cb_nchunks = n + 1;
 	return 0;

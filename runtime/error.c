@@ -52,6 +52,15 @@ static const char *ringo_meaning(int err)
 		return "no room: the queue is full, or no provided buffer is left";
 	case -EOPNOTSUPP:
 		return "operation not supported by this kernel's io_uring";
+	/* getaddrinfo's EAI_* codes come back as these errnos. */
+	case -ENOENT:
+		return "no such file, directory or host name";
+	case -ESRCH:
+		return "no such process or service name";
+	case -ENODATA:
+		return "no data: the stream ended in the middle of a message, or the name has no address";
+	case -EMSGSIZE:
+		return "message too long (for the stream's read_limit or the buffer given)";
 	default:
 		return NULL;
 	}

@@ -127,7 +127,11 @@ static void run_job(struct ringo__job *job)
 	if (!atomic_compare_exchange_strong(&job->state, &taken, RINGO__JOB_RUNNING))
 		return; /* SKIPPED: goes back without running */
 	job->result = NULL;
+	/* fn sees the submitting task's context; its own sets die with it. */
+	struct ringo__ctx_frame saved;
+	ringo__context_enter(job->ctx, &saved);
 	job->rc = job->fn(job->arg, &job->result);
+	ringo__context_leave(&saved);
 }
 
 static void *worker_main(void *arg)

@@ -250,6 +250,7 @@ struct ringo_loop {
 	void *aio;                     /* gather.c's per-loop state, NULL until used */
 	void *tsf;                     /* threadsafe.c's per-loop state, NULL until used */
 	void *proc;                    /* process.c's per-loop state, NULL until a spawn */
+	void *compose;                 /* compose.c's per-loop state, NULL until used */
 	/* signal.c: signals this loop handles, NULL until the first is added */
 	struct ringo__signals *signals;
 	bool check_thread;             /* RINGO_LOOP_CHECK_THREAD or RINGO_DEBUG */

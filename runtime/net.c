@@ -1,7 +1,7 @@
 /*
  * Networking helpers on top of the operations: listeners, connect with a
  * timeout, multishot accept, send_all and provided buffer rings. Streams
- * are stream.c's.
+ * are stream*.c's.
  */
 #include <arpa/inet.h>
 #include <limits.h>

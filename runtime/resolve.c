@@ -8,9 +8,9 @@
  * last frees it (three references: the worker's fn, the waiting task, the
  * future's done callback). It comes from malloc, not the loop's allocator,
  * because a worker thread may be the one that frees it; getaddrinfo's own
- * result is malloc's too. (If the loop is closed while a task still waits
- * in a lookup, without cancelling the task first as ringo_run does, the
- * done callback never runs and the job is not freed.)
+ * result is malloc's too. A loop that closes runs no more callbacks: its
+ * close hook gives up the references of the callbacks (and of tasks it
+ * abandons) that will never run, and the worker frees the job.
  *
  * A numeric address never goes to the executor: getaddrinfo with
  * AI_NUMERICHOST does no I/O.
@@ -25,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "stream_internal.h"
@@ -40,6 +39,8 @@ struct gai_job {
 	ringo_task *waiter;        /* loop thread: the waiting task, or NULL
 				    * once it left */
 	ringo_future *fut;         /* loop thread: the executor's future */
+	struct ringo__list link;   /* loop thread: on the loop's lookups until
+				    * the done callback runs */
 	bool has_hints;
 	struct addrinfo hints;     /* copied: only the four input fields */
 	char *node, *service;      /* NULL or into strings[] */
@@ -81,6 +82,8 @@ static int gai_errno(int rc, int saved_errno)
 	}
 }
 
+_Atomic long ringo__resolve_jobs;
+
 static void job_put(struct gai_job *j)
 {
 	if (atomic_fetch_sub_explicit(&j->refs, 1, memory_order_acq_rel) != 1)
@@ -88,14 +91,18 @@ static void job_put(struct gai_job *j)
 	if (j->res)
 		freeaddrinfo(j->res);
 	free(j);
+	atomic_fetch_sub_explicit(&ringo__resolve_jobs, 1, memory_order_relaxed);
 }
+
+int (*ringo__resolve_fn)(const char *node, const char *service, const struct addrinfo *hints,
+			 struct addrinfo **res) = getaddrinfo;
 
 /* Worker thread. */
 static int gai_fn(void *arg, void **result)
 {
 	struct gai_job *j = arg;
 	struct addrinfo *res = NULL;
-	int rc = getaddrinfo(j->node, j->service, j->has_hints ? &j->hints : NULL, &res);
+	int rc = ringo__resolve_fn(j->node, j->service, j->has_hints ? &j->hints : NULL, &res);
 	j->rc = gai_errno(rc, errno);
 	j->res = rc == 0 ? res : NULL;
 	job_put(j);
@@ -106,6 +113,7 @@ static int gai_fn(void *arg, void **result)
 static void gai_done(ringo_future *fut, void *arg)
 {
 	struct gai_job *j = arg;
+	ringo__list_remove(&j->link);
 	if (ringo_future_cancelled(fut))
 		job_put(j); /* withdrawn: fn never ran, its reference is ours */
 	if (j->waiter) {
@@ -143,7 +151,9 @@ static struct gai_job *job_new(const char *node, const char *service,
 	if (!j)
 		return NULL;
 	memset(j, 0, sizeof(*j));
+	atomic_fetch_add_explicit(&ringo__resolve_jobs, 1, memory_order_relaxed);
 	atomic_init(&j->refs, 3);
+	ringo__list_init(&j->link);
 	if (node)
 		j->node = memcpy(j->strings, node, nlen);
 	if (service)
@@ -156,6 +166,27 @@ static struct gai_job *job_new(const char *node, const char *service,
 		j->hints.ai_protocol = hints->ai_protocol;
 	}
 	return j;
+}
+
+void ringo__resolve_close(struct ringo__stream_loop *sl)
+{
+	while (!ringo__list_empty(&sl->lookups)) {
+		struct gai_job *j = ringo__container_of(sl->lookups.next, struct gai_job, link);
+		ringo__list_remove(&j->link);
+		/* The callback is dropped (done) or never scheduled (pending:
+		 * take it off); either way it will not run. */
+		if (!ringo_future_done(j->fut))
+			ringo_future_remove_done_callback(j->fut, gai_done, j);
+		else if (ringo_future_cancelled(j->fut))
+			job_put(j); /* withdrawn: fn never ran */
+		/* A task still waiting is abandoned with the loop. */
+		if (j->waiter) {
+			j->waiter = NULL;
+			job_put(j);
+		}
+		ringo_future_release(j->fut);
+		job_put(j);
+	}
 }
 
 static bool is_numeric_host(const char *node)
@@ -189,7 +220,10 @@ static int gai_now(const char *node, const char *service, const struct addrinfo 
 		h.ai_protocol = hints->ai_protocol;
 	}
 	h.ai_flags |= AI_NUMERICSERV | (node ? AI_NUMERICHOST : 0);
-	int rc = getaddrinfo(node, service, &h, res);
+	struct addrinfo *r = NULL;
+	int rc = getaddrinfo(node, service, &h, &r);
+	if (rc == 0)
+		*res = r;
 	return gai_errno(rc, errno);
 }
 
@@ -209,12 +243,14 @@ int ringo_getaddrinfo(const char *node, const char *service, const struct addrin
 		ringo__task_clear_cancel(self);
 		return -ECANCELED;
 	}
-	struct gai_job *j = job_new(node, service, hints);
+	struct ringo__stream_loop *sl = ringo__stream_loop_get(ringo_loop_current());
+	struct gai_job *j = sl ? job_new(node, service, hints) : NULL;
 	if (!j)
 		return -ENOMEM;
 	int err = ringo_run_in_executor(ringo_loop_current(), NULL, gai_fn, j, &j->fut);
 	if (err < 0) {
 		free(j);
+		atomic_fetch_sub_explicit(&ringo__resolve_jobs, 1, memory_order_relaxed);
 		return err;
 	}
 	err = ringo_future_add_done_callback(j->fut, gai_done, j);
@@ -228,25 +264,21 @@ int ringo_getaddrinfo(const char *node, const char *service, const struct addrin
 		job_put(j); /* ours */
 		return err;
 	}
+	ringo__list_insert_tail(&sl->lookups, &j->link);
 	j->waiter = self;
 	int rc = ringo__task_suspend(&gai_wait, j);
 	if (rc < 0)
 		return rc; /* the interrupt left the job to finish alone */
 	rc = j->rc;
-	*res = j->res;
-	j->res = NULL;
+	if (rc == 0) {
+		*res = j->res;
+		j->res = NULL;
+	}
 	job_put(j);
 	return rc;
 }
 
 /* ---- connect ---- */
-
-union sockaddr_any {
-	struct sockaddr sa;
-	struct sockaddr_in in4;
-	struct sockaddr_in6 in6;
-	struct sockaddr_un un;
-};
 
 /* One attempt: a socket, connected, or -errno (nothing left open). */
 static int connect_one(const struct sockaddr *addr, socklen_t len)
@@ -380,24 +412,12 @@ int ringo_stream_connect_unix(const char *path, int64_t timeout_ns,
 {
 	if (out)
 		*out = NULL;
-	union sockaddr_any a;
-	size_t n = path ? strlen(path) : 0;
-	if (!out || n == 0 || n >= sizeof(a.un.sun_path))
+	if (!out)
 		return -EINVAL;
 	int err = ringo__stream_check_options(opts);
 	if (err < 0)
 		return err;
-	if (!ringo_task_current())
-		return -EPERM;
-	memset(&a, 0, sizeof(a));
-	a.un.sun_family = AF_UNIX;
-	memcpy(a.un.sun_path, path, n);
-	ringo_timeout scope;
-	err = ringo_timeout_enter(&scope, timeout_ns);
-	if (err < 0)
-		return err;
-	int fd = connect_one(&a.sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1));
-	fd = ringo_timeout_exit(&scope, fd);
+	int fd = ringo_unix_connect(path, timeout_ns);
 	if (fd < 0)
 		return fd;
 	return stream_from_fd(fd, opts, out);

@@ -1,8 +1,9 @@
 /*
- * Private to the stream layer (stream.c, stream_io.c, resolve.c): the
- * stream object and the seam between it and its transport.
+ * Private to the stream layer (stream.c, stream_read.c, stream_write.c,
+ * stream_io.c, resolve.c): the stream object and the seam between it and
+ * its transport.
  *
- * The core (stream.c) owns the two buffers and every rule users see:
+ * The core (stream*.c) owns the two buffers and every rule users see:
  * reads served from the read buffer, backpressure, drain, close. A
  * transport moves bytes: it receives into the read buffer (or hands the
  * core bytes to copy) and sends from the write buffer, and tells the core
@@ -24,6 +25,8 @@
  */
 #ifndef RINGO_STREAM_INTERNAL_H
 #define RINGO_STREAM_INTERNAL_H
+
+#include <stdatomic.h>
 
 #include "io_internal.h"
 
@@ -109,6 +112,11 @@ struct ringo_stream {
 
 	/* ---- transport state (fd transports) ---- */
 	struct ringo__stream_req rreq, sreq;
+	size_t recv_asked;          /* one-shot: the room the receive in flight has */
+	bool recv_auto;             /* sockets without a RECV flag: multishot for
+				     * small messages, one-shot for bulk */
+	bool recv_switch;           /* a switch waits for the receive to end */
+	uint8_t recv_streak;        /* receives in a row that call for a switch */
 
 	/* ---- closing ---- */
 	bool closing;               /* close(): flush, then release */
@@ -130,7 +138,13 @@ struct ringo__stream_loop {
 	bool br_failed;               /* could not be made: one-shot only */
 	bool multishot;               /* the kernel has multishot recv (6.0+) */
 	uint16_t group;               /* br's buffer group id */
+	struct ringo__list lookups;   /* getaddrinfo jobs whose done callback has
+				       * not run (resolve.c) */
 };
+
+/* Close (resolve.c): lookups whose done callback will never run now give
+ * up the references it held. */
+void ringo__resolve_close(struct ringo__stream_loop *sl);
 
 struct ringo__stream_loop *ringo__stream_loop_get(ringo_loop *loop);
 
@@ -151,14 +165,56 @@ void ringo__stream_recv_end(ringo_stream *s, int res);
  * error (-ECANCELED after send_stop). */
 void ringo__stream_sent(ringo_stream *s, int res);
 
+/* ---- the core's parts talk to each other (stream.c, stream_read.c,
+ * stream_write.c) ---- */
+
+/* The most one receive or send asks for: an SQE's length is 32 bits. */
+#define RINGO__STREAM_IO_MAX (1u << 30)
+
+/* cur doubled (from min if 0) until it holds need. */
+static inline size_t ringo__stream_grow(size_t cur, size_t need, size_t min)
+{
+	size_t n = cur ? cur : min;
+	while (n < need)
+		n *= 2;
+	return n;
+}
+
+/* Wake the task in *slot (if any) with value and empty the slot. */
+void ringo__stream_wake(ringo_task **slot, int value);
+/* Suspend the current task as the stream's reader / drainer until woken.
+ * 0 (look again), or -ECANCELED, -ESHUTDOWN (closed or freed meanwhile:
+ * if freed, s may be gone once this returns: return at once), -EPERM (no
+ * task). */
+int ringo__stream_wait_reader(ringo_stream *s);
+int ringo__stream_wait_drainer(ringo_stream *s);
+/* Receive if the stream wants bytes and no receive is in flight. */
+void ringo__stream_maybe_arm(ringo_stream *s);
+/* Queue the pre-submit step if bytes wait and no send is in flight. */
+void ringo__stream_queue_flush(ringo_stream *s);
+/* The pre-submit step: send what is buffered. */
+void ringo__stream_flush_run(ringo_loop *loop, struct ringo__presubmit *p);
+/* Closing: release once nothing is in flight and the buffer is out. */
+void ringo__stream_progress_close(ringo_stream *s);
+/* Freed: destroy once neither the kernel nor a task refers to it. */
+void ringo__stream_maybe_destroy(ringo_stream *s);
+
 /* ---- helpers the fd transports share (stream_io.c) ---- */
 
-/* The transport ringo_stream_new gives a socket (flags RINGO_STREAM_*). */
-const struct ringo__stream_transport *ringo__stream_socket_transport(ringo_loop *loop,
-								      unsigned flags);
+/* Give the socket stream s its transport (s->flags: RINGO_STREAM_*). */
+void ringo__stream_socket_transport(ringo_stream *s);
 
 /* Options as ringo_stream_new checks them (NULL: defaults). 0 or -EINVAL. */
 int ringo__stream_check_options(const ringo_stream_options *opts);
+
+/* The lookup ringo_getaddrinfo runs on a worker: getaddrinfo(3). Tests
+ * put a stand-in here (a slow one, one that knows made-up names); its
+ * result is freed with freeaddrinfo, so it must come from getaddrinfo. */
+extern int (*ringo__resolve_fn)(const char *node, const char *service,
+				const struct addrinfo *hints, struct addrinfo **res);
+
+/* Lookup jobs not yet freed, in the whole process (tests). */
+extern _Atomic long ringo__resolve_jobs;
 
 /* Connecting (resolve.c): order[0, n) gets list's n addresses in the
  * order they are tried (families interleaved, the first one first). */

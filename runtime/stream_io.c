@@ -79,12 +79,44 @@ static void req_cancel(ringo_stream *s, struct ringo__stream_req *r)
 	sqe->user_data = 0;
 }
 
+/* ---- choosing the receive per traffic (sockets, no RECV flag) ----
+ * perf/stream measured multishot cheaper for request/response traffic
+ * (no SQE per message) and one-shot cheaper for bulk (no copy out of a
+ * provided buffer, and receives as big as the stream's buffer). A socket
+ * stream without a RECV flag starts multishot; SWITCH_STREAK full
+ * provided buffers in a row mean bulk: it goes one-shot; SWITCH_STREAK
+ * short one-shot receives in a row (the socket drained with little in
+ * it) bring it back. */
+#define SWITCH_STREAK 4
+#define SHORT_RECV (MSHOT_BUFSIZE / 4)
+
+static void note_mshot(ringo_stream *s, int32_t res)
+{
+	s->recv_streak = res == MSHOT_BUFSIZE ? s->recv_streak + 1 : 0;
+	if (s->recv_streak >= SWITCH_STREAK && !s->recv_switch) {
+		s->recv_switch = true;
+		req_cancel(s, &s->rreq);
+	}
+}
+
+static void note_oneshot(ringo_stream *s, int32_t res)
+{
+	bool short_recv = (size_t)res < s->recv_asked / 2 && res < SHORT_RECV;
+	s->recv_streak = short_recv ? s->recv_streak + 1 : 0;
+	if (s->recv_streak >= SWITCH_STREAK) {
+		s->recv_streak = 0;
+		s->tp = &ringo__stream_socket_mshot; /* the next receive */
+	}
+}
+
 /* ---- one-shot receive (sockets and other fds) ---- */
 
 static void oneshot_cqe(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
 {
 	ringo_stream *s = ctx;
 	res = req_done(s, &s->rreq, res);
+	if (res > 0 && s->recv_auto)
+		note_oneshot(s, res);
 	if (res > 0) {
 		ringo__io_defined(s->recv_at, (size_t)res);
 		ringo__stream_recv_data(s, s->recv_at, (size_t)res);
@@ -103,6 +135,7 @@ static int oneshot_start(ringo_stream *s, int opcode)
 	struct io_uring_sqe *sqe = ringo__sqe(s->loop);
 	if (!sqe)
 		return -ESHUTDOWN;
+	s->recv_asked = len;
 	if (opcode == IORING_OP_RECV)
 		io_uring_prep_recv(sqe, s->fd, p, len, 0);
 	else
@@ -161,15 +194,26 @@ static void mshot_cqe(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
 			char *data = br->mem + (size_t)bid * br->bufsize;
 			ringo__io_defined(data, (size_t)res);
 			ringo__stream_recv_data(s, data, (size_t)res);
+			if (s->recv_auto)
+				note_mshot(s, res);
 		}
 		ringo_bufring_put(br, bid);
 	}
 	if (flags & IORING_CQE_F_MORE)
 		return;
 	res = req_done(s, &s->rreq, res);
+	if (s->recv_switch) {
+		/* Bulk: one-shot from the next receive on. */
+		s->recv_switch = false;
+		s->recv_streak = 0;
+		s->tp = &ringo__stream_socket;
+		if (res == -ECANCELED)
+			res = RINGO__STREAM_ENDED;
+	}
 	if (res == -EINVAL && !s->stats.bytes_read) {
 		/* A kernel without multishot recv: one-shot from now on. */
 		sl->multishot = false;
+		s->recv_auto = false;
 		s->tp = &ringo__stream_socket;
 		res = RINGO__STREAM_ENDED;
 	} else if (res > 0 || res == -ENOBUFS) {
@@ -184,6 +228,7 @@ static int mshot_recv_start(ringo_stream *s)
 {
 	ringo_bufring *br = mshot_ring(s->loop);
 	if (!br) {
+		s->recv_auto = false;
 		s->tp = &ringo__stream_socket;
 		return sock_recv_start(s);
 	}
@@ -309,15 +354,15 @@ const struct ringo__stream_transport ringo__stream_fd = {
 	.release = fd_release,
 };
 
-const struct ringo__stream_transport *ringo__stream_socket_transport(ringo_loop *loop,
-								      unsigned flags)
+void ringo__stream_socket_transport(ringo_stream *s)
 {
-	struct ringo__stream_loop *sl = ringo__stream_loop_get(loop);
+	struct ringo__stream_loop *sl = ringo__stream_loop_get(s->loop);
 	bool mshot = sl && sl->multishot && !sl->br_failed;
-	if (flags & RINGO_STREAM_RECV_ONESHOT)
-		return &ringo__stream_socket;
-	if (flags & RINGO_STREAM_RECV_MULTISHOT)
-		return mshot ? &ringo__stream_socket_mshot : &ringo__stream_socket;
-	/* The default: see perf/stream for the measurement. */
-	return &ringo__stream_socket;
+	s->tp = &ringo__stream_socket;
+	if (s->flags & RINGO_STREAM_RECV_ONESHOT)
+		return;
+	if (mshot)
+		s->tp = &ringo__stream_socket_mshot;
+	/* No flag: both, as the traffic asks (see note_mshot). */
+	s->recv_auto = mshot && !(s->flags & RINGO_STREAM_RECV_MULTISHOT);
 }

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "internal.h" /* first: its RINGO_ASSERT is the one to use */
+#include "context_internal.h"
 #include "fiber.h"
 #include "stack.h"
 
@@ -75,6 +76,8 @@ struct ringo_task {
 	struct ringo__task_io io;    /* the next I/O operation's timeout (io_timeout.c) */
 	void *suspended_at;          /* return address of the suspending call */
 	ringo_task *cancel_next;     /* delivery worklist link, while cancel_queued */
+	struct ringo__ctx *ctx;      /* task-local context (context.c), one
+				      * reference, until done; NULL: none */
 	uint64_t id;
 	char name[32];
 };
@@ -278,6 +281,14 @@ int ringo_spawn(ringo_loop *loop, ringo_task_fn *fn, void *arg, const ringo_task
 	t->wake_value = 0;
 	t->suspended_at = NULL;
 	t->io.next_timeout = -1;
+	/* The child shares the current context (context.c copies it on the
+	 * first set); with none, this is a NULL copied. */
+	ringo_task *parent = current_task;
+	t->ctx = parent ? parent->ctx : NULL;
+	if (ringo__unlikely(t->ctx != NULL))
+		ringo__context_ref(t->ctx);
+	else if (!parent)
+		t->ctx = ringo__context_capture(); /* an executor call's, or none */
 	t->id = ++s->next_id;
 	/* A default name ("task-N") is only written when first asked for:
 	 * formatting it would be a tenth of a spawn. */
@@ -309,6 +320,12 @@ static void task_done(struct ringo__sched *s, ringo_task *t)
 {
 	ringo__list_remove(&t->link);
 	s->nlive--;
+	if (ringo__unlikely(t->ctx != NULL)) {
+		/* Nothing runs in this task any more: its values may go. */
+		struct ringo__ctx *ctx = t->ctx;
+		t->ctx = NULL;
+		ringo__context_release(ctx);
+	}
 	ringo__fiber_destroy(&t->fiber);
 	ringo_future_release(&t->fut); /* the loop's reference */
 }
@@ -462,6 +479,11 @@ void ringo__task_wake(ringo_task *t, int value)
 ringo_task *ringo_task_current(void)
 {
 	return current_task;
+}
+
+struct ringo__ctx **ringo__task_context_slot(void)
+{
+	return current_task ? &current_task->ctx : NULL;
 }
 
 /* The current task, or NULL and *err = -EPERM outside one. */

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 
 #include "internal.h"
+#include "context_internal.h"
 
 /* One posted item: fn(loop, a, b) runs on the loop thread. During
  * ringo_loop_close (loop->closed is true) handlers must only clean up. */
@@ -138,6 +139,9 @@ struct ringo__job {
 	 * once the task no longer waits (the job was withdrawn). */
 	ringo_task *task;
 	ringo_future *fut;          /* run_in_executor: the job's reference */
+	/* The submitting task's context (context.c), one reference, seen by
+	 * fn on the worker; released when the job is freed (loop thread). */
+	struct ringo__ctx *ctx;
 };
 
 /* Loop thread: queue the n jobs of list (emptied) on ex in one lock; each

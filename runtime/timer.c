@@ -603,9 +603,13 @@ bool ringo__timer_next(ringo_loop *loop, int64_t *when)
 		}
 		if (t->l0_count == 0 && t->l1_count == 0 && t->far.len == 0)
 			return false;
-		/* Bring the next non-empty slot into near. */
-		if (!advance(loop, INT64_MAX - W1, true))
-			return false;
+		/* Bring the next non-empty slot into near. Out of memory, the
+		 * timers stay on the wheel, all at or after base: wake there
+		 * and try again, rather than sleep as if there were none. */
+		if (!advance(loop, INT64_MAX - W1, true)) {
+			*when = t->base;
+			return true;
+		}
 	}
 }
 

@@ -88,11 +88,14 @@ static struct ringo__job *job_new(struct exec_state *s, ringo_task_fn *fn, void 
 	job->fn = fn;
 	job->arg = arg;
 	job->loop = s->loop;
+	job->ctx = ringo__context_capture(); /* the submitting task's, if any */
 	return job;
 }
 
 static void job_free(struct exec_state *s, struct ringo__job *job)
 {
+	ringo__context_release(job->ctx);
+	job->ctx = NULL;
 	job->link.next = (struct ringo__list *)s->free_jobs;
 	s->free_jobs = job;
 }

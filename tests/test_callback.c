@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "support.h"
 
@@ -613,6 +614,56 @@ static void test_timer_handles_stay_exact_while_tables_grow_and_shrink(void **st
 	test_loop_free(m.loop, &ca);
 }
 
+/* The callback table grows by a pointer array and a chunk: when the
+ * chunk's allocation fails, the grown array must not be freed later with
+ * its old size (a sized allocator then loses track of bytes). */
+static void nothing(void *arg)
+{
+}
+
+static void test_call_soon_out_of_memory_growing_the_table_leaks_nothing(void **state)
+{
+	for (long k = 1; k <= 2; k++) {
+		struct counting_allocator ca;
+		ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+		ca.attempts = 0;
+		ca.fail_at = k; /* 1: the array; 2: the chunk */
+		assert_int_equal(ringo_call_soon(loop, nothing, NULL, NULL), -ENOMEM);
+		ca.fail_at = 0;
+		assert_int_equal(ringo_call_soon(loop, nothing, NULL, NULL), 0);
+		test_loop_free(loop, &ca);
+	}
+}
+
+/* Out of memory while the timer wheel moves a slot's timers into its
+ * near heap (when the loop asks for the next deadline): the timers stay
+ * on the wheel, and the loop must still wake for them rather than sleep
+ * as if there were none. */
+static void stop_at(void *arg)
+{
+	ringo_loop *loop = ringo_loop_current();
+	*(int64_t *)arg = ringo_loop_time_ns(loop);
+	ringo_loop_stop(loop);
+}
+
+static void test_timer_fires_when_memory_runs_out_moving_it(void **state)
+{
+	alarm(20); /* before the fix the loop slept forever: fail, do not hang */
+	for (long k = 1; k <= 8; k++) {
+		struct counting_allocator ca;
+		ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+		int64_t fired = -1;
+		assert_int_equal(ringo_call_later(loop, RINGO_MSEC(5), stop_at, &fired, NULL), 0);
+		ca.attempts = 0;
+		ca.fail_at = k;
+		assert_int_equal(ringo_loop_run_forever(loop), 0);
+		ca.fail_at = 0;
+		assert_int_equal(fired, RINGO_MSEC(5));
+		test_loop_free(loop, &ca);
+	}
+	alarm(0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -638,6 +689,8 @@ int main(void)
 		cmocka_unit_test(test__run_once_schedule_handle),
 		cmocka_unit_test(test_handle_cancel),
 		cmocka_unit_test(test_timer_handles_stay_exact_while_tables_grow_and_shrink),
+		cmocka_unit_test(test_call_soon_out_of_memory_growing_the_table_leaks_nothing),
+		cmocka_unit_test(test_timer_fires_when_memory_runs_out_moving_it),
 	};
 	/* RINGO_TEST_FILTER=pattern runs only the matching tests. */
 	if (getenv("RINGO_TEST_FILTER"))

@@ -145,6 +145,7 @@ int main(void)
 		{sweep_core_scenarios, &sweep_core_count},
 		{sweep_io_scenarios, &sweep_io_count},
 		{sweep_net_scenarios, &sweep_net_count},
+		{sweep_stream_scenarios, &sweep_stream_count},
 		{sweep_sync_scenarios, &sweep_sync_count},
 		{sweep_thread_scenarios, &sweep_thread_count},
 		{sweep_process_scenarios, &sweep_process_count},

@@ -151,7 +151,7 @@ static int dial_deadline_body(void *arg, void **result)
 {
 	/* A listener that never accepts, its queue full: SYNs are dropped,
 	 * connect hangs until the deadline. */
-	int lfd = ringo_tcp_listen(NULL, 0, 0, 0);
+	int lfd = ringo_tcp_listen(NULL, 0, 1, 0); /* 0 would mean 4096 */
 	int port = ringo_socket_port(lfd);
 	int fill[8];
 	for (int i = 0; i < 8; i++) {

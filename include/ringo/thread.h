@@ -56,7 +56,10 @@ typedef struct ringo_tsfuture ringo_tsfuture;
  * error (-ESHUTDOWN before the task started, -ECANCELED after).
  * arg belongs to the task until the tsfuture is done: only then may the
  * caller free or reuse it (whatever ringo_tsfuture_result returned
- * meanwhile, -ETIMEDOUT included). */
+ * meanwhile, -ETIMEDOUT included). The task starts with no task-local
+ * context (ringo/context.h), even when called from a task or an executor
+ * call that has one: the loop spawns it from a callback. Pass what it
+ * needs through arg. */
 int ringo_spawn_threadsafe(ringo_loop *loop, ringo_task_fn *fn, void *arg, ringo_tsfuture **out);
 
 /* Any thread, except the loop's own while the outcome is pending (that
@@ -153,7 +156,9 @@ int ringo_loop_set_default_executor_workers(ringo_loop *loop, unsigned max_worke
  * other outcome that it ran to the end. Either way, when the call returns
  * nothing else uses arg or what it points to: it may be reused at once.
  * If the loop closes while fn runs, close waits for fn (the abandoned
- * task's stack outlives it) and the result is dropped. */
+ * task's stack outlives it) and the result is dropped.
+ * Context (ringo/context.h): fn sees the calling task's context; a
+ * ringo_context_set inside fn is private to this call. */
 int ringo_to_thread(ringo_task_fn *fn, void *arg, void **result);
 
 /* Loop thread (callbacks or tasks). Run fn(arg) on executor ex (NULL = the
@@ -174,7 +179,9 @@ int ringo_to_thread(ringo_task_fn *fn, void *arg, void **result);
  * still gets its outcome (read it, free a result, release it). 0, -EINVAL
  * (NULL loop/fn/out), -ESHUTDOWN (loop closed or executor shut down),
  * -EAGAIN (no worker thread could be started), -ENOMEM, -EXDEV (debug
- * check). */
+ * check). Context (ringo/context.h): fn sees the context of the task
+ * that called this, as it was at the call (none from a callback); a
+ * ringo_context_set inside fn is private to this call. */
 int ringo_run_in_executor(ringo_loop *loop, ringo_executor *ex, ringo_task_fn *fn, void *arg,
 			  ringo_future **out);
 

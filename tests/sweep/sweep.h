@@ -154,6 +154,8 @@ extern const struct sweep_scenario sweep_io_scenarios[];
 extern const size_t sweep_io_count;
 extern const struct sweep_scenario sweep_net_scenarios[];
 extern const size_t sweep_net_count;
+extern const struct sweep_scenario sweep_stream_scenarios[];
+extern const size_t sweep_stream_count;
 extern const struct sweep_scenario sweep_sync_scenarios[];
 extern const size_t sweep_sync_count;
 extern const struct sweep_scenario sweep_thread_scenarios[];
