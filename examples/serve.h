@@ -170,7 +170,7 @@ static int serve_accept_loop(void *arg, void **result)
 			close(fd);
 		}
 	}
-	ringo_acceptor_close(&acc);
+	ringo_acceptor_destroy(&acc);
 	return 0;
 }
 

@@ -310,7 +310,9 @@ int ringo_executor_shutdown(ringo_executor *ex, int64_t timeout_ns)
 		return -EINVAL;
 	struct timespec ts;
 	if (timeout_ns >= 0) {
-		int64_t t = mono_ns() + timeout_ns;
+		/* 0: do not wait (the timed wait fails at once if work is left). */
+		int64_t now = mono_ns();
+		int64_t t = timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;
 		ts.tv_sec = t / 1000000000;
 		ts.tv_nsec = t % 1000000000;
 	}

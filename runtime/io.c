@@ -104,18 +104,62 @@ static void io_complete(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags
 	ringo__task_wake(op->task, res);
 }
 
+/* Cancelling a request until it is gone. An ASYNC_CANCEL can miss: with
+ * DEFER_TASKRUN, a request between two attempts is in no table the
+ * cancel searches, and the cancel completes with -ENOENT while the
+ * request goes on waiting. Seen on 6.18 with a Unix connect to a full
+ * backlog: it polls writable, fails again, and for its first
+ * milliseconds no cancel finds it (one sent a millisecond later does).
+ * So a cancel is sent again, with a growing delay, until the request's
+ * final CQE; an extra cancel of a request that is finishing is harmless
+ * (user_data is generation-tagged: it never names a newer request). */
+#define CANCEL_RETRY_FIRST_NS RINGO_MSEC(1)
+#define CANCEL_RETRY_MAX_NS RINGO_MSEC(128)
+
+static void send_cancel(struct ringo__io_op *op);
+
+static void cancel_retry(void *arg)
+{
+	struct ringo__io_op *op = arg;
+	op->retry_armed = false;
+	if (op->link.user_data) /* not done yet */
+		send_cancel(op);
+}
+
+__attribute__((cold, noinline)) static void send_cancel(struct ringo__io_op *op)
+{
+	ringo_loop *loop = op->io->loop;
+	struct io_uring_sqe *sqe = ringo__sqe(loop);
+	if (!sqe)
+		return; /* ring gone: the loop is closing */
+	io_uring_prep_cancel64(sqe, op->link.user_data, 0);
+	sqe->user_data = 0; /* its own CQE matters to nobody */
+	int64_t delay = op->retry_ns ? op->retry_ns : CANCEL_RETRY_FIRST_NS;
+	op->retry_ns = delay < CANCEL_RETRY_MAX_NS ? 2 * delay : CANCEL_RETRY_MAX_NS;
+	if (!op->retry_armed && ringo_call_later(loop, delay, cancel_retry, op, &op->retry) == 0)
+		op->retry_armed = true;
+}
+
+/* Start cancelling (the task's cancel sets cancel_sent, the timeout
+ * timer_fired): the retry state is made by the first of the two, so an
+ * operation never cancelled pays nothing for it. */
+static void start_cancelling(struct ringo__io_op *op, bool *why)
+{
+	if (!op->cancel_sent && !op->timer_fired) {
+		op->retry_armed = false;
+		op->retry_ns = 0;
+	}
+	*why = true;
+	send_cancel(op);
+}
+
 static void io_interrupt(ringo_task *t)
 {
 	struct ringo__io_op *op = ringo__task_wait_ctx(t);
 	RINGO_ASSERT(op->link.user_data != 0);
 	if (op->cancel_sent)
 		return;
-	struct io_uring_sqe *sqe = ringo__sqe(op->io->loop);
-	if (!sqe)
-		return; /* ring gone: the loop is closing */
-	op->cancel_sent = true;
-	io_uring_prep_cancel64(sqe, op->link.user_data, 0);
-	sqe->user_data = 0; /* its own CQE matters to nobody */
+	start_cancelling(op, &op->cancel_sent);
 }
 
 static const struct ringo__wait_ops io_wait_ops = {"io", io_interrupt, true};
@@ -148,6 +192,7 @@ static inline int reserve(ringo_loop *loop, unsigned n)
 __attribute__((noinline)) static int begin_timeout(struct ringo__io_op *op, unsigned nsqe)
 {
 	int64_t left = op->timeout;
+	op->lt_user_data = 0;
 	/* Read back by map_result to tell the timeout from other cancels. */
 	op->mono_deadline = ringo__mono_ns() + left;
 	op->ts.tv_sec = left / 1000000000;
@@ -313,12 +358,21 @@ static void timer_fire(void *arg)
 	struct ringo__io_op *op = arg;
 	if (!op->link.user_data || op->cancel_sent)
 		return;
-	struct io_uring_sqe *sqe = ringo__sqe(op->io->loop);
-	if (!sqe)
-		return;
-	op->timer_fired = true;
-	io_uring_prep_cancel64(sqe, op->link.user_data, 0);
-	sqe->user_data = 0;
+	start_cancelling(op, &op->timer_fired);
+}
+
+/* The linked timeout's CQE: -ETIME when it fired and cancelled the
+ * request. -ENOENT or -EALREADY when it fired but its cancel missed or
+ * only signalled an io-wq worker (see send_cancel): the request may go on
+ * waiting, so the timeout falls back to cancels of our own. Its slot is
+ * closed when the request completes, so a later CQE finds nothing. */
+static void lt_complete(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
+{
+	struct ringo__io_op *op = ctx;
+	ringo__op_close(loop, op->lt_user_data);
+	op->lt_user_data = 0;
+	if ((res == -ENOENT || res == -EALREADY) && op->link.user_data && !op->cancel_sent)
+		timer_fire(op);
 }
 
 /* The operation's timeout: a linked timeout (same submission), or for
@@ -334,8 +388,27 @@ __attribute__((noinline)) static bool add_timeout(struct ringo__io_op *op,
 	struct io_uring_sqe *lt = io_uring_get_sqe(&loop->ring);
 	RINGO_ASSERT(lt != NULL); /* reserved by begin() */
 	io_uring_prep_link_timeout(lt, &op->ts, 0);
-	lt->user_data = 0;
+	/* Without a slot (no memory) its outcome is not watched: as before. */
+	if (ringo__op_open(loop, lt_complete, op, &op->lt_user_data) < 0)
+		op->lt_user_data = 0;
+	lt->user_data = op->lt_user_data;
 	return false;
+}
+
+/* The operation had a timeout or was cancelled, and is over: its loop
+ * timer (timed), its linked timeout's slot and a pending cancel retry go,
+ * so nothing late finds the record. */
+__attribute__((noinline)) static void op_done_slow(struct ringo__io_op *op, bool timed,
+						    ringo_handle timer)
+{
+	if (timed)
+		ringo_handle_cancel(timer);
+	if (op->timeout >= 0 && op->lt_user_data) {
+		ringo__op_close(op->io->loop, op->lt_user_data);
+		op->lt_user_data = 0;
+	}
+	if ((op->cancel_sent || op->timer_fired) && op->retry_armed)
+		ringo_handle_cancel(op->retry);
 }
 
 int ringo__io_wait(struct ringo__io_op *op, struct io_uring_sqe *sqe)
@@ -359,8 +432,8 @@ int ringo__io_wait(struct ringo__io_op *op, struct io_uring_sqe *sqe)
 	bool timed = op->timeout >= 0 && add_timeout(op, sqe, &timer);
 	int res = ringo__task_suspend(&io_wait_ops, op);
 	RINGO_ASSERT(op->link.user_data == 0); /* woken by the final CQE only */
-	if (timed)
-		ringo_handle_cancel(timer);
+	if (ringo__unlikely(op->timeout >= 0 || op->cancel_sent))
+		op_done_slow(op, timed, timer);
 	return map_result(op, res);
 }
 

@@ -60,6 +60,11 @@ struct ringo__io_op {
 	bool cancel_sent;            /* the task was cancelled: ASYNC_CANCEL sent */
 	bool timer_fired;            /* the timeout's loop timer cancelled it (splice, tee) */
 	bool two_fds;                /* link2 is in use */
+	/* Valid once cancel_sent or timer_fired (see send_cancel, io.c): */
+	bool retry_armed;            /* retry holds a timer that cancels again */
+	ringo_handle retry;
+	int64_t retry_ns;            /* the next retry's delay (0: the first) */
+	uint64_t lt_user_data;       /* the linked timeout's slot, 0 = none (timeout >= 0 only) */
 	struct ringo__fd_link link2; /* splice/tee: the input fd */
 };
 

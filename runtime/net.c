@@ -224,7 +224,7 @@ struct ringo__acceptor_impl {
 	bool cancel_sent;
 	int error;            /* an error to report once, 0 = none */
 	ringo_task *waiter;   /* a task in ringo_acceptor_next */
-	ringo_task *closer;   /* the task in ringo_acceptor_close */
+	ringo_task *closer;   /* the task in ringo_acceptor_destroy */
 	unsigned head, count; /* queue of accepted fds: q[head..head+count) mod cap */
 	unsigned cap;         /* a power of two */
 	int *q;
@@ -398,7 +398,7 @@ static void acc_close_interrupt(ringo_task *t)
 
 static const struct ringo__wait_ops acc_close_ops = {"accept-close", acc_close_interrupt, true};
 
-int ringo_acceptor_close(ringo_acceptor *acc)
+int ringo_acceptor_destroy(ringo_acceptor *acc)
 {
 	struct ringo__acceptor_impl *a = acc ? acc->impl : NULL;
 	if (!a)
@@ -533,12 +533,14 @@ void ringo_bufring_free(ringo_bufring *b)
 	ringo__free(b->loop, b, sizeof(*b));
 }
 
-void ringo_bufring_put(ringo_bufring *b, unsigned bid)
+int ringo_bufring_put(ringo_bufring *b, unsigned bid)
 {
-	RINGO_ASSERT(bid < b->nbufs);
+	if (!b || bid >= b->nbufs)
+		return -EINVAL;
 	io_uring_buf_ring_add(b->br, b->mem + bid * b->bufsize, (unsigned)b->bufsize,
 			      (unsigned short)bid, (int)b->nbufs - 1, 0);
 	io_uring_buf_ring_advance(b->br, 1);
+	return 0;
 }
 
 int ringo_recv_buf(int fd, ringo_bufring *b, void **data, unsigned *bid)

@@ -295,11 +295,14 @@ void ringo__ring_drain(ringo_loop *loop)
 			loop->ops_inflight);
 		return;
 	}
-	struct io_uring_sqe *sqe = ringo__sqe(loop);
-	io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
-	io_uring_sqe_set_data64(sqe, 0);
-	for (int rounds = 0; loop->ops_inflight > 0 && rounds < 100; rounds++)
+	/* Sent every round: a cancel can miss a request caught between two
+	 * attempts (see send_cancel in io.c). */
+	for (int rounds = 0; loop->ops_inflight > 0 && rounds < 100; rounds++) {
+		struct io_uring_sqe *sqe = ringo__sqe(loop);
+		io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+		io_uring_sqe_set_data64(sqe, 0);
 		ringo__ring_wait(loop, RINGO_MSEC(100));
+	}
 	if (loop->ops_inflight > 0)
 		fprintf(stderr, "ringo: %u operations still in flight at close\n",
 			loop->ops_inflight);

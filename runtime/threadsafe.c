@@ -357,7 +357,8 @@ static void tsf_complete(ringo_tsfuture *f, int rc, void *value)
 
 void ringo_tsfuture_ref(ringo_tsfuture *f)
 {
-	atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+	if (f)
+		atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
 }
 
 void ringo_tsfuture_release(ringo_tsfuture *f)
@@ -373,6 +374,8 @@ void ringo_tsfuture_release(ringo_tsfuture *f)
 
 bool ringo_tsfuture_done(ringo_tsfuture *f)
 {
+	if (!f)
+		return false;
 	pthread_mutex_lock(&f->lock);
 	bool done = f->state != RINGO__FUT_PENDING;
 	pthread_mutex_unlock(&f->lock);
@@ -547,7 +550,8 @@ bool ringo_tsfuture_cancel(ringo_tsfuture *f)
 static void deadline_after(struct timespec *ts, int64_t ns)
 {
 	clock_gettime(CLOCK_MONOTONIC, ts);
-	int64_t t = (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec + ns;
+	int64_t now = (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+	int64_t t = ns > INT64_MAX - now ? INT64_MAX : now + ns;
 	ts->tv_sec = t / 1000000000;
 	ts->tv_nsec = t % 1000000000;
 }

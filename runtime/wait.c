@@ -68,14 +68,13 @@ static int wait_watch(struct aio_watch *w, struct waitst *st, int64_t timeout_ns
 		if (err < 0)
 			return err;
 	}
-	if (st->met)
-		return 0; /* nothing to wait for: no suspension */
+	/* Met, or timeout 0 (do not wait): what is done now, no suspension. */
+	if (st->met || timeout_ns == 0)
+		return 0;
 	ringo_handle timer;
-	bool has_timer = timeout_ns != RINGO_FOREVER;
+	bool has_timer = timeout_ns > 0; /* negative: no limit */
 	if (has_timer) {
-		/* Any other negative timeout is one already passed: 0. */
-		int err = ringo_call_later(w->loop, timeout_ns > 0 ? timeout_ns : 0, wait_timeout,
-					   w, &timer);
+		int err = ringo_call_later(w->loop, timeout_ns, wait_timeout, w, &timer);
 		if (err < 0)
 			return err;
 	}
@@ -150,12 +149,13 @@ int ringo_wait_for(ringo_future *fut, int64_t timeout_ns, void **result)
 		return -EDEADLK;
 	if (ringo_future_loop(fut) != ringo_future_loop(ringo_task_future(self)))
 		return -EINVAL;
-	/* asyncio 3.12+: with no timeout, `async with timeout(None)`, a plain
-	 * await; with timeout <= 0, a done future's outcome or cancel-and-wait;
-	 * else `async with timeout(t): return await fut`. */
-	if (timeout_ns == RINGO_FOREVER)
+	/* asyncio 3.12+: with no timeout (negative), `async with
+	 * timeout(None)`, a plain await; with timeout 0, a done future's
+	 * outcome or cancel-and-wait; else `async with timeout(t): return
+	 * await fut`. */
+	if (timeout_ns < 0)
 		return ringo_await(fut, result);
-	if (timeout_ns <= 0) {
+	if (timeout_ns == 0) {
 		if (ringo_future_done(fut))
 			return ringo_future_result(fut, result);
 		return cancel_and_wait(fut, result);
@@ -208,10 +208,13 @@ static int ac_start(ringo_as_completed *it, int64_t timeout_ns)
 		if (err < 0)
 			return err;
 	}
-	if (timeout_ns == RINGO_FOREVER)
+	if (timeout_ns < 0)
+		return 0; /* no limit */
+	if (timeout_ns == 0) {
+		it->timed_out = true; /* do not wait: yield only what is done */
 		return 0;
-	int err = ringo_call_later(w->loop, timeout_ns > 0 ? timeout_ns : 0, ac_timeout, it,
-				   &it->timer);
+	}
+	int err = ringo_call_later(w->loop, timeout_ns, ac_timeout, it, &it->timer);
 	if (err == 0)
 		it->has_timer = true;
 	return err;

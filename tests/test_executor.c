@@ -712,7 +712,8 @@ static void test_shutdown_default_executor_times_out_then_refuses_work(void **st
 	gate_init(&g);
 	ringo_future *f;
 	assert_int_equal(ringo_run_in_executor(loop, NULL, wait_gate, &g, &f), 0);
-	assert_int_equal(ringo_loop_shutdown_default_executor(loop, RINGO_MSEC(1)), -ETIMEDOUT);
+	/* 0: do not wait; the job is still running. */
+	assert_int_equal(ringo_loop_shutdown_default_executor(loop, 0), -ETIMEDOUT);
 	ringo_future *f2;
 	assert_int_equal(ringo_run_in_executor(loop, NULL, add_one, NULL, &f2), -ESHUTDOWN);
 	gate_open(&g);
@@ -722,6 +723,31 @@ static void test_shutdown_default_executor_times_out_then_refuses_work(void **st
 	assert_ptr_equal(v, &g);
 	ringo_future_release(f);
 	test_loop_free(loop, &ca);
+}
+
+/* timeout_ns 0: do not wait, -ETIMEDOUT while a job still runs; a later
+ * call with no limit (any negative value) waits and joins. */
+static void test_executor_shutdown_zero_does_not_wait(void **state)
+{
+	ringo_executor *ex;
+	ringo_executor_options o = {.max_workers = 1};
+	assert_int_equal(ringo_executor_new(&o, &ex), 0);
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	struct gate g;
+	gate_init(&g);
+	ringo_future *f;
+	assert_int_equal(ringo_run_in_executor(loop, ex, wait_gate, &g, &f), 0);
+	gate_wait_entered(&g, 1);
+	assert_int_equal(ringo_executor_shutdown(ex, 0), -ETIMEDOUT);
+	gate_open(&g);
+	assert_int_equal(ringo_executor_shutdown(ex, -RINGO_SEC(1)), 0);
+	void *v;
+	assert_int_equal(ringo_loop_run_until_complete(loop, f, &v), 0);
+	assert_ptr_equal(v, &g);
+	ringo_future_release(f);
+	test_loop_free(loop, &ca);
+	ringo_executor_free(ex);
 }
 
 static int to_thread_after_shutdown(void *arg, void **result)
@@ -1000,6 +1026,7 @@ int main(void)
 		cmocka_unit_test(test_close_with_work_in_flight_waits_and_leaks_nothing),
 		cmocka_unit_test(test_close_settles_the_futures_of_jobs_that_ran),
 		cmocka_unit_test(test_shutdown_default_executor_times_out_then_refuses_work),
+		cmocka_unit_test(test_executor_shutdown_zero_does_not_wait),
 		cmocka_unit_test(test_to_thread_after_shutdown_is_eshutdown),
 		cmocka_unit_test(test_cancelling_a_queued_job_future_cancels_it_and_fn_never_runs),
 		cmocka_unit_test(test_cancelling_a_running_job_future_completes_when_fn_returns),

@@ -1,6 +1,6 @@
-/* Networking helpers: listeners (v4, v6, Unix), dial with a deadline,
- * multishot accept, send_all, provided buffers, EMFILE. Streams are
- * test_stream.c's; signals test_signal.c's. */
+/* Networking helpers: listeners (v4, v6, Unix), connect with a timeout,
+ * multishot accept, provided buffers, EMFILE. Streams are test_stream.c's;
+ * signals test_signal.c's; UDP test_udp.c's. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -54,14 +54,14 @@ static int ping(int fd)
 	return 0;
 }
 
-struct dial_arg {
+struct connect_arg {
 	const char *host;
 	int port;
 };
 
-static int dial_ping_body(void *arg, void **result)
+static int connect_ping_body(void *arg, void **result)
 {
-	struct dial_arg *d = arg;
+	struct connect_arg *d = arg;
 	int fd = d->port < 0 ? ringo_unix_connect(d->host, RINGO_SEC(10))
 			     : ringo_tcp_connect(d->host, d->port, RINGO_SEC(10));
 	if (fd < 0)
@@ -75,13 +75,13 @@ static void echo_roundtrip(int lfd, const char *host, int port)
 {
 	ringo_task *srv;
 	assert_int_equal(ringo_spawn(fx_loop, accept_one_echo, (void *)(intptr_t)lfd, NULL, &srv), 0);
-	struct dial_arg d = {host, port};
-	assert_int_equal(fx_run_task(dial_ping_body, &d), 0);
+	struct connect_arg d = {host, port};
+	assert_int_equal(fx_run_task(connect_ping_body, &d), 0);
 	assert_int_equal(ringo_loop_run_until_complete(fx_loop, ringo_task_future(srv), NULL), 0);
 	ringo_task_release(srv);
 }
 
-static void test_listen_tcp_v4_and_dial(void **state)
+static void test_tcp_listen_v4_and_connect(void **state)
 {
 	int lfd = ringo_tcp_listen(NULL, 0, 16, 0);
 	assert_true(lfd >= 0);
@@ -91,7 +91,7 @@ static void test_listen_tcp_v4_and_dial(void **state)
 	close(lfd);
 }
 
-static void test_listen_tcp_v6_and_dial(void **state)
+static void test_tcp_listen_v6_and_connect(void **state)
 {
 	int lfd = ringo_tcp_listen("::1", 0, 16, RINGO_TCP_LISTEN_V6ONLY);
 	if (lfd == -EADDRNOTAVAIL || lfd == -EAFNOSUPPORT)
@@ -101,7 +101,7 @@ static void test_listen_tcp_v6_and_dial(void **state)
 	close(lfd);
 }
 
-static void test_listen_unix_and_dial(void **state)
+static void test_unix_listen_and_connect(void **state)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/tmp/ringo-net-%d.sock", (int)getpid());
@@ -132,7 +132,7 @@ static void test_listen_rejects_bad_addresses(void **state)
 	assert_int_equal(ringo_unix_listen("", 16), -EINVAL);
 }
 
-static int dial_refused_body(void *arg, void **result)
+static int connect_refused_body(void *arg, void **result)
 {
 	int lfd = ringo_tcp_listen(NULL, 0, 16, 0);
 	int port = ringo_socket_port(lfd);
@@ -142,12 +142,12 @@ static int dial_refused_body(void *arg, void **result)
 	return 0;
 }
 
-static void test_dial_refused(void **state)
+static void test_tcp_connect_refused(void **state)
 {
-	assert_int_equal(fx_run_task(dial_refused_body, NULL), 0);
+	assert_int_equal(fx_run_task(connect_refused_body, NULL), 0);
 }
 
-static int dial_deadline_body(void *arg, void **result)
+static int connect_timeout_body(void *arg, void **result)
 {
 	/* A listener that never accepts, its queue full: SYNs are dropped,
 	 * connect hangs until the deadline. */
@@ -173,12 +173,56 @@ static int dial_deadline_body(void *arg, void **result)
 	return 0;
 }
 
-static void test_dial_with_deadline_times_out(void **state)
+static void test_tcp_connect_with_timeout_times_out(void **state)
 {
-	int rc = fx_run_task(dial_deadline_body, NULL);
+	int rc = fx_run_task(connect_timeout_body, NULL);
 	if (rc == 1)
 		skip();
 	assert_int_equal(rc, 0);
+}
+
+/* timeout_ns 0: connect only if it can be done at once. A Unix
+ * listener with room takes the connection at once; once its backlog is
+ * full, the connect would have to wait: -ETIMEDOUT, no fd left open. */
+static int unix_zero_body(void *arg, void **result)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/tmp/ringo-net0-%d.sock", (int)getpid());
+	int lfd = ringo_unix_listen(path, 1);
+	assert_true(lfd >= 0);
+	int fds[8], n = 0, rc;
+	while (n < 8 && (rc = ringo_unix_connect(path, 0)) >= 0)
+		fds[n++] = rc;
+	/* At least one fitted; then the backlog was full. */
+	assert_true(n >= 1 && n < 8);
+	assert_int_equal(rc, -ETIMEDOUT);
+	/* Room again: accept one, and a connect with no limit goes through. */
+	int a = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	assert_true(a >= 0);
+	rc = ringo_unix_connect(path, RINGO_FOREVER);
+	assert_true(rc >= 0);
+	close(rc);
+	close(a);
+	while (n)
+		close(fds[--n]);
+	close(lfd);
+	unlink(path);
+	return 0;
+}
+
+static void test_unix_connect_zero_timeout_does_not_wait(void **state)
+{
+	assert_int_equal(fx_run_task(unix_zero_body, NULL), 0);
+}
+
+static void test_connect_rejects_bad_arguments(void **state)
+{
+	assert_int_equal(ringo_unix_connect(NULL, RINGO_FOREVER), -EINVAL);
+	assert_int_equal(ringo_unix_connect("", RINGO_FOREVER), -EINVAL);
+	assert_int_equal(ringo_tcp_connect("127.0.0.1", 70000, RINGO_FOREVER), -EINVAL);
+	assert_int_equal(ringo_tcp_connect("::1", -1, RINGO_FOREVER), -EINVAL);
+	/* Valid, but outside a task. */
+	assert_int_equal(ringo_tcp_connect("127.0.0.1", 1, RINGO_FOREVER), -EPERM);
 }
 
 /* ---- multishot accept ---- */
@@ -210,7 +254,7 @@ static int acceptor_body(void *arg, void **result)
 				.sin_addr.s_addr = htonl(0x7f000001)};
 	connect(extra, (struct sockaddr *)&a, sizeof(a));
 	ringo_sleep(RINGO_MSEC(5));
-	assert_int_equal(ringo_acceptor_close(&acc), 0);
+	assert_int_equal(ringo_acceptor_destroy(&acc), 0);
 	assert_null(acc.impl);
 	for (int i = 0; i < NCLIENTS; i++)
 		close(c[i]);
@@ -248,7 +292,7 @@ static int acceptor_cancel_body(void *arg, void **result)
 	ringo_await(ringo_task_future(t), NULL);
 	assert_int_equal(w.rc, -ECANCELED);
 	ringo_task_release(t);
-	assert_int_equal(ringo_acceptor_close(&w.acc), 0);
+	assert_int_equal(ringo_acceptor_destroy(&w.acc), 0);
 	close(lfd);
 	return 0;
 }
@@ -293,7 +337,7 @@ static int acceptor_listener_closed_body(void *arg, void **result)
 	assert_int_equal(poll(&pfd, 1, 0), 1);
 	int s = ringo_accept(lfd2, NULL, NULL, 0);
 	assert_true(s >= 0);
-	assert_int_equal(ringo_acceptor_close(&w.acc), 0);
+	assert_int_equal(ringo_acceptor_destroy(&w.acc), 0);
 	close(s);
 	close(c);
 	assert_int_equal(ringo_close(lfd2), 0);
@@ -315,7 +359,7 @@ static int acceptor_close_pending_body(void *arg, void **result)
 	assert_int_equal(ringo_acceptor_init(&acc, lfd), 0);
 	ringo_task *self = ringo_task_current();
 	assert_true(ringo_task_cancel(self, NULL));
-	assert_int_equal(ringo_acceptor_close(&acc), 0);
+	assert_int_equal(ringo_acceptor_destroy(&acc), 0);
 	assert_null(acc.impl);
 	int n = ringo_task_cancelling(self);
 	int next = ringo_sleep(0);
@@ -493,8 +537,11 @@ static int bufring_body(void *arg, void **result)
 		assert_int_equal(ringo_recv_buf(sv[1], br, &data, &bid), 7);
 		assert_true(bid < 4);
 		assert_memory_equal(data, "buffer!", 7);
-		ringo_bufring_put(br, bid);
+		assert_int_equal(ringo_bufring_put(br, bid), 0);
 	}
+	/* A buffer id the ring never had is refused, not a crash. */
+	assert_int_equal(ringo_bufring_put(br, 4), -EINVAL);
+	assert_int_equal(ringo_bufring_put(NULL, 0), -EINVAL);
 	/* Take every buffer without giving any back: -ENOBUFS. */
 	for (int i = 0; i < 4; i++) {
 		send(sv[0], "x", 1, 0);
@@ -550,7 +597,7 @@ static int emfile_server_body(void *arg, void **result)
 		ringo_close(fd);
 		s->served++;
 	}
-	ringo_acceptor_close(&acc);
+	ringo_acceptor_destroy(&acc);
 	return 0;
 }
 
@@ -622,13 +669,15 @@ int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_listen_tcp_v4_and_dial, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_listen_tcp_v6_and_dial, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_listen_unix_and_dial, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_tcp_listen_v4_and_connect, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_tcp_listen_v6_and_connect, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_unix_listen_and_connect, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_reuseport_lets_two_listeners_share_a_port, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_listen_rejects_bad_addresses, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_dial_refused, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_dial_with_deadline_times_out, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_tcp_connect_refused, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_tcp_connect_with_timeout_times_out, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_unix_connect_zero_timeout_does_not_wait, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_connect_rejects_bad_arguments, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_multishot_acceptor_queues_connections, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_acceptor_wait_is_cancellable, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_close_of_the_listener_stops_its_acceptor, fx_setup, fx_teardown),

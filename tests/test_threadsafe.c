@@ -608,9 +608,20 @@ static void test_close_completes_a_tsfuture_a_worker_waits_on(void **state)
 	test_loop_free(loop, &ca);
 }
 
+/* NULL tsfutures are ignored or refused, never a crash. */
+static void test_tsfuture_calls_accept_null(void **state)
+{
+	ringo_tsfuture_ref(NULL);
+	ringo_tsfuture_release(NULL);
+	assert_false(ringo_tsfuture_done(NULL));
+	assert_false(ringo_tsfuture_cancel(NULL));
+	assert_int_equal(ringo_tsfuture_result(NULL, 0, NULL), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tsfuture_calls_accept_null),
 		cmocka_unit_test(test_posts_before_the_loop_runs_are_kept),
 		cmocka_unit_test(test_two_producers_into_a_running_loop_lose_nothing),
 		cmocka_unit_test(test_post_to_a_closed_loop_is_eshutdown),

@@ -1,6 +1,8 @@
 /* Timeout scopes (asyncio.timeout / timeout_at), ported from CPython's
  * Lib/test/test_asyncio/test_timeouts.py, plus ringo's own cases. */
 #include <errno.h>
+#include <signal.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -619,6 +621,359 @@ static void test_timeout_exit_from_another_task_is_eperm(void **state)
 	assert_int_equal(run_main(exit_from_another_task, NULL, -1), 0);
 }
 
+/* ---- every suspension honours a timeout scope ----
+ * At the deadline the scope cancels the task; the call it is suspended in
+ * returns -ECANCELED after its usual cancel clean-up, and exit turns that
+ * into -ETIMEDOUT. One case per kind of suspension, each of which would
+ * otherwise wait forever. (to_thread cannot stop a running function: then
+ * it returns the function's outcome, which exit passes through.) */
+
+struct every {
+	int sv[2];
+	int lfd;
+	ringo_future *fut;
+	ringo_task *child;
+	ringo_event ev;
+	ringo_lock lock;
+	ringo_semaphore sem;
+	ringo_condition cond;
+	ringo_barrier bar;
+	ringo_queue q;
+	ringo_stream *st;
+	char buf[16];
+	ringo_acceptor acc;
+	ringo_group g;
+	ringo_as_completed *it;
+	struct ringo_gather_result out[1];
+};
+
+typedef int every_fn(struct every *e);
+
+static int sleeps_forever(void *arg, void **result)
+{
+	return ringo_sleep(RINGO_SEC(1000));
+}
+
+static ringo_task *spawn_sleeper(void)
+{
+	ringo_task *t;
+	assert_int_equal(ringo_spawn(ringo_loop_current(), sleeps_forever, NULL, NULL, &t), 0);
+	return t;
+}
+
+/* Stop and release e->child (wait and as_completed never cancel it). */
+static int child_done(struct every *e)
+{
+	ringo_task_cancel(e->child, NULL);
+	ringo_await(ringo_task_future(e->child), NULL);
+	ringo_task_release(e->child);
+	return 0;
+}
+
+static int ev_sleep(struct every *e)
+{
+	return ringo_sleep(RINGO_SEC(1000));
+}
+
+static int ev_await_future(struct every *e)
+{
+	ringo_future_new(ringo_loop_current(), &e->fut);
+	return ringo_await(e->fut, NULL);
+}
+
+static int ev_await_future_done(struct every *e)
+{
+	assert_true(ringo_future_cancelled(e->fut)); /* await forwarded it */
+	ringo_future_release(e->fut);
+	return 0;
+}
+
+static int ev_await_task(struct every *e)
+{
+	e->child = spawn_sleeper();
+	return ringo_await(ringo_task_future(e->child), NULL);
+}
+
+static int ev_await_task_done(struct every *e)
+{
+	assert_true(ringo_future_cancelled(ringo_task_future(e->child)));
+	ringo_task_release(e->child);
+	return 0;
+}
+
+static int ev_event(struct every *e)
+{
+	ringo_event_init(&e->ev);
+	return ringo_event_wait(&e->ev);
+}
+
+static int ev_event_done(struct every *e)
+{
+	return ringo_event_destroy(&e->ev);
+}
+
+static int ev_lock(struct every *e)
+{
+	ringo_lock_init(&e->lock);
+	assert_int_equal(ringo_lock_try_acquire(&e->lock), 0);
+	return ringo_lock_acquire(&e->lock);
+}
+
+static int ev_lock_done(struct every *e)
+{
+	assert_int_equal(ringo_lock_release(&e->lock), 0); /* held once, not twice */
+	return ringo_lock_destroy(&e->lock);
+}
+
+static int ev_semaphore(struct every *e)
+{
+	ringo_semaphore_init(&e->sem, 0);
+	return ringo_semaphore_acquire(&e->sem);
+}
+
+static int ev_semaphore_done(struct every *e)
+{
+	assert_int_equal(ringo_semaphore_value(&e->sem), 0);
+	return ringo_semaphore_destroy(&e->sem);
+}
+
+static int ev_condition(struct every *e)
+{
+	ringo_lock_init(&e->lock);
+	ringo_condition_init(&e->cond, &e->lock);
+	assert_int_equal(ringo_lock_try_acquire(&e->lock), 0);
+	return ringo_condition_wait(&e->cond);
+}
+
+static int ev_condition_done(struct every *e)
+{
+	assert_true(ringo_lock_locked(&e->lock)); /* held again on return */
+	ringo_lock_release(&e->lock);
+	assert_int_equal(ringo_condition_destroy(&e->cond), 0);
+	return ringo_lock_destroy(&e->lock);
+}
+
+static int ev_barrier(struct every *e)
+{
+	ringo_barrier_init(&e->bar, 2);
+	return ringo_barrier_wait(&e->bar);
+}
+
+static int ev_barrier_done(struct every *e)
+{
+	assert_int_equal(ringo_barrier_n_waiting(&e->bar), 0);
+	return ringo_barrier_destroy(&e->bar);
+}
+
+static int ev_queue_get(struct every *e)
+{
+	ringo_queue_init(&e->q, ringo_loop_current(), 0);
+	void *item;
+	return ringo_queue_get(&e->q, &item);
+}
+
+static int ev_queue_done(struct every *e)
+{
+	return ringo_queue_destroy(&e->q);
+}
+
+static int ev_queue_put(struct every *e)
+{
+	ringo_queue_init(&e->q, ringo_loop_current(), 1);
+	assert_int_equal(ringo_queue_put_nowait(&e->q, e), 0);
+	return ringo_queue_put(&e->q, e);
+}
+
+static int ev_queue_put_done(struct every *e)
+{
+	assert_int_equal(ringo_queue_size(&e->q), 1); /* the second was not queued */
+	return ringo_queue_destroy(&e->q);
+}
+
+static int ev_queue_join(struct every *e)
+{
+	ringo_queue_init(&e->q, ringo_loop_current(), 0);
+	assert_int_equal(ringo_queue_put_nowait(&e->q, e), 0);
+	return ringo_queue_join(&e->q);
+}
+
+static int ev_recv(struct every *e)
+{
+	fx_socketpair(e->sv);
+	return ringo_recv(e->sv[1], e->buf, sizeof(e->buf), 0);
+}
+
+static int ev_pair_done(struct every *e)
+{
+	close(e->sv[0]);
+	close(e->sv[1]);
+	return 0;
+}
+
+static int ev_poll(struct every *e)
+{
+	fx_socketpair(e->sv);
+	return ringo_poll(e->sv[1], 1 /* POLLIN */);
+}
+
+static int ev_stream_read(struct every *e)
+{
+	fx_socketpair(e->sv);
+	assert_int_equal(ringo_stream_new(ringo_loop_current(), e->sv[1], NULL, &e->st), 0);
+	return ringo_stream_read_exactly(e->st, e->buf, 4);
+}
+
+static int ev_stream_done(struct every *e)
+{
+	ringo_stream_free(e->st); /* closes sv[1] */
+	close(e->sv[0]);
+	return 0;
+}
+
+static int ev_acceptor(struct every *e)
+{
+	e->lfd = ringo_tcp_listen(NULL, 0, 16, 0);
+	assert_true(e->lfd >= 0);
+	assert_int_equal(ringo_acceptor_init(&e->acc, e->lfd), 0);
+	return ringo_acceptor_next(&e->acc);
+}
+
+static int ev_acceptor_done(struct every *e)
+{
+	assert_int_equal(ringo_acceptor_destroy(&e->acc), 0);
+	return ringo_close(e->lfd);
+}
+
+static int ev_signal(struct every *e)
+{
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGUSR2);
+	return ringo_signal_wait(&mask);
+}
+
+static int ev_gather(struct every *e)
+{
+	e->child = spawn_sleeper();
+	ringo_future *f = ringo_task_future(e->child);
+	return ringo_gather(&f, 1, false, e->out);
+}
+
+static int ev_wait(struct every *e)
+{
+	e->child = spawn_sleeper();
+	ringo_future *f = ringo_task_future(e->child);
+	return ringo_wait(&f, 1, RINGO_ALL_COMPLETED, RINGO_FOREVER, NULL);
+}
+
+static int ev_wait_for(struct every *e)
+{
+	e->child = spawn_sleeper();
+	return ringo_wait_for(ringo_task_future(e->child), RINGO_FOREVER, NULL);
+}
+
+static int ev_as_completed(struct every *e)
+{
+	e->child = spawn_sleeper();
+	ringo_future *f = ringo_task_future(e->child);
+	assert_int_equal(ringo_as_completed_new(ringo_loop_current(), &f, 1, RINGO_FOREVER, &e->it), 0);
+	ringo_future *next;
+	return ringo_as_completed_next(e->it, &next);
+}
+
+static int ev_as_completed_done(struct every *e)
+{
+	ringo_as_completed_free(e->it);
+	return child_done(e);
+}
+
+static int ev_group(struct every *e)
+{
+	assert_int_equal(ringo_group_init(&e->g), 0);
+	assert_int_equal(ringo_group_spawn(&e->g, sleeps_forever, NULL, NULL, NULL), 0);
+	return ringo_group_wait(&e->g, 0, NULL, 0, NULL);
+}
+
+static int returns_after_a_while(void *arg, void **result)
+{
+	struct timespec ts = {0, 20 * 1000 * 1000};
+	nanosleep(&ts, NULL);
+	*result = arg;
+	return 0;
+}
+
+static int ev_to_thread(struct every *e)
+{
+	void *v = NULL;
+	int rc = ringo_to_thread(returns_after_a_while, e, &v);
+	assert_true(rc < 0 || v == e); /* fn ran: its result is not lost */
+	return rc;
+}
+
+struct every_case {
+	const char *name;
+	every_fn *call;      /* set up, then the call that would wait forever */
+	every_fn *after;     /* clean up (NULL: nothing) */
+	int want;            /* what the call returns at the deadline */
+	bool or_result;      /* or 0: it completed (to_thread's fn ran) */
+};
+
+static const struct every_case every_cases[] = {
+	{"sleep", ev_sleep, NULL, -ECANCELED},
+	{"await future", ev_await_future, ev_await_future_done, -ECANCELED},
+	{"await task", ev_await_task, ev_await_task_done, -ECANCELED},
+	{"event_wait", ev_event, ev_event_done, -ECANCELED},
+	{"lock_acquire", ev_lock, ev_lock_done, -ECANCELED},
+	{"semaphore_acquire", ev_semaphore, ev_semaphore_done, -ECANCELED},
+	{"condition_wait", ev_condition, ev_condition_done, -ECANCELED},
+	{"barrier_wait", ev_barrier, ev_barrier_done, -ECANCELED},
+	{"queue_get", ev_queue_get, ev_queue_done, -ECANCELED},
+	{"queue_put", ev_queue_put, ev_queue_put_done, -ECANCELED},
+	{"queue_join", ev_queue_join, ev_queue_done, -ECANCELED},
+	{"recv", ev_recv, ev_pair_done, -ECANCELED},
+	{"poll", ev_poll, ev_pair_done, -ECANCELED},
+	{"stream_read_exactly", ev_stream_read, ev_stream_done, -ECANCELED},
+	{"acceptor_next", ev_acceptor, ev_acceptor_done, -ECANCELED},
+	{"signal_wait", ev_signal, NULL, -ECANCELED},
+	{"gather", ev_gather, ev_await_task_done, -ECANCELED},
+	{"wait", ev_wait, child_done, -ECANCELED},
+	{"wait_for", ev_wait_for, ev_await_task_done, -ECANCELED},
+	{"as_completed_next", ev_as_completed, ev_as_completed_done, -ECANCELED},
+	{"group_wait", ev_group, NULL, -ECANCELED},
+	/* The deadline may come before the worker took the job (withdrawn, fn
+	 * never runs) or while fn runs (waited for, its result returned). */
+	{"to_thread", ev_to_thread, NULL, -ECANCELED, true},
+};
+
+static int every_body(void *arg, void **result)
+{
+	const struct every_case *c = arg;
+	struct every e;
+	memset(&e, 0, sizeof(e));
+	ringo_timeout scope;
+	assert_int_equal(ringo_timeout_enter(&scope, RINGO_MSEC(10)), 0);
+	int rc = c->call(&e);
+	if (rc != c->want && !(c->or_result && rc == 0))
+		fail_msg("%s returned %d, not %d", c->name, rc, c->want);
+	int exit_rc = ringo_timeout_exit(&scope, rc);
+	assert_true(ringo_timeout_expired(&scope));
+	assert_int_equal(exit_rc, rc == -ECANCELED ? -ETIMEDOUT : rc);
+	/* The scope's cancellation is gone: nothing is left pending. */
+	assert_int_equal(ringo_task_cancelling(ringo_task_current()), 0);
+	assert_int_equal(ringo_sleep(0), 0);
+	if (c->after)
+		assert_int_equal(c->after(&e), 0);
+	return 0;
+}
+
+static void test_every_suspension_honours_a_timeout_scope(void **state)
+{
+	for (size_t i = 0; i < sizeof(every_cases) / sizeof(every_cases[0]); i++) {
+		print_message("  %s\n", every_cases[i].name);
+		assert_int_equal(run_main(every_body, (void *)&every_cases[i], -1), 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -653,6 +1008,7 @@ int main(void)
 		cmocka_unit_test(test_nested_scopes_report_the_one_that_expired),
 		cmocka_unit_test(test_timeout_result_in_the_expiry_iteration_wins),
 		cmocka_unit_test(test_timeout_exit_from_another_task_is_eperm),
+		cmocka_unit_test(test_every_suspension_honours_a_timeout_scope),
 	};
 	/* RINGO_TEST_FILTER=pattern runs only the matching tests. */
 	if (getenv("RINGO_TEST_FILTER"))

@@ -923,6 +923,115 @@ static void test_close_with_shields_leaks_nothing(void **state)
 	}
 }
 
+/* ---- timeout_ns 0 (do not wait) and negative (no limit) ---- */
+
+static void set_flag(void *arg)
+{
+	*(bool *)arg = true;
+}
+
+static void set_result_cb(void *arg)
+{
+	ringo_future_set_result(arg, NULL);
+}
+
+/* Run body on a fresh virtual-clock loop; leak-checked. */
+static void run_virtual(ringo_task_fn *body)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	ringo_task *t;
+	assert_int_equal(ringo_spawn(loop, body, NULL, NULL, &t), 0);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL), 0);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static int wait_zero_body(void *arg, void **result)
+{
+	ringo_loop *loop = ringo_loop_current();
+	ringo_future *f[2];
+	ringo_future_new(loop, &f[0]);
+	ringo_future_new(loop, &f[1]);
+	ringo_future_set_result(f[0], NULL);
+	bool ran = false, done[2] = {false, true};
+	ringo_call_soon(loop, set_flag, &ran, NULL);
+	/* 0: what is done now, without suspending (the callback has not run). */
+	assert_int_equal(ringo_wait(f, 2, RINGO_ALL_COMPLETED, 0, done), 1);
+	assert_false(ran);
+	assert_true(done[0]);
+	assert_false(done[1]);
+	/* Any negative timeout_ns is no limit, not "already passed". */
+	ringo_call_later(loop, RINGO_SEC(5), set_result_cb, f[1], NULL);
+	assert_int_equal(ringo_wait(f, 2, RINGO_ALL_COMPLETED, -RINGO_SEC(1), done), 2);
+	assert_int_equal(ringo_loop_time_ns(loop), RINGO_SEC(5));
+	assert_true(ran);
+	ringo_future_release(f[0]);
+	ringo_future_release(f[1]);
+	return 0;
+}
+
+static void test_wait_timeout_zero_returns_what_is_done_without_suspending(void **state)
+{
+	run_virtual(wait_zero_body);
+}
+
+static int as_completed_zero_body(void *arg, void **result)
+{
+	ringo_loop *loop = ringo_loop_current();
+	ringo_future *f[2];
+	ringo_future_new(loop, &f[0]);
+	ringo_future_new(loop, &f[1]);
+	ringo_future_set_result(f[0], NULL);
+	ringo_as_completed *it;
+	assert_int_equal(ringo_as_completed_new(loop, f, 2, 0, &it), 0);
+	bool ran = false;
+	ringo_call_soon(loop, set_flag, &ran, NULL);
+	ringo_future *next = NULL;
+	assert_int_equal(ringo_as_completed_next(it, &next), 0);
+	assert_ptr_equal(next, f[0]);
+	/* Nothing else done: -ETIMEDOUT at once, no suspension. */
+	assert_int_equal(ringo_as_completed_next(it, &next), -ETIMEDOUT);
+	assert_false(ran);
+	/* A future that finishes later is still yielded by a later call. */
+	ringo_future_set_result(f[1], NULL);
+	ringo_sleep(0);
+	assert_int_equal(ringo_as_completed_next(it, &next), 0);
+	assert_ptr_equal(next, f[1]);
+	assert_int_equal(ringo_as_completed_next(it, &next), -ENOENT);
+	ringo_as_completed_free(it);
+	ringo_future_release(f[0]);
+	ringo_future_release(f[1]);
+	return 0;
+}
+
+static void test_as_completed_timeout_zero_yields_only_what_is_done(void **state)
+{
+	run_virtual(as_completed_zero_body);
+}
+
+static int as_completed_negative_body(void *arg, void **result)
+{
+	ringo_loop *loop = ringo_loop_current();
+	ringo_future *f;
+	ringo_future_new(loop, &f);
+	ringo_as_completed *it;
+	assert_int_equal(ringo_as_completed_new(loop, &f, 1, -RINGO_SEC(1), &it), 0);
+	ringo_call_later(loop, RINGO_SEC(5), set_result_cb, f, NULL);
+	ringo_future *next = NULL;
+	assert_int_equal(ringo_as_completed_next(it, &next), 0);
+	assert_ptr_equal(next, f);
+	assert_int_equal(ringo_loop_time_ns(loop), RINGO_SEC(5));
+	ringo_as_completed_free(it);
+	ringo_future_release(f);
+	return 0;
+}
+
+static void test_as_completed_negative_timeout_is_no_limit(void **state)
+{
+	run_virtual(as_completed_negative_body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -955,6 +1064,9 @@ int main(void)
 		cmocka_unit_test(test_as_completed),
 		cmocka_unit_test(test_as_completed_with_timeout),
 		cmocka_unit_test(test_as_completed_with_unused_timeout),
+		cmocka_unit_test(test_wait_timeout_zero_returns_what_is_done_without_suspending),
+		cmocka_unit_test(test_as_completed_timeout_zero_yields_only_what_is_done),
+		cmocka_unit_test(test_as_completed_negative_timeout_is_no_limit),
 		cmocka_unit_test(test_as_completed_duplicate_coroutines),
 		cmocka_unit_test(test_as_completed_invalid_args),
 		cmocka_unit_test(test_shield_result),

@@ -194,22 +194,32 @@ static int foo_sleeps_10s(void *arg, void **result)
 
 static int timeout_0_or_negative(void *arg, void **result)
 {
-	/* RINGO_FOREVER (-1) means "no limit"; any other value <= 0 is a
-	 * deadline already passed. */
-	const int64_t timeouts[] = {0, -2, -RINGO_SEC(1)};
-	for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++) {
-		struct foo f = {0};
-		ringo_future_new(ringo_loop_current(), &f.started);
-		ringo_task *t = spawn(foo_sleeps_10s, &f);
-		assert_int_equal(ringo_await(f.started, NULL), 0);
-		int64_t t0 = now();
-		assert_int_equal(ringo_wait_for(ringo_task_future(t), timeouts[i], NULL),
-				 -ETIMEDOUT);
-		assert_true(ringo_future_cancelled(ringo_task_future(t)));
-		assert_false(f.running);
-		assert_int_equal(now(), t0);
+	/* 0: do not wait: a pending future is cancelled and waited for. */
+	struct foo f = {0};
+	ringo_future_new(ringo_loop_current(), &f.started);
+	ringo_task *t = spawn(foo_sleeps_10s, &f);
+	assert_int_equal(ringo_await(f.started, NULL), 0);
+	int64_t t0 = now();
+	assert_int_equal(ringo_wait_for(ringo_task_future(t), 0, NULL), -ETIMEDOUT);
+	assert_true(ringo_future_cancelled(ringo_task_future(t)));
+	assert_false(f.running);
+	assert_int_equal(now(), t0);
+	ringo_task_release(t);
+	ringo_future_release(f.started);
+	/* Any negative timeout_ns is no limit (RINGO_FOREVER is one). */
+	const int64_t forever[] = {-2, -RINGO_SEC(1)};
+	for (size_t i = 0; i < sizeof(forever) / sizeof(forever[0]); i++) {
+		struct foo g = {0};
+		ringo_future_new(ringo_loop_current(), &g.started);
+		t = spawn(foo_sleeps_10s, &g);
+		assert_int_equal(ringo_await(g.started, NULL), 0);
+		t0 = now();
+		void *v = NULL;
+		assert_int_equal(ringo_wait_for(ringo_task_future(t), forever[i], &v), 0);
+		assert_string_equal(v, "done");
+		assert_int_equal(now(), t0 + RINGO_SEC(10));
 		ringo_task_release(t);
-		ringo_future_release(f.started);
+		ringo_future_release(g.started);
 	}
 	return 0;
 }

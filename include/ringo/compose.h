@@ -4,13 +4,16 @@
  * scope guards that release on every return path, and RINGO_INT /
  * RINGO_PTR for small integers passed as void *.
  */
+/* ringo.h first: it includes every sub-header, this one included, in
+ * dependency order. */
+#include "../ringo.h"
+
 #ifndef RINGO_COMPOSE_H
 #define RINGO_COMPOSE_H
 
 #include <errno.h>
 #include <stdint.h>
 
-#include "../ringo.h"
 
 #ifdef __cplusplus
 extern "C" {

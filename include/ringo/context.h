@@ -45,10 +45,13 @@
  * loads for a few keys); set on a context no other task shares edits it
  * in place, on a shared one copies it (O(keys set)).
  */
+/* ringo.h first: it includes every sub-header, this one included, in
+ * dependency order. */
+#include "../ringo.h"
+
 #ifndef RINGO_CONTEXT_H
 #define RINGO_CONTEXT_H
 
-#include "../ringo.h"
 
 #ifdef __cplusplus
 extern "C" {

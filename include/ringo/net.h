@@ -2,17 +2,20 @@
  * ringo networking beyond single I/O operations: servers (asyncio's
  * start_server), UDP, and signals delivered to a loop (asyncio's
  * add_signal_handler). Streams, clients and the resolver are in
- * stream.h. Included by ringo.h; compiles on its own too.
+ * stream.h. Included by ringo.h, and may be included on its own (it
+ * includes ringo.h). The conventions at the top of ringo.h apply.
  *
  * Each area keeps its own section below.
  */
+/* ringo.h first: it includes every sub-header, this one included, in
+ * dependency order. */
+#include "../ringo.h"
+
 #ifndef RINGO_NET_H
 #define RINGO_NET_H
 
 #include <signal.h>     /* sigset_t */
 #include <sys/socket.h> /* socklen_t, struct sockaddr */
-
-#include "../ringo.h"
 
 #ifdef __cplusplus
 extern "C" {

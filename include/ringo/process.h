@@ -38,6 +38,10 @@
  *
  * All calls are loop-thread-only (the loop the process was spawned on).
  */
+/* ringo.h first: it includes every sub-header, this one included, in
+ * dependency order. */
+#include "../ringo.h"
+
 #ifndef RINGO_PROCESS_H
 #define RINGO_PROCESS_H
 
@@ -45,7 +49,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../ringo.h" /* ringo_loop, ringo_stream; a no-op when ringo.h includes this */
 
 #ifdef __cplusplus
 extern "C" {
@@ -172,7 +175,7 @@ int ringo_process_wait(ringo_process *p, int *returncode);
 int ringo_process_returncode(const ringo_process *p, int *returncode);
 
 /* Does not suspend. The exit in detail: 0 and *status, or the errors of
- * ringo_process_returncode. */
+ * ringo_process_returncode (-EINPROGRESS, -ECHILD, -ESHUTDOWN, -EINVAL). */
 int ringo_process_status(const ringo_process *p, struct ringo_process_status *status);
 
 /* May suspend. asyncio's communicate(): write in[0, inlen) to the child's

@@ -40,10 +40,13 @@
  * limits alike. (ringo_io_timeout does not apply: stream calls make no I/O
  * operation of the task's own; it would bound the task's next one.)
  */
+/* ringo.h first: it includes every sub-header, this one included, in
+ * dependency order. */
+#include "../ringo.h"
+
 #ifndef RINGO_STREAM_H
 #define RINGO_STREAM_H
 
-#include "../ringo.h" /* ringo_loop; a no-op when ringo.h includes this */
 
 #ifdef __cplusplus
 extern "C" {
@@ -164,14 +167,16 @@ void ringo_stream_free(ringo_stream *s);
 /* May suspend. 1..n buffered bytes (waiting for at least one), 0 at EOF
  * with nothing buffered, or 0 for n == 0. n > INT_MAX reads at most
  * INT_MAX. -EINVAL (NULL s, or NULL dst with n > 0), and the common
- * returns above. */
+ * returns above (-EBUSY, -ESHUTDOWN, -EPERM, -EBADF, -ECANCELED, the
+ * receive error). */
 int ringo_stream_read(ringo_stream *s, void *dst, size_t n);
 
 /* May suspend. Exactly n bytes: returns n (0 for n == 0). -ENODATA at EOF
  * with fewer buffered (they stay buffered: peek shows them; at_eof tells a
  * clean EOF from a message cut short), -EINVAL (NULL s, n > INT_MAX, NULL
- * dst with n > 0), and the common returns above. The buffer grows to hold
- * n. */
+ * dst with n > 0), and the common returns above (-EBUSY, -ESHUTDOWN,
+ * -EPERM, -EBADF, -ECANCELED, the receive error). The buffer grows to
+ * hold n. */
 int ringo_stream_read_exactly(ringo_stream *s, void *dst, size_t n);
 
 /* May suspend. Up to and including the first occurrence of delim (dlen
@@ -196,7 +201,8 @@ int ringo_stream_readline(ringo_stream *s, void *dst, size_t cap);
 /* May suspend. Wait until more bytes than are buffered now have arrived
  * (at least one), receiving even past the backpressure mark: returns how
  * many were added (nothing is consumed), 0 at EOF; the common returns
- * above. For parsers that work on peek. */
+ * above (-EBUSY, -ESHUTDOWN, -EPERM, -EBADF, -ECANCELED, the receive
+ * error). For parsers that work on peek. */
 int ringo_stream_fill(ringo_stream *s);
 
 /* Does not suspend. The bytes buffered and not consumed: *len of them at
@@ -231,7 +237,7 @@ int ringo_stream_writev(ringo_stream *s, const struct iovec *iov, int iovcnt);
 /* May suspend, while more than write_high bytes are buffered, until they
  * are down to write_low (asyncio drain). 0; the sticky write error
  * (returned at once if set; the buffered bytes will not be sent);
- * -EBUSY (another task is draining); -ESHUTDOWN (freed meanwhile);
+ * -EINVAL (NULL s); -EBUSY (another task is draining); -ESHUTDOWN (freed meanwhile);
  * -EPERM outside a task when it would have to wait. Cancelled:
  * -ECANCELED at once; the bytes stay buffered and are still sent. */
 int ringo_stream_drain(ringo_stream *s);
@@ -242,9 +248,10 @@ size_t ringo_stream_write_buffered(const ringo_stream *s);
 
 /* Does not suspend. Half-close (asyncio write_eof): once the buffered
  * bytes are sent, the peer sees EOF (shutdown SHUT_WR on a socket; a
- * pipe's write end is closed), while this side still reads. Later writes: -ESHUTDOWN. 0 (also
- * if called before), the sticky write error, -ESHUTDOWN (closed),
- * -EOPNOTSUPP (an fd that is both read and written and not a socket: it
+ * pipe's write end is closed), while this side still reads. Later
+ * writes: -ESHUTDOWN. 0 (also if called before), the sticky write
+ * error, -EINVAL (NULL s), -ESHUTDOWN (closed), -EBADF (a read-only
+ * stream), -EOPNOTSUPP (an fd that is both read and written and not a socket: it
  * cannot be half-closed). */
 int ringo_stream_write_eof(ringo_stream *s);
 

@@ -1,6 +1,8 @@
 /*
- * ringo — threads: the blocking-call executor, thread-safe entry points,
- * and many loops (one per thread). Included by <ringo.h>.
+ * ringo/thread.h — threads: the blocking-call executor, thread-safe entry
+ * points, and many loops (one per thread). Included by ringo.h, and may
+ * be included on its own (it includes ringo.h). The conventions at the
+ * top of ringo.h apply.
  *
  * How other threads reach a loop: a short-lock queue plus ONE eventfd that
  * the loop keeps a read armed on through its own io_uring. A producer
@@ -19,11 +21,17 @@
  * contract) cannot be used. Everything the loop thread allocates still
  * goes through the loop's allocator.
  */
+/* ringo.h first: it includes every sub-header, this one included, in
+ * dependency order. */
+#include "../ringo.h"
+
 #ifndef RINGO_THREAD_H
 #define RINGO_THREAD_H
 
-#include <stdbool.h>
-#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* ------------------------------------------------------------------------
  * Thread-safe entry points
@@ -39,7 +47,7 @@
  * lock, no wake-up). Returns 0, -EINVAL (NULL loop/fn), -ESHUTDOWN (loop
  * closed or closing: fn will not run), -ENOMEM. arg is passed through
  * untouched; if the loop is closed before the callback runs it is dropped
- * without running. */
+ * without running. Does not suspend (a short lock). */
 int ringo_call_soon_threadsafe(ringo_loop *loop, ringo_callback_fn *fn, void *arg);
 
 /* A thread-side future: the outcome of a task spawned from another thread
@@ -50,8 +58,8 @@ typedef struct ringo_tsfuture ringo_tsfuture;
 /* Any thread. Spawn fn(arg) as a task on loop (asyncio's
  * run_coroutine_threadsafe). On success *out is a new tsfuture owned by the
  * caller (ringo_tsfuture_release() it). The task starts on the loop's next
- * iteration. 0, -EINVAL (NULL loop/fn/out), -ESHUTDOWN (loop closed or
- * closing), -ENOMEM. If spawning fails later on the loop thread
+ * iteration. Does not suspend. 0, -EINVAL (NULL loop/fn/out), -ESHUTDOWN
+ * (loop closed or closing), -ENOMEM. If spawning fails later on the loop thread
  * (-ENOMEM) or the loop closes first, the tsfuture completes with that
  * error (-ESHUTDOWN before the task started, -ECANCELED after).
  * arg belongs to the task until the tsfuture is done: only then may the
@@ -63,13 +71,15 @@ typedef struct ringo_tsfuture ringo_tsfuture;
 int ringo_spawn_threadsafe(ringo_loop *loop, ringo_task_fn *fn, void *arg, ringo_tsfuture **out);
 
 /* Any thread, except the loop's own while the outcome is pending (that
- * would deadlock: -EDEADLK). Blocks the calling thread (not a task
- * suspension) until the tsfuture is done or timeout_ns passes (< 0: no
- * limit; 0: poll). Returns the task's outcome as ringo_future_result()
- * (0 and *value, the task's error, -ECANCELED, or the spawn's -ESHUTDOWN /
- * -ENOMEM as above); -EINVAL for NULL f. -ETIMEDOUT changes nothing: the
- * task goes on and still owns arg; wait again, or ringo_tsfuture_cancel.
- * *value is written only when 0 is returned. */
+ * would deadlock: -EDEADLK). Blocks the calling thread until the tsfuture
+ * is done or timeout_ns passes (negative, RINGO_FOREVER: no limit; 0: do
+ * not wait). Does not suspend (it blocks the thread, not a task: from a
+ * task of another loop it holds that loop). Returns the task's outcome as
+ * ringo_future_result() (0 and *value, the task's error, -ECANCELED, or
+ * the spawn's -ESHUTDOWN / -ENOMEM as above); -EINVAL for NULL f;
+ * -ETIMEDOUT, which changes nothing: the task goes on and still owns arg;
+ * wait again, or ringo_tsfuture_cancel. *value is written only when 0 is
+ * returned (value may be NULL). */
 int ringo_tsfuture_result(ringo_tsfuture *f, int64_t timeout_ns, void **value);
 
 /* Any thread. Request the task's cancellation. If the task has not started,
@@ -80,13 +90,16 @@ int ringo_tsfuture_result(ringo_tsfuture *f, int64_t timeout_ns, void **value);
  * (a result is then not lost). So the tsfuture stays pending meanwhile,
  * and "done" always means the loop no longer uses arg. true if the
  * tsfuture is pending (cancellation requested, now or before), false if
- * it is done or, out of memory, the request could not be posted. Like
- * any post, the loop must stay alive until it is taken. */
+ * it is done (or NULL) or, out of memory, the request could not be
+ * posted. Like any post, the loop must stay alive until it is taken.
+ * Does not suspend. */
 bool ringo_tsfuture_cancel(ringo_tsfuture *f);
 
 /* Any thread. true once the task is done or will never run: then arg is
- * the caller's again. */
+ * the caller's again. false for NULL. Does not suspend. */
 bool ringo_tsfuture_done(ringo_tsfuture *f);
+/* Any thread. Take and drop a reference; the last release frees it. NULL
+ * is ignored. Does not suspend. */
 void ringo_tsfuture_ref(ringo_tsfuture *f);
 void ringo_tsfuture_release(ringo_tsfuture *f);
 
@@ -99,6 +112,7 @@ void ringo_tsfuture_release(ringo_tsfuture *f);
  * ---------------------------------------------------------------------- */
 typedef struct ringo_executor ringo_executor;
 
+/* Zero in any field means its default. */
 typedef struct ringo_executor_options {
 	/* Worker threads, started lazily as work arrives; 0 = the number of
 	 * online CPUs + 4, at most 32 (Python's ThreadPoolExecutor). */
@@ -116,30 +130,34 @@ enum {
 };
 
 /* Any thread. Create a user executor (one pool, usable by many loops).
- * opts may be NULL. The caller owns it: ringo_executor_free() it after
- * every loop that used it is closed or no job of theirs is in flight.
- * 0, -EINVAL (NULL out, max_workers > 4096), -ENOMEM. */
+ * opts may be NULL (read during the call only). The caller owns *out:
+ * ringo_executor_free() it after every loop that used it is closed or no
+ * job of theirs is in flight. 0, -EINVAL (NULL out, max_workers > 4096,
+ * negative spin_ns, an unknown flag), -ENOMEM. Does not suspend. */
 int ringo_executor_new(const ringo_executor_options *opts, ringo_executor **out);
 
 /* Any thread but a worker of ex. Stop accepting work, let the workers
  * finish every queued job (jobs withdrawn by a cancel are not run), and
- * join them, waiting at most timeout_ns (< 0: no limit). Blocks the
- * calling thread. 0, -EINVAL (NULL ex), or -ETIMEDOUT (workers still
- * busy; a later call or ringo_executor_free() waits for them). Results go
- * to their loops. */
+ * join them, waiting at most timeout_ns (negative, RINGO_FOREVER: no
+ * limit; 0: do not wait). Blocks the calling thread. Does not suspend. 0,
+ * -EINVAL (NULL ex), or -ETIMEDOUT (workers still busy; a later call or
+ * ringo_executor_free() waits for them). Results go to their loops. */
 int ringo_executor_shutdown(ringo_executor *ex, int64_t timeout_ns);
 
-/* Shut down with no time limit and free. NULL is a no-op. */
+/* Any thread but a worker of ex. Shut down with no time limit (blocks
+ * the thread until every queued job ran) and free. NULL is a no-op. Does
+ * not suspend. */
 void ringo_executor_free(ringo_executor *ex);
 
-/* Loop thread, before the default executor exists (it is made on first
- * use): its worker count (0 = as ringo_executor_options). 0, -EINVAL
- * (NULL loop, more than 4096), -ENOMEM, -EBUSY once it exists. */
+/* Before the default executor exists (it is made on first use): its
+ * worker count (0 = as ringo_executor_options). 0, -EINVAL (NULL loop,
+ * more than 4096), -ENOMEM, -EBUSY once it exists. Does not suspend. */
 int ringo_loop_set_default_executor_workers(ringo_loop *loop, unsigned max_workers);
 
 /* May suspend. Run fn(arg) on a worker of the loop's default executor and
  * suspend only the calling task until fn has returned; returns fn's
- * outcome (0 and *result, or fn's error; *result is written only on 0).
+ * outcome (0 and *result, or fn's error; *result is written only on 0;
+ * result may be NULL).
  * The call's own errors (fn never ran): -EPERM outside a task, -EINVAL
  * (NULL fn), -ENOMEM, -ESHUTDOWN (default executor shut down), -EAGAIN (no
  * worker thread could be started). The call reaches the executor with the
@@ -161,8 +179,8 @@ int ringo_loop_set_default_executor_workers(ringo_loop *loop, unsigned max_worke
  * ringo_context_set inside fn is private to this call. */
 int ringo_to_thread(ringo_task_fn *fn, void *arg, void **result);
 
-/* Loop thread (callbacks or tasks). Run fn(arg) on executor ex (NULL = the
- * loop's default) and hand back a future on loop that completes with fn's
+/* From callbacks or tasks. Does not suspend. Run fn(arg) on executor ex
+ * (NULL = the loop's default) and hand back a future on loop that completes with fn's
  * outcome; the caller owns one reference to *out. The rule for arg: once
  * the future is done, fn has returned (or will never run) and arg may be
  * freed; while it is pending, arg is fn's. ringo_future_done() tells.
@@ -185,14 +203,15 @@ int ringo_to_thread(ringo_task_fn *fn, void *arg, void **result);
 int ringo_run_in_executor(ringo_loop *loop, ringo_executor *ex, ringo_task_fn *fn, void *arg,
 			  ringo_future **out);
 
-/* Loop thread. asyncio's shutdown_default_executor: stop the default
- * executor and wait up to timeout_ns (< 0: no limit) for its workers to
- * finish their queued jobs. Blocks the calling thread (not a suspension:
- * from a task it holds the loop for at most timeout_ns; results reach
- * their futures and tasks when the loop runs next). 0 (also if there is
- * none, or the loop is closed), -EINVAL (NULL loop), -ENOMEM, or
- * -ETIMEDOUT (the workers keep going; loop close waits for them).
- * Afterwards ringo_to_thread/run_in_executor(NULL) return -ESHUTDOWN. */
+/* asyncio's shutdown_default_executor: stop the default executor and
+ * wait up to timeout_ns (negative, RINGO_FOREVER: no limit; 0: do not
+ * wait) for its workers to finish their queued jobs. Blocks the calling
+ * thread. Does not suspend (from a task it holds the loop for at most
+ * timeout_ns; results reach their futures and tasks when the loop runs
+ * next). 0 (also if there is none, or the loop is closed), -EINVAL (NULL
+ * loop), -ENOMEM, or -ETIMEDOUT (the workers keep going; loop close waits
+ * for them). Afterwards ringo_to_thread/run_in_executor(NULL) return
+ * -ESHUTDOWN. */
 int ringo_loop_shutdown_default_executor(ringo_loop *loop, int64_t timeout_ns);
 
 /* ------------------------------------------------------------------------
@@ -200,6 +219,7 @@ int ringo_loop_shutdown_default_executor(ringo_loop *loop, int64_t timeout_ns);
  * ---------------------------------------------------------------------- */
 typedef struct ringo_loop_thread ringo_loop_thread;
 
+/* Zero in any field means its default (no pinning, default loop). */
 typedef struct ringo_loop_thread_options {
 	bool pin;                       /* pin the thread to cpu; false: no pinning */
 	int cpu;                        /* the CPU to pin to (read only with pin) */
@@ -207,20 +227,25 @@ typedef struct ringo_loop_thread_options {
 } ringo_loop_thread_options;
 
 /* Any thread. Start a thread running a new loop forever. opts may be NULL
- * (no pinning). The loop exists when this returns: ringo_loop_thread_loop()
- * gives it; only thread-safe calls may be made on it from other threads.
- * The caller owns the handle: ringo_loop_thread_free() it. 0, -EINVAL (bad
- * cpu), -ENOMEM, -EAGAIN (no thread), or ringo_loop_new's errors. */
+ * (no pinning; read during the call only). The loop exists when this
+ * returns: ringo_loop_thread_loop() gives it; only thread-safe calls may
+ * be made on it from other threads. The caller owns *out:
+ * ringo_loop_thread_free() it. 0, -EINVAL (NULL out; pin with a cpu
+ * outside 0 .. CPU_SETSIZE-1), -ENOMEM, -EAGAIN (no thread), or
+ * ringo_loop_new's errors. Does not suspend. */
 int ringo_loop_thread_start(const ringo_loop_thread_options *opts, ringo_loop_thread **out);
 
+/* Any thread. The loop lt runs (owned by lt; valid until
+ * ringo_loop_thread_free), NULL for NULL. Does not suspend. */
 ringo_loop *ringo_loop_thread_loop(ringo_loop_thread *lt);
 
 /* Any thread but lt's own. Stop the loop (callbacks already posted run
  * first), cancel and wait for its tasks, close and free it, join the
- * thread, free lt. Returns 0, -EINVAL (NULL lt), -EDEADLK (called on lt's
- * own thread: nothing is done), -ENOMEM (the stop could not be posted:
- * nothing is done), or ringo_loop_free's -EBUSY (futures of the loop
- * still referenced: the loop is closed but not freed, lt is freed). */
+ * thread, free lt. Blocks the calling thread. Does not suspend. Returns 0
+ * (also for NULL: a no-op), -EDEADLK (called on lt's own thread: nothing
+ * is done), -ENOMEM (the stop could not be posted: nothing is done), or
+ * ringo_loop_free's -EBUSY (futures of the loop still referenced: the
+ * loop is closed but not freed, lt is freed). */
 int ringo_loop_thread_free(ringo_loop_thread *lt);
 
 enum ringo_post_mode {
@@ -229,8 +254,8 @@ enum ringo_post_mode {
 	RINGO_POST_MSG_RING, /* IORING_OP_MSG_RING from from's ring to to's */
 };
 
-/* from's loop thread. Run fn(arg) on loop `to` (as call_soon there).
- * to must stay alive until fn has run (stop posting before stopping it).
+/* from's loop thread. Does not suspend. Run fn(arg) on loop `to` (as
+ * call_soon there). to must stay alive until fn has run (stop posting before stopping it).
  * 0, -EINVAL (NULL from/to/fn, unknown mode), -ESHUTDOWN (from closed,
  * or to closed on the eventfd path), -ENOMEM, -EXDEV (debug check). With
  * MSG_RING a failed send (e.g. to's CQ full) falls back to the eventfd
@@ -239,5 +264,9 @@ enum ringo_post_mode {
  * arrive after later ones. */
 int ringo_loop_post(ringo_loop *from, ringo_loop *to, ringo_callback_fn *fn, void *arg,
 		    enum ringo_post_mode mode);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* RINGO_THREAD_H */

@@ -255,7 +255,7 @@ static int count_marked(struct net_st *st, int expected)
 static void acceptor_close_now(struct sweep_ctx *c, struct net_st *st)
 {
 	if (st->acc_open && st->acc.impl) {
-		int err = ringo_acceptor_close(&st->acc);
+		int err = ringo_acceptor_destroy(&st->acc);
 		SWEEP_CHECK(c, err == 0, "acceptor_close: %d", err);
 	}
 	st->acc_open = false;
@@ -292,7 +292,7 @@ static int acceptor_close_setup(struct sweep_ctx *c)
 static int acceptor_close_victim(struct sweep_ctx *c)
 {
 	struct net_st *st = sweep_priv(c);
-	int rc = ringo_acceptor_close(&st->acc);
+	int rc = ringo_acceptor_destroy(&st->acc);
 	st->got_ok = st->acc.impl == NULL;
 	return sweep_returned(c, rc, SWEEP_NOMEM);
 }
@@ -393,7 +393,7 @@ const struct sweep_scenario sweep_net_scenarios[] = {
 	{.name = "acceptor_next", .call = "ringo_acceptor_next", .priv_size = sizeof(struct net_st),
 	 .setup = acceptor_setup, .victim = acceptor_next_victim, .check = acceptor_next_check,
 	 .cleanup = listen_cleanup},
-	{.name = "acceptor_close", .call = "ringo_acceptor_close",
+	{.name = "acceptor_close", .call = "ringo_acceptor_destroy",
 	 .priv_size = sizeof(struct net_st), .setup = acceptor_close_setup,
 	 .victim = acceptor_close_victim, .check = acceptor_close_check,
 	 .cleanup = listen_cleanup},
