@@ -10,6 +10,8 @@
 #   make examples           build/examples/...
 #   make perf               build/perf/...
 #   make install PREFIX=/usr/local DESTDIR=
+#   make tls                build/libringo_tls.a and .so (OpenSSL 3; also built
+#                           by all/test/install whenever libssl-dev is there)
 
 VERSION_MAJOR := $(shell sed -n 's/^\#define RINGO_VERSION_MAJOR \([0-9]*\)/\1/p' include/ringo.h)
 VERSION_MINOR := $(shell sed -n 's/^\#define RINGO_VERSION_MINOR \([0-9]*\)/\1/p' include/ringo.h)
@@ -49,7 +51,7 @@ RUNTIME_SRCS := $(wildcard runtime/*.c)
 ARCH_SRCS := $(wildcard runtime/arch/$(ARCH)/*.S)
 RUNTIME_OBJS := $(RUNTIME_SRCS:%.c=$(BUILD)/%.o) $(ARCH_SRCS:%.S=$(BUILD)/%.o)
 
-TEST_SRCS := $(wildcard tests/test_*.c)
+TEST_SRCS := $(filter-out tests/test_tls%.c,$(wildcard tests/test_*.c))
 TEST_SUPPORT := $(filter-out tests/test_%.c,$(wildcard tests/*.c))
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
@@ -59,7 +61,7 @@ TOUR_BINS := $(TOUR_SRCS:examples/%.c=$(BUILD)/examples/%)
 # examples that use them and into the tests that test them (see below).
 EXAMPLE_UNITS := examples/http_parse.c examples/resp_parse.c examples/kv_store.c
 EXAMPLE_UNIT_OBJS := $(EXAMPLE_UNITS:examples/%.c=$(BUILD)/examples/units/%.o)
-EXAMPLE_SRCS := $(filter-out $(EXAMPLE_UNITS),$(wildcard examples/*.c))
+EXAMPLE_SRCS := $(filter-out $(EXAMPLE_UNITS) examples/tls_%.c,$(wildcard examples/*.c))
 EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
 
 PERF_SRCS := $(wildcard perf/*.c)
@@ -70,7 +72,7 @@ PERF_CXX_BINS := $(PERF_CXX_SRCS:perf/%.cc=$(BUILD)/perf/%)
 LIB := $(BUILD)/libringo.a
 SOLIB := $(BUILD)/libringo.so
 
-.PHONY: all lib test examples perf install uninstall clean valgrind demo tour check-headers sweep FORCE
+.PHONY: all lib test examples perf install install-tls uninstall clean valgrind demo tour check-headers sweep FORCE
 all: lib
 
 lib: $(LIB) $(SOLIB)
@@ -109,9 +111,11 @@ $(BUILD)/tests/test_http_parse: $(BUILD)/examples/units/http_parse.o
 $(BUILD)/tests/test_resp_parse: $(BUILD)/examples/units/resp_parse.o
 
 # The cancellation sweep: its harness and scenario tables (tests/sweep/)
-# are linked into test_cancel_sweep only.
-SWEEP_SRCS := $(wildcard tests/sweep/*.c)
+# are linked into test_cancel_sweep only. The TLS scenarios (sc_tls.c)
+# only where libringo_tls is built (see the TLS section).
+SWEEP_SRCS := $(filter-out tests/sweep/sc_tls.c,$(wildcard tests/sweep/*.c))
 SWEEP_OBJS := $(SWEEP_SRCS:tests/%.c=$(BUILD)/tests/%.o)
+SWEEP_TLS_OBJS :=
 
 $(BUILD)/tests/sweep/%.o: tests/sweep/%.c
 	@mkdir -p $(dir $@)
@@ -119,7 +123,8 @@ $(BUILD)/tests/sweep/%.o: tests/sweep/%.c
 
 $(BUILD)/tests/test_cancel_sweep: tests/test_cancel_sweep.c $(SWEEP_OBJS) $(TEST_SUPPORT_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(SWEEP_OBJS) $(TEST_SUPPORT_OBJS) $(LIB) -lcmocka $(LDLIBS)
+	$(CC) $(CFLAGS) $(SWEEP_TLS_CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(SWEEP_OBJS) $(SWEEP_TLS_OBJS) \
+		$(TEST_SUPPORT_OBJS) $(SWEEP_TLS_LIBS) $(LIB) -lcmocka $(SWEEP_TLS_LDLIBS) $(LDLIBS)
 
 # The long sweep: every k up to RINGO_SWEEP_KMAX and RINGO_SWEEP_ROUNDS
 # random rounds per scenario, from a fresh seed (printed; set
@@ -130,13 +135,72 @@ sweep: $(BUILD)/tests/test_cancel_sweep
 	RINGO_SWEEP_ROUNDS=$${RINGO_SWEEP_ROUNDS:-300} $(BUILD)/tests/test_cancel_sweep
 
 # Tests find the example binaries through RINGO_BUILD.
-test: $(TEST_BINS) $(TOUR_BINS) $(EXAMPLE_BINS)
-	@RINGO_BUILD=$(BUILD) tests/run-suite $(TEST_BINS)
+test: $(TEST_BINS) $(TLS_TEST_BINS) $(TOUR_BINS) $(EXAMPLE_BINS)
+	@RINGO_BUILD=$(BUILD) tests/run-suite $(TEST_BINS) $(TLS_TEST_BINS)
 
 VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible
-valgrind: $(TEST_BINS) $(TOUR_BINS) $(EXAMPLE_BINS)
-	@RINGO_BUILD=$(BUILD) RINGO_UNDER_VALGRIND=1 RINGO_TEST_WRAP="$(VALGRIND)" \
-		tests/run-suite --wrap "$(VALGRIND)" $(TEST_BINS)
+valgrind: $(TEST_BINS) $(TLS_TEST_BINS) $(TOUR_BINS) $(EXAMPLE_BINS)
+	@RINGO_BUILD=$(BUILD) RINGO_UNDER_VALGRIND=1 RINGO_TEST_WRAP="$(VALGRIND) $(TLS_VALGRIND)" \
+		tests/run-suite --wrap "$(VALGRIND) $(TLS_VALGRIND)" $(TEST_BINS) $(TLS_TEST_BINS)
+
+# ---- TLS: build/libringo_tls.a (+ .so), on OpenSSL 3 -------------------------
+# Built (by all, test, examples, install) when OpenSSL 3's headers and
+# libraries are there (Debian: libssl-dev), and by `make tls`, which fails
+# without them. The core library, its tests and examples never need
+# OpenSSL. TLS=0 leaves it out even when OpenSSL is there.
+TLS_SRCS := $(wildcard runtime/tls/*.c)
+TLS_OBJS := $(TLS_SRCS:%.c=$(BUILD)/%.o)
+TLS_LIB := $(BUILD)/libringo_tls.a
+TLS_SOLIB := $(BUILD)/libringo_tls.so
+TLS_LDLIBS := -lssl -lcrypto
+ifeq ($(TLS),0)
+HAVE_TLS :=
+else
+HAVE_TLS := $(shell pkg-config --exists 'openssl >= 3' 2>/dev/null && echo 1)
+endif
+# valgrind: OpenSSL's own patterns (tests/tls.supp says which and why).
+TLS_VALGRIND := $(if $(HAVE_TLS),--suppressions=tests/tls.supp)
+
+.PHONY: tls
+tls: $(TLS_LIB) $(TLS_SOLIB)
+
+$(TLS_LIB): $(TLS_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(TLS_SOLIB): $(TLS_OBJS) $(SOLIB)
+	$(CC) -shared -Wl,-soname,libringo_tls.so.$(VERSION_MAJOR) $(LDFLAGS) -o $@ $(TLS_OBJS) \
+		-L$(BUILD) -lringo $(TLS_LDLIBS) $(LDLIBS)
+
+ifneq ($(HAVE_TLS),)
+TLS_TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_tls*.c))
+TLS_EXAMPLE_BINS := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/tls_*.c))
+lib: $(TLS_LIB) $(TLS_SOLIB)
+examples test valgrind perf: $(TLS_EXAMPLE_BINS)
+# (test and valgrind list $(TLS_TEST_BINS) before it is defined: added here.)
+test valgrind: $(TLS_TEST_BINS)
+
+$(TLS_TEST_BINS): $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJS) $(TLS_LIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -Iexamples $(LDFLAGS) -o $@ $< $(TEST_SUPPORT_OBJS) \
+		$(TLS_LIB) $(LIB) -lcmocka $(TLS_LDLIBS) $(LDLIBS)
+
+$(TLS_EXAMPLE_BINS): $(BUILD)/examples/%: examples/%.c $(TLS_LIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TLS_LIB) $(LIB) $(TLS_LDLIBS) $(LDLIBS) -lm
+
+# The cancellation sweep's TLS scenarios (tests/sweep/sc_tls.c).
+SWEEP_TLS_OBJS := $(BUILD)/tests/sweep/sc_tls.o
+SWEEP_TLS_CFLAGS := -DRINGO_HAVE_TLS
+SWEEP_TLS_LIBS := $(TLS_LIB)
+SWEEP_TLS_LDLIBS := $(TLS_LDLIBS)
+$(BUILD)/tests/test_cancel_sweep: $(SWEEP_TLS_OBJS) $(TLS_LIB)
+
+# http_server serves HTTPS (--tls-cert, --tls-key) through the server hook.
+$(BUILD)/examples/http_server: override CFLAGS += -DRINGO_HAVE_TLS
+$(BUILD)/examples/http_server: $(TLS_LIB)
+$(BUILD)/examples/http_server: LDLIBS += $(TLS_LDLIBS)
+endif
 
 # ---- examples --------------------------------------------------------------
 examples: $(TOUR_BINS) $(EXAMPLE_BINS)
@@ -159,7 +223,8 @@ $(BUILD)/examples/kv_server: $(BUILD)/examples/units/resp_parse.o $(BUILD)/examp
 
 $(BUILD)/examples/%: examples/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(filter $(EXAMPLE_UNIT_OBJS),$^) $(LIB) $(LDLIBS) -lm
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(filter $(EXAMPLE_UNIT_OBJS),$^) \
+		$(filter %/libringo_tls.a,$^) $(LIB) $(LDLIBS) -lm
 
 # The tour of the seeds' examples, on real time (about 20 s).
 tour: $(TOUR_BINS)
@@ -191,7 +256,7 @@ $(BUILD)/perf/%: perf/%.cc
 # whether the call may suspend, and names the errnos the function returns.
 check-headers:
 	@mkdir -p $(BUILD)
-	@for h in ringo.h ringo/io.h ringo/aio.h ringo/thread.h ringo/stream.h ringo/process.h ringo/context.h ringo/compose.h ringo/net.h; do \
+	@for h in ringo.h ringo/io.h ringo/aio.h ringo/thread.h ringo/stream.h ringo/process.h ringo/context.h ringo/compose.h ringo/net.h ringo/tls.h; do \
 		printf '#include <%s>\nint main(void){return 0;}\n' $$h > $(BUILD)/hdr.c; \
 		$(CC) -std=gnu11 -Wall -Wextra -Werror -pedantic -Iinclude -fsyntax-only $(BUILD)/hdr.c || exit 1; \
 		$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Iinclude -fsyntax-only $(BUILD)/hdr.c || exit 1; \
@@ -227,7 +292,7 @@ test valgrind: $(BUILD)/tools/no_io_uring
 
 # ---- install ---------------------------------------------------------------
 # Remade on every install: it records PREFIX, which may differ each time.
-$(BUILD)/ringo.pc: ringo.pc.in include/ringo.h FORCE
+$(BUILD)/ringo.pc $(BUILD)/ringo-tls.pc: $(BUILD)/%.pc: %.pc.in include/ringo.h FORCE
 	@mkdir -p $(dir $@)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
@@ -241,9 +306,22 @@ install: $(LIB) $(SOLIB) $(BUILD)/ringo.pc
 	ln -sf libringo.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libringo.so.$(VERSION_MAJOR)
 	ln -sf libringo.so.$(VERSION_MAJOR) $(DESTDIR)$(LIBDIR)/libringo.so
 	install -m 644 $(BUILD)/ringo.pc $(DESTDIR)$(LIBDIR)/pkgconfig/ringo.pc
+ifneq ($(HAVE_TLS),)
+install: install-tls
+endif
+
+# The TLS library (only with OpenSSL; `make install` does it when built).
+install-tls: $(TLS_LIB) $(TLS_SOLIB) $(BUILD)/ringo-tls.pc
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -m 644 $(TLS_LIB) $(DESTDIR)$(LIBDIR)/libringo_tls.a
+	install -m 755 $(TLS_SOLIB) $(DESTDIR)$(LIBDIR)/libringo_tls.so.$(VERSION)
+	ln -sf libringo_tls.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libringo_tls.so.$(VERSION_MAJOR)
+	ln -sf libringo_tls.so.$(VERSION_MAJOR) $(DESTDIR)$(LIBDIR)/libringo_tls.so
+	install -m 644 $(BUILD)/ringo-tls.pc $(DESTDIR)$(LIBDIR)/pkgconfig/ringo-tls.pc
 
 uninstall:
-	rm -f $(DESTDIR)$(INCLUDEDIR)/ringo.h $(DESTDIR)$(LIBDIR)/libringo.* $(DESTDIR)$(LIBDIR)/pkgconfig/ringo.pc
+	rm -f $(DESTDIR)$(INCLUDEDIR)/ringo.h $(DESTDIR)$(LIBDIR)/libringo.* $(DESTDIR)$(LIBDIR)/libringo_tls.* \
+		$(DESTDIR)$(LIBDIR)/pkgconfig/ringo.pc $(DESTDIR)$(LIBDIR)/pkgconfig/ringo-tls.pc
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/ringo
 
 clean:
@@ -251,5 +329,5 @@ clean:
 
 FORCE:
 
--include $(RUNTIME_OBJS:.o=.d) $(TEST_BINS:=.d) $(TEST_SUPPORT_OBJS:.o=.d) $(EXAMPLE_BINS:=.d) \
-	$(TOUR_BINS:=.d) $(PERF_BINS:=.d) $(EXAMPLE_UNIT_OBJS:.o=.d) $(SWEEP_OBJS:.o=.d)
+-include $(RUNTIME_OBJS:.o=.d) $(TLS_OBJS:.o=.d) $(TLS_TEST_BINS:=.d) $(TLS_EXAMPLE_BINS:=.d) $(TEST_BINS:=.d) $(TEST_SUPPORT_OBJS:.o=.d) $(EXAMPLE_BINS:=.d) \
+	$(TOUR_BINS:=.d) $(PERF_BINS:=.d) $(EXAMPLE_UNIT_OBJS:.o=.d) $(SWEEP_OBJS:.o=.d) $(SWEEP_TLS_OBJS:.o=.d)

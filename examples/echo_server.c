@@ -1,34 +1,94 @@
 /*
- * echo_server: a TCP echo server, one task per connection.
+ * echo_server: a TCP echo server on ringo's server API, a task per
+ * connection.
  *
  *   echo_server [--host ADDR] [--threads N] PORT
  *
- * Listens on 127.0.0.1:PORT by default. With --threads N, N threads each
- * run their own loop on their own SO_REUSEPORT listener for the same port
- * (the kernel spreads connections across them): how ringo uses more cores.
- * SIGINT or SIGTERM stops it cleanly: every connection task is cancelled,
- * its socket closed, and the loops closed.
+ * Listens on 127.0.0.1:PORT by default (--host: an address or a name;
+ * "::" or "" for every address). With --threads N the server runs N loops
+ * on N threads, each with its own SO_REUSEPORT listener for the port (the
+ * kernel spreads connections across them): how ringo uses more cores.
+ * SIGINT or SIGTERM stops it cleanly: the listeners close, every
+ * connection is closed, and the loops end.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "ringo.h"
-#include "serve.h"
 
-/* One connection: read what comes, send it back, until EOF or error. */
-static int echo_conn(void *arg, void **result)
+static const char *host = "127.0.0.1";
+static int port = -1;
+static unsigned threads = 1;
+
+/* One connection: send back whatever comes, until EOF or an error. The
+ * bytes are echoed from where they lie: the stream's read buffer (peek),
+ * copied once into its write buffer (write never waits: it goes out with
+ * the loop's next submission), then dropped from the read buffer
+ * (consume). fill waits for more; drain waits only if the peer does not
+ * read what it is sent. */
+static int echo(ringo_stream *s, void *arg)
 {
-	int fd = (int)(intptr_t)arg;
-	char buf[16384];
 	for (;;) {
-		int n = ringo_recv(fd, buf, sizeof(buf), 0);
-		if (n <= 0)
+		size_t len;
+		const void *p = ringo_stream_peek(s, &len);
+		if (len == 0) {
+			if (ringo_stream_fill(s) <= 0)
+				break; /* EOF or an error */
+			continue;
+		}
+		if (ringo_stream_write(s, p, len) < 0)
 			break;
-		if (ringo_send_all(fd, buf, (size_t)n) < 0)
+		ringo_stream_consume(s, len);
+		if (ringo_stream_drain(s) < 0)
 			break;
 	}
-	ringo_close(fd);
+	return 0;
+}
+
+/* SIGINT/SIGTERM set stop_event, from a callback on the loop. They are
+ * caught from before the server starts (a client that sees the port open
+ * may signal at once) until the stop; a loop that ends earlier (an error)
+ * restores them when it closes. stop_event is static: a late signal finds
+ * it in place. */
+static ringo_event stop_event;
+
+static void on_stop_signal(void *arg)
+{
+	ringo_event_set(arg);
+}
+
+static void catch_stop_signals(bool on)
+{
+	ringo_loop *loop = ringo_loop_current();
+	const int sigs[] = {SIGINT, SIGTERM};
+	for (int i = 0; i < 2; i++) {
+		if (on)
+			ringo_signal_add(loop, sigs[i], on_stop_signal, &stop_event);
+		else
+			ringo_signal_remove(loop, sigs[i]);
+	}
+}
+
+static int serve(void *arg, void **result)
+{
+	ringo_event_init(&stop_event);
+	catch_stop_signals(true);
+	ringo_server_options opts = {.threads = threads};
+	ringo_server *srv;
+	int err = ringo_server_start(ringo_loop_current(), host, port, echo, NULL, &opts, &srv);
+	if (err < 0) {
+		fprintf(stderr, "echo_server: listen on %s:%d: %s\n", host, port, ringo_strerror(err));
+		return err;
+	}
+	ringo_event_wait(&stop_event);
+	catch_stop_signals(false);
+	/* An echo connection has no request in progress to finish: no grace. */
+	ringo_server_close(srv);
+	ringo_server_wait_closed(srv, 0);
+	ringo_server_free(srv);
 	return 0;
 }
 
@@ -36,33 +96,43 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: echo_server [--host ADDR] [--threads N] PORT\n"
 		     "  TCP echo server, one ringo task per connection.\n"
-		     "  --host ADDR   address to listen on (default 127.0.0.1)\n"
+		     "  --host ADDR   address or name to listen on (default 127.0.0.1)\n"
 		     "  --threads N   N loops, one per thread, on a shared SO_REUSEPORT port\n"
 		     "  SIGINT/SIGTERM shut it down cleanly.\n");
 }
 
 int main(int argc, char **argv)
 {
-	struct serve g = {.name = "echo_server", .host = "127.0.0.1", .port = -1, .threads = 1,
-			  .conn = echo_conn};
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			usage(stdout);
 			return 0;
 		} else if (!strcmp(argv[i], "--host") && i + 1 < argc) {
-			g.host = argv[++i];
+			host = argv[++i];
 		} else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
-			g.threads = atoi(argv[++i]);
-		} else if (argv[i][0] != '-' && g.port < 0) {
-			g.port = atoi(argv[i]);
+			threads = (unsigned)atoi(argv[++i]);
+		} else if (argv[i][0] != '-' && port < 0) {
+			port = atoi(argv[i]);
 		} else {
 			usage(stderr);
 			return 2;
 		}
 	}
-	if (g.port < 0 || g.port > 65535 || g.threads < 1 || g.threads > 1024) {
+	if (port < 0 || port > 65535 || threads < 1 || threads > 1024) {
 		usage(stderr);
 		return 2;
 	}
-	return serve_run(&g);
+	/* As many connections as the hard limit allows. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	int err = ringo_run(serve, NULL, NULL, NULL);
+	/* Where io_uring is refused (seccomp, the sysctl) say why. */
+	const char *why = err < 0 ? ringo_setup_diagnosis() : NULL;
+	if (why)
+		fprintf(stderr, "echo_server: %s\n", why);
+	return err < 0;
 }

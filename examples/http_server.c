@@ -1,9 +1,11 @@
 /*
- * http_server: HTTP/1.1 with keep-alive, one task per connection.
+ * http_server: HTTP/1.1 with keep-alive on ringo's server API, a handler
+ * task per connection.
  *
  *   http_server [--host ADDR] [--threads N] [--root DIR] [--timeout-ms MS]
  *               [--body-timeout-ms MS] [--send-timeout-ms MS]
- *               [--resolve-fallback] PORT
+ *               [--grace-ms MS] [--resolve-fallback]
+ *               [--tls-cert FILE --tls-key FILE [--tls-ciphers LIST]] PORT
  *
  * GET or HEAD / answers a small fixed text ("Hello, World!\n"); with --root,
  * GET or HEAD /PATH serves that file from DIR, with single byte ranges
@@ -21,17 +23,31 @@
  * longer than --timeout-ms (10 s) to send a request head, sends nothing of
  * a body for --body-timeout-ms (60 s), or takes none of its response for
  * --send-timeout-ms (60 s) is dropped.
- * SIGINT/SIGTERM stop it cleanly; --threads N runs N loops on one
- * SO_REUSEPORT port.
+ * Requests are parsed in place in the connection's stream buffer (peek,
+ * fill, consume); responses are written into its write buffer, so the
+ * answers to pipelined requests leave in one send.
+ * SIGINT/SIGTERM stop it cleanly: no new connection is accepted, requests
+ * in progress get --grace-ms (1 s) to finish, then every connection is
+ * closed. --threads N runs N loops on one SO_REUSEPORT port.
+ *
+ * HTTPS: --tls-cert and --tls-key (PEM chain and key) serve TLS 1.2/1.3
+ * instead (ALPN http/1.1) through the server's wrap hook: each connection's
+ * stream becomes a TLS stream (ringo/tls.h) before the handler sees it,
+ * and nothing else changes. --tls-ciphers pins the ciphers (an OpenSSL
+ * TLS 1.3 suite name such as TLS_AES_128_GCM_SHA256, or a TLS 1.2 cipher
+ * list, which then also caps the version at 1.2). Only in builds with
+ * OpenSSL (RINGO_HAVE_TLS; the Makefile sets it when libssl-dev is there).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <liburing.h>
 #include <linux/openat2.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -39,7 +55,9 @@
 
 #include "http_parse.h"
 #include "ringo.h"
-#include "serve.h"
+#ifdef RINGO_HAVE_TLS
+#include "ringo/tls.h"
+#endif
 
 #define HEAD_MAX 8192
 #define BODY_MAX (1 << 20)
@@ -53,17 +71,23 @@ struct server {
 	int64_t timeout[4];     /* ns, by enum wait (WAIT_NONE unused) */
 	int64_t period;         /* the watchdog's wake-up period, ns */
 	uint64_t ticks[4];      /* timeout[] in periods, rounded up */
+	int64_t grace;          /* --grace-ms, ns */
+	const char *host;       /* where it listens */
+	int port;
+	unsigned threads;
+	const char *tls_cert;   /* --tls-cert, --tls-key: HTTPS */
+	const char *tls_key;
+	const char *tls_ciphers;/* --tls-ciphers */
 };
 
 static struct server g;
-/* Where and how it listens (examples/serve.h). */
-static struct serve srv = {.name = "http_server", .host = "127.0.0.1", .port = -1, .threads = 1};
 
 /* ---- timeouts ----
  *
- * A ringo deadline scope around each request's read would link a kernel
- * timeout to every recv: measured at about 0.5 us a request, 11% of this
- * server's CPU under wrk. Instead each loop runs one watchdog task that
+ * A ringo timeout scope around each request's read would set and cancel a
+ * timer per request: measured (as a linked kernel timeout) at about 0.5 us
+ * a request, 11% of this server's CPU under wrk. Instead each loop runs
+ * one watchdog task that
  * wakes every WATCH_SLICES-th of the shortest timeout and cancels the
  * connections that have been waiting longer than the timeout of what they
  * wait for (nginx keeps a timer per connection; this is the same, coarser):
@@ -85,18 +109,24 @@ struct conn {
 	ringo_task *task;         /* the connection's task, to cancel */
 	enum wait phase;          /* what it waits for now; WAIT_NONE: not watched */
 	uint64_t since;           /* watch_tick when that wait began */
-	int fd;
-	char in[HEAD_MAX];        /* received bytes: in[in_start, in_start + in_len) */
-	size_t in_start, in_len;
-	struct outbuf out;        /* write buffer over wbuf (serve.h) */
-	char wbuf[4096];
+	ringo_stream *s;          /* the connection (the server's) */
 };
 
-static __thread struct conn watch_list; /* the sentinel */
+static __thread struct conn watch_list; /* the sentinel; next NULL: no watchdog yet */
 static __thread uint64_t watch_tick = 1;
 
+static int watchdog(void *arg, void **result);
+
+/* The first connection on a loop starts its watchdog (with --threads the
+ * server's loops are its own: one watchdog each). It runs until the loop
+ * ends, which cancels it. */
 static void watch_add(struct conn *c)
 {
+	if (!watch_list.next) {
+		watch_list.next = watch_list.prev = &watch_list;
+		ringo_task_options o = {.name = "watchdog"};
+		ringo_spawn(ringo_loop_current(), watchdog, NULL, &o, NULL);
+	}
 	c->task = ringo_task_current();
 	c->phase = WAIT_NONE;
 	c->next = watch_list.next;
@@ -111,11 +141,9 @@ static void watch_remove(struct conn *c)
 	c->next->prev = c->prev;
 }
 
-/* Runs until cancelled (ringo_run cancels it at shutdown). Spawned first
- * on its loop, before any connection, so it sets up the list. */
+/* Runs until cancelled (the loop's end cancels it). */
 static int watchdog(void *arg, void **result)
 {
-	watch_list.next = watch_list.prev = &watch_list;
 	while (ringo_sleep(g.period) == 0) {
 		watch_tick++;
 		for (struct conn *c = watch_list.next; c != &watch_list; c = c->next) {
@@ -143,51 +171,34 @@ static void set_timeouts(void)
 
 /* ---- input and output, watched ---- */
 
-static void consume(struct conn *c, size_t n)
-{
-	c->in_start += n;
-	c->in_len -= n;
-	if (c->in_len == 0)
-		c->in_start = 0;
-}
-
-/* Receive more into c->in, as a wait of kind phase that began at since.
- * >0 bytes, 0 at EOF, -EMSGSIZE if c->in is full, -errno (-ECANCELED
- * when the watchdog dropped the connection). */
+/* Receive more into the stream's buffer, as a wait of kind phase that
+ * began at since. >0 bytes, 0 at EOF, -errno (-ECANCELED when the
+ * watchdog dropped the connection). */
 static int fill(struct conn *c, enum wait phase, uint64_t since)
 {
-	if (c->in_start && c->in_len)
-		memmove(c->in, c->in + c->in_start, c->in_len);
-	c->in_start = 0;
-	if (c->in_len == sizeof(c->in))
-		return -EMSGSIZE;
 	c->since = since;
 	c->phase = phase;
-	int n = ringo_recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, 0);
+	int n = ringo_stream_fill(c->s);
 	c->phase = WAIT_NONE;
-	if (n > 0)
-		c->in_len += (size_t)n;
 	return n;
+}
+
+/* Wait while the client does not take its responses (past the stream's
+ * high-water mark), as a WAIT_SEND. Writing never waits: the bytes go out
+ * with the loop's next submission. */
+static int flush(struct conn *c)
+{
+	c->since = watch_tick;
+	c->phase = WAIT_SEND;
+	int err = ringo_stream_drain(c->s);
+	c->phase = WAIT_NONE;
+	return err;
 }
 
 static int put(struct conn *c, const void *p, size_t n)
 {
-	c->since = watch_tick;
-	c->phase = WAIT_SEND;
-	int err = outbuf_write(&c->out, p, n);
-	c->phase = WAIT_NONE;
-	return err;
-}
-
-static int flush(struct conn *c)
-{
-	if (c->out.wlen == 0)
-		return c->out.error;
-	c->since = watch_tick;
-	c->phase = WAIT_SEND;
-	int err = outbuf_flush(&c->out);
-	c->phase = WAIT_NONE;
-	return err;
+	int err = ringo_stream_write(c->s, p, n);
+	return err ? err : flush(c);
 }
 
 /* ---- responses ---- */
@@ -262,22 +273,23 @@ static int send_hello(struct conn *c)
 
 /* Close after an error answer without losing it: closing a socket with
  * unread bytes from the client resets the connection, and the client may
- * never see the answer. So shut our side down (the client reads the
- * answer, then EOF) and discard what it still sends, for at most LINGER
- * (nginx's lingering close). */
+ * never see the answer. So shut our side down once the answer is sent
+ * (write_eof: the client reads the answer, then EOF) and discard what it
+ * still sends, for at most LINGER (nginx's lingering close). */
 static void linger(struct conn *c)
 {
-	flush(c);
-	if (ringo_shutdown(c->fd, SHUT_WR) < 0)
+	if (ringo_stream_write_eof(c->s) < 0)
 		return;
-	ringo_timeout scope;
-	if (ringo_timeout_enter(&scope, LINGER) < 0)
+	ringo_timeout to;
+	if (ringo_timeout_enter(&to, LINGER) < 0)
 		return;
-	char buf[4096];
 	int rc;
-	while ((rc = ringo_recv(c->fd, buf, sizeof(buf), 0)) > 0)
-		;
-	ringo_timeout_exit(&scope, rc);
+	do {
+		size_t len;
+		ringo_stream_peek(c->s, &len);
+		ringo_stream_consume(c->s, len);
+	} while ((rc = ringo_stream_fill(c->s)) > 0);
+	ringo_timeout_exit(&to, rc);
 }
 
 /* Answer status and close the connection: returns 0 for serve_one. */
@@ -348,21 +360,18 @@ static int open_beneath(const char *path)
 	return open_by_components(path);
 }
 
-/* Send [first, first + len) of fd, in pieces: each send is one watched wait. */
+/* Send [first, first + len) of fd, in pieces: each wait for the client
+ * to take them is one watched wait. */
 static int send_range(struct conn *c, int fd, uint64_t first, uint64_t len)
 {
 	char buf[16384];
-	int err = flush(c);
+	int err = 0;
 	for (uint64_t off = first, end = first + len; err == 0 && off < end;) {
 		size_t want = end - off < sizeof(buf) ? (size_t)(end - off) : sizeof(buf);
 		int got = ringo_read(fd, buf, want, (int64_t)off);
 		if (got <= 0)
 			return got < 0 ? got : -EIO; /* the file shrank: cut the connection */
-		c->since = watch_tick;
-		c->phase = WAIT_SEND;
-		err = ringo_send_all(c->fd, buf, (size_t)got);
-		c->phase = WAIT_NONE;
-		err = err < 0 ? err : 0;
+		err = put(c, buf, (size_t)got);
 		off += (uint64_t)got;
 	}
 	return err;
@@ -439,16 +448,18 @@ static int body_add(struct body *b, const char *p, size_t n)
 static int read_length_body(struct conn *c, uint64_t left, struct body *b)
 {
 	while (left > 0) {
-		if (c->in_len == 0) {
-			int got = fill(c, WAIT_BODY, watch_tick);
-			if (got <= 0)
+		size_t len;
+		const char *in = ringo_stream_peek(c->s, &len);
+		if (len == 0) {
+			if (fill(c, WAIT_BODY, watch_tick) <= 0)
 				return DROP;
+			continue;
 		}
-		size_t take = c->in_len < left ? c->in_len : (size_t)left;
-		int status = body_add(b, c->in + c->in_start, take);
+		size_t take = len < left ? len : (size_t)left;
+		int status = body_add(b, in, take);
 		if (status)
 			return status;
-		consume(c, take);
+		ringo_stream_consume(c->s, take);
 		left -= take;
 	}
 	return 0;
@@ -458,15 +469,15 @@ static int read_chunked_body(struct conn *c, struct body *b)
 {
 	struct http_chunked ch = {.max = BODY_MAX};
 	for (;;) {
-		size_t used, dlen;
-		const char *data;
-		int rc = http_chunked_step(&ch, c->in + c->in_start, c->in_len, &used, &data, &dlen);
+		size_t used, dlen, len;
+		const char *data, *in = ringo_stream_peek(c->s, &len);
+		int rc = http_chunked_step(&ch, in ? in : "", len, &used, &data, &dlen);
 		if (rc < 0)
 			return -rc;
 		int status = body_add(b, data, dlen);
 		if (status)
 			return status;
-		consume(c, used);
+		ringo_stream_consume(c->s, used);
 		if (rc == HTTP_CHUNK_DONE)
 			return 0;
 		if (rc == HTTP_CHUNK_MORE && fill(c, WAIT_BODY, watch_tick) <= 0)
@@ -478,18 +489,22 @@ static int read_chunked_body(struct conn *c, struct body *b)
 
 /* Read until a whole request head is buffered. Returns its length (> 0),
  * 0 if the connection is done (EOF, timeout, stopping), or a negative
- * status to answer. Output still buffered is sent before waiting, so a
- * response is never held back by bytes of a next request. */
+ * status to answer. The head is at the stream's peek (valid until it
+ * is consumed or the task waits). Responses written so far go out while
+ * it waits, so a response is never held back by bytes of a next request. */
 static int read_head(struct conn *c, struct http_request *r)
 {
 	uint64_t since = watch_tick;
 	for (;;) {
-		int n = http_parse_request(c->in + c->in_start, c->in_len, r);
+		size_t len;
+		const char *in = ringo_stream_peek(c->s, &len);
+		/* A head must end within HEAD_MAX bytes, however many came. */
+		int n = len ? http_parse_request(in, len < HEAD_MAX ? len : HEAD_MAX, r) : 0;
 		if (n != 0)
 			return n;
-		if (c->in_start == 0 && c->in_len == sizeof(c->in))
+		if (len >= HEAD_MAX)
 			return -431;
-		if (flush(c) < 0 || fill(c, WAIT_HEAD, since) <= 0)
+		if (fill(c, WAIT_HEAD, since) <= 0)
 			return 0;
 	}
 }
@@ -554,13 +569,13 @@ static int serve_one(struct conn *c)
 		return fail(c, -n, false);
 	bool head_only = r.method == HTTP_HEAD;
 	if (r.method == HTTP_GET && r.keep_alive && r.path_len == 1 && !r.has_length && !r.chunked) {
-		consume(c, (size_t)n); /* the hot path: GET / */
+		ringo_stream_consume(c->s, (size_t)n); /* the hot path: GET / */
 		return send_hello(c) == 0;
 	}
 	if (r.has_length && r.content_length > BODY_MAX)
 		return fail(c, 413, head_only);
-	/* The head lives in c->in, which the body will overwrite: copy out
-	 * what the answer needs, then consume it. */
+	/* The head lives in the stream's buffer, which reading the body
+	 * moves on: copy out what the answer needs, then consume it. */
 	char path[HTTP_TARGET_MAX + 1], range[RANGE_MAX];
 	int plen = http_target_path(r.path, r.path_len, path, sizeof(path));
 	if (plen < 0)
@@ -570,22 +585,100 @@ static int serve_one(struct conn *c)
 		memcpy(range, r.range, r.range_len);
 		range[r.range_len] = '\0';
 	}
-	consume(c, (size_t)n);
+	ringo_stream_consume(c->s, (size_t)n);
 	return finish_request(c, &r, path, has_range ? range : NULL);
 }
 
-static int http_conn(void *arg, void **result)
+/* The handler. What it leaves in the write buffer the server sends after
+ * it returned (within --send-timeout-ms), then closes the connection. */
+static int http_conn(ringo_stream *s, void *arg)
 {
-	struct conn c;
-	c.fd = (int)(intptr_t)arg;
-	c.in_start = c.in_len = 0;
-	outbuf_init(&c.out, c.fd, c.wbuf, sizeof(c.wbuf));
+	struct conn c = {.s = s};
 	watch_add(&c);
 	while (serve_one(&c))
 		;
 	watch_remove(&c);
-	outbuf_flush(&c.out);
-	ringo_close(c.fd);
+	return 0;
+}
+
+/* SIGINT/SIGTERM set stop_event, from a callback on the loop. They are
+ * caught from before the server starts (a client that sees the port open
+ * may signal at once) until the stop; a loop that ends earlier (an error)
+ * restores them when it closes. stop_event is static: a late signal finds
+ * it in place. */
+static ringo_event stop_event;
+
+static void on_stop_signal(void *arg)
+{
+	ringo_event_set(arg);
+}
+
+static void catch_stop_signals(bool on)
+{
+	ringo_loop *loop = ringo_loop_current();
+	const int sigs[] = {SIGINT, SIGTERM};
+	for (int i = 0; i < 2; i++) {
+		if (on)
+			ringo_signal_add(loop, sigs[i], on_stop_signal, &stop_event);
+		else
+			ringo_signal_remove(loop, sigs[i]);
+	}
+}
+
+static int http_main(void *arg, void **result)
+{
+	ringo_event_init(&stop_event);
+	catch_stop_signals(true);
+	ringo_server_options opts = {
+		.threads = g.threads,
+		.stack_size = 64 * 1024,
+		.flush_timeout_ns = g.timeout[WAIT_SEND],
+	};
+	ringo_server *srv;
+#ifdef RINGO_HAVE_TLS
+	ringo_tls_config *tls = NULL;
+	if (g.tls_cert) {
+		static const char *const alpn[] = {"http/1.1"};
+		bool v13 = g.tls_ciphers && !strncmp(g.tls_ciphers, "TLS_", 4);
+		ringo_tls_options to = {
+			.cert_file = g.tls_cert,
+			.key_file = g.tls_key,
+			.flags = RINGO_TLS_SERVER,
+			.alpn = alpn,
+			.nalpn = 1,
+			.ciphersuites = v13 ? g.tls_ciphers : NULL,
+			.ciphers = g.tls_ciphers && !v13 ? g.tls_ciphers : NULL,
+			.max_version = g.tls_ciphers && !v13 ? RINGO_TLS_VERSION_1_2 : 0,
+			.handshake_timeout_ns = g.timeout[WAIT_HEAD],
+		};
+		int terr = ringo_tls_config_new(&to, &tls);
+		if (terr < 0) {
+			fprintf(stderr, "http_server: TLS: %s (%s)\n", ringo_strerror(terr),
+				ringo_tls_last_error());
+			return terr;
+		}
+		opts.wrap = ringo_tls_server_wrap;
+		opts.wrap_ctx = tls;
+	}
+#endif
+	int err = ringo_server_start(ringo_loop_current(), g.host, g.port, http_conn, NULL, &opts,
+				     &srv);
+	if (err < 0) {
+		fprintf(stderr, "http_server: listen on %s:%d: %s\n", g.host, g.port,
+			ringo_strerror(err));
+#ifdef RINGO_HAVE_TLS
+		ringo_tls_config_release(tls);
+#endif
+		return err;
+	}
+	ringo_event_wait(&stop_event);
+	catch_stop_signals(false);
+	ringo_server_close(srv);
+	ringo_server_wait_closed(srv, g.grace);
+	ringo_server_free(srv);
+#ifdef RINGO_HAVE_TLS
+	ringo_tls_config_release(tls);
+#endif
 	return 0;
 }
 
@@ -596,7 +689,8 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: http_server [--host ADDR] [--threads N] [--root DIR] [--timeout-ms MS]\n"
 		"                   [--body-timeout-ms MS] [--send-timeout-ms MS]\n"
-		"                   [--resolve-fallback] PORT\n"
+		"                   [--grace-ms MS] [--resolve-fallback]\n"
+		"                   [--tls-cert FILE --tls-key FILE [--tls-ciphers LIST]] PORT\n"
 		"  HTTP/1.1 keep-alive server: GET / answers \"Hello, World!\", --root DIR serves\n"
 		"  files (GET, HEAD, single byte ranges), POST /echo answers with the body.\n"
 		"  --host ADDR            address to listen on (default 127.0.0.1)\n"
@@ -608,8 +702,14 @@ static void usage(FILE *out)
 		"                         this long (60000, nginx client_body_timeout)\n"
 		"  --send-timeout-ms MS   drop a client that takes none of its response for this\n"
 		"                         long (60000, nginx send_timeout)\n"
+		"  --grace-ms MS          on SIGINT/SIGTERM, requests in progress get this long\n"
+		"                         to finish before every connection is closed (1000)\n"
 		"  --resolve-fallback     open files component by component without openat2, as\n"
 		"                         on kernels before 5.6 (symlinks are then never followed)\n"
+		"  --tls-cert FILE        serve HTTPS with this PEM certificate chain ...\n"
+		"  --tls-key FILE         ... and this PEM private key (builds with OpenSSL)\n"
+		"  --tls-ciphers LIST     pin the cipher: a TLS 1.3 suite (TLS_AES_128_GCM_SHA256)\n"
+		"                         or a TLS 1.2 list (then TLS 1.2 only)\n"
 		"  SIGINT/SIGTERM shut it down cleanly.\n");
 }
 
@@ -631,9 +731,12 @@ static bool parse_args(int argc, char **argv)
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--host") && v) {
-			srv.host = argv[++i];
+			g.host = argv[++i];
 		} else if (!strcmp(a, "--threads") && v) {
-			srv.threads = atoi(argv[++i]);
+			g.threads = (unsigned)atoi(argv[++i]);
+		} else if (!strcmp(a, "--grace-ms") && v) {
+			if (!parse_ms(argv[++i], &g.grace))
+				return false;
 		} else if (!strcmp(a, "--timeout-ms") && v) {
 			if (!parse_ms(argv[++i], &g.timeout[WAIT_HEAD]))
 				return false;
@@ -643,6 +746,12 @@ static bool parse_args(int argc, char **argv)
 		} else if (!strcmp(a, "--send-timeout-ms") && v) {
 			if (!parse_ms(argv[++i], &g.timeout[WAIT_SEND]))
 				return false;
+		} else if (!strcmp(a, "--tls-cert") && v) {
+			g.tls_cert = argv[++i];
+		} else if (!strcmp(a, "--tls-key") && v) {
+			g.tls_key = argv[++i];
+		} else if (!strcmp(a, "--tls-ciphers") && v) {
+			g.tls_ciphers = argv[++i];
 		} else if (!strcmp(a, "--resolve-fallback")) {
 			g.resolve_fallback = true;
 		} else if (!strcmp(a, "--root") && v) {
@@ -653,18 +762,22 @@ static bool parse_args(int argc, char **argv)
 				perror("http_server: --root");
 				exit(2);
 			}
-		} else if (a[0] != '-' && srv.port < 0) {
-			srv.port = atoi(a);
+		} else if (a[0] != '-' && g.port < 0) {
+			g.port = atoi(a);
 		} else {
 			return false;
 		}
 	}
-	return srv.port >= 0 && srv.port <= 65535 && srv.threads >= 1 && srv.threads <= 1024;
+	return g.port >= 0 && g.port <= 65535 && g.threads >= 1 && g.threads <= 1024;
 }
 
 int main(int argc, char **argv)
 {
 	g.root_fd = -1;
+	g.host = "127.0.0.1";
+	g.port = -1;
+	g.threads = 1;
+	g.grace = RINGO_SEC(1);
 	g.timeout[WAIT_HEAD] = RINGO_SEC(10);
 	g.timeout[WAIT_BODY] = RINGO_SEC(60);
 	g.timeout[WAIT_SEND] = RINGO_SEC(60);
@@ -674,16 +787,28 @@ int main(int argc, char **argv)
 			return 0;
 		}
 	}
-	if (!parse_args(argc, argv)) {
+	if (!parse_args(argc, argv) || !g.tls_cert != !g.tls_key) {
 		usage(stderr);
 		return 2;
 	}
+#ifndef RINGO_HAVE_TLS
+	if (g.tls_cert) {
+		fprintf(stderr, "http_server: built without TLS (install libssl-dev and rebuild)\n");
+		return 2;
+	}
+#endif
 	set_timeouts();
-	srv.conn = http_conn;
-	srv.conn_opts = (ringo_task_options){.stack_size = 64 * 1024};
-	srv.per_loop = watchdog;
-	int status = serve_run(&srv);
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	int err = ringo_run(http_main, NULL, NULL, NULL);
 	if (g.root_fd >= 0)
 		close(g.root_fd);
-	return status;
+	const char *why = err < 0 ? ringo_setup_diagnosis() : NULL;
+	if (why)
+		fprintf(stderr, "http_server: %s\n", why);
+	return err < 0;
 }

@@ -7,38 +7,43 @@
  *   kv_server [--host ADDR] [--threads N] [--max-bulk-len BYTES]
  *             [--max-query-len BYTES] PORT
  *
- * One task per connection; pipelined commands are answered in one send.
- * Requests are parsed by resp_parse.c (its header says what is accepted):
- * a bulk argument may be up to --max-bulk-len bytes (512 MiB, redis
- * proto-max-bulk-len), a request up to --max-query-len bytes in all (1 GiB,
- * redis client-query-buffer-limit) and 1M arguments. A connection's read
- * buffer grows with the request it holds and shrinks back after it;
- * deleted values go back to the system (kv_store.c, "memory").
- * With --threads N, N loops share the port (SO_REUSEPORT) and one store
- * behind a mutex (with one loop nothing else touches the store, so the
- * mutex is skipped). SIGINT/SIGTERM stop it cleanly.
+ * On ringo's server API: a handler task per connection, with its stream.
+ * Requests are parsed in place in the stream's read buffer (peek, fill,
+ * consume); replies are written into its write buffer, so pipelined
+ * commands are answered in one send. Requests are parsed by resp_parse.c
+ * (its header says what is accepted): a bulk argument may be up to
+ * --max-bulk-len bytes (512 MiB, redis proto-max-bulk-len), a request up
+ * to --max-query-len bytes in all (1 GiB, redis
+ * client-query-buffer-limit) and 1M arguments. The stream's buffer grows
+ * with the request it holds and goes back after it; deleted values go
+ * back to the system (kv_store.c, "memory").
+ * With --threads N, the server runs N loops on the port (SO_REUSEPORT)
+ * over one store behind a mutex (with one loop nothing else touches the
+ * store, so the mutex is skipped). SIGINT/SIGTERM stop it cleanly.
  */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "kv_store.h"
 #include "resp_parse.h"
 #include "ringo.h"
-#include "serve.h"
 
-#define RBUF_INIT 16384          /* a connection's read buffer, to start with */
-#define RBUF_KEEP (64 * 1024)    /* a bigger one is shrunk after its request */
-#define WBUF 16384
+#define BIG_REQUEST (64 * 1024)  /* the stream gives back a buffer this big */
 #define LINGER RINGO_SEC(2)
 
-/* Where and how it listens (examples/serve.h). */
-static struct serve srv = {.name = "kv_server", .host = "127.0.0.1", .port = -1, .threads = 1};
+/* Where it listens. */
+static const char *host = "127.0.0.1";
+static int port = -1;
+static unsigned threads = 1;
 
 /* Read-only once the loops run. */
 static struct {
@@ -49,12 +54,9 @@ static struct {
 /* ---- a connection ---- */
 
 struct conn {
-	int fd;
-	char *in;                  /* received bytes: in[start, start + len) */
-	size_t cap, start, len;
-	struct resp_parser parser; /* the request at in + start */
-	struct outbuf out;         /* write buffer over wbuf (serve.h) */
-	char wbuf[WBUF];
+	ringo_stream *s;           /* requests in its read buffer, replies into
+				    * its write buffer */
+	struct resp_parser parser; /* the request at the read buffer's start */
 };
 
 /* A request, as the commands see it. */
@@ -82,9 +84,11 @@ static bool arg_is(const struct cmd *m, size_t i, const char *name)
 
 /* ---- replies ---- */
 
+/* Replies are copied into the stream's write buffer (never suspends):
+ * the serving loop drains after each request. */
 static int reply(struct conn *c, const char *s)
 {
-	return outbuf_write(&c->out, s, strlen(s));
+	return ringo_stream_write(c->s, s, strlen(s));
 }
 
 /* "<prefix><v>\r\n" into b (24 bytes are enough); returns the length.
@@ -112,17 +116,16 @@ static size_t format_ll(char *b, char prefix, long long v)
 static int reply_bulk(struct conn *c, const char *v, size_t n)
 {
 	char head[32];
-	size_t hn = format_ll(head, '$', (long long)n);
-	int err = outbuf_write(&c->out, head, hn);
-	if (!err)
-		err = outbuf_write(&c->out, v, n);
-	return err ? err : outbuf_write(&c->out, "\r\n", 2);
+	struct iovec iov[3] = {{head, format_ll(head, '$', (long long)n)},
+			       {(void *)v, n},
+			       {"\r\n", 2}};
+	return ringo_stream_writev(c->s, iov, 3);
 }
 
 static int reply_int(struct conn *c, long long v)
 {
 	char b[32];
-	return outbuf_write(&c->out, b, format_ll(b, ':', v));
+	return ringo_stream_write(c->s, b, format_ll(b, ':', v));
 }
 
 /* Append text from a request to an error reply as redis does: up to its
@@ -193,30 +196,14 @@ static int cmd_set(const struct cmd *m)
 
 /* The value must not be used after the lock is dropped or the task
  * suspends (a DEL from another connection may free it meanwhile; with
- * --threads the lock must not be held across a suspension either). A
- * reply that fits in the write buffer is copied there without
- * suspending; a larger one is copied out first. */
+ * --threads the lock must not be held across a suspension either). The
+ * stream's write copies it under the lock and never suspends. */
 static int cmd_get(const struct cmd *m)
 {
-	struct outbuf *out = &m->c->out;
 	kv_store_lock();
 	struct kv_entry *e = kv_store_get(arg(m, 1), alen(m, 1));
-	if (!e) {
-		kv_store_unlock();
-		return reply(m->c, "$-1\r\n");
-	}
-	if (e->vlen + 32 <= out->wcap - out->wlen) {
-		int err = reply_bulk(m->c, e->val, e->vlen);
-		kv_store_unlock();
-		return err;
-	}
-	size_t n = e->vlen;
-	char *copy = malloc(n ? n : 1);
-	if (copy)
-		memcpy(copy, e->val, n);
+	int err = e ? reply_bulk(m->c, e->val, e->vlen) : reply(m->c, "$-1\r\n");
 	kv_store_unlock();
-	int err = copy ? reply_bulk(m->c, copy, n) : reply(m->c, ERR_OOM);
-	free(copy);
 	return err;
 }
 
@@ -331,82 +318,26 @@ static int execute(const struct cmd *m)
 	return reply_unknown(m);
 }
 
-/* ---- reading requests ---- */
-
-/* Make room to receive into: compact, or grow the buffer towards what the
- * request needs (doubling, so memory follows the bytes that did arrive,
- * not a length the client announced). 0, -E2BIG past --max-query-len,
- * -ENOMEM. */
-static int make_room(struct conn *c)
-{
-	/* Every byte buffered belongs to the request not complete yet. */
-	if (c->len >= opt.max_query || c->parser.need > opt.max_query)
-		return -E2BIG;
-	if (c->start + c->len < c->cap)
-		return 0;
-	if (c->start) {
-		memmove(c->in, c->in + c->start, c->len);
-		c->start = 0;
-		if (c->len < c->cap)
-			return 0;
-	}
-	size_t need = c->parser.need, cap = c->cap * 2;
-	if (need > c->cap && need < cap)
-		cap = need;
-	if (cap > opt.max_query)
-		cap = (size_t)opt.max_query;
-	if (cap <= c->len)
-		return -E2BIG;
-	char *in = realloc(c->in, cap);
-	if (!in)
-		return -ENOMEM;
-	c->in = in;
-	c->cap = cap;
-	return 0;
-}
-
-/* After a large request, go back to a small buffer. */
-static void shrink(struct conn *c)
-{
-	if (c->cap <= RBUF_KEEP || c->len > RBUF_INIT)
-		return;
-	char *in = malloc(RBUF_INIT);
-	if (!in)
-		return;
-	memcpy(in, c->in + c->start, c->len);
-	free(c->in);
-	kv_note_freed(c->cap);
-	c->in = in;
-	c->cap = RBUF_INIT;
-	c->start = 0;
-}
-
-static void consume(struct conn *c, size_t n)
-{
-	c->start += n;
-	c->len -= n;
-	if (c->len == 0)
-		c->start = 0;
-}
+/* ---- serving a connection ---- */
 
 /* See http_server.c: close after an error reply without the client losing
- * it to a reset: shut our side, discard what it still sends, briefly. The
- * whole of it, the reply's send included, is bounded by LINGER (this
- * server has no other timeout for a client that does not read). */
+ * it to a reset: once the reply is sent our side is shut (write_eof),
+ * then what the client still sends is discarded. The whole of it, the
+ * reply's send included, is bounded by LINGER (this server has no other
+ * timeout for a client that does not read). */
 static void linger(struct conn *c)
 {
-	ringo_timeout scope;
-	if (ringo_timeout_enter(&scope, LINGER) < 0)
+	ringo_timeout to;
+	if (ringo_timeout_enter(&to, LINGER) < 0)
 		return;
-	int rc = outbuf_flush(&c->out);
-	if (rc == 0)
-		rc = ringo_shutdown(c->fd, SHUT_WR);
-	if (rc == 0) {
-		char buf[4096];
-		while ((rc = ringo_recv(c->fd, buf, sizeof(buf), 0)) > 0)
-			;
+	int rc = ringo_stream_write_eof(c->s);
+	while (rc == 0) {
+		size_t len;
+		ringo_stream_peek(c->s, &len);
+		ringo_stream_consume(c->s, len);
+		rc = ringo_stream_fill(c->s) > 0 ? 0 : -1;
 	}
-	ringo_timeout_exit(&scope, rc);
+	ringo_timeout_exit(&to, rc);
 }
 
 #define ERR_QUERY_LIMIT "-ERR Protocol error: query buffer limit reached\r\n"
@@ -414,7 +345,7 @@ static void linger(struct conn *c)
 /* Answer text, then close without the client losing it (linger). */
 static void refuse(struct conn *c, const char *text, size_t len)
 {
-	outbuf_write(&c->out, text, len);
+	ringo_stream_write(c->s, text, len);
 	linger(c);
 }
 
@@ -422,19 +353,25 @@ static void refuse(struct conn *c, const char *text, size_t len)
 static void serve(struct conn *c)
 {
 	for (;;) {
-		int rc = resp_parse(&c->parser, c->in + c->start, c->len);
+		size_t len;
+		const char *in = ringo_stream_peek(c->s, &len);
+		int rc = len ? resp_parse(&c->parser, in, len) : RESP_MORE;
 		if (rc == RESP_DONE && c->parser.pos > opt.max_query) {
 			refuse(c, ERR_QUERY_LIMIT, strlen(ERR_QUERY_LIMIT)); /* came in one piece */
 			return;
 		}
 		if (rc == RESP_DONE) {
-			struct cmd m = {c, c->in + c->start, c->parser.args, c->parser.argc};
+			size_t used = c->parser.pos;
+			struct cmd m = {c, in, c->parser.args, c->parser.argc};
 			int err = execute(&m);
-			consume(c, c->parser.pos);
+			ringo_stream_consume(c->s, used);
 			resp_next(&c->parser);
-			shrink(c);
+			if (used > BIG_REQUEST)
+				kv_note_freed(used); /* the stream's grown buffer goes back */
 			kv_maybe_trim();
-			if (err)
+			/* Replies pile up in the write buffer: wait only if the
+			 * client does not read them. */
+			if (err || ringo_stream_drain(c->s) < 0)
 				return;
 			continue;
 		}
@@ -443,45 +380,68 @@ static void serve(struct conn *c)
 			refuse(c, msg, resp_error_text(&c->parser, rc, msg, sizeof(msg)));
 			return;
 		}
-		/* More bytes needed: answer what was pipelined so far first. */
-		if (outbuf_flush(&c->out) < 0)
-			return;
-		int err = make_room(c);
-		if (err < 0) {
-			const char *text = err == -E2BIG ? ERR_QUERY_LIMIT : ERR_OOM;
-			refuse(c, text, strlen(text));
+		/* Every byte buffered belongs to the request not complete yet. */
+		if (len >= opt.max_query || c->parser.need > opt.max_query) {
+			refuse(c, ERR_QUERY_LIMIT, strlen(ERR_QUERY_LIMIT));
 			return;
 		}
-		int got = ringo_recv(c->fd, c->in + c->start + c->len, c->cap - c->start - c->len, 0);
-		if (got <= 0)
+		/* More bytes needed (the replies so far go out meanwhile). */
+		if (ringo_stream_fill(c->s) <= 0)
 			return;
-		c->len += (size_t)got;
 	}
 }
 
-static int kv_conn(void *arg, void **result)
+static int kv_conn(ringo_stream *s, void *arg)
 {
-	int fd = (int)(intptr_t)arg;
-	struct conn *c = malloc(sizeof(*c));
-	char *in = malloc(RBUF_INIT);
-	if (!c || !in) {
-		free(c);
-		free(in);
-		ringo_close(fd);
-		return 0;
-	}
-	*c = (struct conn){.fd = fd, .in = in, .cap = RBUF_INIT};
-	resp_init(&c->parser, opt.max_bulk);
-	outbuf_init(&c->out, fd, c->wbuf, sizeof(c->wbuf));
-	serve(c);
-	outbuf_flush(&c->out);
-	ringo_close(fd);
-	if (c->cap > RBUF_INIT)
-		kv_note_freed(c->cap);
-	resp_free(&c->parser);
-	free(c->in);
-	free(c);
+	struct conn c = {.s = s};
+	resp_init(&c.parser, opt.max_bulk);
+	serve(&c);
+	resp_free(&c.parser);
 	kv_maybe_trim();
+	return 0;
+}
+
+/* SIGINT/SIGTERM set stop_event, from a callback on the loop. They are
+ * caught from before the server starts (a client that sees the port open
+ * may signal at once) until the stop; a loop that ends earlier (an error)
+ * restores them when it closes. stop_event is static: a late signal finds
+ * it in place. */
+static ringo_event stop_event;
+
+static void on_stop_signal(void *arg)
+{
+	ringo_event_set(arg);
+}
+
+static void catch_stop_signals(bool on)
+{
+	ringo_loop *loop = ringo_loop_current();
+	const int sigs[] = {SIGINT, SIGTERM};
+	for (int i = 0; i < 2; i++) {
+		if (on)
+			ringo_signal_add(loop, sigs[i], on_stop_signal, &stop_event);
+		else
+			ringo_signal_remove(loop, sigs[i]);
+	}
+}
+
+static int kv_main(void *arg, void **result)
+{
+	ringo_event_init(&stop_event);
+	catch_stop_signals(true);
+	ringo_server_options opts = {.threads = threads, .flush_timeout_ns = LINGER};
+	ringo_server *srv;
+	int err = ringo_server_start(ringo_loop_current(), host, port, kv_conn, NULL, &opts, &srv);
+	if (err < 0) {
+		fprintf(stderr, "kv_server: listen on %s:%d: %s\n", host, port, ringo_strerror(err));
+		return err;
+	}
+	ringo_event_wait(&stop_event);
+	catch_stop_signals(false);
+	/* Clients idle between requests would hold the stop: cut them. */
+	ringo_server_close(srv);
+	ringo_server_wait_closed(srv, 0);
+	ringo_server_free(srv);
 	return 0;
 }
 
@@ -522,27 +482,35 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		} else if (!strcmp(a, "--host") && more) {
-			srv.host = argv[++i];
+			host = argv[++i];
 		} else if (!strcmp(a, "--threads") && more) {
-			srv.threads = atoi(argv[++i]);
+			threads = (unsigned)atoi(argv[++i]);
 		} else if (!strcmp(a, "--max-bulk-len") && more && parse_size(argv[i + 1], &opt.max_bulk)) {
 			i++;
 		} else if (!strcmp(a, "--max-query-len") && more && parse_size(argv[i + 1], &opt.max_query)) {
 			i++;
-		} else if (a[0] != '-' && srv.port < 0) {
-			srv.port = atoi(a);
+		} else if (a[0] != '-' && port < 0) {
+			port = atoi(a);
 		} else {
 			usage(stderr);
 			return 2;
 		}
 	}
-	if (srv.port < 0 || srv.port > 65535 || srv.threads < 1 || srv.threads > 1024) {
+	if (port < 0 || port > 65535 || threads < 1 || threads > 1024) {
 		usage(stderr);
 		return 2;
 	}
-	kv_store_init(srv.threads > 1);
-	srv.conn = kv_conn;
-	int status = serve_run(&srv);
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	kv_store_init(threads > 1);
+	int err = ringo_run(kv_main, NULL, NULL, NULL);
 	kv_store_free();
-	return status;
+	const char *why = err < 0 ? ringo_setup_diagnosis() : NULL;
+	if (why)
+		fprintf(stderr, "kv_server: %s\n", why);
+	return err < 0;
 }

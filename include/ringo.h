@@ -582,12 +582,16 @@ int ringo_run(ringo_task_fn *main, void *arg, const ringo_loop_options *opts, vo
 
 #include "ringo/aio.h"
 #include "ringo/io.h"
+#include "ringo/net.h"
 #include "ringo/stream.h"
 #include "ringo/process.h"
 #include "ringo/net.h"
 #include "ringo/thread.h"
 #include "ringo/context.h"
 #include "ringo/compose.h"
+/* ringo/tls.h is not among them: it is the header of a separate library
+ * (libringo_tls, pkg-config ringo-tls, on OpenSSL 3); include it where
+ * that library is linked. */
 
 #ifdef __cplusplus
 }

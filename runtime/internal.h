@@ -203,6 +203,9 @@ struct ringo_loop {
 	bool stopping;
 	bool closed;
 	bool virtual_clock;
+	bool ending;                   /* cancelling every task before the close
+	                                * (ringo_run, a loop thread's stop): a
+	                                * server accepts no more */
 	pthread_t owner;               /* thread that runs it (set on first run) */
 	bool has_owner;
 
@@ -449,6 +452,9 @@ void ringo__ring_wait(ringo_loop *loop, int64_t timeout_ns);
 void ringo__ring_drain(ringo_loop *loop);
 
 int ringo__add_close_hook(ringo_loop *loop, void (*fn)(ringo_loop *, void *), void *ctx);
+/* Take back a hook added with exactly fn and ctx (before the loop closes;
+ * a no-op if there is none). */
+void ringo__remove_close_hook(ringo_loop *loop, void (*fn)(ringo_loop *, void *), void *ctx);
 
 /* Queue p to run before the next io_uring_enter (a no-op if queued). */
 static inline void ringo__presubmit_add(ringo_loop *loop, struct ringo__presubmit *p)

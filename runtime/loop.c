@@ -405,6 +405,18 @@ int ringo__add_close_hook(ringo_loop *loop, void (*fn)(ringo_loop *, void *), vo
 	return 0;
 }
 
+void ringo__remove_close_hook(ringo_loop *loop, void (*fn)(ringo_loop *, void *), void *ctx)
+{
+	for (struct ringo__close_hook **p = &loop->close_hooks; *p; p = &(*p)->next) {
+		struct ringo__close_hook *h = *p;
+		if (h->fn == fn && h->ctx == ctx) {
+			*p = h->next;
+			ringo__free(loop, h, sizeof(*h));
+			return;
+		}
+	}
+}
+
 int ringo_loop_close(ringo_loop *loop)
 {
 	if (!loop)

@@ -123,12 +123,10 @@ static int classify(ringo_stream *s, int fd)
 	return 0;
 }
 
-int ringo_stream_new(ringo_loop *loop, int fd, const ringo_stream_options *opts,
-		     ringo_stream **out)
+/* fd's stream with transport tp (NULL: classify fd). */
+static int stream_make(ringo_loop *loop, int fd, const struct ringo__stream_transport *tp,
+		       void *ctx, const ringo_stream_options *opts, ringo_stream **out)
 {
-	if (!loop || !out || fd < 0)
-		return -EINVAL;
-	*out = NULL;
 	ringo_stream_options defaults = {0};
 	if (!opts)
 		opts = &defaults;
@@ -151,7 +149,10 @@ int ringo_stream_new(ringo_loop *loop, int fd, const ringo_stream_options *opts,
 	s->read_limit = opts->read_limit ? opts->read_limit : DEFAULT_LIMIT;
 	s->write_high = opts->write_high ? opts->write_high : DEFAULT_LIMIT;
 	s->write_low = opts->write_low ? opts->write_low : s->write_high / 4;
-	err = classify(s, fd);
+	s->tp = tp;
+	s->tp_ctx = ctx;
+	s->readable = s->writable = true;
+	err = tp ? 0 : classify(s, fd);
 	if (err < 0) {
 		ringo__free(loop, s, sizeof(*s));
 		return err;
@@ -162,9 +163,26 @@ int ringo_stream_new(ringo_loop *loop, int fd, const ringo_stream_options *opts,
 	ringo_event_init(&s->closed_ev);
 	ringo__list_init(&s->node);
 	ringo__list_insert_tail(&sl->streams, &s->node);
-	ringo__stream_maybe_arm(s);
 	*out = s;
+	ringo__stream_maybe_arm(s);
 	return 0;
+}
+
+int ringo_stream_new(ringo_loop *loop, int fd, const ringo_stream_options *opts,
+		     ringo_stream **out)
+{
+	if (!loop || !out || fd < 0)
+		return -EINVAL;
+	*out = NULL;
+	return stream_make(loop, fd, NULL, NULL, opts, out);
+}
+
+int ringo__stream_make(ringo_loop *loop, int fd, const struct ringo__stream_transport *tp,
+		       void *ctx, const ringo_stream_options *opts, ringo_stream **out)
+{
+	RINGO_ASSERT(loop && tp && out);
+	*out = NULL;
+	return stream_make(loop, fd, tp, ctx, opts, out);
 }
 
 int ringo_stream_fd(const ringo_stream *s)
@@ -261,18 +279,32 @@ int ringo__stream_wait_drainer(ringo_stream *s)
  * failed, everything buffered is out. */
 void ringo__stream_progress_close(ringo_stream *s)
 {
-	if (s->closed || s->recv_busy || s->sending)
+	if (s->closed || s->releasing || s->recv_busy || s->sending)
 		return;
 	if (s->wlen && !s->werr && !s->freed) {
 		ringo__stream_queue_flush(s);
 		return;
 	}
 	ringo__presubmit_del(&s->flush);
+	if (s->tp->close_begin) {
+		s->releasing = true;
+		if (s->tp->close_begin(s) > 0)
+			return; /* ringo__stream_released follows */
+	}
+	ringo__stream_released(s);
+}
+
+void ringo__stream_released(ringo_stream *s)
+{
+	RINGO_ASSERT(!s->closed);
+	s->releasing = false;
 	s->tp->release(s);
 	s->fd = -1;
 	s->closed = true;
 	ringo__stream_wake(&s->drainer, 0);
 	ringo_event_set(&s->closed_ev);
+	if (s->on_closed)
+		s->on_closed(s, s->on_readable_ctx);
 }
 
 int ringo_stream_close(ringo_stream *s)
@@ -326,6 +358,8 @@ void ringo__stream_maybe_destroy(ringo_stream *s)
 	if (s->recv_busy || s->sending || s->users)
 		return;
 	if (!s->closed) {
+		/* Also when a close_begin is pending: release aborts it. */
+		s->releasing = false;
 		s->tp->release(s);
 		s->fd = -1;
 		s->closed = true;

@@ -55,6 +55,13 @@ struct ringo__stream_transport {
 	/* Nothing is in flight any more: give back the OS resources (close
 	 * the fd). Called once. */
 	void (*release)(ringo_stream *s);
+	/* Optional (NULL: release at once). A graceful close found nothing
+	 * in flight and everything sent: start giving back what takes time
+	 * (a filter closes the stream below, flushing it). 0: done, release
+	 * follows at once; > 0: pending, the transport calls
+	 * ringo__stream_released when it is done (then release follows). A
+	 * free meanwhile calls release at once instead: it must abort. */
+	int (*close_begin)(ringo_stream *s);
 };
 
 extern const struct ringo__stream_transport ringo__stream_socket;
@@ -93,7 +100,13 @@ struct ringo_stream {
 	/* An internal consumer instead of a reader task (a filter stacked on
 	 * this stream): called after bytes, EOF or an error arrived. */
 	void (*on_readable)(ringo_stream *s, void *ctx);
-	void *on_readable_ctx;
+	void *on_readable_ctx;      /* ctx of on_readable, on_sent, on_closed */
+	/* ...called after a send ended (wlen fell, or werr was set), before
+	 * the stream acts on it (drainer, close); must not free s. */
+	void (*on_sent)(ringo_stream *s, void *ctx);
+	/* ...called once the stream is closed (fd released) by a graceful
+	 * close; must not free s (its caller may still touch it). */
+	void (*on_closed)(ringo_stream *s, void *ctx);
 
 	/* ---- writing: unsent bytes are wbuf[wpos, wpos + wlen) ---- */
 	char *wbuf;
@@ -112,6 +125,7 @@ struct ringo_stream {
 
 	/* ---- transport state (fd transports) ---- */
 	struct ringo__stream_req rreq, sreq;
+	void *tp_ctx;               /* a transport's own state (filters) */
 	size_t recv_asked;          /* one-shot: the room the receive in flight has */
 	bool recv_auto;             /* sockets without a RECV flag: multishot for
 				     * small messages, one-shot for bulk */
@@ -120,6 +134,7 @@ struct ringo_stream {
 
 	/* ---- closing ---- */
 	bool closing;               /* close(): flush, then release */
+	bool releasing;             /* close_begin pending (ringo__stream_released) */
 	bool closed;                /* released: the fd is closed */
 	bool freed;                 /* free(): destroy once nothing refers to it */
 	unsigned users;             /* tasks inside a suspending call on it */
@@ -164,6 +179,19 @@ void ringo__stream_recv_end(ringo_stream *s, int res);
 /* The send ended: res bytes of those given went out (res >= 0), or an
  * error (-ECANCELED after send_stop). */
 void ringo__stream_sent(ringo_stream *s, int res);
+
+/* A graceful release that close_begin left pending is done (never after
+ * a free: that released at once). */
+void ringo__stream_released(ringo_stream *s);
+
+/* Make a stream on transport tp with its state ctx (s->tp_ctx), for a
+ * transport that is not chosen by ringo_stream_new (a filter): fd is -1
+ * or the fd ringo_stream_fd reports (the filter's lower stream's: not
+ * the new stream's to close). Starts receiving at once (recv_start may
+ * be called before this returns). 0, -EINVAL (bad option), -ESHUTDOWN,
+ * -ENOMEM. */
+int ringo__stream_make(ringo_loop *loop, int fd, const struct ringo__stream_transport *tp,
+		       void *ctx, const ringo_stream_options *opts, ringo_stream **out);
 
 /* ---- the core's parts talk to each other (stream.c, stream_read.c,
  * stream_write.c) ---- */

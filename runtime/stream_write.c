@@ -209,6 +209,8 @@ void ringo__stream_sent(ringo_stream *s, int res)
 		/* -ECANCELED comes from the loop's close. */
 		s->werr = res == -ECANCELED ? -ESHUTDOWN : res;
 	}
+	if (s->on_sent)
+		s->on_sent(s, s->on_readable_ctx);
 	if (s->wlen == 0)
 		write_idle(s);
 	if (s->drainer && (s->wlen <= s->write_low || s->werr))

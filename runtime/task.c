@@ -981,6 +981,7 @@ static int wait_all(void *arg, void **result)
 void ringo__cancel_all_and_wait(ringo_loop *loop)
 {
 	struct ringo__sched *s = loop->tasks;
+	loop->ending = true;
 	if (!s || s->nlive == 0 || loop->closed)
 		return;
 	for (struct ringo__list *l = s->live.next; l != &s->live; l = l->next)

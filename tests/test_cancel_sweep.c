@@ -150,6 +150,9 @@ int main(void)
 		{sweep_thread_scenarios, &sweep_thread_count},
 		{sweep_process_scenarios, &sweep_process_count},
 		{sweep_misc_scenarios, &sweep_misc_count},
+#ifdef RINGO_HAVE_TLS
+		{sweep_tls_scenarios, &sweep_tls_count},
+#endif
 	};
 	const struct CMUnitTest selftests[] = {
 		cmocka_unit_test(test_harness_catches_a_lost_cancel),

@@ -17,15 +17,249 @@
 #include <signal.h>     /* sigset_t */
 #include <sys/socket.h> /* socklen_t, struct sockaddr */
 
+#include "stream.h" /* ringo_stream, ringo_stream_options */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /* ========================================================================
- * Server
+ * Server, client and resolver
  *
- * (The server layer's section goes here: ringo_server_*.)
+ * The client side (ringo_stream_connect, ringo_stream_connect_unix) and
+ * ringo_getaddrinfo are declared with the streams, in ringo/stream.h.
+ *
+ * A server is asyncio's start_server: it listens, accepts (one multishot
+ * accept request per listener, so a burst of connections costs one
+ * completion each and no system call), and runs the handler as a task
+ * per connection, given the connection's stream. The stream is the
+ * server's: it frees it when the handler returns, after the bytes the
+ * handler left in its write buffer went out (bounded by flush_timeout_ns;
+ * a handler that closed it itself is waited for the same way). The
+ * handler must not free it.
+ *
+ *     static int echo(ringo_stream *s, void *arg)
+ *     {
+ *         char line[1024];
+ *         int n;
+ *         while ((n = ringo_stream_readline(s, line, sizeof(line))) > 0) {
+ *             ringo_stream_write(s, line, (size_t)n);
+ *             if (ringo_stream_drain(s) < 0)
+ *                 break;
+ *         }
+ *         return 0;
+ *     }
+ *     ...
+ *     ringo_server *srv;
+ *     int err = ringo_server_start(loop, "127.0.0.1", 8888, echo, NULL, NULL, &srv);
+ *     err = ringo_server_serve_forever(srv);       // until ringo_server_close
+ *     err = ringo_server_wait_closed(srv, RINGO_SEC(5));
+ *     ringo_server_free(srv);
+ *
+ * Shutting down (asyncio's Server.close + wait_closed, with the grace
+ * period made explicit): ringo_server_close stops accepting at once (the
+ * listening sockets are closed: new connections are refused by the
+ * kernel) and lets the handlers run on; ringo_server_wait_closed waits
+ * for them, cancels those still running after the grace period, and waits
+ * for those too. Then nothing of the server is open and ringo_server_free
+ * releases it.
+ *
+ * Handler tasks: cancellation reaches a handler only from the server's
+ * grace period (or ringo_server_free, or the loop's shutdown); a handler
+ * puts a time limit on its own waits with a timeout scope
+ * (ringo_timeout_enter around a read: an idle timeout). What a handler
+ * returns is ignored.
+ *
+ * Threads: with threads = N > 1, the server runs N loops on N threads of
+ * its own, each with its own listening socket on the same port
+ * (SO_REUSEPORT: the kernel spreads connections over them by address
+ * hash), and the handler runs on those loops: arg is shared between them
+ * and must be thread-safe; a handler's stream belongs to its loop. The
+ * calls below are made on the loop that started the server (the loop
+ * thread), whatever the threads.
+ *
+ * Counters (ringo_server_stats): every connection the kernel handed over
+ * is `accepted`; it is then either `refused` (closed at once without a
+ * handler: the server was closing, or no memory for its task or stream),
+ * or served by a handler: `active` while the handler runs, `closed` once
+ * it returned and the connection is closed. So accepted == refused +
+ * active + closed whenever the server's loops are between callbacks.
  * ====================================================================== */
+
+typedef struct ringo_server ringo_server;
+
+/* The handler: runs as a task per connection, on the loop that accepted
+ * it, with the connection's stream s (the server's: do not free it) and
+ * the arg given to ringo_server_start. Its return value is ignored. */
+typedef int ringo_server_handler_fn(ringo_stream *s, void *arg);
+
+enum {
+	/* threads > 1: pin thread i to the i-th CPU the process may run on
+	 * (wrapping round). */
+	RINGO_SERVER_PIN_CPUS = 1u << 0,
+	/* IPv6 listening sockets take IPv6 only (no v4-mapped addresses).
+	 * With a NULL host: an IPv6 and an IPv4 socket on the same port. */
+	RINGO_SERVER_V6ONLY = 1u << 1,
+};
+
+typedef struct ringo_server_options {
+	/* listen(2)'s backlog; 0 = 4096 (the kernel caps it at
+	 * net.core.somaxconn). */
+	int backlog;
+	/* The most handlers running at once (per server; with threads = N,
+	 * each loop serves at most its share: max_connections / N, the
+	 * remainder spread over the first loops, so it must be >= N). Past
+	 * it the server stops accepting and new connections wait in the
+	 * kernel's backlog until a handler returns: none is refused. 0 =
+	 * unlimited. */
+	size_t max_connections;
+	/* The handler tasks' stack size; 0 = the loop's default. */
+	size_t stack_size;
+	/* 0 or 1: serve on the given loop; N > 1 (up to 1024): N loops on N
+	 * threads, see above. */
+	unsigned threads;
+	unsigned flags; /* RINGO_SERVER_* */
+	/* Options of each connection's stream; NULL = defaults. Copied. */
+	const ringo_stream_options *stream;
+	/* When accepting fails for want of resources (EMFILE, ENFILE,
+	 * ENOBUFS, ENOMEM; or any error that is not a network error about
+	 * that one connection), the listener waits this long before it tries
+	 * again, and the handlers already running go on meanwhile; 0 = 100
+	 * ms. Must not be negative. */
+	int64_t emfile_backoff_ns;
+	/* After the handler returned, how long the bytes it left in the
+	 * stream's write buffer may take to go out before the connection is
+	 * cut (a peer that does not read); 0 = 10 s, negative = no limit. */
+	int64_t flush_timeout_ns;
+	/* threads > 1: the options of the server's loops (copied); NULL =
+	 * defaults. */
+	const ringo_loop_options *loop;
+	/* Optional: turn each accepted connection's stream into the one the
+	 * handler gets (a transform such as TLS: ringo_tls_server_wrap from
+	 * ringo/tls.h with its config as wrap_ctx). Called in the
+	 * connection's task before the handler, so it may suspend (a
+	 * handshake); it is cancelled as a handler would be. On success it
+	 * returns 0 and *out, which owns raw from then on (freeing *out
+	 * frees raw); the server frees *out after the handler. On failure
+	 * (a negative errno) raw is still the server's: it is freed, the
+	 * handler is not run, and the connection counts as closed and in
+	 * wrap_errors. With threads > 1 it runs on every loop: wrap_ctx
+	 * must be thread-safe. NULL: the handler gets the raw stream. */
+	int (*wrap)(ringo_stream *raw, void *ctx, ringo_stream **out);
+	void *wrap_ctx;
+} ringo_server_options;
+
+/* The server's counters (see above). Read without stopping anything:
+ * with threads > 1 each is exact but they may be of slightly different
+ * moments. accept_errors counts failed accepts (EMFILE and the like);
+ * wrap_errors the connections whose wrap hook failed (also in closed). */
+struct ringo_server_stats {
+	uint64_t accepted;
+	uint64_t active;
+	uint64_t refused;
+	uint64_t closed;
+	uint64_t accept_errors;
+	uint64_t wrap_errors; /* connections the wrap hook failed (a TLS handshake) */
+};
+
+/* Start a TCP server on host:port, running fn(stream, arg) for each
+ * connection (asyncio start_server).
+ *
+ * host: NULL (or "") = every address: "::" with IPv4 mapped in (one
+ * socket for both families), or "0.0.0.0" where the system has no IPv6;
+ * a numeric IPv4 or IPv6 address (an IPv6 one may carry a scope,
+ * "fe80::1%eth0"): used as it is; or a name, resolved with
+ * ringo_getaddrinfo (off the loop), and then every address it has is
+ * listened on (as asyncio does: "localhost" is often ::1 and 127.0.0.1;
+ * IPv6 sockets then take IPv6 only). port 0 picks a free port (the same
+ * for every address and thread): ringo_server_port tells it.
+ * SO_REUSEADDR and TCP_NODELAY (inherited by connections) are set.
+ *
+ * May suspend when host is a name (the lookup runs on a worker thread);
+ * otherwise does not suspend. opts may be NULL (defaults). Loop thread:
+ * loop must be the calling thread's loop, and the handlers of a
+ * single-threaded server run on it.
+ *
+ * Returns 0 and *out, which the caller owns: ringo_server_close, then
+ * ringo_server_wait_closed, then ringo_server_free it, all before the
+ * loop is closed. Errors (nothing is left open): -EINVAL (NULL loop, fn
+ * or out; port outside 0..65535; unknown flags; threads > 1024;
+ * max_connections below threads; a negative emfile_backoff_ns; a bad
+ * stream option), -ESHUTDOWN (loop closed), -EPERM (host is a name and
+ * the caller is not a task), ringo_getaddrinfo's errors (-ENOENT: no
+ * such name, ...), -EADDRINUSE, -EADDRNOTAVAIL, -EACCES (a privileged
+ * port), -EMFILE, -ENOMEM, -EAGAIN (no thread could be started), or
+ * -ECANCELED: the task was cancelled while the name was being resolved
+ * (nothing was opened). host and opts are not used after the call
+ * returned. */
+int ringo_server_start(ringo_loop *loop, const char *host, int port,
+		       ringo_server_handler_fn *fn, void *arg, const ringo_server_options *opts,
+		       ringo_server **out);
+
+/* Start a server on a Unix stream socket at path (as ringo_unix_listen:
+ * a stale socket file there is replaced; -EEXIST if path is some other
+ * file, -EADDRINUSE if a server listens on it). The socket file is
+ * removed by ringo_server_close (unless it was replaced meanwhile).
+ * With threads > 1 every loop accepts on the one socket. Does not
+ * suspend. Returns as ringo_server_start (-ENOMEM among them); -EINVAL
+ * also for an empty path or one longer than sun_path. */
+int ringo_server_start_unix(ringo_loop *loop, const char *path, ringo_server_handler_fn *fn,
+			    void *arg, const ringo_server_options *opts, ringo_server **out);
+
+/* Does not suspend. The port the server listens on (the one picked for
+ * port 0), or -EAFNOSUPPORT for a Unix server, -EINVAL for NULL. */
+int ringo_server_port(const ringo_server *srv);
+
+/* Does not suspend. True from ringo_server_start until
+ * ringo_server_close (asyncio is_serving). */
+bool ringo_server_is_serving(const ringo_server *srv);
+
+/* Stop accepting (asyncio Server.close): the listening sockets are
+ * closed (with threads > 1 each on its own loop, within that loop's next
+ * iteration; the kernel then refuses new connections) and a Unix
+ * server's socket file is removed; handlers already running go on. Does
+ * not suspend; loop thread. 0 (also when already closed), -EINVAL
+ * (NULL), -ENOMEM (threads > 1: the request could not be posted to a
+ * loop; call again). */
+int ringo_server_close(ringo_server *srv);
+
+/* May suspend: until the server is closed (by ringo_server_close from
+ * another task, if it is not yet) and every handler has returned and its
+ * connection is closed (asyncio wait_closed). Handlers still running
+ * grace_timeout_ns after that wait began (or after the close, if it came
+ * later) are cancelled, and waited for: their connections are then cut
+ * (buffered bytes dropped). grace_timeout_ns: RINGO_FOREVER (< 0) =
+ * never cancel; 0 = cancel at once whatever still runs.
+ *
+ * Returns how many handlers had to be cancelled (0: all finished in
+ * time); -EINVAL (NULL), -EPERM (not a task), or -ECANCELED if the
+ * calling task was cancelled: the server keeps closing in the background
+ * (handlers already told to cancel are cancelled), and wait_closed may be
+ * called again. Any number of tasks may wait. Afterwards every socket the
+ * server opened is closed (no fd is left) and the listening ones too. */
+int ringo_server_wait_closed(ringo_server *srv, int64_t grace_timeout_ns);
+
+/* May suspend until the server is closed (asyncio serve_forever; serving
+ * starts with ringo_server_start, this only waits). Returns 0 once it is
+ * closed (at once if it is), -EINVAL (NULL), -EPERM (not a task), or
+ * -ECANCELED: the calling task was cancelled, and as asyncio does, the
+ * server was closed (ringo_server_close); wait_closed is still the
+ * caller's to call. */
+int ringo_server_serve_forever(ringo_server *srv);
+
+/* The counters into *out (zeros for NULL srv). Does not suspend; any
+ * thread while srv exists. */
+void ringo_server_stats(const ringo_server *srv, struct ringo_server_stats *out);
+
+/* Free the server, after ringo_server_wait_closed returned (then it only
+ * gives back memory, and with threads > 1 stops and joins the server's
+ * threads, which are idle by then). Called earlier, it closes the server
+ * and cancels the handlers (their connections are cut): with threads > 1
+ * it blocks the calling thread until they have ended and the threads are
+ * joined; otherwise it returns at once and the memory goes when the last
+ * handler has returned (or at the loop's close). The handle is invalid
+ * afterwards. Does not suspend; loop thread. NULL is a no-op. */
+void ringo_server_free(ringo_server *srv);
 
 /* ========================================================================
  * UDP

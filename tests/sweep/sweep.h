@@ -164,6 +164,10 @@ extern const struct sweep_scenario sweep_process_scenarios[];
 extern const size_t sweep_process_count;
 extern const struct sweep_scenario sweep_misc_scenarios[];
 extern const size_t sweep_misc_count;
+#ifdef RINGO_HAVE_TLS /* tests/sweep/sc_tls.c, with libringo_tls */
+extern const struct sweep_scenario sweep_tls_scenarios[];
+extern const size_t sweep_tls_count;
+#endif
 
 /* Sweep one scenario: every k (plain, with an I/O step before the call,
  * bare), then the random rounds. Fails the cmocka test if a run broke a
