@@ -9,6 +9,8 @@
 #   make tour               the seeds' examples in C, on real time
 #   make examples           build/examples/...
 #   make perf               build/perf/...
+#   make perf-report        every comparison, tables and charts in
+#                           build/perf-report/index.md (QUICK=1: 2-3 min)
 #   make install PREFIX=/usr/local DESTDIR=
 #   make tls                build/libringo_tls.a and .so (OpenSSL 3; also built
 #                           by all/test/install whenever libssl-dev is there)
@@ -72,7 +74,7 @@ PERF_CXX_BINS := $(PERF_CXX_SRCS:perf/%.cc=$(BUILD)/perf/%)
 LIB := $(BUILD)/libringo.a
 SOLIB := $(BUILD)/libringo.so
 
-.PHONY: all lib test examples perf install install-tls uninstall clean valgrind demo tour check-headers sweep FORCE
+.PHONY: all lib test examples perf perf-report install install-tls uninstall clean valgrind demo tour check-headers sweep FORCE
 all: lib
 
 lib: $(LIB) $(SOLIB)
@@ -177,7 +179,8 @@ TLS_TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_tls
 TLS_EXAMPLE_BINS := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/tls_*.c))
 lib: $(TLS_LIB) $(TLS_SOLIB)
 examples test valgrind perf: $(TLS_EXAMPLE_BINS)
-# (test and valgrind list $(TLS_TEST_BINS) before it is defined: added here.)
+# (test and valgrind name TLS_TEST_BINS above, before it is set: their
+# prerequisites are read there, so they are added here.)
 test valgrind: $(TLS_TEST_BINS)
 
 $(TLS_TEST_BINS): $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJS) $(TLS_LIB) $(LIB)
@@ -234,6 +237,12 @@ tour: $(TOUR_BINS)
 perf: $(PERF_BINS) $(PERF_CXX_BINS) $(EXAMPLE_BINS)
 	@if [ -f mk/perf-baselines.mk ]; then $(MAKE) --no-print-directory -f mk/perf-baselines.mk BUILD=$(BUILD) all; fi
 
+# Every comparison beside its baseline, then build/perf-report/index.md with
+# tables and PNG charts (perf/report, gnuplot). About 36 minutes on the
+# loaded 2-core VM; QUICK=1 is the 2-3 minute version CI runs.
+perf-report: perf
+	BUILD_DIR=$(BUILD) perf/report $(if $(QUICK),--quick)
+
 $(BUILD)/perf/%: perf/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lm
@@ -270,7 +279,7 @@ check-headers:
 # there) and installs what is missing (as root; otherwise it prints the
 # command and make stops). NO_DEPS_CHECK=1 skips it; make -n never installs.
 deps_of = $(if $(filter clean uninstall check-headers,$1),,$(if $(filter test,$1),test,$(if \
-	$(filter valgrind,$1),valgrind,$(if $(filter demo perf,$1),demo,build))))
+	$(filter valgrind,$1),valgrind,$(if $(filter demo perf perf-report,$1),demo,build))))
 DEPS_GOALS := $(sort $(foreach g,$(or $(MAKECMDGOALS),all),$(call deps_of,$(g))))
 DEPS_SKIP := $(NO_DEPS_CHECK)$(findstring n,$(firstword -$(MAKEFLAGS)))
 ifeq ($(DEPS_SKIP),)

@@ -1065,7 +1065,11 @@ static int child_fds_task(void *arg, void **result)
 	 * name): wait for the name, bounded. */
 	char path[64], comm[32] = "";
 	snprintf(path, sizeof(path), "/proc/%d/comm", ringo_process_pid(p));
-	for (int i = 0; i < 100000 && strcmp(comm, "sleep\n") != 0; i++) {
+	/* Bounded by time, not tries: on a loaded machine an exec can take
+	 * longer than any fixed number of yields. */
+	int64_t give_up = ringo_loop_time_ns(ringo_loop_current()) + RINGO_SEC(20);
+	while (strcmp(comm, "sleep\n") != 0 &&
+	       ringo_loop_time_ns(ringo_loop_current()) < give_up) {
 		FILE *f = fopen(path, "r");
 		if (f) {
 			if (!fgets(comm, sizeof(comm), f))
@@ -1073,7 +1077,7 @@ static int child_fds_task(void *arg, void **result)
 			fclose(f);
 		}
 		if (strcmp(comm, "sleep\n") != 0)
-			ringo_sleep(0);
+			ringo_sleep(RINGO_USEC(100));
 	}
 	snprintf(path, sizeof(path), "/proc/%d/fd", ringo_process_pid(p));
 	DIR *d = opendir(path);
