@@ -5,6 +5,7 @@
 #   make test SANITIZE=address,undefined   (or SANITIZE=thread)
 #   make valgrind           run the suites under valgrind memcheck
 #   make sweep              the long cancellation sweep (tests/test_cancel_sweep)
+#   make fuzz SECONDS=60    each libFuzzer target (tests/fuzz/) for N s (needs clang)
 #   make demo               the main job: echo server under load beside baselines
 #   make tour               the seeds' examples in C, on real time
 #   make examples           build/examples/...
@@ -74,7 +75,7 @@ PERF_CXX_BINS := $(PERF_CXX_SRCS:perf/%.cc=$(BUILD)/perf/%)
 LIB := $(BUILD)/libringo.a
 SOLIB := $(BUILD)/libringo.so
 
-.PHONY: all lib test examples perf perf-report install install-tls uninstall clean valgrind demo tour check-headers sweep FORCE
+.PHONY: all lib test examples perf perf-report install install-tls uninstall clean valgrind demo tour check-headers sweep FORCE fuzz fuzz-build
 all: lib
 
 lib: $(LIB) $(SOLIB)
@@ -138,12 +139,12 @@ sweep: $(BUILD)/tests/test_cancel_sweep
 
 # Tests find the example binaries through RINGO_BUILD.
 test: $(TEST_BINS) $(TLS_TEST_BINS) $(TOUR_BINS) $(EXAMPLE_BINS)
-	@RINGO_BUILD=$(BUILD) tests/run-suite $(TEST_BINS) $(TLS_TEST_BINS)
+	@RINGO_BUILD=$(BUILD) tests/run-suite $(TEST_BINS) $(TLS_TEST_BINS) $(FUZZ_REPLAY_BINS)
 
 VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible
 valgrind: $(TEST_BINS) $(TLS_TEST_BINS) $(TOUR_BINS) $(EXAMPLE_BINS)
 	@RINGO_BUILD=$(BUILD) RINGO_UNDER_VALGRIND=1 RINGO_TEST_WRAP="$(VALGRIND) $(TLS_VALGRIND)" \
-		tests/run-suite --wrap "$(VALGRIND) $(TLS_VALGRIND)" $(TEST_BINS) $(TLS_TEST_BINS)
+		tests/run-suite --wrap "$(VALGRIND) $(TLS_VALGRIND)" $(TEST_BINS) $(TLS_TEST_BINS) $(FUZZ_REPLAY_BINS)
 
 # ---- TLS: build/libringo_tls.a (+ .so), on OpenSSL 3 -------------------------
 # Built (by all, test, examples, install) when OpenSSL 3's headers and
@@ -299,6 +300,79 @@ $(BUILD)/tools/no_io_uring: tools/no_io_uring.c tools/io_uring_block.h
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 test valgrind: $(BUILD)/tools/no_io_uring
 
+# ---- fuzzing ----------------------------------------------------------------
+# tests/fuzz/fuzz_<t>.c are libFuzzer targets. make fuzz builds them with
+# clang -fsanitize=fuzzer,address,undefined into build/fuzz/ (the stream
+# and TLS targets link libringo and libringo_tls built the same way, in
+# build/fuzz/lib) and runs
+# each for SECONDS (60) from a copy of its seeds, tests/fuzz/corpus/<t>,
+# in build/fuzz/corpus/<t>: see tests/fuzz/run. make test replays the
+# seeds through the same targets built with $(CC) (replay_<t>), so it
+# needs no clang and the corpora are a regression suite.
+# The TLS target only where the TLS library is built (OpenSSL 3).
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+ifeq ($(HAVE_TLS),)
+FUZZ_TARGETS := $(filter-out tls,$(FUZZ_TARGETS))
+endif
+FUZZ_CC ?= clang
+FUZZ_DIR := build/fuzz
+SECONDS ?= 60
+FUZZ_CFLAGS := -O1 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+	-Iinclude -Iexamples -Itests/fuzz -fno-omit-frame-pointer \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_HEADERS := tests/fuzz/fuzz.h $(wildcard examples/*.h include/*.h include/ringo/*.h)
+
+# What each target parses: example units (compiled into the target, so
+# they are instrumented too) or the library.
+$(FUZZ_DIR)/fuzz_http: examples/http_parse.c
+$(FUZZ_DIR)/fuzz_resp: examples/resp_parse.c
+$(FUZZ_DIR)/fuzz_stream: $(FUZZ_DIR)/lib/libringo.a
+$(FUZZ_DIR)/fuzz_tls: $(FUZZ_DIR)/lib/libringo_tls.a $(FUZZ_DIR)/lib/libringo.a
+$(FUZZ_DIR)/fuzz_tls: LDLIBS += $(TLS_LDLIBS)
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/common.c $(FUZZ_HEADERS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< tests/fuzz/common.c $(filter examples/%.c %.a,$^) $(LDLIBS)
+
+# The library with coverage instrumentation for libFuzzer, made by the
+# rules above in its own tree (clang, ASan and UBSan). In that make, this
+# file is $(LIB): the rule is for the outer make only.
+ifneq ($(BUILD),$(FUZZ_DIR)/lib)
+$(FUZZ_DIR)/lib/libringo.a: $(RUNTIME_SRCS) $(ARCH_SRCS) $(wildcard runtime/*.h) $(FUZZ_HEADERS)
+	+$(MAKE) --no-print-directory CC=$(FUZZ_CC) BUILD=$(FUZZ_DIR)/lib SANITIZE=address,undefined \
+		CFLAGS='-O1 -g -fsanitize=fuzzer-no-link' $@
+$(FUZZ_DIR)/lib/libringo_tls.a: $(TLS_SRCS) $(wildcard runtime/tls/*.h) $(FUZZ_DIR)/lib/libringo.a
+	+$(MAKE) --no-print-directory CC=$(FUZZ_CC) BUILD=$(FUZZ_DIR)/lib SANITIZE=address,undefined \
+		CFLAGS='-O1 -g -fsanitize=fuzzer-no-link' $@
+endif
+
+fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+
+fuzz:
+	@tests/fuzz/run --check $(FUZZ_CC)
+	@+$(MAKE) --no-print-directory fuzz-build
+	@tests/fuzz/run --seconds $(SECONDS) $(FUZZ_DIR) $(FUZZ_TARGETS)
+
+# The replay programs make test runs.
+FUZZ_REPLAY_BINS := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz/replay_%)
+FUZZ_REPLAY_OBJS := $(BUILD)/tests/fuzz/replay.o $(BUILD)/tests/fuzz/common.o
+.SECONDARY: $(FUZZ_REPLAY_OBJS)
+
+$(BUILD)/tests/fuzz/%.o: tests/fuzz/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/fuzz -DFUZZ_CORPUS='"$(CURDIR)/tests/fuzz/corpus"' -c -o $@ $<
+
+$(BUILD)/tests/fuzz/replay_http: $(BUILD)/examples/units/http_parse.o
+$(BUILD)/tests/fuzz/replay_resp: $(BUILD)/examples/units/resp_parse.o
+$(BUILD)/tests/fuzz/replay_tls: $(TLS_LIB)
+$(BUILD)/tests/fuzz/replay_tls: LDLIBS += $(TLS_LDLIBS)
+
+$(BUILD)/tests/fuzz/replay_%: tests/fuzz/fuzz_%.c $(FUZZ_REPLAY_OBJS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iexamples -Itests/fuzz $(LDFLAGS) -o $@ $< $(FUZZ_REPLAY_OBJS) \
+		$(filter $(EXAMPLE_UNIT_OBJS) %/libringo_tls.a,$^) $(LIB) $(LDLIBS)
+test valgrind: $(FUZZ_REPLAY_BINS)
+
 # ---- install ---------------------------------------------------------------
 # Remade on every install: it records PREFIX, which may differ each time.
 $(BUILD)/ringo.pc $(BUILD)/ringo-tls.pc: $(BUILD)/%.pc: %.pc.in include/ringo.h FORCE
@@ -339,4 +413,5 @@ clean:
 FORCE:
 
 -include $(RUNTIME_OBJS:.o=.d) $(TLS_OBJS:.o=.d) $(TLS_TEST_BINS:=.d) $(TLS_EXAMPLE_BINS:=.d) $(TEST_BINS:=.d) $(TEST_SUPPORT_OBJS:.o=.d) $(EXAMPLE_BINS:=.d) \
-	$(TOUR_BINS:=.d) $(PERF_BINS:=.d) $(EXAMPLE_UNIT_OBJS:.o=.d) $(SWEEP_OBJS:.o=.d) $(SWEEP_TLS_OBJS:.o=.d)
+	$(TOUR_BINS:=.d) $(PERF_BINS:=.d) $(EXAMPLE_UNIT_OBJS:.o=.d) $(SWEEP_OBJS:.o=.d) $(SWEEP_TLS_OBJS:.o=.d) \
+	$(FUZZ_REPLAY_BINS:=.d) $(FUZZ_REPLAY_OBJS:.o=.d)

@@ -226,26 +226,39 @@ static void connection_option(const char *c, size_t n, struct fields *f)
 		f->conn_keep_alive = true;
 }
 
-/* One field line [p, end) (not empty). 0 or -400. */
-static int parse_field(const char *p, const char *end, struct http_request *r, struct fields *f)
+/* The syntax of one field line [p, end) (not empty): name ":" OWS value
+ * OWS. The name and the trimmed value, or false if malformed. */
+static bool split_field(const char *p, const char *end, const char **name, size_t *nlen,
+			const char **value, size_t *vlen)
 {
-	const char *name = p;
+	*name = p;
 	while (p < end && is_tchar(*p))
 		p++;
-	if (p == name || p == end || *p != ':')
-		return -400; /* also a folded line, or space before the colon */
-	size_t nlen = (size_t)(p - name);
+	if (p == *name || p == end || *p != ':')
+		return false; /* also a folded line, or space before the colon */
+	*nlen = (size_t)(p - *name);
 	p++;
 	while (p < end && is_ows(*p))
 		p++;
 	const char *v = p;
 	for (; p < end; p++)
 		if (!is_field_char(*p))
-			return -400;
+			return false;
 	const char *ve = end;
 	while (ve > v && is_ows(ve[-1]))
 		ve--;
-	size_t vlen = (size_t)(ve - v);
+	*value = v;
+	*vlen = (size_t)(ve - v);
+	return true;
+}
+
+/* One header field line [p, end) (not empty). 0 or -400. */
+static int parse_field(const char *p, const char *end, struct http_request *r, struct fields *f)
+{
+	const char *name, *v;
+	size_t nlen, vlen;
+	if (!split_field(p, end, &name, &nlen, &v, &vlen))
+		return -400;
 	if (lower_is(name, nlen, "content-length"))
 		return parse_content_length(v, vlen, r, f);
 	if (lower_is(name, nlen, "transfer-encoding")) {
@@ -501,9 +514,12 @@ static int trailer_line(struct http_chunked *c, const char *p, const char *end, 
 	c->trailer += linelen;
 	if (c->trailer > 2 * HTTP_CHUNK_LINE_MAX)
 		return -400;
-	struct http_request ignored = {0};
-	struct fields f = {0};
-	return parse_field(p, end, &ignored, &f) < 0 ? -400 : HTTP_CHUNK_STEP;
+	/* Checked as a field and otherwise ignored: framing fields such as
+	 * Content-Length mean nothing in a trailer (RFC 9110 6.5.1), so
+	 * their values are not read as the header section's would be. */
+	const char *name, *v;
+	size_t nlen, vlen;
+	return split_field(p, end, &name, &nlen, &v, &vlen) ? HTTP_CHUNK_STEP : -400;
 }
 
 int http_chunked_step(struct http_chunked *c, const char *buf, size_t len, size_t *used,

@@ -97,7 +97,9 @@ enum {
 
 /* Take the next piece of a chunked body from buf[0, len): a size line, a
  * run of data (returned in *data / *data_len, pointing into buf), the CRLF
- * after the data, or a trailer line. Returns HTTP_CHUNK_MORE,
+ * after the data, or a trailer line (trailer fields are checked as
+ * fields and otherwise ignored: a Content-Length or Transfer-Encoding
+ * there frames nothing). Returns HTTP_CHUNK_MORE,
  * HTTP_CHUNK_STEP, HTTP_CHUNK_DONE, -400 (malformed, or a line longer than
  * HTTP_CHUNK_LINE_MAX) or -413 (over max). */
 int http_chunked_step(struct http_chunked *c, const char *buf, size_t len, size_t *used,

@@ -199,6 +199,7 @@ struct ringo_loop {
 	unsigned ring_flags;           /* IORING_SETUP_* in effect */
 	bool ring_ready;               /* ring created (false after close) */
 	bool ring_enabled;             /* R_DISABLED ring enabled on first run */
+	bool ring_fd_registered;       /* ring fd registered, only while running */
 	bool running;
 	bool stopping;
 	bool closed;
@@ -283,6 +284,10 @@ static inline void ringo__ready_push(ringo_loop *loop, struct ringo__work *w)
 	*loop->ready_tail = w;
 	loop->ready_tail = &w->next;
 }
+
+/* A task ending a batch: start the next iteration's batch in place if
+ * that iteration would have nothing else to do (loop.c). */
+bool ringo__loop_turn_inline(ringo_loop *loop);
 
 /* Callback records. */
 struct ringo__cb *ringo__cb_new(ringo_loop *loop);
@@ -446,6 +451,10 @@ void ringo__setup_succeeded(void);
 const char *ringo__setup_refusal_text(int err);
 int ringo__ring_enable(ringo_loop *loop);
 void ringo__ring_exit(ringo_loop *loop);
+/* Register the ring fd for the running thread's enters (run start) and
+ * drop it (run end, same thread). */
+void ringo__ring_fd_register(ringo_loop *loop);
+void ringo__ring_fd_unregister(ringo_loop *loop);
 void ringo__ring_wait(ringo_loop *loop, int64_t timeout_ns);
 /* At close: cancel every operation in flight and wait for the final
  * completions, so nothing writes into memory close frees. */

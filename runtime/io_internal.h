@@ -153,7 +153,32 @@ struct ringo_bufring {
 	size_t bufsize;
 	unsigned nbufs;
 	unsigned group;
+	/* Which buffer each ring slot was last given, and the slot each
+	 * buffer went into: a receive bundle reports only its first buffer
+	 * and covers the slots after it, and putting buffers back in another
+	 * order than they were taken makes those ids differ from bid + 1. */
+	uint16_t *slot_bid;
+	uint16_t *bid_slot;
 };
+
+/* The ring slot a completion's first buffer came from; its bundle covers
+ * the slots after it. Read it before putting that buffer back (which
+ * moves the buffer to another slot). */
+static inline unsigned ringo__bufring_slot_of(const ringo_bufring *b, unsigned first)
+{
+	unsigned slot = b->bid_slot[first];
+	RINGO_ASSERT(b->slot_bid[slot] == first);
+	return slot;
+}
+
+/* The buffer taken from ring slot `slot` (any count; it wraps). Valid
+ * while that buffer is not back: a slot is refilled only by putting a
+ * buffer back, and the tail cannot wrap onto a slot whose buffer is still
+ * out (see ringo_bufring_put). */
+static inline unsigned ringo__bufring_slot_bid(const ringo_bufring *b, unsigned slot)
+{
+	return b->slot_bid[slot & (b->nbufs - 1)];
+}
 
 /* CLOCK_MONOTONIC now, ns. */
 int64_t ringo__mono_ns(void);

@@ -286,6 +286,29 @@ static void run_once(ringo_loop *loop)
 	run_batch(loop);
 }
 
+/* Called by a task at the end of a batch (task.c's switch_out): when the
+ * next run_once would do nothing but take the ready queue as its batch
+ * (nothing to submit, nothing in flight to reap, no cross-thread work,
+ * no due timer left from this iteration, not stopping), do that here,
+ * so the task can hand over to the next one directly instead of through
+ * the scheduler. Due timers are collected as run_once would; they run
+ * after the new batch, when the scheduler's run_batch ends it. */
+bool ringo__loop_turn_inline(ringo_loop *loop)
+{
+	struct io_uring *ring = &loop->ring;
+	if (!loop->ready_head || loop->stopping || loop->timers.due.len ||
+	    !ringo__list_empty(&loop->presubmit) || !loop->xq->armed ||
+	    loop->ops_inflight != loop->ops_idle || ring->sq.sqe_tail != ring->sq.sqe_head ||
+	    ringo__xq_pending(loop))
+		return false;
+	if (loop->timers.live)
+		ringo__timer_collect_due(loop, ringo__now(loop));
+	loop->batch = loop->ready_head;
+	loop->ready_head = NULL;
+	loop->ready_tail = &loop->ready_head;
+	return true;
+}
+
 static int enter_run(ringo_loop *loop)
 {
 	if (!loop)
@@ -307,12 +330,14 @@ static int enter_run(ringo_loop *loop)
 	loop->has_owner = true;
 	loop->running = true;
 	ringo__current_loop = loop;
+	ringo__ring_fd_register(loop);
 	return 0;
 }
 
 static void leave_run(ringo_loop *loop)
 {
 	RINGO_ASSERT(loop->running && ringo__current_loop == loop);
+	ringo__ring_fd_unregister(loop);
 	loop->running = false;
 	loop->stopping = false;
 	ringo__current_loop = NULL;

@@ -492,8 +492,10 @@ int ringo_bufring_new(ringo_loop *loop, unsigned nbufs, size_t bufsize, unsigned
 	b->mem_bytes = nbufs * bufsize;
 	void *r = mmap(NULL, b->ring_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	void *m = mmap(NULL, b->mem_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	b->slot_bid = ringo__alloc(loop, 2 * nbufs * sizeof(uint16_t));
+	b->bid_slot = b->slot_bid ? b->slot_bid + nbufs : NULL;
 	int err = 0;
-	if (r == MAP_FAILED || m == MAP_FAILED) {
+	if (r == MAP_FAILED || m == MAP_FAILED || !b->slot_bid) {
 		err = -ENOMEM;
 	} else {
 		struct io_uring_buf_reg reg;
@@ -508,15 +510,20 @@ int ringo_bufring_new(ringo_loop *loop, unsigned nbufs, size_t bufsize, unsigned
 			munmap(r, b->ring_bytes);
 		if (m != MAP_FAILED)
 			munmap(m, b->mem_bytes);
+		if (b->slot_bid)
+			ringo__free(loop, b->slot_bid, 2 * nbufs * sizeof(uint16_t));
 		ringo__free(loop, b, sizeof(*b));
 		return err == -EINVAL ? -EOPNOTSUPP : err;
 	}
 	b->br = r;
 	b->mem = m;
 	io_uring_buf_ring_init(b->br);
-	for (unsigned i = 0; i < nbufs; i++)
+	for (unsigned i = 0; i < nbufs; i++) {
 		io_uring_buf_ring_add(b->br, b->mem + i * bufsize, (unsigned)bufsize, (unsigned short)i,
 				      (int)nbufs - 1, (int)i);
+		b->slot_bid[i] = (uint16_t)i;
+		b->bid_slot[i] = (uint16_t)i;
+	}
 	io_uring_buf_ring_advance(b->br, (int)nbufs);
 	*out = b;
 	return 0;
@@ -530,6 +537,7 @@ void ringo_bufring_free(ringo_bufring *b)
 		io_uring_unregister_buf_ring(&b->loop->ring, (int)b->group);
 	munmap(b->br, b->ring_bytes);
 	munmap(b->mem, b->mem_bytes);
+	ringo__free(b->loop, b->slot_bid, 2 * b->nbufs * sizeof(uint16_t));
 	ringo__free(b->loop, b, sizeof(*b));
 }
 
@@ -537,8 +545,14 @@ int ringo_bufring_put(ringo_bufring *b, unsigned bid)
 {
 	if (!b || bid >= b->nbufs)
 		return -EINVAL;
+	/* The slot written is the tail's. It is never one of a bundle's
+	 * slots not yet read: every buffer taken after the bundle's first
+	 * slot that is still out keeps the tail that far behind. */
+	unsigned slot = b->br->tail & (b->nbufs - 1);
 	io_uring_buf_ring_add(b->br, b->mem + bid * b->bufsize, (unsigned)b->bufsize,
 			      (unsigned short)bid, (int)b->nbufs - 1, 0);
+	b->slot_bid[slot] = (uint16_t)bid;
+	b->bid_slot[bid] = (uint16_t)slot;
 	io_uring_buf_ring_advance(b->br, 1);
 	return 0;
 }

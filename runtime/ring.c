@@ -85,8 +85,37 @@ int ringo__ring_enable(ringo_loop *loop)
 	return 0;
 }
 
+/* A registered ring fd lets each io_uring_enter skip the fd-table lookup
+ * (fdget/fdput; atomic once the process has a second thread, and ringo's
+ * executor makes one). The registration lives in the calling thread's
+ * io_uring context, so it is made when a run starts and dropped when the
+ * run ends, on the loop's own thread: a loop closed from another thread
+ * then never asks liburing to unregister an index of that thread's table
+ * (which could be another loop's). At most one slot per thread is used
+ * (one loop runs per thread). Failure (old kernel, a thread whose 16
+ * slots are taken) only means the plain fd is used. */
+void ringo__ring_fd_register(ringo_loop *loop)
+{
+	RINGO_ASSERT(!loop->ring_fd_registered);
+	if (!loop->ring_ready)
+		return;
+	loop->ring_fd_registered = io_uring_register_ring_fd(&loop->ring) == 1;
+}
+
+void ringo__ring_fd_unregister(ringo_loop *loop)
+{
+	if (!loop->ring_fd_registered)
+		return;
+	loop->ring_fd_registered = false;
+	/* Fails only if the slot is already gone; then liburing keeps its
+	 * flag set and every enter would fail with -EBADF. */
+	if (io_uring_unregister_ring_fd(&loop->ring) != 1)
+		ringo__panic("io_uring_unregister_ring_fd failed");
+}
+
 void ringo__ring_exit(ringo_loop *loop)
 {
+	RINGO_ASSERT(!loop->ring_fd_registered);
 	if (!loop->ring_ready)
 		return;
 	io_uring_queue_exit(&loop->ring);

@@ -26,6 +26,10 @@
 #define MSHOT_NBUFS 256
 #define MSHOT_BUFSIZE (16 * 1024)
 
+/* Receive bundles (Linux 6.10), newer than liburing 2.3's headers. */
+#define RINGO__RECVSEND_BUNDLE (1U << 4)
+#define RINGO__FEAT_RECVSEND_BUNDLE (1U << 14)
+
 /* ---- requests ---- */
 
 /* Tag sqe for request r of s (handler fn) and put it on the fd index. 0,
@@ -92,7 +96,10 @@ static void req_cancel(ringo_stream *s, struct ringo__stream_req *r)
 
 static void note_mshot(ringo_stream *s, int32_t res)
 {
-	s->recv_streak = res == MSHOT_BUFSIZE ? s->recv_streak + 1 : 0;
+	/* Full buffers in a row; a bundle may bring several at once. */
+	unsigned full = (unsigned)res / MSHOT_BUFSIZE;
+	unsigned streak = s->recv_streak + full;
+	s->recv_streak = full ? (uint8_t)(streak < SWITCH_STREAK ? streak : SWITCH_STREAK) : 0;
 	if (s->recv_streak >= SWITCH_STREAK && !s->recv_switch) {
 		s->recv_switch = true;
 		req_cancel(s, &s->rreq);
@@ -183,22 +190,35 @@ static ringo_bufring *mshot_ring(ringo_loop *loop)
 	return NULL;
 }
 
+/* Copy out what one completion delivered and give its buffers back. With
+ * bundles, res may span several buffers from first on, each full but the
+ * last; the ids come from the ring's slot record (read before each put,
+ * which may refill that very slot). */
+static void mshot_take(ringo_stream *s, ringo_bufring *br, unsigned first, int32_t res)
+{
+	if (res > 0 && s->recv_auto)
+		note_mshot(s, res);
+	size_t left = res > 0 ? (size_t)res : 0;
+	unsigned slot = ringo__bufring_slot_of(br, first);
+	do {
+		unsigned bid = ringo__bufring_slot_bid(br, slot++);
+		size_t n = left < br->bufsize ? left : br->bufsize;
+		if (n > 0) {
+			char *data = br->mem + (size_t)bid * br->bufsize;
+			ringo__io_defined(data, n);
+			ringo__stream_recv_data(s, data, n);
+		}
+		ringo_bufring_put(br, bid);
+		left -= n;
+	} while (left > 0);
+}
+
 static void mshot_cqe(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
 {
 	ringo_stream *s = ctx;
 	struct ringo__stream_loop *sl = loop->streams;
-	if (flags & IORING_CQE_F_BUFFER) {
-		unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
-		ringo_bufring *br = sl->br;
-		if (res > 0) {
-			char *data = br->mem + (size_t)bid * br->bufsize;
-			ringo__io_defined(data, (size_t)res);
-			ringo__stream_recv_data(s, data, (size_t)res);
-			if (s->recv_auto)
-				note_mshot(s, res);
-		}
-		ringo_bufring_put(br, bid);
-	}
+	if (flags & IORING_CQE_F_BUFFER)
+		mshot_take(s, sl->br, flags >> IORING_CQE_BUFFER_SHIFT, res);
 	if (flags & IORING_CQE_F_MORE)
 		return;
 	res = req_done(s, &s->rreq, res);
@@ -238,6 +258,11 @@ static int mshot_recv_start(ringo_stream *s)
 	io_uring_prep_recv_multishot(sqe, s->fd, NULL, 0, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = (uint16_t)br->group;
+	/* Bundles: one completion for all the data the socket holds, over
+	 * as many buffers as it needs, instead of one per buffer
+	 * (perf/recv_bundle, perf/stream). */
+	if (s->loop->ring.features & RINGO__FEAT_RECVSEND_BUNDLE)
+		sqe->ioprio |= RINGO__RECVSEND_BUNDLE;
 	return req_open(s, &s->rreq, sqe, mshot_cqe);
 }
 

@@ -393,6 +393,11 @@ static void switch_out(ringo_task *t)
 	ringo_loop *loop = t->fut.loop;
 	check_canary(t);
 	struct ringo__work *w = loop->batch;
+	/* The batch is over: if the next loop iteration has nothing to do
+	 * but run the ready queue, it starts here (tasks yielding to each
+	 * other, sleep(0), queue hand-overs). */
+	if (!w && loop->slow_callback_ns <= 0 && ringo__loop_turn_inline(loop))
+		w = loop->batch;
 	if (w && w->run == task_run && loop->slow_callback_ns <= 0) {
 		ringo_task *next = ringo__container_of(w, ringo_task, work);
 		loop->batch = w->next;
@@ -401,6 +406,10 @@ static void switch_out(ringo_task *t)
 		 * starts in ctx_start instead. */
 		bool peer = next->started;
 		if (task_enter(s, next)) {
+			/* A new batch may start with t itself (it yielded and
+			 * nothing else was ready): it just carries on. */
+			if (next == t)
+				return;
 			if (ringo__likely(peer))
 				ringo__fiber_switch_peer(&t->fiber, &next->fiber, next);
 			else

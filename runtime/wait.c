@@ -59,6 +59,7 @@ const struct ringo__wait_ops ringo__wait_wait = {"wait", wait_interrupt, false};
 static int wait_watch(struct aio_watch *w, struct waitst *st, int64_t timeout_ns)
 {
 	for (size_t i = 0; i < w->n; i++) {
+		aio_prefetch_slot(w, i);
 		if (ringo_future_done(w->slots[i].fut)) {
 			st->ndone++;
 			wait_check(w, st, i);
@@ -200,6 +201,7 @@ static int ac_start(ringo_as_completed *it, int64_t timeout_ns)
 {
 	struct aio_watch *w = it->w;
 	for (size_t i = 0; i < w->n; i++) {
+		aio_prefetch_slot(w, i);
 		if (ringo_future_done(w->slots[i].fut)) {
 			it->order[it->finished++] = i;
 			continue;

@@ -354,6 +354,11 @@ static const struct chunk_case chunks[] = {
 	{"bare CR after the data", "3\r\nabc\rX", 100, -400},
 	{"bare CR in the size line", "3\rX\nabc\r\n", 100, -400},
 	{"bad trailer", "0\r\nno colon\r\n\r\n", 100, -400},
+	/* Found by fuzz_http: trailer fields are checked as fields, never
+	 * read as the header section's framing (RFC 9110 6.5.1). */
+	{"framing fields in trailers are not interpreted",
+	 "0\r\nContent-Length:\r\nContent-Length: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 100,
+	 HTTP_CHUNK_DONE, "", 78},
 	{"one chunk over max", "5\r\nhello\r\n0\r\n\r\n", 4, -413},
 	{"chunks over max together", "3\r\nabc\r\n4\r\nabcd\r\n0\r\n\r\n", 6, -413},
 	{"size overflows 64 bits", "ffffffffffffffffffff\r\n", UINT64_MAX, -413},

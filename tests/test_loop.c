@@ -423,6 +423,51 @@ static void test_loop_created_on_one_thread_runs_on_another_but_stays_there(void
 	test_loop_free(s.loop, &ca);
 }
 
+struct close_other {
+	struct stopper s;
+	ringo_loop *other;
+	struct counting_allocator *other_ca;
+};
+
+static void close_other_then_wait(void *arg)
+{
+	struct close_other *c = arg;
+	test_loop_free(c->other, c->other_ca);
+	/* The next iteration enters the kernel with a timeout: this loop's
+	 * ring must still be the one entered. */
+	assert_int_equal(ringo_call_later(c->s.loop, RINGO_MSEC(1), log_and_stop, &c->s, NULL), 0);
+}
+
+static void test_loop_closed_from_another_running_loop_leaves_that_loop_working(void **state)
+{
+	/* Each run registers its ring fd in the running thread's io_uring
+	 * table (slot 0 on a thread that runs one loop). The other loop ran
+	 * on thread t; closing it here, on a thread whose slot 0 belongs to
+	 * the running loop, must neither unregister the running loop's slot
+	 * nor enter the running loop's ring to drain its own. Without setup
+	 * flags (no SINGLE_ISSUER, whose owner check would refuse the
+	 * unregister) nothing in the kernel stops either mistake. */
+	struct counting_allocator ca, other_ca;
+	struct close_other c = {.s = {.loop = test_loop_new(&ca, 0)},
+				.other = test_loop_new(&other_ca, RINGO_LOOP_NO_SETUP_FLAGS),
+				.other_ca = &other_ca};
+	struct stopper other_s = {.loop = c.other};
+	ringo_call_soon(c.other, log_and_stop, &other_s, NULL);
+	pthread_t t;
+	void *ret;
+	assert_int_equal(pthread_create(&t, NULL, run_from_thread, c.other), 0);
+	pthread_join(t, &ret);
+	assert_int_equal((intptr_t)ret, 0);
+	assert_int_equal(ringo_call_soon(c.s.loop, close_other_then_wait, &c, NULL), 0);
+	assert_int_equal(ringo_loop_run_forever(c.s.loop), 0);
+	assert_string_equal(c.s.log.buf, "stop1");
+	/* And it runs again (registered afresh). */
+	assert_int_equal(ringo_call_later(c.s.loop, RINGO_MSEC(1), log_and_stop, &c.s, NULL), 0);
+	assert_int_equal(ringo_loop_run_forever(c.s.loop), 0);
+	assert_string_equal(c.s.log.buf, "stop1 stop2");
+	test_loop_free(c.s.loop, &ca);
+}
+
 static void test_strerror_and_version(void **state)
 {
 	assert_string_equal(ringo_strerror(-EINPROGRESS), "future is not done yet");
@@ -611,6 +656,7 @@ int main(void)
 		cmocka_unit_test(test_allocation_failure_anywhere_is_enomem_and_leak_free),
 		cmocka_unit_test(test_ring_that_cannot_be_created_is_reported),
 		cmocka_unit_test(test_loop_created_on_one_thread_runs_on_another_but_stays_there),
+		cmocka_unit_test(test_loop_closed_from_another_running_loop_leaves_that_loop_working),
 		cmocka_unit_test(test_strerror_and_version),
 		cmocka_unit_test(test_null_arguments_are_einval),
 		cmocka_unit_test(test_run_until_complete_stopped),

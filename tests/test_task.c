@@ -1,5 +1,6 @@
 /* Tasks: spawning, sleeping, awaiting, cancellation, introspection, run. */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,148 @@ static void test_sleep_zero_round_robins(void **state)
 	assert_string_equal(g_log.buf, "a0 b0 a1 b1 a2 b2");
 	ringo_task_release(a);
 	ringo_task_release(b);
+	test_loop_free(loop, &ca);
+}
+
+/* Tasks that only yield to each other hand over directly, batch after
+ * batch, without going back to the scheduler (task.c switch_out, loop.c
+ * ringo__loop_turn_inline). Whatever the loop iteration would have done
+ * between two batches must still happen: a due timer, an I/O completion,
+ * a call from another thread, a stop. Each test below ends only if it
+ * does (the yielders spin until a flag is set). */
+static volatile int spin_stop;
+
+static int spin_yielder(void *arg, void **result)
+{
+	long *turns = arg;
+	while (!spin_stop) {
+		int rc = ringo_sleep(0);
+		if (rc < 0)
+			return rc;
+		(*turns)++;
+	}
+	return 0;
+}
+
+static void set_spin_stop(void *arg)
+{
+	spin_stop = 1;
+}
+
+static void run_two_spinners(ringo_loop *loop, ringo_task *t[2], long turns[2])
+{
+	turns[0] = turns[1] = 0;
+	assert_int_equal(ringo_spawn(loop, spin_yielder, &turns[0], NULL, &t[0]), 0);
+	assert_int_equal(ringo_spawn(loop, spin_yielder, &turns[1], NULL, &t[1]), 0);
+}
+
+static void finish_spinners(ringo_loop *loop, ringo_task *t[2], long turns[2])
+{
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t[1]), NULL), 0);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t[0]), NULL), 0);
+	/* Round robin: neither ran more than one turn ahead of the other. */
+	assert_true(turns[0] - turns[1] <= 1 && turns[1] - turns[0] <= 1);
+	ringo_task_release(t[0]);
+	ringo_task_release(t[1]);
+}
+
+static void test_yielding_tasks_let_a_timer_fire(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_task *t[2];
+	long turns[2];
+	spin_stop = 0;
+	run_two_spinners(loop, t, turns);
+	assert_int_equal(ringo_call_later(loop, RINGO_MSEC(1), set_spin_stop, NULL, NULL), 0);
+	finish_spinners(loop, t, turns);
+	test_loop_free(loop, &ca);
+}
+
+/* A lone task yielding: the next batch starts with the task itself. */
+static void test_a_lone_yielding_task_carries_on_and_lets_a_timer_fire(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_task *t;
+	long turns = 0;
+	spin_stop = 0;
+	assert_int_equal(ringo_spawn(loop, spin_yielder, &turns, NULL, &t), 0);
+	assert_int_equal(ringo_call_later(loop, RINGO_MSEC(1), set_spin_stop, NULL, NULL), 0);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL), 0);
+	assert_true(turns > 0);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+static int pipe_reader(void *arg, void **result)
+{
+	int fd = *(int *)arg;
+	char c;
+	int rc = ringo_read(fd, &c, 1, -1);
+	spin_stop = 1;
+	return rc == 1 ? 0 : rc;
+}
+
+static void test_yielding_tasks_let_io_complete(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], "x", 1), 1);
+	ringo_task *t[2], *r;
+	long turns[2];
+	spin_stop = 0;
+	run_two_spinners(loop, t, turns);
+	assert_int_equal(ringo_spawn(loop, pipe_reader, &p[0], NULL, &r), 0);
+	finish_spinners(loop, t, turns);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(r), NULL), 0);
+	ringo_task_release(r);
+	close(p[0]);
+	close(p[1]);
+	test_loop_free(loop, &ca);
+}
+
+static void *post_stop(void *arg)
+{
+	ringo_call_soon_threadsafe(arg, set_spin_stop, NULL);
+	return NULL;
+}
+
+static void test_yielding_tasks_let_a_threadsafe_call_run(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_task *t[2];
+	long turns[2];
+	spin_stop = 0;
+	run_two_spinners(loop, t, turns);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, post_stop, loop), 0);
+	finish_spinners(loop, t, turns);
+	pthread_join(th, NULL);
+	test_loop_free(loop, &ca);
+}
+
+static void stop_cb(void *arg)
+{
+	ringo_loop_stop(arg);
+}
+
+static void test_yielding_tasks_let_the_loop_stop(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_task *t[2];
+	long turns[2];
+	spin_stop = 0;
+	run_two_spinners(loop, t, turns);
+	assert_int_equal(ringo_call_later(loop, RINGO_MSEC(1), stop_cb, loop, NULL), 0);
+	assert_int_equal(ringo_loop_run_forever(loop), 0);
+	assert_false(ringo_future_done(ringo_task_future(t[0])) || ringo_future_done(ringo_task_future(t[1])));
+	spin_stop = 1;
+	finish_spinners(loop, t, turns);
 	test_loop_free(loop, &ca);
 }
 
@@ -2081,6 +2224,11 @@ int main(void)
 		cmocka_unit_test(test_spawned_task_runs_after_earlier_callbacks),
 		cmocka_unit_test(test_sleeps_interleave_on_virtual_time),
 		cmocka_unit_test(test_sleep_zero_round_robins),
+		cmocka_unit_test(test_yielding_tasks_let_a_timer_fire),
+		cmocka_unit_test(test_a_lone_yielding_task_carries_on_and_lets_a_timer_fire),
+		cmocka_unit_test(test_yielding_tasks_let_io_complete),
+		cmocka_unit_test(test_yielding_tasks_let_a_threadsafe_call_run),
+		cmocka_unit_test(test_yielding_tasks_let_the_loop_stop),
 		cmocka_unit_test(test_task_error_is_its_outcome),
 		cmocka_unit_test(test_await_future_set_by_callback),
 		cmocka_unit_test(test_await_another_task),
