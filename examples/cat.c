@@ -5,9 +5,9 @@
  *
  * Each file is opened with ringo_openat and copied with ringo_read /
  * ringo_write in 64 KiB chunks (short writes resumed) by one task.
- * SIGINT/SIGTERM stop it cleanly (exit status 130): a second task waits
- * for the signal and cancels the copying task, whose blocked read or
- * write is cancelled in the kernel before the task unwinds.
+ * SIGINT/SIGTERM stop it cleanly (exit status 130): a handler added with
+ * ringo_signal_add runs on the loop and cancels the copying task, whose
+ * blocked read or write is cancelled in the kernel before it unwinds.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -87,19 +87,22 @@ static int cat_files(void *arg, void **result)
 	return 0;
 }
 
-/* Waits for SIGINT/SIGTERM and cancels the copying task. Cancelled in
- * turn (by ringo_run) once the copy is over. */
-static int watch_signals(void *arg, void **result)
+/* SIGINT/SIGTERM cancel the copying task (arg). */
+static void on_stop_signal(void *arg)
 {
-	ringo_task *worker = arg;
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	if (ringo_signal_wait(&mask) > 0)
-		ringo_task_cancel(worker, "signal");
-	ringo_task_release(worker);
-	return 0;
+	ringo_task_cancel(arg, "signal");
+}
+
+/* Handled from now until the copy is over (the task must outlive them). */
+static void catch_signals(ringo_loop *loop, ringo_task *worker, bool on)
+{
+	const int sigs[] = {SIGINT, SIGTERM};
+	for (int i = 0; i < 2; i++) {
+		if (on)
+			ringo_signal_add(loop, sigs[i], on_stop_signal, worker);
+		else
+			ringo_signal_remove(loop, sigs[i]);
+	}
 }
 
 static int main_task(void *arg, void **result)
@@ -110,10 +113,9 @@ static int main_task(void *arg, void **result)
 	int err = ringo_spawn(loop, cat_files, j, NULL, &worker);
 	if (err < 0)
 		return err;
-	ringo_task_ref(worker); /* the watcher's reference */
-	if (ringo_spawn(loop, watch_signals, worker, NULL, NULL) < 0)
-		ringo_task_release(worker);
+	catch_signals(loop, worker, true);
 	err = ringo_await(ringo_task_future(worker), NULL);
+	catch_signals(loop, worker, false);
 	if (err == -ECANCELED)
 		j->status = 130;
 	ringo_task_release(worker);
@@ -129,11 +131,6 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	ringo_signal_block(&mask);
 	struct job j = {argc - 1, argv + 1, 0};
 	int rc = ringo_run(main_task, &j, NULL, NULL);
 	if (rc < 0) {

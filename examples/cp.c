@@ -129,17 +129,22 @@ static int do_copy(void *arg, void **result)
 	return err < 0 ? err : cerr;
 }
 
-static int watch_signals(void *arg, void **result)
+/* SIGINT/SIGTERM cancel the copying task (arg). */
+static void on_stop_signal(void *arg)
 {
-	ringo_task *worker = arg;
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	if (ringo_signal_wait(&mask) > 0)
-		ringo_task_cancel(worker, "signal");
-	ringo_task_release(worker);
-	return 0;
+	ringo_task_cancel(arg, "signal");
+}
+
+/* Handled from now until the copy is over (the task must outlive them). */
+static void catch_signals(ringo_loop *loop, ringo_task *worker, bool on)
+{
+	const int sigs[] = {SIGINT, SIGTERM};
+	for (int i = 0; i < 2; i++) {
+		if (on)
+			ringo_signal_add(loop, sigs[i], on_stop_signal, worker);
+		else
+			ringo_signal_remove(loop, sigs[i]);
+	}
 }
 
 static int main_task(void *arg, void **result)
@@ -149,10 +154,9 @@ static int main_task(void *arg, void **result)
 	int err = ringo_spawn(loop, do_copy, arg, NULL, &worker);
 	if (err < 0)
 		return err;
-	ringo_task_ref(worker);
-	if (ringo_spawn(loop, watch_signals, worker, NULL, NULL) < 0)
-		ringo_task_release(worker);
+	catch_signals(loop, worker, true);
 	ringo_await(ringo_task_future(worker), NULL);
+	catch_signals(loop, worker, false);
 	err = ringo_future_error(ringo_task_future(worker));
 	ringo_task_release(worker);
 	return err;
@@ -180,11 +184,6 @@ int main(int argc, char **argv)
 	}
 	c.src = argv[i];
 	c.dst = argv[i + 1];
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	ringo_signal_block(&mask);
 	int rc = ringo_run(main_task, &c, NULL, NULL);
 	if (rc == -ECANCELED)
 		return 130;

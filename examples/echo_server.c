@@ -48,8 +48,34 @@ static int echo(ringo_stream *s, void *arg)
 	return 0;
 }
 
+/* SIGINT/SIGTERM set stop_event, from a callback on the loop. They are
+ * caught from before the server starts (a client that sees the port open
+ * may signal at once) until the stop; a loop that ends earlier (an error)
+ * restores them when it closes. stop_event is static: a late signal finds
+ * it in place. */
+static ringo_event stop_event;
+
+static void on_stop_signal(void *arg)
+{
+	ringo_event_set(arg);
+}
+
+static void catch_stop_signals(bool on)
+{
+	ringo_loop *loop = ringo_loop_current();
+	const int sigs[] = {SIGINT, SIGTERM};
+	for (int i = 0; i < 2; i++) {
+		if (on)
+			ringo_signal_add(loop, sigs[i], on_stop_signal, &stop_event);
+		else
+			ringo_signal_remove(loop, sigs[i]);
+	}
+}
+
 static int serve(void *arg, void **result)
 {
+	ringo_event_init(&stop_event);
+	catch_stop_signals(true);
 	ringo_server_options opts = {.threads = threads};
 	ringo_server *srv;
 	int err = ringo_server_start(ringo_loop_current(), host, port, echo, NULL, &opts, &srv);
@@ -57,11 +83,8 @@ static int serve(void *arg, void **result)
 		fprintf(stderr, "echo_server: listen on %s:%d: %s\n", host, port, ringo_strerror(err));
 		return err;
 	}
-	sigset_t stop;
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	ringo_signal_wait(&stop);
+	ringo_event_wait(&stop_event);
+	catch_stop_signals(false);
 	/* An echo connection has no request in progress to finish: no grace. */
 	ringo_server_close(srv);
 	ringo_server_wait_closed(srv, 0);
@@ -106,13 +129,6 @@ int main(int argc, char **argv)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	signal(SIGPIPE, SIG_IGN);
-	/* The stop signals are read through a signalfd: block them first, in
-	 * every thread (the server's threads inherit the mask). */
-	sigset_t stop;
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	ringo_signal_block(&stop);
 	int err = ringo_run(serve, NULL, NULL, NULL);
 	/* Where io_uring is refused (seccomp, the sysctl) say why. */
 	const char *why = err < 0 ? ringo_setup_diagnosis() : NULL;

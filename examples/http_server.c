@@ -619,8 +619,34 @@ static int http_conn(ringo_stream *s, void *arg)
 	return 0;
 }
 
+/* SIGINT/SIGTERM set stop_event, from a callback on the loop. They are
+ * caught from before the server starts (a client that sees the port open
+ * may signal at once) until the stop; a loop that ends earlier (an error)
+ * restores them when it closes. stop_event is static: a late signal finds
+ * it in place. */
+static ringo_event stop_event;
+
+static void on_stop_signal(void *arg)
+{
+	ringo_event_set(arg);
+}
+
+static void catch_stop_signals(bool on)
+{
+	ringo_loop *loop = ringo_loop_current();
+	const int sigs[] = {SIGINT, SIGTERM};
+	for (int i = 0; i < 2; i++) {
+		if (on)
+			ringo_signal_add(loop, sigs[i], on_stop_signal, &stop_event);
+		else
+			ringo_signal_remove(loop, sigs[i]);
+	}
+}
+
 static int http_main(void *arg, void **result)
 {
+	ringo_event_init(&stop_event);
+	catch_stop_signals(true);
 	ringo_server_options opts = {
 		.threads = g.threads,
 		.stack_size = 64 * 1024,
@@ -663,11 +689,8 @@ static int http_main(void *arg, void **result)
 #endif
 		return err;
 	}
-	sigset_t stop;
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	ringo_signal_wait(&stop);
+	ringo_event_wait(&stop_event);
+	catch_stop_signals(false);
 	ringo_server_close(srv);
 	ringo_server_wait_closed(srv, g.grace);
 	ringo_server_free(srv);
@@ -800,11 +823,6 @@ int main(int argc, char **argv)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	signal(SIGPIPE, SIG_IGN);
-	sigset_t stop; /* read through a signalfd: blocked in every thread */
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	ringo_signal_block(&stop);
 	int err = ringo_run(http_main, NULL, NULL, NULL);
 	if (g.root_fd >= 0)
 		close(g.root_fd);

@@ -401,8 +401,34 @@ static int kv_conn(ringo_stream *s, void *arg)
 	return 0;
 }
 
+/* SIGINT/SIGTERM set stop_event, from a callback on the loop. They are
+ * caught from before the server starts (a client that sees the port open
+ * may signal at once) until the stop; a loop that ends earlier (an error)
+ * restores them when it closes. stop_event is static: a late signal finds
+ * it in place. */
+static ringo_event stop_event;
+
+static void on_stop_signal(void *arg)
+{
+	ringo_event_set(arg);
+}
+
+static void catch_stop_signals(bool on)
+{
+	ringo_loop *loop = ringo_loop_current();
+	const int sigs[] = {SIGINT, SIGTERM};
+	for (int i = 0; i < 2; i++) {
+		if (on)
+			ringo_signal_add(loop, sigs[i], on_stop_signal, &stop_event);
+		else
+			ringo_signal_remove(loop, sigs[i]);
+	}
+}
+
 static int kv_main(void *arg, void **result)
 {
+	ringo_event_init(&stop_event);
+	catch_stop_signals(true);
 	ringo_server_options opts = {.threads = threads, .flush_timeout_ns = LINGER};
 	ringo_server *srv;
 	int err = ringo_server_start(ringo_loop_current(), host, port, kv_conn, NULL, &opts, &srv);
@@ -410,11 +436,8 @@ static int kv_main(void *arg, void **result)
 		fprintf(stderr, "kv_server: listen on %s:%d: %s\n", host, port, ringo_strerror(err));
 		return err;
 	}
-	sigset_t stop;
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	ringo_signal_wait(&stop);
+	ringo_event_wait(&stop_event);
+	catch_stop_signals(false);
 	/* Clients idle between requests would hold the stop: cut them. */
 	ringo_server_close(srv);
 	ringo_server_wait_closed(srv, 0);
@@ -483,11 +506,6 @@ int main(int argc, char **argv)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	signal(SIGPIPE, SIG_IGN);
-	sigset_t stop; /* read through a signalfd: blocked in every thread */
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	ringo_signal_block(&stop);
 	kv_store_init(threads > 1);
 	int err = ringo_run(kv_main, NULL, NULL, NULL);
 	kv_store_free();

@@ -53,8 +53,34 @@ static int echo(ringo_stream *s, void *arg)
 	return 0;
 }
 
+/* SIGINT/SIGTERM set stop_event, from a callback on the loop. They are
+ * caught from before the server starts (a client that sees the port open
+ * may signal at once) until the stop; a loop that ends earlier (an error)
+ * restores them when it closes. stop_event is static: a late signal finds
+ * it in place. */
+static ringo_event stop_event;
+
+static void on_stop_signal(void *arg)
+{
+	ringo_event_set(arg);
+}
+
+static void catch_stop_signals(bool on)
+{
+	ringo_loop *loop = ringo_loop_current();
+	const int sigs[] = {SIGINT, SIGTERM};
+	for (int i = 0; i < 2; i++) {
+		if (on)
+			ringo_signal_add(loop, sigs[i], on_stop_signal, &stop_event);
+		else
+			ringo_signal_remove(loop, sigs[i]);
+	}
+}
+
 static int serve(void *arg, void **result)
 {
+	ringo_event_init(&stop_event);
+	catch_stop_signals(true);
 	ringo_tls_config *tls;
 	int err = ringo_tls_config_new(&tls_opts, &tls);
 	if (err < 0) {
@@ -82,11 +108,8 @@ static int serve(void *arg, void **result)
 		ringo_tls_config_release(tls);
 		return err;
 	}
-	sigset_t stop;
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	ringo_signal_wait(&stop);
+	ringo_event_wait(&stop_event);
+	catch_stop_signals(false);
 	ringo_server_close(srv);
 	ringo_server_wait_closed(srv, 0);
 	ringo_server_free(srv);
@@ -140,10 +163,5 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	sigset_t stop;
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	ringo_signal_block(&stop);
 	return ringo_run(serve, NULL, NULL, NULL) < 0;
 }

@@ -585,6 +585,7 @@ int ringo_run(ringo_task_fn *main, void *arg, const ringo_loop_options *opts, vo
 #include "ringo/net.h"
 #include "ringo/stream.h"
 #include "ringo/process.h"
+#include "ringo/net.h"
 #include "ringo/thread.h"
 #include "ringo/context.h"
 #include "ringo/compose.h"

@@ -37,7 +37,7 @@ static const char *ringo_meaning(int err)
 	case -ESHUTDOWN:
 		return "event loop is closed";
 	case -EBUSY:
-		return "event loop is running";
+		return "busy: the event loop is running, or another loop or task holds it";
 	case -EPERM:
 		return "not allowed here (a suspending call outside a task?)";
 	case -EDEADLK:

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <liburing.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -249,6 +250,8 @@ struct ringo_loop {
 	void *tsf;                     /* threadsafe.c's per-loop state, NULL until used */
 	void *proc;                    /* process.c's per-loop state, NULL until a spawn */
 	void *compose;                 /* compose.c's per-loop state, NULL until used */
+	/* signal.c: signals this loop handles, NULL until the first is added */
+	struct ringo__signals *signals;
 	bool check_thread;             /* RINGO_LOOP_CHECK_THREAD or RINGO_DEBUG */
 	/* run before each io_uring_enter (struct ringo__presubmit), FIFO */
 	struct ringo__list presubmit;
@@ -538,6 +541,25 @@ static inline void ringo__presubmit_init(struct ringo__presubmit *p,
 	ringo__list_init(&p->node);
 	p->fn = fn;
 }
+
+/* signal.c: a signal reached the loop and is not collected yet (its
+ * eventfd read's completion is waiting in the kernel). */
+/* A signal came for this loop and was not collected yet: one relaxed
+ * load of the flag that begins signal.c's per-loop state (set by the
+ * handler, cleared by the loop's collect), read by the ring's and the
+ * scheduler's "nothing to do in the kernel" shortcuts, which must not
+ * skip the eventfd read that delivers it. */
+struct ringo__signals_head {
+	atomic_bool signalled;
+};
+static inline bool ringo__signals_pending(const ringo_loop *loop)
+{
+	const struct ringo__signals_head *h = (const struct ringo__signals_head *)loop->signals;
+	return h && atomic_load_explicit(&h->signalled, memory_order_relaxed);
+}
+/* signal.c, for ThreadSanitizer builds: the wait bound while signals are
+ * handled (TSan delays handlers until an intercepted call). */
+int64_t ringo__signals_tsan_bound(int64_t timeout);
 
 /* Validate "may be called from here": NULL loop, closed loop. */
 static inline int ringo__check_open(const ringo_loop *loop)

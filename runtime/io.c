@@ -53,7 +53,6 @@ __attribute__((cold, noinline)) struct ringo__io_state *ringo__io_state_new(ring
 		return NULL;
 	memset(io, 0, sizeof(*io));
 	io->loop = loop;
-	io->signal_fd = -1;
 	memset(io->supported, 1, sizeof(io->supported));
 	io->multishot_accept = true;
 	if (ringo__add_close_hook(loop, io_state_close, io) < 0) {
@@ -68,8 +67,6 @@ __attribute__((cold, noinline)) struct ringo__io_state *ringo__io_state_new(ring
 static void io_state_close(ringo_loop *loop, void *ctx)
 {
 	struct ringo__io_state *io = ctx;
-	if (io->signal_fd >= 0)
-		close(io->signal_fd);
 	ringo__fd_index_free(io);
 	loop->io = NULL;
 	ringo__free(loop, io, sizeof(*io));

@@ -1,5 +1,5 @@
 /*
- * Private to the I/O layer (io.c, io_timeout.c, net.c, signal.c): the
+ * Private to the I/O layer (io.c, io_timeout.c, net.c, udp.c): the
  * per-loop I/O state and the operation record every blocking op uses.
  */
 #ifndef RINGO_IO_INTERNAL_H
@@ -36,8 +36,6 @@ struct ringo__io_state {
 	ringo_loop *loop;
 	uint8_t supported[IORING_OP_LAST]; /* probe: opcode usable */
 	bool multishot_accept;             /* 5.19: multishot ACCEPT works */
-	int signal_fd;                     /* -1 until ringo_signal_wait */
-	sigset_t signal_mask;              /* what signal_fd reads */
 	/* The fd index: fds[fd] lists the links of requests in flight on fd
 	 * (circular lists, heads in one array grown on demand). */
 	struct ringo__list *fds;

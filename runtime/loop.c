@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "fiber.h" /* RINGO_TSAN; after internal.h (RINGO_ASSERT) */
 #include "stack.h"
 #include "thread_internal.h"
 
@@ -239,6 +240,10 @@ static void run_once(ringo_loop *loop)
 		timeout = 0;
 	if (ringo__unlikely(loop->xq->no_kernel_sleep))
 		timeout = ringo__xq_wait_bound(loop, timeout);
+#ifdef RINGO_TSAN
+	if (timeout != 0)
+		timeout = ringo__signals_tsan_bound(timeout);
+#endif
 	if (loop->virtual_clock && timeout > 0) {
 		/* Virtual time: look at I/O without waiting; if that made nothing
 		 * ready, nothing else can happen before the deadline: jump. */
@@ -268,7 +273,7 @@ bool ringo__loop_turn_inline(ringo_loop *loop)
 	if (!loop->ready_head || loop->stopping || loop->timers.due.len ||
 	    !ringo__list_empty(&loop->presubmit) || !loop->xq->armed ||
 	    loop->ops_inflight != loop->ops_idle || ring->sq.sqe_tail != ring->sq.sqe_head ||
-	    ringo__xq_pending(loop))
+	    ringo__xq_pending(loop) || ringo__signals_pending(loop))
 		return false;
 	if (loop->timers.live)
 		ringo__timer_collect_due(loop, ringo__now(loop));

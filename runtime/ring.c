@@ -318,10 +318,11 @@ void ringo__ring_wait(ringo_loop *loop, int64_t timeout_ns)
 	/* Not waiting, nothing in flight and nothing to submit: skip the
 	 * syscall, so pure callback work never enters the kernel. (sqe_tail
 	 * moves past sqe_head as SQEs are prepared and not yet flushed; the
-	 * cross-thread queue's eventfd read is always armed and does not
-	 * count.) */
+	 * eventfd reads of the cross-thread queue and of signals are always
+	 * armed and do not count, unless they have something to say.) */
 	if (timeout_ns == 0 && loop->ops_inflight == loop->ops_idle &&
-	    ring->sq.sqe_tail == ring->sq.sqe_head && !ringo__xq_pending(loop))
+	    ring->sq.sqe_tail == ring->sq.sqe_head && !ringo__xq_pending(loop) &&
+	    !ringo__signals_pending(loop))
 		return;
 	ring_enter(loop, timeout_ns);
 }

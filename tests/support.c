@@ -1,5 +1,6 @@
 #include "support.h"
 
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,4 +171,17 @@ int fx_run_task(ringo_task_fn *fn, void *arg)
 void fx_socketpair(int sv[2])
 {
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+}
+
+/* "localhost" from /etc/hosts: absent in a minimal root (debootstrap). */
+bool fx_localhost_resolves(void)
+{
+	static int known; /* 0 unknown, 1 yes, 2 no */
+	if (!known) {
+		struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+		known = getaddrinfo("localhost", NULL, &hints, &res) == 0 ? 1 : 2;
+		if (res)
+			freeaddrinfo(res);
+	}
+	return known == 1;
 }

@@ -57,4 +57,18 @@ int run_capture(const char *path, char *out, size_t cap);
 /* Path of a built binary under RINGO_BUILD (default "build"). */
 const char *build_path(const char *rel, char *buf, size_t cap);
 
+
+/* Whether "localhost" resolves here without a network (/etc/hosts). A
+ * minimal root file system (a debootstrap chroot, some containers) has
+ * none: tests that need a host name skip there, saying why. */
+bool fx_localhost_resolves(void);
+#define FX_NEED_LOCALHOST()                                                                     \
+	do {                                                                                    \
+		if (!fx_localhost_resolves()) {                                                 \
+			print_message("skipped: \"localhost\" does not resolve here (no "        \
+				      "/etc/hosts entry)\n");                                       \
+			skip();                                                                 \
+		}                                                                               \
+	} while (0)
+
 #endif

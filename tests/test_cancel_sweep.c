@@ -149,6 +149,7 @@ int main(void)
 		{sweep_sync_scenarios, &sweep_sync_count},
 		{sweep_thread_scenarios, &sweep_thread_count},
 		{sweep_process_scenarios, &sweep_process_count},
+		{sweep_misc_scenarios, &sweep_misc_count},
 #ifdef RINGO_HAVE_TLS
 		{sweep_tls_scenarios, &sweep_tls_count},
 #endif

@@ -1,5 +1,6 @@
 /* Networking helpers: listeners (v4, v6, Unix), connect with a timeout,
- * multishot accept, streams, provided buffers, signals, EMFILE. */
+ * multishot accept, provided buffers, EMFILE. Streams are test_stream.c's;
+ * signals test_signal.c's; UDP test_udp.c's. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -566,24 +567,6 @@ static void test_recv_with_provided_buffer_ring(void **state)
 	assert_int_equal(rc, 0);
 }
 
-/* ---- signals ---- */
-
-static int signal_body(void *arg, void **result)
-{
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGUSR1);
-	assert_int_equal(ringo_signal_block(&mask), 0);
-	kill(getpid(), SIGUSR1);
-	assert_int_equal(ringo_signal_wait(&mask), SIGUSR1);
-	return 0;
-}
-
-static void test_signal_wait_reads_a_signal_through_the_ring(void **state)
-{
-	assert_int_equal(fx_run_task(signal_body, NULL), 0);
-}
-
 /* ---- EMFILE: the server keeps running ---- */
 
 struct emfile_server {
@@ -704,7 +687,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_listen_unix_refuses_a_path_a_live_server_listens_on, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_listen_unix_replaces_a_stale_socket, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_recv_with_provided_buffer_ring, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_signal_wait_reads_a_signal_through_the_ring, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_emfile_at_fd_limit_server_keeps_running, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

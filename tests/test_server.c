@@ -265,6 +265,7 @@ static int name_body(void *arg, void **result)
 
 static void test_server_host_name_listens_on_every_address(void **state)
 {
+	FX_NEED_LOCALHOST();
 	assert_int_equal(fx_run_task(name_body, NULL), 0);
 	/* A name needs a task (the lookup suspends). */
 	ringo_server *srv;

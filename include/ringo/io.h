@@ -1,7 +1,8 @@
 /*
  * ringo/io.h — io_uring operations from tasks, timeouts, networking
- * helpers, signals. Included by ringo.h, and may be included on its own
- * (it includes ringo.h). The conventions at the top of ringo.h apply.
+ * helpers (UDP and signals: ringo/net.h). Included by ringo.h, and may
+ * be included on its own (it includes ringo.h). The conventions at the
+ * top of ringo.h apply.
  *
  * Every operation marked "May suspend. An I/O operation." here:
  *   - suspends the calling task (and only it) until the operation's final
@@ -36,8 +37,6 @@
 #ifndef RINGO_IO_H
 #define RINGO_IO_H
 
-
-#include <signal.h>
 #include <stdint.h>
 #include <sys/socket.h> /* socklen_t, struct sockaddr */
 #include <sys/types.h>
@@ -272,22 +271,6 @@ int ringo_recv_buf(int fd, ringo_bufring *br, void **data, unsigned *bid);
 /* Give buffer bid back to the ring. 0, or -EINVAL (NULL br, bid out of
  * range). Does not suspend. */
 int ringo_bufring_put(ringo_bufring *br, unsigned bid);
-
-/* ---- signals ---- */
-
-/* Block the signals in mask in the calling thread (pthread_sigmask), so
- * they queue for ringo_signal_wait instead of being delivered. Block them
- * in every thread of the process (call this before creating threads) so
- * none is delivered elsewhere. 0, -EINVAL (NULL mask), or
- * pthread_sigmask's error. Any thread. Does not suspend. */
-int ringo_signal_block(const sigset_t *mask);
-/* May suspend. Wait until one of the signals in mask arrives; returns its
- * number. The signals are blocked in the calling thread and read through
- * a signalfd (one per loop; a new mask replaces the old one) with
- * io_uring. -EINVAL (NULL mask), -EPERM outside a task, -ENOMEM, the
- * signalfd's -errno, or a read's errors (-ECANCELED when cancelled: no
- * signal is consumed). */
-int ringo_signal_wait(const sigset_t *mask);
 
 #ifdef __cplusplus
 }

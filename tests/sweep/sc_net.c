@@ -1,6 +1,6 @@
 /*
  * Sweep scenarios: send_all, the multishot acceptor, provided-buffer
- * receive, signal_wait, dial. (Streams: sc_stream.c.)
+ * receive, dial. (Streams: sc_stream.c; signal_wait: sc_misc.c.)
  *
  * Receives keep what they do not hand over: bytes fed = bytes the call
  * returned + bytes still in the socket, in order. send_all is counted:
@@ -10,8 +10,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <pthread.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -40,8 +38,6 @@ struct net_st {
 	ringo_acceptor acc;
 	bool acc_open;
 	ringo_bufring *br;
-	sigset_t mask;
-	pthread_t self;
 };
 
 static int feeder(void *arg, void **result)
@@ -389,56 +385,6 @@ static void recv_buf_check(struct sweep_ctx *c)
 	ringo_bufring_free(st->br);
 }
 
-/* ---- ringo_signal_wait ---- */
-
-static int raiser(void *arg, void **result)
-{
-	struct net_st *st = arg;
-	sweep_yield(3);
-	/* Directed at the loop's thread: it stays pending there (blocked),
-	 * whatever other threads of the process (executor workers) do. */
-	pthread_kill(st->self, SIGUSR2);
-	return 0;
-}
-
-static int signal_setup(struct sweep_ctx *c)
-{
-	struct net_st *st = sweep_priv(c);
-	sigemptyset(&st->mask);
-	sigaddset(&st->mask, SIGUSR2);
-	int err = ringo_signal_block(&st->mask);
-	if (err < 0)
-		return err;
-	st->self = pthread_self();
-	sweep_spawn_peer(c, raiser, st);
-	return 0;
-}
-
-static int signal_victim(struct sweep_ctx *c)
-{
-	struct net_st *st = sweep_priv(c);
-	sigset_t mask = st->mask;
-	int rc = ringo_signal_wait(&mask);
-	return sweep_returned(c, rc, SWEEP_MEM(&mask, sizeof(mask)));
-}
-
-/* The one signal raised was taken by the call or is still pending. */
-static void signal_check(struct sweep_ctx *c)
-{
-	struct net_st *st = sweep_priv(c);
-	int rc = sweep_rc(c);
-	bool taken = sweep_called(c) && rc == SIGUSR2;
-	if (sweep_called(c))
-		SWEEP_CHECK(c, rc == SIGUSR2 || rc == -ECANCELED, "rc %d", rc);
-	sigset_t pending;
-	sigpending(&pending);
-	bool is_pending = sigismember(&pending, SIGUSR2) == 1;
-	SWEEP_CHECK(c, is_pending != taken, "signal %s and %s", taken ? "taken" : "not taken",
-		    is_pending ? "still pending" : "gone");
-	struct timespec zero = {0, 0};
-	while (sigtimedwait(&st->mask, NULL, &zero) == SIGUSR2)
-		;
-}
 
 const struct sweep_scenario sweep_net_scenarios[] = {
 	{.name = "send_all", .call = "ringo_send_all", .priv_size = sizeof(struct net_st),
@@ -454,8 +400,6 @@ const struct sweep_scenario sweep_net_scenarios[] = {
 	{.name = "recv_buf", .call = "ringo_recv_buf", .priv_size = sizeof(struct net_st),
 	 .setup = recv_buf_setup, .victim = recv_buf_victim, .check = recv_buf_check,
 	 .cleanup = net_cleanup},
-	{.name = "signal_wait", .call = "ringo_signal_wait", .priv_size = sizeof(struct net_st),
-	 .setup = signal_setup, .victim = signal_victim, .check = signal_check},
 	{.name = "dial", .call = "ringo_tcp_connect", .priv_size = sizeof(struct net_st),
 	 .setup = dial_setup, .victim = dial_victim, .check = dial_check,
 	 .cleanup = listen_cleanup},

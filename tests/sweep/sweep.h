@@ -162,6 +162,8 @@ extern const struct sweep_scenario sweep_thread_scenarios[];
 extern const size_t sweep_thread_count;
 extern const struct sweep_scenario sweep_process_scenarios[];
 extern const size_t sweep_process_count;
+extern const struct sweep_scenario sweep_misc_scenarios[];
+extern const size_t sweep_misc_count;
 #ifdef RINGO_HAVE_TLS /* tests/sweep/sc_tls.c, with libringo_tls */
 extern const struct sweep_scenario sweep_tls_scenarios[];
 extern const size_t sweep_tls_count;
