@@ -196,7 +196,7 @@ $(BUILD)/perf/%: perf/%.cc
 
 # ---- the public headers stand alone: C (gnu11, c11 + POSIX) and C++ ----------
 check-headers:
-	@for h in ringo.h ringo/io.h ringo/aio.h ringo/thread.h ringo/stream.h ringo/net.h; do \
+	@for h in ringo.h ringo/io.h ringo/aio.h ringo/thread.h ringo/stream.h ringo/process.h ringo/net.h; do \
 		printf '#include <ringo.h>\n#include <%s>\nint main(void){return 0;}\n' $$h > $(BUILD)/hdr.c; \
 		$(CC) -std=gnu11 -Wall -Wextra -Werror -pedantic -Iinclude -fsyntax-only $(BUILD)/hdr.c || exit 1; \
 		$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Iinclude -fsyntax-only $(BUILD)/hdr.c || exit 1; \

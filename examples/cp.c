@@ -84,7 +84,7 @@ static int run_copiers(struct copy *c)
 			for (int k = i; k < n; k++)
 				ringo_task_cancel(t[k], "signal");
 			rc = -ECANCELED;
-			ringo_task_uncancel(ringo_current_task());
+			ringo_task_uncancel(ringo_task_current());
 			err = ringo_await(ringo_task_future(t[i]), NULL);
 		}
 		ringo_task_release(t[i]);

@@ -112,7 +112,7 @@ static void watch_add(struct conn *c)
 		ringo_task_options o = {.name = "watchdog"};
 		ringo_spawn(ringo_loop_current(), watchdog, NULL, &o, NULL);
 	}
-	c->task = ringo_current_task();
+	c->task = ringo_task_current();
 	c->phase = WAIT_NONE;
 	c->next = watch_list.next;
 	c->prev = &watch_list;

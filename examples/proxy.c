@@ -134,7 +134,7 @@ static int proxy_conn(ringo_stream *client, void *arg)
 	/* What the upstream was sent goes out before its connection closes
 	 * (bounded by the idle timeout); the server does the same for the
 	 * client once we return. */
-	if (ringo_stream_write_buffered(p.upstream) > 0 && ringo_task_cancelling(ringo_current_task()) == 0) {
+	if (ringo_stream_write_buffered(p.upstream) > 0 && ringo_task_cancelling(ringo_task_current()) == 0) {
 		ringo_stream_close(p.upstream);
 		ringo_timeout to;
 		if (idle_timeout > 0 && ringo_timeout_enter(&to, idle_timeout) == 0)

@@ -35,13 +35,13 @@ extern "C" {
 #endif
 
 #define RINGO_VERSION_MAJOR 0
-#define RINGO_VERSION_MINOR 1
+#define RINGO_VERSION_MINOR 2
 #define RINGO_VERSION_PATCH 0
 
 /* "MAJOR.MINOR.PATCH" of the library actually linked. */
 const char *ringo_version(void);
 /* True if the linked library is at least major.minor (same major). */
-bool ringo_check_version(int major, int minor);
+bool ringo_version_check(int major, int minor);
 
 /* Text for a negative errno as ringo uses it, e.g. -EINPROGRESS reads
  * "future is not done yet". After loop creation failed because io_uring
@@ -68,6 +68,9 @@ const char *ringo_setup_diagnosis(void);
 #define RINGO_USEC(x) ((int64_t)(x) * 1000)
 #define RINGO_MSEC(x) ((int64_t)(x) * 1000000)
 #define RINGO_SEC(x) ((int64_t)(x) * 1000000000)
+/* No time limit: pass as a timeout_ns (any negative timeout_ns means
+ * the same), or read back from ringo_timeout_expires_at. */
+#define RINGO_FOREVER ((int64_t)-1)
 
 typedef struct ringo_loop ringo_loop;
 typedef struct ringo_future ringo_future;
@@ -96,6 +99,11 @@ enum {
 	/* Do not probe SINGLE_ISSUER/DEFER_TASKRUN/COOP_TASKRUN/SUBMIT_ALL:
 	 * set the ring up with no flags (what a pre-5.19 kernel gets). */
 	RINGO_LOOP_NO_SETUP_FLAGS = 1u << 1,
+	/* The scheduling calls (call_soon, call_later/at, spawn, ...) refuse
+	 * with -EXDEV when called from a thread other than the one that runs
+	 * the loop. Always on in builds with RINGO_DEBUG defined; off by
+	 * default otherwise (one compare per call). */
+	RINGO_LOOP_CHECK_THREAD = 1u << 8,
 };
 
 typedef struct ringo_loop_options {
@@ -123,7 +131,7 @@ void ringo_loop_options_init(ringo_loop_options *opts);
  * or a seccomp filter; -ENOSYS: no io_uring; ringo_strerror() of either
  * then names the cause and the fix, see ringo_setup_diagnosis()). The
  * caller owns the loop and must ringo_loop_free() it. */
-int ringo_loop_new(ringo_loop **out, const ringo_loop_options *opts);
+int ringo_loop_new(const ringo_loop_options *opts, ringo_loop **out);
 
 /* Run until ringo_loop_stop(). Returns 0 once stopped, or at once:
  * -EINVAL (NULL loop), -ESHUTDOWN (closed), -EBUSY (this loop, or another
@@ -395,16 +403,16 @@ enum ringo_task_state ringo_task_state(const ringo_task *task);
 const char *ringo_task_state_name(enum ringo_task_state state);
 
 /* The task running on this thread, or NULL outside any task. */
-ringo_task *ringo_current_task(void);
+ringo_task *ringo_task_current(void);
 
 /* Fill tasks[0..cap) with the loop's not-done tasks in spawn order (no
  * references taken: valid until they finish); returns how many exist (may
  * exceed cap), or -EINVAL (NULL loop, or NULL tasks with cap > 0). */
-int ringo_all_tasks(ringo_loop *loop, ringo_task **tasks, size_t cap);
+int ringo_loop_tasks(ringo_loop *loop, ringo_task **tasks, size_t cap);
 
 /* Print every live task: name, state, and where it is suspended. NULL
  * arguments print nothing. */
-void ringo_dump_tasks(ringo_loop *loop, FILE *out);
+void ringo_loop_dump_tasks(ringo_loop *loop, FILE *out);
 
 /* May suspend. Sleep delay_ns (<= 0 yields exactly one loop iteration,
  * as asyncio.sleep(0)). 0 when the time has passed; -ECANCELED if the
@@ -449,6 +457,7 @@ int ringo_run(ringo_task_fn *main, void *arg, const ringo_loop_options *opts, vo
 #include "ringo/io.h"
 #include "ringo/net.h"
 #include "ringo/stream.h"
+#include "ringo/process.h"
 #include "ringo/thread.h"
 
 #ifdef __cplusplus

@@ -34,7 +34,7 @@ int main(int argc, char **argv)
 	long n = argc > 1 ? atol(argv[1]) : 10000000;
 	double best = 1e18;
 	for (int r = 0; r < 3; r++) {
-		if (ringo_loop_new(&loop, NULL) < 0)
+		if (ringo_loop_new(NULL, &loop) < 0)
 			abort();
 		remaining = n;
 		double t0 = now_s();

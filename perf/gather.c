@@ -93,7 +93,7 @@ int main(int argc, char **argv)
 static double measure(void)
 {
 	ringo_loop *loop;
-	if (ringo_loop_new(&loop, NULL) < 0)
+	if (ringo_loop_new(NULL, &loop) < 0)
 		abort();
 	double best = 1e18;
 	for (int r = 0; r < 4; r++) {

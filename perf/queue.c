@@ -82,7 +82,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	ringo_loop *loop;
-	if (ringo_loop_new(&loop, NULL) < 0)
+	if (ringo_loop_new(NULL, &loop) < 0)
 		abort();
 	printf("queue_ns_per_item %.2f\n", run(loop, items, 1024));
 	printf("queue_pingpong_ns_per_item %.2f\n", run(loop, items / 10, 1));

@@ -25,7 +25,7 @@
  *   *_<mode>_ratio, *_cpu_ratio mode / one-shot (ns: < 1 is better;
  *                               MiB/s: > 1 is better)
  *
- *   build/perf/stream [ROUNDS [BULK_MIB]]      (defaults 5, 1024)
+ *   build/perf/stream [ROUNDS [BULK_MIB [PINGS]]]   (defaults 5, 1024, 20000)
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -40,9 +40,10 @@
 #include <ringo.h>
 
 #define MSG 64
-#define PINGS 20000
 #define CONNS 64
-#define PINGS_EACH 2000
+
+static int pings = 20000; /* round trips of the one-connection ping-pong;
+			   * the 64-connection one does a tenth each */
 
 static int64_t now_ns(void)
 {
@@ -91,7 +92,7 @@ static void tcp_fds(int *c, int *s)
 	int err = ringo_spawn(ringo_loop_current(), accept_body, &a, NULL, &t);
 	if (err < 0)
 		die("spawn", err);
-	int fd = ringo_dial("127.0.0.1", port, 0);
+	int fd = ringo_tcp_connect("127.0.0.1", port, RINGO_FOREVER);
 	if (fd < 0)
 		die("connect", fd);
 	err = ringo_await(ringo_task_future(t), NULL);
@@ -364,11 +365,11 @@ static void measure(const char *sock)
 	static struct fig pp, pp64, bk;
 	double raw[64];
 	for (int r = 0; r < rounds; r++) {
-		raw[r] = raw_pingpong(PINGS);
+		raw[r] = raw_pingpong(pings);
 		for (int m = 0; m < MODES; m++) {
-			put(&pp, m, r, pingpong(mode_flags[m], 1, PINGS), PINGS);
-			put(&pp64, m, r, pingpong(mode_flags[m], CONNS, PINGS_EACH),
-			    (double)CONNS * PINGS_EACH);
+			put(&pp, m, r, pingpong(mode_flags[m], 1, pings), pings);
+			put(&pp64, m, r, pingpong(mode_flags[m], CONNS, pings / 10),
+			    (double)CONNS * (pings / 10));
 			/* CPU per MiB */
 			put(&bk, m, r, bulk(mode_flags[m]), (double)(bulk_bytes >> 20));
 		}
@@ -382,10 +383,10 @@ static void measure(const char *sock)
 
 static int main_task(void *arg, void **result)
 {
-	lfd = ringo_listen_tcp("127.0.0.1", 0, 4096, 0);
+	lfd = ringo_tcp_listen("127.0.0.1", 0, 4096, 0);
 	if (lfd < 0)
 		die("listen", lfd);
-	port = ringo_local_port(lfd);
+	port = ringo_socket_port(lfd);
 	/* Warm-up: buffers, the buffer ring, task stacks. */
 	for (int m = 0; m < MODES; m++)
 		pingpong(mode_flags[m], CONNS, 100);
@@ -404,6 +405,10 @@ int main(int argc, char **argv)
 	bulk_bytes = (uint64_t)(argc > 2 ? atoi(argv[2]) : 1024) << 20;
 	if (bulk_bytes == 0)
 		bulk_bytes = 1u << 20;
+	if (argc > 3)
+		pings = atoi(argv[3]);
+	if (pings < 10)
+		pings = 10;
 	int err = ringo_run(main_task, NULL, NULL, NULL);
 	if (err < 0)
 		die("run", err);

@@ -34,7 +34,7 @@ static double now_ns(void)
 static double run_once(int ntasks)
 {
 	ringo_loop *loop;
-	if (ringo_loop_new(&loop, NULL) < 0)
+	if (ringo_loop_new(NULL, &loop) < 0)
 		abort();
 	ringo_task *t[100];
 	for (int i = 0; i < ntasks; i++)

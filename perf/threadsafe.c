@@ -72,9 +72,9 @@ static void hop(void *arg)
 static double hop_us(enum ringo_post_mode mode)
 {
 	ringo_loop_thread *ta, *tb;
-	ringo_loop_thread_options oa = {.cpu = 0}, ob = {.cpu = 1};
-	ringo_loop_thread_start(&ta, &oa);
-	ringo_loop_thread_start(&tb, &ob);
+	ringo_loop_thread_options oa = {.pin = true, .cpu = 0}, ob = {.pin = true, .cpu = 1};
+	ringo_loop_thread_start(&oa, &ta);
+	ringo_loop_thread_start(&ob, &tb);
 	struct pp p = {.a = ringo_loop_thread_loop(ta), .b = ringo_loop_thread_loop(tb),
 		       .mode = mode, .left = HOPS};
 	pthread_mutex_init(&p.m, NULL);
@@ -86,14 +86,14 @@ static double hop_us(enum ringo_post_mode mode)
 		pthread_cond_wait(&p.c, &p.m);
 	pthread_mutex_unlock(&p.m);
 	int64_t took = now_ns() - t0;
-	ringo_loop_thread_stop(ta);
-	ringo_loop_thread_stop(tb);
+	ringo_loop_thread_free(ta);
+	ringo_loop_thread_free(tb);
 	return took / 1e3 / (2.0 * HOPS);
 }
 
 int main(void)
 {
-	if (ringo_loop_new(&g_loop, NULL) < 0)
+	if (ringo_loop_new(NULL, &g_loop) < 0)
 		return 1;
 	pthread_t a, b;
 	int64_t t0 = now_ns();

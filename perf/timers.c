@@ -69,7 +69,7 @@ static double run(long n, ringo_handle *h, int64_t *when)
 	o.flags = RINGO_LOOP_VIRTUAL_CLOCK;
 	o.allocator = &counting;
 	ringo_loop *loop;
-	if (ringo_loop_new(&loop, &o) < 0)
+	if (ringo_loop_new(&o, &loop) < 0)
 		abort();
 	/* The idle figure: a loop that has run one timer. */
 	ringo_call_at(loop, 0, stop, loop, NULL);

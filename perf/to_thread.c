@@ -154,7 +154,7 @@ static double eventfd_pingpong_us(void)
 int main(void)
 {
 	ringo_loop *loop;
-	if (ringo_loop_new(&loop, NULL) < 0)
+	if (ringo_loop_new(NULL, &loop) < 0)
 		return 1;
 	if (getenv("WORKERS"))
 		ringo_loop_set_default_executor_workers(loop, (unsigned)atoi(getenv("WORKERS")));

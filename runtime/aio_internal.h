@@ -62,7 +62,7 @@ static inline struct aio_waiter *aio_waiter_of(struct ringo_wq *n)
 static inline void aio_waiter_init(struct aio_waiter *w)
 {
 	aio_wq_init(&w->link);
-	w->task = ringo_current_task();
+	w->task = ringo_task_current();
 	w->woken = false;
 }
 

@@ -18,7 +18,7 @@ const char *ringo_version(void)
 		RINGO_VERSION_PATCH);
 }
 
-bool ringo_check_version(int major, int minor)
+bool ringo_version_check(int major, int minor)
 {
 	return major == RINGO_VERSION_MAJOR && minor <= RINGO_VERSION_MINOR;
 }

@@ -170,7 +170,7 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-int ringo_executor_new(ringo_executor **out, const ringo_executor_options *opts)
+int ringo_executor_new(const ringo_executor_options *opts, ringo_executor **out)
 {
 	if (!out)
 		return -EINVAL;
@@ -178,7 +178,7 @@ int ringo_executor_new(ringo_executor **out, const ringo_executor_options *opts)
 	ringo_executor_options o = {0};
 	if (opts)
 		o = *opts;
-	if (o.max_workers > 4096)
+	if (o.max_workers > 4096 || o.spin_ns < 0 || (o.flags & ~(unsigned)RINGO_EXECUTOR_NO_SPIN))
 		return -EINVAL;
 	if (o.max_workers == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -201,7 +201,10 @@ int ringo_executor_new(ringo_executor **out, const ringo_executor_options *opts)
 	pthread_condattr_destroy(&ca);
 	ringo__list_init(&ex->queue);
 	ex->max_workers = o.max_workers;
-	ex->spin_ns = o.spin_ns < 0 ? 0 : o.spin_ns ? o.spin_ns : RINGO_USEC(50);
+	if (o.flags & RINGO_EXECUTOR_NO_SPIN)
+		ex->spin_ns = 0;
+	else
+		ex->spin_ns = o.spin_ns ? o.spin_ns : RINGO_USEC(50);
 	atomic_init(&ex->queued, 0);
 	atomic_init(&ex->spinners, 0);
 	*out = ex;

@@ -194,7 +194,7 @@ static int gather_start(struct aio_watch *w, struct gather *g)
 static int gather_suspend(struct aio_watch *w, struct gather *g)
 {
 	for (;;) {
-		w->task = ringo_current_task();
+		w->task = ringo_task_current();
 		int rc = ringo__task_suspend(&ringo__gather_wait, w);
 		if (g->woken || rc != -ECANCELED || g->cancelled)
 			return rc;
@@ -214,7 +214,7 @@ int ringo_gather(ringo_future *const *futs, size_t n, bool return_exceptions,
 		return 0;
 	if (!futs || !out || !futs[0])
 		return -EINVAL;
-	if (!ringo_current_task())
+	if (!ringo_task_current())
 		return -EPERM;
 	struct aio_watch *w;
 	int err = ringo__watch_new(ringo_loop_current(), futs, n, &w);

@@ -21,7 +21,7 @@ int ringo_group_init(ringo_group *g)
 {
 	if (!g)
 		return -EINVAL;
-	ringo_task *t = ringo_current_task();
+	ringo_task *t = ringo_task_current();
 	if (!t)
 		return -EPERM;
 	memset(g, 0, sizeof(*g));
@@ -210,7 +210,7 @@ int ringo_group_wait(ringo_group *g, int body_rc, int *errs, size_t cap, size_t 
 {
 	if (!g || !g->parent || g->finished)
 		return -EINVAL;
-	if (ringo_current_task() != g->parent)
+	if (ringo_task_current() != g->parent)
 		return -EPERM;
 	g->exiting = true;
 	g->propagate_cancel = body_rc == -ECANCELED;

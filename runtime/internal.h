@@ -252,6 +252,7 @@ struct ringo_loop {
 	void *exec;                    /* executor.c's per-loop state, NULL until used */
 	void *aio;                     /* gather.c's per-loop state, NULL until used */
 	void *tsf;                     /* threadsafe.c's per-loop state, NULL until used */
+	void *proc;                    /* process.c's per-loop state, NULL until a spawn */
 	bool check_thread;             /* RINGO_LOOP_CHECK_THREAD or RINGO_DEBUG */
 	/* run before each io_uring_enter (struct ringo__presubmit), FIFO */
 	struct ringo__list presubmit;
@@ -371,7 +372,7 @@ void ringo__group_abandon(struct ringo_wq *link);
  * -ECANCELED, after unregistering it) or make sure the wait's own
  * completion wakes it soon (I/O: after the kernel's final CQE). */
 struct ringo__wait_ops {
-	const char *what;            /* for ringo_dump_tasks: "sleep", "lock", ... */
+	const char *what;            /* for ringo_loop_dump_tasks: "sleep", "lock", ... */
 	void (*interrupt)(ringo_task *t);
 	/* true: a wake already queued wins over a cancel that arrives before
 	 * the task runs (results that cannot be undone, e.g. I/O); the cancel
@@ -412,13 +413,12 @@ void ringo__task_defer_cancel(ringo_task *t);
  * back, in use. For tests and diagnostics. */
 void ringo__task_stack_stats(ringo_loop *loop, size_t *hot, size_t *cold, size_t *live);
 /* Per-task I/O state kept in the task record for the I/O layer
- * (deadline.c): deadlines in loop time (ns), 0 = none. */
+ * (io_timeout.c). */
 struct ringo__task_io {
-	int64_t scope_deadline;      /* innermost deadline scope (min of nested) */
-	int64_t next_deadline;       /* applies to the next I/O operation only */
+	int64_t next_timeout;        /* ns, for the next I/O operation only; < 0: none */
 };
 struct ringo__task_io *ringo__task_io(ringo_task *t);
-/* An I/O operation starts in the current task: the task and its deadline
+/* An I/O operation starts in the current task: the task and its I/O
  * state in *tio, or NULL with *err (-EPERM outside a task; -ECANCELED for
  * a pending cancel, which this consumes). One call where there were three:
  * it is on every operation's path. */

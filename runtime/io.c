@@ -143,23 +143,22 @@ static inline int reserve(ringo_loop *loop, unsigned n)
 	return reserve_slow(loop, n);
 }
 
-/* An operation with a deadline: one more SQE for the linked timeout. Out
- * of line so that the common case keeps a frameless fast path. */
-__attribute__((noinline)) static int begin_deadline(struct ringo__io_op *op, unsigned nsqe)
+/* An operation with a timeout (ringo_io_timeout): one more SQE for the
+ * linked timeout. Out of line so that the common case keeps a frameless
+ * fast path. A timeout of 0 arms a linked timeout of 0: it fires only if
+ * the request could not complete when the kernel first issued it, which
+ * is "try once, do not wait". */
+__attribute__((noinline)) static int begin_timeout(struct ringo__io_op *op, unsigned nsqe)
 {
-	ringo_loop *loop = op->io->loop;
-	int64_t left = op->deadline - ringo_loop_time_ns(loop);
-	if (left <= 0)
-		return -ETIMEDOUT;
-	/* Loop time is CLOCK_MONOTONIC unless the clock is virtual: then the
-	 * deadline is already the monotonic one (saves a clock read). */
-	op->mono_deadline = loop->virtual_clock ? ringo__mono_ns() + left : op->deadline;
+	int64_t left = op->timeout;
+	/* Read back by map_result to tell the timeout from other cancels. */
+	op->mono_deadline = ringo__mono_ns() + left;
 	op->ts.tv_sec = left / 1000000000;
 	op->ts.tv_nsec = left % 1000000000;
-	return reserve(loop, nsqe + 1);
+	return reserve(op->io->loop, nsqe + 1);
 }
 
-static int begin(struct ringo__io_op *op, int opcode, unsigned nsqe, bool with_deadline)
+static int begin(struct ringo__io_op *op, int opcode, unsigned nsqe, bool with_timeout)
 {
 	struct ringo__task_io *tio;
 	int err;
@@ -176,13 +175,13 @@ static int begin(struct ringo__io_op *op, int opcode, unsigned nsqe, bool with_d
 	op->io = io;
 	op->link.user_data = 0;
 	op->two_fds = false;
-	op->deadline = with_deadline ? ringo__io_take_deadline(tio) : 0;
+	op->timeout = with_timeout ? ringo__io_take_timeout(tio) : -1;
 	op->cancel_sent = false;
-	op->deadline_fired = false;
+	op->timer_fired = false;
 	op->res = 0;
 	op->cqe_flags = 0;
-	if (ringo__unlikely(op->deadline))
-		return begin_deadline(op, nsqe);
+	if (ringo__unlikely(op->timeout >= 0))
+		return begin_timeout(op, nsqe);
 	return reserve(loop, nsqe);
 }
 
@@ -216,7 +215,7 @@ static int map_result(struct ringo__io_op *op, int res)
 		ringo__task_clear_cancel(op->task);
 		return -ECANCELED;
 	}
-	if (op->deadline && (op->deadline_fired || ringo__mono_ns() >= op->mono_deadline))
+	if (op->timeout >= 0 && (op->timer_fired || ringo__mono_ns() >= op->mono_deadline))
 		return -ETIMEDOUT;
 	/* Exact: ringo_close() marked this request when it cancelled it. */
 	if (op->link.closed || (op->two_fds && op->link2.closed))
@@ -305,14 +304,14 @@ static inline int link_fds(struct ringo__io_op *op, const struct io_uring_sqe *s
 
 /* io_uring runs splice and tee on a worker thread from the start, and a
  * timeout linked to such a request is never armed (seen on 6.18: the
- * splice blocks past its deadline). Their deadline is a loop timer that
+ * splice blocks past its timeout). Their timeout is a loop timer that
  * cancels the operation, as a task cancel would. */
 static bool worker_only(uint8_t opcode)
 {
 	return opcode == IORING_OP_SPLICE || opcode == IORING_OP_TEE;
 }
 
-static void deadline_fire(void *arg)
+static void timer_fire(void *arg)
 {
 	struct ringo__io_op *op = arg;
 	if (!op->link.user_data || op->cancel_sent)
@@ -320,19 +319,19 @@ static void deadline_fire(void *arg)
 	struct io_uring_sqe *sqe = ringo__sqe(op->io->loop);
 	if (!sqe)
 		return;
-	op->deadline_fired = true;
+	op->timer_fired = true;
 	io_uring_prep_cancel64(sqe, op->link.user_data, 0);
 	sqe->user_data = 0;
 }
 
-/* The operation's deadline: a linked timeout (same submission), or for
+/* The operation's timeout: a linked timeout (same submission), or for
  * worker-only opcodes a loop timer (true: *timer must be cancelled). */
-__attribute__((noinline)) static bool add_deadline(struct ringo__io_op *op,
-						   struct io_uring_sqe *sqe, ringo_handle *timer)
+__attribute__((noinline)) static bool add_timeout(struct ringo__io_op *op,
+						  struct io_uring_sqe *sqe, ringo_handle *timer)
 {
 	ringo_loop *loop = op->io->loop;
 	if (worker_only(sqe->opcode) &&
-	    ringo_call_at(loop, op->deadline, deadline_fire, op, timer) == 0)
+	    ringo_call_later(loop, op->timeout, timer_fire, op, timer) == 0)
 		return true;
 	sqe->flags |= IOSQE_IO_LINK;
 	struct io_uring_sqe *lt = io_uring_get_sqe(&loop->ring);
@@ -360,7 +359,7 @@ int ringo__io_wait(struct ringo__io_op *op, struct io_uring_sqe *sqe)
 	}
 	sqe->user_data = op->link.user_data;
 	ringo_handle timer;
-	bool timed = op->deadline && add_deadline(op, sqe, &timer);
+	bool timed = op->timeout >= 0 && add_timeout(op, sqe, &timer);
 	int res = ringo__task_suspend(&io_wait_ops, op);
 	RINGO_ASSERT(op->link.user_data == 0); /* woken by the final CQE only */
 	if (timed)
@@ -517,8 +516,8 @@ int ringo_poll(int fd, unsigned events)
  * on fd wake with -EBADF instead of hanging on an fd that no longer
  * exists. The cancels need no link to the close: the kernel issues
  * ASYNC_CANCEL inline, in SQ order, so each one has done its work before
- * the close is even looked at. No deadline applies: a close always
- * completes. */
+ * the close is even looked at. No ringo_io_timeout applies: a close
+ * always completes. */
 int ringo_close(int fd)
 {
 	if (fd < 0)
@@ -558,7 +557,7 @@ int ringo_io_submit(ringo_io_prep_fn *prep, void *ctx, uint32_t *cqe_flags)
 		sqe->user_data = 0;
 		return -EOPNOTSUPP;
 	}
-	if (op.deadline)
+	if (op.timeout >= 0)
 		sqe->flags &= (uint8_t)~(IOSQE_IO_LINK | IOSQE_IO_HARDLINK);
 	int res = ringo__io_wait(&op, sqe);
 	if (cqe_flags)

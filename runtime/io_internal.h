@@ -1,5 +1,5 @@
 /*
- * Private to the I/O layer (io.c, deadline.c, net.c, signal.c): the
+ * Private to the I/O layer (io.c, io_timeout.c, net.c, signal.c): the
  * per-loop I/O state and the operation record every blocking op uses.
  */
 #ifndef RINGO_IO_INTERNAL_H
@@ -54,13 +54,13 @@ struct ringo__io_op {
 	ringo_task *task;
 	struct ringo__io_state *io;
 	struct ringo__fd_link link;  /* the request's fd; user_data: its tag */
-	int64_t deadline;            /* loop-time deadline, 0 = none */
-	int64_t mono_deadline;       /* the same on CLOCK_MONOTONIC */
+	int64_t timeout;             /* ringo_io_timeout's, ns; < 0: none */
+	int64_t mono_deadline;       /* start + timeout on CLOCK_MONOTONIC */
 	struct __kernel_timespec ts; /* linked timeout (read at submit) */
 	int32_t res;
 	uint32_t cqe_flags;
 	bool cancel_sent;            /* the task was cancelled: ASYNC_CANCEL sent */
-	bool deadline_fired;         /* the deadline timer cancelled it (splice, tee) */
+	bool timer_fired;            /* the timeout's loop timer cancelled it (splice, tee) */
 	bool two_fds;                /* link2 is in use */
 	struct ringo__fd_link link2; /* splice/tee: the input fd */
 };
@@ -120,34 +120,24 @@ static inline struct ringo__io_state *ringo__io_state(ringo_loop *loop)
 }
 
 /* Begin an operation of opcode for the current task: checks task,
- * pending cancel, probe, deadline; returns the SQE to fill (space for the
+ * pending cancel, probe, takes ringo_io_timeout's; returns the SQE to fill (space for the
  * linked timeout is reserved) or NULL with *err set. */
 struct io_uring_sqe *ringo__io_prepare(struct ringo__io_op *op, int opcode, int *err);
 /* Tag the filled SQE, link it on the fd index (the fds the SQE names,
  * unless they are fixed files), add the linked timeout, suspend until the
  * final CQE. Returns the result, a cancelled request's (-ECANCELED, or
  * -EINTR/-ERESTARTSYS from an io-wq worker) mapped to -ECANCELED,
- * -ETIMEDOUT or -EBADF where the task's cancel, a deadline or ringo_close
+ * -ETIMEDOUT or -EBADF where the task's cancel, its timeout or ringo_close
  * caused it. */
 int ringo__io_wait(struct ringo__io_op *op, struct io_uring_sqe *sqe);
 
-/* The earlier of two deadlines, 0 meaning none. */
-static inline int64_t ringo__earliest(int64_t a, int64_t b)
+/* The next operation's timeout (ringo_io_timeout), taken: it applies to
+ * one operation only. < 0: none. Inline: every operation asks. */
+static inline int64_t ringo__io_take_timeout(struct ringo__task_io *tio)
 {
-	if (!a)
-		return b;
-	if (!b)
-		return a;
-	return a < b ? a : b;
-}
-
-/* The effective deadline of a task's next op (consumes the one-shot
- * per-op deadline), 0 = none. Inline: every operation asks. */
-static inline int64_t ringo__io_take_deadline(struct ringo__task_io *tio)
-{
-	int64_t next = tio->next_deadline;
-	tio->next_deadline = 0;
-	return ringo__earliest(next, tio->scope_deadline);
+	int64_t t = tio->next_timeout;
+	tio->next_timeout = -1;
+	return t;
 }
 
 /* A provided buffer ring (net.c): buffer bid is mem + bid * bufsize. */

@@ -113,7 +113,7 @@ static int check_options(const ringo_loop_options *o)
 	return 0;
 }
 
-int ringo_loop_new(ringo_loop **out, const ringo_loop_options *opts)
+int ringo_loop_new(const ringo_loop_options *opts, ringo_loop **out)
 {
 	if (!out)
 		return -EINVAL;

@@ -53,19 +53,19 @@ static void *loop_thread_main(void *arg)
 	return NULL;
 }
 
-int ringo_loop_thread_start(ringo_loop_thread **out, const ringo_loop_thread_options *opts)
+int ringo_loop_thread_start(const ringo_loop_thread_options *opts, ringo_loop_thread **out)
 {
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
-	int cpu = opts ? opts->cpu : -1;
-	if (cpu >= CPU_SETSIZE || cpu < -1)
+	int cpu = opts && opts->pin ? opts->cpu : -1;
+	if (opts && opts->pin && (cpu < 0 || cpu >= CPU_SETSIZE))
 		return -EINVAL;
 	ringo_loop_thread *lt = calloc(1, sizeof(*lt));
 	if (!lt)
 		return -ENOMEM;
 	lt->cpu = cpu;
-	int err = ringo_loop_new(&lt->loop, opts ? opts->loop : NULL);
+	int err = ringo_loop_new(opts ? opts->loop : NULL, &lt->loop);
 	if (err < 0) {
 		free(lt);
 		return err;
@@ -90,10 +90,10 @@ static void stop_cb(void *arg)
 	ringo_loop_stop(arg);
 }
 
-int ringo_loop_thread_stop(ringo_loop_thread *lt)
+int ringo_loop_thread_free(ringo_loop_thread *lt)
 {
 	if (!lt)
-		return -EINVAL;
+		return 0;
 	if (pthread_equal(lt->thread, pthread_self()))
 		return -EDEADLK;
 	int err = ringo_call_soon_threadsafe(lt->loop, stop_cb, lt->loop);

@@ -1,7 +1,7 @@
 /*
- * Networking helpers on top of the operations: listeners, dial with a
- * deadline, multishot accept, send_all and provided buffer rings. Streams
- * are stream.c's.
+ * Networking helpers on top of the operations: listeners, connect with a
+ * timeout, multishot accept, send_all and provided buffer rings. Streams
+ * are stream*.c's.
  */
 #include <arpa/inet.h>
 #include <limits.h>
@@ -74,7 +74,7 @@ static int bind_listen(int fd, const union sockaddr_any *a, socklen_t len, int b
 	return fd;
 }
 
-int ringo_listen_tcp(const char *host, int port, int backlog, unsigned flags)
+int ringo_tcp_listen(const char *host, int port, int backlog, unsigned flags)
 {
 	union sockaddr_any a;
 	socklen_t len;
@@ -85,10 +85,10 @@ int ringo_listen_tcp(const char *host, int port, int backlog, unsigned flags)
 	if (fd < 0)
 		return -errno;
 	err = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
-	if (!err && (flags & RINGO_NET_REUSEPORT))
+	if (!err && (flags & RINGO_TCP_LISTEN_REUSEPORT))
 		err = set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1);
 	if (!err && a.sa.sa_family == AF_INET6)
-		err = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, (flags & RINGO_NET_V6ONLY) ? 1 : 0);
+		err = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, (flags & RINGO_TCP_LISTEN_V6ONLY) ? 1 : 0);
 	/* Accepted sockets inherit TCP_NODELAY from the listener on Linux. */
 	if (!err)
 		err = set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
@@ -134,7 +134,7 @@ static int clear_unix_path(const char *path, const union sockaddr_any *a, sockle
 	return 0;
 }
 
-int ringo_listen_unix(const char *path, int backlog)
+int ringo_unix_listen(const char *path, int backlog)
 {
 	union sockaddr_any a;
 	socklen_t len;
@@ -151,7 +151,7 @@ int ringo_listen_unix(const char *path, int backlog)
 	return bind_listen(fd, &a, len, backlog);
 }
 
-int ringo_local_port(int fd)
+int ringo_socket_port(int fd)
 {
 	union sockaddr_any a;
 	socklen_t len = sizeof(a);
@@ -164,27 +164,44 @@ int ringo_local_port(int fd)
 	return -EAFNOSUPPORT;
 }
 
-int ringo_dial(const char *host, int port, int64_t deadline_ns)
+/* Connect a new socket to a; the fd or -errno (no fd left open). */
+static int connect_to(const union sockaddr_any *a, socklen_t len, int64_t timeout_ns)
 {
-	union sockaddr_any a;
-	socklen_t len;
-	int err = port < 0 ? parse_unix(host, &a, &len) : parse_inet(host, port, &a, &len);
-	if (err < 0)
-		return err;
-	int fd = socket(a.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(a->sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (port >= 0)
-		set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
-	if (deadline_ns)
-		err = ringo_io_deadline(deadline_ns);
+	int err = 0;
+	if (a->sa.sa_family != AF_UNIX)
+		err = set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
 	if (!err)
-		err = ringo_connect(fd, &a.sa, len);
+		err = ringo_io_timeout(timeout_ns);
+	if (!err)
+		err = ringo_connect(fd, &a->sa, len);
 	if (err < 0) {
 		close(fd); /* nothing in flight on it any more */
 		return err;
 	}
 	return fd;
+}
+
+int ringo_tcp_connect(const char *host, int port, int64_t timeout_ns)
+{
+	union sockaddr_any a;
+	socklen_t len;
+	int err = parse_inet(host, port, &a, &len);
+	if (err < 0)
+		return err;
+	return connect_to(&a, len, timeout_ns);
+}
+
+int ringo_unix_connect(const char *path, int64_t timeout_ns)
+{
+	union sockaddr_any a;
+	socklen_t len;
+	int err = parse_unix(path, &a, &len);
+	if (err < 0)
+		return err;
+	return connect_to(&a, len, timeout_ns);
 }
 
 /* ---- multishot accept ---- */
@@ -298,7 +315,7 @@ int ringo_acceptor_init(ringo_acceptor *acc, int listen_fd)
 		return -EINVAL;
 	acc->impl = NULL;
 	ringo_loop *loop = ringo__current_loop;
-	if (!loop || !ringo_current_task())
+	if (!loop || !ringo_task_current())
 		return -EPERM;
 	struct ringo__io_state *io = ringo__io_state(loop);
 	if (!io)
@@ -364,7 +381,7 @@ int ringo_acceptor_next(ringo_acceptor *acc)
 		}
 		if (a->waiter)
 			return -EBUSY; /* one consumer per acceptor */
-		a->waiter = ringo_current_task();
+		a->waiter = ringo_task_current();
 		int rc = ringo__task_suspend(&acc_wait_ops, a);
 		if (rc < 0) {
 			a->waiter = NULL;
@@ -386,7 +403,7 @@ int ringo_acceptor_close(ringo_acceptor *acc)
 	struct ringo__acceptor_impl *a = acc ? acc->impl : NULL;
 	if (!a)
 		return 0;
-	ringo_task *self = ringo_current_task();
+	ringo_task *self = ringo_task_current();
 	if (!self)
 		return -EPERM;
 	a->stopping = true;
@@ -446,7 +463,7 @@ int ringo_send_all(int fd, const void *buf, size_t len)
 	/* Stopped part-way: the count is what the caller must know (write(2)
 	 * after a signal does the same). The cancellation the last send
 	 * consumed is put back, for the task's next suspension. */
-	ringo_task *self = ringo_current_task();
+	ringo_task *self = ringo_task_current();
 	if (err == -ECANCELED && self && ringo_task_cancelling(self) > 0)
 		ringo__task_defer_cancel(self);
 	return (int)sent;

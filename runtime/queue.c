@@ -54,12 +54,12 @@ int ringo_queue_init(ringo_queue *q, ringo_loop *loop, size_t maxsize)
 	return queue_init(q, loop, maxsize, QUEUE_FIFO, NULL);
 }
 
-int ringo_lifo_queue_init(ringo_queue *q, ringo_loop *loop, size_t maxsize)
+int ringo_queue_init_lifo(ringo_queue *q, ringo_loop *loop, size_t maxsize)
 {
 	return queue_init(q, loop, maxsize, QUEUE_LIFO, NULL);
 }
 
-int ringo_priority_queue_init(ringo_queue *q, ringo_loop *loop, size_t maxsize,
+int ringo_queue_init_priority(ringo_queue *q, ringo_loop *loop, size_t maxsize,
 			      ringo_queue_cmp_fn *cmp)
 {
 	if (!cmp)
@@ -235,7 +235,7 @@ int ringo_queue_put_nowait(ringo_queue *q, void *item)
  * goes to that loop). */
 static int check_waiter(const ringo_queue *q)
 {
-	ringo_task *t = ringo_current_task();
+	ringo_task *t = ringo_task_current();
 	if (!t)
 		return -EPERM;
 	return ringo_task_future(t)->loop == q->loop ? 0 : -EINVAL;

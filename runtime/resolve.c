@@ -25,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "stream_internal.h"
@@ -233,7 +232,7 @@ int ringo_getaddrinfo(const char *node, const char *service, const struct addrin
 {
 	if (!res || (!node && !service))
 		return -EINVAL;
-	ringo_task *self = ringo_current_task();
+	ringo_task *self = ringo_task_current();
 	if (!self)
 		return -EPERM;
 	if ((!node || is_numeric_host(node)) && is_numeric_service(service))
@@ -280,13 +279,6 @@ int ringo_getaddrinfo(const char *node, const char *service, const struct addrin
 }
 
 /* ---- connect ---- */
-
-union sockaddr_any {
-	struct sockaddr sa;
-	struct sockaddr_in in4;
-	struct sockaddr_in6 in6;
-	struct sockaddr_un un;
-};
 
 /* One attempt: a socket, connected, or -errno (nothing left open). */
 static int connect_one(const struct sockaddr *addr, socklen_t len)
@@ -402,7 +394,7 @@ int ringo_stream_connect(const char *host, int port, int64_t timeout_ns,
 	int err = ringo__stream_check_options(opts);
 	if (err < 0)
 		return err;
-	if (!ringo_current_task())
+	if (!ringo_task_current())
 		return -EPERM;
 	ringo_timeout scope;
 	err = ringo_timeout_enter(&scope, timeout_ns);
@@ -420,24 +412,12 @@ int ringo_stream_connect_unix(const char *path, int64_t timeout_ns,
 {
 	if (out)
 		*out = NULL;
-	union sockaddr_any a;
-	size_t n = path ? strlen(path) : 0;
-	if (!out || n == 0 || n >= sizeof(a.un.sun_path))
+	if (!out)
 		return -EINVAL;
 	int err = ringo__stream_check_options(opts);
 	if (err < 0)
 		return err;
-	if (!ringo_current_task())
-		return -EPERM;
-	memset(&a, 0, sizeof(a));
-	a.un.sun_family = AF_UNIX;
-	memcpy(a.un.sun_path, path, n);
-	ringo_timeout scope;
-	err = ringo_timeout_enter(&scope, timeout_ns);
-	if (err < 0)
-		return err;
-	int fd = connect_one(&a.sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1));
-	fd = ringo_timeout_exit(&scope, fd);
+	int fd = ringo_unix_connect(path, timeout_ns);
 	if (fd < 0)
 		return fd;
 	return stream_from_fd(fd, opts, out);

@@ -256,6 +256,23 @@ void ringo__ring_wait(ringo_loop *loop, int64_t timeout_ns)
 	reap(loop);
 }
 
+/* A ring that was never enabled (the loop never ran: R_DISABLED refuses
+ * every submission) has given the kernel nothing: each open op is only an
+ * SQE in the ring. Complete each as cancelled, as the kernel would have,
+ * so that its owner (a stream made, a child spawned before the loop ran)
+ * cleans up instead of waiting forever. Bounded passes: a handler that
+ * queued again in closed mode is not chased for ever. */
+__attribute__((cold)) static void drain_unsubmitted(ringo_loop *loop)
+{
+	for (int pass = 0; pass < 4 && loop->ops_inflight > 0; pass++) {
+		for (uint32_t i = 0; i < loop->ops_cap; i++) {
+			struct ringo__op_slot *op = &loop->ops[i];
+			if (op->fn)
+				dispatch(loop, (uint64_t)op->generation << 32 | (i + 1), -ECANCELED, 0);
+		}
+	}
+}
+
 /* Close time: kernel operations still in flight may write into memory
  * that close is about to free (task stacks, buffers). Cancel them all and
  * wait for their final completions first, dispatching them as usual (the
@@ -263,8 +280,12 @@ void ringo__ring_wait(ringo_loop *loop, int64_t timeout_ns)
  * cancel is waited for at most ~10 s, then abandoned with a warning. */
 void ringo__ring_drain(ringo_loop *loop)
 {
-	if (!loop->ring_ready || !loop->ring_enabled || loop->ops_inflight == 0)
+	if (!loop->ring_ready || loop->ops_inflight == 0)
 		return;
+	if (!loop->ring_enabled) {
+		drain_unsubmitted(loop);
+		return;
+	}
 	/* SINGLE_ISSUER: only the loop's thread may submit. */
 	if ((loop->ring_flags & IORING_SETUP_SINGLE_ISSUER) && loop->has_owner &&
 	    !pthread_equal(loop->owner, pthread_self())) {

@@ -176,7 +176,7 @@ static void conn_end(struct conn *c);
  * period is over) is cut at once. */
 static void conn_finish(struct ringo_server *srv, ringo_stream *s)
 {
-	ringo_task *self = ringo_current_task();
+	ringo_task *self = ringo_task_current();
 	if (ringo_stream_write_buffered(s) > 0 && ringo_task_cancelling(self) == 0 &&
 	    srv->flush_ns != 0) {
 		ringo_stream_close(s);
@@ -455,7 +455,7 @@ int ringo_server_wait_closed(ringo_server *srv, int64_t grace_timeout_ns)
 {
 	if (!srv)
 		return -EINVAL;
-	if (!ringo_current_task())
+	if (!ringo_task_current())
 		return -EPERM;
 	while (!srv->closed) {
 		int rc = ringo_event_wait(&srv->closed_ev);
@@ -494,7 +494,7 @@ int ringo_server_serve_forever(ringo_server *srv)
 	if (!srv)
 		return -EINVAL;
 	while (!srv->closed) {
-		if (!ringo_current_task())
+		if (!ringo_task_current())
 			return -EPERM;
 		int rc = ringo_event_wait(&srv->closed_ev);
 		if (rc == -ECANCELED)
@@ -541,7 +541,7 @@ void ringo_server_free(ringo_server *srv)
 		 * then its remaining tasks are cancelled and waited for, and it
 		 * closes (our hook closes what never started). */
 		for (unsigned i = 0; i < srv->nshards; i++) {
-			ringo_loop_thread_stop(srv->shards[i].lt);
+			ringo_loop_thread_free(srv->shards[i].lt);
 			srv->shards[i].lt = NULL;
 			srv->shards[i].loop = NULL;
 		}

@@ -313,10 +313,12 @@ static int start_threads(struct ringo_server *srv, const ringo_server_options *o
 {
 	for (unsigned i = 0; i < srv->nshards; i++) {
 		struct shard *sh = &srv->shards[i];
-		ringo_loop_thread_options to = {.cpu = -1, .loop = o->loop};
-		if (o->flags & RINGO_SERVER_PIN_CPUS)
+		ringo_loop_thread_options to = {.loop = o->loop};
+		if (o->flags & RINGO_SERVER_PIN_CPUS) {
 			to.cpu = nth_cpu(i);
-		int err = ringo_loop_thread_start(&sh->lt, &to);
+			to.pin = to.cpu >= 0;
+		}
+		int err = ringo_loop_thread_start(&to, &sh->lt);
 		if (err < 0)
 			return err;
 		sh->loop = ringo_loop_thread_loop(sh->lt);
@@ -332,7 +334,7 @@ static void start_failed(struct ringo_server *srv)
 		unlink(srv->unix_path);
 	for (unsigned i = 0; i < srv->nshards; i++)
 		if (srv->shards[i].lt)
-			ringo_loop_thread_stop(srv->shards[i].lt);
+			ringo_loop_thread_free(srv->shards[i].lt);
 	ringo__server_destroy(srv);
 }
 
@@ -412,7 +414,7 @@ int ringo_server_start_unix(ringo_loop *loop, const char *path, ringo_server_han
 			ringo__server_destroy(srv);
 		return -ENOMEM;
 	}
-	int fd = ringo_listen_unix(path, o->backlog ? o->backlog : DEFAULT_BACKLOG);
+	int fd = ringo_unix_listen(path, o->backlog ? o->backlog : DEFAULT_BACKLOG);
 	struct stat st;
 	if (fd >= 0 && lstat(path, &st) == 0) {
 		srv->unix_dev = st.st_dev;

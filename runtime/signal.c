@@ -23,7 +23,7 @@ int ringo_signal_wait(const sigset_t *mask)
 	if (!mask)
 		return -EINVAL;
 	ringo_loop *loop = ringo__current_loop;
-	if (!loop || !ringo_current_task())
+	if (!loop || !ringo_task_current())
 		return -EPERM;
 	struct ringo__io_state *io = ringo__io_state(loop);
 	if (!io)

@@ -1,8 +1,9 @@
 /*
- * Private to the stream layer (stream.c, stream_io.c, resolve.c): the
- * stream object and the seam between it and its transport.
+ * Private to the stream layer (stream.c, stream_read.c, stream_write.c,
+ * stream_io.c, resolve.c): the stream object and the seam between it and
+ * its transport.
  *
- * The core (stream.c) owns the two buffers and every rule users see:
+ * The core (stream*.c) owns the two buffers and every rule users see:
  * reads served from the read buffer, backpressure, drain, close. A
  * transport moves bytes: it receives into the read buffer (or hands the
  * core bytes to copy) and sends from the write buffer, and tells the core
@@ -163,6 +164,40 @@ void ringo__stream_recv_end(ringo_stream *s, int res);
 /* The send ended: res bytes of those given went out (res >= 0), or an
  * error (-ECANCELED after send_stop). */
 void ringo__stream_sent(ringo_stream *s, int res);
+
+/* ---- the core's parts talk to each other (stream.c, stream_read.c,
+ * stream_write.c) ---- */
+
+/* The most one receive or send asks for: an SQE's length is 32 bits. */
+#define RINGO__STREAM_IO_MAX (1u << 30)
+
+/* cur doubled (from min if 0) until it holds need. */
+static inline size_t ringo__stream_grow(size_t cur, size_t need, size_t min)
+{
+	size_t n = cur ? cur : min;
+	while (n < need)
+		n *= 2;
+	return n;
+}
+
+/* Wake the task in *slot (if any) with value and empty the slot. */
+void ringo__stream_wake(ringo_task **slot, int value);
+/* Suspend the current task as the stream's reader / drainer until woken.
+ * 0 (look again), or -ECANCELED, -ESHUTDOWN (closed or freed meanwhile:
+ * if freed, s may be gone once this returns: return at once), -EPERM (no
+ * task). */
+int ringo__stream_wait_reader(ringo_stream *s);
+int ringo__stream_wait_drainer(ringo_stream *s);
+/* Receive if the stream wants bytes and no receive is in flight. */
+void ringo__stream_maybe_arm(ringo_stream *s);
+/* Queue the pre-submit step if bytes wait and no send is in flight. */
+void ringo__stream_queue_flush(ringo_stream *s);
+/* The pre-submit step: send what is buffered. */
+void ringo__stream_flush_run(ringo_loop *loop, struct ringo__presubmit *p);
+/* Closing: release once nothing is in flight and the buffer is out. */
+void ringo__stream_progress_close(ringo_stream *s);
+/* Freed: destroy once neither the kernel nor a task refers to it. */
+void ringo__stream_maybe_destroy(ringo_stream *s);
 
 /* ---- helpers the fd transports share (stream_io.c) ---- */
 

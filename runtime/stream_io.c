@@ -7,10 +7,17 @@
  * ringo request) and sits on the fd index while in flight, so that
  * ringo_close(fd) by someone else stops it; the stream then sees -EBADF.
  */
+#include <fcntl.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "stream_internal.h"
+
+/* Linux 6.18's pwritev2 flag, also honoured by io_uring writes (not in
+ * this libc's headers yet). */
+#define RINGO__RWF_NOSIGNAL 0x00000100
 
 /* The loop's buffer ring for multishot receives: 256 buffers of 16 KiB
  * (4 MiB, touched as traffic comes). A receive holds a buffer only from
@@ -245,15 +252,45 @@ static void send_cqe(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
 	ringo__stream_sent(s, req_done(s, &s->sreq, res));
 }
 
+/* Writing a pipe whose reader is gone raises SIGPIPE in the writer, an
+ * io_uring write as much as write(2) (seen on 6.18: the program dies),
+ * where a send has MSG_NOSIGNAL. RWF_NOSIGNAL (Linux 6.18) stops it per
+ * write; an older kernel refuses the flag (-EOPNOTSUPP) before writing
+ * anything, so it is probed once per process on a pipe of our own. */
+static bool write_nosignal(void)
+{
+	static _Atomic int known; /* 0 not probed, 1 works, -1 refused */
+	int k = atomic_load_explicit(&known, memory_order_relaxed);
+	if (k)
+		return k > 0;
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return false; /* try again next time */
+	char byte = 0;
+	struct iovec iov = {&byte, 1};
+	k = pwritev2(pfd[1], &iov, 1, -1, RINGO__RWF_NOSIGNAL) == 1 ? 1 : -1;
+	close(pfd[0]);
+	close(pfd[1]);
+	atomic_store_explicit(&known, k, memory_order_relaxed);
+	return k > 0;
+}
+
 static int send_start(ringo_stream *s, const void *p, size_t n, int opcode)
 {
 	struct io_uring_sqe *sqe = ringo__sqe(s->loop);
 	if (!sqe)
 		return -ESHUTDOWN;
-	if (opcode == IORING_OP_SEND)
+	if (opcode == IORING_OP_SEND) {
 		io_uring_prep_send(sqe, s->fd, p, n, MSG_NOSIGNAL);
-	else
+	} else {
 		io_uring_prep_write(sqe, s->fd, p, (unsigned)n, (uint64_t)-1);
+		/* Before 6.18 a broken pipe still raises SIGPIPE here: a
+		 * program writing to pipes (a subprocess's stdin) on such a
+		 * kernel must ignore SIGPIPE (ringo's children get it back
+		 * at its default). */
+		if (write_nosignal())
+			sqe->rw_flags = RINGO__RWF_NOSIGNAL;
+	}
 	return req_open(s, &s->sreq, sqe, send_cqe);
 }
 

@@ -91,7 +91,7 @@ int ringo_event_wait(ringo_event *e)
 {
 	if (!e)
 		return -EINVAL;
-	if (!ringo_current_task())
+	if (!ringo_task_current())
 		return -EPERM;
 	if (e->set)
 		return 0;
@@ -148,7 +148,7 @@ int ringo_lock_acquire(ringo_lock *l)
 {
 	if (!l)
 		return -EINVAL;
-	if (!ringo_current_task())
+	if (!ringo_task_current())
 		return -EPERM;
 	if (ringo_lock_try_acquire(l) == 0)
 		return 0;
@@ -207,7 +207,7 @@ void ringo_semaphore_init(ringo_semaphore *s, unsigned value)
 	s->waiting = 0;
 }
 
-void ringo_bounded_semaphore_init(ringo_semaphore *s, unsigned value)
+void ringo_semaphore_init_bounded(ringo_semaphore *s, unsigned value)
 {
 	if (!s)
 		return;
@@ -254,7 +254,7 @@ int ringo_semaphore_acquire(ringo_semaphore *s)
 {
 	if (!s)
 		return -EINVAL;
-	if (!ringo_current_task())
+	if (!ringo_task_current())
 		return -EPERM;
 	if (ringo_semaphore_try_acquire(s) == 0)
 		return 0;
@@ -332,7 +332,7 @@ int ringo_condition_wait(ringo_condition *c)
 {
 	if (!c || !c->lock)
 		return -EINVAL;
-	if (!ringo_current_task() || !c->lock->locked)
+	if (!ringo_task_current() || !c->lock->locked)
 		return -EPERM;
 	struct aio_waiter w;
 	aio_waiter_init(&w);
@@ -457,7 +457,7 @@ int ringo_barrier_wait(ringo_barrier *b)
 {
 	if (!b)
 		return -EINVAL;
-	if (!ringo_current_task())
+	if (!ringo_task_current())
 		return -EPERM;
 	b->waiting++;
 	int rc = barrier_enter(b);

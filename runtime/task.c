@@ -72,7 +72,7 @@ struct ringo_task {
 	void *wait_ctx;
 	int wake_value;              /* what the suspension call returns */
 	ringo_handle timer;          /* sleep's timer */
-	struct ringo__task_io io;    /* I/O deadlines (deadline.c) */
+	struct ringo__task_io io;    /* the next I/O operation's timeout (io_timeout.c) */
 	void *suspended_at;          /* return address of the suspending call */
 	ringo_task *cancel_next;     /* delivery worklist link, while cancel_queued */
 	uint64_t id;
@@ -277,8 +277,7 @@ int ringo_spawn(ringo_loop *loop, ringo_task_fn *fn, void *arg, const ringo_task
 	t->wait_ctx = NULL;
 	t->wake_value = 0;
 	t->suspended_at = NULL;
-	t->io.scope_deadline = 0;
-	t->io.next_deadline = 0;
+	t->io.next_timeout = -1;
 	t->id = ++s->next_id;
 	/* A default name ("task-N") is only written when first asked for:
 	 * formatting it would be a tenth of a spawn. */
@@ -460,7 +459,7 @@ void ringo__task_wake(ringo_task *t, int value)
 	ringo__ready_push(t->fut.loop, &t->work);
 }
 
-ringo_task *ringo_current_task(void)
+ringo_task *ringo_task_current(void)
 {
 	return current_task;
 }
@@ -813,7 +812,7 @@ const char *ringo_task_state_name(enum ringo_task_state st)
 	return "unknown";
 }
 
-int ringo_all_tasks(ringo_loop *loop, ringo_task **tasks, size_t cap)
+int ringo_loop_tasks(ringo_loop *loop, ringo_task **tasks, size_t cap)
 {
 	if (!loop || (cap && !tasks))
 		return -EINVAL;
@@ -837,7 +836,7 @@ static const char *symbol(void *addr, char *buf, size_t len)
 	return buf;
 }
 
-void ringo_dump_tasks(ringo_loop *loop, FILE *out)
+void ringo_loop_dump_tasks(ringo_loop *loop, FILE *out)
 {
 	if (!loop || !out)
 		return;
@@ -914,7 +913,7 @@ int ringo_run(ringo_task_fn *main_fn, void *arg, const ringo_loop_options *opts,
 	if (!main_fn)
 		return -EINVAL;
 	ringo_loop *loop;
-	int err = ringo_loop_new(&loop, opts);
+	int err = ringo_loop_new(opts, &loop);
 	if (err < 0)
 		return err;
 	ringo_task *main_task;

@@ -31,15 +31,29 @@ static void drop_timer(ringo_timeout *s)
 	s->has_timer = false;
 }
 
-int ringo_timeout_reschedule(ringo_timeout *s, int64_t when_ns)
+/* when_ns + ... without overflow, and never RINGO_FOREVER by accident. */
+static int64_t deadline_after(ringo_loop *loop, int64_t timeout_ns)
+{
+	int64_t now = ringo_loop_time_ns(loop);
+	return timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;
+}
+
+static ringo_loop *scope_loop(const ringo_timeout *s)
+{
+	return ringo_future_loop(ringo_task_future(s->task));
+}
+
+int ringo_timeout_reschedule_at(ringo_timeout *s, int64_t when_ns)
 {
 	if (!s || s->state != TO_ENTERED)
 		return -EINVAL;
 	drop_timer(s);
-	s->when = when_ns;
-	if (when_ns == RINGO_NO_TIMEOUT)
+	if (when_ns < 0) {
+		s->when = RINGO_FOREVER;
 		return 0;
-	ringo_loop *loop = ringo_future_loop(ringo_task_future(s->task));
+	}
+	s->when = when_ns;
+	ringo_loop *loop = scope_loop(s);
 	int err;
 	/* asyncio: a deadline already past fires through call_soon. */
 	if (when_ns <= ringo_loop_time_ns(loop))
@@ -52,11 +66,20 @@ int ringo_timeout_reschedule(ringo_timeout *s, int64_t when_ns)
 	return 0;
 }
 
+int ringo_timeout_reschedule(ringo_timeout *s, int64_t timeout_ns)
+{
+	if (!s || s->state != TO_ENTERED)
+		return -EINVAL;
+	if (timeout_ns < 0)
+		return ringo_timeout_reschedule_at(s, RINGO_FOREVER);
+	return ringo_timeout_reschedule_at(s, deadline_after(scope_loop(s), timeout_ns));
+}
+
 int ringo_timeout_enter_at(ringo_timeout *s, int64_t when_ns)
 {
 	if (!s)
 		return -EINVAL;
-	ringo_task *t = ringo_current_task();
+	ringo_task *t = ringo_task_current();
 	if (!t) {
 		s->state = TO_CREATED; /* not entered: reschedule and exit refuse it */
 		return -EPERM;
@@ -65,28 +88,23 @@ int ringo_timeout_enter_at(ringo_timeout *s, int64_t when_ns)
 	s->has_timer = false;
 	s->cancelling = ringo_task_cancelling(t);
 	s->state = TO_ENTERED;
-	int err = ringo_timeout_reschedule(s, when_ns);
+	int err = ringo_timeout_reschedule_at(s, when_ns);
 	if (err < 0)
 		s->state = TO_EXITED;
 	return err;
 }
 
-int ringo_timeout_enter(ringo_timeout *s, int64_t delay_ns)
+int ringo_timeout_enter(ringo_timeout *s, int64_t timeout_ns)
 {
 	ringo_loop *loop = ringo_loop_current();
-	if (delay_ns == RINGO_NO_TIMEOUT || !loop)
-		return ringo_timeout_enter_at(s, RINGO_NO_TIMEOUT);
-	/* asyncio.timeout(-11): a deadline already passed, it fires at once. */
-	int64_t now = ringo_loop_time_ns(loop);
-	int64_t when = delay_ns > INT64_MAX - now ? INT64_MAX : now + delay_ns;
-	if (when == RINGO_NO_TIMEOUT)
-		when = RINGO_NO_TIMEOUT - 1;
-	return ringo_timeout_enter_at(s, when);
+	if (timeout_ns < 0 || !loop)
+		return ringo_timeout_enter_at(s, RINGO_FOREVER);
+	return ringo_timeout_enter_at(s, deadline_after(loop, timeout_ns));
 }
 
-int64_t ringo_timeout_when(const ringo_timeout *s)
+int64_t ringo_timeout_expires_at(const ringo_timeout *s)
 {
-	return s ? s->when : RINGO_NO_TIMEOUT;
+	return s && s->state != TO_CREATED ? s->when : RINGO_FOREVER;
 }
 
 bool ringo_timeout_expired(const ringo_timeout *s)
@@ -98,7 +116,7 @@ int ringo_timeout_exit(ringo_timeout *s, int rc)
 {
 	if (!s || (s->state != TO_ENTERED && s->state != TO_EXPIRING))
 		return -EINVAL;
-	if (s->task != ringo_current_task())
+	if (s->task != ringo_task_current())
 		return -EPERM;
 	drop_timer(s);
 	if (s->state == TO_ENTERED) {

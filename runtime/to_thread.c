@@ -67,7 +67,7 @@ static int default_executor(struct exec_state *s, ringo_executor **out)
 		return -ESHUTDOWN;
 	if (!s->dflt) {
 		ringo_executor_options o = {.max_workers = s->dflt_workers};
-		int err = ringo_executor_new(&s->dflt, &o);
+		int err = ringo_executor_new(&o, &s->dflt);
 		if (err < 0)
 			return err;
 	}
@@ -237,7 +237,7 @@ static const struct ringo__wait_ops to_thread_wait = {"to_thread", to_thread_int
 
 int ringo_to_thread(ringo_task_fn *fn, void *arg, void **result)
 {
-	ringo_task *t = ringo_current_task();
+	ringo_task *t = ringo_task_current();
 	if (!t)
 		return -EPERM;
 	if (!fn)
@@ -354,7 +354,7 @@ int ringo_loop_set_default_executor_workers(ringo_loop *loop, unsigned max_worke
 	return 0;
 }
 
-int ringo_shutdown_default_executor(ringo_loop *loop, int64_t timeout_ns)
+int ringo_loop_shutdown_default_executor(ringo_loop *loop, int64_t timeout_ns)
 {
 	if (!loop)
 		return -EINVAL;

@@ -71,7 +71,7 @@ static int wait_watch(struct aio_watch *w, struct waitst *st, int64_t timeout_ns
 	if (st->met)
 		return 0; /* nothing to wait for: no suspension */
 	ringo_handle timer;
-	bool has_timer = timeout_ns != RINGO_NO_TIMEOUT;
+	bool has_timer = timeout_ns != RINGO_FOREVER;
 	if (has_timer) {
 		/* Any other negative timeout is one already passed: 0. */
 		int err = ringo_call_later(w->loop, timeout_ns > 0 ? timeout_ns : 0, wait_timeout,
@@ -79,7 +79,7 @@ static int wait_watch(struct aio_watch *w, struct waitst *st, int64_t timeout_ns
 		if (err < 0)
 			return err;
 	}
-	w->task = ringo_current_task();
+	w->task = ringo_task_current();
 	int rc = ringo__task_suspend(&ringo__wait_wait, w);
 	w->task = NULL;
 	if (has_timer)
@@ -95,7 +95,7 @@ int ringo_wait(ringo_future *const *futs, size_t n, enum ringo_wait_mode mode,
 	if (mode != RINGO_FIRST_COMPLETED && mode != RINGO_FIRST_EXCEPTION &&
 	    mode != RINGO_ALL_COMPLETED)
 		return -EINVAL;
-	if (!ringo_current_task())
+	if (!ringo_task_current())
 		return -EPERM;
 	struct aio_watch *w;
 	int err = ringo__watch_new(ringo_loop_current(), futs, n, &w);
@@ -129,7 +129,7 @@ static int cancel_and_wait(ringo_future *fut, void **result)
 	ringo_future_cancel(fut, NULL);
 	int rc = 0;
 	if (!ringo_future_done(fut))
-		rc = ringo_wait(&fut, 1, RINGO_ALL_COMPLETED, RINGO_NO_TIMEOUT, NULL);
+		rc = ringo_wait(&fut, 1, RINGO_ALL_COMPLETED, RINGO_FOREVER, NULL);
 	if (rc >= 0) {
 		rc = ringo_future_result(fut, result);
 		if (rc == -ECANCELED)
@@ -143,7 +143,7 @@ int ringo_wait_for(ringo_future *fut, int64_t timeout_ns, void **result)
 {
 	if (!fut)
 		return -EINVAL;
-	ringo_task *self = ringo_current_task();
+	ringo_task *self = ringo_task_current();
 	if (!self)
 		return -EPERM;
 	if (fut == ringo_task_future(self))
@@ -153,7 +153,7 @@ int ringo_wait_for(ringo_future *fut, int64_t timeout_ns, void **result)
 	/* asyncio 3.12+: with no timeout, `async with timeout(None)`, a plain
 	 * await; with timeout <= 0, a done future's outcome or cancel-and-wait;
 	 * else `async with timeout(t): return await fut`. */
-	if (timeout_ns == RINGO_NO_TIMEOUT)
+	if (timeout_ns == RINGO_FOREVER)
 		return ringo_await(fut, result);
 	if (timeout_ns <= 0) {
 		if (ringo_future_done(fut))
@@ -208,7 +208,7 @@ static int ac_start(ringo_as_completed *it, int64_t timeout_ns)
 		if (err < 0)
 			return err;
 	}
-	if (timeout_ns == RINGO_NO_TIMEOUT)
+	if (timeout_ns == RINGO_FOREVER)
 		return 0;
 	int err = ringo_call_later(w->loop, timeout_ns > 0 ? timeout_ns : 0, ac_timeout, it,
 				   &it->timer);
@@ -250,7 +250,7 @@ int ringo_as_completed_next(ringo_as_completed *it, ringo_future **fut)
 {
 	if (!it || !fut)
 		return -EINVAL;
-	if (!ringo_current_task())
+	if (!ringo_task_current())
 		return -EPERM;
 	struct aio_watch *w = it->w;
 	if (w->task)
@@ -260,7 +260,7 @@ int ringo_as_completed_next(ringo_as_completed *it, ringo_future **fut)
 			return -ENOENT;
 		if (it->timed_out)
 			return -ETIMEDOUT;
-		w->task = ringo_current_task();
+		w->task = ringo_task_current();
 		int rc = ringo__task_suspend(&ac_wait, w);
 		w->task = NULL;
 		if (rc < 0 && rc != -ETIMEDOUT)

@@ -45,9 +45,9 @@ bool built_with_sanitizer(void)
 
 int free_port(void)
 {
-	int fd = ringo_listen_tcp(NULL, 0, 1, 0);
+	int fd = ringo_tcp_listen(NULL, 0, 1, 0);
 	assert_true(fd >= 0);
-	int port = ringo_local_port(fd);
+	int port = ringo_socket_port(fd);
 	close(fd);
 	return port;
 }

@@ -66,7 +66,7 @@ ringo_loop *test_loop_new(struct counting_allocator *ca, unsigned flags)
 	o.flags = flags;
 	o.allocator = &ca->iface;
 	ringo_loop *loop = NULL;
-	int err = ringo_loop_new(&loop, &o);
+	int err = ringo_loop_new(&o, &loop);
 	assert_int_equal(err, 0);
 	assert_non_null(loop);
 	return loop;

@@ -32,7 +32,7 @@ static int swallow_victim(struct sweep_ctx *c)
 {
 	int rc = ringo_sleep(RINGO_MSEC(1));
 	if (rc == -ECANCELED) {
-		ringo_task_uncancel(ringo_current_task());
+		ringo_task_uncancel(ringo_task_current());
 		rc = 0; /* the cancel is lost */
 	}
 	return sweep_returned(c, rc, SWEEP_NOMEM);
@@ -148,6 +148,7 @@ int main(void)
 		{sweep_stream_scenarios, &sweep_stream_count},
 		{sweep_sync_scenarios, &sweep_sync_count},
 		{sweep_thread_scenarios, &sweep_thread_count},
+		{sweep_process_scenarios, &sweep_process_count},
 	};
 	const struct CMUnitTest selftests[] = {
 		cmocka_unit_test(test_harness_catches_a_lost_cancel),

@@ -303,7 +303,7 @@ static int cancelled_while_fn_runs(void *arg, void **result)
 	struct seen *s = arg;
 	struct stack_job j;
 	j.loop = ringo_loop_current();
-	j.task = ringo_current_task();
+	j.task = ringo_task_current();
 	j.gate = &s->gate;
 	atomic_init(&j.finished, 0);
 	s->rc = ringo_to_thread(slow_fn, &j, &s->result);
@@ -337,7 +337,7 @@ static void test_cancelled_to_thread_resumes_only_after_fn_returned(void **state
 static int cancelled_before_the_flush(void *arg, void **result)
 {
 	/* Runs before the flush that would hand the job to a worker. */
-	ringo_call_soon(ringo_loop_current(), cancel_cb, ringo_current_task(), NULL);
+	ringo_call_soon(ringo_loop_current(), cancel_cb, ringo_task_current(), NULL);
 	return ringo_to_thread(count_fn, arg, result);
 }
 
@@ -364,7 +364,7 @@ static void hop_then_cancel(void *arg)
 static int cancelled_while_queued(void *arg, void **result)
 {
 	/* Two hops: the cancel lands after the flush queued the job. */
-	ringo_call_soon(ringo_loop_current(), hop_then_cancel, ringo_current_task(), NULL);
+	ringo_call_soon(ringo_loop_current(), hop_then_cancel, ringo_task_current(), NULL);
 	return ringo_to_thread(count_fn, arg, result);
 }
 
@@ -395,7 +395,7 @@ static void test_to_thread_cancelled_while_queued_never_runs_fn(void **state)
 
 static int cancel_pending_at_the_call(void *arg, void **result)
 {
-	ringo_task_cancel(ringo_current_task(), NULL);
+	ringo_task_cancel(ringo_task_current(), NULL);
 	return ringo_to_thread(count_fn, arg, result);
 }
 
@@ -624,8 +624,8 @@ static void test_run_in_executor_without_fn_is_einval(void **state)
 static void test_user_executor_serves_two_loops(void **state)
 {
 	ringo_executor *ex;
-	ringo_executor_options o = {.max_workers = 2, .spin_ns = -1};
-	assert_int_equal(ringo_executor_new(&ex, &o), 0);
+	ringo_executor_options o = {.max_workers = 2, .flags = RINGO_EXECUTOR_NO_SPIN};
+	assert_int_equal(ringo_executor_new(&o, &ex), 0);
 	struct counting_allocator ca1, ca2;
 	ringo_loop *l1 = test_loop_new(&ca1, 0), *l2 = test_loop_new(&ca2, 0);
 	ringo_future *f1, *f2;
@@ -648,7 +648,7 @@ static void test_run_in_executor_on_a_user_executor_uses_its_threads(void **stat
 {
 	ringo_executor *ex;
 	ringo_executor_options o = {.max_workers = 1};
-	assert_int_equal(ringo_executor_new(&ex, &o), 0);
+	assert_int_equal(ringo_executor_new(&o, &ex), 0);
 	struct counting_allocator ca;
 	ringo_loop *loop = test_loop_new(&ca, 0);
 	pthread_t a = pthread_self(), b = pthread_self(), d = pthread_self();
@@ -712,11 +712,11 @@ static void test_shutdown_default_executor_times_out_then_refuses_work(void **st
 	gate_init(&g);
 	ringo_future *f;
 	assert_int_equal(ringo_run_in_executor(loop, NULL, wait_gate, &g, &f), 0);
-	assert_int_equal(ringo_shutdown_default_executor(loop, RINGO_MSEC(1)), -ETIMEDOUT);
+	assert_int_equal(ringo_loop_shutdown_default_executor(loop, RINGO_MSEC(1)), -ETIMEDOUT);
 	ringo_future *f2;
 	assert_int_equal(ringo_run_in_executor(loop, NULL, add_one, NULL, &f2), -ESHUTDOWN);
 	gate_open(&g);
-	assert_int_equal(ringo_shutdown_default_executor(loop, -1), 0);
+	assert_int_equal(ringo_loop_shutdown_default_executor(loop, -1), 0);
 	void *v;
 	assert_int_equal(ringo_loop_run_until_complete(loop, f, &v), 0);
 	assert_ptr_equal(v, &g);
@@ -726,7 +726,7 @@ static void test_shutdown_default_executor_times_out_then_refuses_work(void **st
 
 static int to_thread_after_shutdown(void *arg, void **result)
 {
-	int rc = ringo_shutdown_default_executor(ringo_loop_current(), -1);
+	int rc = ringo_loop_shutdown_default_executor(ringo_loop_current(), -1);
 	if (rc < 0)
 		return rc;
 	return ringo_to_thread(add_one, NULL, result);
@@ -884,7 +884,7 @@ static void test_run_in_executor_cancel_then_shutdown_and_close(void **state)
 	ringo_future *f;
 	assert_int_equal(ringo_run_in_executor(loop, NULL, nap, &count, &f), 0);
 	assert_true(ringo_future_cancel(f, NULL));
-	assert_int_equal(ringo_shutdown_default_executor(loop, -1), 0);
+	assert_int_equal(ringo_loop_shutdown_default_executor(loop, -1), 0);
 	assert_int_equal(ringo_loop_close(loop), 0);
 	assert_true(ringo_future_done(f));
 	assert_int_equal(atomic_load(&count), ringo_future_cancelled(f) ? 0 : 1);

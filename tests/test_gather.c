@@ -170,7 +170,7 @@ static void test_cancelling_gather_cancels_children_and_waits(void **state)
 static int self_cancel_then_gather(void *arg, void **result)
 {
 	struct gather_case *c = arg;
-	ringo_task_cancel(ringo_current_task(), NULL);
+	ringo_task_cancel(ringo_task_current(), NULL);
 	return gather_main(c, result);
 }
 
@@ -512,7 +512,7 @@ static void test_constructor_heterogenous_futures(void **state)
 	struct counting_allocator ca;
 	ringo_loop *one = test_loop_new(&ca, 0);
 	ringo_loop *other;
-	assert_int_equal(ringo_loop_new(&other, NULL), 0);
+	assert_int_equal(ringo_loop_new(NULL, &other), 0);
 	ringo_future *f[2], *outer = (ringo_future *)1;
 	struct ringo_gather_result out[2];
 	ringo_future_new(one, &f[0]);

@@ -84,7 +84,7 @@ static int group_main(void *arg, void **result)
 		body = c->body_rc;
 	c->rc = ringo_group_wait(&g, body, c->errs, 4, &c->nerrs);
 	log_add(&g_log, "group=%d@%lld", c->rc, (long long)now_s());
-	c->cancelling_after = ringo_task_cancelling(ringo_current_task());
+	c->cancelling_after = ringo_task_cancelling(ringo_task_current());
 	c->after_sleep = ringo_sleep(0);
 	return c->rc;
 }
@@ -737,7 +737,7 @@ static int body_raises_while_child_crashes(void *arg, void **result)
 	assert_int_equal(n, 2);
 	assert_int_equal(errs[0], -EDOM);
 	assert_int_equal(errs[1], -EBADMSG);
-	assert_int_equal(ringo_task_cancelling(ringo_current_task()), 0);
+	assert_int_equal(ringo_task_cancelling(ringo_task_current()), 0);
 	return rc;
 }
 
@@ -757,10 +757,10 @@ static int taskgroup_23(void *arg, void **result)
 		kids[count] = (struct kid){.delay = RINGO_MSEC(300)};
 		gspawn(&g, &kids[count]);
 		if (count == 5) /* finished children are not kept running */
-			assert_true(ringo_all_tasks(loop, NULL, 0) - 1 < 5);
+			assert_true(ringo_loop_tasks(loop, NULL, 0) - 1 < 5);
 	}
 	ringo_sleep(RINGO_MSEC(1350));
-	assert_int_equal(ringo_all_tasks(loop, NULL, 0), 1);
+	assert_int_equal(ringo_loop_tasks(loop, NULL, 0), 1);
 	return ringo_group_wait(&g, 0, NULL, 0, NULL);
 }
 
@@ -925,7 +925,7 @@ static int context_manager_exit_raises(void *arg, void **result)
 	size_t n;
 	int rc = ringo_group_wait(&g, -EBADE, errs, 4, &n);
 	assert_int_equal(n, 2);
-	assert_int_equal(ringo_task_cancelling(ringo_current_task()), 0);
+	assert_int_equal(ringo_task_cancelling(ringo_task_current()), 0);
 	return rc;
 }
 
@@ -972,7 +972,7 @@ static int raise_after_group(void *arg, void **result)
 	struct kid k = {.delay = 0, .rc = -EIO};
 	gspawn(&g, &k);
 	assert_int_equal(ringo_group_wait(&g, 0, NULL, 0, NULL), -EIO);
-	assert_int_equal(ringo_task_cancelling(ringo_current_task()), 0);
+	assert_int_equal(ringo_task_cancelling(ringo_task_current()), 0);
 	/* The group's cancellation does not leak out of it. */
 	return ringo_sleep(0);
 }
@@ -999,10 +999,10 @@ static int nested_groups_both_cancelled(void *arg, void **result)
 	int rc = ringo_group_wait(&inner, 0, NULL, 0, NULL);
 	assert_int_equal(rc, -EIO);
 	/* The outer group's cancellation of the parent is still pending. */
-	assert_int_equal(ringo_task_cancelling(ringo_current_task()), 1);
+	assert_int_equal(ringo_task_cancelling(ringo_task_current()), 1);
 	rc = ringo_group_wait(&outer, 0, NULL, 0, NULL);
 	assert_int_equal(rc, -ERANGE);
-	assert_int_equal(ringo_task_cancelling(ringo_current_task()), 0);
+	assert_int_equal(ringo_task_cancelling(ringo_task_current()), 0);
 	return 0;
 }
 
@@ -1033,7 +1033,7 @@ static int inner_with_group(void *arg, void **result)
 	int body = ringo_sleep(RINGO_SEC(1));
 	assert_int_equal(body, -ECANCELED);
 	assert_int_equal(ringo_group_wait(&g, body, NULL, 0, NULL), -EIO);
-	assert_int_equal(ringo_task_cancelling(ringo_current_task()), 1);
+	assert_int_equal(ringo_task_cancelling(ringo_task_current()), 1);
 	/* The outside cancellation is still pending: the next sleep gets it. */
 	e->after = ringo_sleep(RINGO_SEC(1));
 	return e->after;

@@ -286,7 +286,7 @@ static void test_operation_outside_task_is_eperm(void **state)
 	char buf[4];
 	assert_int_equal(ringo_recv(0, buf, 4, 0), -EPERM);
 	assert_int_equal(ringo_close(0), -EPERM);
-	assert_int_equal(ringo_io_deadline(1), -EPERM);
+	assert_int_equal(ringo_io_timeout(1), -EPERM);
 }
 
 static int unsupported_body(void *arg, void **result)
@@ -443,11 +443,11 @@ static void test_completed_result_survives_a_late_cancel(void **state)
 
 static int cancelled_before_body(void *arg, void **result)
 {
-	ringo_task_cancel(ringo_current_task(), NULL);
+	ringo_task_cancel(ringo_task_current(), NULL);
 	char buf[4];
 	/* A pending cancel is delivered without submitting anything. */
 	assert_int_equal(ringo_recv(0, buf, sizeof(buf), 0), -ECANCELED);
-	assert_int_equal(ringo_task_uncancel(ringo_current_task()), 0);
+	assert_int_equal(ringo_task_uncancel(ringo_task_current()), 0);
 	return 0;
 }
 
@@ -918,7 +918,7 @@ static void test_full_sq_is_flushed_not_an_error(void **state)
 	o.ring_entries = 8;
 	o.allocator = &ca.iface;
 	ringo_loop *loop;
-	assert_int_equal(ringo_loop_new(&loop, &o), 0);
+	assert_int_equal(ringo_loop_new(&o, &loop), 0);
 	static struct many m;
 	ringo_task *t[NPAIRS];
 	for (int i = 0; i < NPAIRS; i++) {
@@ -950,7 +950,7 @@ static void test_cq_overflow_is_drained_not_lost(void **state)
 	o.ring_entries = 4; /* CQ of 16: 300 completions in one iteration overflow it */
 	o.allocator = &ca.iface;
 	ringo_loop *loop;
-	assert_int_equal(ringo_loop_new(&loop, &o), 0);
+	assert_int_equal(ringo_loop_new(&o, &loop), 0);
 	enum { N = 300 };
 	static ringo_task *t[N];
 	for (int i = 0; i < N; i++)

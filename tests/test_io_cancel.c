@@ -18,12 +18,12 @@ struct blocked_splice {
 static int splice_body(void *arg, void **result)
 {
 	struct blocked_splice *b = arg;
-	ringo_deadline d;
+	ringo_timeout to;
 	if (b->deadline)
-		ringo_deadline_push(&d, ringo_loop_time_ns(ringo_loop_current()) + b->deadline);
+		ringo_timeout_enter(&to, b->deadline);
 	b->rc = ringo_splice(b->in[0], -1, b->out[1], -1, 4096, 0);
 	if (b->deadline)
-		ringo_deadline_pop(&d);
+		b->rc = ringo_timeout_exit(&to, b->rc);
 	return 0;
 }
 

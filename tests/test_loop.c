@@ -23,18 +23,18 @@ static void test_bad_options_are_einval(void **state)
 	ringo_loop_options o;
 	ringo_loop_options_init(&o);
 	o.flags = 1u << 30;
-	assert_int_equal(ringo_loop_new(&loop, &o), -EINVAL);
+	assert_int_equal(ringo_loop_new(&o, &loop), -EINVAL);
 	assert_null(loop);
 	ringo_loop_options_init(&o);
 	o.ring_entries = 1u << 20;
-	assert_int_equal(ringo_loop_new(&loop, &o), -EINVAL);
+	assert_int_equal(ringo_loop_new(&o, &loop), -EINVAL);
 	ringo_loop_options_init(&o);
 	o.stack_size = 100;
-	assert_int_equal(ringo_loop_new(&loop, &o), -EINVAL);
+	assert_int_equal(ringo_loop_new(&o, &loop), -EINVAL);
 	ringo_allocator half = {0};
 	ringo_loop_options_init(&o);
 	o.allocator = &half;
-	assert_int_equal(ringo_loop_new(&loop, &o), -EINVAL);
+	assert_int_equal(ringo_loop_new(&o, &loop), -EINVAL);
 	assert_int_equal(ringo_loop_new(NULL, NULL), -EINVAL);
 }
 
@@ -324,7 +324,7 @@ static void test_allocation_failure_in_new_leaks_nothing(void **state)
 	ringo_loop_options_init(&o);
 	o.allocator = &ca.iface;
 	ringo_loop *loop = NULL;
-	assert_int_equal(ringo_loop_new(&loop, &o), -ENOMEM);
+	assert_int_equal(ringo_loop_new(&o, &loop), -ENOMEM);
 	assert_null(loop);
 	assert_int_equal(ca.live_blocks, 0);
 }
@@ -342,7 +342,7 @@ static int oom_scenario(long fail_at, int *ran)
 	o.allocator = &ca.iface;
 	o.flags = RINGO_LOOP_VIRTUAL_CLOCK;
 	ringo_loop *loop = NULL;
-	int err = ringo_loop_new(&loop, &o);
+	int err = ringo_loop_new(&o, &loop);
 	if (err < 0) {
 		assert_int_equal(err, -ENOMEM);
 		assert_int_equal(ca.live_blocks, 0);
@@ -394,7 +394,7 @@ static void test_ring_that_cannot_be_created_is_reported(void **state)
 	ringo_loop_options_init(&o);
 	o.allocator = &ca.iface;
 	ringo_loop *loop = NULL;
-	int err = ringo_loop_new(&loop, &o);
+	int err = ringo_loop_new(&o, &loop);
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
 	assert_int_equal(err, -EMFILE);
 	assert_null(loop);
@@ -438,8 +438,8 @@ static void test_strerror_and_version(void **state)
 	snprintf(want, sizeof(want), "%d.%d.%d", RINGO_VERSION_MAJOR, RINGO_VERSION_MINOR,
 		 RINGO_VERSION_PATCH);
 	assert_string_equal(ringo_version(), want);
-	assert_true(ringo_check_version(RINGO_VERSION_MAJOR, 0));
-	assert_false(ringo_check_version(RINGO_VERSION_MAJOR + 1, 0));
+	assert_true(ringo_version_check(RINGO_VERSION_MAJOR, 0));
+	assert_false(ringo_version_check(RINGO_VERSION_MAJOR + 1, 0));
 }
 
 static void test_null_arguments_are_einval(void **state)

@@ -42,21 +42,21 @@ static void hit_cb(void *arg)
 static void test_loop_thread_runs_posted_callbacks_and_stops(void **state)
 {
 	ringo_loop_thread *lt;
-	ringo_loop_thread_options o = {.cpu = 0, .loop = NULL};
-	assert_int_equal(ringo_loop_thread_start(&lt, &o), 0);
+	ringo_loop_thread_options o = {.pin = true, .cpu = 0, .loop = NULL};
+	assert_int_equal(ringo_loop_thread_start(&o, &lt), 0);
 	struct done d;
 	done_init(&d);
 	for (int i = 0; i < 10; i++)
 		assert_int_equal(ringo_call_soon_threadsafe(ringo_loop_thread_loop(lt), hit_cb, &d), 0);
 	done_wait(&d, 10);
-	assert_int_equal(ringo_loop_thread_stop(lt), 0);
+	assert_int_equal(ringo_loop_thread_free(lt), 0);
 }
 
 static void test_bad_cpu_is_einval(void **state)
 {
 	ringo_loop_thread *lt;
-	ringo_loop_thread_options o = {.cpu = -2};
-	assert_int_equal(ringo_loop_thread_start(&lt, &o), -EINVAL);
+	ringo_loop_thread_options o = {.pin = true, .cpu = -2};
+	assert_int_equal(ringo_loop_thread_start(&o, &lt), -EINVAL);
 }
 
 /* Ping-pong: each hop posts to the other loop until n hops are done. */
@@ -88,15 +88,15 @@ static void hop(void *arg)
 static void ping_pong(enum ringo_post_mode mode)
 {
 	ringo_loop_thread *ta, *tb;
-	assert_int_equal(ringo_loop_thread_start(&ta, NULL), 0);
-	assert_int_equal(ringo_loop_thread_start(&tb, NULL), 0);
+	assert_int_equal(ringo_loop_thread_start(NULL, &ta), 0);
+	assert_int_equal(ringo_loop_thread_start(NULL, &tb), 0);
 	struct pp p = {.a = ringo_loop_thread_loop(ta), .b = ringo_loop_thread_loop(tb), .mode = mode, .left = 1000};
 	done_init(&p.d);
 	assert_int_equal(ringo_call_soon_threadsafe(p.a, hop, &p), 0);
 	done_wait(&p.d, 1);
 	assert_int_equal(p.left, 0);
-	assert_int_equal(ringo_loop_thread_stop(ta), 0);
-	assert_int_equal(ringo_loop_thread_stop(tb), 0);
+	assert_int_equal(ringo_loop_thread_free(ta), 0);
+	assert_int_equal(ringo_loop_thread_free(tb), 0);
 }
 
 static void test_post_between_loops_via_eventfd(void **state)

@@ -62,7 +62,8 @@ struct dial_arg {
 static int dial_ping_body(void *arg, void **result)
 {
 	struct dial_arg *d = arg;
-	int fd = ringo_dial(d->host, d->port, ringo_loop_time_ns(ringo_loop_current()) + RINGO_SEC(10));
+	int fd = d->port < 0 ? ringo_unix_connect(d->host, RINGO_SEC(10))
+			     : ringo_tcp_connect(d->host, d->port, RINGO_SEC(10));
 	if (fd < 0)
 		return fd;
 	int rc = ping(fd);
@@ -82,9 +83,9 @@ static void echo_roundtrip(int lfd, const char *host, int port)
 
 static void test_listen_tcp_v4_and_dial(void **state)
 {
-	int lfd = ringo_listen_tcp(NULL, 0, 16, 0);
+	int lfd = ringo_tcp_listen(NULL, 0, 16, 0);
 	assert_true(lfd >= 0);
-	int port = ringo_local_port(lfd);
+	int port = ringo_socket_port(lfd);
 	assert_true(port > 0);
 	echo_roundtrip(lfd, "127.0.0.1", port);
 	close(lfd);
@@ -92,11 +93,11 @@ static void test_listen_tcp_v4_and_dial(void **state)
 
 static void test_listen_tcp_v6_and_dial(void **state)
 {
-	int lfd = ringo_listen_tcp("::1", 0, 16, RINGO_NET_V6ONLY);
+	int lfd = ringo_tcp_listen("::1", 0, 16, RINGO_TCP_LISTEN_V6ONLY);
 	if (lfd == -EADDRNOTAVAIL || lfd == -EAFNOSUPPORT)
 		skip(); /* no IPv6 loopback in this sandbox */
 	assert_true(lfd >= 0);
-	echo_roundtrip(lfd, "::1", ringo_local_port(lfd));
+	echo_roundtrip(lfd, "::1", ringo_socket_port(lfd));
 	close(lfd);
 }
 
@@ -104,7 +105,7 @@ static void test_listen_unix_and_dial(void **state)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/tmp/ringo-net-%d.sock", (int)getpid());
-	int lfd = ringo_listen_unix(path, 16);
+	int lfd = ringo_unix_listen(path, 16);
 	assert_true(lfd >= 0);
 	echo_roundtrip(lfd, path, -1);
 	close(lfd);
@@ -113,31 +114,31 @@ static void test_listen_unix_and_dial(void **state)
 
 static void test_reuseport_lets_two_listeners_share_a_port(void **state)
 {
-	int a = ringo_listen_tcp(NULL, 0, 16, RINGO_NET_REUSEPORT);
+	int a = ringo_tcp_listen(NULL, 0, 16, RINGO_TCP_LISTEN_REUSEPORT);
 	assert_true(a >= 0);
-	int port = ringo_local_port(a);
-	int b = ringo_listen_tcp(NULL, port, 16, RINGO_NET_REUSEPORT);
+	int port = ringo_socket_port(a);
+	int b = ringo_tcp_listen(NULL, port, 16, RINGO_TCP_LISTEN_REUSEPORT);
 	assert_true(b >= 0);
 	/* Without the option the port is taken. */
-	assert_int_equal(ringo_listen_tcp(NULL, port, 16, 0), -EADDRINUSE);
+	assert_int_equal(ringo_tcp_listen(NULL, port, 16, 0), -EADDRINUSE);
 	close(a);
 	close(b);
 }
 
 static void test_listen_rejects_bad_addresses(void **state)
 {
-	assert_int_equal(ringo_listen_tcp("not-an-ip", 0, 16, 0), -EINVAL);
-	assert_int_equal(ringo_listen_tcp(NULL, 70000, 16, 0), -EINVAL);
-	assert_int_equal(ringo_listen_unix("", 16), -EINVAL);
+	assert_int_equal(ringo_tcp_listen("not-an-ip", 0, 16, 0), -EINVAL);
+	assert_int_equal(ringo_tcp_listen(NULL, 70000, 16, 0), -EINVAL);
+	assert_int_equal(ringo_unix_listen("", 16), -EINVAL);
 }
 
 static int dial_refused_body(void *arg, void **result)
 {
-	int lfd = ringo_listen_tcp(NULL, 0, 16, 0);
-	int port = ringo_local_port(lfd);
+	int lfd = ringo_tcp_listen(NULL, 0, 16, 0);
+	int port = ringo_socket_port(lfd);
 	close(lfd);
-	assert_int_equal(ringo_dial("127.0.0.1", port, 0), -ECONNREFUSED);
-	assert_int_equal(ringo_dial("bad host", 1, 0), -EINVAL);
+	assert_int_equal(ringo_tcp_connect("127.0.0.1", port, RINGO_FOREVER), -ECONNREFUSED);
+	assert_int_equal(ringo_tcp_connect("bad host", 1, RINGO_FOREVER), -EINVAL);
 	return 0;
 }
 
@@ -150,8 +151,8 @@ static int dial_deadline_body(void *arg, void **result)
 {
 	/* A listener that never accepts, its queue full: SYNs are dropped,
 	 * connect hangs until the deadline. */
-	int lfd = ringo_listen_tcp(NULL, 0, 1, 0); /* 0 would mean 4096 */
-	int port = ringo_local_port(lfd);
+	int lfd = ringo_tcp_listen(NULL, 0, 1, 0); /* 0 would mean 4096 */
+	int port = ringo_socket_port(lfd);
 	int fill[8];
 	for (int i = 0; i < 8; i++) {
 		fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -160,8 +161,7 @@ static int dial_deadline_body(void *arg, void **result)
 		connect(fill[i], (struct sockaddr *)&a, sizeof(a));
 	}
 	ringo_sleep(RINGO_MSEC(20));
-	int64_t dl = ringo_loop_time_ns(ringo_loop_current()) + RINGO_MSEC(100);
-	int fd = ringo_dial("127.0.0.1", port, dl);
+	int fd = ringo_tcp_connect("127.0.0.1", port, RINGO_MSEC(100));
 	for (int i = 0; i < 8; i++)
 		close(fill[i]);
 	close(lfd);
@@ -187,8 +187,8 @@ static void test_dial_with_deadline_times_out(void **state)
 
 static int acceptor_body(void *arg, void **result)
 {
-	int lfd = ringo_listen_tcp(NULL, 0, 64, 0);
-	int port = ringo_local_port(lfd);
+	int lfd = ringo_tcp_listen(NULL, 0, 64, 0);
+	int port = ringo_socket_port(lfd);
 	ringo_acceptor acc;
 	assert_int_equal(ringo_acceptor_init(&acc, lfd), 0);
 	int c[NCLIENTS];
@@ -238,7 +238,7 @@ static int acc_waiter(void *arg, void **result)
 
 static int acceptor_cancel_body(void *arg, void **result)
 {
-	int lfd = ringo_listen_tcp(NULL, 0, 64, 0);
+	int lfd = ringo_tcp_listen(NULL, 0, 64, 0);
 	struct acc_wait w;
 	assert_int_equal(ringo_acceptor_init(&w.acc, lfd), 0);
 	ringo_task *t;
@@ -263,7 +263,7 @@ static void test_acceptor_wait_is_cancellable(void **state)
  * never arms again on that number, which the next socket reuses. */
 static int acceptor_listener_closed_body(void *arg, void **result)
 {
-	int lfd = ringo_listen_tcp(NULL, 0, 64, 0);
+	int lfd = ringo_tcp_listen(NULL, 0, 64, 0);
 	assert_true(lfd >= 0);
 	struct acc_wait w = {.rc = 1};
 	assert_int_equal(ringo_acceptor_init(&w.acc, lfd), 0);
@@ -277,11 +277,11 @@ static int acceptor_listener_closed_body(void *arg, void **result)
 	assert_int_equal(w.rc, -EBADF);
 	ringo_task_release(t);
 	/* A new listener takes the number; the old acceptor leaves it alone. */
-	int lfd2 = ringo_listen_tcp(NULL, 0, 64, 0);
+	int lfd2 = ringo_tcp_listen(NULL, 0, 64, 0);
 	assert_int_equal(lfd2, lfd);
 	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_port = htons((uint16_t)ringo_local_port(lfd2)),
+				.sin_port = htons((uint16_t)ringo_socket_port(lfd2)),
 				.sin_addr.s_addr = htonl(0x7f000001)};
 	assert_int_equal(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
 	assert_int_equal(ringo_acceptor_next(&w.acc), -EBADF);
@@ -309,11 +309,11 @@ static void test_close_of_the_listener_stops_its_acceptor(void **state)
  * kernel is done with the acceptor, then delivered: counted once. */
 static int acceptor_close_pending_body(void *arg, void **result)
 {
-	int lfd = ringo_listen_tcp(NULL, 0, 16, 0);
+	int lfd = ringo_tcp_listen(NULL, 0, 16, 0);
 	assert_true(lfd >= 0);
 	ringo_acceptor acc;
 	assert_int_equal(ringo_acceptor_init(&acc, lfd), 0);
-	ringo_task *self = ringo_current_task();
+	ringo_task *self = ringo_task_current();
 	assert_true(ringo_task_cancel(self, NULL));
 	assert_int_equal(ringo_acceptor_close(&acc), 0);
 	assert_null(acc.impl);
@@ -430,7 +430,7 @@ static void test_listen_unix_leaves_a_regular_file_alone(void **state)
 	assert_non_null(f);
 	fputs("precious", f);
 	fclose(f);
-	assert_int_equal(ringo_listen_unix(path, 16), -EEXIST);
+	assert_int_equal(ringo_unix_listen(path, 16), -EEXIST);
 	char buf[16] = {0};
 	f = fopen(path, "r");
 	assert_non_null(f);
@@ -440,7 +440,7 @@ static void test_listen_unix_leaves_a_regular_file_alone(void **state)
 	unlink(path);
 	/* A directory is not replaced either. */
 	assert_int_equal(mkdir(path, 0700), 0);
-	assert_int_equal(ringo_listen_unix(path, 16), -EEXIST);
+	assert_int_equal(ringo_unix_listen(path, 16), -EEXIST);
 	assert_int_equal(rmdir(path), 0);
 }
 
@@ -448,9 +448,9 @@ static void test_listen_unix_refuses_a_path_a_live_server_listens_on(void **stat
 {
 	char path[96];
 	unix_path(path, sizeof(path), "live");
-	int live = ringo_listen_unix(path, 16);
+	int live = ringo_unix_listen(path, 16);
 	assert_true(live >= 0);
-	assert_int_equal(ringo_listen_unix(path, 16), -EADDRINUSE);
+	assert_int_equal(ringo_unix_listen(path, 16), -EADDRINUSE);
 	/* The live server still owns the path: a client reaches it. */
 	int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -465,10 +465,10 @@ static void test_listen_unix_replaces_a_stale_socket(void **state)
 {
 	char path[96];
 	unix_path(path, sizeof(path), "stale");
-	int old = ringo_listen_unix(path, 16);
+	int old = ringo_unix_listen(path, 16);
 	assert_true(old >= 0);
 	close(old); /* the server died without unlinking */
-	int fd = ringo_listen_unix(path, 16);
+	int fd = ringo_unix_listen(path, 16);
 	assert_true(fd >= 0);
 	echo_roundtrip(fd, path, -1);
 	close(fd);
@@ -575,7 +575,7 @@ static int emfile_server_body(void *arg, void **result)
 static int emfile_client_body(void *arg, void **result)
 {
 	struct emfile_server *s = arg;
-	int port = ringo_local_port(s->lfd);
+	int port = ringo_socket_port(s->lfd);
 	/* Use up every descriptor up to the limit (20000 here). */
 	struct rlimit rl;
 	getrlimit(RLIMIT_NOFILE, &rl);
@@ -612,7 +612,7 @@ static int emfile_client_body(void *arg, void **result)
 	free(fill);
 	s->stop = 1;
 	/* Wake the server's accept with one last connection. */
-	int last = ringo_dial("127.0.0.1", port, 0);
+	int last = ringo_tcp_connect("127.0.0.1", port, RINGO_FOREVER);
 	if (last >= 0)
 		close(last);
 	return 0;
@@ -624,7 +624,7 @@ static void test_emfile_at_fd_limit_server_keeps_running(void **state)
 	if (vg && vg[0] == '1')
 		skip(); /* Valgrind fakes RLIMIT_NOFILE; io_uring's accept uses the real one */
 	struct emfile_server s = {0};
-	s.lfd = ringo_listen_tcp(NULL, 0, 64, 0);
+	s.lfd = ringo_tcp_listen(NULL, 0, 64, 0);
 	assert_true(s.lfd >= 0);
 	ringo_task *srv;
 	assert_int_equal(ringo_spawn(fx_loop, emfile_server_body, &s, NULL, &srv), 0);

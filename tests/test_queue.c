@@ -19,8 +19,8 @@ static ringo_queue q;
 static void q_init(enum kind k, size_t maxsize)
 {
 	int rc = k == FIFO   ? ringo_queue_init(&q, P.loop, maxsize)
-		 : k == LIFO ? ringo_lifo_queue_init(&q, P.loop, maxsize)
-			     : ringo_priority_queue_init(&q, P.loop, maxsize, cmp_int);
+		 : k == LIFO ? ringo_queue_init_lifo(&q, P.loop, maxsize)
+			     : ringo_queue_init_priority(&q, P.loop, maxsize, cmp_int);
 	CHECK_EQ(rc, 0);
 }
 
@@ -753,7 +753,7 @@ PORT_TEST(test_null_arguments_are_einval)
 	CHECK_EQ(ringo_queue_init(NULL, P.loop, 0), -EINVAL);
 	CHECK_EQ(ringo_queue_init(&q, NULL, 0), -EINVAL);
 	CHECK_EQ(ringo_queue_init(&q, P.loop, SIZE_MAX), -EINVAL);
-	CHECK_EQ(ringo_priority_queue_init(&q, P.loop, 0, NULL), -EINVAL);
+	CHECK_EQ(ringo_queue_init_priority(&q, P.loop, 0, NULL), -EINVAL);
 	CHECK_EQ(ringo_queue_put(NULL, I(1)), -EINVAL);
 	CHECK_EQ(ringo_queue_put_nowait(NULL, I(1)), -EINVAL);
 	CHECK_EQ(ringo_queue_get(NULL, &item), -EINVAL);

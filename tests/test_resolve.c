@@ -370,14 +370,14 @@ static int accept_body(void *arg, void **result)
  * connection came from, or the error. */
 static int connect_via(const char *host, const char *lhost, unsigned lflags)
 {
-	int lfd = ringo_listen_tcp(lhost, 0, 16, lflags);
+	int lfd = ringo_tcp_listen(lhost, 0, 16, lflags);
 	if (lfd < 0)
 		return lfd;
 	struct acceptor a = {.lfd = lfd, .fd = -1};
 	ringo_task *t;
 	assert_int_equal(ringo_spawn(ringo_loop_current(), accept_body, &a, NULL, &t), 0);
 	ringo_stream *s;
-	int rc = ringo_stream_connect(host, ringo_local_port(lfd), RINGO_SEC(10), NULL, &s);
+	int rc = ringo_stream_connect(host, ringo_socket_port(lfd), RINGO_SEC(10), NULL, &s);
 	if (rc == 0) {
 		assert_int_equal(ringo_await(ringo_task_future(t), NULL), 0);
 		/* A working stream: one byte each way. */
@@ -401,7 +401,7 @@ static int connect_via(const char *host, const char *lhost, unsigned lflags)
 
 static bool have_ipv6_loopback(void)
 {
-	int fd = ringo_listen_tcp("::1", 0, 1, RINGO_NET_V6ONLY);
+	int fd = ringo_tcp_listen("::1", 0, 1, RINGO_TCP_LISTEN_V6ONLY);
 	if (fd < 0)
 		return false;
 	close(fd);
@@ -414,13 +414,13 @@ static int both_families_body(void *arg, void **result)
 		return 1;
 	/* The first address refused, the second (the other family) taken. */
 	assert_int_equal(connect_via("v6first.test", "127.0.0.1", 0), AF_INET);
-	assert_int_equal(connect_via("v4first.test", "::1", RINGO_NET_V6ONLY), AF_INET6);
+	assert_int_equal(connect_via("v4first.test", "::1", RINGO_TCP_LISTEN_V6ONLY), AF_INET6);
 	/* The first one taken when it works. */
-	assert_int_equal(connect_via("v6first.test", "::1", RINGO_NET_V6ONLY), AF_INET6);
+	assert_int_equal(connect_via("v6first.test", "::1", RINGO_TCP_LISTEN_V6ONLY), AF_INET6);
 	assert_int_equal(connect_via("v4first.test", "127.0.0.1", 0), AF_INET);
 	/* Numeric hosts: as given. */
 	assert_int_equal(connect_via("127.0.0.1", "127.0.0.1", 0), AF_INET);
-	assert_int_equal(connect_via("::1", "::1", RINGO_NET_V6ONLY), AF_INET6);
+	assert_int_equal(connect_via("::1", "::1", RINGO_TCP_LISTEN_V6ONLY), AF_INET6);
 	return 0;
 }
 
@@ -440,10 +440,21 @@ static int localhost_connect_body(void *arg, void **result)
 	assert_int_equal(ringo_getaddrinfo("localhost", NULL, &hints, &res), 0);
 	bool v4 = has_family(res, AF_INET), v6 = has_family(res, AF_INET6);
 	freeaddrinfo(res);
+	/* A task keeps ticking while the connects resolve the name. */
+	ticking = true;
+	ticks = 0;
+	ringo_task *t;
+	assert_int_equal(ringo_spawn(ringo_loop_current(), ticker_body, NULL, NULL, &t), 0);
+	ringo_sleep(0);
+	int before = ticks;
 	if (v4)
 		assert_int_equal(connect_via("localhost", "127.0.0.1", 0), AF_INET);
 	if (v6 && have_ipv6_loopback())
-		assert_int_equal(connect_via("localhost", "::1", RINGO_NET_V6ONLY), AF_INET6);
+		assert_int_equal(connect_via("localhost", "::1", RINGO_TCP_LISTEN_V6ONLY), AF_INET6);
+	assert_true(ticks > before);
+	ticking = false;
+	ringo_await(ringo_task_future(t), NULL);
+	ringo_task_release(t);
 	return 0;
 }
 
@@ -454,8 +465,8 @@ static void test_connect_to_localhost_reaches_each_of_its_families(void **state)
 
 static int refused_body(void *arg, void **result)
 {
-	int lfd = ringo_listen_tcp("127.0.0.1", 0, 16, 0);
-	int port = ringo_local_port(lfd);
+	int lfd = ringo_tcp_listen("127.0.0.1", 0, 16, 0);
+	int port = ringo_socket_port(lfd);
 	close(lfd);
 	ringo_stream *s = (ringo_stream *)1;
 	int fds = count_fds();
@@ -486,8 +497,8 @@ static void test_connect_refused_unknown_name_and_bad_input(void **state)
  * connections): SYNs are dropped and connect waits until the timeout. */
 static int timeout_body(void *arg, void **result)
 {
-	int lfd = ringo_listen_tcp("127.0.0.1", 0, 1, 0);
-	int port = ringo_local_port(lfd);
+	int lfd = ringo_tcp_listen("127.0.0.1", 0, 1, 0);
+	int port = ringo_socket_port(lfd);
 	int fill[8];
 	for (int i = 0; i < 8; i++) {
 		fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -541,8 +552,8 @@ static int connector_body(void *arg, void **result)
  * fd left behind. */
 static int connect_cancel_body(void *arg, void **result)
 {
-	int lfd = ringo_listen_tcp("127.0.0.1", 0, 1, 0);
-	int port = ringo_local_port(lfd);
+	int lfd = ringo_tcp_listen("127.0.0.1", 0, 1, 0);
+	int port = ringo_socket_port(lfd);
 	int fill[8];
 	for (int i = 0; i < 8; i++) {
 		fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -585,7 +596,7 @@ static int unix_body(void *arg, void **result)
 	unlink(path);
 	ringo_stream *s = NULL;
 	assert_int_equal(ringo_stream_connect_unix(path, RINGO_SEC(1), NULL, &s), -ENOENT);
-	int lfd = ringo_listen_unix(path, 16);
+	int lfd = ringo_unix_listen(path, 16);
 	assert_true(lfd >= 0);
 	struct acceptor a = {.lfd = lfd, .fd = -1};
 	ringo_task *t;

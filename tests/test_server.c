@@ -140,7 +140,7 @@ static void close_and_free(ringo_server *srv)
 {
 	assert_int_equal(ringo_server_close(srv), 0);
 	assert_false(ringo_server_is_serving(srv));
-	assert_int_equal(ringo_server_wait_closed(srv, RINGO_NO_TIMEOUT), 0);
+	assert_int_equal(ringo_server_wait_closed(srv, RINGO_FOREVER), 0);
 	ringo_server_free(srv);
 }
 
@@ -561,7 +561,7 @@ static int emfile_child_main(void *arg, void **result)
 		return -EIO;
 	ringo_stream_free(s);
 	ringo_server_close(srv);
-	ringo_server_wait_closed(srv, RINGO_NO_TIMEOUT);
+	ringo_server_wait_closed(srv, RINGO_FOREVER);
 	ringo_server_free(srv);
 	for (int i = 0; i < 4; i++)
 		ringo_sleep(0); /* the freed streams' fds close */
@@ -826,14 +826,14 @@ static int serve_forever_body(void *arg, void **result)
 	assert_int_equal(ringo_server_serve_forever(c.srv), 0);
 	assert_false(ringo_server_is_serving(c.srv));
 	assert_int_equal(ringo_server_serve_forever(c.srv), 0); /* closed: at once */
-	assert_int_equal(ringo_server_wait_closed(c.srv, RINGO_NO_TIMEOUT), 0);
+	assert_int_equal(ringo_server_wait_closed(c.srv, RINGO_FOREVER), 0);
 	ringo_server_free(c.srv);
 	/* wait_closed before anyone closed it waits for the close. */
 	assert_int_equal(ringo_server_start(ringo_loop_current(), "127.0.0.1", 0, echo_lines, NULL,
 					    NULL, &c.srv),
 			 0);
 	assert_int_equal(ringo_spawn(ringo_loop_current(), close_later, &c, NULL, NULL), 0);
-	assert_int_equal(ringo_server_wait_closed(c.srv, RINGO_NO_TIMEOUT), 0);
+	assert_int_equal(ringo_server_wait_closed(c.srv, RINGO_FOREVER), 0);
 	ringo_server_free(c.srv);
 	return 0;
 }
@@ -881,7 +881,7 @@ static int stuck_handler(ringo_stream *s, void *arg)
 
 static int wait_task(void *arg, void **result)
 {
-	return ringo_server_wait_closed(arg, RINGO_NO_TIMEOUT);
+	return ringo_server_wait_closed(arg, RINGO_FOREVER);
 }
 
 static int wait_cancel_body(void *arg, void **result)

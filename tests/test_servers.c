@@ -75,7 +75,7 @@ static int echo_client(void *arg, void **result)
 {
 	struct client *c = arg;
 	unsigned char *out = malloc(2 * MAX_MSG), *in = out + MAX_MSG;
-	int fd = ringo_dial("127.0.0.1", c->port, ringo_loop_time_ns(ringo_loop_current()) + RINGO_SEC(30));
+	int fd = ringo_tcp_connect("127.0.0.1", c->port, RINGO_SEC(30));
 	if (fd < 0) {
 		c->err = fd;
 		free(out);
@@ -545,7 +545,7 @@ struct kv_client {
 static int kv_client_task(void *arg, void **result)
 {
 	struct kv_client *c = arg;
-	int fd = ringo_dial("127.0.0.1", c->port, 0);
+	int fd = ringo_tcp_connect("127.0.0.1", c->port, RINGO_FOREVER);
 	if (fd < 0) {
 		c->err = fd;
 		return 0;

@@ -71,7 +71,7 @@ static void block_or_skip(struct report *r, int errno_value)
 static void fill_loop_new(struct report *r, int other_errno)
 {
 	ringo_loop *loop = NULL;
-	r->err = ringo_loop_new(&loop, NULL);
+	r->err = ringo_loop_new(NULL, &loop);
 	if (loop)
 		ringo_loop_free(loop);
 	copy(r->text, ringo_strerror(r->err));
@@ -139,9 +139,9 @@ static void child_loop_thread(struct report *r, int unused)
 {
 	block_or_skip(r, EPERM);
 	ringo_loop_thread *lt = NULL;
-	r->err = ringo_loop_thread_start(&lt, NULL);
+	r->err = ringo_loop_thread_start(NULL, &lt);
 	if (lt)
-		ringo_loop_thread_stop(lt);
+		ringo_loop_thread_free(lt);
 	copy(r->text, ringo_strerror(r->err));
 }
 
@@ -161,7 +161,7 @@ static void *blocked_thread(void *arg)
 		return NULL;
 	}
 	ringo_loop *loop = NULL;
-	r->err = ringo_loop_new(&loop, NULL);
+	r->err = ringo_loop_new(NULL, &loop);
 	return NULL;
 }
 
@@ -178,7 +178,7 @@ static void child_thread_then_main(struct report *r, int unused)
 	copy(r->text, ringo_strerror(r->err));
 	copy(r->diagnosis, ringo_setup_diagnosis());
 	ringo_loop *loop = NULL;
-	if (ringo_loop_new(&loop, NULL) < 0)
+	if (ringo_loop_new(NULL, &loop) < 0)
 		_exit(1);
 	ringo_loop_free(loop);
 	copy(r->after, ringo_strerror(r->err));

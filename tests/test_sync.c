@@ -14,7 +14,7 @@ static int64_t now_s(void)
 
 static const char *me(void)
 {
-	return ringo_task_name(ringo_current_task());
+	return ringo_task_name(ringo_task_current());
 }
 
 /* The order in which tasks reached some point (CPython's result lists). */
@@ -917,7 +917,7 @@ PORT_TEST(test_acquire_no_hang)
 
 PORT_TEST(test_semaphore_release_not_acquired)
 {
-	ringo_bounded_semaphore_init(&sem, 1);
+	ringo_semaphore_init_bounded(&sem, 1);
 	CHECK_EQ(ringo_semaphore_release(&sem), -EOVERFLOW);
 	return 0;
 }
@@ -1162,7 +1162,7 @@ PORT_TEST(test_filling_task_by_task)
 	sleep0();
 	ringo_future *f[3] = {ringo_task_future(t[0]), ringo_task_future(t[1]),
 			      ringo_task_future(t[2])};
-	CHECK_EQ(ringo_wait(f, 3, RINGO_ALL_COMPLETED, RINGO_NO_TIMEOUT, NULL), 3);
+	CHECK_EQ(ringo_wait(f, 3, RINGO_ALL_COMPLETED, RINGO_FOREVER, NULL), 3);
 	CHECK_EQ(ringo_barrier_n_waiting(&barrier), 0);
 	CHECK(!ringo_barrier_broken(&barrier));
 	return 0;
@@ -1782,7 +1782,7 @@ PORT_TEST(test_woken_then_cancelled_semaphore_waiter_passes_the_unit_on)
  * stays within its bound. */
 PORT_TEST(test_bounded_semaphore_rejects_extra_release)
 {
-	ringo_bounded_semaphore_init(&sem, 1);
+	ringo_semaphore_init_bounded(&sem, 1);
 	CHECK_EQ(ringo_semaphore_release(&sem), -EOVERFLOW);
 	CHECK_EQ(ringo_semaphore_try_acquire(&sem), 0);
 	CHECK(ringo_semaphore_locked(&sem));
@@ -2014,7 +2014,7 @@ static int sync_sweep_round(void *arg, void **result)
 	int k = V(arg);
 	use_lock = k % 2;
 	ringo_lock_init(&lock);
-	ringo_bounded_semaphore_init(&sem, 2);
+	ringo_semaphore_init_bounded(&sem, 2);
 	holders = max_holders = acquired = released = 0;
 	ringo_task *ts[SWEEP_TASKS];
 	for (int i = 0; i < SWEEP_TASKS; i++)

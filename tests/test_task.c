@@ -176,7 +176,7 @@ static void test_await_another_task(void **state)
 
 static int await_self(void *arg, void **result)
 {
-	*(int *)arg = ringo_await(ringo_task_future(ringo_current_task()), NULL);
+	*(int *)arg = ringo_await(ringo_task_future(ringo_task_current()), NULL);
 	return 0;
 }
 
@@ -188,7 +188,7 @@ static void test_suspending_outside_a_task_and_awaiting_self_are_errors(void **s
 	ringo_future *f;
 	ringo_future_new(loop, &f);
 	assert_int_equal(ringo_await(f, NULL), -EPERM);
-	assert_null(ringo_current_task());
+	assert_null(ringo_task_current());
 	int rc = 0;
 	ringo_task *t;
 	ringo_spawn(loop, await_self, &rc, NULL, &t);
@@ -204,7 +204,7 @@ static int stubborn(void *arg, void **result)
 	struct say_arg *a = arg;
 	a->rc = ringo_sleep(RINGO_SEC(10));
 	/* Handle the cancellation and carry on. */
-	ringo_task_uncancel(ringo_current_task());
+	ringo_task_uncancel(ringo_task_current());
 	int again = ringo_sleep(RINGO_SEC(1));
 	*result = (void *)"survived";
 	return again;
@@ -274,7 +274,7 @@ static void test_task_cancelled_before_first_step_never_runs(void **state)
 
 static int self_canceller(void *arg, void **result)
 {
-	ringo_task_cancel(ringo_current_task(), NULL);
+	ringo_task_cancel(ringo_task_current(), NULL);
 	log_add(&g_log, "still-running");
 	int rc = ringo_sleep(0);
 	log_add(&g_log, "sleep=%d", rc);
@@ -386,8 +386,8 @@ static int introspect(void *arg, void **result)
 {
 	struct intro *in = arg;
 	ringo_task *all[4];
-	in->self = ringo_current_task();
-	in->count = ringo_all_tasks(in->loop, all, 4);
+	in->self = ringo_task_current();
+	in->count = ringo_loop_tasks(in->loop, all, 4);
 	for (int i = 0; i < in->count && i < 4; i++) {
 		in->names[i] = ringo_task_name(all[i]);
 		in->states[i] = ringo_task_state(all[i]);
@@ -420,7 +420,7 @@ static void test_current_task_and_all_tasks(void **state)
 	assert_int_equal(ringo_task_set_name(me, "renamed"), 0);
 	assert_string_equal(ringo_task_name(me), "renamed");
 	ringo_loop_run_until_complete(in.loop, ringo_task_future(sleeper), NULL);
-	assert_int_equal(ringo_all_tasks(in.loop, NULL, 0), 0);
+	assert_int_equal(ringo_loop_tasks(in.loop, NULL, 0), 0);
 	ringo_task_release(sleeper);
 	ringo_task_release(me);
 	ringo_task_release(done);
@@ -440,7 +440,7 @@ static void test_dump_tasks_lists_name_state_and_wait(void **state)
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *out = open_memstream(&buf, &len);
-	ringo_dump_tasks(loop, out);
+	ringo_loop_dump_tasks(loop, out);
 	fclose(out);
 	assert_non_null(strstr(buf, "1 live task"));
 	assert_non_null(strstr(buf, "'napper' suspended"));
@@ -470,11 +470,11 @@ static void test_fire_and_forget_tasks_are_kept_alive_and_freed(void **state)
 	for (int i = 0; i < MANY_TASKS; i++)
 		assert_int_equal(ringo_spawn(loop, spawn_many_and_sleep, (void *)(intptr_t)(i % 97),
 					     NULL, NULL), 0);
-	assert_int_equal(ringo_all_tasks(loop, NULL, 0), MANY_TASKS);
+	assert_int_equal(ringo_loop_tasks(loop, NULL, 0), MANY_TASKS);
 	ringo_task *last;
 	ringo_spawn(loop, spawn_many_and_sleep, (void *)(intptr_t)200, NULL, &last);
 	ringo_loop_run_until_complete(loop, ringo_task_future(last), NULL);
-	assert_int_equal(ringo_all_tasks(loop, NULL, 0), 0);
+	assert_int_equal(ringo_loop_tasks(loop, NULL, 0), 0);
 	ringo_task_release(last);
 	test_loop_free(loop, &ca);
 }
@@ -606,7 +606,7 @@ static void test_stack_overflow_is_reported_by_task_name(void **state)
 	if (pid == 0) {
 		dup2(fds[1], 2);
 		ringo_loop *loop;
-		ringo_loop_new(&loop, NULL);
+		ringo_loop_new(NULL, &loop);
 		ringo_task_options o = {.name = "overflower"};
 		ringo_task *t;
 		ringo_spawn(loop, overflow, NULL, &o, &t);
@@ -714,7 +714,7 @@ static void test_slow_task_and_callback_are_reported_by_name(void **state)
 	o.allocator = &ca.iface;
 	o.slow_callback_ns = RINGO_MSEC(10);
 	ringo_loop *loop;
-	assert_int_equal(ringo_loop_new(&loop, &o), 0);
+	assert_int_equal(ringo_loop_new(&o, &loop), 0);
 	ringo_task_options to = {.name = "hog"};
 	ringo_task *t;
 	ringo_spawn(loop, hog, NULL, &to, &t);
@@ -768,7 +768,7 @@ static void test_task_set_methods_are_refused(void **state)
 static int sets_own_result(void *arg, void **result)
 {
 	int *rc = arg;
-	ringo_future *self = ringo_task_future(ringo_current_task());
+	ringo_future *self = ringo_task_future(ringo_task_current());
 	rc[0] = ringo_future_set_result(self, (void *)"x");
 	rc[1] = ringo_future_set_error(self, -EIO);
 	*result = (void *)"body";
@@ -833,7 +833,7 @@ static int cancel_self_then_await_nested(void *arg, void **result)
 	struct nested *n = arg;
 	ringo_spawn(ringo_loop_current(), await_fut_body, n, NULL, &n->nested);
 	ringo_sleep(0); /* the nested task runs and blocks on fut */
-	assert_true(ringo_task_cancel(ringo_current_task(), NULL));
+	assert_true(ringo_task_cancel(ringo_task_current(), NULL));
 	n->rc = ringo_await(ringo_task_future(n->nested), NULL);
 	return n->rc;
 }
@@ -861,7 +861,7 @@ static void test_cancel_awaited_task(void **state)
 static int cancel_self_then_await_fut(void *arg, void **result)
 {
 	struct nested *n = arg;
-	ringo_task_cancel(ringo_current_task(), "mine");
+	ringo_task_cancel(ringo_task_current(), "mine");
 	n->rc = ringo_await(n->fut, NULL);
 	return n->rc;
 }
@@ -903,7 +903,7 @@ static int cancel_self_then_await_absorber(void *arg, void **result)
 	struct absorb *a = arg;
 	ringo_spawn(ringo_loop_current(), absorbs_cancel_returns_42, &a->inner_rc, NULL, &a->inner);
 	ringo_sleep(0);
-	ringo_task_cancel(ringo_current_task(), NULL);
+	ringo_task_cancel(ringo_task_current(), NULL);
 	a->rc = ringo_await(ringo_task_future(a->inner), &a->value);
 	*result = (void *)"outer done";
 	return a->rc;
@@ -1027,7 +1027,7 @@ static void cancel_deep_chain(enum link_kind kind)
 	chain_build(loop, &c);
 	ringo_loop_stop(loop);
 	ringo_loop_run_forever(loop); /* every link is now waiting */
-	assert_int_equal(ringo_all_tasks(loop, NULL, 0), (int)c.n);
+	assert_int_equal(ringo_loop_tasks(loop, NULL, 0), (int)c.n);
 	ringo_task *canceller;
 	ringo_spawn(loop, cancel_chain_head, &c, NULL, &canceller);
 	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(canceller), NULL),
@@ -1035,7 +1035,7 @@ static void cancel_deep_chain(enum link_kind kind)
 	assert_int_equal(c.cancelled, c.n);
 	for (size_t i = 0; i < c.n; i++)
 		assert_true(ringo_future_cancelled(ringo_task_future(c.tasks[i])));
-	assert_int_equal(ringo_all_tasks(loop, NULL, 0), 0);
+	assert_int_equal(ringo_loop_tasks(loop, NULL, 0), 0);
 	ringo_task_release(canceller);
 	chain_free(&c);
 	test_loop_free(loop, &ca);
@@ -1120,10 +1120,10 @@ static void test_null_task_and_future_arguments(void **state)
 	assert_null(ringo_task_future(NULL));
 	assert_null(ringo_future_task(NULL));
 	assert_int_equal(ringo_await(NULL, NULL), -EINVAL);
-	assert_int_equal(ringo_all_tasks(NULL, NULL, 0), -EINVAL);
+	assert_int_equal(ringo_loop_tasks(NULL, NULL, 0), -EINVAL);
 	assert_int_equal(ringo_spawn(NULL, returns_ko_later, NULL, NULL, NULL), -EINVAL);
 	assert_int_equal(ringo_run(NULL, NULL, NULL, NULL), -EINVAL);
-	ringo_dump_tasks(NULL, stderr);
+	ringo_loop_dump_tasks(NULL, stderr);
 }
 
 /* ---- ported from CPython's Lib/test/test_asyncio/test_tasks.py ---- */
@@ -1174,7 +1174,7 @@ static void test_other_loop_future(void **state)
 	struct counting_allocator ca;
 	ringo_loop *loop = test_loop_new(&ca, 0);
 	ringo_loop *other;
-	assert_int_equal(ringo_loop_new(&other, NULL), 0);
+	assert_int_equal(ringo_loop_new(NULL, &other), 0);
 	ringo_future *f;
 	ringo_future_new(other, &f);
 	ringo_task *t;
@@ -1188,7 +1188,7 @@ static void test_other_loop_future(void **state)
 
 static int awaits_itself(void *arg, void **result)
 {
-	return ringo_await(ringo_task_future(ringo_current_task()), NULL);
+	return ringo_await(ringo_task_future(ringo_task_current()), NULL);
 }
 
 static void test_task_awaits_on_itself(void **state)
@@ -1283,7 +1283,7 @@ static void test_cancelling(void **state)
 static int uncancels_once(void *arg, void **result)
 {
 	if (ringo_sleep(RINGO_SEC(10)) == -ECANCELED)
-		ringo_task_uncancel(ringo_current_task());
+		ringo_task_uncancel(ringo_task_current());
 	return ringo_sleep(RINGO_SEC(10));
 }
 
@@ -1334,7 +1334,7 @@ static void structured_on_timeout(void *arg)
 static int make_request_with_timeout(void *arg, void **result)
 {
 	struct structured *s = arg;
-	void *cb_arg[2] = {s, ringo_current_task()};
+	void *cb_arg[2] = {s, ringo_task_current()};
 	ringo_handle h;
 	ringo_call_later(ringo_loop_current(), s->timeout, structured_on_timeout, cb_arg, &h);
 	/* The structured block affected by the timeout. */
@@ -1344,7 +1344,7 @@ static int make_request_with_timeout(void *arg, void **result)
 	/* "finally": unschedule the stimulus, take our cancel back, and only
 	 * if that brings the count to 0 turn the cancellation into a timeout. */
 	ringo_handle_cancel(h);
-	if (s->timed_out && ringo_task_uncancel(ringo_current_task()) == 0 && rc == -ECANCELED)
+	if (s->timed_out && ringo_task_uncancel(ringo_task_current()) == 0 && rc == -ECANCELED)
 		rc = -ETIMEDOUT;
 	assert_true(rc == 0 || rc == -ETIMEDOUT);
 	s->outer_reached = true;
@@ -1443,7 +1443,7 @@ static int cancel_then_wait(void *arg, void **result)
 		ringo_sleep(0);
 	ringo_task_cancel(t, m->msg);
 	ringo_future *f = ringo_task_future(t);
-	assert_int_equal(ringo_wait(&f, 1, RINGO_ALL_COMPLETED, RINGO_NO_TIMEOUT, NULL), 1);
+	assert_int_equal(ringo_wait(&f, 1, RINGO_ALL_COMPLETED, RINGO_FOREVER, NULL), 1);
 	m->rc = m->use_error ? ringo_future_error(f) : ringo_future_result(f, NULL);
 	m->seen = ringo_future_cancel_message(f);
 	ringo_task_release(t);
@@ -1617,7 +1617,7 @@ static void test_cancel_task_ignoring(void **state)
 
 static int cancels_itself_then_sleeps(void *arg, void **result)
 {
-	ringo_task_cancel(ringo_current_task(), NULL);
+	ringo_task_cancel(ringo_task_current(), NULL);
 	int rc = ringo_sleep(RINGO_SEC(100)); /* cancelled at once */
 	*result = (void *)(intptr_t)12;
 	return rc;
@@ -1640,7 +1640,7 @@ static void test_cancel_current_task(void **state)
 
 static int cancels_itself_then_returns(void *arg, void **result)
 {
-	ringo_task_cancel(ringo_current_task(), NULL);
+	ringo_task_cancel(ringo_task_current(), NULL);
 	*result = (void *)(intptr_t)12;
 	return 0;
 }
@@ -1836,7 +1836,7 @@ static void test_coroutine_non_gen_function_return_future(void **state)
 
 static int checks_current(void *arg, void **result)
 {
-	assert_ptr_equal(ringo_current_task(), *(ringo_task **)arg);
+	assert_ptr_equal(ringo_task_current(), *(ringo_task **)arg);
 	return 0;
 }
 
@@ -1844,11 +1844,11 @@ static void test_current_task(void **state)
 {
 	struct counting_allocator ca;
 	ringo_loop *loop = test_loop_new(&ca, 0);
-	assert_null(ringo_current_task());
+	assert_null(ringo_task_current());
 	ringo_task *t;
 	ringo_spawn(loop, checks_current, &t, NULL, &t);
 	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL), 0);
-	assert_null(ringo_current_task());
+	assert_null(ringo_task_current());
 	ringo_task_release(t);
 	test_loop_free(loop, &ca);
 }
@@ -1861,19 +1861,19 @@ struct interleave {
 static int coro1(void *arg, void **result)
 {
 	struct interleave *in = arg;
-	assert_ptr_equal(ringo_current_task(), in->t1);
+	assert_ptr_equal(ringo_task_current(), in->t1);
 	ringo_await(in->f1, NULL);
-	assert_ptr_equal(ringo_current_task(), in->t1);
+	assert_ptr_equal(ringo_task_current(), in->t1);
 	return ringo_future_set_result(in->f2, NULL);
 }
 
 static int coro2(void *arg, void **result)
 {
 	struct interleave *in = arg;
-	assert_ptr_equal(ringo_current_task(), in->t2);
+	assert_ptr_equal(ringo_task_current(), in->t2);
 	ringo_future_set_result(in->f1, NULL);
 	ringo_await(in->f2, NULL);
-	assert_ptr_equal(ringo_current_task(), in->t2);
+	assert_ptr_equal(ringo_task_current(), in->t2);
 	return 0;
 }
 
@@ -1888,7 +1888,7 @@ static void test_current_task_with_interleaving_tasks(void **state)
 	ringo_spawn(loop, coro2, &in, NULL, &in.t2);
 	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(in.t1), NULL), 0);
 	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(in.t2), NULL), 0);
-	assert_null(ringo_current_task());
+	assert_null(ringo_task_current());
 	ringo_future_release(in.f1);
 	ringo_future_release(in.f2);
 	ringo_task_release(in.t1);
@@ -1954,7 +1954,7 @@ static int outer_waits(void *arg, void **result)
 	ringo_task *in;
 	ringo_spawn(ringo_loop_current(), inner_task, p, NULL, &in);
 	ringo_future *f = ringo_task_future(in);
-	int rc = ringo_wait(&f, 1, RINGO_ALL_COMPLETED, RINGO_NO_TIMEOUT, NULL);
+	int rc = ringo_wait(&f, 1, RINGO_ALL_COMPLETED, RINGO_FOREVER, NULL);
 	ringo_task_release(in);
 	if (rc < 0)
 		return rc;

@@ -402,7 +402,7 @@ static int add(void *arg, void **result)
 	if (t->fail)
 		return -EIO;
 	if (t->cancel) {
-		ringo_task_cancel(ringo_current_task(), NULL);
+		ringo_task_cancel(ringo_task_current(), NULL);
 		rc = ringo_sleep(0);
 		if (rc < 0)
 			return rc;
@@ -463,11 +463,11 @@ static void test_run_coroutine_threadsafe_with_timeout(void **state)
 	struct target t = {.timeout_ns = 0};
 	assert_int_equal(run_target(loop, &t, NULL), -ETIMEDOUT);
 	/* add was cancelled (or never started): no task is left. */
-	for (int i = 0; i < 10000 && ringo_all_tasks(loop, NULL, 0) > 0; i++) {
+	for (int i = 0; i < 10000 && ringo_loop_tasks(loop, NULL, 0) > 0; i++) {
 		ringo_call_soon(loop, stop_cb, loop, NULL);
 		ringo_loop_run_forever(loop);
 	}
-	assert_int_equal(ringo_all_tasks(loop, NULL, 0), 0);
+	assert_int_equal(ringo_loop_tasks(loop, NULL, 0), 0);
 	test_loop_free(loop, &ca);
 }
 

@@ -75,7 +75,7 @@ static int timeout_at_basic(void *arg, void **result)
 	assert_int_equal(ringo_timeout_enter_at(&cm, deadline), 0);
 	assert_int_equal(ringo_timeout_exit(&cm, ringo_sleep(RINGO_SEC(10))), -ETIMEDOUT);
 	assert_true(ringo_timeout_expired(&cm));
-	assert_int_equal(ringo_timeout_when(&cm), deadline);
+	assert_int_equal(ringo_timeout_expires_at(&cm), deadline);
 	return 0;
 }
 
@@ -126,7 +126,7 @@ static int timeout_not_called(void *arg, void **result)
 	ringo_timeout_enter(&cm, RINGO_SEC(10));
 	assert_int_equal(ringo_timeout_exit(&cm, ringo_sleep(RINGO_MSEC(10))), 0);
 	assert_false(ringo_timeout_expired(&cm));
-	assert_true(ringo_timeout_when(&cm) > now());
+	assert_true(ringo_timeout_expires_at(&cm) > now());
 	/* Its timer is gone: nothing is left to cancel the task later. */
 	assert_int_equal(ringo_sleep(RINGO_SEC(20)), 0);
 	return 0;
@@ -141,12 +141,12 @@ static int timeout_disabled(void *arg, void **result)
 {
 	ringo_timeout cm;
 	if (arg)
-		ringo_timeout_enter_at(&cm, RINGO_NO_TIMEOUT);
+		ringo_timeout_enter_at(&cm, RINGO_FOREVER);
 	else
-		ringo_timeout_enter(&cm, RINGO_NO_TIMEOUT);
+		ringo_timeout_enter(&cm, RINGO_FOREVER);
 	assert_int_equal(ringo_timeout_exit(&cm, ringo_sleep(RINGO_MSEC(10))), 0);
 	assert_false(ringo_timeout_expired(&cm));
-	assert_int_equal(ringo_timeout_when(&cm), RINGO_NO_TIMEOUT);
+	assert_int_equal(ringo_timeout_expires_at(&cm), RINGO_FOREVER);
 	return 0;
 }
 
@@ -166,14 +166,19 @@ static int timeout_zero(void *arg, void **result)
 	int64_t work = ((int64_t *)arg)[1];
 	ringo_timeout cm;
 	int64_t t0 = now();
-	ringo_timeout_enter(&cm, delay);
+	/* A negative timeout_ns means no limit: a time in the past is given
+	 * as an absolute one. */
+	if (delay >= 0)
+		ringo_timeout_enter(&cm, delay);
+	else
+		ringo_timeout_enter_at(&cm, t0 + delay);
 	assert_int_equal(ringo_timeout_exit(&cm, ringo_sleep(work)), -ETIMEDOUT);
 	int64_t t1 = now();
 	assert_true(ringo_timeout_expired(&cm));
 	if (delay >= 0)
-		assert_true(t0 <= ringo_timeout_when(&cm) && ringo_timeout_when(&cm) <= t1);
+		assert_true(t0 <= ringo_timeout_expires_at(&cm) && ringo_timeout_expires_at(&cm) <= t1);
 	else
-		assert_true(ringo_timeout_when(&cm) < t0);
+		assert_true(ringo_timeout_expires_at(&cm) < t0);
 	assert_int_equal(t1, t0); /* expired at once, no time passed */
 	return 0;
 }
@@ -241,7 +246,7 @@ static int foreign_cancel(void *arg, void **result)
 {
 	ringo_timeout cm;
 	ringo_timeout_enter(&cm, RINGO_SEC(10));
-	ringo_task_cancel(ringo_current_task(), NULL);
+	ringo_task_cancel(ringo_task_current(), NULL);
 	int rc = ringo_timeout_exit(&cm, ringo_sleep(RINGO_SEC(10)));
 	assert_false(ringo_timeout_expired(&cm));
 	return rc;
@@ -321,7 +326,7 @@ static int nested_loop_busy(void *arg, void **result)
 	assert_true(ringo_timeout_expired(&inner));
 	assert_int_equal(rc, -ECANCELED);
 	assert_int_equal(ringo_timeout_exit(&outer, rc), -ETIMEDOUT);
-	assert_int_equal(ringo_task_cancelling(ringo_current_task()), 0);
+	assert_int_equal(ringo_task_cancelling(ringo_task_current()), 0);
 	return 0;
 }
 
@@ -355,11 +360,11 @@ static int reschedule(void *arg, void **result)
 	ringo_task *t;
 	ringo_spawn(ringo_loop_current(), resched_body, &r, NULL, &t);
 	ringo_await(r.ready, NULL);
-	assert_int_equal(ringo_timeout_when(r.cm), deadline1);
-	assert_int_equal(ringo_timeout_reschedule(r.cm, deadline2), 0);
-	assert_int_equal(ringo_timeout_when(r.cm), deadline2);
-	assert_int_equal(ringo_timeout_reschedule(r.cm, RINGO_NO_TIMEOUT), 0);
-	assert_int_equal(ringo_timeout_when(r.cm), RINGO_NO_TIMEOUT);
+	assert_int_equal(ringo_timeout_expires_at(r.cm), deadline1);
+	assert_int_equal(ringo_timeout_reschedule_at(r.cm, deadline2), 0);
+	assert_int_equal(ringo_timeout_expires_at(r.cm), deadline2);
+	assert_int_equal(ringo_timeout_reschedule(r.cm, RINGO_FOREVER), 0);
+	assert_int_equal(ringo_timeout_expires_at(r.cm), RINGO_FOREVER);
 	ringo_task_cancel(t, NULL);
 	assert_int_equal(ringo_await(ringo_task_future(t), NULL), -ECANCELED);
 	ringo_task_release(t);
@@ -393,7 +398,7 @@ static void test_nested_timeout_in_finally(void **state)
 
 static int timeout_after_cancellation(void *arg, void **result)
 {
-	ringo_task_cancel(ringo_current_task(), NULL);
+	ringo_task_cancel(ringo_task_current(), NULL);
 	assert_int_equal(ringo_sleep(RINGO_SEC(1)), -ECANCELED); /* caught */
 	ringo_timeout cm;
 	ringo_timeout_enter(&cm, 0);
@@ -408,11 +413,11 @@ static void test_timeout_after_cancellation(void **state)
 
 static int cancel_in_timeout_after_cancellation(void *arg, void **result)
 {
-	ringo_task_cancel(ringo_current_task(), NULL);
+	ringo_task_cancel(ringo_task_current(), NULL);
 	assert_int_equal(ringo_sleep(RINGO_SEC(1)), -ECANCELED); /* caught */
 	ringo_timeout cm;
 	ringo_timeout_enter(&cm, RINGO_SEC(1));
-	ringo_task_cancel(ringo_current_task(), NULL);
+	ringo_task_cancel(ringo_task_current(), NULL);
 	assert_int_equal(ringo_timeout_exit(&cm, ringo_sleep(RINGO_SEC(2))), -ECANCELED);
 	return 0;
 }
@@ -427,7 +432,7 @@ static int timeout_finished(void *arg, void **result)
 	ringo_timeout cm;
 	ringo_timeout_enter(&cm, RINGO_MSEC(10));
 	assert_int_equal(ringo_timeout_exit(&cm, 0), 0);
-	assert_int_equal(ringo_timeout_reschedule(&cm, now() + RINGO_MSEC(20)), -EINVAL);
+	assert_int_equal(ringo_timeout_reschedule(&cm, RINGO_MSEC(20)), -EINVAL);
 	assert_int_equal(ringo_timeout_exit(&cm, 0), -EINVAL);
 	return 0;
 }
@@ -440,7 +445,7 @@ static void test_timeout_finished(void **state)
 static int timeout_not_entered(void *arg, void **result)
 {
 	ringo_timeout cm = {0}; /* a zeroed scope reads as not entered */
-	assert_int_equal(ringo_timeout_reschedule(&cm, now() + RINGO_MSEC(20)), -EINVAL);
+	assert_int_equal(ringo_timeout_reschedule(&cm, RINGO_MSEC(20)), -EINVAL);
 	assert_int_equal(ringo_timeout_exit(&cm, 0), -EINVAL);
 	assert_false(ringo_timeout_expired(&cm));
 	return 0;
@@ -461,7 +466,7 @@ static void test_timeout_without_task(void **state)
 	assert_int_equal(ringo_timeout_reschedule(&cm, RINGO_MSEC(20)), -EINVAL);
 	assert_int_equal(ringo_timeout_exit(&cm, 0), -EINVAL);
 	assert_int_equal(ringo_timeout_enter_at(NULL, 0), -EINVAL);
-	assert_int_equal(ringo_timeout_when(NULL), RINGO_NO_TIMEOUT);
+	assert_int_equal(ringo_timeout_expires_at(NULL), RINGO_FOREVER);
 	assert_false(ringo_timeout_expired(NULL));
 	test_loop_free(loop, &ca);
 }
@@ -484,12 +489,12 @@ static int timeout_main(void *arg, void **result)
 	ringo_timeout to;
 	assert_int_equal(ringo_timeout_enter(&to, c->delay), 0);
 	if (c->resched)
-		ringo_timeout_reschedule(&to, now() + c->resched);
+		ringo_timeout_reschedule(&to, c->resched);
 	int rc = ringo_sleep(c->work);
 	c->rc = ringo_timeout_exit(&to, rc);
 	c->expired = ringo_timeout_expired(&to);
 	log_add(&g_log, "exit=%d@%lld", c->rc, (long long)now_s());
-	c->cancelling_after = ringo_task_cancelling(ringo_current_task());
+	c->cancelling_after = ringo_task_cancelling(ringo_task_current());
 	c->after_sleep = ringo_sleep(0);
 	return 0;
 }
@@ -523,7 +528,7 @@ static void test_timeout_reschedule_moves_the_deadline(void **state)
 
 static void test_timeout_without_deadline_never_fires(void **state)
 {
-	struct to_case c = {RINGO_NO_TIMEOUT, RINGO_SEC(5)};
+	struct to_case c = {RINGO_FOREVER, RINGO_SEC(5)};
 	run_main(timeout_main, &c, -1);
 	assert_int_equal(c.rc, 0);
 }

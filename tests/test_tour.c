@@ -119,10 +119,31 @@ static void test_hundred_tasks_finish_in_five_seconds(void **state)
 	assert_int_equal(count, 100);
 }
 
+/* asyncio's subprocess example: ls's exit code and what it printed, then
+ * two commands at once (the one that sleeps 1 s, real time, ends last).
+ * LC_ALL=C: ls's message in its untranslated words and quotes. */
+static void test_subprocess_prints_ls_output_and_exit_codes(void **state)
+{
+	char path[512], cmd[1024];
+	build_path("examples/tour/subprocess", path, sizeof(path));
+	const char *wrap = getenv("RINGO_TEST_WRAP");
+	snprintf(cmd, sizeof(cmd), "LC_ALL=C RINGO_VIRTUAL_CLOCK=1 %s %s", wrap ? wrap : "", path);
+	int rc = run_capture(cmd, out, sizeof(out));
+	if (rc != 0)
+		fail_msg("subprocess exited with %d, output:\n%s", rc, out);
+	assert_string_equal(out, "['ls /zzz' exited with 2]\n"
+				 "[stderr]\nls: cannot access '/zzz': No such file or directory\n\n"
+				 "['ls /dev/null' exited with 0]\n"
+				 "[stdout]\n/dev/null\n\n"
+				 "['sleep 1; echo \"hello\"' exited with 0]\n"
+				 "[stdout]\nhello\n\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hello_world),
+		cmocka_unit_test(test_subprocess_prints_ls_output_and_exit_codes),
 		cmocka_unit_test(test_call_soon),
 		cmocka_unit_test(test_call_later),
 		cmocka_unit_test(test_call_at),

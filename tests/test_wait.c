@@ -110,7 +110,7 @@ static int wait_body(ringo_loop *loop, void *arg)
 
 static void test_wait_first_completed_returns_done_and_pending(void **state)
 {
-	struct wait_args a = {RINGO_FIRST_COMPLETED, RINGO_NO_TIMEOUT,
+	struct wait_args a = {RINGO_FIRST_COMPLETED, RINGO_FOREVER,
 			      {{"a", RINGO_SEC(3), 0, 0}, {"b", RINGO_SEC(1), 0, 0},
 			       {"c", RINGO_SEC(2), 0, 0}}};
 	run_body(wait_body, &a, NULL);
@@ -125,7 +125,7 @@ static void test_wait_first_completed_returns_done_and_pending(void **state)
 
 static void test_wait_first_exception_skips_successes(void **state)
 {
-	struct wait_args a = {RINGO_FIRST_EXCEPTION, RINGO_NO_TIMEOUT,
+	struct wait_args a = {RINGO_FIRST_EXCEPTION, RINGO_FOREVER,
 			      {{"a", RINGO_SEC(3), 0, 0}, {"b", RINGO_SEC(1), 0, 0},
 			       {"c", RINGO_SEC(2), -EIO, 0}}};
 	run_body(wait_body, &a, NULL);
@@ -136,7 +136,7 @@ static void test_wait_first_exception_skips_successes(void **state)
 
 static void test_wait_first_exception_without_failure_waits_for_all(void **state)
 {
-	struct wait_args a = {RINGO_FIRST_EXCEPTION, RINGO_NO_TIMEOUT,
+	struct wait_args a = {RINGO_FIRST_EXCEPTION, RINGO_FOREVER,
 			      {{"a", RINGO_SEC(3), 0, 0}, {"b", RINGO_SEC(1), 0, 0},
 			       {"c", RINGO_SEC(2), 0, 0}}};
 	run_body(wait_body, &a, NULL);
@@ -168,7 +168,7 @@ static void cancel_main_at_1s(ringo_loop *loop, ringo_task *m)
 
 static void test_cancelling_wait_cancels_nothing_else(void **state)
 {
-	struct wait_args a = {RINGO_ALL_COMPLETED, RINGO_NO_TIMEOUT,
+	struct wait_args a = {RINGO_ALL_COMPLETED, RINGO_FOREVER,
 			      {{"a", RINGO_SEC(3), 0, 0}, {"b", RINGO_SEC(1), 0, 0},
 			       {"c", RINGO_SEC(2), 0, 0}}};
 	assert_int_equal(run_body(wait_body, &a, cancel_main_at_1s), -ECANCELED);
@@ -290,7 +290,7 @@ static void test_as_completed_yields_in_completion_order(void **state)
 {
 	struct ac_args a = {{{"a", RINGO_SEC(3), 0, 0}, {"b", RINGO_SEC(1), 0, 0},
 			     {"c", RINGO_SEC(2), 0, 0}},
-			    RINGO_NO_TIMEOUT};
+			    RINGO_FOREVER};
 	run_body(ac_body, &a, NULL);
 	assert_string_equal(a.order, "bca");
 	assert_int_equal(a.last, -ENOENT);
@@ -419,7 +419,7 @@ static int64_t run_wait(struct wait_port *w, ringo_task_fn *afn, int64_t ad, rin
 
 static void test_wait(void **state)
 {
-	struct wait_port w = {.mode = RINGO_ALL_COMPLETED, .timeout = RINGO_NO_TIMEOUT};
+	struct wait_port w = {.mode = RINGO_ALL_COMPLETED, .timeout = RINGO_FOREVER};
 	/* Twice: the second time everything is done already (no time passes). */
 	int64_t at = run_wait(&w, sleeps_arg_ns, RINGO_MSEC(100), sleeps_arg_ns, RINGO_MSEC(150), 2);
 	assert_int_equal(w.rc, 2);
@@ -434,7 +434,7 @@ static int wait_duplicates(void *arg, void **result)
 	ringo_spawn(ringo_loop_current(), sleeps_arg_ns, (void *)0, NULL, &d);
 	ringo_future *f[3] = {ringo_task_future(c), ringo_task_future(c), ringo_task_future(d)};
 	bool done[3];
-	int rc = ringo_wait(f, 3, RINGO_ALL_COMPLETED, RINGO_NO_TIMEOUT, done);
+	int rc = ringo_wait(f, 3, RINGO_ALL_COMPLETED, RINGO_FOREVER, done);
 	assert_int_equal(rc, 3);
 	assert_true(done[0] && done[1] && done[2]);
 	ringo_task_release(c);
@@ -458,11 +458,11 @@ static int wait_errors(void *arg, void **result)
 	ringo_future *f;
 	ringo_future_new(ringo_loop_current(), &f);
 	ringo_future *none = NULL;
-	assert_int_equal(ringo_wait(&f, 0, RINGO_ALL_COMPLETED, RINGO_NO_TIMEOUT, NULL), -EINVAL);
-	assert_int_equal(ringo_wait(&f, 1, (enum ringo_wait_mode)-1, RINGO_NO_TIMEOUT, NULL),
+	assert_int_equal(ringo_wait(&f, 0, RINGO_ALL_COMPLETED, RINGO_FOREVER, NULL), -EINVAL);
+	assert_int_equal(ringo_wait(&f, 1, (enum ringo_wait_mode)-1, RINGO_FOREVER, NULL),
 			 -EINVAL);
-	assert_int_equal(ringo_wait(NULL, 1, RINGO_ALL_COMPLETED, RINGO_NO_TIMEOUT, NULL), -EINVAL);
-	assert_int_equal(ringo_wait(&none, 1, RINGO_ALL_COMPLETED, RINGO_NO_TIMEOUT, NULL),
+	assert_int_equal(ringo_wait(NULL, 1, RINGO_ALL_COMPLETED, RINGO_FOREVER, NULL), -EINVAL);
+	assert_int_equal(ringo_wait(&none, 1, RINGO_ALL_COMPLETED, RINGO_FOREVER, NULL),
 			 -EINVAL);
 	ringo_future_release(f);
 	return 0;
@@ -478,14 +478,14 @@ static void test_wait_errors(void **state)
 	ringo_task_release(t);
 	ringo_future *f;
 	ringo_future_new(loop, &f);
-	assert_int_equal(ringo_wait(&f, 1, RINGO_ALL_COMPLETED, RINGO_NO_TIMEOUT, NULL), -EPERM);
+	assert_int_equal(ringo_wait(&f, 1, RINGO_ALL_COMPLETED, RINGO_FOREVER, NULL), -EPERM);
 	ringo_future_release(f);
 	test_loop_free(loop, &ca);
 }
 
 static void test_wait_first_completed(void **state)
 {
-	struct wait_port w = {.mode = RINGO_FIRST_COMPLETED, .timeout = RINGO_NO_TIMEOUT};
+	struct wait_port w = {.mode = RINGO_FIRST_COMPLETED, .timeout = RINGO_FOREVER};
 	int64_t at = run_wait(&w, sleeps_arg_ns, RINGO_SEC(10), sleeps_arg_ns, RINGO_MSEC(100), 1);
 	assert_int_equal(w.rc, 1);
 	assert_true(w.done[0]);  /* b */
@@ -504,7 +504,7 @@ static void test_wait_really_done(void **state)
 {
 	/* FIRST_COMPLETED reports what is done when wait returns: b finished
 	 * too while a's completion was on its way to the waiting task. */
-	struct wait_port w = {.mode = RINGO_FIRST_COMPLETED, .timeout = RINGO_NO_TIMEOUT};
+	struct wait_port w = {.mode = RINGO_FIRST_COMPLETED, .timeout = RINGO_FOREVER};
 	run_wait(&w, yields_n, 1, yields_n, 2, 1);
 	assert_int_equal(w.rc, 2);
 	assert_true(w.done[0] && w.done[1]);
@@ -513,7 +513,7 @@ static void test_wait_really_done(void **state)
 static void test_wait_first_exception(void **state)
 {
 	/* b has failed already: no time passes. */
-	struct wait_port w = {.mode = RINGO_FIRST_EXCEPTION, .timeout = RINGO_NO_TIMEOUT};
+	struct wait_port w = {.mode = RINGO_FIRST_EXCEPTION, .timeout = RINGO_FOREVER};
 	int64_t at = run_wait(&w, sleeps_arg_ns, RINGO_SEC(10), fails_after_arg_ns, 0, 1);
 	assert_int_equal(w.rc, 1);
 	assert_true(w.done[0]);
@@ -523,7 +523,7 @@ static void test_wait_first_exception(void **state)
 
 static void test_wait_first_exception_in_wait(void **state)
 {
-	struct wait_port w = {.mode = RINGO_FIRST_EXCEPTION, .timeout = RINGO_NO_TIMEOUT};
+	struct wait_port w = {.mode = RINGO_FIRST_EXCEPTION, .timeout = RINGO_FOREVER};
 	int64_t at = run_wait(&w, sleeps_arg_ns, RINGO_SEC(10), fails_after_arg_ns, RINGO_MSEC(10), 1);
 	assert_int_equal(w.rc, 1);
 	assert_true(w.done[0]);
@@ -533,7 +533,7 @@ static void test_wait_first_exception_in_wait(void **state)
 
 static void test_wait_with_exception(void **state)
 {
-	struct wait_port w = {.mode = RINGO_ALL_COMPLETED, .timeout = RINGO_NO_TIMEOUT};
+	struct wait_port w = {.mode = RINGO_ALL_COMPLETED, .timeout = RINGO_FOREVER};
 	int64_t at = run_wait(&w, sleeps_arg_ns, RINGO_MSEC(100), fails_after_arg_ns,
 			      RINGO_MSEC(150), 2);
 	assert_int_equal(w.rc, 2);
@@ -575,7 +575,7 @@ static int as_completed_values(void *arg, void **result)
 		f[i] = ringo_task_future(t[i]);
 	}
 	ringo_as_completed *it;
-	assert_int_equal(ringo_as_completed_new(loop, f, 3, RINGO_NO_TIMEOUT, &it), 0);
+	assert_int_equal(ringo_as_completed_new(loop, f, 3, RINGO_FOREVER, &it), 0);
 	ringo_future *next;
 	while (ringo_as_completed_next(it, &next) == 0)
 		strcat(order, ringo_task_name(ringo_future_task(next)));
@@ -674,7 +674,7 @@ static int as_completed_dups(void *arg, void **result)
 	ringo_task *c = spawn_on(loop, sleeps_arg_ns, 0);
 	ringo_future *f[2] = {ringo_task_future(c), ringo_task_future(c)};
 	ringo_as_completed *it;
-	ringo_as_completed_new(loop, f, 2, RINGO_NO_TIMEOUT, &it);
+	ringo_as_completed_new(loop, f, 2, RINGO_FOREVER, &it);
 	ringo_future *next;
 	int n = 0;
 	while (ringo_as_completed_next(it, &next) == 0)
@@ -704,12 +704,12 @@ static void test_as_completed_invalid_args(void **state)
 	ringo_loop *loop = test_loop_new(&ca, 0);
 	ringo_as_completed *it;
 	ringo_future *none = NULL;
-	assert_int_equal(ringo_as_completed_new(loop, NULL, 1, RINGO_NO_TIMEOUT, &it), -EINVAL);
-	assert_int_equal(ringo_as_completed_new(loop, &none, 1, RINGO_NO_TIMEOUT, &it), -EINVAL);
-	assert_int_equal(ringo_as_completed_new(NULL, &none, 0, RINGO_NO_TIMEOUT, &it), -EINVAL);
+	assert_int_equal(ringo_as_completed_new(loop, NULL, 1, RINGO_FOREVER, &it), -EINVAL);
+	assert_int_equal(ringo_as_completed_new(loop, &none, 1, RINGO_FOREVER, &it), -EINVAL);
+	assert_int_equal(ringo_as_completed_new(NULL, &none, 0, RINGO_FOREVER, &it), -EINVAL);
 	assert_int_equal(ringo_as_completed_next(NULL, NULL), -EINVAL);
 	/* An empty iterator is fine: nothing to yield. */
-	assert_int_equal(ringo_as_completed_new(loop, NULL, 0, RINGO_NO_TIMEOUT, &it), 0);
+	assert_int_equal(ringo_as_completed_new(loop, NULL, 0, RINGO_FOREVER, &it), 0);
 	ringo_future *next;
 	assert_int_equal(ringo_as_completed_next(it, &next), -EPERM); /* outside a task */
 	ringo_as_completed_free(it);
@@ -863,7 +863,7 @@ static ringo_future *w_pending;
 
 static int waits_pending(void *arg, void **result)
 {
-	return ringo_wait(&w_pending, 1, RINGO_ALL_COMPLETED, RINGO_NO_TIMEOUT, NULL);
+	return ringo_wait(&w_pending, 1, RINGO_ALL_COMPLETED, RINGO_FOREVER, NULL);
 }
 
 static void test_close_with_a_task_in_wait_leaks_nothing(void **state)

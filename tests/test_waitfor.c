@@ -26,10 +26,10 @@ static ringo_task *spawn(ringo_task_fn *fn, void *arg)
 static int drain(void *arg, void **result)
 {
 	ringo_loop *loop = ringo_loop_current();
-	ringo_task *self = ringo_current_task();
+	ringo_task *self = ringo_task_current();
 	for (;;) {
 		ringo_task *ts[8];
-		int n = ringo_all_tasks(loop, ts, 8);
+		int n = ringo_loop_tasks(loop, ts, 8);
 		ringo_task *other = NULL;
 		for (int i = 0; i < n && i < 8 && !other; i++)
 			if (ts[i] != self)
@@ -38,7 +38,7 @@ static int drain(void *arg, void **result)
 			return 0;
 		ringo_future *f = ringo_task_future(other);
 		ringo_task_ref(other);
-		ringo_wait(&f, 1, RINGO_ALL_COMPLETED, RINGO_NO_TIMEOUT, NULL);
+		ringo_wait(&f, 1, RINGO_ALL_COMPLETED, RINGO_FOREVER, NULL);
 		ringo_task_release(other);
 	}
 }
@@ -95,7 +95,7 @@ static int asyncio_wait_for_cancelled(void *arg, void **result)
 	ringo_sleep(0);
 	ringo_task_cancel(w, NULL);
 	ringo_future *f = ringo_task_future(w);
-	assert_int_equal(ringo_wait(&f, 1, RINGO_ALL_COMPLETED, RINGO_NO_TIMEOUT, NULL), 1);
+	assert_int_equal(ringo_wait(&f, 1, RINGO_ALL_COMPLETED, RINGO_FOREVER, NULL), 1);
 	/* The cancel went to the slow task, which ignored it: wait_for
 	 * waited for its end and returned its result. */
 	assert_true(s->exited);
@@ -194,7 +194,7 @@ static int foo_sleeps_10s(void *arg, void **result)
 
 static int timeout_0_or_negative(void *arg, void **result)
 {
-	/* RINGO_NO_TIMEOUT (-1) means "no limit"; any other value <= 0 is a
+	/* RINGO_FOREVER (-1) means "no limit"; any other value <= 0 is a
 	 * deadline already passed. */
 	const int64_t timeouts[] = {0, -2, -RINGO_SEC(1)};
 	for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++) {
@@ -247,7 +247,7 @@ static int wait_for_blocking(void *arg, void **result)
 {
 	ringo_task *t = spawn(returns_done, NULL);
 	void *v = NULL;
-	assert_int_equal(ringo_wait_for(ringo_task_future(t), RINGO_NO_TIMEOUT, &v), 0);
+	assert_int_equal(ringo_wait_for(ringo_task_future(t), RINGO_FOREVER, &v), 0);
 	assert_string_equal(v, "done");
 	ringo_task_release(t);
 	return 0;
@@ -437,7 +437,7 @@ static int cancel_wait_for(void *arg, void **result)
 
 static void test_cancel_blocking_wait_for(void **state)
 {
-	int64_t timeout = RINGO_NO_TIMEOUT;
+	int64_t timeout = RINGO_FOREVER;
 	assert_int_equal(run_main(cancel_wait_for, &timeout, NULL), 0);
 }
 
@@ -597,14 +597,14 @@ static void test_wait_for_result_in_the_expiry_iteration_is_a_timeout(void **sta
 static int bad_arguments(void *arg, void **result)
 {
 	ringo_loop *other;
-	assert_int_equal(ringo_loop_new(&other, NULL), 0);
+	assert_int_equal(ringo_loop_new(NULL, &other), 0);
 	ringo_future *f;
 	ringo_future_new(other, &f);
 	assert_int_equal(ringo_wait_for(NULL, 0, NULL), -EINVAL);
 	assert_int_equal(ringo_wait_for(f, RINGO_SEC(1), NULL), -EINVAL);
-	assert_int_equal(ringo_wait_for(ringo_task_future(ringo_current_task()), 0, NULL),
+	assert_int_equal(ringo_wait_for(ringo_task_future(ringo_task_current()), 0, NULL),
 			 -EDEADLK);
-	assert_int_equal(ringo_wait_for(ringo_task_future(ringo_current_task()), RINGO_SEC(1),
+	assert_int_equal(ringo_wait_for(ringo_task_future(ringo_task_current()), RINGO_SEC(1),
 					NULL),
 			 -EDEADLK);
 	ringo_future_release(f);

@@ -58,7 +58,7 @@ static int main_task(void *arg, void **result)
 static int run(bool foo_sleeps)
 {
 	ringo_loop *loop;
-	int err = ringo_loop_new(&loop, NULL);
+	int err = ringo_loop_new(NULL, &loop);
 	if (err < 0)
 		return err;
 	printf("Start run_until_complete...\n");

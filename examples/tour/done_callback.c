@@ -38,7 +38,7 @@ int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	ringo_loop *loop;
-	int err = ringo_loop_new(&loop, NULL);
+	int err = ringo_loop_new(NULL, &loop);
 	if (err < 0)
 		goto fail;
 	double start = ringo_loop_time(loop);

@@ -33,7 +33,7 @@ static int do_some_work(void *arg, void **result)
 int main(void)
 {
 	ringo_loop_thread *lt;
-	int err = ringo_loop_thread_start(&lt, NULL);
+	int err = ringo_loop_thread_start(NULL, &lt);
 	if (err < 0) {
 		fprintf(stderr, "run_coroutine_threadsafe: %s\n", ringo_strerror(err));
 		return 1;
@@ -58,6 +58,6 @@ int main(void)
 			rc = 1;
 		ringo_tsfuture_release(f[i]);
 	}
-	ringo_loop_thread_stop(lt);
+	ringo_loop_thread_free(lt);
 	return rc;
 }

@@ -40,7 +40,7 @@ static void callback(ringo_future *fut, void *arg)
 static int run(int with_callback)
 {
 	ringo_loop *loop;
-	int err = ringo_loop_new(&loop, NULL);
+	int err = ringo_loop_new(NULL, &loop);
 	if (err < 0)
 		return err;
 	static struct args args = {10, 5};

@@ -53,7 +53,7 @@ static int tcp_echo_client(void *arg, void **result)
 {
 	struct args *a = arg;
 	ringo_stream *s;
-	int err = ringo_stream_connect("127.0.0.1", a->port, RINGO_NO_TIMEOUT, NULL, &s);
+	int err = ringo_stream_connect("127.0.0.1", a->port, RINGO_FOREVER, NULL, &s);
 	if (err < 0)
 		return err;
 	printf("Send: ");

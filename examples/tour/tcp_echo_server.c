@@ -104,7 +104,7 @@ static int serve_forever(void *arg, void **result)
 	/* `async with server:` closes it and waits for it on the way out. */
 	err = ringo_server_serve_forever(server);
 	ringo_server_close(server);
-	ringo_server_wait_closed(server, RINGO_NO_TIMEOUT);
+	ringo_server_wait_closed(server, RINGO_FOREVER);
 	ringo_server_free(server);
 	return err;
 }

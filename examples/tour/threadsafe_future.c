@@ -34,7 +34,7 @@ static int slow(void *arg, void **result)
 int main(void)
 {
 	ringo_loop_thread *lt;
-	int err = ringo_loop_thread_start(&lt, NULL);
+	int err = ringo_loop_thread_start(NULL, &lt);
 	if (err < 0) {
 		fprintf(stderr, "threadsafe_future: %s\n", ringo_strerror(err));
 		return 1;
@@ -60,5 +60,5 @@ int main(void)
 	printf("slow: %s\n", ringo_strerror(rc));
 	fflush(stdout);
 	ringo_tsfuture_release(f);
-	return ringo_loop_thread_stop(lt) == 0 ? 0 : 1;
+	return ringo_loop_thread_free(lt) == 0 ? 0 : 1;
 }

@@ -23,9 +23,6 @@
 #error "include <ringo.h>, not <ringo/aio.h>"
 #endif
 
-/* No timeout: pass as a timeout_ns argument. */
-#define RINGO_NO_TIMEOUT ((int64_t)-1)
-
 /* Private: a node of the intrusive wait lists below. */
 struct ringo_wq {
 	struct ringo_wq *next;
@@ -88,7 +85,7 @@ enum ringo_wait_mode {
 };
 
 /* May suspend. asyncio.wait: wait until the condition `mode` holds or
- * timeout_ns passed (RINGO_NO_TIMEOUT: no limit; any other value <= 0:
+ * timeout_ns passed (RINGO_FOREVER: no limit; any other value <= 0:
  * one iteration at most). Never cancels anything. If the condition holds
  * already, returns without suspending. done (may be NULL) gets n flags:
  * true for the done set, false for the pending set. Returns the size of
@@ -103,7 +100,7 @@ int ringo_wait(ringo_future *const *futs, size_t n, enum ringo_wait_mode mode,
 
 /* May suspend. asyncio.wait_for as of Python 3.12, where it is
  * `async with timeout(t): return await fut`:
- *  - timeout_ns == RINGO_NO_TIMEOUT: ringo_await(fut, result);
+ *  - timeout_ns == RINGO_FOREVER: ringo_await(fut, result);
  *  - timeout_ns <= 0 (any other value): if fut is done, its outcome at
  *    once; else fut is cancelled and waited for, and its outcome returned,
  *    -ETIMEDOUT if it ended cancelled (a result it returned anyway wins).
@@ -129,7 +126,7 @@ int ringo_wait_for(ringo_future *fut, int64_t timeout_ns, void **result);
 typedef struct ringo_as_completed ringo_as_completed;
 
 /* Create an iterator over futs[0..n) (n may be 0) with a deadline
- * timeout_ns from now for the whole iteration (RINGO_NO_TIMEOUT: none;
+ * timeout_ns from now for the whole iteration (RINGO_FOREVER: none;
  * any other value <= 0: already passed). Takes a reference on each
  * future. The caller owns *out and frees it with
  * ringo_as_completed_free(). Does not suspend; may be called outside a
@@ -250,28 +247,34 @@ int ringo_group_wait(ringo_group *g, int body_rc, int *errs, size_t cap, size_t 
 typedef struct ringo_timeout {
 	/* private */
 	ringo_task *task;
-	int64_t when;            /* absolute deadline, or RINGO_NO_TIMEOUT */
+	int64_t when;            /* absolute deadline, or RINGO_FOREVER */
 	ringo_handle timer;
 	bool has_timer;
 	int state;               /* enum in timeout.c */
 	int cancelling;          /* task's cancelling() at enter */
 } ringo_timeout;
 
-/* Enter a scope in the current task expiring delay_ns from now
- * (RINGO_NO_TIMEOUT: no deadline; any other negative delay is a deadline
- * already passed: the scope expires on the next iteration, as
- * asyncio.timeout(-1)). 0, -EINVAL (NULL), -EPERM outside a task (the
- * scope is then not entered), -ENOMEM. Does not suspend. */
-int ringo_timeout_enter(ringo_timeout *s, int64_t delay_ns);
-/* As enter, with an absolute ringo_loop_time_ns() deadline
- * (RINGO_NO_TIMEOUT: none; a time already passed expires next iteration). */
+/* Enter a scope in the current task expiring timeout_ns from now
+ * (negative, RINGO_FOREVER: no deadline; 0: already expired: the first
+ * suspension that has to wait is cancelled, as asyncio.timeout(0)).
+ * 0, -EINVAL (NULL), -EPERM outside a task (the scope is then not
+ * entered), -ENOMEM. Does not suspend. */
+int ringo_timeout_enter(ringo_timeout *s, int64_t timeout_ns);
+/* As enter, with an absolute ringo_loop_time_ns() deadline (negative,
+ * RINGO_FOREVER: none; a time already passed expires on the next
+ * iteration, as asyncio.timeout_at). */
 int ringo_timeout_enter_at(ringo_timeout *s, int64_t when_ns);
-/* Move the deadline (absolute; RINGO_NO_TIMEOUT removes it; a time already
- * passed expires on the next iteration). Any task may call it. -EINVAL if
- * the scope is not entered, has already expired or was exited; -ENOMEM. */
-int ringo_timeout_reschedule(ringo_timeout *s, int64_t when_ns);
-/* The deadline, or RINGO_NO_TIMEOUT (also for NULL). */
-int64_t ringo_timeout_when(const ringo_timeout *s);
+/* Move the deadline to timeout_ns from now (negative, RINGO_FOREVER:
+ * remove it; 0: expire on the next iteration). Any task may call it.
+ * -EINVAL if the scope is not entered, has already expired or was
+ * exited; -ENOMEM. Does not suspend. */
+int ringo_timeout_reschedule(ringo_timeout *s, int64_t timeout_ns);
+/* As reschedule, to an absolute ringo_loop_time_ns() deadline when_ns
+ * (negative: none). */
+int ringo_timeout_reschedule_at(ringo_timeout *s, int64_t when_ns);
+/* The deadline (absolute, loop time) as last set, or RINGO_FOREVER if
+ * there is none (also for NULL and a scope never entered). */
+int64_t ringo_timeout_expires_at(const ringo_timeout *s);
 /* True once the deadline has fired (false for NULL). */
 bool ringo_timeout_expired(const ringo_timeout *s);
 /* Leave the scope: rc is what the guarded work returned. Returns
@@ -364,7 +367,7 @@ typedef struct ringo_semaphore {
 /* Semaphore with an initial value. */
 void ringo_semaphore_init(ringo_semaphore *s, unsigned value);
 /* BoundedSemaphore: release above the initial value is -EOVERFLOW. */
-void ringo_bounded_semaphore_init(ringo_semaphore *s, unsigned value);
+void ringo_semaphore_init_bounded(ringo_semaphore *s, unsigned value);
 /* 0, or -EBUSY while a task is inside acquire. */
 int ringo_semaphore_destroy(ringo_semaphore *s);
 /* May suspend while the value is 0 or others wait first (FIFO, woken
@@ -483,10 +486,10 @@ typedef struct ringo_queue {
  * (NULL, maxsize too large), -ENOMEM. Does not suspend. */
 int ringo_queue_init(ringo_queue *q, ringo_loop *loop, size_t maxsize);
 /* LifoQueue: the newest item first. As ringo_queue_init. */
-int ringo_lifo_queue_init(ringo_queue *q, ringo_loop *loop, size_t maxsize);
+int ringo_queue_init_lifo(ringo_queue *q, ringo_loop *loop, size_t maxsize);
 /* cmp orders items like strcmp-style comparators (negative: a first);
  * NULL is -EINVAL. As ringo_queue_init. */
-int ringo_priority_queue_init(ringo_queue *q, ringo_loop *loop, size_t maxsize,
+int ringo_queue_init_priority(ringo_queue *q, ringo_loop *loop, size_t maxsize,
 			      ringo_queue_cmp_fn *cmp);
 /* Free the buffer. -EBUSY (nothing freed) while a task is inside a
  * blocking get, put or join (also one woken that has not run yet). Items still queued are dropped (they are the

@@ -1,5 +1,5 @@
 /*
- * ringo I/O: io_uring operations from tasks, deadlines, networking helpers,
+ * ringo I/O: io_uring operations from tasks, timeouts, networking helpers,
  * signals. Included by ringo.h; do not include on its own.
  *
  * Every operation here:
@@ -11,8 +11,10 @@
  *     final completion, so no buffer it passed is written after the call
  *     returned. If the operation completed anyway its result is returned
  *     and the cancellation is delivered at the task's next suspension;
- *   - returns -ETIMEDOUT once the task's deadline (ringo_deadline_push) or
- *     the per-operation deadline (ringo_io_deadline) has passed;
+ *   - under a timeout scope (ringo_timeout_enter) that expires, is
+ *     cancelled like this (-ECANCELED; the scope's exit gives
+ *     -ETIMEDOUT); after ringo_io_timeout, returns -ETIMEDOUT when that
+ *     timeout passes;
  *   - returns -EBADF if ringo_close() on this loop closed its fd (either
  *     fd of a splice) while it was blocked, and only then;
  *   - returns -EOPNOTSUPP if the running kernel lacks the io_uring opcode
@@ -97,61 +99,61 @@ int ringo_io_submit_sqe(const struct io_uring_sqe *tmpl, uint32_t *cqe_flags);
 /* True if the current loop's kernel supports this IORING_OP_* (probe). */
 bool ringo_io_supported(int opcode);
 
-/* ---- deadlines ----
- * Times are absolute ringo_loop_time_ns() values. An operation that
- * reaches its deadline is cancelled in the kernel (a linked timeout; for
- * splice and tee, which io_uring runs on a worker thread where a linked
- * timeout is never armed, a loop timer) and returns -ETIMEDOUT. */
+/* ---- timeouts ----
+ * A timeout scope (ringo_timeout_enter, aio.h) bounds any number of
+ * suspensions, I/O included: at its deadline the task is cancelled, the
+ * operation in flight is cancelled in the kernel and returns -ECANCELED,
+ * and ringo_timeout_exit turns that into -ETIMEDOUT. For a single
+ * operation, ringo_io_timeout is a cheaper shorthand. */
 
-/* The next I/O operation of the calling task (only that one) fails with
- * -ETIMEDOUT unless it completes by deadline_ns. 0 clears it. -EPERM
- * outside a task. Does not suspend. */
-int ringo_io_deadline(int64_t deadline_ns);
-/* Same, relative to now. */
+/* The calling task's next I/O operation (only that one) is cancelled in
+ * the kernel if it has not completed timeout_ns after it started, and
+ * then returns -ETIMEDOUT directly (a linked timeout; for splice and tee,
+ * which io_uring runs on a worker thread where a linked timeout is never
+ * armed, a loop timer). timeout_ns 0: the operation is tried once and
+ * fails with -ETIMEDOUT if it cannot complete at once (no data to read,
+ * no room to write); negative (RINGO_FOREVER): clears a timeout set
+ * before. Buffer safety is as for a cancel: the operation returns only
+ * after its final completion. ringo_close takes no timeout (and leaves
+ * the one set for the next operation). 0, or -EPERM outside a task.
+ * Does not suspend. */
 int ringo_io_timeout(int64_t timeout_ns);
-
-/* A deadline scope on the calling task: every I/O operation between push
- * and pop fails with -ETIMEDOUT once deadline_ns has passed (an inner
- * scope cannot extend an outer one). The scope lives on the caller's stack;
- * pop in reverse order of push. push returns -EPERM outside a task. */
-typedef struct ringo_deadline {
-	int64_t deadline;  /* this scope's own deadline */
-	int64_t saved;     /* the task's deadline before push */
-	ringo_task *task;
-} ringo_deadline;
-int ringo_deadline_push(ringo_deadline *scope, int64_t deadline_ns);
-void ringo_deadline_pop(ringo_deadline *scope);
-/* True if the scope's deadline has passed (to tell which scope fired). */
-bool ringo_deadline_expired(const ringo_deadline *scope);
 
 /* ---- networking ---- */
 
+/* ringo_tcp_listen's flags. */
 enum {
-	RINGO_NET_REUSEPORT = 1u << 0, /* SO_REUSEPORT: one listener per thread */
-	RINGO_NET_V6ONLY = 1u << 1,    /* IPv6 listener without v4-mapped */
+	RINGO_TCP_LISTEN_REUSEPORT = 1u << 0, /* SO_REUSEPORT: one listener per thread */
+	RINGO_TCP_LISTEN_V6ONLY = 1u << 1,    /* IPv6 listener without v4-mapped */
 };
 
 /* Listen on TCP host:port (host NULL = "127.0.0.1"; "::" / "0.0.0.0" for
- * all; IPv6 literals accepted). port 0 picks one: see ringo_local_port.
+ * all; IPv6 literals accepted). port 0 picks one: see ringo_socket_port.
  * SO_REUSEADDR and TCP_NODELAY (inherited by accepted sockets) are set.
  * Returns the listening fd or -errno. Does not suspend. */
-int ringo_listen_tcp(const char *host, int port, int backlog, unsigned flags);
+int ringo_tcp_listen(const char *host, int port, int backlog, unsigned flags);
 /* Listen on a Unix stream socket at path. A stale socket file there (one
  * nobody listens on: connect is refused) is replaced; anything else is
  * left alone: -EEXIST if path is not a socket (a regular file, a
  * directory, ...), -EADDRINUSE if a server listens on it (it sees one
  * connection that closes at once: the probe). Returns the fd or -errno.
  * Does not suspend. */
-int ringo_listen_unix(const char *path, int backlog);
+int ringo_unix_listen(const char *path, int backlog);
 /* The local port of a bound socket, or -errno. */
-int ringo_local_port(int fd);
-/* May suspend. Connect to host:port (numeric v4/v6 address) or, with
- * port < 0, to the Unix socket at host. deadline_ns 0 = none. Returns the
- * connected fd (TCP_NODELAY set) or -errno (-ETIMEDOUT at the deadline).
- * Cancelled: -ECANCELED and no fd is left open (the peer may see a
- * connection that closes at once); a connect that completed first is
- * returned, and the cancel comes at the next suspension. */
-int ringo_dial(const char *host, int port, int64_t deadline_ns);
+int ringo_socket_port(int fd);
+/* May suspend. Connect to host:port (a numeric v4/v6 address; NULL =
+ * "127.0.0.1") within timeout_ns (negative, RINGO_FOREVER: no limit; 0:
+ * only if the connection is made at once). Returns the connected fd
+ * (TCP_NODELAY set, SOCK_CLOEXEC) or -errno: -EINVAL (bad host or port),
+ * -ETIMEDOUT, -ECONNREFUSED, ..., -EPERM outside a task. Cancelled:
+ * -ECANCELED and no fd is left open (the peer may see a connection that
+ * closes at once); a connect that completed first is returned, and the
+ * cancel comes at the next suspension. */
+int ringo_tcp_connect(const char *host, int port, int64_t timeout_ns);
+/* May suspend. As ringo_tcp_connect, to the Unix stream socket at path
+ * (0: succeeds only if the listener's backlog has room now). -EINVAL for
+ * a NULL, empty or too long path. */
+int ringo_unix_connect(const char *path, int64_t timeout_ns);
 
 /* Multishot accept: one SQE keeps accepting; accepted fds queue here until
  * taken. The struct is the caller's (it may sit on a task's stack) and

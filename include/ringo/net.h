@@ -209,7 +209,7 @@ int ringo_server_close(ringo_server *srv);
  * connection is closed (asyncio wait_closed). Handlers still running
  * grace_timeout_ns after that wait began (or after the close, if it came
  * later) are cancelled, and waited for: their connections are then cut
- * (buffered bytes dropped). grace_timeout_ns: RINGO_NO_TIMEOUT (< 0) =
+ * (buffered bytes dropped). grace_timeout_ns: RINGO_FOREVER (< 0) =
  * never cancel; 0 = cancel at once whatever still runs.
  *
  * Returns how many handlers had to be cancelled (0: all finished in

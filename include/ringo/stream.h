@@ -37,7 +37,8 @@
  * around the call is the way to put a time limit on any of them) returns
  * -ECANCELED at once, having consumed nothing, and the stream stays usable.
  * There is no per-stream timeout: a timeout scope gives idle and per-call
- * limits alike.
+ * limits alike. (ringo_io_timeout does not apply: stream calls make no I/O
+ * operation of the task's own; it would bound the task's next one.)
  */
 #ifndef RINGO_STREAM_H
 #define RINGO_STREAM_H
@@ -94,7 +95,13 @@ struct ringo_stream_stats {
  * on: it closes it (ringo_stream_close, ringo_stream_free); do not close
  * it or use it for I/O yourself. A read-only fd (a pipe's read end) fails
  * writes with -EBADF; a write-only one (a pipe's write end) fails reads
- * with -EBADF. Starts receiving at once. opts may be NULL (defaults).
+ * with -EBADF. A non-socket fd in O_NONBLOCK mode is switched to blocking
+ * mode (the ring waits for it without blocking the thread; io_uring would
+ * fail a read of an empty non-blocking pipe with -EAGAIN instead). A write
+ * to a pipe whose reader is gone fails with -EPIPE (Linux 6.18+:
+ * RWF_NOSIGNAL); older kernels raise SIGPIPE there as write(2) does, so a
+ * program writing to pipes must ignore SIGPIPE on them. Starts receiving
+ * at once. opts may be NULL (defaults).
  * Returns 0 and *out (the caller's, until ringo_stream_free), or -EINVAL
  * (NULL loop/out, fd < 0, a bad option, write_low > write_high, a
  * datagram socket or a directory), -EBADF (fd not open), -ESHUTDOWN (loop
@@ -102,11 +109,12 @@ struct ringo_stream_stats {
 int ringo_stream_new(ringo_loop *loop, int fd, const ringo_stream_options *opts,
 		     ringo_stream **out);
 
-/* The stream's fd (for getsockopt, getpeername...), or -EBADF once it was
- * closed. Do not read, write or close it. */
+/* Does not suspend. The stream's fd (for getsockopt, getpeername...), or
+ * -EBADF once it was closed, -EINVAL for NULL. Do not read, write or close
+ * it. */
 int ringo_stream_fd(const ringo_stream *s);
 
-/* The loop the stream belongs to. */
+/* Does not suspend. The loop the stream belongs to (NULL for NULL). */
 ringo_loop *ringo_stream_loop(const ringo_stream *s);
 
 /* Does not suspend. asyncio's writer.close(): stop receiving (a blocked
@@ -129,13 +137,16 @@ int ringo_stream_close(ringo_stream *s);
  * number of tasks may wait. */
 int ringo_stream_wait_closed(ringo_stream *s);
 
-/* Does not suspend. Abort and free: if the stream is not closed yet, its
- * fd is closed at once, bytes not yet sent are dropped, and tasks blocked
- * on it wake with -ESHUTDOWN. The memory is released once the kernel holds
- * nothing of it any more (the final completions of its receive and send,
- * normally within the loop's next iteration; at the latest when the loop
- * closes) and no task is inside a call on it; the handle is invalid at
- * once. Free every stream before ringo_loop_free. NULL is a no-op. */
+/* Does not suspend. Abort and free: if the stream is not closed yet (a
+ * close still flushing included), bytes not yet sent are dropped, its
+ * receive and send are cancelled and its fd is closed as soon as the kernel
+ * gave them back; tasks blocked on it wake with -ESHUTDOWN. The memory is
+ * released once the kernel holds nothing of it any more (the final
+ * completions of its receive and send, normally within the loop's next
+ * iteration; at the latest when the loop closes) and no task is inside a
+ * call on it; the handle is invalid at once. To deliver what is buffered,
+ * close and wait_closed first. Free every stream before ringo_loop_free.
+ * NULL is a no-op. */
 void ringo_stream_free(ringo_stream *s);
 
 /* ---- reading ----
@@ -150,34 +161,42 @@ void ringo_stream_free(ringo_stream *s);
  * to dst; one that returns a count consumed exactly that many bytes. dst
  * may be reused as soon as the call returned. */
 
-/* 1..n buffered bytes (waiting for at least one), 0 at EOF with nothing
- * buffered, or 0 for n == 0. n > INT_MAX reads at most INT_MAX. */
+/* May suspend. 1..n buffered bytes (waiting for at least one), 0 at EOF
+ * with nothing buffered, or 0 for n == 0. n > INT_MAX reads at most
+ * INT_MAX. -EINVAL (NULL s, or NULL dst with n > 0), and the common
+ * returns above. */
 int ringo_stream_read(ringo_stream *s, void *dst, size_t n);
 
-/* Exactly n bytes: returns n. -ENODATA at EOF with fewer buffered (they
- * stay buffered: peek shows them; at_eof tells a clean EOF from a message
- * cut short), -EINVAL if n > INT_MAX. The buffer grows to hold n. */
+/* May suspend. Exactly n bytes: returns n (0 for n == 0). -ENODATA at EOF
+ * with fewer buffered (they stay buffered: peek shows them; at_eof tells a
+ * clean EOF from a message cut short), -EINVAL (NULL s, n > INT_MAX, NULL
+ * dst with n > 0), and the common returns above. The buffer grows to hold
+ * n. */
 int ringo_stream_read_exactly(ringo_stream *s, void *dst, size_t n);
 
-/* Up to and including the first occurrence of delim (dlen bytes): copies
+/* May suspend. Up to and including the first occurrence of delim (dlen
+ * bytes), which delim points at only during the call: copies
  * the line into dst and consumes it; returns its length. -EMSGSIZE when
  * the line without delim would be longer than read_limit (asyncio's
  * LimitOverrunError: as soon as read_limit bytes are buffered without the
  * delimiter) or the line longer than cap: nothing is consumed, the bytes
  * stay buffered (peek, consume); -ENODATA at EOF without the delimiter
- * (the partial line stays buffered); -EINVAL for a NULL or empty delim. */
+ * (the partial line stays buffered); -EINVAL (NULL s, a NULL or empty
+ * delim, NULL dst with cap > 0), and the common returns above. */
 int ringo_stream_read_until(ringo_stream *s, const void *delim, size_t dlen, void *dst,
 			    size_t cap);
 
-/* read_until with "\n", except at EOF as asyncio's readline: the last
- * line without "\n" is returned (and consumed) as it is, and 0 means EOF
- * with nothing buffered. -EMSGSIZE as read_until (nothing consumed; asyncio
- * would drop the line). */
+/* May suspend. read_until with "\n", except at EOF as asyncio's
+ * readline: the last line without "\n" is returned (and consumed) as it
+ * is, and 0 means EOF with nothing buffered. -EMSGSIZE as read_until
+ * (nothing consumed; asyncio would drop the line), -EINVAL (NULL s, or
+ * NULL dst with cap > 0), and the common returns above. */
 int ringo_stream_readline(ringo_stream *s, void *dst, size_t cap);
 
-/* Wait until more bytes than are buffered now have arrived (at least one),
- * receiving even past the backpressure mark: returns how many were added,
- * 0 at EOF. For parsers that work on peek. */
+/* May suspend. Wait until more bytes than are buffered now have arrived
+ * (at least one), receiving even past the backpressure mark: returns how
+ * many were added (nothing is consumed), 0 at EOF; the common returns
+ * above. For parsers that work on peek. */
 int ringo_stream_fill(ringo_stream *s);
 
 /* Does not suspend. The bytes buffered and not consumed: *len of them at
@@ -189,7 +208,8 @@ const void *ringo_stream_peek(const ringo_stream *s, size_t *len);
  * -EINVAL if fewer are buffered (nothing consumed) or s is NULL. */
 int ringo_stream_consume(ringo_stream *s, size_t n);
 
-/* EOF received and every buffered byte consumed (asyncio at_eof). */
+/* Does not suspend. EOF received and every buffered byte consumed
+ * (asyncio at_eof); false for NULL. */
 bool ringo_stream_at_eof(const ringo_stream *s);
 
 /* ---- writing ---- */
@@ -203,8 +223,9 @@ bool ringo_stream_at_eof(const ringo_stream *s);
  * with n > 0). */
 int ringo_stream_write(ringo_stream *s, const void *buf, size_t n);
 
-/* As ringo_stream_write for the iovcnt buffers in order, all or nothing.
- * -EINVAL for iovcnt < 0 or a NULL iov with iovcnt > 0. */
+/* Does not suspend. As ringo_stream_write for the iovcnt buffers in
+ * order, all or nothing. -EINVAL also for iovcnt < 0, a NULL iov with
+ * iovcnt > 0, or a NULL base with a length. */
 int ringo_stream_writev(ringo_stream *s, const struct iovec *iov, int iovcnt);
 
 /* May suspend, while more than write_high bytes are buffered, until they
@@ -215,19 +236,20 @@ int ringo_stream_writev(ringo_stream *s, const struct iovec *iov, int iovcnt);
  * -ECANCELED at once; the bytes stay buffered and are still sent. */
 int ringo_stream_drain(ringo_stream *s);
 
-/* Bytes written and not yet confirmed sent (those of a send in flight
- * included). */
+/* Does not suspend. Bytes written and not yet confirmed sent (those of a
+ * send in flight included); 0 for NULL. */
 size_t ringo_stream_write_buffered(const ringo_stream *s);
 
-/* Does not suspend. Half-close: once the buffered bytes are sent, the
- * peer sees EOF (shutdown SHUT_WR on a socket; a pipe's write end is
- * closed), while this side still reads. Later writes: -ESHUTDOWN. 0 (also
+/* Does not suspend. Half-close (asyncio write_eof): once the buffered
+ * bytes are sent, the peer sees EOF (shutdown SHUT_WR on a socket; a
+ * pipe's write end is closed), while this side still reads. Later writes: -ESHUTDOWN. 0 (also
  * if called before), the sticky write error, -ESHUTDOWN (closed),
  * -EOPNOTSUPP (an fd that is both read and written and not a socket: it
  * cannot be half-closed). */
 int ringo_stream_write_eof(ringo_stream *s);
 
-/* The stream's counters (zeros for NULL). */
+/* Does not suspend. The stream's counters into *out (zeros for a NULL s;
+ * out NULL: nothing). */
 void ringo_stream_stats(const ringo_stream *s, struct ringo_stream_stats *out);
 
 /* ---- the client side ---- */
@@ -239,7 +261,7 @@ void ringo_stream_stats(const ringo_stream *s, struct ringo_stream_stats *out);
  * tried in turn, IPv6 and IPv4 interleaved starting with the family the
  * resolver put first (RFC 8305's order, one attempt at a time), until one
  * connects. timeout_ns bounds the whole (resolution and every attempt):
- * RINGO_NO_TIMEOUT (< 0) none; 0 fails with -ETIMEDOUT unless nothing needs
+ * RINGO_FOREVER (< 0) none; 0 fails with -ETIMEDOUT unless nothing needs
  * to wait. Returns 0 and *out (the caller's, until ringo_stream_free), or:
  * -ETIMEDOUT; the error of the attempts (the first one that did not just
  * say the address family or route is unavailable: -ECONNREFUSED,
@@ -252,10 +274,12 @@ void ringo_stream_stats(const ringo_stream *s, struct ringo_stream_stats *out);
 int ringo_stream_connect(const char *host, int port, int64_t timeout_ns,
 			 const ringo_stream_options *opts, ringo_stream **out);
 
-/* May suspend. The same for the Unix stream socket at path. -EINVAL for
- * an empty path or one longer than sun_path; -ENOENT (no socket there),
- * -ECONNREFUSED (nobody listens), -ETIMEDOUT (the backlog stayed full),
- * and as ringo_stream_connect. */
+/* May suspend. The same for the Unix stream socket at path (as
+ * ringo_unix_connect: 0 succeeds only if the listener's backlog has room
+ * now). -EINVAL for a
+ * NULL, empty or too long path; -ENOENT (no socket there), -ECONNREFUSED
+ * (nobody listens), -ETIMEDOUT (the backlog stayed full), and as
+ * ringo_stream_connect. Cancelled: -ECANCELED, no fd left open. */
 int ringo_stream_connect_unix(const char *path, int64_t timeout_ns,
 			      const ringo_stream_options *opts, ringo_stream **out);
 

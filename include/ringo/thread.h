@@ -25,12 +25,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* A loop option (ringo_loop_options.flags): the scheduling calls
- * (call_soon, call_later/at, spawn) refuse with -EXDEV when called from a
- * thread other than the one that runs the loop. Always on in builds with
- * RINGO_DEBUG defined; off by default otherwise (one compare per call). */
-#define RINGO_LOOP_CHECK_THREAD (1u << 8)
-
 /* ------------------------------------------------------------------------
  * Thread-safe entry points
  * ---------------------------------------------------------------------- */
@@ -108,15 +102,21 @@ typedef struct ringo_executor_options {
 	unsigned max_workers;
 	/* How long an idle worker spins looking for work before it sleeps;
 	 * spinning avoids the ~60 us cross-core wake-up under load.
-	 * < 0: no spin; 0: the default (50 us). */
+	 * 0: the default (50 us); RINGO_EXECUTOR_NO_SPIN turns it off. */
 	int64_t spin_ns;
+	unsigned flags;             /* RINGO_EXECUTOR_* */
 } ringo_executor_options;
+
+enum {
+	/* Idle workers sleep at once (no spinning; spin_ns is ignored). */
+	RINGO_EXECUTOR_NO_SPIN = 1u << 0,
+};
 
 /* Any thread. Create a user executor (one pool, usable by many loops).
  * opts may be NULL. The caller owns it: ringo_executor_free() it after
  * every loop that used it is closed or no job of theirs is in flight.
  * 0, -EINVAL (NULL out, max_workers > 4096), -ENOMEM. */
-int ringo_executor_new(ringo_executor **out, const ringo_executor_options *opts);
+int ringo_executor_new(const ringo_executor_options *opts, ringo_executor **out);
 
 /* Any thread but a worker of ex. Stop accepting work, let the workers
  * finish every queued job (jobs withdrawn by a cancel are not run), and
@@ -186,7 +186,7 @@ int ringo_run_in_executor(ringo_loop *loop, ringo_executor *ex, ringo_task_fn *f
  * none, or the loop is closed), -EINVAL (NULL loop), -ENOMEM, or
  * -ETIMEDOUT (the workers keep going; loop close waits for them).
  * Afterwards ringo_to_thread/run_in_executor(NULL) return -ESHUTDOWN. */
-int ringo_shutdown_default_executor(ringo_loop *loop, int64_t timeout_ns);
+int ringo_loop_shutdown_default_executor(ringo_loop *loop, int64_t timeout_ns);
 
 /* ------------------------------------------------------------------------
  * Many loops: a loop per thread, and posting work between loops
@@ -194,16 +194,17 @@ int ringo_shutdown_default_executor(ringo_loop *loop, int64_t timeout_ns);
 typedef struct ringo_loop_thread ringo_loop_thread;
 
 typedef struct ringo_loop_thread_options {
-	int cpu;                        /* pin to this CPU; -1 = no pinning */
+	bool pin;                       /* pin the thread to cpu; false: no pinning */
+	int cpu;                        /* the CPU to pin to (read only with pin) */
 	const ringo_loop_options *loop; /* NULL = defaults; copied */
 } ringo_loop_thread_options;
 
 /* Any thread. Start a thread running a new loop forever. opts may be NULL
  * (no pinning). The loop exists when this returns: ringo_loop_thread_loop()
  * gives it; only thread-safe calls may be made on it from other threads.
- * The caller owns the handle: ringo_loop_thread_stop() it. 0, -EINVAL (bad
+ * The caller owns the handle: ringo_loop_thread_free() it. 0, -EINVAL (bad
  * cpu), -ENOMEM, -EAGAIN (no thread), or ringo_loop_new's errors. */
-int ringo_loop_thread_start(ringo_loop_thread **out, const ringo_loop_thread_options *opts);
+int ringo_loop_thread_start(const ringo_loop_thread_options *opts, ringo_loop_thread **out);
 
 ringo_loop *ringo_loop_thread_loop(ringo_loop_thread *lt);
 
@@ -213,7 +214,7 @@ ringo_loop *ringo_loop_thread_loop(ringo_loop_thread *lt);
  * own thread: nothing is done), -ENOMEM (the stop could not be posted:
  * nothing is done), or ringo_loop_free's -EBUSY (futures of the loop
  * still referenced: the loop is closed but not freed, lt is freed). */
-int ringo_loop_thread_stop(ringo_loop_thread *lt);
+int ringo_loop_thread_free(ringo_loop_thread *lt);
 
 enum ringo_post_mode {
 	RINGO_POST_DEFAULT,  /* the faster one, measured: see loops.c */

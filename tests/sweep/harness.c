@@ -397,7 +397,7 @@ static void watchdog(void *arg)
 	struct sweep_ctx *c = arg;
 	c->hung = true;
 	fprintf(stderr, "sweep %s: hung; tasks left:\n", c->sc->name);
-	ringo_dump_tasks(c->loop, stderr);
+	ringo_loop_dump_tasks(c->loop, stderr);
 	ringo_loop_stop(c->loop);
 }
 

@@ -221,7 +221,7 @@ static int wait_victim(struct sweep_ctx *c)
 	struct wait_st *st = sweep_priv(c);
 	bool done[2] = {false, false};
 	ringo_future *futs[2] = {ringo_task_future(st->t[0]), ringo_task_future(st->t[1])};
-	int rc = ringo_wait(futs, 2, RINGO_FIRST_COMPLETED, RINGO_NO_TIMEOUT, done);
+	int rc = ringo_wait(futs, 2, RINGO_FIRST_COMPLETED, RINGO_FOREVER, done);
 	memcpy(st->done, done, sizeof(done));
 	for (int i = 0; i < 2; i++)
 		st->really_done[i] = ringo_future_done(futs[i]);
@@ -350,7 +350,7 @@ static int as_completed_setup(struct sweep_ctx *c)
 			return -ENOMEM;
 		futs[i] = ringo_task_future(st->t[i]);
 	}
-	return ringo_as_completed_new(sweep_loop(c), futs, 2, RINGO_NO_TIMEOUT, &st->it);
+	return ringo_as_completed_new(sweep_loop(c), futs, 2, RINGO_FOREVER, &st->it);
 }
 
 static int as_completed_victim(struct sweep_ctx *c)

@@ -299,15 +299,15 @@ static int recvmsg_victim(struct sweep_ctx *c)
 			      SWEEP_MEM(&msg, sizeof(msg)));
 }
 
-/* Under a deadline scope: bytes, -ETIMEDOUT or -ECANCELED, nothing lost. */
+/* Under a timeout scope: bytes, -ETIMEDOUT or -ECANCELED, nothing lost. */
 static int recv_deadline_victim(struct sweep_ctx *c)
 {
 	struct pair_st *st = sweep_priv(c);
 	char buf[48];
-	ringo_deadline d;
-	ringo_deadline_push(&d, ringo_loop_time_ns(sweep_loop(c)) + RINGO_USEC(300));
-	int rc = ringo_recv(st->fd[0], buf, sizeof(buf), 0);
-	ringo_deadline_pop(&d);
+	ringo_timeout to;
+	int rc = ringo_timeout_enter(&to, RINGO_USEC(300));
+	if (rc == 0)
+		rc = ringo_timeout_exit(&to, ringo_recv(st->fd[0], buf, sizeof(buf), 0));
 	got_bytes(st, buf, rc);
 	return sweep_returned(c, rc, SWEEP_MEM(buf, sizeof(buf)));
 }
@@ -473,12 +473,12 @@ struct listen_st {
 
 static int listener(struct listen_st *st)
 {
-	st->lfd = ringo_listen_tcp("127.0.0.1", 0, 16, 0);
+	st->lfd = ringo_tcp_listen("127.0.0.1", 0, 16, 0);
 	if (st->lfd < 0)
 		return st->lfd;
 	memset(&st->addr, 0, sizeof(st->addr));
 	st->addr.sin_family = AF_INET;
-	st->addr.sin_port = htons((uint16_t)ringo_local_port(st->lfd));
+	st->addr.sin_port = htons((uint16_t)ringo_socket_port(st->lfd));
 	st->addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	return 0;
 }

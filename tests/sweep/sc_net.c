@@ -182,12 +182,12 @@ static void send_all_check(struct sweep_ctx *c)
 
 static int listener(struct net_st *st)
 {
-	st->lfd = ringo_listen_tcp("127.0.0.1", 0, 16, 0);
+	st->lfd = ringo_tcp_listen("127.0.0.1", 0, 16, 0);
 	if (st->lfd < 0)
 		return st->lfd;
 	memset(&st->addr, 0, sizeof(st->addr));
 	st->addr.sin_family = AF_INET;
-	st->addr.sin_port = htons((uint16_t)ringo_local_port(st->lfd));
+	st->addr.sin_port = htons((uint16_t)ringo_socket_port(st->lfd));
 	st->addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	return 0;
 }
@@ -333,7 +333,7 @@ static int dial_setup(struct sweep_ctx *c)
 static int dial_victim(struct sweep_ctx *c)
 {
 	struct net_st *st = sweep_priv(c);
-	int rc = ringo_dial("127.0.0.1", ntohs(st->addr.sin_port), 0);
+	int rc = ringo_tcp_connect("127.0.0.1", ntohs(st->addr.sin_port), RINGO_FOREVER);
 	if (rc >= 0)
 		close(rc);
 	return sweep_returned(c, rc, SWEEP_NOMEM);
@@ -456,7 +456,7 @@ const struct sweep_scenario sweep_net_scenarios[] = {
 	 .cleanup = net_cleanup},
 	{.name = "signal_wait", .call = "ringo_signal_wait", .priv_size = sizeof(struct net_st),
 	 .setup = signal_setup, .victim = signal_victim, .check = signal_check},
-	{.name = "dial", .call = "ringo_dial", .priv_size = sizeof(struct net_st),
+	{.name = "dial", .call = "ringo_tcp_connect", .priv_size = sizeof(struct net_st),
 	 .setup = dial_setup, .victim = dial_victim, .check = dial_check,
 	 .cleanup = listen_cleanup},
 };

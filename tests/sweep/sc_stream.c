@@ -372,10 +372,10 @@ static void wait_closed_check(struct sweep_ctx *c)
 static int listener_setup(struct sweep_ctx *c)
 {
 	struct st *st = sweep_priv(c);
-	st->lfd = ringo_listen_tcp("127.0.0.1", 0, 16, 0);
+	st->lfd = ringo_tcp_listen("127.0.0.1", 0, 16, 0);
 	if (st->lfd < 0)
 		return st->lfd;
-	st->port = ringo_local_port(st->lfd);
+	st->port = ringo_socket_port(st->lfd);
 	return 0;
 }
 

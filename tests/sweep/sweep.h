@@ -160,6 +160,8 @@ extern const struct sweep_scenario sweep_sync_scenarios[];
 extern const size_t sweep_sync_count;
 extern const struct sweep_scenario sweep_thread_scenarios[];
 extern const size_t sweep_thread_count;
+extern const struct sweep_scenario sweep_process_scenarios[];
+extern const size_t sweep_process_count;
 
 /* Sweep one scenario: every k (plain, with an I/O step before the call,
  * bare), then the random rounds. Fails the cmocka test if a run broke a
