@@ -234,9 +234,18 @@ $(BUILD)/examples/%: examples/%.c $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(filter $(EXAMPLE_UNIT_OBJS),$^) \
 		$(filter %/libringo_tls.a,$^) $(LIB) $(LDLIBS) -lm
 
-# The tour of the seeds' examples, on real time (about 20 s).
+# The tour of the seeds' examples, on real time (about 20 s); then
+# asyncio's TCP echo server and client from its streams documentation,
+# together (the server on a free port until the client is done).
+TOUR_PAIR := $(BUILD)/examples/tour/tcp_echo_server $(BUILD)/examples/tour/tcp_echo_client
 tour: $(TOUR_BINS)
-	@for t in $(sort $(TOUR_BINS)); do echo "---- $$t"; $$t || exit 1; done
+	@for t in $(sort $(filter-out $(TOUR_PAIR),$(TOUR_BINS))); do echo "---- $$t"; $$t || exit 1; done
+	@echo "---- $(BUILD)/examples/tour/tcp_echo_server + tcp_echo_client"; \
+	out=$$(mktemp); $(BUILD)/examples/tour/tcp_echo_server 0 > $$out & pid=$$!; \
+	for i in $$(seq 100); do grep -q "Serving on" $$out && break; sleep 0.05; done; \
+	port=$$(sed -n 's/^Serving on .*, \([0-9]*\))$$/\1/p' $$out); \
+	$(BUILD)/examples/tour/tcp_echo_client $$port; rc=$$?; \
+	kill -INT $$pid; wait $$pid; cat $$out; rm -f $$out; exit $$rc
 
 # ---- perf ------------------------------------------------------------------
 perf: $(PERF_BINS) $(PERF_CXX_BINS) $(EXAMPLE_BINS)

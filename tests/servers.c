@@ -62,7 +62,8 @@ static bool accepts(int port)
 	return rc == 0;
 }
 
-pid_t server_start(const char *name, const char *const *args, int port, bool wrap)
+static pid_t start(const char *name, const char *const *args, int port, bool append_port,
+		   bool wrap)
 {
 	char path[256], portbuf[16], wrapbuf[512];
 	const char *argv[64];
@@ -79,7 +80,8 @@ pid_t server_start(const char *name, const char *const *args, int port, bool wra
 	argv[n++] = path;
 	for (int i = 0; args && args[i] && n < 62; i++)
 		argv[n++] = args[i];
-	argv[n++] = portbuf;
+	if (append_port)
+		argv[n++] = portbuf;
 	argv[n] = NULL;
 	pid_t pid = fork();
 	assert_true(pid >= 0);
@@ -101,6 +103,16 @@ pid_t server_start(const char *name, const char *const *args, int port, bool wra
 	waitpid(pid, NULL, 0);
 	fail_msg("%s did not start listening", argv[first]);
 	return -1;
+}
+
+pid_t server_start(const char *name, const char *const *args, int port, bool wrap)
+{
+	return start(name, args, port, true, wrap);
+}
+
+pid_t server_start_args(const char *name, const char *const *args, int port, bool wrap)
+{
+	return start(name, args, port, false, wrap);
 }
 
 int server_wait(pid_t pid)

@@ -13,6 +13,9 @@
  * NULL); wrap: under $RINGO_TEST_WRAP if set. Returns once it accepts
  * connections; fails the test if it never does. */
 pid_t server_start(const char *name, const char *const *args, int port, bool wrap);
+/* The same with args as the whole command line (PORT not appended): for
+ * programs whose port is not their last argument. */
+pid_t server_start_args(const char *name, const char *const *args, int port, bool wrap);
 /* Wait for it to exit: its exit status, or 128 + the signal. */
 int server_wait(pid_t pid);
 /* SIGTERM it and wait (server_wait). */

@@ -434,7 +434,11 @@ static void test_deps_name_the_dnf_packages_for_the_demo(void **state)
 	assert_int_equal(run_deps(false, "DEPS_PM=dnf CC=/nonexistent/gcc CXX=/nonexistent/g++",
 				  "--check demo"),
 			 1);
-	assert_non_null(strstr(out, "dnf install -y gcc gcc-c++ liburing-devel boost-devel"));
+	/* Each package, whatever else this machine lacks (ss, taskset...). */
+	assert_non_null(strstr(out, "dnf install -y "));
+	const char *pkgs[] = {" gcc ", " gcc-c++ ", " liburing-devel", " boost-devel"};
+	for (size_t i = 0; i < sizeof(pkgs) / sizeof(pkgs[0]); i++)
+		assert_non_null(strstr(out, pkgs[i]));
 	assert_string_equal(stub_calls(), "");
 }
 
