@@ -1,10 +1,11 @@
 /*
  * ringo — an io_uring runtime with stackful tasks and asyncio's model, in C.
  *
- * This header and the three it includes (ringo/aio.h, ringo/io.h,
- * ringo/thread.h; each may also be included on its own) are the whole
- * contract. The rules below hold for every function; each comment says
- * only what is particular to it.
+ * This header and the ones it includes (ringo/aio.h, io.h, stream.h,
+ * net.h, process.h, thread.h, context.h, compose.h, metrics.h; each may
+ * also be included on its own) are the whole contract of libringo;
+ * ringo/tls.h is libringo_tls's. The rules below hold for every function;
+ * each comment says only what is particular to it.
  *
  *  1. Errors. A function that can fail returns a negative errno (-EINVAL,
  *     -ECANCELED, -ETIMEDOUT, ...), never -1 plus errno; ringo_strerror()
