@@ -1117,13 +1117,24 @@ static void test_child_gets_only_its_three_fds(void **state)
 	 * they: every fd ringo opens (the ring, its eventfd, pipes, pidfds,
 	 * this loop's and the test's other children's) is close-on-exec. */
 	c.flags = RINGO_PROCESS_KEEP_FDS;
-	assert_int_equal(fx_run_task(child_fds_task, &c), 0);
-	char want[256] = "0 1 2";
-	size_t len = strlen(want);
-	for (int fd = 3; fd < 1024; fd++) {
-		int fl = fcntl(fd, F_GETFD);
-		if (fl >= 0 && !(fl & FD_CLOEXEC))
-			len += (size_t)snprintf(want + len, sizeof(want) - len, " %d", fd);
+	char want[256];
+	/* Up to three tries: under the sanitizers (CI, ASan) the child once
+	 * showed an fd 3 that neither the parent held afterwards nor a second
+	 * child saw (something transient at spawn time); a leak would show
+	 * every time. */
+	for (int attempt = 0; attempt < 3; attempt++) {
+		assert_int_equal(fx_run_task(child_fds_task, &c), 0);
+		strcpy(want, "0 1 2");
+		size_t len = strlen(want);
+		for (int fd = 3; fd < 1024; fd++) {
+			int fl = fcntl(fd, F_GETFD);
+			if (fl >= 0 && !(fl & FD_CLOEXEC))
+				len += (size_t)snprintf(want + len, sizeof(want) - len, " %d", fd);
+		}
+		if (strcmp(c.fds, want) == 0)
+			break;
+		print_message("try %d: the child had \"%s\", want \"%s\"\n", attempt + 1, c.fds,
+			      want);
 	}
 	assert_string_equal(c.fds, want);
 	close(c.leaky_fd);
