@@ -22,31 +22,6 @@
 #include "support.h"
 #include "stream_internal.h"
 
-/* Tests of name lookups need a name this machine resolves without a
- * network: "localhost", from /etc/hosts. A minimal root file system (a
- * debootstrap chroot, some containers) may have no /etc/hosts at all;
- * there those tests are skipped, saying why, instead of failing. */
-static bool localhost_resolves(void)
-{
-	static int known; /* 0 unknown, 1 yes, 2 no */
-	if (!known) {
-		struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-		known = getaddrinfo("localhost", NULL, &hints, &res) == 0 ? 1 : 2;
-		if (res)
-			freeaddrinfo(res);
-	}
-	return known == 1;
-}
-
-#define NEED_LOCALHOST()                                                                        \
-	do {                                                                                    \
-		if (!localhost_resolves()) {                                                    \
-			print_message("skipped: \"localhost\" does not resolve here (no "        \
-				      "/etc/hosts entry)\n");                                       \
-			skip();                                                                 \
-		}                                                                               \
-	} while (0)
-
 static int count_fds(void)
 {
 	int n = 0;
@@ -178,7 +153,7 @@ static int localhost_body(void *arg, void **result)
 
 static void test_getaddrinfo_resolves_localhost_while_the_loop_runs(void **state)
 {
-	NEED_LOCALHOST();
+	FX_NEED_LOCALHOST();
 	assert_int_equal(fx_run_task(localhost_body, NULL), 0);
 }
 
@@ -200,7 +175,7 @@ static int numeric_body(void *arg, void **result)
 
 static void test_numeric_addresses_never_touch_the_executor(void **state)
 {
-	NEED_LOCALHOST();
+	FX_NEED_LOCALHOST();
 	assert_int_equal(fx_run_task(numeric_body, NULL), 0);
 }
 
@@ -223,7 +198,7 @@ static int errors_body(void *arg, void **result)
 
 static void test_getaddrinfo_errors_are_errnos_with_clear_texts(void **state)
 {
-	NEED_LOCALHOST();
+	FX_NEED_LOCALHOST();
 	assert_int_equal(fx_run_task(errors_body, NULL), 0);
 	/* Outside a task: refused. */
 	struct addrinfo *res;
@@ -271,7 +246,7 @@ static int cancel_running_body(void *arg, void **result)
 
 static void test_cancel_returns_at_once_while_the_lookup_runs(void **state)
 {
-	NEED_LOCALHOST();
+	FX_NEED_LOCALHOST();
 	sem_init(&gate, 0, 0);
 	assert_int_equal(fx_run_task(cancel_running_body, NULL), 0);
 	/* The worker's job comes back to the loop before the teardown. */
@@ -314,7 +289,7 @@ static int cancel_queued_body(void *arg, void **result)
 
 static void test_cancel_withdraws_a_lookup_not_started(void **state)
 {
-	NEED_LOCALHOST();
+	FX_NEED_LOCALHOST();
 	sem_init(&gate, 0, 0);
 	assert_int_equal(ringo_loop_set_default_executor_workers(fx_loop, 1), 0);
 	assert_int_equal(fx_run_task(cancel_queued_body, NULL), 0);
@@ -371,13 +346,13 @@ static void close_during_lookup(bool cancel_first)
 
 static void test_a_loop_closed_during_a_cancelled_lookup_frees_the_job(void **state)
 {
-	NEED_LOCALHOST();
+	FX_NEED_LOCALHOST();
 	close_during_lookup(true);
 }
 
 static void test_a_loop_closed_under_a_waiting_lookup_frees_the_job(void **state)
 {
-	NEED_LOCALHOST();
+	FX_NEED_LOCALHOST();
 	close_during_lookup(false);
 }
 
@@ -493,7 +468,7 @@ static int localhost_connect_body(void *arg, void **result)
 
 static void test_connect_to_localhost_reaches_each_of_its_families(void **state)
 {
-	NEED_LOCALHOST();
+	FX_NEED_LOCALHOST();
 	assert_int_equal(fx_run_task(localhost_connect_body, NULL), 0);
 }
 
@@ -522,7 +497,7 @@ static int refused_body(void *arg, void **result)
 
 static void test_connect_refused_unknown_name_and_bad_input(void **state)
 {
-	NEED_LOCALHOST();
+	FX_NEED_LOCALHOST();
 	assert_int_equal(fx_run_task(refused_body, NULL), 0);
 	ringo_stream *s;
 	assert_int_equal(ringo_stream_connect("127.0.0.1", 1, -1, NULL, &s), -EPERM);
@@ -563,7 +538,7 @@ static int timeout_body(void *arg, void **result)
 
 static void test_connect_times_out_within_one_timeout(void **state)
 {
-	NEED_LOCALHOST();
+	FX_NEED_LOCALHOST();
 	int rc = fx_run_task(timeout_body, NULL);
 	if (rc == 1)
 		skip();
@@ -627,7 +602,7 @@ static int connect_cancel_body(void *arg, void **result)
 
 static void test_connect_cancelled_leaves_no_fd(void **state)
 {
-	NEED_LOCALHOST();
+	FX_NEED_LOCALHOST();
 	assert_int_equal(fx_run_task(connect_cancel_body, NULL), 0);
 }
 

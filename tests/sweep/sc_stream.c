@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "support.h" /* fx_localhost_resolves: a minimal root has no /etc/hosts */
 #include "sweep.h"
 
 #define SEED 13
@@ -407,27 +408,12 @@ static int connect_name_victim(struct sweep_ctx *c)
 	return connect_victim_to(c, "localhost");
 }
 
-/* Whether libc resolves "localhost" here: a minimal root file system may
- * have no /etc/hosts, and then a lookup that was not cancelled fails with
- * the resolver's error; the cancellation rule is checked all the same. */
-static bool localhost_resolves(void)
-{
-	static int known; /* 0 unknown, 1 yes, 2 no */
-	if (!known) {
-		struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-		known = getaddrinfo("localhost", NULL, &hints, &res) == 0 ? 1 : 2;
-		if (res)
-			freeaddrinfo(res);
-	}
-	return known == 1;
-}
-
 /* rc of a call that resolves "localhost": 0 or -ECANCELED, or where the
  * name does not resolve, the resolver's "no such name" error. */
 static bool name_rc_ok(int rc)
 {
 	return rc == 0 || rc == -ECANCELED ||
-	       (!localhost_resolves() && (rc == -ENOENT || rc == -EAGAIN));
+	       (!fx_localhost_resolves() && (rc == -ENOENT || rc == -EAGAIN));
 }
 
 static void connect_check(struct sweep_ctx *c)
