@@ -145,7 +145,10 @@ sweep: $(BUILD)/tests/test_cancel_sweep
 test: $(TEST_BINS) $(TLS_TEST_BINS) $(TOUR_BINS) $(EXAMPLE_BINS)
 	@RINGO_BUILD=$(BUILD) tests/run-suite $(TEST_BINS) $(TLS_TEST_BINS) $(FUZZ_REPLAY_BINS)
 
-VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible
+# --fair-sched=yes: valgrind runs one thread at a time, and with its default
+# lock a task spinning on sleep(0) can starve an executor worker for good
+# (test_resolve's ticker kept getaddrinfo from ever running: a 10 s timeout).
+VALGRIND := valgrind --quiet --fair-sched=yes --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible
 valgrind: $(TEST_BINS) $(TLS_TEST_BINS) $(TOUR_BINS) $(EXAMPLE_BINS)
 	@RINGO_BUILD=$(BUILD) RINGO_UNDER_VALGRIND=1 RINGO_TEST_WRAP="$(VALGRIND) $(TLS_VALGRIND)" \
 		tests/run-suite --wrap "$(VALGRIND) $(TLS_VALGRIND)" $(TEST_BINS) $(TLS_TEST_BINS) $(FUZZ_REPLAY_BINS)
