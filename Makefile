@@ -65,7 +65,7 @@ TOUR_SRCS := $(wildcard examples/tour/*.c)
 TOUR_BINS := $(TOUR_SRCS:examples/%.c=$(BUILD)/examples/%)
 # Parts of examples (no main of their own): compiled once, linked into the
 # examples that use them and into the tests that test them (see below).
-EXAMPLE_UNITS := examples/http_parse.c examples/resp_parse.c examples/kv_store.c
+EXAMPLE_UNITS := examples/http_parse.c examples/resp_parse.c examples/kv_store.c examples/stop_signals.c
 EXAMPLE_UNIT_OBJS := $(EXAMPLE_UNITS:examples/%.c=$(BUILD)/examples/units/%.o)
 EXAMPLE_SRCS := $(filter-out $(EXAMPLE_UNITS) examples/tls_%.c,$(wildcard examples/*.c))
 EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
@@ -198,7 +198,9 @@ $(TLS_TEST_BINS): $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJS) $(TLS_LIB) $(
 
 $(TLS_EXAMPLE_BINS): $(BUILD)/examples/%: examples/%.c $(TLS_LIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TLS_LIB) $(LIB) $(TLS_LDLIBS) $(LDLIBS) -lm
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(filter $(EXAMPLE_UNIT_OBJS),$^) $(TLS_LIB) $(LIB) \
+		$(TLS_LDLIBS) $(LDLIBS) -lm
+$(BUILD)/examples/tls_echo: $(BUILD)/examples/units/stop_signals.o
 
 # The cancellation sweep's TLS scenarios (tests/sweep/sc_tls.c).
 SWEEP_TLS_OBJS := $(BUILD)/tests/sweep/sc_tls.o
@@ -229,8 +231,10 @@ $(BUILD)/examples/units/%.o: examples/%.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 # The units each multi-file example links.
-$(BUILD)/examples/http_server: $(BUILD)/examples/units/http_parse.o
-$(BUILD)/examples/kv_server: $(BUILD)/examples/units/resp_parse.o $(BUILD)/examples/units/kv_store.o
+$(BUILD)/examples/http_server: $(BUILD)/examples/units/http_parse.o $(BUILD)/examples/units/stop_signals.o
+$(BUILD)/examples/kv_server: $(BUILD)/examples/units/resp_parse.o $(BUILD)/examples/units/kv_store.o \
+	$(BUILD)/examples/units/stop_signals.o
+$(BUILD)/examples/echo_server: $(BUILD)/examples/units/stop_signals.o
 
 $(BUILD)/examples/%: examples/%.c $(LIB)
 	@mkdir -p $(dir $@)

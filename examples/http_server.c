@@ -58,6 +58,7 @@
 
 #include "http_parse.h"
 #include "ringo.h"
+#include "stop_signals.h"
 #ifdef RINGO_HAVE_TLS
 #include "ringo/tls.h"
 #endif
@@ -619,34 +620,13 @@ static int http_conn(ringo_stream *s, void *arg)
 	return 0;
 }
 
-/* SIGINT/SIGTERM set stop_event, from a callback on the loop. They are
- * caught from before the server starts (a client that sees the port open
- * may signal at once) until the stop; a loop that ends earlier (an error)
- * restores them when it closes. stop_event is static: a late signal finds
- * it in place. */
-static ringo_event stop_event;
-
-static void on_stop_signal(void *arg)
-{
-	ringo_event_set(arg);
-}
-
-static void catch_stop_signals(bool on)
-{
-	ringo_loop *loop = ringo_loop_current();
-	const int sigs[] = {SIGINT, SIGTERM};
-	for (int i = 0; i < 2; i++) {
-		if (on)
-			ringo_signal_add(loop, sigs[i], on_stop_signal, &stop_event);
-		else
-			ringo_signal_remove(loop, sigs[i]);
-	}
-}
-
 static int http_main(void *arg, void **result)
 {
-	ringo_event_init(&stop_event);
-	catch_stop_signals(true);
+	int err = stop_signals_catch();
+	if (err < 0) {
+		fprintf(stderr, "http_server: catching SIGINT/SIGTERM: %s\n", ringo_strerror(err));
+		return err;
+	}
 	ringo_server_options opts = {
 		.threads = g.threads,
 		.stack_size = 64 * 1024,
@@ -679,7 +659,7 @@ static int http_main(void *arg, void **result)
 		opts.wrap_ctx = tls;
 	}
 #endif
-	int err = ringo_server_start(ringo_loop_current(), g.host, g.port, http_conn, NULL, &opts,
+	err = ringo_server_start(ringo_loop_current(), g.host, g.port, http_conn, NULL, &opts,
 				     &srv);
 	if (err < 0) {
 		fprintf(stderr, "http_server: listen on %s:%d: %s\n", g.host, g.port,
@@ -689,8 +669,7 @@ static int http_main(void *arg, void **result)
 #endif
 		return err;
 	}
-	ringo_event_wait(&stop_event);
-	catch_stop_signals(false);
+	stop_signals_wait();
 	ringo_server_close(srv);
 	ringo_server_wait_closed(srv, g.grace);
 	ringo_server_free(srv);

@@ -36,6 +36,7 @@
 #include "kv_store.h"
 #include "resp_parse.h"
 #include "ringo.h"
+#include "stop_signals.h"
 
 #define BIG_REQUEST (64 * 1024)  /* the stream gives back a buffer this big */
 #define LINGER RINGO_SEC(2)
@@ -401,43 +402,21 @@ static int kv_conn(ringo_stream *s, void *arg)
 	return 0;
 }
 
-/* SIGINT/SIGTERM set stop_event, from a callback on the loop. They are
- * caught from before the server starts (a client that sees the port open
- * may signal at once) until the stop; a loop that ends earlier (an error)
- * restores them when it closes. stop_event is static: a late signal finds
- * it in place. */
-static ringo_event stop_event;
-
-static void on_stop_signal(void *arg)
-{
-	ringo_event_set(arg);
-}
-
-static void catch_stop_signals(bool on)
-{
-	ringo_loop *loop = ringo_loop_current();
-	const int sigs[] = {SIGINT, SIGTERM};
-	for (int i = 0; i < 2; i++) {
-		if (on)
-			ringo_signal_add(loop, sigs[i], on_stop_signal, &stop_event);
-		else
-			ringo_signal_remove(loop, sigs[i]);
-	}
-}
-
 static int kv_main(void *arg, void **result)
 {
-	ringo_event_init(&stop_event);
-	catch_stop_signals(true);
+	int err = stop_signals_catch();
+	if (err < 0) {
+		fprintf(stderr, "kv_server: catching SIGINT/SIGTERM: %s\n", ringo_strerror(err));
+		return err;
+	}
 	ringo_server_options opts = {.threads = threads, .flush_timeout_ns = LINGER};
 	ringo_server *srv;
-	int err = ringo_server_start(ringo_loop_current(), host, port, kv_conn, NULL, &opts, &srv);
+	err = ringo_server_start(ringo_loop_current(), host, port, kv_conn, NULL, &opts, &srv);
 	if (err < 0) {
 		fprintf(stderr, "kv_server: listen on %s:%d: %s\n", host, port, ringo_strerror(err));
 		return err;
 	}
-	ringo_event_wait(&stop_event);
-	catch_stop_signals(false);
+	stop_signals_wait();
 	/* Clients idle between requests would hold the stop: cut them. */
 	ringo_server_close(srv);
 	ringo_server_wait_closed(srv, 0);

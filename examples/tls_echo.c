@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "ringo.h"
+#include "stop_signals.h"
 #include "ringo/tls.h"
 
 static const char *host = "127.0.0.1";
@@ -53,36 +54,15 @@ static int echo(ringo_stream *s, void *arg)
 	return 0;
 }
 
-/* SIGINT/SIGTERM set stop_event, from a callback on the loop. They are
- * caught from before the server starts (a client that sees the port open
- * may signal at once) until the stop; a loop that ends earlier (an error)
- * restores them when it closes. stop_event is static: a late signal finds
- * it in place. */
-static ringo_event stop_event;
-
-static void on_stop_signal(void *arg)
-{
-	ringo_event_set(arg);
-}
-
-static void catch_stop_signals(bool on)
-{
-	ringo_loop *loop = ringo_loop_current();
-	const int sigs[] = {SIGINT, SIGTERM};
-	for (int i = 0; i < 2; i++) {
-		if (on)
-			ringo_signal_add(loop, sigs[i], on_stop_signal, &stop_event);
-		else
-			ringo_signal_remove(loop, sigs[i]);
-	}
-}
-
 static int serve(void *arg, void **result)
 {
-	ringo_event_init(&stop_event);
-	catch_stop_signals(true);
+	int err = stop_signals_catch();
+	if (err < 0) {
+		fprintf(stderr, "tls_echo: catching SIGINT/SIGTERM: %s\n", ringo_strerror(err));
+		return err;
+	}
 	ringo_tls_config *tls;
-	int err = ringo_tls_config_new(&tls_opts, &tls);
+	err = ringo_tls_config_new(&tls_opts, &tls);
 	if (err < 0) {
 		fprintf(stderr, "tls_echo: %s (%s)\n", ringo_strerror(err), ringo_tls_last_error());
 		return err;
@@ -108,8 +88,7 @@ static int serve(void *arg, void **result)
 		ringo_tls_config_release(tls);
 		return err;
 	}
-	ringo_event_wait(&stop_event);
-	catch_stop_signals(false);
+	stop_signals_wait();
 	ringo_server_close(srv);
 	ringo_server_wait_closed(srv, 0);
 	ringo_server_free(srv);
