@@ -259,6 +259,8 @@ struct ringo_loop {
 	 * the first stream; and the bytes every stream of the loop received
 	 * and sent (for the metrics: streams add theirs as they go) */
 	void *streams;
+	/* resolve.c: its getaddrinfo lookups, NULL until the first */
+	void *resolve;
 	uint64_t stream_bytes_read;
 	uint64_t stream_bytes_written;
 };

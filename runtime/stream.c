@@ -37,7 +37,6 @@
 static void streams_close(ringo_loop *loop, void *ctx)
 {
 	struct ringo__stream_loop *sl = ctx;
-	ringo__resolve_close(sl);
 	/* Streams still alive (owned by the user) forget the list. */
 	while (!ringo__list_empty(&sl->streams))
 		ringo__list_remove(sl->streams.next);
@@ -59,7 +58,6 @@ struct ringo__stream_loop *ringo__stream_loop_get(ringo_loop *loop)
 	memset(sl, 0, sizeof(*sl));
 	sl->loop = loop;
 	ringo__list_init(&sl->streams);
-	ringo__list_init(&sl->lookups);
 	/* Multishot recv came with 6.0, as did SEND_ZC: no probe names
 	 * recv flags, so the opcode stands in. */
 	sl->multishot = io->supported[IORING_OP_SEND_ZC] && io->supported[IORING_OP_RECV];

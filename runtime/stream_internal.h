@@ -153,13 +153,7 @@ struct ringo__stream_loop {
 	bool br_failed;               /* could not be made: one-shot only */
 	bool multishot;               /* the kernel has multishot recv (6.0+) */
 	uint16_t group;               /* br's buffer group id */
-	struct ringo__list lookups;   /* getaddrinfo jobs whose done callback has
-				       * not run (resolve.c) */
 };
-
-/* Close (resolve.c): lookups whose done callback will never run now give
- * up the references it held. */
-void ringo__resolve_close(struct ringo__stream_loop *sl);
 
 struct ringo__stream_loop *ringo__stream_loop_get(ringo_loop *loop);
 
