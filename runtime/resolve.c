@@ -352,6 +352,7 @@ static bool unavailable(int err)
  * starting with the one the resolver put first. Fills order[0, n). */
 void ringo__connect_order(const struct addrinfo *list, const struct addrinfo **order, size_t n)
 {
+	RINGO_ASSERT(order || n == 0);
 	size_t k = 0;
 	int first = list ? list->ai_family : AF_UNSPEC;
 	const struct addrinfo *a = list, *b = list;

@@ -138,6 +138,7 @@ void ringo__stream_wake(ringo_task **slot, int value)
 
 static int wait_in(ringo_stream *s, ringo_task **slot, const struct ringo__wait_ops *ops)
 {
+	RINGO_ASSERT(*slot == NULL); /* one reader, one drainer */
 	ringo_task *self = ringo_task_current();
 	if (!self)
 		return -EPERM;
@@ -164,20 +165,13 @@ int ringo__stream_wait_drainer(ringo_stream *s)
 	return wait_in(s, &s->drainer, &drainer_wait);
 }
 
-/* The writer's step (s->flush, ringo__stream_flush_run, set at creation)
- * is queued here, below the writer: closing needs it too. */
-void ringo__stream_queue_flush(ringo_stream *s)
-{
-	if (!s->sending && s->wlen && !s->loop->closed)
-		ringo__presubmit_add(s->loop, &s->flush);
-}
-
 /* ---- close and free ---- */
 
 /* Release once no receive or send is in flight and, unless the flush
  * failed, everything buffered is out. */
 void ringo__stream_progress_close(ringo_stream *s)
 {
+	RINGO_ASSERT(s->closing);
 	if (s->closed || s->releasing || s->recv_busy || s->sending)
 		return;
 	if (s->wlen && !s->werr && !s->freed) {
@@ -242,6 +236,8 @@ int ringo_stream_wait_closed(ringo_stream *s)
 
 static void destroy(ringo_stream *s)
 {
+	RINGO_ASSERT(s->closed);
+	RINGO_ASSERT(!s->users && !s->recv_busy && !s->sending);
 	ringo_loop *loop = s->loop;
 	ringo__presubmit_del(&s->flush);
 	ringo__list_remove(&s->node);

@@ -214,8 +214,15 @@ int ringo__stream_wait_reader(ringo_stream *s);
 int ringo__stream_wait_drainer(ringo_stream *s);
 /* Receive if the stream wants bytes and no receive is in flight. */
 void ringo__stream_maybe_arm(ringo_stream *s);
-/* Queue the pre-submit step if bytes wait and no send is in flight. */
-void ringo__stream_queue_flush(ringo_stream *s);
+/* Queue the pre-submit step if bytes wait and no send is in flight. The
+ * writer's step (s->flush runs ringo__stream_flush_run, set at creation);
+ * inline, as it was inside the writer: every write calls it, and closing
+ * (stream_core.c, below the writer) needs it too. */
+static inline void ringo__stream_queue_flush(ringo_stream *s)
+{
+	if (!s->sending && s->wlen && !s->loop->closed)
+		ringo__presubmit_add(s->loop, &s->flush);
+}
 /* The pre-submit step: send what is buffered. */
 void ringo__stream_flush_run(ringo_loop *loop, struct ringo__presubmit *p);
 /* Closing: release once nothing is in flight and the buffer is out.
