@@ -73,7 +73,6 @@ static int wbuf_reserve(ringo_stream *s, size_t n)
 
 static void wbuf_append(ringo_stream *s, const void *p, size_t n)
 {
-	RINGO_ASSERT(s->wpos + s->wlen + n <= s->wcap);
 	memcpy(s->wbuf + s->wpos + s->wlen, p, n);
 	s->wlen += n;
 }
@@ -142,7 +141,6 @@ size_t ringo_stream_write_buffered(const ringo_stream *s)
 void ringo__stream_flush_run(ringo_loop *loop, struct ringo__presubmit *p)
 {
 	ringo_stream *s = ringo__container_of(p, ringo_stream, flush);
-	RINGO_ASSERT(s->loop == loop);
 	if (s->sending || !s->wlen || s->werr || s->freed || loop->closed)
 		return;
 	size_t n = s->wlen < RINGO__STREAM_IO_MAX ? s->wlen : RINGO__STREAM_IO_MAX;
@@ -167,8 +165,6 @@ static void count_written(ringo_stream *s, size_t n)
  * grown for a burst is given back. */
 static void write_idle(ringo_stream *s)
 {
-	RINGO_ASSERT(s->wlen == 0);
-	RINGO_ASSERT(!s->sending);
 	s->wpos = 0;
 	if (s->wcap > 4 * s->write_high && s->wcap > WBUF_MIN) {
 		ringo__free(s->loop, s->wbuf, s->wcap);
