@@ -70,6 +70,8 @@ int ringo__watch_new(ringo_loop *loop, ringo_future *const *futs, size_t n,
 
 int ringo__watch_arm(struct aio_watch *w, size_t i)
 {
+	RINGO_ASSERT(i < w->n);
+	RINGO_ASSERT(w->on_done);
 	int err = ringo_future_add_done_callback(w->slots[i].fut, watch_done, &w->slots[i]);
 	if (err == 0)
 		w->refs++;
@@ -83,6 +85,7 @@ void ringo__watch_leave(struct aio_watch *w)
 
 void ringo__watch_leave_collect(struct aio_watch *w, struct ringo_gather_result *out)
 {
+	RINGO_ASSERT(w->refs > 0); /* the owner's */
 	w->on_done = NULL;
 	w->ctx = NULL;
 	w->task = NULL;
@@ -277,6 +280,9 @@ struct aio_state {
 	struct ringo__list gfs;
 	struct ringo__list shields; /* struct shield, see below */
 	struct ringo_wq groups;     /* open ringo_groups (group.c) */
+	/* releases and unlinks one of groups at close (group.c's, given
+	 * to ringo__aio_track); NULL until the first group */
+	ringo__aio_abandon_fn *group_abandon;
 	bool groups_hooked;         /* abandon_groups is an early close hook */
 };
 
@@ -319,6 +325,7 @@ static struct aio_state *aio_state(ringo_loop *loop)
 	ringo__list_init(&st->gfs);
 	ringo__list_init(&st->shields);
 	aio_wq_init(&st->groups);
+	st->group_abandon = NULL;
 	st->groups_hooked = false;
 	if (ringo__add_close_hook(loop, aio_close, st) < 0) {
 		ringo__free(loop, st, sizeof(*st));
@@ -328,8 +335,9 @@ static struct aio_state *aio_state(ringo_loop *loop)
 	return st;
 }
 
-int ringo__aio_track(ringo_loop *loop, struct ringo_wq *link)
+int ringo__aio_track(ringo_loop *loop, struct ringo_wq *link, ringo__aio_abandon_fn *abandon)
 {
+	RINGO_ASSERT(abandon);
 	struct aio_state *st = aio_state(loop);
 	if (!st)
 		return -ENOMEM;
@@ -339,6 +347,8 @@ int ringo__aio_track(ringo_loop *loop, struct ringo_wq *link)
 			return err;
 		st->groups_hooked = true;
 	}
+	RINGO_ASSERT(!st->group_abandon || st->group_abandon == abandon);
+	st->group_abandon = abandon;
 	aio_wq_init(link);
 	aio_wq_push(&st->groups, link);
 	return 0;
@@ -350,7 +360,7 @@ static void abandon_groups(ringo_loop *loop, void *ctx)
 {
 	struct aio_state *st = loop->aio;
 	while (st && !aio_wq_empty(&st->groups))
-		ringo__group_abandon(st->groups.next); /* unlinks it */
+		st->group_abandon(st->groups.next); /* unlinks it */
 }
 
 static void gf_slot(struct gather_fut *gf, ringo_future *fut, size_t i)
@@ -362,6 +372,7 @@ static void gf_slot(struct gather_fut *gf, ringo_future *fut, size_t i)
 /* Finish outer with a child's outcome (0: all succeeded). */
 static void gf_finish(struct gather_fut *gf, int rc)
 {
+	RINGO_ASSERT(!ringo_future_done(gf->outer));
 	gf->completing = true;
 	if (rc == 0)
 		ringo_future_set_result(gf->outer, NULL);
@@ -377,6 +388,7 @@ static void gf_child_done(struct aio_watch *w, size_t i)
 	if (ringo_future_done(gf->outer))
 		return;
 	ringo_future *fut = w->slots[i].fut;
+	RINGO_ASSERT(gf->remaining > 0);
 	gf_slot(gf, fut, i);
 	gf->remaining--;
 	int rc = gf->out[i].err;
@@ -490,6 +502,7 @@ struct shield {
 
 static void shield_put(ringo_loop *loop, struct shield *sh)
 {
+	RINGO_ASSERT(sh->callbacks > 0);
 	if (--sh->callbacks > 0)
 		return;
 	ringo__list_remove(&sh->link);

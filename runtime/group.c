@@ -17,25 +17,10 @@
 
 #include "aio_internal.h"
 
-int ringo_group_init(ringo_group *g)
-{
-	if (!g)
-		return -EINVAL;
-	ringo_task *t = ringo_task_current();
-	if (!t)
-		return -EPERM;
-	memset(g, 0, sizeof(*g));
-	g->loop = ringo_future_loop(ringo_task_future(t));
-	int err = ringo__aio_track(g->loop, &g->link);
-	if (err < 0)
-		return err;
-	g->parent = t;
-	return 0;
-}
-
 /* Release the children and the arrays; leave the loop's list. */
 static void group_release(ringo_group *g)
 {
+	RINGO_ASSERT(!g->finished);
 	g->finished = true;
 	for (size_t i = 0; i < g->ntasks; i++)
 		ringo_task_release(g->tasks[i]);
@@ -47,15 +32,34 @@ static void group_release(ringo_group *g)
 	aio_wq_remove(&g->link);
 }
 
-void ringo__group_abandon(struct ringo_wq *link)
+/* The aio layer's early close hook (gather.c) calls this through the
+ * pointer given to ringo__aio_track: the loop closes with the group open,
+ * its parent and children are abandoned, and no callback of theirs will
+ * run. */
+static void group_drop_at_close(struct ringo_wq *link)
 {
-	/* The loop closes with the group open: its parent and children are
-	 * abandoned, and no callback of theirs will run. */
 	group_release(ringo__container_of(link, ringo_group, link));
+}
+
+int ringo_group_init(ringo_group *g)
+{
+	if (!g)
+		return -EINVAL;
+	ringo_task *t = ringo_task_current();
+	if (!t)
+		return -EPERM;
+	memset(g, 0, sizeof(*g));
+	g->loop = ringo_future_loop(ringo_task_future(t));
+	int err = ringo__aio_track(g->loop, &g->link, group_drop_at_close);
+	if (err < 0)
+		return err;
+	g->parent = t;
+	return 0;
 }
 
 static void group_abort(ringo_group *g)
 {
+	RINGO_ASSERT(!g->finished);
 	g->aborting = true;
 	for (size_t i = 0; i < g->ntasks; i++)
 		ringo_task_cancel(g->tasks[i], NULL);
@@ -185,6 +189,8 @@ static const struct ringo__wait_ops group_wait = {
 
 static void wait_children(ringo_group *g)
 {
+	RINGO_ASSERT(ringo_task_current() == g->parent);
+	RINGO_ASSERT(!g->waiter);
 	while (g->live > 0) {
 		g->waiter = g->parent;
 		int rc = ringo__task_suspend(&group_wait, g);

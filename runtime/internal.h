@@ -259,6 +259,8 @@ struct ringo_loop {
 	 * the first stream; and the bytes every stream of the loop received
 	 * and sent (for the metrics: streams add theirs as they go) */
 	void *streams;
+	/* resolve.c: its getaddrinfo lookups, NULL until the first */
+	void *resolve;
 	uint64_t stream_bytes_read;
 	uint64_t stream_bytes_written;
 };
@@ -406,11 +408,12 @@ void ringo__set_work_describer(ringo__describe_fn *fn);
 /* The task's name, or its default "task-N" without writing it (const). */
 void ringo__task_label(const ringo_task *t, char *buf, size_t len);
 /* Open task groups (group.c) are listed per loop (gather.c keeps the
- * list): ringo__aio_track links one (0 or -ENOMEM); at close, before its
- * tasks are freed, an early close hook has ringo__group_abandon release
- * what each group still holds. */
-int ringo__aio_track(ringo_loop *loop, struct ringo_wq *link);
-void ringo__group_abandon(struct ringo_wq *link);
+ * list, below group.c): ringo__aio_track links one (0 or -ENOMEM); at
+ * close, before its tasks are freed, an early close hook calls abandon on
+ * each, which must release what the group still holds and unlink it.
+ * abandon is the same for every link of a loop (group.c's). */
+typedef void ringo__aio_abandon_fn(struct ringo_wq *link);
+int ringo__aio_track(ringo_loop *loop, struct ringo_wq *link, ringo__aio_abandon_fn *abandon);
 /* ---- building blocking primitives on tasks ----
  * A primitive (lock, queue, I/O op, ...) suspends the current task with
  * ringo__task_suspend(ops, ctx) after registering it somewhere; whoever

@@ -109,10 +109,17 @@ static int gai_fn(void *arg, void **result)
 	return 0;
 }
 
+/* Per loop (loop->resolve), made with the first lookup, freed at close. */
+struct resolve_loop {
+	struct ringo__list lookups; /* jobs whose done callback has not run */
+};
+
 /* Loop thread, once fn returned or will never run. */
 static void gai_done(ringo_future *fut, void *arg)
 {
 	struct gai_job *j = arg;
+	RINGO_ASSERT(j->fut == fut);
+	RINGO_ASSERT(!ringo__list_empty(&j->link));
 	ringo__list_remove(&j->link);
 	if (ringo_future_cancelled(fut))
 		job_put(j); /* withdrawn: fn never ran, its reference is ours */
@@ -130,6 +137,7 @@ static void gai_done(ringo_future *fut, void *arg)
 static void gai_interrupt(ringo_task *t)
 {
 	struct gai_job *j = ringo__task_wait_ctx(t);
+	RINGO_ASSERT(j->waiter == t);
 	j->waiter = NULL;
 	ringo_future_cancel(j->fut, NULL);
 	job_put(j);
@@ -141,11 +149,12 @@ static void gai_interrupt(ringo_task *t)
 /* keep_result: once the lookup is done and the task woken, its result is
  * the call's even if a cancel comes before the task runs (the cancel then
  * comes at the next suspension). */
-/* The task's reference goes; the lookup itself is let go of by the stream
- * layer's close hook (ringo__resolve_close). */
+/* The task's reference goes; the lookup itself is let go of by the close
+ * hook (resolve_close). */
 static void gai_abandon(ringo_task *t)
 {
 	struct gai_job *j = ringo__task_wait_ctx(t);
+	RINGO_ASSERT(j->waiter == t);
 	j->waiter = NULL;
 	job_put(j);
 }
@@ -179,10 +188,14 @@ static struct gai_job *job_new(const char *node, const char *service,
 	return j;
 }
 
-void ringo__resolve_close(struct ringo__stream_loop *sl)
+/* Close: lookups whose done callback will never run now give up the
+ * references it held. */
+static void resolve_close(ringo_loop *loop, void *ctx)
 {
-	while (!ringo__list_empty(&sl->lookups)) {
-		struct gai_job *j = ringo__container_of(sl->lookups.next, struct gai_job, link);
+	struct resolve_loop *rl = ctx;
+	RINGO_ASSERT(loop->resolve == rl);
+	while (!ringo__list_empty(&rl->lookups)) {
+		struct gai_job *j = ringo__container_of(rl->lookups.next, struct gai_job, link);
 		ringo__list_remove(&j->link);
 		/* The callback is dropped (done) or never scheduled (pending:
 		 * take it off); either way it will not run. */
@@ -198,6 +211,24 @@ void ringo__resolve_close(struct ringo__stream_loop *sl)
 		ringo_future_release(j->fut);
 		job_put(j);
 	}
+	loop->resolve = NULL;
+	ringo__free(loop, rl, sizeof(*rl));
+}
+
+static struct resolve_loop *resolve_loop_get(ringo_loop *loop)
+{
+	if (loop->resolve)
+		return loop->resolve;
+	struct resolve_loop *rl = ringo__alloc(loop, sizeof(*rl));
+	if (!rl)
+		return NULL;
+	ringo__list_init(&rl->lookups);
+	if (ringo__add_close_hook(loop, resolve_close, rl) < 0) {
+		ringo__free(loop, rl, sizeof(*rl));
+		return NULL;
+	}
+	loop->resolve = rl;
+	return rl;
 }
 
 static bool is_numeric_host(const char *node)
@@ -254,8 +285,8 @@ int ringo_getaddrinfo(const char *node, const char *service, const struct addrin
 		ringo__task_clear_cancel(self);
 		return -ECANCELED;
 	}
-	struct ringo__stream_loop *sl = ringo__stream_loop_get(ringo_loop_current());
-	struct gai_job *j = sl ? job_new(node, service, hints) : NULL;
+	struct resolve_loop *rl = resolve_loop_get(ringo_loop_current());
+	struct gai_job *j = rl ? job_new(node, service, hints) : NULL;
 	if (!j)
 		return -ENOMEM;
 	int err = ringo_run_in_executor(ringo_loop_current(), NULL, gai_fn, j, &j->fut);
@@ -275,7 +306,7 @@ int ringo_getaddrinfo(const char *node, const char *service, const struct addrin
 		job_put(j); /* ours */
 		return err;
 	}
-	ringo__list_insert_tail(&sl->lookups, &j->link);
+	ringo__list_insert_tail(&rl->lookups, &j->link);
 	j->waiter = self;
 	int rc = ringo__task_suspend(&gai_wait, j);
 	if (rc < 0)
@@ -321,6 +352,7 @@ static bool unavailable(int err)
  * starting with the one the resolver put first. Fills order[0, n). */
 void ringo__connect_order(const struct addrinfo *list, const struct addrinfo **order, size_t n)
 {
+	RINGO_ASSERT(order || n == 0);
 	size_t k = 0;
 	int first = list ? list->ai_family : AF_UNSPEC;
 	const struct addrinfo *a = list, *b = list;

@@ -1,10 +1,11 @@
 /*
- * Private to the stream layer (stream.c, stream_read.c, stream_write.c,
- * stream_io.c, resolve.c): the stream object and the seam between it and
- * its transport.
+ * Private to the stream layer (stream_core.c, stream_read.c,
+ * stream_write.c, stream_io.c, stream.c, resolve.c, bottom to top; see
+ * stream.c): the stream object and the seam between it and its transport.
  *
- * The core (stream*.c) owns the two buffers and every rule users see:
- * reads served from the read buffer, backpressure, drain, close. A
+ * The core (stream_core.c and the two halves) owns the two buffers and
+ * every rule users see: reads served from the read buffer, backpressure,
+ * drain, close. A
  * transport moves bytes: it receives into the read buffer (or hands the
  * core bytes to copy) and sends from the write buffer, and tells the core
  * through the upcalls below. Transports today (stream_io.c), all on an fd
@@ -21,7 +22,7 @@
  * ringo__stream_recv_data on the stream above; its send_start encrypts and
  * writes to the stream below, calling ringo__stream_sent when the stream
  * below has taken the bytes. Nothing in the core knows about fds except
- * ringo_stream_fd and the choice of transport in ringo_stream_new.
+ * ringo_stream_fd; the transport is chosen in ringo_stream_new (stream.c).
  */
 #ifndef RINGO_STREAM_INTERNAL_H
 #define RINGO_STREAM_INTERNAL_H
@@ -153,17 +154,12 @@ struct ringo__stream_loop {
 	bool br_failed;               /* could not be made: one-shot only */
 	bool multishot;               /* the kernel has multishot recv (6.0+) */
 	uint16_t group;               /* br's buffer group id */
-	struct ringo__list lookups;   /* getaddrinfo jobs whose done callback has
-				       * not run (resolve.c) */
 };
-
-/* Close (resolve.c): lookups whose done callback will never run now give
- * up the references it held. */
-void ringo__resolve_close(struct ringo__stream_loop *sl);
 
 struct ringo__stream_loop *ringo__stream_loop_get(ringo_loop *loop);
 
-/* ---- upcalls: the transport tells the core (stream.c) ---- */
+/* ---- upcalls: the transport tells the core (stream_read.c,
+ * stream_write.c, stream_core.c): transports sit above all three ---- */
 
 /* Room at the read buffer's tail for a receive to land in (a one-shot
  * transport calls it in recv_start): *len bytes at the address returned,
@@ -193,8 +189,8 @@ void ringo__stream_released(ringo_stream *s);
 int ringo__stream_make(ringo_loop *loop, int fd, const struct ringo__stream_transport *tp,
 		       void *ctx, const ringo_stream_options *opts, ringo_stream **out);
 
-/* ---- the core's parts talk to each other (stream.c, stream_read.c,
- * stream_write.c) ---- */
+/* ---- the core's parts: the halves (stream_read.c, stream_write.c)
+ * call down into stream_core.c, never the other way ---- */
 
 /* The most one receive or send asks for: an SQE's length is 32 bits. */
 #define RINGO__STREAM_IO_MAX (1u << 30)
@@ -218,11 +214,20 @@ int ringo__stream_wait_reader(ringo_stream *s);
 int ringo__stream_wait_drainer(ringo_stream *s);
 /* Receive if the stream wants bytes and no receive is in flight. */
 void ringo__stream_maybe_arm(ringo_stream *s);
-/* Queue the pre-submit step if bytes wait and no send is in flight. */
-void ringo__stream_queue_flush(ringo_stream *s);
+/* Queue the pre-submit step if bytes wait and no send is in flight. The
+ * writer's step (s->flush runs ringo__stream_flush_run, set at creation);
+ * inline, as it was inside the writer: every write calls it, and closing
+ * (stream_core.c, below the writer) needs it too. */
+static inline void ringo__stream_queue_flush(ringo_stream *s)
+{
+	if (!s->sending && s->wlen && !s->loop->closed)
+		ringo__presubmit_add(s->loop, &s->flush);
+}
 /* The pre-submit step: send what is buffered. */
 void ringo__stream_flush_run(ringo_loop *loop, struct ringo__presubmit *p);
-/* Closing: release once nothing is in flight and the buffer is out. */
+/* Closing: release once nothing is in flight and the buffer is out.
+ * (The closing functions, waiting and the per-loop state are in
+ * stream_core.c; maybe_arm is the reader's, flush_run the writer's.) */
 void ringo__stream_progress_close(ringo_stream *s);
 /* Freed: destroy once neither the kernel nor a task refers to it. */
 void ringo__stream_maybe_destroy(ringo_stream *s);

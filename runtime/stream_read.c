@@ -83,6 +83,7 @@ static int rbuf_reserve(ringo_stream *s, size_t room)
 
 void *ringo__stream_recv_room(ringo_stream *s, size_t *len)
 {
+	RINGO_ASSERT(s->recv_busy); /* only a receive that started asks */
 	size_t lim = rbuf_limit(s);
 	bool demand = s->reader && s->want > s->rlen;
 	if (s->rlen == 0) {
@@ -140,6 +141,7 @@ static void notify_reader(ringo_stream *s)
 int ringo__stream_recv_data(ringo_stream *s, const void *p, size_t n)
 {
 	RINGO_ASSERT(n > 0);
+	RINGO_ASSERT(s->recv_busy);
 	char *tail = s->rbuf ? s->rbuf + s->rpos + s->rlen : NULL;
 	if (p == tail) {
 		/* A one-shot receive landed in place. */

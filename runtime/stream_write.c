@@ -84,12 +84,6 @@ static int over_cap(const ringo_stream *s)
 	return s->wlen > HARD_CAP_FACTOR * s->write_high ? -ENOBUFS : 0;
 }
 
-void ringo__stream_queue_flush(ringo_stream *s)
-{
-	if (!s->sending && s->wlen && !s->loop->closed)
-		ringo__presubmit_add(s->loop, &s->flush);
-}
-
 int ringo_stream_write(ringo_stream *s, const void *buf, size_t n)
 {
 	int err = write_check(s);
