@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <stdint.h>
-#include <unistd.h>
 
 #ifdef RINGO_ASAN
 #include <sanitizer/asan_interface.h>
@@ -29,16 +28,6 @@
 #  define RINGO_VALGRIND 1
 # endif
 #endif
-
-void ringo__ctx_entry_returned(void)
-{
-	static const char msg[] =
-		"ringo: a fiber entry function returned; aborting\n";
-	/* write(2) only: the stack we are on may be nearly exhausted. */
-	ssize_t r = write(STDERR_FILENO, msg, sizeof(msg) - 1);
-	(void)r;
-	abort();
-}
 
 void ringo__fiber_init_thread(ringo__fiber *f)
 {
