@@ -6,7 +6,7 @@
  * is handed out next: scheduling a callback touches one cache line.
  */
 #include "internal.h"
-#include "thread_internal.h"
+#include "xq.h"
 
 static struct ringo__cb *cb_at(const ringo_loop *loop, uint32_t index)
 {
