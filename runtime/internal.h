@@ -208,6 +208,11 @@ struct ringo_loop {
 	uint32_t cb_used;              /* records carved so far */
 	struct ringo__cb *cb_free;     /* LIFO free list (hot records first) */
 	size_t cb_live;                /* records not free */
+	/* Drops the future reference a queued RINGO__CB_DONE record holds,
+	 * so that callback.c and loop.c need not name future.c (the layer
+	 * above them). future.c sets it before it makes the first such
+	 * record: set whenever one exists. */
+	void (*release_future)(ringo_future *fut);
 
 	struct ringo__timers timers;
 

@@ -385,7 +385,8 @@ static void drop_ready(ringo_loop *loop)
 				struct ringo__cb *cb = ringo__container_of(w, struct ringo__cb, work);
 				ringo_future *fut = cb->kind == RINGO__CB_DONE ? cb->fut : NULL;
 				ringo__cb_free(loop, cb);
-				ringo_future_release(fut);
+				if (fut)
+					loop->release_future(fut);
 			}
 			w = next;
 		}
