@@ -331,33 +331,6 @@ int ringo_loop_run_forever(ringo_loop *loop)
 	return 0;
 }
 
-static void stop_when_done(ringo_future *fut, void *arg)
-{
-	ringo_loop_stop(fut->loop);
-}
-
-int ringo_loop_run_until_complete(ringo_loop *loop, ringo_future *fut, void **result)
-{
-	if (!loop || !fut)
-		return -EINVAL;
-	if (fut->loop != loop)
-		return -EINVAL;
-	/* Checked here too so a refused run leaves no callback behind. */
-	if (loop->closed)
-		return -ESHUTDOWN;
-	if (loop->running || ringo__current_loop)
-		return -EBUSY;
-	ringo_future_ref(fut);
-	int err = ringo_future_add_done_callback(fut, stop_when_done, NULL);
-	if (err == 0)
-		err = ringo_loop_run_forever(loop);
-	ringo_future_remove_done_callback(fut, stop_when_done, NULL);
-	if (err == 0)
-		err = ringo_future_done(fut) ? ringo_future_result(fut, result) : -EINTR;
-	ringo_future_release(fut);
-	return err;
-}
-
 int ringo_loop_stop(ringo_loop *loop)
 {
 	if (!loop)
