@@ -31,6 +31,7 @@
 
 void ringo__fiber_init_thread(ringo__fiber *f)
 {
+	RINGO_ASSERT(f != NULL);
 	*f = (ringo__fiber){ .is_thread = 1 };
 #ifdef RINGO_TSAN
 	f->tsan_fiber = __tsan_get_current_fiber();
@@ -173,6 +174,8 @@ void *ringo__fiber_switch(ringo__fiber *from, ringo__fiber *to,
 {
 	ringo__fiber *in;
 
+	RINGO_ASSERT(from != to);
+	RINGO_ASSERT(to->sp != NULL);
 	from->hop_to = to;
 	from->hop_transfer = transfer;
 	before_switch(from, to, false);
@@ -184,6 +187,8 @@ void *ringo__fiber_switch(ringo__fiber *from, ringo__fiber *to,
 void ringo__fiber_exit_to(ringo__fiber *from, ringo__fiber *to,
 			  void *transfer)
 {
+	RINGO_ASSERT(from != to);
+	RINGO_ASSERT(to->sp != NULL);
 	from->hop_to = to;
 	from->hop_transfer = transfer;
 	before_switch(from, to, true);

@@ -348,11 +348,12 @@ int ringo_loop_stop(ringo_loop *loop)
  * owner cleans it up in its close hook. */
 static void drop_ready(ringo_loop *loop)
 {
+	RINGO_ASSERT(loop->closed);
 	while (loop->ready_head) {
 		struct ringo__work *w = loop->ready_head;
 		loop->ready_head = NULL;
 		loop->ready_tail = &loop->ready_head;
-			while (w) {
+		while (w) {
 			struct ringo__work *next = w->next;
 			if (w->run == ringo__cb_run) {
 				struct ringo__cb *cb = ringo__container_of(w, struct ringo__cb, work);
@@ -369,6 +370,7 @@ static void drop_ready(ringo_loop *loop)
 static int push_hook(ringo_loop *loop, struct ringo__close_hook **list,
 		     void (*fn)(ringo_loop *, void *), void *ctx)
 {
+	RINGO_ASSERT(fn != NULL);
 	struct ringo__close_hook *h = ringo__alloc(loop, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
@@ -391,6 +393,7 @@ int ringo__add_early_close_hook(ringo_loop *loop, void (*fn)(ringo_loop *, void 
 
 void ringo__remove_close_hook(ringo_loop *loop, void (*fn)(ringo_loop *, void *), void *ctx)
 {
+	RINGO_ASSERT(fn != NULL);
 	for (struct ringo__close_hook **p = &loop->close_hooks; *p; p = &(*p)->next) {
 		struct ringo__close_hook *h = *p;
 		if (h->fn == fn && h->ctx == ctx) {
@@ -404,6 +407,7 @@ void ringo__remove_close_hook(ringo_loop *loop, void (*fn)(ringo_loop *, void *)
 /* Newest first: what was built last on the loop goes first. */
 static void run_hooks(ringo_loop *loop, struct ringo__close_hook **list)
 {
+	RINGO_ASSERT(loop->closed);
 	while (*list) {
 		struct ringo__close_hook *h = *list;
 		*list = h->next;
@@ -474,6 +478,9 @@ void ringo__set_work_describer(ringo__describe_fn *fn)
 
 void ringo__work_describe(struct ringo__work *w, char *buf, size_t len)
 {
+	RINGO_ASSERT(w != NULL);
+	RINGO_ASSERT(buf != NULL);
+	RINGO_ASSERT(len > 0);
 	if (w->run == ringo__cb_run) {
 		struct ringo__cb *cb = ringo__container_of(w, struct ringo__cb, work);
 		void *fn = cb->kind == RINGO__CB_DONE ? (void *)cb->done_fn : (void *)cb->fn;

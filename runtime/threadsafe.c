@@ -13,6 +13,7 @@
 static void ts_call(ringo_loop *loop, void *a, void *b)
 {
 	ringo_callback_fn *fn = (ringo_callback_fn *)a;
+	RINGO_ASSERT(fn != NULL); /* ringo_call_soon_threadsafe refused NULL */
 	if (loop->closed)
 		return; /* dropped, as callbacks pending at close are */
 	if (ringo__unlikely(ringo_call_soon(loop, fn, b, NULL) < 0))
@@ -125,6 +126,8 @@ static struct tsf_state *tsf_state(ringo_loop *loop)
 /* Loop thread: the task's outcome goes to the thread side. */
 static void deliver(ringo_tsfuture *f, int rc, void *value)
 {
+	RINGO_ASSERT(f->task != NULL); /* the live list holds spawned ones only */
+	RINGO_ASSERT(f->loop->tsf != NULL);
 	tsf_complete(f, rc, value);
 	ringo__list_remove(&f->link);
 	ringo_task_release(f->task);
@@ -157,6 +160,7 @@ void ringo__tsf_cancel_all(ringo_loop *loop)
 static void tsf_close(ringo_loop *loop, void *ctx)
 {
 	struct tsf_state *s = ctx;
+	RINGO_ASSERT(s == loop->tsf);
 	ringo__tsf_cancel_all(loop);
 	ringo__free(loop, s, sizeof(*s));
 	loop->tsf = NULL;
@@ -173,6 +177,8 @@ static bool cancel_requested(ringo_tsfuture *f)
 static void spawn_entry(ringo_loop *loop, void *a, void *b)
 {
 	ringo_tsfuture *f = a;
+	RINGO_ASSERT(f->loop == loop);
+	RINGO_ASSERT(f->task == NULL); /* spawned once */
 	int err = -ESHUTDOWN;
 	struct tsf_state *s = NULL;
 	if (loop->closed)
@@ -236,6 +242,7 @@ int ringo_spawn_threadsafe(ringo_loop *loop, ringo_task_fn *fn, void *arg, ringo
 static void cancel_entry(ringo_loop *loop, void *a, void *b)
 {
 	ringo_tsfuture *f = a;
+	RINGO_ASSERT(f->loop == loop);
 	if (!loop->closed && f->task)
 		ringo_task_cancel(f->task, NULL);
 	ringo_tsfuture_release(f);
