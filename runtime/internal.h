@@ -248,8 +248,8 @@ struct ringo_loop {
 	struct ringo__list all_link;   /* on ringo__all_loops (for debuggers) */
 	/* I/O layer (io.c): struct ringo__io_state *, NULL until first use */
 	void *io;
-	/* thread layer (threadsafe.c, executor.c) */
-	struct ringo__xq *xq;          /* cross-thread queue + eventfd, from creation */
+	/* thread layer (xq.c, threadsafe.c, executor.c) */
+	struct ringo__xq *xq;          /* cross-thread queue + eventfd (xq.c), from creation */
 	void *exec;                    /* executor.c's per-loop state, NULL until used */
 	void *aio;                     /* gather.c's per-loop state, NULL until used */
 	void *tsf;                     /* threadsafe.c's per-loop state, NULL until used */

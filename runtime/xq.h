@@ -62,7 +62,7 @@ struct ringo__xq {
 	size_t spare_cap;
 };
 
-/* loop.c calls these, on the loop thread. */
+/* loop.c calls these. */
 int ringo__xq_init(ringo_loop *loop);           /* at ringo_loop_new */
 void ringo__xq_arm(ringo_loop *loop);           /* each iteration, cheap */
 void ringo__xq_refuse(ringo_loop *loop);        /* close begins */
