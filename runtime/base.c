@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "base.h"
 
@@ -24,5 +25,16 @@ void ringo__panic(const char *fmt, ...)
 	fputc('\n', stderr);
 	va_end(ap);
 	fflush(stderr);
+	abort();
+}
+
+/* Here rather than in fiber.c: arch/<arch>/switch.S calls it, and the
+ * assembly sits below fiber.c (runtime/LAYERS.md). */
+void ringo__ctx_entry_returned(void)
+{
+	static const char msg[] = "ringo: a fiber entry function returned; aborting\n";
+	/* write(2) only: the stack we are on may be nearly exhausted. */
+	ssize_t r = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	(void)r;
 	abort();
 }

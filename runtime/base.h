@@ -23,6 +23,10 @@ __attribute__((noreturn, cold)) void ringo__assert_fail(const char *expr, const 
 /* A fatal runtime condition (stack overflow, corrupted canary): print and abort. */
 __attribute__((noreturn, cold, format(printf, 1, 2))) void ringo__panic(const char *fmt, ...);
 
+/* Called by arch/<arch>/switch.S when a context's entry function returns
+ * (it must not): reports it with write(2) alone and aborts. */
+__attribute__((noreturn, cold)) void ringo__ctx_entry_returned(void);
+
 #define ringo__likely(x) __builtin_expect(!!(x), 1)
 #define ringo__unlikely(x) __builtin_expect(!!(x), 0)
 

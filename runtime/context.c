@@ -87,7 +87,11 @@ struct ringo__ctx *ringo__context_ref(struct ringo__ctx *m)
 
 void ringo__context_release(struct ringo__ctx *m)
 {
-	if (!m || atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1)
+	if (!m)
+		return;
+	size_t was = atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel);
+	RINGO_ASSERT(was > 0);
+	if (was != 1)
 		return;
 	for (uint32_t i = 0; i < m->n; i++)
 		cell_unref(m->e[i].cell);
@@ -112,6 +116,7 @@ struct ringo__ctx *ringo__context_capture(void)
 
 void ringo__context_enter(struct ringo__ctx *m, struct ringo__ctx_frame *saved)
 {
+	RINGO_ASSERT(saved != NULL);
 	*saved = call;
 	call.map = m;
 	call.owned = false;
@@ -123,6 +128,8 @@ void ringo__context_leave(const struct ringo__ctx_frame *saved)
 	/* Values set inside the call are destroyed here, on the worker: the
 	 * call's private copy is the only map that listed them. Restored
 	 * first, so a destructor never sees the map being freed. */
+	RINGO_ASSERT(saved != NULL);
+	RINGO_ASSERT(call.active); /* paired with ringo__context_enter */
 	struct ringo__ctx *mine = call.owned ? call.map : NULL;
 	call = *saved;
 	ringo__context_release(mine);
@@ -197,6 +204,9 @@ static int map_edit(struct ringo__ctx **slot, uint32_t i, bool found, struct ctx
 		    struct ctx_cell **dropped)
 {
 	struct ringo__ctx *m = *slot;
+	RINGO_ASSERT(m != NULL);
+	RINGO_ASSERT(found || cell != NULL); /* an insert has a cell */
+	RINGO_ASSERT(i <= m->n);
 	*dropped = found ? m->e[i].cell : NULL;
 	if (found && cell) {
 		m->e[i].cell = cell;

@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <stdint.h>
-#include <unistd.h>
 
 #ifdef RINGO_ASAN
 #include <sanitizer/asan_interface.h>
@@ -30,18 +29,9 @@
 # endif
 #endif
 
-void ringo__ctx_entry_returned(void)
-{
-	static const char msg[] =
-		"ringo: a fiber entry function returned; aborting\n";
-	/* write(2) only: the stack we are on may be nearly exhausted. */
-	ssize_t r = write(STDERR_FILENO, msg, sizeof(msg) - 1);
-	(void)r;
-	abort();
-}
-
 void ringo__fiber_init_thread(ringo__fiber *f)
 {
+	RINGO_ASSERT(f != NULL);
 	*f = (ringo__fiber){ .is_thread = 1 };
 #ifdef RINGO_TSAN
 	f->tsan_fiber = __tsan_get_current_fiber();
@@ -184,6 +174,8 @@ void *ringo__fiber_switch(ringo__fiber *from, ringo__fiber *to,
 {
 	ringo__fiber *in;
 
+	RINGO_ASSERT(from != to);
+	RINGO_ASSERT(to->sp != NULL);
 	from->hop_to = to;
 	from->hop_transfer = transfer;
 	before_switch(from, to, false);
@@ -195,6 +187,8 @@ void *ringo__fiber_switch(ringo__fiber *from, ringo__fiber *to,
 void ringo__fiber_exit_to(ringo__fiber *from, ringo__fiber *to,
 			  void *transfer)
 {
+	RINGO_ASSERT(from != to);
+	RINGO_ASSERT(to->sp != NULL);
 	from->hop_to = to;
 	from->hop_transfer = transfer;
 	before_switch(from, to, true);

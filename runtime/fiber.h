@@ -55,8 +55,8 @@ void *ringo__ctx_switch_peer(void **save_sp, void *load_sp, void *transfer);
  * Writes about 80 (x86-64) or 176 (aarch64) bytes just below stack_hi. */
 void *ringo__ctx_make(void *stack_hi, void (*entry)(void *transfer));
 
-/* Called by the assembly if an entry function returns: aborts. */
-__attribute__((noreturn, cold)) void ringo__ctx_entry_returned(void);
+/* If an entry function returns, the assembly calls
+ * ringo__ctx_entry_returned (base.h), which aborts. */
 
 typedef void ringo__fiber_entry(void *transfer);
 

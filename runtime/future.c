@@ -242,6 +242,9 @@ int ringo_future_add_done_callback(ringo_future *fut, ringo_done_fn *fn, void *a
 	struct ringo__cb *cb = ringo__cb_new(fut->loop);
 	if (!cb)
 		return -ENOMEM;
+	/* The record's run (callback.c) lets go of the reference it will
+	 * hold through this hook: callback.c sits below us. */
+	fut->loop->release_future = ringo_future_release;
 	cb->kind = RINGO__CB_DONE;
 	cb->done_fn = fn;
 	cb->arg = arg;

@@ -208,6 +208,11 @@ struct ringo_loop {
 	uint32_t cb_used;              /* records carved so far */
 	struct ringo__cb *cb_free;     /* LIFO free list (hot records first) */
 	size_t cb_live;                /* records not free */
+	/* Drops the future reference a queued RINGO__CB_DONE record holds,
+	 * so that callback.c and loop.c need not name future.c (the layer
+	 * above them). future.c sets it before it makes the first such
+	 * record: set whenever one exists. */
+	void (*release_future)(ringo_future *fut);
 
 	struct ringo__timers timers;
 
@@ -243,8 +248,8 @@ struct ringo_loop {
 	struct ringo__list all_link;   /* on ringo__all_loops (for debuggers) */
 	/* I/O layer (io.c): struct ringo__io_state *, NULL until first use */
 	void *io;
-	/* thread layer (threadsafe.c, executor.c) */
-	struct ringo__xq *xq;          /* cross-thread queue + eventfd, from creation */
+	/* thread layer (xq.c, threadsafe.c, executor.c) */
+	struct ringo__xq *xq;          /* cross-thread queue + eventfd (xq.c), from creation */
 	void *exec;                    /* executor.c's per-loop state, NULL until used */
 	void *aio;                     /* gather.c's per-loop state, NULL until used */
 	void *tsf;                     /* threadsafe.c's per-loop state, NULL until used */

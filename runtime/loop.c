@@ -331,33 +331,6 @@ int ringo_loop_run_forever(ringo_loop *loop)
 	return 0;
 }
 
-static void stop_when_done(ringo_future *fut, void *arg)
-{
-	ringo_loop_stop(fut->loop);
-}
-
-int ringo_loop_run_until_complete(ringo_loop *loop, ringo_future *fut, void **result)
-{
-	if (!loop || !fut)
-		return -EINVAL;
-	if (fut->loop != loop)
-		return -EINVAL;
-	/* Checked here too so a refused run leaves no callback behind. */
-	if (loop->closed)
-		return -ESHUTDOWN;
-	if (loop->running || ringo__current_loop)
-		return -EBUSY;
-	ringo_future_ref(fut);
-	int err = ringo_future_add_done_callback(fut, stop_when_done, NULL);
-	if (err == 0)
-		err = ringo_loop_run_forever(loop);
-	ringo_future_remove_done_callback(fut, stop_when_done, NULL);
-	if (err == 0)
-		err = ringo_future_done(fut) ? ringo_future_result(fut, result) : -EINTR;
-	ringo_future_release(fut);
-	return err;
-}
-
 int ringo_loop_stop(ringo_loop *loop)
 {
 	if (!loop)
@@ -375,17 +348,19 @@ int ringo_loop_stop(ringo_loop *loop)
  * owner cleans it up in its close hook. */
 static void drop_ready(ringo_loop *loop)
 {
+	RINGO_ASSERT(loop->closed);
 	while (loop->ready_head) {
 		struct ringo__work *w = loop->ready_head;
 		loop->ready_head = NULL;
 		loop->ready_tail = &loop->ready_head;
-			while (w) {
+		while (w) {
 			struct ringo__work *next = w->next;
 			if (w->run == ringo__cb_run) {
 				struct ringo__cb *cb = ringo__container_of(w, struct ringo__cb, work);
 				ringo_future *fut = cb->kind == RINGO__CB_DONE ? cb->fut : NULL;
 				ringo__cb_free(loop, cb);
-				ringo_future_release(fut);
+				if (fut)
+					loop->release_future(fut);
 			}
 			w = next;
 		}
@@ -395,6 +370,7 @@ static void drop_ready(ringo_loop *loop)
 static int push_hook(ringo_loop *loop, struct ringo__close_hook **list,
 		     void (*fn)(ringo_loop *, void *), void *ctx)
 {
+	RINGO_ASSERT(fn != NULL);
 	struct ringo__close_hook *h = ringo__alloc(loop, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
@@ -417,6 +393,7 @@ int ringo__add_early_close_hook(ringo_loop *loop, void (*fn)(ringo_loop *, void 
 
 void ringo__remove_close_hook(ringo_loop *loop, void (*fn)(ringo_loop *, void *), void *ctx)
 {
+	RINGO_ASSERT(fn != NULL);
 	for (struct ringo__close_hook **p = &loop->close_hooks; *p; p = &(*p)->next) {
 		struct ringo__close_hook *h = *p;
 		if (h->fn == fn && h->ctx == ctx) {
@@ -430,6 +407,7 @@ void ringo__remove_close_hook(ringo_loop *loop, void (*fn)(ringo_loop *, void *)
 /* Newest first: what was built last on the loop goes first. */
 static void run_hooks(ringo_loop *loop, struct ringo__close_hook **list)
 {
+	RINGO_ASSERT(loop->closed);
 	while (*list) {
 		struct ringo__close_hook *h = *list;
 		*list = h->next;
@@ -500,6 +478,9 @@ void ringo__set_work_describer(ringo__describe_fn *fn)
 
 void ringo__work_describe(struct ringo__work *w, char *buf, size_t len)
 {
+	RINGO_ASSERT(w != NULL);
+	RINGO_ASSERT(buf != NULL);
+	RINGO_ASSERT(len > 0);
 	if (w->run == ringo__cb_run) {
 		struct ringo__cb *cb = ringo__container_of(w, struct ringo__cb, work);
 		void *fn = cb->kind == RINGO__CB_DONE ? (void *)cb->done_fn : (void *)cb->fn;
