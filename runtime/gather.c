@@ -35,20 +35,29 @@ static void watch_done(ringo_future *fut, void *arg)
 	watch_unref(w);
 }
 
-int ringo__watch_new(ringo_loop *loop, ringo_future *const *futs, size_t n,
-		     struct aio_watch **out)
+/* A record for n slots, none filled; NULL if there is no memory. */
+static struct aio_watch *watch_alloc(ringo_loop *loop, size_t n)
 {
 	if (n > (SIZE_MAX - sizeof(struct aio_watch)) / sizeof(struct aio_watch_slot))
-		return -ENOMEM;
+		return NULL;
 	struct aio_watch *w = ringo__alloc(loop, watch_size(n));
 	if (!w)
-		return -ENOMEM;
+		return NULL;
 	w->loop = loop;
 	w->refs = 1;
 	w->n = n;
 	w->on_done = NULL;
 	w->ctx = NULL;
 	w->task = NULL;
+	return w;
+}
+
+int ringo__watch_new(ringo_loop *loop, ringo_future *const *futs, size_t n,
+		     struct aio_watch **out)
+{
+	struct aio_watch *w = watch_alloc(loop, n);
+	if (!w)
+		return -ENOMEM;
 	/* One pass checks and references (each future costs a cache and TLB
 	 * miss when there are many); a bad one undoes the references taken. */
 	for (size_t i = 0; i < n; i++) {
@@ -191,26 +200,61 @@ static void gather_interrupt(ringo_task *t)
 static const struct ringo__wait_ops gather_wait = {
 	.what = "gather", .interrupt = gather_interrupt, .abandon = ringo__watch_abandon};
 
-/* Scan the children already done (argument order) and arm the others. */
-static int gather_start(struct aio_watch *w, struct gather *g)
+/* A bad future was met at slot k: give back what slots [0, k) took (no
+ * callback of ours has run: the loop has not) and free the record. */
+static void gather_unwind(struct aio_watch *w, size_t k)
 {
-	for (size_t i = 0; i < w->n; i++) {
-		aio_prefetch_slot(w, i);
+	for (size_t i = 0; i < k; i++) {
 		ringo_future *fut = w->slots[i].fut;
+		if (!ringo_future_done(fut)) {
+			int removed = ringo_future_remove_done_callback(fut, watch_done, &w->slots[i]);
+			RINGO_ASSERT(removed >= 0);
+			w->refs -= (size_t)removed;
+		}
+		ringo_future_release(fut); /* the caller's stay */
+	}
+	RINGO_ASSERT(w->refs == 1);
+	ringo__free(w->loop, w, watch_size(w->n));
+}
+
+/* Fill the record from futs in one pass: check and reference each child
+ * (as ringo__watch_new), note those already done (argument order) and
+ * arm the others. One pass, not a checking pass and then an arming one:
+ * with 100k children each child's record is a cache miss, and the second
+ * pass missed again (the records sit at the same offsets of their stack
+ * pages, so they compete for a few cache sets). A bad future (NULL, or of
+ * another loop) is -EINVAL with the record freed (*wp = NULL) and nothing
+ * else changed; a failure to arm is returned once every slot is filled,
+ * the record kept for the caller to leave. */
+static int gather_start(struct aio_watch **wp, ringo_future *const *futs, struct gather *g)
+{
+	struct aio_watch *w = *wp;
+	int err = 0;
+	for (size_t i = 0; i < w->n; i++) {
+		if (i + AIO_PREFETCH_AHEAD < w->n)
+			__builtin_prefetch(futs[i + AIO_PREFETCH_AHEAD], 1);
+		ringo_future *fut = futs[i];
+		if (!fut || ringo_future_loop(fut) != w->loop) {
+			gather_unwind(w, i);
+			*wp = NULL;
+			return -EINVAL;
+		}
+		w->slots[i].w = w;
+		w->slots[i].fut = fut;
+		ringo_future_ref(fut);
 		if (ringo_future_done(fut)) {
 			int rc = ringo_future_error(fut);
 			if (rc < 0 && g->first_err == 0) {
 				g->first_err = rc;
 				g->first_idx = i;
 			}
-			continue;
+		} else if (err == 0) {
+			err = ringo__watch_arm(w, i);
+			if (err == 0)
+				g->remaining++;
 		}
-		int err = ringo__watch_arm(w, i);
-		if (err < 0)
-			return err;
-		g->remaining++;
 	}
-	return 0;
+	return err;
 }
 
 static int gather_suspend(struct aio_watch *w, struct gather *g)
@@ -238,14 +282,15 @@ int ringo_gather(ringo_future *const *futs, size_t n, bool return_exceptions,
 		return -EINVAL;
 	if (!ringo_task_current())
 		return -EPERM;
-	struct aio_watch *w;
-	int err = ringo__watch_new(ringo_loop_current(), futs, n, &w);
-	if (err < 0)
-		return err;
+	struct aio_watch *w = watch_alloc(ringo_loop_current(), n);
+	if (!w)
+		return -ENOMEM;
 	struct gather g = {.return_exceptions = return_exceptions};
 	w->ctx = &g;
 	w->on_done = gather_child_done;
-	int rc = gather_start(w, &g);
+	int rc = gather_start(&w, futs, &g);
+	if (!w)
+		return rc;
 	bool wait = g.remaining > 0 && (return_exceptions || g.first_err == 0);
 	if (rc == 0 && wait)
 		rc = gather_suspend(w, &g);

@@ -234,6 +234,39 @@ static void test_gather_of_plain_futures_some_already_done(void **state)
 	test_loop_free(loop, &ca);
 }
 
+static int gather_with_a_bad_last(void *arg, void **result)
+{
+	struct fut_case *c = arg;
+	c->rc = ringo_gather(c->f, 3, false, c->out);
+	return 0;
+}
+
+static void test_a_bad_future_after_others_is_einval_and_leaves_them_unwatched(void **state)
+{
+	/* f[0] pending (armed before f[2] is checked), f[1] done, f[2] of
+	 * another loop: nothing of gather's may stay on f[0]; completing it
+	 * afterwards must not reach the freed record (ASan) or leak. */
+	struct counting_allocator ca, ca_other;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	ringo_loop *other = test_loop_new(&ca_other, RINGO_LOOP_VIRTUAL_CLOCK);
+	struct fut_case c = {0};
+	ringo_future_new(loop, &c.f[0]);
+	ringo_future_new(loop, &c.f[1]);
+	ringo_future_new(other, &c.f[2]);
+	ringo_future_set_result(c.f[1], "B");
+	ringo_task *m;
+	ringo_spawn(loop, gather_with_a_bad_last, &c, NULL, &m);
+	ringo_loop_run_until_complete(loop, ringo_task_future(m), NULL);
+	assert_int_equal(c.rc, -EINVAL);
+	ringo_future_set_result(c.f[0], "A");
+	ringo_loop_run_until_complete(loop, c.f[0], NULL);
+	for (int i = 0; i < 3; i++)
+		ringo_future_release(c.f[i]);
+	ringo_task_release(m);
+	test_loop_free(loop, &ca);
+	test_loop_free(other, &ca_other);
+}
+
 static void test_gather_outside_a_task_is_eperm(void **state)
 {
 	struct counting_allocator ca;
@@ -969,6 +1002,7 @@ int main(void)
 		cmocka_unit_test(test_cancelling_gather_cancels_children_and_waits),
 		cmocka_unit_test(test_cancel_pending_before_gather_still_reaches_children),
 		cmocka_unit_test(test_gather_of_plain_futures_some_already_done),
+		cmocka_unit_test(test_a_bad_future_after_others_is_einval_and_leaves_them_unwatched),
 		cmocka_unit_test(test_gather_outside_a_task_is_eperm),
 		cmocka_unit_test(test_failed_gather_leaves_no_leak_when_children_finish_later),
 		cmocka_unit_test(test_gather_allocation_failure_is_enomem),
