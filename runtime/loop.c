@@ -238,13 +238,15 @@ static void run_once(ringo_loop *loop)
 	/* Worker results due: a short spin beats sleeping through a wake-up. */
 	if (timeout != 0 && ringo__unlikely(loop->xq->expected > 0) && ringo__xq_spin(loop))
 		timeout = 0;
-	if (ringo__unlikely(loop->xq->no_kernel_sleep))
+	/* Virtual time with a timer pending never sleeps: it jumps. */
+	bool jump = loop->virtual_clock && timeout > 0;
+	if (ringo__unlikely(loop->xq->no_kernel_sleep) && !jump)
 		timeout = ringo__xq_wait_bound(loop, timeout);
 #ifdef RINGO_TSAN
 	if (timeout != 0)
 		timeout = ringo__signals_tsan_bound(timeout);
 #endif
-	if (loop->virtual_clock && timeout > 0) {
+	if (jump) {
 		/* Virtual time: look at I/O without waiting; if that made nothing
 		 * ready, nothing else can happen before the deadline: jump. */
 		ringo__ring_wait(loop, 0);
