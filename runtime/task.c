@@ -85,6 +85,9 @@ struct ringo_task {
 
 static __thread ringo_task *current_task;
 
+/* A task's future: future.c calls these for it (defined below). */
+static const struct ringo__future_ops task_future_ops;
+
 /* ---- helpers ---- */
 
 static ringo_task *task_of(ringo_future *fut)
@@ -99,7 +102,7 @@ ringo_future *ringo_task_future(ringo_task *task)
 
 ringo_task *ringo_future_task(ringo_future *fut)
 {
-	return fut && fut->is_task ? task_of(fut) : NULL;
+	return fut && fut->ops == &task_future_ops ? task_of(fut) : NULL;
 }
 
 void ringo_task_ref(ringo_task *task)
@@ -156,6 +159,7 @@ static const char *name_at(void *stack_hi)
 static void sched_close(ringo_loop *loop, void *ctx);
 static bool task_describe(struct ringo__work *w, char *buf, size_t len);
 static void sched_abandon_waits(ringo_loop *loop);
+static void await_wake(ringo_future *fut, ringo_task *t);
 
 static struct ringo__sched *sched_get(ringo_loop *loop, int *err)
 {
@@ -176,6 +180,7 @@ static struct ringo__sched *sched_get(ringo_loop *loop, int *err)
 	}
 	ringo__stack_set_reporter(name_at);
 	ringo__set_work_describer(task_describe);
+	ringo__future_set_waker(await_wake);
 	loop->tasks = s;
 	loop->abandon_waits = sched_abandon_waits;
 	return s;
@@ -269,7 +274,7 @@ int ringo_spawn(ringo_loop *loop, ringo_task_fn *fn, void *arg, const ringo_task
 	s->nstacks++;
 	t->pool = pool;
 	ringo__future_init(&t->fut, loop);
-	t->fut.is_task = 1;
+	t->fut.ops = &task_future_ops;
 	t->work.run = task_run;
 	t->stack = stack;
 	t->sched = s;
@@ -453,7 +458,8 @@ static void arm_trim(struct ringo__sched *s)
 		s->trim_armed = true;
 }
 
-void ringo__task_free(ringo_future *fut)
+/* The last reference to a done task: its stack goes, record and all. */
+static void task_future_free(ringo_future *fut)
 {
 	ringo_task *t = task_of(fut);
 	RINGO_ASSERT(t->state == RINGO_TASK_DONE);
@@ -628,9 +634,10 @@ int ringo_sleep(int64_t delay_ns)
 
 /* await */
 
-void ringo__task_await_wake(ringo_future *fut, void *arg)
+/* future.c's waker (ringo__future_set_waker): fut, which t awaits or
+ * awaited, completed. */
+static void await_wake(ringo_future *fut, ringo_task *t)
 {
-	ringo_task *t = arg;
 	if (t->state == RINGO_TASK_SUSPENDED && t->wait_ctx == fut)
 		ringo__task_wake(t, 0);
 }
@@ -675,14 +682,6 @@ __attribute__((noinline)) static int await_forwarding(ringo_task *t, ringo_futur
 	return t->wake_value;
 }
 
-bool ringo__task_waiter_name(ringo_done_fn *fn, void *arg, char *buf, size_t len)
-{
-	if (fn != ringo__task_await_wake)
-		return false;
-	snprintf(buf, len, "wakeup('%s')", ringo_task_name(arg));
-	return true;
-}
-
 int ringo_await(ringo_future *fut, void **result)
 {
 	if (!fut)
@@ -698,7 +697,7 @@ int ringo_await(ringo_future *fut, void **result)
 	 * pending cancellation waits for the next one. */
 	if (fut->state != RINGO__FUT_PENDING) {
 		if (fut->state == RINGO__FUT_CANCELLED)
-			ringo__task_note_cancel(fut->cancel_msg);
+			ringo__task_note_cancel(ringo_future_cancel_message(fut));
 		return ringo_future_result(fut, result);
 	}
 	int err = ringo__future_add_waiter(fut, t);
@@ -723,7 +722,7 @@ int ringo_await(ringo_future *fut, void **result)
 		RINGO_ASSERT(fut->state != RINGO__FUT_PENDING);
 		rc = ringo_future_result(fut, result);
 		if (rc == -ECANCELED)
-			ringo__task_note_cancel(fut->cancel_msg);
+			ringo__task_note_cancel(ringo_future_cancel_message(fut));
 	}
 	ringo_future_release(fut);
 	return rc;
@@ -855,8 +854,11 @@ const char *ringo_task_name(ringo_task *t)
 	return t->name;
 }
 
-void ringo__task_label(const ringo_task *t, char *buf, size_t len)
+/* The name, or the default "task-N" without writing it (repr takes a
+ * const future). */
+static void task_future_name(const ringo_future *fut, char *buf, size_t len)
 {
+	const ringo_task *t = (const ringo_task *)fut;
 	if (t->name[0]) {
 		snprintf(buf, len, "%s", t->name);
 	} else {
@@ -944,6 +946,21 @@ void ringo_loop_dump_tasks(ringo_loop *loop, FILE *out)
 		fputc('\n', out);
 	}
 }
+
+/* ringo_future_cancel on a task's future is ringo_task_cancel. */
+static bool task_future_cancel(ringo_future *fut, const char *msg)
+{
+	return ringo_task_cancel(task_of(fut), msg);
+}
+
+/* asyncio's Task: its body's outcome completes it, never set_result. */
+static const struct ringo__future_ops task_future_ops = {
+	.what = "Task",
+	.free = task_future_free,
+	.cancel = task_future_cancel,
+	.name = task_future_name,
+	.never_settable = true,
+};
 
 static bool task_describe(struct ringo__work *w, char *buf, size_t len)
 {
