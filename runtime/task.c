@@ -259,7 +259,6 @@ static void finish_unstarted(ringo_task *t, int state, const char *msg)
 
 static void task_done(struct ringo__sched *s, ringo_task *t)
 {
-	RINGO_ASSERT(t->state == RINGO_TASK_DONE);
 	ringo__list_remove(&t->link);
 	s->nlive--;
 	if (ringo__unlikely(t->ctx != NULL)) {
@@ -331,7 +330,6 @@ static void task_run(ringo_loop *loop, struct ringo__work *w)
  * through the scheduler, in exactly the order the batch would run. */
 static void switch_out(ringo_task *t)
 {
-	RINGO_ASSERT(t->state != RINGO_TASK_RUNNING); /* its wait is arranged */
 	struct ringo__sched *s = t->sched;
 	ringo_loop *loop = t->fut.loop;
 	check_canary(t);
@@ -414,7 +412,6 @@ static void task_future_free(ringo_future *fut)
 
 static int suspend(ringo_task *t, const struct ringo__wait_ops *wait, void *ctx)
 {
-	RINGO_ASSERT(t->state == RINGO_TASK_RUNNING);
 	t->wait = wait;
 	t->wait_ctx = ctx;
 	t->state = RINGO_TASK_SUSPENDED;
