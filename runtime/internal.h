@@ -410,8 +410,9 @@ void ringo__future_init(ringo_future *fut, ringo_loop *loop);
 /* Finish a pending future and schedule its callbacks. */
 void ringo__future_complete(ringo_future *fut, int state, void *value, int error,
 			    const char *msg);
-/* A task waits on the future (ringo_await): registered in the waiter slot
- * when free, else as a done callback. 0 or -ENOMEM. */
+/* A task waits on the pending future (ringo_await): registered in the
+ * waiter slot when free, else as a RINGO__CB_AWAIT record after the done
+ * callbacks listed so far. 0 or -ENOMEM. */
 int ringo__future_add_waiter(ringo_future *fut, ringo_task *task);
 void ringo__future_remove_waiter(ringo_future *fut, ringo_task *task);
 /* Completion wakes a task that awaits the future (the waiter slot or a
