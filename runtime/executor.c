@@ -94,8 +94,11 @@ static void post_results(ringo_executor *ex, struct ringo__job **done, unsigned 
 		ringo_loop *loop = done[i]->loop;
 		struct ringo__xq_entry e[BATCH];
 		unsigned k = 0;
-		while (i < n && done[i]->loop == loop)
-			e[k++] = (struct ringo__xq_entry){ringo__job_done, done[i++], ex};
+		while (i < n && done[i]->loop == loop) {
+			struct ringo__job *job = done[i++];
+			RINGO_ASSERT(job->done != NULL);
+			e[k++] = (struct ringo__xq_entry){job->done, job, ex};
+		}
 		/* The queue's buffer only grows; on -ENOMEM retry until it can. */
 		while (ringo__xq_post_many(loop, e, k) < 0)
 			usleep(1000);
@@ -261,6 +264,7 @@ static void wake_workers(ringo_executor *ex, size_t n)
 void ringo__executor_load(ringo_executor *ex, uint64_t *queued, uint64_t *workers,
 			  uint64_t *busy)
 {
+	RINGO_ASSERT(ex != NULL);
 	pthread_mutex_lock(&ex->lock);
 	unsigned waiting = ex->idle + (unsigned)atomic_load(&ex->spinners);
 	*queued = atomic_load_explicit(&ex->queued, memory_order_relaxed);
@@ -271,7 +275,8 @@ void ringo__executor_load(ringo_executor *ex, uint64_t *queued, uint64_t *worker
 
 int ringo__executor_submit(ringo_executor *ex, struct ringo__list *list, size_t n)
 {
-	RINGO_ASSERT(ex != NULL && n > 0);
+	RINGO_ASSERT(ex != NULL);
+	RINGO_ASSERT(n > 0);
 	RINGO_ASSERT(!ringo__list_empty(list));
 	pthread_mutex_lock(&ex->lock);
 	int err = ex->stopping ? -ESHUTDOWN : 0;
@@ -303,7 +308,8 @@ int ringo__job_withdraw(struct ringo__job *job)
 {
 	RINGO_ASSERT(job->ex != NULL);
 	int st = atomic_load_explicit(&job->state, memory_order_relaxed);
-	RINGO_ASSERT(st != RINGO__JOB_DROPPED && st != RINGO__JOB_SKIPPED);
+	RINGO_ASSERT(st != RINGO__JOB_DROPPED);
+	RINGO_ASSERT(st != RINGO__JOB_SKIPPED);
 	if (st == RINGO__JOB_QUEUED) {
 		ringo_executor *ex = job->ex;
 		pthread_mutex_lock(&ex->lock);

@@ -75,6 +75,8 @@ enum ringo__cb_state {
 enum ringo__cb_kind {
 	RINGO__CB_PLAIN, /* fn(arg) */
 	RINGO__CB_DONE,  /* done_fn(fut, arg), holds a reference on fut */
+	RINGO__CB_AWAIT, /* the task arg awaits fut, behind other callbacks:
+			  * woken by the completion itself, never queued */
 };
 
 struct ringo__cb {
@@ -363,21 +365,45 @@ void ringo__timer_run_due(ringo_loop *loop);
 void ringo__timer_destroy(ringo_loop *loop);
 
 /* Futures (future.c). */
+struct ringo__future_ops;
+
 struct ringo_future {
 	ringo_loop *loop;
 	uint32_t refs;
 	uint8_t state;                 /* enum ringo__future_state */
-	uint8_t is_task;               /* this future is the head of a ringo_task */
-	uint8_t is_job;                /* run_in_executor's: cancel asks the executor
-					* (ringo__job_cancel); only fn's outcome sets it */
-	int error;                     /* state ERROR: the negative errno */
-	void *value;                   /* state RESULT: the value; pending is_job
-					* future: its executor job */
-	const char *cancel_msg;        /* state CANCELLED: message or NULL */
+	/* NULL: a plain future. Else the kind of a future a higher layer owns
+	 * (a task's, a run_in_executor job's), set by that layer right after
+	 * ringo__future_init and never changed. */
+	const struct ringo__future_ops *ops;
+	union {                        /* one or the other, by state: */
+		int error;             /* ERROR: the negative errno */
+		const char *cancel_msg; /* CANCELLED: message or NULL */
+	};
+	void *value;                   /* state RESULT: the value; a pending job
+					* future: its executor job (to_thread.c) */
 	ringo_task *waiter;            /* a task awaiting it, registered before any
 					* done callback: woken first, needs no record */
 	struct ringo__work *cbs_head;  /* done callback records, FIFO, while pending */
 	struct ringo__work **cbs_tail;
+};
+
+/* What differs for the futures a higher layer owns, called by future.c
+ * without naming that layer (as libuv's uv__io_t). A NULL member means
+ * the plain future's behaviour. */
+struct ringo__future_ops {
+	const char *what;              /* repr's word for it ("Task"); NULL: "Future" */
+	/* The last reference is gone (callbacks dropped, held count down):
+	 * give back the memory (a task: its stack, where the record lives). */
+	void (*free)(ringo_future *fut);
+	/* ringo_future_cancel, in any state: the kind's own rule (a task:
+	 * ringo_task_cancel; a job: withdraw it from the executor). */
+	bool (*cancel)(ringo_future *fut, const char *msg);
+	/* The name repr shows, and a waiting task's in a future's repr. */
+	void (*name)(const ringo_future *fut, char *buf, size_t len);
+	/* set_result/set_error are always refused (-EPERM): asyncio's Task
+	 * has none. false: refused while pending (the owner completes it),
+	 * -EALREADY once done, as a plain future. */
+	bool never_settable;
 };
 
 enum ringo__future_state {
@@ -391,18 +417,24 @@ void ringo__future_init(ringo_future *fut, ringo_loop *loop);
 /* Finish a pending future and schedule its callbacks. */
 void ringo__future_complete(ringo_future *fut, int state, void *value, int error,
 			    const char *msg);
-/* A task waits on the future (ringo_await): registered in the waiter slot
- * when free, else as a done callback. 0 or -ENOMEM. */
+/* A task waits on the pending future (ringo_await): registered in the
+ * waiter slot when free, else as a RINGO__CB_AWAIT record after the done
+ * callbacks listed so far. 0 or -ENOMEM. */
 int ringo__future_add_waiter(ringo_future *fut, ringo_task *task);
 void ringo__future_remove_waiter(ringo_future *fut, ringo_task *task);
-/* Drop done callbacks without running them (loop close). */
-void ringo__future_drop_callbacks(ringo_future *fut);
-/* ringo_future_cancel of a pending is_job future (to_thread.c): a job not
- * yet started is withdrawn and the future cancelled; a running one
- * completes with fn's outcome when fn returns. true. */
-bool ringo__job_cancel(ringo_future *fut, const char *msg);
-/* Called by release at the last reference of a task future. */
-void ringo__task_free(ringo_future *fut);
+/* Completion wakes a task that awaits the future (the waiter slot or a
+ * RINGO__CB_AWAIT record) through this, directly, in its callback's place
+ * in the ready queue (asyncio: the task's __wakeup runs in its call_soon
+ * slot), with no extra hop. One waker, the task layer's, installed before
+ * its first task runs. */
+typedef void ringo__await_wake_fn(ringo_future *fut, ringo_task *task);
+void ringo__future_set_waker(ringo__await_wake_fn *fn);
+/* A task's record begins with its future (task.c): how future.c reaches
+ * a waiting task's name (its future's ops) without naming the task layer. */
+static inline const ringo_future *ringo__task_head(const ringo_task *t)
+{
+	return (const ringo_future *)t;
+}
 /* Describe a work item for reports; the task layer knows its own. */
 void ringo__work_describe(struct ringo__work *w, char *buf, size_t len);
 /* A higher layer that queues work items of its own describes them: fn
@@ -410,8 +442,6 @@ void ringo__work_describe(struct ringo__work *w, char *buf, size_t len);
  * task layer's), installed before its first item is queued. */
 typedef bool ringo__describe_fn(struct ringo__work *w, char *buf, size_t len);
 void ringo__set_work_describer(ringo__describe_fn *fn);
-/* The task's name, or its default "task-N" without writing it (const). */
-void ringo__task_label(const ringo_task *t, char *buf, size_t len);
 /* Open task groups (group.c) are listed per loop (gather.c keeps the
  * list, below group.c): ringo__aio_track links one (0 or -ENOMEM); at
  * close, before its tasks are freed, an early close hook calls abandon on
@@ -451,13 +481,6 @@ struct ringo__wait_ops {
  * task; -ECANCELED at once (nothing waited for) if a cancellation is
  * pending. */
 int ringo__task_suspend(const struct ringo__wait_ops *ops, void *ctx);
-/* The done callback by which a task awaits a future (ringo_await). The
- * future resumes such a task directly when it completes: the wake-up takes
- * the callback's place in the ready queue (asyncio: the task's __wakeup
- * runs in its call_soon slot), with no extra hop. */
-void ringo__task_await_wake(ringo_future *fut, void *arg);
-/* For repr: if (fn, arg) is a task waiting on a future, name it. */
-bool ringo__task_waiter_name(ringo_done_fn *fn, void *arg, char *buf, size_t len);
 /* Wake a suspended task; its suspending call returns value. */
 void ringo__task_wake(ringo_task *t, int value);
 /* The ctx given to ringo__task_suspend (for interrupt handlers). */

@@ -1,5 +1,9 @@
 /*
- * Tasks: asyncio's Task with a real stack.
+ * Tasks: asyncio's Task with a real stack. This file is the core: spawn,
+ * run and switch, suspend and wake, free, the task layer's own waits
+ * (sleep, await) and the scheduler's life from a loop's first spawn to
+ * its close. Cancellation delivery is task_cancel.c, names and listings
+ * task_info.c; the record and the scheduler are task_internal.h.
  *
  * A task's record lives at the top of its own stack (the first page the
  * task touches anyway), so spawning touches one fresh page at most and a
@@ -18,72 +22,16 @@
  * cancelled before its first step never runs its body. I/O waits interrupt
  * by asking the kernel to cancel and resume only on the final completion.
  */
-#include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h" /* first: its RINGO_ASSERT is the one to use */
+#include "task_internal.h" /* first: internal.h's RINGO_ASSERT is the one to use */
 #include "context_internal.h"
-#include "fiber.h"
-#include "stack.h"
-
-/* Stack pools, one per distinct stack size in use (few in practice). */
-#define MAX_POOLS 4
-
-struct ringo__sched {
-	ringo_loop *loop;
-	ringo__stack_pool pools[MAX_POOLS];
-	size_t pool_size[MAX_POOLS];  /* requested size; 0 = unused entry */
-	size_t nstacks;              /* stacks held by tasks not yet freed */
-	bool closed;                 /* loop closed: free all at nstacks == 0 */
-	bool trim_armed;             /* the stack trim timer is scheduled */
-	ringo__fiber main_fiber;     /* the thread's own stack */
-	bool main_ready;             /* main_fiber describes the loop's thread */
-	ringo_task *current;         /* the running task, NULL in callbacks */
-	/* Cancellation delivery (see deliver_cancels): true while the
-	 * outermost ringo_task_cancel interrupts waits; the cancels those
-	 * interrupts forward are queued on fresh_head instead of recursing. */
-	bool delivering;
-	ringo_task *fresh_head;
-	ringo_task **fresh_tail;
-	struct ringo__list live;     /* not-done tasks, in spawn order */
-	size_t nlive;
-	size_t nlive_peak;           /* the most nlive has been (metrics) */
-	uint64_t next_id;            /* for default names "task-N"; = spawns */
-};
-
-struct ringo_task {
-	ringo_future fut;            /* must stay first: a task is a future */
-	struct ringo__work work;     /* ready-queue node: resume this task */
-	ringo__fiber fiber;
-	ringo__stack stack;          /* this record sits just below stack.hi */
-	ringo__stack_pool *pool;     /* where the stack goes back */
-	struct ringo__list link;     /* sched->live while not done */
-	struct ringo__sched *sched;
-	ringo_task_fn *fn;
-	void *arg;
-	uint8_t state;               /* enum ringo_task_state */
-	bool started;                /* first step has run */
-	bool cancel_pending;         /* deliver -ECANCELED at next suspension */
-	bool cancel_queued;          /* queued or interrupted in the current
-				      * delivery (deliver_cancels) */
-	int cancel_requests;         /* asyncio cancelling() */
-	const char *cancel_msg;
-	/* The current wait, while SUSPENDED or READY after one. */
-	const struct ringo__wait_ops *wait;
-	void *wait_ctx;
-	int wake_value;              /* what the suspension call returns */
-	ringo_handle timer;          /* sleep's timer */
-	struct ringo__task_io io;    /* the next I/O operation's timeout (io_timeout.c) */
-	void *suspended_at;          /* return address of the suspending call */
-	ringo_task *cancel_next;     /* delivery worklist link, while cancel_queued */
-	struct ringo__ctx *ctx;      /* task-local context (context.c), one
-				      * reference, until done; NULL: none */
-	uint64_t id;
-	char name[32];
-};
 
 static __thread ringo_task *current_task;
+
+/* A task's future: future.c calls these for it (defined below). */
+static const struct ringo__future_ops task_future_ops;
 
 /* ---- helpers ---- */
 
@@ -99,7 +47,7 @@ ringo_future *ringo_task_future(ringo_task *task)
 
 ringo_task *ringo_future_task(ringo_future *fut)
 {
-	return fut && fut->is_task ? task_of(fut) : NULL;
+	return fut && fut->ops == &task_future_ops ? task_of(fut) : NULL;
 }
 
 void ringo_task_ref(ringo_task *task)
@@ -112,21 +60,6 @@ void ringo_task_release(ringo_task *task)
 {
 	if (task)
 		ringo_future_release(&task->fut);
-}
-
-/* "task-N" without snprintf, which would be a third of a spawn's cost. */
-static void default_name(char *name, uint64_t id)
-{
-	char digits[24];
-	int n = 0;
-	do {
-		digits[n++] = (char)('0' + id % 10);
-		id /= 10;
-	} while (id);
-	memcpy(name, "task-", 5);
-	for (int i = 0; i < n; i++)
-		name[5 + i] = digits[n - 1 - i];
-	name[5 + n] = 0;
 }
 
 /* Where a task's record goes in its stack: at the top, shifted by a
@@ -147,7 +80,7 @@ static const char *name_at(void *stack_hi)
 {
 	ringo_task *t = record_at(stack_hi);
 	if (!t->name[0])
-		default_name(t->name, t->id); /* async-signal-safe */
+		ringo__task_default_name(t->name, t->id); /* async-signal-safe */
 	return t->name;
 }
 
@@ -156,6 +89,7 @@ static const char *name_at(void *stack_hi)
 static void sched_close(ringo_loop *loop, void *ctx);
 static bool task_describe(struct ringo__work *w, char *buf, size_t len);
 static void sched_abandon_waits(ringo_loop *loop);
+static void await_wake(ringo_future *fut, ringo_task *t);
 
 static struct ringo__sched *sched_get(ringo_loop *loop, int *err)
 {
@@ -176,6 +110,7 @@ static struct ringo__sched *sched_get(ringo_loop *loop, int *err)
 	}
 	ringo__stack_set_reporter(name_at);
 	ringo__set_work_describer(task_describe);
+	ringo__future_set_waker(await_wake);
 	loop->tasks = s;
 	loop->abandon_waits = sched_abandon_waits;
 	return s;
@@ -186,10 +121,10 @@ static void arm_trim(struct ringo__sched *s);
 
 static ringo__stack_pool *pool_for(struct ringo__sched *s, size_t size, int *err)
 {
-	for (int i = 0; i < MAX_POOLS; i++)
+	for (int i = 0; i < RINGO__TASK_POOLS; i++)
 		if (s->pool_size[i] == size)
 			return &s->pools[i];
-	for (int i = 0; i < MAX_POOLS; i++) {
+	for (int i = 0; i < RINGO__TASK_POOLS; i++) {
 		if (s->pool_size[i])
 			continue;
 		struct ringo__stack_options so = {.stack_size = size};
@@ -205,7 +140,7 @@ static ringo__stack_pool *pool_for(struct ringo__sched *s, size_t size, int *err
 
 static void sched_destroy(struct ringo__sched *s)
 {
-	for (int i = 0; i < MAX_POOLS; i++)
+	for (int i = 0; i < RINGO__TASK_POOLS; i++)
 		if (s->pool_size[i])
 			ringo__stack_pool_destroy(&s->pools[i]);
 	ringo__free(s->loop, s, sizeof(*s));
@@ -269,7 +204,7 @@ int ringo_spawn(ringo_loop *loop, ringo_task_fn *fn, void *arg, const ringo_task
 	s->nstacks++;
 	t->pool = pool;
 	ringo__future_init(&t->fut, loop);
-	t->fut.is_task = 1;
+	t->fut.ops = &task_future_ops;
 	t->work.run = task_run;
 	t->stack = stack;
 	t->sched = s;
@@ -435,9 +370,10 @@ static void switch_out(ringo_task *t)
 static void trim_stacks(void *arg)
 {
 	struct ringo__sched *s = arg;
+	RINGO_ASSERT(s->trim_armed);
 	s->trim_armed = false;
 	bool more = false;
-	for (int i = 0; i < MAX_POOLS; i++) {
+	for (int i = 0; i < RINGO__TASK_POOLS; i++) {
 		if (!s->pool_size[i])
 			continue;
 		ringo__stack_trim(&s->pools[i]);
@@ -453,7 +389,8 @@ static void arm_trim(struct ringo__sched *s)
 		s->trim_armed = true;
 }
 
-void ringo__task_free(ringo_future *fut)
+/* The last reference to a done task: its stack goes, record and all. */
+static void task_future_free(ringo_future *fut)
 {
 	ringo_task *t = task_of(fut);
 	RINGO_ASSERT(t->state == RINGO_TASK_DONE);
@@ -537,22 +474,6 @@ void ringo__task_note_cancel(const char *msg)
 		current_task->cancel_msg = msg;
 }
 
-bool ringo__task_cancel_pending(const ringo_task *t)
-{
-	return t->cancel_pending;
-}
-
-void ringo__task_clear_cancel(ringo_task *t)
-{
-	t->cancel_pending = false;
-}
-
-void ringo__task_defer_cancel(ringo_task *t)
-{
-	RINGO_ASSERT(t->state == RINGO_TASK_RUNNING);
-	t->cancel_pending = true;
-}
-
 ringo_task *ringo__task_io_begin(struct ringo__task_io **tio, int *err)
 {
 	ringo_task *t = need_task(err);
@@ -628,15 +549,20 @@ int ringo_sleep(int64_t delay_ns)
 
 /* await */
 
-void ringo__task_await_wake(ringo_future *fut, void *arg)
+/* future.c's waker (ringo__future_set_waker): fut, which t awaits or
+ * awaited, completed. */
+static void await_wake(ringo_future *fut, ringo_task *t)
 {
-	ringo_task *t = arg;
 	if (t->state == RINGO_TASK_SUSPENDED && t->wait_ctx == fut)
 		ringo__task_wake(t, 0);
 }
 
+/* Defined below: the interrupt and abandon check that it is theirs. */
+static const struct ringo__wait_ops await_wait;
+
 static void await_interrupt(ringo_task *t)
 {
+	RINGO_ASSERT(t->wait == &await_wait);
 	ringo_future *fut = t->wait_ctx;
 	/* As asyncio: cancelling a task that awaits a future cancels that
 	 * future (a task: requests its cancellation); the task wakes when the
@@ -650,9 +576,11 @@ static void await_interrupt(ringo_task *t)
 }
 
 /* ringo_await holds a reference on the future and, until the future
- * completes, a done callback that names the task. */
+ * completes, a registration as its waiter (the waiter slot or an await
+ * record among its callbacks). */
 static void await_abandon(ringo_task *t)
 {
+	RINGO_ASSERT(t->wait == &await_wait);
 	ringo_future *fut = t->wait_ctx;
 	if (t->state == RINGO_TASK_SUSPENDED)
 		ringo__future_remove_waiter(fut, t);
@@ -675,14 +603,6 @@ __attribute__((noinline)) static int await_forwarding(ringo_task *t, ringo_futur
 	return t->wake_value;
 }
 
-bool ringo__task_waiter_name(ringo_done_fn *fn, void *arg, char *buf, size_t len)
-{
-	if (fn != ringo__task_await_wake)
-		return false;
-	snprintf(buf, len, "wakeup('%s')", ringo_task_name(arg));
-	return true;
-}
-
 int ringo_await(ringo_future *fut, void **result)
 {
 	if (!fut)
@@ -698,7 +618,7 @@ int ringo_await(ringo_future *fut, void **result)
 	 * pending cancellation waits for the next one. */
 	if (fut->state != RINGO__FUT_PENDING) {
 		if (fut->state == RINGO__FUT_CANCELLED)
-			ringo__task_note_cancel(fut->cancel_msg);
+			t->cancel_msg = ringo_future_cancel_message(fut);
 		return ringo_future_result(fut, result);
 	}
 	int err = ringo__future_add_waiter(fut, t);
@@ -723,227 +643,31 @@ int ringo_await(ringo_future *fut, void **result)
 		RINGO_ASSERT(fut->state != RINGO__FUT_PENDING);
 		rc = ringo_future_result(fut, result);
 		if (rc == -ECANCELED)
-			ringo__task_note_cancel(fut->cancel_msg);
+			t->cancel_msg = ringo_future_cancel_message(fut);
 	}
 	ringo_future_release(fut);
 	return rc;
 }
 
-/* ---- cancellation ---- */
-
-/* Interrupt the waits of the tasks queued during one delivery. An
- * interrupt may forward the cancellation (a task awaiting a task, gather
- * cancelling its children, a group aborting): those cancels are queued
- * on the fresh list rather than delivered by recursion, and are spliced
- * in front of the rest, so the order is the depth-first order recursion
- * would give while the stack stays flat however deep the chain. A task
- * is interrupted at most once per delivery (it stays cancel_queued until
- * the end): a second request meanwhile is counted and left pending, and
- * tasks awaiting each other in a cycle cannot keep the delivery going. */
-static void deliver_cancels(struct ringo__sched *s, ringo_task *first)
+static void task_future_name(const ringo_future *fut, char *buf, size_t len)
 {
-	RINGO_ASSERT(!s->delivering);
-	s->delivering = true;
-	first->cancel_next = NULL;
-	ringo_task *work = first, *visited = NULL;
-	while (work) {
-		ringo_task *t = work;
-		work = t->cancel_next;
-		t->cancel_next = visited;
-		visited = t;
-		s->fresh_head = NULL;
-		s->fresh_tail = &s->fresh_head;
-		/* Woken meanwhile: the pending cancel is delivered when it runs. */
-		if (t->state == RINGO_TASK_SUSPENDED && t->cancel_pending)
-			t->wait->interrupt(t);
-		if (s->fresh_head) {
-			*s->fresh_tail = work;
-			work = s->fresh_head;
-		}
-	}
-	for (ringo_task *t = visited; t; t = t->cancel_next)
-		t->cancel_queued = false;
-	s->fresh_head = NULL;
-	s->delivering = false;
+	ringo__task_label((const ringo_task *)fut, buf, len);
 }
 
-bool ringo_task_cancel(ringo_task *t, const char *msg)
+/* ringo_future_cancel on a task's future is ringo_task_cancel. */
+static bool task_future_cancel(ringo_future *fut, const char *msg)
 {
-	if (!t || t->state == RINGO_TASK_DONE)
-		return false;
-	t->cancel_requests++;
-	t->cancel_msg = msg;
-	t->cancel_pending = true;
-	if (t->state != RINGO_TASK_SUSPENDED)
-		return true; /* delivered at its next suspension point */
-	struct ringo__sched *s = t->sched;
-	if (s->delivering) {
-		if (!t->cancel_queued) {
-			t->cancel_queued = true;
-			t->cancel_next = NULL;
-			*s->fresh_tail = t;
-			s->fresh_tail = &t->cancel_next;
-		}
-		return true;
-	}
-	t->cancel_queued = true;
-	deliver_cancels(s, t);
-	return true;
+	return ringo_task_cancel(task_of(fut), msg);
 }
 
-int ringo_task_cancelling(const ringo_task *t)
-{
-	return t ? t->cancel_requests : -EINVAL;
-}
-
-int ringo_task_uncancel(ringo_task *t)
-{
-	if (!t)
-		return -EINVAL;
-	if (t->cancel_requests > 0)
-		t->cancel_requests--;
-	if (t->cancel_requests == 0)
-		t->cancel_pending = false;
-	return t->cancel_requests;
-}
-
-/* ---- introspection ---- */
-
-void ringo__task_metrics(ringo_loop *loop, struct ringo_loop_stats *st)
-{
-	struct ringo__sched *s = loop->tasks;
-	if (!s)
-		return; /* no task was ever spawned */
-	st->tasks_spawned = s->next_id;
-	st->tasks_live = s->nlive;
-	st->tasks_peak = s->nlive_peak;
-	for (int i = 0; i < MAX_POOLS; i++) {
-		if (!s->pool_size[i])
-			continue;
-		struct ringo__stack_stats pst;
-		ringo__stack_pool_stats(&s->pools[i], &pst);
-		st->stack_bytes_reserved += pst.reserved_bytes;
-		/* Not given back: live stacks and free ones kept warm, whole.
-		 * (Which of their pages are resident would take mincore over
-		 * every stack: 7 ms at 10,000 tasks, too slow for a scrape.) */
-		st->stack_bytes_committed +=
-			(uint64_t)(pst.stacks_live + pst.stacks_hot) * s->pools[i].stack_size;
-	}
-}
-
-void ringo__task_stack_stats(ringo_loop *loop, size_t *hot, size_t *cold, size_t *live)
-{
-	*hot = *cold = *live = 0;
-	struct ringo__sched *s = loop->tasks;
-	for (int i = 0; s && i < MAX_POOLS; i++) {
-		if (!s->pool_size[i])
-			continue;
-		struct ringo__stack_stats st;
-		ringo__stack_pool_stats(&s->pools[i], &st);
-		*hot += st.stacks_hot;
-		*cold += st.stacks_free - st.stacks_hot;
-		*live += st.stacks_live;
-	}
-}
-
-const char *ringo_task_name(ringo_task *t)
-{
-	if (!t)
-		return NULL;
-	if (!t->name[0]) /* named on first use: the record is the task's own */
-		default_name(t->name, t->id);
-	return t->name;
-}
-
-void ringo__task_label(const ringo_task *t, char *buf, size_t len)
-{
-	if (t->name[0]) {
-		snprintf(buf, len, "%s", t->name);
-	} else {
-		char name[sizeof(t->name)];
-		default_name(name, t->id);
-		snprintf(buf, len, "%s", name);
-	}
-}
-
-int ringo_task_set_name(ringo_task *t, const char *name)
-{
-	if (!t || !name)
-		return -EINVAL;
-	snprintf(t->name, sizeof(t->name), "%s", name);
-	return 0;
-}
-
-enum ringo_task_state ringo_task_state(const ringo_task *t)
-{
-	return t ? (enum ringo_task_state)t->state : RINGO_TASK_DONE;
-}
-
-const char *ringo_task_state_name(enum ringo_task_state st)
-{
-	switch (st) {
-	case RINGO_TASK_PENDING:
-		return "pending";
-	case RINGO_TASK_RUNNING:
-		return "running";
-	case RINGO_TASK_SUSPENDED:
-		return "suspended";
-	case RINGO_TASK_READY:
-		return "ready";
-	case RINGO_TASK_DONE:
-		return "done";
-	}
-	return "unknown";
-}
-
-int ringo_loop_tasks(ringo_loop *loop, ringo_task **tasks, size_t cap)
-{
-	if (!loop || (cap && !tasks))
-		return -EINVAL;
-	struct ringo__sched *s = loop->tasks;
-	if (!s)
-		return 0;
-	size_t n = 0;
-	for (struct ringo__list *l = s->live.next; l != &s->live; l = l->next, n++)
-		if (n < cap)
-			tasks[n] = ringo__container_of(l, ringo_task, link);
-	return (int)n;
-}
-
-static const char *symbol(void *addr, char *buf, size_t len)
-{
-	Dl_info info;
-	if (addr && dladdr(addr, &info) && info.dli_sname)
-		snprintf(buf, len, "%s", info.dli_sname);
-	else
-		snprintf(buf, len, "%p", addr);
-	return buf;
-}
-
-void ringo_loop_dump_tasks(ringo_loop *loop, FILE *out)
-{
-	if (!loop || !out)
-		return;
-	struct ringo__sched *s = loop->tasks;
-	size_t n = s ? s->nlive : 0;
-	fprintf(out, "ringo: %zu live task%s on loop %p\n", n, n == 1 ? "" : "s", (void *)loop);
-	if (!s)
-		return;
-	for (struct ringo__list *l = s->live.next; l != &s->live; l = l->next) {
-		ringo_task *t = ringo__container_of(l, ringo_task, link);
-		char fn[64], at[64];
-		fprintf(out, "  #%llu '%s' %s, runs %s()", (unsigned long long)t->id,
-			ringo_task_name(t),
-			ringo_task_state_name((enum ringo_task_state)t->state),
-			symbol((void *)t->fn, fn, sizeof(fn)));
-		if (t->wait)
-			fprintf(out, ", in %s called from %s", t->wait->what,
-				symbol(t->suspended_at, at, sizeof(at)));
-		if (t->cancel_requests)
-			fprintf(out, ", cancelling=%d", t->cancel_requests);
-		fputc('\n', out);
-	}
-}
+/* asyncio's Task: its body's outcome completes it, never set_result. */
+static const struct ringo__future_ops task_future_ops = {
+	.what = "Task",
+	.free = task_future_free,
+	.cancel = task_future_cancel,
+	.name = task_future_name,
+	.never_settable = true,
+};
 
 static bool task_describe(struct ringo__work *w, char *buf, size_t len)
 {
@@ -963,7 +687,8 @@ static bool task_describe(struct ringo__work *w, char *buf, size_t len)
 static void sched_abandon_waits(ringo_loop *loop)
 {
 	struct ringo__sched *s = loop->tasks;
-	RINGO_ASSERT(s != NULL && loop->closed);
+	RINGO_ASSERT(s != NULL);
+	RINGO_ASSERT(loop->closed);
 	for (struct ringo__list *l = s->live.next; l != &s->live; l = l->next) {
 		ringo_task *t = ringo__container_of(l, ringo_task, link);
 		if (!t->wait)

@@ -26,7 +26,7 @@
  * the executor's lock (the job is on its queue). TAKEN -> RUNNING (the
  * worker, just before fn) and TAKEN -> SKIPPED (the loop) race on one
  * compare-and-swap: exactly one wins. A DROPPED job is the loop's again at
- * once; a SKIPPED one comes back through ringo__job_done without fn run. */
+ * once; a SKIPPED one comes back through its done function, fn not run. */
 enum ringo__job_state {
 	RINGO__JOB_PENDING,
 	RINGO__JOB_QUEUED,
@@ -43,6 +43,9 @@ struct ringo__job {
 	_Atomic int state;          /* enum ringo__job_state, as above */
 	ringo_task_fn *fn;
 	void *arg;
+	/* Posted back by the worker once fn returned (or was skipped): the
+	 * loop side's (to_thread.c), run on the loop thread with the job. */
+	ringo__xq_fn *done;
 	int rc;                     /* fn's outcome, written by the worker */
 	void *result;
 	ringo_loop *loop;
@@ -70,9 +73,6 @@ void ringo__executor_load(ringo_executor *ex, uint64_t *queued, uint64_t *worker
  * RINGO__JOB_DROPPED (off the queue: the loop's again), _SKIPPED (a worker
  * holds it and hands it back without running fn) or _RUNNING (too late). */
 int ringo__job_withdraw(struct ringo__job *job);
-/* Loop thread, posted by a worker through the cross-thread queue: the job
- * is back (to_thread.c). */
-void ringo__job_done(ringo_loop *loop, void *a, void *b);
 
 /* Close: complete every pending tsfuture whose task is abandoned with
  * -ECANCELED. Called by the executor's close before it waits for its

@@ -54,6 +54,7 @@ void ringo__exec_metrics(ringo_loop *loop, struct ringo_loop_stats *st)
 
 static void exec_close(ringo_loop *loop, void *ctx);
 static void flush_run(ringo_loop *loop, struct ringo__work *w);
+static void job_done(ringo_loop *loop, void *a, void *b);
 
 static struct exec_state *exec_get(ringo_loop *loop)
 {
@@ -100,6 +101,7 @@ static struct ringo__job *job_new(struct exec_state *s, ringo_task_fn *fn, void 
 	atomic_init(&job->state, RINGO__JOB_PENDING);
 	job->fn = fn;
 	job->arg = arg;
+	job->done = job_done;
 	job->loop = s->loop;
 	job->ctx = ringo__context_capture(); /* the submitting task's, if any */
 	return job;
@@ -107,13 +109,14 @@ static struct ringo__job *job_new(struct exec_state *s, ringo_task_fn *fn, void 
 
 static void job_free(struct exec_state *s, struct ringo__job *job)
 {
+	RINGO_ASSERT(job->loop == s->loop);
 	ringo__context_release(job->ctx);
 	job->ctx = NULL;
 	job->link.next = (struct ringo__list *)s->free_jobs;
 	s->free_jobs = job;
 }
 
-/* A job counts as in flight from its hand-over until ringo__job_done
+/* A job counts as in flight from its hand-over until job_done
  * (or its withdrawal): close waits for that, and the loop spins for
  * results while any are expected. */
 static void track(struct exec_state *s)
@@ -143,7 +146,7 @@ static int job_withdraw(struct exec_state *s, struct ringo__job *job)
 		st = ringo__job_withdraw(job);
 	}
 	if (st == RINGO__JOB_DROPPED)
-		untrack(s); /* it never reaches ringo__job_done */
+		untrack(s); /* it never reaches job_done */
 	return st;
 }
 
@@ -158,13 +161,15 @@ static void settle_future(ringo_future *fut, int rc, void *result)
 		ringo__future_complete(fut, RINGO__FUT_ERROR, NULL, rc, NULL);
 }
 
-/* Loop thread: a job is back from its worker (or never reached one: a
- * failed flush, with rc set). Also during close, to clean up. */
-void ringo__job_done(ringo_loop *loop, void *a, void *b)
+/* Loop thread, each job's done function, posted by its worker: the job
+ * is back (or never reached one: a failed flush, with rc set). Also
+ * during close, to clean up. */
+static void job_done(ringo_loop *loop, void *a, void *b)
 {
 	struct ringo__job *job = a;
 	struct exec_state *s = loop->exec;
 	RINGO_ASSERT(s != NULL);
+	RINGO_ASSERT(job->loop == loop);
 	untrack(s);
 	bool skipped = atomic_load_explicit(&job->state, memory_order_relaxed) == RINGO__JOB_SKIPPED;
 	if (job->fut) {
@@ -205,7 +210,7 @@ static void flush_pending(struct exec_state *s)
 		struct ringo__job *job = ringo__container_of(s->pend.next, struct ringo__job, link);
 		ringo__list_remove(&job->link);
 		job->rc = err;
-		ringo__job_done(s->loop, job, NULL);
+		job_done(s->loop, job, NULL);
 	}
 }
 
@@ -219,6 +224,7 @@ static void flush_run(ringo_loop *loop, struct ringo__work *w)
 /* Queue a to_thread job for this batch's flush. */
 static void defer_submit(struct exec_state *s, struct ringo__job *job)
 {
+	RINGO_ASSERT(atomic_load_explicit(&job->state, memory_order_relaxed) == RINGO__JOB_PENDING);
 	ringo__list_insert_tail(&s->pend, &job->link);
 	s->npend++;
 	track(s);
@@ -232,10 +238,11 @@ static void defer_submit(struct exec_state *s, struct ringo__job *job)
 static void to_thread_interrupt(ringo_task *t)
 {
 	struct ringo__job *job = ringo__task_wait_ctx(t);
+	RINGO_ASSERT(job->task == t);
 	struct exec_state *s = job->loop->exec;
 	int st = job_withdraw(s, job);
 	if (st == RINGO__JOB_RUNNING)
-		return; /* the task resumes when fn returns (ringo__job_done) */
+		return; /* the task resumes when fn returns (job_done) */
 	/* fn never runs: nothing else owns arg. */
 	job->task = NULL;
 	if (st == RINGO__JOB_DROPPED)
@@ -249,7 +256,7 @@ static void to_thread_interrupt(ringo_task *t)
 /* keep_result true: once fn has returned, its outcome is the call's, even
  * if a cancel lands before the task runs (the cancel then waits for the
  * task's next suspension, as for I/O that completed). */
-/* SUSPENDED: the job is the executor's until ringo__job_done, which on a
+/* SUSPENDED: the job is the executor's until job_done, which on a
  * closed loop drops the task's reference itself (exec_close drains).
  * READY: fn returned and the task was woken; it would have freed the job
  * and dropped its reference on itself. */
@@ -308,12 +315,17 @@ int ringo_to_thread(ringo_task_fn *fn, void *arg, void **result)
 	return rc;
 }
 
-/* ringo_future_cancel on a run_in_executor future (future.c). */
-bool ringo__job_cancel(ringo_future *fut, const char *msg)
+/* ringo_future_cancel on a run_in_executor future: a job not yet started
+ * is withdrawn and the future cancelled; a running one completes with
+ * fn's outcome when fn returns. */
+static bool job_future_cancel(ringo_future *fut, const char *msg)
 {
+	if (fut->state != RINGO__FUT_PENDING)
+		return false;
 	struct ringo__job *job = fut->value; /* while pending: see internal.h */
 	struct exec_state *s = fut->loop->exec;
-	RINGO_ASSERT(s != NULL && job->fut == fut);
+	RINGO_ASSERT(s != NULL);
+	RINGO_ASSERT(job->fut == fut);
 	int st = job_withdraw(s, job);
 	if (st == RINGO__JOB_RUNNING)
 		return true; /* requested: completes with fn's outcome when it returns */
@@ -324,6 +336,9 @@ bool ringo__job_cancel(ringo_future *fut, const char *msg)
 	}
 	return true;
 }
+
+/* Only fn's outcome completes it (set_result: -EPERM while pending). */
+static const struct ringo__future_ops job_future_ops = {.cancel = job_future_cancel};
 
 int ringo_run_in_executor(ringo_loop *loop, ringo_executor *ex, ringo_task_fn *fn, void *arg,
 			  ringo_future **out)
@@ -362,9 +377,7 @@ int ringo_run_in_executor(ringo_loop *loop, ringo_executor *ex, ringo_task_fn *f
 		job_free(s, job);
 		return err;
 	}
-	/* Its cancel goes through ringo__job_cancel; only fn's outcome
-	 * completes it. */
-	fut->is_job = 1;
+	fut->ops = &job_future_ops;
 	fut->value = job;
 	ringo_future_ref(fut); /* the job's */
 	track(s);
@@ -404,7 +417,7 @@ int ringo_loop_shutdown_default_executor(ringo_loop *loop, int64_t timeout_ns)
 }
 
 /* Close: nothing is lost. The default executor finishes every queued job;
- * jobs on user executors are waited for; each comes back through ringo__job_done
+ * jobs on user executors are waited for; each comes back through job_done
  * (a future gets its outcome, an abandoned to_thread task its stack back)
  * so no job, no future and no stack leaks, and no worker writes into
  * memory close frees. */
