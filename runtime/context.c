@@ -30,6 +30,7 @@
 
 #include "internal.h"
 #include "context_internal.h"
+#include "task_internal.h"
 
 struct ringo_context_key {
 	_Atomic size_t refs;          /* the owner's (until key_free) + one per cell */
@@ -100,9 +101,22 @@ void ringo__context_release(struct ringo__ctx *m)
 
 /* ---- the current context ---- */
 
+/* The running task's context pointer, or NULL outside tasks; context.c
+ * reads and replaces the map through it. Found through the running loop
+ * and its scheduler's `current` (task_internal.h), which task.c keeps in
+ * step with the task it runs: task.c calls into this file, so this file
+ * reads the record instead of calling back (runtime/LAYERS.md). */
+static struct ringo__ctx **task_slot(void)
+{
+	ringo_loop *loop = ringo__current_loop;
+	struct ringo__sched *s = loop ? loop->tasks : NULL;
+	ringo_task *t = s ? s->current : NULL;
+	return t ? &t->ctx : NULL;
+}
+
 static struct ringo__ctx *current_map(void)
 {
-	struct ringo__ctx **slot = ringo__task_context_slot();
+	struct ringo__ctx **slot = task_slot();
 	if (slot)
 		return *slot;
 	return call.active ? call.map : NULL;
@@ -290,7 +304,7 @@ int ringo_context_set(ringo_context_key *key, void *value)
 	/* The slot to change, and whether the map in it is ours to release:
 	 * a task holds a reference on its own; an executor call borrows its
 	 * job's until a set gives it a private copy. */
-	struct ringo__ctx **slot = ringo__task_context_slot();
+	struct ringo__ctx **slot = task_slot();
 	bool holds = true;
 	if (!slot) {
 		if (!call.active)

@@ -25,10 +25,6 @@ void ringo__context_release(struct ringo__ctx *m);
  * thread, else none. What ringo_spawn and job submission capture. */
 struct ringo__ctx *ringo__context_capture(void);
 
-/* The current task's context pointer, or NULL outside tasks (task.c).
- * context.c reads and replaces the map through it. */
-struct ringo__ctx **ringo__task_context_slot(void);
-
 /* An executor worker runs a job's fn between enter and leave: m (the
  * job's reference, borrowed: may be NULL) is the current context, and a
  * set inside fn makes a private copy that leave releases. saved keeps

@@ -433,11 +433,6 @@ ringo_task *ringo_task_current(void)
 	return current_task;
 }
 
-struct ringo__ctx **ringo__task_context_slot(void)
-{
-	return current_task ? &current_task->ctx : NULL;
-}
-
 /* The current task, or NULL and *err = -EPERM outside one. */
 static ringo_task *need_task(int *err)
 {
