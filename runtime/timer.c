@@ -54,6 +54,7 @@ static inline int64_t floor_div(int64_t a, int64_t b)
 
 static int tvec_reserve(ringo_loop *loop, struct ringo__tvec *v, uint32_t need)
 {
+	RINGO_ASSERT(v->len <= v->cap);
 	if (ringo__likely(need <= v->cap))
 		return 0;
 	uint32_t cap = v->cap ? v->cap : 8;
@@ -74,6 +75,7 @@ static int tvec_reserve(ringo_loop *loop, struct ringo__tvec *v, uint32_t need)
 
 static void tvec_release(ringo_loop *loop, struct ringo__tvec *v)
 {
+	RINGO_ASSERT(loop->timers.bytes >= (size_t)v->cap * sizeof(*v->v));
 	ringo__free(loop, v->v, (size_t)v->cap * sizeof(*v->v));
 	loop->timers.bytes -= (size_t)v->cap * sizeof(*v->v);
 	v->v = NULL;
@@ -130,6 +132,7 @@ static void heap_up(struct ringo__tentry *h, uint32_t i)
 
 static void heap_down(struct ringo__tentry *h, uint32_t len, uint32_t i)
 {
+	RINGO_ASSERT(i < len);
 	struct ringo__tentry e = h[i];
 	for (;;) {
 		uint32_t first = i * HEAP_ARITY + 1;
@@ -189,6 +192,7 @@ static inline void bit_clear(uint64_t *bits, uint32_t i)
  * reserve first. */
 static int place(ringo_loop *loop, const struct ringo__tentry *e)
 {
+	RINGO_ASSERT(e->seq != 0); /* 0 never names a registration */
 	struct ringo__timers *t = &loop->timers;
 	struct ringo__tvec *v;
 	if (e->when < t->base) {
@@ -233,6 +237,7 @@ static bool drain_l0(ringo_loop *loop, uint32_t s)
 {
 	struct ringo__timers *t = &loop->timers;
 	struct ringo__tvec *v = &t->l0[s];
+	RINGO_ASSERT(s < RINGO__WHEEL_SLOTS && v->len <= t->l0_count);
 	if (tvec_reserve(loop, &t->near, t->near.len + v->len) < 0)
 		return false;
 	for (uint32_t i = 0; i < v->len; i++) {
@@ -254,6 +259,7 @@ static bool cascade(ringo_loop *loop)
 	struct ringo__timers *t = &loop->timers;
 	int64_t block = floor_div(t->base, W1);
 	struct ringo__tvec *v = &t->l1[block & SLOT_MASK];
+	RINGO_ASSERT(v->len <= t->l1_count);
 	while (v->len > 0) {
 		struct ringo__tentry *e = &v->v[v->len - 1];
 		if (!entry_live(t, e)) {
@@ -299,6 +305,7 @@ static uint32_t next_l0(const struct ringo__timers *t, uint32_t s)
  * only if memory ran out (nothing is lost; the caller retries later). */
 static bool advance(ringo_loop *loop, int64_t limit, bool stop_at_first)
 {
+	RINGO_ASSERT((loop->timers.base & (W0 - 1)) == 0); /* base is a level-0 slot's start */
 	struct ringo__timers *t = &loop->timers;
 	while (t->base <= limit) {
 		if (t->l0_count == 0 && t->l1_count == 0) {
@@ -358,6 +365,8 @@ void ringo__timers_init(ringo_loop *loop, int64_t now)
  * resize either happens whole or not at all. */
 static int slots_resize(ringo_loop *loop, uint32_t cap)
 {
+	/* Live slots cannot move: a shrink waits until none is at or above cap. */
+	RINGO_ASSERT(cap >= MIN_SLOTS && cap >= loop->timers.live);
 	struct ringo__timers *t = &loop->timers;
 	uint32_t *block = ringo__alloc(loop, 2 * (size_t)cap * sizeof(uint32_t));
 	if (!block)
@@ -393,6 +402,7 @@ static int slots_resize(ringo_loop *loop, uint32_t cap)
 
 __attribute__((cold)) static int slots_grow(ringo_loop *loop)
 {
+	RINGO_ASSERT(loop->timers.nfree == 0 && loop->timers.live == loop->timers.nslots);
 	uint32_t old = loop->timers.nslots;
 	uint32_t cap = old ? old * 2 : MIN_SLOTS;
 	if (cap > RINGO__TIMER_HANDLE)
@@ -410,6 +420,8 @@ __attribute__((cold)) static int slots_grow(ringo_loop *loop)
  * halving of the live count at most, or once per drained high region. */
 __attribute__((cold, noinline)) static void slots_shrink(ringo_loop *loop)
 {
+	/* Every slot is either free (on the stack) or holds a live timer. */
+	RINGO_ASSERT(loop->timers.nfree + loop->timers.live == loop->timers.nslots);
 	struct ringo__timers *t = &loop->timers;
 	uint32_t cap = MIN_SLOTS;
 	while (cap < 2 * t->live && cap < t->nslots)
@@ -451,6 +463,7 @@ __attribute__((cold, noinline)) static void slots_shrink(ringo_loop *loop)
 int ringo__timer_add(ringo_loop *loop, int64_t when, ringo_callback_fn *fn, void *arg,
 		     ringo_handle *handle)
 {
+	RINGO_ASSERT(fn != NULL); /* ringo_call_at checked it */
 	struct ringo__timers *t = &loop->timers;
 	if (ringo__unlikely(t->nfree == 0) && slots_grow(loop) < 0)
 		return -ENOMEM;
@@ -475,6 +488,7 @@ int ringo__timer_add(ringo_loop *loop, int64_t when, ringo_callback_fn *fn, void
 
 static inline void slot_free(struct ringo__timers *t, uint32_t slot)
 {
+	RINGO_ASSERT(t->live > 0);
 	t->live_seq[slot] = 0;
 	t->free_slots[t->nfree++] = slot;
 	t->live--;
@@ -495,6 +509,7 @@ static inline void shrink_check(ringo_loop *loop)
  * and heap arrays and the slot table beyond its minimum. */
 __attribute__((cold, noinline)) static void idle_release(ringo_loop *loop)
 {
+	RINGO_ASSERT(loop->timers.live == 0);
 	struct ringo__timers *t = &loop->timers;
 	for (uint32_t i = 0; i < RINGO__WHEEL_SLOTS; i++) {
 		if (t->l0[i].cap)
@@ -524,6 +539,7 @@ static inline void idle_check(ringo_loop *loop)
  * cancellations that made them. */
 __attribute__((cold)) static void sweep(ringo_loop *loop)
 {
+	RINGO_ASSERT(loop->timers.stale > loop->timers.live);
 	struct ringo__timers *t = &loop->timers;
 	struct ringo__tvec *all[2 * RINGO__WHEEL_SLOTS + 2];
 	size_t n = 0;
@@ -637,6 +653,7 @@ void ringo__timer_collect_due(ringo_loop *loop, int64_t now)
 
 void ringo__timer_run_due(ringo_loop *loop)
 {
+	RINGO_ASSERT(loop->timers.due.len > 0); /* collect_due found some */
 	struct ringo__timers *t = &loop->timers;
 	/* Entries are read one at a time: a callback may add timers (never to
 	 * this list) or cancel later ones in it (they are skipped). */
