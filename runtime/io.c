@@ -97,7 +97,6 @@ static void io_complete(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags
 	 * buffers (escape-hatch multishot requests post several). */
 	if (flags & IORING_CQE_F_MORE)
 		return;
-	RINGO_ASSERT(op->link.user_data != 0); /* the final CQE comes once */
 	ringo__fd_link_del(&op->link);
 	if (ringo__unlikely(op->two_fds))
 		ringo__fd_link_del(&op->link2);
@@ -223,7 +222,6 @@ __attribute__((noinline)) static int begin_timeout(struct ringo__io_op *op, unsi
 
 static int begin(struct ringo__io_op *op, int opcode, unsigned nsqe, bool with_timeout)
 {
-	RINGO_ASSERT(nsqe > 0);
 	struct ringo__task_io *tio;
 	int err;
 	ringo_task *t = ringo__task_io_begin(&tio, &err);
@@ -358,7 +356,6 @@ __attribute__((cold, noinline)) static int link_fds_slow(struct ringo__io_op *op
 static inline int link_fds(struct ringo__io_op *op, const struct io_uring_sqe *sqe)
 {
 	struct ringo__io_state *io = op->io;
-	RINGO_ASSERT(op->link.user_data != 0); /* tagged by ringo__io_wait */
 	op->link.closed = false;
 	if (ringo__likely(sqe->opcode < IORING_OP_LAST && fd_use[sqe->opcode] == FD_FILE &&
 			  (unsigned)sqe->fd < io->fds_cap && !(sqe->flags & IOSQE_FIXED_FILE))) {
@@ -440,8 +437,6 @@ __attribute__((noinline)) static void op_done_slow(struct ringo__io_op *op, bool
 
 int ringo__io_wait(struct ringo__io_op *op, struct io_uring_sqe *sqe)
 {
-	/* Prepared by ringo__io_prepare (or begin), not yet in flight. */
-	RINGO_ASSERT(op->link.user_data == 0 && op->task != NULL);
 	ringo_loop *loop = op->io->loop;
 	int err = ringo__op_open(loop, io_complete, op, &op->link.user_data);
 	if (ringo__likely(err == 0)) {

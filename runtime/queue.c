@@ -209,7 +209,6 @@ static inline void wake_next(struct ringo_wq *waiters)
  * a free slot) is still there: asyncio's except-clause in get and put. */
 static int wait_turn(ringo_queue *q, struct ringo_wq *waiters, const struct ringo__wait_ops *ops)
 {
-	RINGO_ASSERT(waiters == &q->getters || waiters == &q->putters);
 	struct aio_waiter w;
 	aio_waiter_init(&w, q);
 	q->waiting++;
@@ -226,7 +225,6 @@ static int wait_turn(ringo_queue *q, struct ringo_wq *waiters, const struct ring
 /* put_nowait on a valid queue. */
 static inline int put_nowait(ringo_queue *q, void *item)
 {
-	RINGO_ASSERT(q->len <= q->cap);
 	if (ringo__unlikely(q->shutdown))
 		return -ESHUTDOWN;
 	if (is_full(q))

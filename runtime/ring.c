@@ -198,7 +198,6 @@ __attribute__((cold, noinline)) static int op_open_slow(ringo_loop *loop, ringo_
  * restore all callee-saved registers. */
 int ringo__op_open(ringo_loop *loop, ringo__cqe_fn *fn, void *ctx, uint64_t *user_data)
 {
-	RINGO_ASSERT(fn != NULL); /* NULL marks a free slot */
 	if (ringo__unlikely(loop->ops_free == 0))
 		return op_open_slow(loop, fn, ctx, user_data);
 	uint32_t index = loop->ops_free - 1;
@@ -322,7 +321,6 @@ __attribute__((noinline)) static void ring_enter(ringo_loop *loop, int64_t timeo
  * then dispatch everything that completed. */
 void ringo__ring_wait(ringo_loop *loop, int64_t timeout_ns)
 {
-	RINGO_ASSERT(loop->ops_idle <= loop->ops_inflight);
 	struct io_uring *ring = &loop->ring;
 	/* Not waiting, nothing in flight and nothing to submit: skip the
 	 * syscall, so pure callback work never enters the kernel. (sqe_tail

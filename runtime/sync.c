@@ -47,7 +47,7 @@ static void event_abandon(ringo_task *t)
 int ringo__aio_block(struct ringo_wq *head, struct aio_waiter *w,
 		     const struct ringo__wait_ops *ops)
 {
-	RINGO_ASSERT(w->task != NULL && !w->woken); /* aio_waiter_init's, in a task */
+	RINGO_ASSERT(w->task != NULL); /* aio_waiter_init's, in a task */
 	RINGO_ASSERT(!ops->keep_result);
 	aio_wq_push(head, &w->link);
 	int rc = ringo__task_suspend(ops, w);

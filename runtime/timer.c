@@ -54,7 +54,6 @@ static inline int64_t floor_div(int64_t a, int64_t b)
 
 static int tvec_reserve(ringo_loop *loop, struct ringo__tvec *v, uint32_t need)
 {
-	RINGO_ASSERT(v->len <= v->cap);
 	if (ringo__likely(need <= v->cap))
 		return 0;
 	uint32_t cap = v->cap ? v->cap : 8;
@@ -132,7 +131,6 @@ static void heap_up(struct ringo__tentry *h, uint32_t i)
 
 static void heap_down(struct ringo__tentry *h, uint32_t len, uint32_t i)
 {
-	RINGO_ASSERT(i < len);
 	struct ringo__tentry e = h[i];
 	for (;;) {
 		uint32_t first = i * HEAP_ARITY + 1;
@@ -192,7 +190,6 @@ static inline void bit_clear(uint64_t *bits, uint32_t i)
  * reserve first. */
 static int place(ringo_loop *loop, const struct ringo__tentry *e)
 {
-	RINGO_ASSERT(e->seq != 0); /* 0 never names a registration */
 	struct ringo__timers *t = &loop->timers;
 	struct ringo__tvec *v;
 	if (e->when < t->base) {
@@ -237,7 +234,6 @@ static bool drain_l0(ringo_loop *loop, uint32_t s)
 {
 	struct ringo__timers *t = &loop->timers;
 	struct ringo__tvec *v = &t->l0[s];
-	RINGO_ASSERT(s < RINGO__WHEEL_SLOTS && v->len <= t->l0_count);
 	if (tvec_reserve(loop, &t->near, t->near.len + v->len) < 0)
 		return false;
 	for (uint32_t i = 0; i < v->len; i++) {
@@ -259,7 +255,6 @@ static bool cascade(ringo_loop *loop)
 	struct ringo__timers *t = &loop->timers;
 	int64_t block = floor_div(t->base, W1);
 	struct ringo__tvec *v = &t->l1[block & SLOT_MASK];
-	RINGO_ASSERT(v->len <= t->l1_count);
 	while (v->len > 0) {
 		struct ringo__tentry *e = &v->v[v->len - 1];
 		if (!entry_live(t, e)) {
@@ -305,7 +300,6 @@ static uint32_t next_l0(const struct ringo__timers *t, uint32_t s)
  * only if memory ran out (nothing is lost; the caller retries later). */
 static bool advance(ringo_loop *loop, int64_t limit, bool stop_at_first)
 {
-	RINGO_ASSERT((loop->timers.base & (W0 - 1)) == 0); /* base is a level-0 slot's start */
 	struct ringo__timers *t = &loop->timers;
 	while (t->base <= limit) {
 		if (t->l0_count == 0 && t->l1_count == 0) {
@@ -488,7 +482,6 @@ int ringo__timer_add(ringo_loop *loop, int64_t when, ringo_callback_fn *fn, void
 
 static inline void slot_free(struct ringo__timers *t, uint32_t slot)
 {
-	RINGO_ASSERT(t->live > 0);
 	t->live_seq[slot] = 0;
 	t->free_slots[t->nfree++] = slot;
 	t->live--;
@@ -653,7 +646,6 @@ void ringo__timer_collect_due(ringo_loop *loop, int64_t now)
 
 void ringo__timer_run_due(ringo_loop *loop)
 {
-	RINGO_ASSERT(loop->timers.due.len > 0); /* collect_due found some */
 	struct ringo__timers *t = &loop->timers;
 	/* Entries are read one at a time: a callback may add timers (never to
 	 * this list) or cancel later ones in it (they are skipped). */
