@@ -65,6 +65,7 @@ struct map_call {
 
 static void compose_close(ringo_loop *loop, void *ctx)
 {
+	RINGO_ASSERT(loop->compose == ctx);
 	struct compose_state *st = ctx;
 	/* Calls abandoned by close: their tasks' done callbacks were dropped,
 	 * the callers will never resume. */
@@ -95,6 +96,7 @@ static struct compose_state *compose_state(ringo_loop *loop)
 
 static int block_new(struct map_call *c)
 {
+	RINGO_ASSERT(c->limit > 0 && c->limit <= c->n && c->block == NULL);
 	size_t nslots = c->limit;
 	if (nslots > (SIZE_MAX - sizeof(struct map_block)) / sizeof(struct map_slot))
 		return -ENOMEM;
@@ -117,6 +119,7 @@ static int block_new(struct map_call *c)
 
 static void block_free(struct map_call *c)
 {
+	RINGO_ASSERT(c->live == 0); /* no done callback names a slot any more */
 	struct map_block *b = c->block;
 	ringo__list_remove(&b->link);
 	ringo__free(c->loop, b, sizeof(*b) + b->nslots * sizeof(b->slots[0]));
@@ -125,6 +128,7 @@ static void block_free(struct map_call *c)
 /* Start nothing more; cancel every task still running. */
 static void map_stop(struct map_call *c)
 {
+	RINGO_ASSERT(c->block != NULL);
 	c->stopping = true;
 	struct map_block *b = c->block;
 	for (size_t k = 0; k < b->nslots; k++)
@@ -136,6 +140,7 @@ static void map_stop(struct map_call *c)
  * stops the map. */
 static void map_failed(struct map_call *c, int rc, const char *msg)
 {
+	RINGO_ASSERT(rc < 0);
 	if (c->return_exceptions || c->stopping)
 		return;
 	c->first_err = rc;
@@ -167,6 +172,7 @@ static void map_task_done(ringo_future *fut, void *arg)
 /* Start args[i] as a task in a free slot. */
 static void map_start(struct map_call *c, size_t i)
 {
+	RINGO_ASSERT(i < c->n && c->live < c->limit && !c->stopping);
 	ringo_task *t;
 	int err = ringo_spawn(c->loop, c->fn, c->args[i], c->task_opts, &t);
 	if (err == 0) {
@@ -200,6 +206,7 @@ static void map_cancelled(struct map_call *c)
 static void map_interrupt(ringo_task *t)
 {
 	struct map_call *c = ringo__task_wait_ctx(t);
+	RINGO_ASSERT(c->caller == t && c->waiting);
 	/* As gather: the cancellation goes to the tasks, and the caller waits
 	 * on until they have all finished (their done callbacks wake it). */
 	ringo__task_clear_cancel(t);
@@ -219,6 +226,7 @@ static const struct ringo__wait_ops map_wait = {
 
 static void map_run(struct map_call *c)
 {
+	RINGO_ASSERT(c->block != NULL && c->caller == ringo_task_current());
 	for (;;) {
 		while (!c->stopping && c->next < c->n && c->live < c->limit)
 			map_start(c, c->next++);

@@ -83,6 +83,7 @@ static long read_number(const char *path)
  * per thread), copied into out; false if absent. */
 static bool status_field(const char *name, char *out, size_t cap)
 {
+	RINGO_ASSERT(name != NULL && out != NULL && cap > 0);
 	FILE *f = fopen("/proc/thread-self/status", "re");
 	if (!f)
 		f = fopen("/proc/self/status", "re");
@@ -159,11 +160,13 @@ static enum cause classify(int err)
 
 static int cause_errno(enum cause c)
 {
+	RINGO_ASSERT(c != CAUSE_NONE); /* only a cause has an errno */
 	return c == CAUSE_SECCOMP_ENOSYS || c == CAUSE_NOT_BUILT ? -ENOSYS : -EPERM;
 }
 
 void ringo__setup_failed(int err)
 {
+	RINGO_ASSERT(err < 0); /* io_uring_queue_init's -errno */
 	enum cause c = classify(err);
 	if (c != CAUSE_NONE)
 		atomic_store(&last_refusal, c);
@@ -181,6 +184,7 @@ const char *ringo__setup_refusal_text(int err)
 	if (err != -EPERM && err != -ENOSYS)
 		return NULL;
 	enum cause c = atomic_load(&last_refusal);
+	RINGO_ASSERT(c >= CAUSE_NONE && c <= CAUSE_DENIED);
 	return c != CAUSE_NONE && cause_errno(c) == err ? texts[c] : NULL;
 }
 

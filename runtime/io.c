@@ -32,6 +32,7 @@ static void io_state_close(ringo_loop *loop, void *ctx);
 
 __attribute__((cold)) static void probe(struct ringo__io_state *io)
 {
+	RINGO_ASSERT(io->loop->ring_ready);
 	struct io_uring_probe *p = io_uring_get_probe_ring(&io->loop->ring);
 	if (!p)
 		return; /* pre-5.6: leave everything "supported", the kernel says */
@@ -48,6 +49,7 @@ __attribute__((cold, noinline)) struct ringo__io_state *ringo__io_state_new(ring
 {
 	if (!loop || loop->closed || !loop->ring_ready)
 		return NULL;
+	RINGO_ASSERT(loop->io == NULL); /* the inline lookup found none */
 	struct ringo__io_state *io = ringo__alloc(loop, sizeof(*io));
 	if (!io)
 		return NULL;
@@ -66,6 +68,7 @@ __attribute__((cold, noinline)) struct ringo__io_state *ringo__io_state_new(ring
 
 static void io_state_close(ringo_loop *loop, void *ctx)
 {
+	RINGO_ASSERT(loop->io == ctx);
 	struct ringo__io_state *io = ctx;
 	ringo__fd_index_free(io);
 	loop->io = NULL;
@@ -121,6 +124,7 @@ static void send_cancel(struct ringo__io_op *op);
 static void cancel_retry(void *arg)
 {
 	struct ringo__io_op *op = arg;
+	RINGO_ASSERT(op->retry_armed);
 	op->retry_armed = false;
 	if (op->link.user_data) /* not done yet */
 		send_cancel(op);
@@ -128,6 +132,8 @@ static void cancel_retry(void *arg)
 
 __attribute__((cold, noinline)) static void send_cancel(struct ringo__io_op *op)
 {
+	RINGO_ASSERT(op->link.user_data != 0); /* still in the kernel */
+	RINGO_ASSERT(op->cancel_sent || op->timer_fired);
 	ringo_loop *loop = op->io->loop;
 	struct io_uring_sqe *sqe = ringo__sqe(loop);
 	if (!sqe)
@@ -145,6 +151,8 @@ __attribute__((cold, noinline)) static void send_cancel(struct ringo__io_op *op)
  * operation never cancelled pays nothing for it. */
 static void start_cancelling(struct ringo__io_op *op, bool *why)
 {
+	RINGO_ASSERT(!*why); /* each reason starts cancelling once */
+	RINGO_ASSERT(op->link.user_data != 0);
 	if (!op->cancel_sent && !op->timer_fired) {
 		op->retry_armed = false;
 		op->retry_ns = 0;
@@ -177,6 +185,8 @@ static const struct ringo__wait_ops io_wait_ops = {
  * the kernel in the same submission, or the link would be cut). */
 __attribute__((cold, noinline)) static int reserve_slow(ringo_loop *loop, unsigned n)
 {
+	/* More than the SQ holds would flush forever. */
+	RINGO_ASSERT(n > 0 && n <= loop->ring.sq.ring_entries);
 	struct io_uring *ring = &loop->ring;
 	while (io_uring_sq_space_left(ring) < n) {
 		int ret = ringo__ring_submit(loop);
@@ -200,6 +210,7 @@ static inline int reserve(ringo_loop *loop, unsigned n)
  * is "try once, do not wait". */
 __attribute__((noinline)) static int begin_timeout(struct ringo__io_op *op, unsigned nsqe)
 {
+	RINGO_ASSERT(op->timeout >= 0);
 	int64_t left = op->timeout;
 	op->lt_user_data = 0;
 	/* Read back by map_result to tell the timeout from other cancels. */
@@ -315,6 +326,7 @@ __attribute__((cold, noinline)) static int link_fds_slow(struct ringo__io_op *op
 							  const struct io_uring_sqe *sqe)
 {
 	RINGO_ASSERT(sqe->opcode < IORING_OP_LAST);
+	RINGO_ASSERT(!op->two_fds);
 	unsigned use = fd_use[sqe->opcode];
 	ringo__list_init(&op->link.node);
 	if (use & FD_FILE && sqe->fd >= 0 && !(sqe->flags & IOSQE_FIXED_FILE)) {
@@ -378,6 +390,7 @@ static void timer_fire(void *arg)
 static void lt_complete(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
 {
 	struct ringo__io_op *op = ctx;
+	RINGO_ASSERT(op->lt_user_data != 0); /* its slot closes with the request */
 	ringo__op_close(loop, op->lt_user_data);
 	op->lt_user_data = 0;
 	if ((res == -ENOENT || res == -EALREADY) && op->link.user_data && !op->cancel_sent)
@@ -389,6 +402,7 @@ static void lt_complete(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags
 __attribute__((noinline)) static bool add_timeout(struct ringo__io_op *op,
 						  struct io_uring_sqe *sqe, ringo_handle *timer)
 {
+	RINGO_ASSERT(op->timeout >= 0);
 	ringo_loop *loop = op->io->loop;
 	if (worker_only(sqe->opcode) &&
 	    ringo_call_later(loop, op->timeout, timer_fire, op, timer) == 0)
@@ -410,6 +424,7 @@ __attribute__((noinline)) static bool add_timeout(struct ringo__io_op *op,
 __attribute__((noinline)) static void op_done_slow(struct ringo__io_op *op, bool timed,
 						    ringo_handle timer)
 {
+	RINGO_ASSERT(op->link.user_data == 0); /* the request is over */
 	if (timed)
 		ringo_handle_cancel(timer);
 	if (op->timeout >= 0 && op->lt_user_data) {
@@ -630,6 +645,7 @@ int ringo_io_submit(ringo_io_prep_fn *prep, void *ctx, uint32_t *cqe_flags)
 	if (err < 0)
 		return err;
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&op.io->loop->ring);
+	RINGO_ASSERT(sqe != NULL); /* reserved by begin() */
 	prep(sqe, ctx);
 	if (sqe->opcode >= IORING_OP_LAST || !op.io->supported[sqe->opcode]) {
 		io_uring_prep_nop(sqe);

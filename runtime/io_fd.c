@@ -23,6 +23,7 @@
 __attribute__((cold, noinline)) int ringo__fd_index_grow(struct ringo__io_state *io, int fd)
 {
 	RINGO_ASSERT(fd >= 0);
+	RINGO_ASSERT((uint32_t)fd >= io->fds_cap); /* callers grow only when short */
 	uint32_t cap = io->fds_cap ? io->fds_cap : 64;
 	while (cap <= (uint32_t)fd)
 		cap *= 2;
@@ -51,6 +52,7 @@ __attribute__((cold, noinline)) int ringo__fd_index_grow(struct ringo__io_state 
 
 unsigned ringo__fd_cancel_all(struct ringo__io_state *io, int fd)
 {
+	RINGO_ASSERT(io->loop->ring_ready); /* ringo_close's begin() saw the ring */
 	if (fd < 0 || (unsigned)fd >= io->fds_cap)
 		return 0;
 	struct ringo__list *head = &io->fds[fd];
@@ -75,6 +77,7 @@ unsigned ringo__fd_cancel_all(struct ringo__io_state *io, int fd)
 
 void ringo__fd_index_free(struct ringo__io_state *io)
 {
+	RINGO_ASSERT(io->fds != NULL || io->fds_cap == 0);
 	ringo__free(io->loop, io->fds, io->fds_cap * sizeof(*io->fds));
 	io->fds = NULL;
 	io->fds_cap = 0;

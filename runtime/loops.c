@@ -40,6 +40,7 @@ struct ringo_loop_thread {
 static void *loop_thread_main(void *arg)
 {
 	ringo_loop_thread *lt = arg;
+	RINGO_ASSERT(lt->loop != NULL && !lt->loop->has_owner); /* this thread runs it first */
 	if (lt->cpu >= 0) {
 		cpu_set_t set;
 		CPU_ZERO(&set);
@@ -96,6 +97,7 @@ int ringo_loop_thread_free(ringo_loop_thread *lt)
 		return 0;
 	if (pthread_equal(lt->thread, pthread_self()))
 		return -EDEADLK;
+	RINGO_ASSERT(lt->loop != NULL); /* start made it; only this frees it */
 	int err = ringo_call_soon_threadsafe(lt->loop, stop_cb, lt->loop);
 	if (err < 0 && err != -ESHUTDOWN)
 		return err;
@@ -142,6 +144,7 @@ void ringo__msg_dispatch(ringo_loop *loop, uint64_t user_data, int32_t res)
 
 static int post_msg_ring(ringo_loop *from, ringo_loop *to, ringo_callback_fn *fn, void *arg)
 {
+	RINGO_ASSERT(from != to && fn != NULL); /* to itself: the eventfd path */
 	/* malloc: freed on the target's thread. */
 	struct msg *m = malloc(sizeof(*m));
 	if (!m)

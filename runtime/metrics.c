@@ -17,6 +17,8 @@ int ringo_loop_stats(ringo_loop *loop, struct ringo_loop_stats *out)
 {
 	if (!loop || !out)
 		return -EINVAL;
+	/* Idle reads are a subset of what is in flight. */
+	RINGO_ASSERT(loop->ops_idle <= loop->ops_inflight);
 	*out = (struct ringo_loop_stats){
 		.iterations = loop->n_iterations,
 		.kernel_entries = loop->n_enters,
@@ -79,6 +81,7 @@ static const struct metric metrics[] = {
  * name="value" pairs, commas between, values escaped. */
 static bool labels_valid(const char *s)
 {
+	RINGO_ASSERT(s != NULL);
 	while (*s) {
 		if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
 			return false;
@@ -113,6 +116,7 @@ struct out {
 
 __attribute__((format(printf, 2, 3))) static void put(struct out *o, const char *fmt, ...)
 {
+	RINGO_ASSERT(o->buf != NULL || o->cap == 0); /* checked by ringo_metrics_format */
 	va_list ap;
 	va_start(ap, fmt);
 	size_t room = o->len < o->cap ? o->cap - o->len : 0;

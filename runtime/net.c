@@ -66,6 +66,7 @@ static int set_int(int fd, int level, int opt, int v)
 
 static int bind_listen(int fd, const union sockaddr_any *a, socklen_t len, int backlog)
 {
+	RINGO_ASSERT(fd >= 0 && len > 0);
 	if (bind(fd, &a->sa, len) < 0 || listen(fd, backlog > 0 ? backlog : 4096) < 0) {
 		int err = -errno;
 		close(fd);
@@ -104,6 +105,7 @@ int ringo_tcp_listen(const char *host, int port, int backlog, unsigned flags)
  * sees one connection that closes at once. */
 static int probe_unix(const union sockaddr_any *a, socklen_t len)
 {
+	RINGO_ASSERT(a->sa.sa_family == AF_UNIX); /* parse_unix made it */
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
@@ -121,6 +123,7 @@ static int probe_unix(const union sockaddr_any *a, socklen_t len)
  * socket, -EADDRINUSE for a socket a server listens on. */
 static int clear_unix_path(const char *path, const union sockaddr_any *a, socklen_t len)
 {
+	RINGO_ASSERT(path != NULL && a->sa.sa_family == AF_UNIX);
 	struct stat st;
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : -errno;
@@ -167,6 +170,7 @@ int ringo_socket_port(int fd)
 /* Connect a new socket to a; the fd or -errno (no fd left open). */
 static int connect_to(const union sockaddr_any *a, socklen_t len, int64_t timeout_ns)
 {
+	RINGO_ASSERT(a->sa.sa_family != AF_UNSPEC && len > 0); /* parse_* filled it */
 	int fd = socket(a->sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -233,6 +237,7 @@ struct ringo__acceptor_impl {
 
 static void acc_cancel(struct ringo__acceptor_impl *a)
 {
+	RINGO_ASSERT(a->link.user_data != 0 || !a->cancel_sent); /* cancel_sent: armed */
 	if (!a->link.user_data || a->cancel_sent)
 		return;
 	struct io_uring_sqe *sqe = ringo__sqe(a->loop);
@@ -245,6 +250,7 @@ static void acc_cancel(struct ringo__acceptor_impl *a)
 
 __attribute__((cold)) static bool acc_grow(struct ringo__acceptor_impl *a)
 {
+	RINGO_ASSERT(a->count == a->cap); /* only a full queue grows */
 	unsigned cap = a->cap * 2;
 	int *q = ringo__alloc(a->loop, cap * sizeof(int));
 	if (!q)
@@ -260,6 +266,7 @@ __attribute__((cold)) static bool acc_grow(struct ringo__acceptor_impl *a)
 
 static void acc_push(struct ringo__acceptor_impl *a, int fd)
 {
+	RINGO_ASSERT(fd >= 0 && a->count <= a->cap);
 	if (a->stopping || (a->count == a->cap && !acc_grow(a))) {
 		close(fd);
 		a->dropped++;
@@ -271,6 +278,7 @@ static void acc_push(struct ringo__acceptor_impl *a, int fd)
 static void acc_cqe(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
 {
 	struct ringo__acceptor_impl *a = ctx;
+	RINGO_ASSERT(a->link.user_data != 0); /* the slot is open until the final CQE */
 	if (res >= 0) {
 		acc_push(a, res);
 		/* The consumer lags: stop the flow, next() re-arms. */
@@ -295,6 +303,8 @@ static void acc_cqe(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
 
 static int acc_arm(struct ringo__acceptor_impl *a)
 {
+	RINGO_ASSERT(a->link.user_data == 0 && !a->cancel_sent); /* not armed */
+	RINGO_ASSERT(!a->link.closed); /* lfd may name another file by now */
 	struct io_uring_sqe *sqe = ringo__sqe(a->loop);
 	if (!sqe)
 		return -ESHUTDOWN;
@@ -347,6 +357,7 @@ int ringo_acceptor_init(ringo_acceptor *acc, int listen_fd)
 static void acc_wait_interrupt(ringo_task *t)
 {
 	struct ringo__acceptor_impl *a = ringo__task_wait_ctx(t);
+	RINGO_ASSERT(a->waiter == t);
 	a->waiter = NULL;
 	ringo__task_wake(t, -ECANCELED);
 }
@@ -366,6 +377,7 @@ int ringo_acceptor_next(ringo_acceptor *acc)
 	struct ringo__acceptor_impl *a = acc ? acc->impl : NULL;
 	if (!a || a->stopping)
 		return -EINVAL;
+	RINGO_ASSERT(a->cap > 0 && a->count <= a->cap);
 	for (;;) {
 		if (a->count) {
 			int fd = a->q[a->head];
@@ -421,6 +433,8 @@ static const struct ringo__wait_ops acc_close_ops = {
 
 static void acc_free(struct ringo__acceptor_impl *a)
 {
+	/* Out of the kernel (the final CQE came) and nobody waits. */
+	RINGO_ASSERT(a->link.user_data == 0 && a->waiter == NULL);
 	ringo__fd_link_del(&a->link);
 	while (a->count) {
 		close(a->q[a->head]);
@@ -439,7 +453,10 @@ int ringo_acceptor_destroy(ringo_acceptor *acc)
 	ringo_task *self = ringo_task_current();
 	if (!self)
 		return -EPERM;
+	if (a->closer)
+		return -EBUSY; /* another task is destroying it */
 	a->stopping = true;
+	RINGO_ASSERT(a->count <= a->cap);
 	if (a->waiter) {
 		ringo_task *w = a->waiter;
 		a->waiter = NULL;
@@ -557,6 +574,7 @@ int ringo_bufring_new(ringo_loop *loop, unsigned nbufs, size_t bufsize, unsigned
 
 void ringo_bufring_free(ringo_bufring *b)
 {
+	RINGO_ASSERT(b == NULL || (b->br != NULL && b->nbufs > 0));
 	if (!b)
 		return;
 	if (b->loop->ring_ready)
@@ -571,6 +589,7 @@ int ringo_bufring_put(ringo_bufring *b, unsigned bid)
 {
 	if (!b || bid >= b->nbufs)
 		return -EINVAL;
+	RINGO_ASSERT(b->br != NULL && b->slot_bid != NULL); /* made by ringo_bufring_new */
 	/* The slot written is the tail's. It is never one of a bundle's
 	 * slots not yet read: every buffer taken after the bundle's first
 	 * slot that is still out keeps the tail that far behind. */
@@ -599,6 +618,7 @@ int ringo_recv_buf(int fd, ringo_bufring *b, void **data, unsigned *bid)
 	*data = NULL;
 	if (op.cqe_flags & IORING_CQE_F_BUFFER) {
 		*bid = op.cqe_flags >> IORING_CQE_BUFFER_SHIFT;
+		RINGO_ASSERT(*bid < b->nbufs); /* the kernel picks from b's group */
 		*data = b->mem + (size_t)*bid * b->bufsize;
 		if (res > 0)
 			ringo__io_defined(*data, (size_t)res);

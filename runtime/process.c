@@ -66,6 +66,7 @@ __attribute__((cold)) static bool probe_waitid(ringo_loop *loop)
 
 __attribute__((cold)) static struct ringo__proc_state *proc_state(ringo_loop *loop)
 {
+	RINGO_ASSERT(!loop->closed); /* spawn checked */
 	if (loop->proc)
 		return loop->proc;
 	struct ringo__proc_state *ps = ringo__alloc(loop, sizeof(*ps));
@@ -125,6 +126,7 @@ static void free_pipes(ringo_process *p)
 /* Everything but the memory: pipes, pidfd, collected output. */
 static void release_resources(ringo_process *p)
 {
+	RINGO_ASSERT(p->wait_ud == 0); /* the watch is over: nothing reads the pidfd */
 	free_pipes(p);
 	for (int i = 0; i < 3; i++) {
 		free(p->acc[i].buf);
@@ -152,6 +154,7 @@ struct waiter {
 static void waiter_interrupt(ringo_task *t)
 {
 	struct waiter *w = ringo__task_wait_ctx(t);
+	RINGO_ASSERT(w->task == t && w->link.next != &w->link); /* still queued */
 	ringo__list_remove(&w->link);
 	ringo__task_wake(t, -ECANCELED);
 }
@@ -170,6 +173,7 @@ static const struct ringo__wait_ops proc_wait_ops = {
 
 static void wake_waiters(ringo_process *p)
 {
+	RINGO_ASSERT(p->phase != RINGO__PROC_RUNNING);
 	while (!ringo__list_empty(&p->waiters)) {
 		struct waiter *w = ringo__container_of(p->waiters.next, struct waiter, link);
 		ringo__list_remove(&w->link);
@@ -179,6 +183,7 @@ static void wake_waiters(ringo_process *p)
 
 int ringo__process_wait_exit(ringo_process *p)
 {
+	RINGO_ASSERT(p->busy > 0); /* the caller holds p (free refuses meanwhile) */
 	for (;;) {
 		switch (p->phase) {
 		case RINGO__PROC_EXITED:
@@ -209,6 +214,7 @@ static void watch_done(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
 /* Fill an SQE for the watch request, whose op slot is already open. */
 static void watch_submit(ringo_process *p)
 {
+	RINGO_ASSERT(p->wait_ud != 0 && p->ps != NULL); /* its op slot is open */
 	struct io_uring_sqe *sqe = ringo__sqe(p->loop);
 	RINGO_ASSERT(sqe != NULL); /* the loop is open: its ring is there */
 	/* Without a pidfd there is nothing to poll: WAITID by pid only. */
@@ -232,6 +238,7 @@ static void watch_submit(ringo_process *p)
  * gave back is taken again, and the ring is there while the loop is open. */
 static void watch_again(ringo_process *p)
 {
+	RINGO_ASSERT(p->wait_ud == 0 && p->phase == RINGO__PROC_RUNNING);
 	int err = ringo__op_open(p->loop, watch_done, p, &p->wait_ud);
 	RINGO_ASSERT(err == 0);
 	watch_submit(p);
@@ -239,6 +246,7 @@ static void watch_again(ringo_process *p)
 
 static void record_exit(ringo_process *p, const siginfo_t *si)
 {
+	RINGO_ASSERT(p->phase == RINGO__PROC_RUNNING); /* reaped once */
 	struct ringo_process_status *st = &p->status;
 	memset(st, 0, sizeof(*st));
 	if (si->si_code == CLD_EXITED) {
@@ -258,6 +266,7 @@ static void record_exit(ringo_process *p, const siginfo_t *si)
  * free the record if the caller already gave it back. */
 static void finish(ringo_process *p)
 {
+	RINGO_ASSERT(p->phase != RINGO__PROC_RUNNING && p->wait_ud == 0);
 	close_fd(&p->pidfd);
 	wake_waiters(p);
 	if (p->freed)
@@ -266,6 +275,7 @@ static void finish(ringo_process *p)
 
 static void lose(ringo_process *p, int err)
 {
+	RINGO_ASSERT(err < 0 && p->phase == RINGO__PROC_RUNNING);
 	p->phase = RINGO__PROC_LOST;
 	p->lost_err = err;
 	finish(p);
@@ -274,6 +284,7 @@ static void lose(ringo_process *p, int err)
 /* waitid(WNOHANG): 1 reaped (recorded), 0 still running, or -errno. */
 static int try_reap(ringo_process *p)
 {
+	RINGO_ASSERT(p->by_pid || p->pidfd >= 0); /* something names the child */
 	siginfo_t si;
 	memset(&si, 0, sizeof(si));
 	int rc = p->by_pid ? waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG)
@@ -289,6 +300,7 @@ static int try_reap(ringo_process *p)
 static void watch_done(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
 {
 	ringo_process *p = ctx;
+	RINGO_ASSERT(p->wait_ud != 0 && p->phase == RINGO__PROC_RUNNING);
 	ringo__op_close(loop, p->wait_ud);
 	p->wait_ud = 0;
 	/* Loop close cancelled it (ringo__ring_drain): proc_close takes over. */
@@ -367,6 +379,7 @@ struct spawn_plan {
  * caller had closed its stdio) must not be a dup2 target of another. */
 static int above_stdio(int fd)
 {
+	RINGO_ASSERT(fd >= 0);
 	if (fd >= 3)
 		return fd;
 	int hi = fcntl(fd, F_DUPFD_CLOEXEC, 3);
@@ -377,6 +390,7 @@ static int above_stdio(int fd)
 
 static int plan_pipe(struct spawn_plan *sp, int i)
 {
+	RINGO_ASSERT(i >= 0 && i < 3 && sp->parent_fd[i] < 0 && sp->child_fd[i] < 0);
 	int pfd[2];
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return -errno;
@@ -396,6 +410,7 @@ static int plan_pipe(struct spawn_plan *sp, int i)
 
 static int plan_stdio(struct spawn_plan *sp, int i, enum ringo_stdio mode, int fd)
 {
+	RINGO_ASSERT(i >= 0 && i < 3);
 	switch (mode) {
 	case RINGO_STDIO_INHERIT:
 		return 0;
@@ -483,6 +498,7 @@ __attribute__((cold)) static void abandon_child(pid_t pid)
 static int start_child(ringo_process *p, const char *path, const char *const argv[],
 		       const ringo_process_options *o)
 {
+	RINGO_ASSERT(p->wait_ud != 0 && p->pid == 0); /* slot open, nothing started */
 	struct spawn_plan sp;
 	for (int i = 0; i < 3; i++)
 		sp.child_fd[i] = sp.parent_fd[i] = -1;
@@ -640,6 +656,7 @@ int ringo_process_wait(ringo_process *p, int *returncode)
  * (running, or left running at loop close: nobody reaps it then). */
 static int send_signal(ringo_process *p, int signo)
 {
+	RINGO_ASSERT(signo >= 0 && signo < NSIG);
 	if (p->pidfd >= 0)
 		return sys_pidfd_send_signal(p->pidfd, signo);
 	if (p->by_pid && (p->phase == RINGO__PROC_RUNNING || p->phase == RINGO__PROC_DETACHED))
@@ -695,6 +712,7 @@ int ringo_process_free(ringo_process *p)
  * running with its pidfd kept (the caller may still signal it). */
 __attribute__((cold)) static void close_running(ringo_process *p)
 {
+	RINGO_ASSERT(p->phase == RINGO__PROC_RUNNING && p->wait_ud == 0 && p->ps == NULL);
 	int r = try_reap(p);
 	if (r < 0) {
 		p->phase = RINGO__PROC_LOST;
@@ -730,6 +748,7 @@ __attribute__((cold)) static void close_running(ringo_process *p)
  * dropped unread. */
 static void proc_close(ringo_loop *loop, void *ctx)
 {
+	RINGO_ASSERT(loop->proc == ctx);
 	struct ringo__proc_state *ps = ctx;
 	while (!ringo__list_empty(&ps->procs)) {
 		ringo_process *p = ringo__container_of(ps->procs.next, ringo_process, link);

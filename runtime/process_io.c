@@ -42,6 +42,7 @@ static bool input_refused(int err)
 static int feed_stdin(ringo_process *p, const char *in, size_t inlen)
 {
 	ringo_stream *s = p->pipes[0];
+	RINGO_ASSERT(s != NULL && !p->done[0]); /* run_jobs picks unfinished pipes */
 	while (p->in_sent < inlen) {
 		size_t n = inlen - p->in_sent;
 		n = n < IN_CHUNK ? n : IN_CHUNK;
@@ -69,6 +70,7 @@ static int feed_stdin(ringo_process *p, const char *in, size_t inlen)
 /* Room for at least ACC_FIRST more bytes and the final '\0'. */
 static int acc_reserve(struct ringo__proc_acc *a)
 {
+	RINGO_ASSERT(a->buf == NULL || a->len < a->cap); /* room for the '\0' */
 	if (a->buf && a->cap - a->len > ACC_FIRST)
 		return 0;
 	size_t cap = a->cap ? a->cap : ACC_FIRST;
@@ -86,6 +88,7 @@ static int drain_output(ringo_process *p, int i, bool keep)
 {
 	struct ringo__proc_acc *a = &p->acc[i];
 	ringo_stream *s = p->pipes[i];
+	RINGO_ASSERT((i == 1 || i == 2) && s != NULL && !p->done[i]);
 	for (;;) {
 		if (!keep)
 			a->len = 0;
@@ -127,6 +130,7 @@ struct job {
 
 static int run_job(struct comm *c, int fd)
 {
+	RINGO_ASSERT(fd >= 0 && fd < 3);
 	if (fd == 0)
 		return feed_stdin(c->p, c->in, c->inlen);
 	return drain_output(c->p, fd, c->keep[fd]);
@@ -140,6 +144,7 @@ static int job_task(void *arg, void **result)
 
 static int run_jobs(struct comm *c)
 {
+	RINGO_ASSERT(c->p->communicating && c->p->busy > 0);
 	static const char *const names[3] = {"communicate-stdin", "communicate-stdout",
 					     "communicate-stderr"};
 	struct job jobs[3];
@@ -194,6 +199,8 @@ static int acc_ensure(struct ringo__proc_acc *a)
 static void hand_out(ringo_process *p, int i, char **out, size_t *outlen)
 {
 	struct ringo__proc_acc *a = &p->acc[i];
+	RINGO_ASSERT(i == 1 || i == 2);
+	RINGO_ASSERT(!p->pipes[i] || a->buf != NULL); /* acc_ensure'd */
 	if (!p->pipes[i]) {
 		*out = NULL;
 		*outlen = 0;

@@ -86,6 +86,7 @@ int ringo_queue_destroy(ringo_queue *q)
 	/* A woken getter or putter still touches the queue when it runs. */
 	if (q->waiting || ringo_event_destroy(&q->finished) < 0)
 		return -EBUSY;
+	RINGO_ASSERT(q->len <= q->cap && aio_wq_empty(&q->getters) && aio_wq_empty(&q->putters));
 	if (q->buf)
 		ringo__free(q->loop, q->buf, q->cap * sizeof(void *));
 	q->buf = NULL;
@@ -98,6 +99,7 @@ int ringo_queue_destroy(ringo_queue *q)
 /* Unbounded queues only: double the buffer (FIFO items are unwrapped). */
 __attribute__((cold)) static int grow(ringo_queue *q)
 {
+	RINGO_ASSERT(q->len == q->cap); /* full (unbounded, or used after destroy) */
 	size_t ncap = q->cap ? q->cap * 2 : 16;
 	if (ncap > SIZE_MAX / sizeof(void *))
 		return -ENOMEM;
@@ -116,6 +118,7 @@ __attribute__((cold)) static int grow(ringo_queue *q)
 
 static void heap_push(ringo_queue *q, void *item)
 {
+	RINGO_ASSERT(q->cmp != NULL && q->len < q->cap);
 	size_t i = q->len++;
 	while (i > 0) {
 		size_t parent = (i - 1) / 2;
@@ -129,6 +132,7 @@ static void heap_push(ringo_queue *q, void *item)
 
 static void *heap_pop(ringo_queue *q)
 {
+	RINGO_ASSERT(q->kind == QUEUE_PRIO && q->len > 0);
 	void *top = q->buf[0];
 	void *last = q->buf[--q->len];
 	size_t i = 0, n = q->len;
@@ -255,6 +259,7 @@ static int check_waiter(const ringo_queue *q)
 
 __attribute__((noinline)) static int put_slow(ringo_queue *q, void *item)
 {
+	RINGO_ASSERT(q->maxsize > 0); /* only a bounded queue is ever full */
 	while (is_full(q)) {
 		if (q->shutdown)
 			return -ESHUTDOWN;
@@ -295,6 +300,7 @@ int ringo_queue_get_nowait(ringo_queue *q, void **item)
 
 __attribute__((noinline)) static int get_slow(ringo_queue *q, void **item)
 {
+	RINGO_ASSERT(q->len == 0);
 	while (q->len == 0) {
 		if (q->shutdown)
 			return -ESHUTDOWN;
@@ -346,6 +352,7 @@ void ringo_queue_shutdown(ringo_queue *q, bool immediate)
 {
 	if (!q)
 		return;
+	RINGO_ASSERT(q->len <= q->cap);
 	q->shutdown = true;
 	if (immediate) {
 		while (q->len) {

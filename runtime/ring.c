@@ -33,6 +33,7 @@ static _Atomic int probed_index = -1;
 
 static int ring_try(struct io_uring *ring, unsigned entries, unsigned flags)
 {
+	RINGO_ASSERT(entries > 0);
 	struct io_uring_params p;
 	memset(&p, 0, sizeof(p));
 	p.flags = flags;
@@ -46,6 +47,7 @@ static int ring_try(struct io_uring *ring, unsigned entries, unsigned flags)
 
 int ringo__ring_init(ringo_loop *loop, unsigned entries, bool no_flags)
 {
+	RINGO_ASSERT(!loop->ring_ready); /* one ring per loop */
 	int start = no_flags ? (int)(sizeof(fallbacks) / sizeof(fallbacks[0])) - 1 : probed_index;
 	if (start < 0)
 		start = 0;
@@ -74,6 +76,7 @@ int ringo__ring_init(ringo_loop *loop, unsigned entries, bool no_flags)
 
 int ringo__ring_enable(ringo_loop *loop)
 {
+	RINGO_ASSERT(loop->ring_ready);
 	if (loop->ring_enabled)
 		return 0;
 	/* liburing 2.3 declares io_uring_enable_rings() but does not export it;
@@ -106,6 +109,7 @@ void ringo__ring_fd_unregister(ringo_loop *loop)
 {
 	if (!loop->ring_fd_registered)
 		return;
+	RINGO_ASSERT(loop->ring_ready); /* registered only while the ring is up */
 	loop->ring_fd_registered = false;
 	/* Fails only if the slot is already gone; then liburing keeps its
 	 * flag set and every enter would fail with -EBADF. */
@@ -153,6 +157,7 @@ static inline void count_enter(ringo_loop *loop)
 
 int ringo__ring_submit(ringo_loop *loop)
 {
+	RINGO_ASSERT(loop->ring_ready);
 	count_enter(loop);
 	return io_uring_submit(&loop->ring);
 }
@@ -161,6 +166,8 @@ int ringo__ring_submit(ringo_loop *loop)
 
 __attribute__((cold, noinline)) static int ops_grow(ringo_loop *loop)
 {
+	/* Only a table with every slot open grows (the free list is empty). */
+	RINGO_ASSERT(loop->ops_free == 0 && loop->ops_inflight == loop->ops_cap);
 	uint32_t old = loop->ops_cap;
 	uint32_t cap = old ? old * 2 : 256;
 	struct ringo__op_slot *ops =
@@ -335,6 +342,7 @@ void ringo__ring_wait(ringo_loop *loop, int64_t timeout_ns)
  * queued again in closed mode is not chased for ever. */
 __attribute__((cold)) static void drain_unsubmitted(ringo_loop *loop)
 {
+	RINGO_ASSERT(!loop->ring_enabled); /* nothing reached the kernel */
 	for (int pass = 0; pass < 4 && loop->ops_inflight > 0; pass++) {
 		for (uint32_t i = 0; i < loop->ops_cap; i++) {
 			struct ringo__op_slot *op = &loop->ops[i];
@@ -351,6 +359,7 @@ __attribute__((cold)) static void drain_unsubmitted(ringo_loop *loop)
  * cancel is waited for at most ~10 s, then abandoned with a warning. */
 void ringo__ring_drain(ringo_loop *loop)
 {
+	RINGO_ASSERT(loop->closed); /* handlers see a closed loop */
 	if (!loop->ring_ready || loop->ops_inflight == 0)
 		return;
 	if (!loop->ring_enabled) {

@@ -45,6 +45,7 @@ static void accept_cqe(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
 
 static int arm(struct listener *l)
 {
+	RINGO_ASSERT(l->ud == 0 && l->fd >= 0 && !l->backoff); /* idle (shard_pump) */
 	struct shard *sh = l->sh;
 	struct io_uring_sqe *sqe = ringo__sqe(sh->loop);
 	if (!sqe)
@@ -66,6 +67,7 @@ static int arm(struct listener *l)
 
 static void cancel_accept(struct listener *l)
 {
+	RINGO_ASSERT(l->ud != 0 || !l->cancel_sent); /* cancel_sent: in flight */
 	if (!l->ud || l->cancel_sent)
 		return;
 	struct io_uring_sqe *sqe = ringo__sqe(l->sh->loop);
@@ -79,6 +81,7 @@ static void cancel_accept(struct listener *l)
 static void backoff_fire(void *arg)
 {
 	struct listener *l = arg;
+	RINGO_ASSERT(l->backoff && l->ud == 0);
 	l->backoff = false;
 	shard_pump(l->sh);
 }
@@ -87,6 +90,7 @@ static void backoff_fire(void *arg)
  * timer (no memory) the next handler to end re-arms it. */
 static void start_backoff(struct listener *l)
 {
+	RINGO_ASSERT(l->ud == 0); /* the request ended, or was never armed */
 	struct shard *sh = l->sh;
 	l->backoff = ringo_call_later(sh->loop, sh->srv->backoff_ns, backoff_fire, l,
 				      &l->timer) == 0;
@@ -122,6 +126,7 @@ static void listener_close(struct listener *l)
 static void accept_cqe(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
 {
 	struct listener *l = ctx;
+	RINGO_ASSERT(l->ud != 0 && l->sh->armed > 0);
 	struct shard *sh = l->sh;
 	if (res >= 0) {
 		conn_start(sh, res);
@@ -153,6 +158,7 @@ static void accept_cqe(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
  * different one each time, so that under a limit no listener starves). */
 static void shard_pump(struct shard *sh)
 {
+	RINGO_ASSERT(sh->nls > 0 && sh->ls != NULL);
 	if (sh->closing || sh->loop->closed || sh->loop->ending)
 		return;
 	for (unsigned k = 0; k < sh->nls; k++) {
@@ -177,6 +183,7 @@ static void conn_end(struct conn *c);
  * period is over) is cut at once. */
 static void conn_finish(struct ringo_server *srv, ringo_stream *s)
 {
+	RINGO_ASSERT(s != NULL);
 	ringo_task *self = ringo_task_current();
 	if (ringo_stream_write_buffered(s) > 0 && ringo_task_cancelling(self) == 0 &&
 	    srv->flush_ns != 0) {
@@ -193,6 +200,7 @@ static void conn_finish(struct ringo_server *srv, ringo_stream *s)
 static int conn_main(void *arg, void **result)
 {
 	struct conn *c = arg;
+	RINGO_ASSERT(!c->started && c->task != NULL); /* the body runs once */
 	struct shard *sh = c->sh;
 	struct ringo_server *srv = sh->srv;
 	c->started = true;
@@ -220,6 +228,7 @@ static int conn_main(void *arg, void **result)
 
 static void conn_start(struct shard *sh, int fd)
 {
+	RINGO_ASSERT(fd >= 0);
 	struct ringo_server *srv = sh->srv;
 	ringo_loop *loop = sh->loop;
 	ringo__server_count(&srv->accepted, 1);
@@ -251,6 +260,7 @@ static void conn_start(struct shard *sh, int fd)
 
 static void conn_end(struct conn *c)
 {
+	RINGO_ASSERT(c->started); /* only the body ends a conn */
 	struct shard *sh = c->sh;
 	ringo__list_remove(&c->node);
 	ringo__free(sh->loop, c, sizeof(*c));
@@ -269,6 +279,7 @@ static void server_note_drained(void *arg);
 
 static void shard_check_drained(struct shard *sh)
 {
+	RINGO_ASSERT(sh->srv != NULL);
 	if (!sh->closing || sh->drained || sh->active || sh->armed)
 		return;
 	sh->drained = true;
@@ -288,6 +299,7 @@ static void shard_check_drained(struct shard *sh)
 static void shard_close(void *arg)
 {
 	struct shard *sh = arg;
+	RINGO_ASSERT(sh->srv != NULL && sh->ls != NULL);
 	if (sh->closing)
 		return;
 	sh->closing = true;
@@ -308,6 +320,7 @@ static void shard_close(void *arg)
 static void shard_cancel(void *arg)
 {
 	struct shard *sh = arg;
+	RINGO_ASSERT(sh->srv != NULL);
 	for (struct ringo__list *n = sh->conns.next; n != &sh->conns; n = n->next) {
 		struct conn *c = ringo__container_of(n, struct conn, node);
 		if (c->cancelled)
@@ -326,6 +339,7 @@ static void shard_cancel(void *arg)
 static void shard_loop_closing(ringo_loop *loop, void *arg)
 {
 	struct shard *sh = arg;
+	RINGO_ASSERT(sh->loop == loop && !sh->loop_closed);
 	sh->loop_closed = true;
 	sh->closing = true;
 	while (!ringo__list_empty(&sh->conns)) {
@@ -356,6 +370,7 @@ void ringo__server_shard_begin(void *arg)
 	struct shard *sh = arg;
 	if (sh->loop->closed)
 		return;
+	RINGO_ASSERT(sh->srv != NULL && sh->nls > 0);
 	/* The probe is the loop's own (made on its thread). */
 	struct ringo__io_state *io = ringo__io_state(sh->loop);
 	sh->multishot = !sh->limit && io && io->multishot_accept;
@@ -379,6 +394,7 @@ static void server_note_drained(void *arg)
 {
 	struct shard *sh = arg;
 	struct ringo_server *srv = sh->srv;
+	RINGO_ASSERT(sh->drained);
 	if (srv->threaded)
 		__atomic_fetch_sub(&srv->posts, 1, __ATOMIC_ACQ_REL);
 	/* After a threaded free every shard counts as drained already. */
@@ -394,6 +410,7 @@ static void server_note_drained(void *arg)
 void ringo__server_loop_closing(ringo_loop *loop, void *arg)
 {
 	struct ringo_server *srv = arg;
+	RINGO_ASSERT(srv->loop == loop && !srv->loop_closed);
 	srv->loop_closed = true;
 	if (!srv->threaded)
 		shard_loop_closing(loop, &srv->shards[0]);
@@ -453,6 +470,7 @@ static int cancel_handlers(struct ringo_server *srv)
 
 static int wait_drained(struct ringo_server *srv)
 {
+	RINGO_ASSERT(srv->closed); /* only a closed server drains */
 	while (srv->drained < srv->nshards) {
 		int rc = ringo_event_wait(&srv->drained_ev);
 		if (rc < 0)
@@ -539,6 +557,7 @@ int ringo_server_port(const ringo_server *srv)
 
 void ringo__server_destroy(struct ringo_server *srv)
 {
+	RINGO_ASSERT(srv->nshards > 0);
 	if (srv->hooked && !srv->loop_closed)
 		ringo__remove_close_hook(srv->loop, ringo__server_loop_closing, srv);
 	for (unsigned i = 0; srv->shards && i < srv->nshards; i++) {

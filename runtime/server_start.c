@@ -51,6 +51,7 @@ static int check_options(const ringo_server_options *o)
 static struct ringo_server *server_new(ringo_loop *loop, ringo_server_handler_fn *fn, void *arg,
 				       const ringo_server_options *o, unsigned nls)
 {
+	RINGO_ASSERT(nls > 0 && nls <= MAX_ADDRS); /* one listener per address */
 	struct ringo_server *srv = calloc(1, sizeof(*srv));
 	if (!srv)
 		return NULL;
@@ -108,6 +109,7 @@ struct addrs {
 
 static void addrs_add(struct addrs *as, const struct sockaddr *sa, socklen_t len)
 {
+	RINGO_ASSERT(as->n <= MAX_ADDRS);
 	if (as->n == MAX_ADDRS || len > sizeof(as->a[0]) ||
 	    (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
 		return;
@@ -120,6 +122,8 @@ static void addrs_add(struct addrs *as, const struct sockaddr *sa, socklen_t len
 
 static void set_port(struct sockaddr_storage *a, int port)
 {
+	RINGO_ASSERT(port >= 0 && port <= 65535);
+	RINGO_ASSERT(a->ss_family == AF_INET || a->ss_family == AF_INET6); /* addrs_add's filter */
 	if (a->ss_family == AF_INET)
 		((struct sockaddr_in *)a)->sin_port = htons((uint16_t)port);
 	else
@@ -139,6 +143,7 @@ static bool have_ipv6(void)
  * "0.0.0.0"; "0.0.0.0" alone without IPv6. */
 static void wildcard_addrs(unsigned flags, struct addrs *as)
 {
+	RINGO_ASSERT(as->n == 0);
 	struct sockaddr_in6 in6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT};
 	struct sockaddr_in in4 = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY)};
 	bool v6 = have_ipv6();
@@ -154,6 +159,7 @@ static void wildcard_addrs(unsigned flags, struct addrs *as)
  * addresses are listened on too (they could collide), or when asked. */
 static int addrs_from(const struct addrinfo *list, unsigned flags, struct addrs *as)
 {
+	RINGO_ASSERT(as->n == 0);
 	for (const struct addrinfo *ai = list; ai; ai = ai->ai_next)
 		addrs_add(as, ai->ai_addr, ai->ai_addrlen);
 	if (as->n == 0)
@@ -203,6 +209,7 @@ static int set_int(int fd, int level, int opt, int v)
 static int listen_on(const struct sockaddr_storage *a, socklen_t len, bool v6only, bool reuseport,
 		     int backlog)
 {
+	RINGO_ASSERT(len > 0 && backlog > 0);
 	int fd = socket(a->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -225,6 +232,7 @@ static int listen_on(const struct sockaddr_storage *a, socklen_t len, bool v6onl
 
 static int bound_port(int fd)
 {
+	RINGO_ASSERT(fd >= 0);
 	struct sockaddr_storage a;
 	socklen_t len = sizeof(a);
 	if (getsockname(fd, (struct sockaddr *)&a, &len) < 0)
@@ -245,6 +253,7 @@ static bool unavailable(int err)
  * left out (their listeners stay closed), as long as one is not. */
 static int open_tcp(struct ringo_server *srv, struct addrs *as, int port, int backlog)
 {
+	RINGO_ASSERT(as->n > 0 && as->n == srv->shards[0].nls && srv->port == -1);
 	bool skip[MAX_ADDRS] = {false};
 	unsigned opened = 0;
 	int first_err = 0;
@@ -297,6 +306,7 @@ static int nth_cpu(unsigned n)
 /* Loop threads for the shards (none accepts yet). */
 static int start_threads(struct ringo_server *srv, const ringo_server_options *o)
 {
+	RINGO_ASSERT(srv->threaded && srv->nshards > 1);
 	for (unsigned i = 0; i < srv->nshards; i++) {
 		struct shard *sh = &srv->shards[i];
 		ringo_loop_thread_options to = {.loop = o->loop};
@@ -327,6 +337,7 @@ static void start_failed(struct ringo_server *srv)
 /* The sockets are open: hook the starting loop and let the shards accept. */
 static int begin(struct ringo_server *srv, const ringo_server_options *o, ringo_server **out)
 {
+	RINGO_ASSERT(!srv->hooked && srv->nshards > 0 && out != NULL);
 	int err = srv->threaded ? start_threads(srv, o) : 0;
 	if (!err) {
 		err = ringo__add_close_hook(srv->loop, ringo__server_loop_closing, srv);

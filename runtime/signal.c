@@ -128,6 +128,7 @@ static bool signo_allowed(int signo)
  * (another loop holds it), or sigaction's error. */
 static int take(struct ringo__signals *s, int signo)
 {
+	RINGO_ASSERT(signo_allowed(signo)); /* the public calls checked */
 	struct sig_reg *r = &s->reg[signo];
 	if (r->held)
 		return 0;
@@ -190,6 +191,7 @@ static uint32_t release(struct ringo__signals *s, int signo)
  * disposition. */
 static void unhold(struct ringo__signals *s, int signo)
 {
+	RINGO_ASSERT(signo > 0 && signo < NSIG);
 	struct sig_reg *r = &s->reg[signo];
 	if (!r->held || r->fn || r->waiters)
 		return;
@@ -202,6 +204,7 @@ static void unhold(struct ringo__signals *s, int signo)
 static void run_due(void *arg)
 {
 	struct sig_reg *r = arg;
+	RINGO_ASSERT(r->scheduled); /* remove cancels it and clears the flag */
 	r->scheduled = false;
 	/* fn may remove itself (fn NULL, due 0) or be replaced. */
 	while (r->due > 0 && r->fn) {
@@ -213,6 +216,7 @@ static void run_due(void *arg)
 /* Wake every task waiting for signo. true if there was one. */
 static bool wake_waiters(struct ringo__signals *s, int signo)
 {
+	RINGO_ASSERT(s->reg[signo].held); /* collected only for held signals */
 	bool any = false;
 	struct ringo__list *l = s->waiters.next;
 	while (l != &s->waiters) {
@@ -229,6 +233,7 @@ static bool wake_waiters(struct ringo__signals *s, int signo)
 
 static void deliver(struct ringo__signals *s, int signo, uint32_t n)
 {
+	RINGO_ASSERT(n > 0 && s->reg[signo].held);
 	struct sig_reg *r = &s->reg[signo];
 	bool taken = wake_waiters(s, signo);
 	if (r->fn) {
@@ -244,6 +249,7 @@ static void deliver(struct ringo__signals *s, int signo, uint32_t n)
 
 static void collect(struct ringo__signals *s)
 {
+	RINGO_ASSERT(s->armed); /* the next read is in flight first */
 	/* Before reading the counts: a delivery after this rings again. */
 	atomic_store(&s->head.signalled, false);
 	for (int signo = 1; signo < NSIG; signo++) {
@@ -261,6 +267,7 @@ static void efd_done(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags);
  * enter the kernel (ringo__signals_pending does when a signal came). */
 static int arm(struct ringo__signals *s)
 {
+	RINGO_ASSERT(!s->loop->closed);
 	ringo_loop *loop = s->loop;
 	if (s->armed)
 		return 0;
@@ -279,6 +286,7 @@ static int arm(struct ringo__signals *s)
 static void efd_done(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
 {
 	struct ringo__signals *s = ctx;
+	RINGO_ASSERT(s->armed && loop->signals == s);
 	ringo__op_close(loop, s->ud);
 	s->armed = false;
 	loop->ops_idle--;
@@ -315,6 +323,7 @@ int64_t ringo__signals_tsan_bound(int64_t timeout)
  * are not touched. */
 static void signals_close(ringo_loop *loop, void *ctx)
 {
+	RINGO_ASSERT(loop->signals == ctx);
 	struct ringo__signals *s = ctx;
 	for (int signo = 1; signo < NSIG; signo++) {
 		if (s->reg[signo].held)
@@ -373,6 +382,7 @@ static int signals_state(ringo_loop *loop, struct ringo__signals **out)
 /* The loop's state with the eventfd read armed, and signo taken. */
 static int hold(ringo_loop *loop, int signo, struct ringo__signals **out)
 {
+	RINGO_ASSERT(signo > 0 && signo < NSIG);
 	int err = signals_state(loop, out);
 	if (err == 0)
 		err = arm(*out);
@@ -396,6 +406,7 @@ int ringo_signal_add(ringo_loop *loop, int signo, ringo_callback_fn *fn, void *a
 	err = hold(loop, signo, &s);
 	if (err < 0)
 		return err;
+	RINGO_ASSERT(s->reg[signo].held); /* hold took it */
 	struct sig_reg *r = &s->reg[signo];
 	r->fn = fn;
 	r->arg = arg;
@@ -421,6 +432,7 @@ int ringo_signal_remove(ringo_loop *loop, int signo)
 	struct ringo__signals *s = loop->signals;
 	if (!s || !s->reg[signo].fn)
 		return -ENOENT;
+	RINGO_ASSERT(s->reg[signo].held); /* a handler holds its signal */
 	struct sig_reg *r = &s->reg[signo];
 	r->fn = NULL;
 	r->arg = NULL;
@@ -439,6 +451,7 @@ int ringo_signal_remove(ringo_loop *loop, int signo)
 static void wait_interrupt(ringo_task *t)
 {
 	struct sig_waiter *w = ringo__task_wait_ctx(t);
+	RINGO_ASSERT(w->task == t && w->link.next != &w->link); /* still queued */
 	ringo__list_remove(&w->link);
 	/* This -ECANCELED is the cancellation: not again at the next
 	 * suspension (keep_result leaves that to the wait). */
@@ -481,8 +494,10 @@ static int check_set(const sigset_t *set)
 
 static void unhold_set(struct ringo__signals *s, const sigset_t *set, int upto)
 {
+	RINGO_ASSERT(upto > 0 && upto <= NSIG);
 	for (int signo = 1; signo < upto; signo++) {
 		if (sigismember(set, signo) == 1) {
+			RINGO_ASSERT(s->reg[signo].waiters > 0); /* hold_set counted it */
 			s->reg[signo].waiters--;
 			unhold(s, signo);
 		}
@@ -492,6 +507,7 @@ static void unhold_set(struct ringo__signals *s, const sigset_t *set, int upto)
 /* Register a waiter on every signal of set; all or nothing. */
 static int hold_set(ringo_loop *loop, const sigset_t *set, struct ringo__signals **out)
 {
+	RINGO_ASSERT(*out == NULL);
 	for (int signo = 1; signo < NSIG; signo++) {
 		if (sigismember(set, signo) != 1)
 			continue;

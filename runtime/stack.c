@@ -160,6 +160,7 @@ static atomic_int registry_hi;	/* entries [0, hi) may be in use */
 
 static int registry_add(const ringo__stack_pool *p, char *base, size_t len)
 {
+	RINGO_ASSERT(base != NULL && len > 0);
 	for (int i = 0; i < REGISTRY_MAX; i++) {
 		struct reg_entry *e = &registry[i];
 		int zero = 0, hi;
@@ -182,6 +183,7 @@ static int registry_add(const ringo__stack_pool *p, char *base, size_t len)
 
 static void registry_remove(int i)
 {
+	RINGO_ASSERT(i < REGISTRY_MAX); /* registry_add's index, or -1 */
 	if (i < 0)
 		return;
 	atomic_store_explicit(&registry[i].base, 0, memory_order_release);
@@ -383,6 +385,7 @@ void ringo__stack_thread_fini(void)
 
 static size_t round_up(size_t v, size_t to)
 {
+	RINGO_ASSERT(to > 0);
 	return (v + to - 1) / to * to;
 }
 
@@ -460,6 +463,7 @@ static int self_pidfd(void)
  * does not, slots are guarded one at a time as they are first used. */
 static bool guard_whole_slab(ringo__stack_pool *p, char *base)
 {
+	RINGO_ASSERT(p->guard_mode == RINGO__GUARD_MADV);
 	int pidfd = self_pidfd();
 	if (pidfd < 0)
 		return false;
@@ -528,6 +532,7 @@ static char *slot_lo(const ringo__stack_pool *p, uint32_t slot)
  * MPROTECT degrades to CANARY when the map-count budget runs out. */
 static uint8_t carve(ringo__stack_pool *p, uint32_t slot)
 {
+	RINGO_ASSERT(slot + 1 == p->carved); /* first use, just counted */
 	char *guard = slot_lo(p, slot) - p->page;
 	uint8_t kind = p->guard_mode;
 
@@ -593,6 +598,7 @@ static int cmp_slot(const void *a, const void *b)
  * TLB-flushing ones. */
 static void release_memory(ringo__stack_pool *p, uint32_t *slots, uint32_t n)
 {
+	RINGO_ASSERT(n > 0 && n <= p->carved);
 	qsort(slots, n, sizeof(uint32_t), cmp_slot);
 	for (uint32_t i = 0; i < n;) {
 		uint32_t j = i + 1;
@@ -608,6 +614,7 @@ static void release_memory(ringo__stack_pool *p, uint32_t *slots, uint32_t n)
 
 uint32_t ringo__stack_trim(ringo__stack_pool *p)
 {
+	RINGO_ASSERT(p->nhot + p->ncold + p->nlive == p->carved);
 	/* Stacks below the low-water mark of the hot list were not handed
 	 * out since the last trim: those (the least recently freed, at the
 	 * bottom of the LIFO) give their memory back, down to keep_hot. */

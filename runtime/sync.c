@@ -47,6 +47,7 @@ static void event_abandon(ringo_task *t)
 int ringo__aio_block(struct ringo_wq *head, struct aio_waiter *w,
 		     const struct ringo__wait_ops *ops)
 {
+	RINGO_ASSERT(w->task != NULL); /* aio_waiter_init's, in a task */
 	RINGO_ASSERT(!ops->keep_result);
 	aio_wq_push(head, &w->link);
 	int rc = ringo__task_suspend(ops, w);
@@ -157,6 +158,7 @@ int ringo_lock_destroy(ringo_lock *l)
  * woken will take the lock (or pass it on) itself. */
 static void lock_wake_first(ringo_lock *l)
 {
+	RINGO_ASSERT(!l->locked); /* released, or a cancelled waiter found it free */
 	if (l->woken == 0 && !aio_wq_empty(&l->waiters)) {
 		l->woken++;
 		aio_wake_first(&l->waiters);
@@ -167,6 +169,7 @@ int ringo_lock_try_acquire(ringo_lock *l)
 {
 	if (!l)
 		return -EINVAL;
+	RINGO_ASSERT(l->woken <= l->waiting);
 	/* FIFO: not over the heads of waiters, woken or not. */
 	if (l->locked || l->woken || !aio_wq_empty(&l->waiters))
 		return -EBUSY;
@@ -178,6 +181,7 @@ int ringo_lock_try_acquire(ringo_lock *l)
  * whose abandon also leaves the condition). */
 static int lock_acquire(ringo_lock *l, struct aio_waiter *w, const struct ringo__wait_ops *ops)
 {
+	RINGO_ASSERT(w->owner == l && w->task != NULL);
 	if (ringo_lock_try_acquire(l) == 0)
 		return 0;
 	l->waiting++;
@@ -216,6 +220,7 @@ int ringo_lock_release(ringo_lock *l)
 		return -EINVAL;
 	if (!l->locked)
 		return -EPERM;
+	RINGO_ASSERT(l->woken <= l->waiting);
 	l->locked = false;
 	lock_wake_first(l);
 	return 0;
@@ -297,6 +302,7 @@ int ringo_semaphore_try_acquire(ringo_semaphore *s)
 {
 	if (!s)
 		return -EINVAL;
+	RINGO_ASSERT(s->woken <= s->waiting);
 	if (ringo_semaphore_locked(s))
 		return -EBUSY;
 	s->value--;
@@ -331,6 +337,7 @@ int ringo_semaphore_release(ringo_semaphore *s)
 {
 	if (!s)
 		return -EINVAL;
+	RINGO_ASSERT(s->woken <= s->waiting);
 	if ((s->bound && s->value >= s->bound) || s->value == UINT_MAX)
 		return -EOVERFLOW;
 	s->value++;
@@ -395,6 +402,7 @@ int ringo_condition_destroy(ringo_condition *c)
  * a cancel during re-acquisition is remembered and reported after. */
 static int reacquire(ringo_condition *c)
 {
+	RINGO_ASSERT(c->lock != NULL && c->waiting > 0);
 	int err = 0;
 	int rc;
 	for (;;) {
@@ -411,6 +419,7 @@ static int reacquire(ringo_condition *c)
 
 static void cond_notify(ringo_condition *c, size_t n)
 {
+	RINGO_ASSERT(c->lock->locked); /* notify's rule, checked by its callers */
 	for (size_t i = 0; i < n && !aio_wq_empty(&c->waiters); i++)
 		aio_wake_first(&c->waiters);
 }
@@ -524,6 +533,7 @@ int ringo_barrier_destroy(ringo_barrier *b)
 /* Wait for the next state change: 0, or -ECANCELED. */
 static int barrier_block(ringo_barrier *b, const struct ringo__wait_ops *ops)
 {
+	RINGO_ASSERT(b->waiting > 0); /* counted by ringo_barrier_wait */
 	struct aio_waiter w;
 	aio_waiter_init(&w, b);
 	return ringo__aio_block(&b->waiters, &w, ops);
@@ -532,6 +542,7 @@ static int barrier_block(ringo_barrier *b, const struct ringo__wait_ops *ops)
 /* asyncio's _block: wait out a draining or resetting cycle. */
 static int barrier_enter(ringo_barrier *b)
 {
+	RINGO_ASSERT(b->parties > 0 && b->count <= b->parties);
 	while (b->state == BARRIER_DRAINING || b->state == BARRIER_RESETTING) {
 		int rc = barrier_block(b, &barrier_enter_wait);
 		if (rc < 0)
@@ -543,6 +554,7 @@ static int barrier_enter(ringo_barrier *b)
 /* asyncio's _wait: wait for the cycle to be released (or broken). */
 static int barrier_await_release(ringo_barrier *b)
 {
+	RINGO_ASSERT(b->count > 0 && b->count < b->parties); /* in, not the last */
 	while (b->state == BARRIER_FILLING) {
 		int rc = barrier_block(b, &barrier_release_wait);
 		if (rc < 0)
@@ -556,6 +568,7 @@ static int barrier_await_release(ringo_barrier *b)
 /* asyncio's _exit: the last task out ends draining or resetting. */
 static void barrier_leave(ringo_barrier *b)
 {
+	RINGO_ASSERT(b->count > 0);
 	b->count--;
 	if (b->count == 0) {
 		if (b->state == BARRIER_RESETTING || b->state == BARRIER_DRAINING)

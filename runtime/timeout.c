@@ -19,6 +19,7 @@ static void on_timeout(void *arg)
 	 * timer behind; it finds the scope expired or exited: nothing to do. */
 	if (s->state != TO_ENTERED)
 		return;
+	RINGO_ASSERT(s->task != NULL); /* entered */
 	s->has_timer = false;
 	ringo_task_cancel(s->task, "timeout");
 	s->state = TO_EXPIRING;
@@ -34,12 +35,14 @@ static void drop_timer(ringo_timeout *s)
 /* when_ns + ... without overflow, and never RINGO_FOREVER by accident. */
 static int64_t deadline_after(ringo_loop *loop, int64_t timeout_ns)
 {
+	RINGO_ASSERT(timeout_ns >= 0); /* callers map < 0 to RINGO_FOREVER */
 	int64_t now = ringo_loop_time_ns(loop);
 	return timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;
 }
 
 static ringo_loop *scope_loop(const ringo_timeout *s)
 {
+	RINGO_ASSERT(s->task != NULL); /* set by enter */
 	return ringo_future_loop(ringo_task_future(s->task));
 }
 
@@ -70,6 +73,7 @@ int ringo_timeout_reschedule(ringo_timeout *s, int64_t timeout_ns)
 {
 	if (!s || s->state != TO_ENTERED)
 		return -EINVAL;
+	RINGO_ASSERT(s->task != NULL);
 	if (timeout_ns < 0)
 		return ringo_timeout_reschedule_at(s, RINGO_FOREVER);
 	return ringo_timeout_reschedule_at(s, deadline_after(scope_loop(s), timeout_ns));
@@ -118,6 +122,8 @@ int ringo_timeout_exit(ringo_timeout *s, int rc)
 		return -EINVAL;
 	if (s->task != ringo_task_current())
 		return -EPERM;
+	/* Expiring: on_timeout fired, and reschedule refuses from then on. */
+	RINGO_ASSERT(s->state == TO_ENTERED || !s->has_timer);
 	drop_timer(s);
 	if (s->state == TO_ENTERED) {
 		s->state = TO_EXITED;

@@ -74,6 +74,7 @@ static int tvec_reserve(ringo_loop *loop, struct ringo__tvec *v, uint32_t need)
 
 static void tvec_release(ringo_loop *loop, struct ringo__tvec *v)
 {
+	RINGO_ASSERT(loop->timers.bytes >= (size_t)v->cap * sizeof(*v->v));
 	ringo__free(loop, v->v, (size_t)v->cap * sizeof(*v->v));
 	loop->timers.bytes -= (size_t)v->cap * sizeof(*v->v);
 	v->v = NULL;
@@ -358,6 +359,8 @@ void ringo__timers_init(ringo_loop *loop, int64_t now)
  * resize either happens whole or not at all. */
 static int slots_resize(ringo_loop *loop, uint32_t cap)
 {
+	/* Live slots cannot move: a shrink waits until none is at or above cap. */
+	RINGO_ASSERT(cap >= MIN_SLOTS && cap >= loop->timers.live);
 	struct ringo__timers *t = &loop->timers;
 	uint32_t *block = ringo__alloc(loop, 2 * (size_t)cap * sizeof(uint32_t));
 	if (!block)
@@ -393,6 +396,7 @@ static int slots_resize(ringo_loop *loop, uint32_t cap)
 
 __attribute__((cold)) static int slots_grow(ringo_loop *loop)
 {
+	RINGO_ASSERT(loop->timers.nfree == 0 && loop->timers.live == loop->timers.nslots);
 	uint32_t old = loop->timers.nslots;
 	uint32_t cap = old ? old * 2 : MIN_SLOTS;
 	if (cap > RINGO__TIMER_HANDLE)
@@ -410,6 +414,8 @@ __attribute__((cold)) static int slots_grow(ringo_loop *loop)
  * halving of the live count at most, or once per drained high region. */
 __attribute__((cold, noinline)) static void slots_shrink(ringo_loop *loop)
 {
+	/* Every slot is either free (on the stack) or holds a live timer. */
+	RINGO_ASSERT(loop->timers.nfree + loop->timers.live == loop->timers.nslots);
 	struct ringo__timers *t = &loop->timers;
 	uint32_t cap = MIN_SLOTS;
 	while (cap < 2 * t->live && cap < t->nslots)
@@ -451,6 +457,7 @@ __attribute__((cold, noinline)) static void slots_shrink(ringo_loop *loop)
 int ringo__timer_add(ringo_loop *loop, int64_t when, ringo_callback_fn *fn, void *arg,
 		     ringo_handle *handle)
 {
+	RINGO_ASSERT(fn != NULL); /* ringo_call_at checked it */
 	struct ringo__timers *t = &loop->timers;
 	if (ringo__unlikely(t->nfree == 0) && slots_grow(loop) < 0)
 		return -ENOMEM;
@@ -495,6 +502,7 @@ static inline void shrink_check(ringo_loop *loop)
  * and heap arrays and the slot table beyond its minimum. */
 __attribute__((cold, noinline)) static void idle_release(ringo_loop *loop)
 {
+	RINGO_ASSERT(loop->timers.live == 0);
 	struct ringo__timers *t = &loop->timers;
 	for (uint32_t i = 0; i < RINGO__WHEEL_SLOTS; i++) {
 		if (t->l0[i].cap)
@@ -524,6 +532,7 @@ static inline void idle_check(ringo_loop *loop)
  * cancellations that made them. */
 __attribute__((cold)) static void sweep(ringo_loop *loop)
 {
+	RINGO_ASSERT(loop->timers.stale > loop->timers.live);
 	struct ringo__timers *t = &loop->timers;
 	struct ringo__tvec *all[2 * RINGO__WHEEL_SLOTS + 2];
 	size_t n = 0;

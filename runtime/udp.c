@@ -60,6 +60,7 @@ static int set_int(int fd, int level, int opt, int v)
 
 static int bind_one(const char *host, int port, unsigned flags)
 {
+	RINGO_ASSERT(host != NULL); /* ringo_udp_bind picks the wildcard */
 	union udp_addr a;
 	socklen_t len;
 	int err = parse_numeric(host, port, &a, &len);

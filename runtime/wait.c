@@ -54,6 +54,7 @@ static void wait_timeout(void *arg)
 static void wait_interrupt(ringo_task *t)
 {
 	struct aio_watch *w = ringo__task_wait_ctx(t);
+	RINGO_ASSERT(w->task == t); /* set before the suspension */
 	ringo__watch_wake(w, -ECANCELED);
 }
 
@@ -132,6 +133,7 @@ int ringo_wait(ringo_future *const *futs, size_t n, enum ringo_wait_mode mode,
  * waiting without being forwarded to fut a second time. */
 static int cancel_and_wait(ringo_future *fut, void **result)
 {
+	RINGO_ASSERT(fut != NULL && ringo_task_current() != NULL); /* ringo_wait_for checked */
 	ringo_future_ref(fut);
 	ringo_future_cancel(fut, NULL);
 	int rc = 0;
@@ -208,6 +210,7 @@ static void ac_timeout(void *arg)
 static void ac_abandon(ringo_task *t)
 {
 	struct aio_watch *w = ringo__task_wait_ctx(t);
+	RINGO_ASSERT(w->task == t || w->task == NULL); /* NULL: woken, not yet run */
 	w->task = NULL;
 }
 
@@ -217,6 +220,7 @@ static const struct ringo__wait_ops ac_wait = {
 static int ac_start(ringo_as_completed *it, int64_t timeout_ns)
 {
 	struct aio_watch *w = it->w;
+	RINGO_ASSERT(it->finished == 0 && !it->has_timer && !it->timed_out); /* fresh */
 	for (size_t i = 0; i < w->n; i++) {
 		aio_prefetch_slot(w, i);
 		if (ringo_future_done(w->slots[i].fut)) {

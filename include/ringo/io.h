@@ -233,8 +233,9 @@ int ringo_acceptor_next(ringo_acceptor *acc);
  * open: the caller's), free what init allocated; acc's storage is the
  * caller's again (init may reuse it). A task waiting in
  * ringo_acceptor_next gets -ECANCELED. 0 (also for a NULL, zeroed or
- * already destroyed acceptor), or -EPERM outside
- * a task (then nothing is freed: call it from a task). A cancellation
+ * already destroyed acceptor), -EPERM outside a task (then nothing is
+ * freed: call it from a task), or -EBUSY while another task is
+ * destroying it (that one frees it). A cancellation
  * does not interrupt it (the kernel's completion must be waited for): it
  * is delivered at the next suspension. */
 int ringo_acceptor_destroy(ringo_acceptor *acc);
