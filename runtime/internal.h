@@ -588,9 +588,11 @@ static inline bool ringo__signals_pending(const ringo_loop *loop)
 	const struct ringo__signals_head *h = (const struct ringo__signals_head *)loop->signals;
 	return h && atomic_load_explicit(&h->signalled, memory_order_relaxed);
 }
-/* signal.c, for ThreadSanitizer builds: the wait bound while signals are
- * handled (TSan delays handlers until an intercepted call). */
-int64_t ringo__signals_tsan_bound(int64_t timeout);
+/* Signals held by any loop of the process: signal.c counts them, loop.c
+ * reads the count in ThreadSanitizer builds to bound its waits (TSan runs
+ * a handler only inside an intercepted call). Defined in loop.c, below
+ * signal.c, so the loop never calls up into it. */
+extern _Atomic unsigned ringo__signals_held_total;
 
 /* Validate "may be called from here": NULL loop, closed loop. */
 static inline int ringo__check_open(const ringo_loop *loop)

@@ -11,6 +11,7 @@
  *      the batch waits for the next iteration.
  */
 #include <dlfcn.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "thread_internal.h"
 
 __thread ringo_loop *ringo__current_loop;
+_Atomic unsigned ringo__signals_held_total;
 
 struct ringo__list ringo__all_loops = {&ringo__all_loops, &ringo__all_loops};
 static pthread_mutex_t all_loops_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -226,6 +228,40 @@ static void run_presubmit(ringo_loop *loop)
 	}
 }
 
+/* Not waiting, nothing in flight and nothing to submit: skip the
+ * syscall, so pure callback work never enters the kernel. (sqe_tail moves
+ * past sqe_head as SQEs are prepared and not yet flushed; the eventfd
+ * reads of the cross-thread queue and of signals are always armed and do
+ * not count, unless they have something to say.) Here rather than in
+ * ring.c, which knows neither of those two. */
+static inline void wait_in_kernel(ringo_loop *loop, int64_t timeout)
+{
+	struct io_uring *ring = &loop->ring;
+	if (timeout == 0 && loop->ops_inflight == loop->ops_idle &&
+	    ring->sq.sqe_tail == ring->sq.sqe_head && !ringo__xq_pending(loop) &&
+	    !ringo__signals_pending(loop))
+		return;
+	ringo__ring_wait(loop, timeout);
+}
+
+#ifdef RINGO_TSAN
+/* ThreadSanitizer runs the handler of an asynchronous signal only inside
+ * an intercepted libc call (it queues the signal otherwise). A thread
+ * asleep in io_uring_enter, a raw system call that SA_RESTART resumes,
+ * would keep it queued for ever, and the loop that owns the signal might
+ * never hear of it. So in TSan builds, while any loop holds a signal,
+ * every loop makes an intercepted call before it sleeps (running what
+ * TSan queued) and sleeps at most 10 ms. */
+static int64_t signals_tsan_bound(int64_t timeout)
+{
+	if (!atomic_load_explicit(&ringo__signals_held_total, memory_order_relaxed))
+		return timeout;
+	sigset_t mask;
+	pthread_sigmask(SIG_BLOCK, NULL, &mask);
+	return timeout < 0 || timeout > RINGO_MSEC(10) ? RINGO_MSEC(10) : timeout;
+}
+#endif
+
 static void run_once(ringo_loop *loop)
 {
 	loop->n_iterations++;
@@ -244,16 +280,16 @@ static void run_once(ringo_loop *loop)
 		timeout = ringo__xq_wait_bound(loop, timeout);
 #ifdef RINGO_TSAN
 	if (timeout != 0)
-		timeout = ringo__signals_tsan_bound(timeout);
+		timeout = signals_tsan_bound(timeout);
 #endif
 	if (jump) {
 		/* Virtual time: look at I/O without waiting; if that made nothing
 		 * ready, nothing else can happen before the deadline: jump. */
-		ringo__ring_wait(loop, 0);
+		wait_in_kernel(loop, 0);
 		if (!loop->ready_head)
 			loop->vnow = deadline;
 	} else {
-		ringo__ring_wait(loop, timeout);
+		wait_in_kernel(loop, timeout);
 	}
 	/* Read the clock only when a timer could be due: a vDSO call per
 	 * iteration is a measurable share of a busy loop. */

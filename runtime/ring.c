@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "internal.h"
-#include "thread_internal.h"
+#include "thread_internal.h" /* ring messages (loops.c registers the handler) */
 
 /* Flags we would like, best first. SINGLE_ISSUER and DEFER_TASKRUN need the
  * submitting thread to be fixed: the ring starts disabled (R_DISABLED) and
@@ -318,19 +318,10 @@ __attribute__((noinline)) static void ring_enter(ringo_loop *loop, int64_t timeo
 
 /* The single kernel entry of an iteration: submit what is queued and wait
  * up to timeout_ns (< 0: no limit; 0: do not wait) for one completion,
- * then dispatch everything that completed. */
+ * then dispatch everything that completed. (loop.c skips the call when
+ * there is nothing to submit, reap or hear of.) */
 void ringo__ring_wait(ringo_loop *loop, int64_t timeout_ns)
 {
-	struct io_uring *ring = &loop->ring;
-	/* Not waiting, nothing in flight and nothing to submit: skip the
-	 * syscall, so pure callback work never enters the kernel. (sqe_tail
-	 * moves past sqe_head as SQEs are prepared and not yet flushed; the
-	 * eventfd reads of the cross-thread queue and of signals are always
-	 * armed and do not count, unless they have something to say.) */
-	if (timeout_ns == 0 && loop->ops_inflight == loop->ops_idle &&
-	    ring->sq.sqe_tail == ring->sq.sqe_head && !ringo__xq_pending(loop) &&
-	    !ringo__signals_pending(loop))
-		return;
 	ring_enter(loop, timeout_ns);
 }
 

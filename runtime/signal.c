@@ -81,8 +81,6 @@ struct sig_slot {
 static struct sig_slot table[NSIG];
 /* Taking and releasing signals (rare): one lock for the whole table. */
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
-/* Signals held by any loop of the process (ThreadSanitizer builds). */
-static _Atomic unsigned held_total;
 
 static void on_signal(int signo)
 {
@@ -156,7 +154,7 @@ static int take(struct ringo__signals *s, int signo)
 	}
 	pthread_mutex_unlock(&table_lock);
 	r->held = true;
-	atomic_fetch_add(&held_total, 1);
+	atomic_fetch_add(&ringo__signals_held_total, 1);
 	return 0;
 }
 
@@ -180,7 +178,7 @@ static uint32_t release(struct ringo__signals *s, int signo)
 		sched_yield();
 	pthread_mutex_unlock(&table_lock);
 	r->held = false;
-	atomic_fetch_sub(&held_total, 1);
+	atomic_fetch_sub(&ringo__signals_held_total, 1);
 	uint32_t n = atomic_exchange(&s->pending[signo], 0) + r->unclaimed;
 	r->unclaimed = 0;
 	return n;
@@ -297,23 +295,6 @@ static void efd_done(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
 	RINGO_ASSERT(err == 0);
 	collect(s);
 }
-
-/* ThreadSanitizer runs the handler of an asynchronous signal only inside
- * an intercepted libc call (it queues the signal otherwise). A thread
- * asleep in io_uring_enter, a raw system call that SA_RESTART resumes,
- * would keep it queued for ever, and the loop that owns the signal might
- * never hear of it. So in TSan builds, while any loop holds a signal,
- * every loop makes an intercepted call before it sleeps (running what
- * TSan queued) and sleeps at most 10 ms. */
-int64_t ringo__signals_tsan_bound(int64_t timeout)
-{
-	if (!atomic_load_explicit(&held_total, memory_order_relaxed))
-		return timeout;
-	sigset_t mask;
-	pthread_sigmask(SIG_BLOCK, NULL, &mask);
-	return timeout < 0 || timeout > RINGO_MSEC(10) ? RINGO_MSEC(10) : timeout;
-}
-
 
 /* ---- the state's life ---- */
 
