@@ -564,8 +564,16 @@ static int emfile_child_main(void *arg, void **result)
 	ringo_server_close(srv);
 	ringo_server_wait_closed(srv, RINGO_FOREVER);
 	ringo_server_free(srv);
-	for (int i = 0; i < 4; i++)
-		ringo_sleep(0); /* the freed streams' fds close */
+	/* The freed streams' fds close through the ring: wait until the
+	 * count has stopped moving (a few turns used to do, but not on a
+	 * loaded machine, and a late close left room for a fourth client). */
+	int fds = open_fds(), same = 0;
+	for (int i = 0; i < 1000 && same < 5; i++) {
+		ringo_sleep(RINGO_MSEC(2));
+		int now = open_fds();
+		same = now == fds ? same + 1 : 0;
+		fds = now;
+	}
 	/* The kernel reads the limit when an accept is submitted: lower it
 	 * first, then start the server (its listener takes one more fd). */
 	err = leave_room(1 + c->room);
