@@ -22,31 +22,13 @@
 #include <time.h>
 
 #include "ringo.h"
+#include "times.h"
 
 static long n;
 static long batch; /* tasks per gather */
 static ringo_task **tasks;
 static ringo_future **futs;
 static struct ringo_gather_result *out;
-
-static double clock_s(clockid_t id)
-{
-	struct timespec ts;
-	clock_gettime(id, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* CPU time of this thread: on a shared machine, time spent waiting for a
- * core does not count, so the cpu lines move less between runs than the
- * wall-clock ones. */
-struct times {
-	double wall, cpu;
-};
-
-static struct times now(void)
-{
-	return (struct times){clock_s(CLOCK_MONOTONIC), clock_s(CLOCK_THREAD_CPUTIME_ID)};
-}
 
 static int trivial(void *arg, void **result)
 {

@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "ringo.h"
+#include "times.h"
 
 #define LIVE_SMALL 64
 #define ROUNDS 4 /* the first is a warm-up */
@@ -32,22 +33,6 @@ static long n;            /* hand-offs (items) per round */
 static long ring_len;     /* tasks in the ring */
 static ringo_queue *slots; /* slots[i]: task i's 1-slot queue */
 static ringo_queue done;  /* the last hand-off of a round goes here */
-
-struct times {
-	double wall, cpu;
-};
-
-static double clock_s(clockid_t id)
-{
-	struct timespec ts;
-	clock_gettime(id, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static struct times now(void)
-{
-	return (struct times){clock_s(CLOCK_MONOTONIC), clock_s(CLOCK_THREAD_CPUTIME_ID)};
-}
 
 static void keep_best(struct times *best, struct times t0, struct times t1)
 {

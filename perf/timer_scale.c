@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "ringo.h"
+#include "times.h"
 
 #define LIVE_SMALL 64
 
@@ -29,22 +30,6 @@ static ringo_loop *loop;
 static long n, fired, inserted;
 static int64_t *delay; /* delay[i]: the i-th timer's, for this case */
 static int64_t *spread_1s, *spread_small;
-
-struct times {
-	double wall, cpu;
-};
-
-static double clock_s(clockid_t id)
-{
-	struct timespec ts;
-	clock_gettime(id, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static struct times now(void)
-{
-	return (struct times){clock_s(CLOCK_MONOTONIC), clock_s(CLOCK_THREAD_CPUTIME_ID)};
-}
 
 static void insert_next(ringo_callback_fn *fn)
 {
