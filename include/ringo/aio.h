@@ -151,14 +151,16 @@ int ringo_as_completed_new(ringo_loop *loop, ringo_future *const *futs, size_t n
  * and no finished future is left to yield (the others keep running and
  * may still be yielded by later calls once they finish); -ECANCELED if
  * the calling task was cancelled (nothing was yielded: the next finished
- * future stays for the next call; nothing is cancelled); -EPERM outside a
- * task; -EBUSY if another task is already waiting on this iterator;
- * -EINVAL (NULL). */
+ * future stays for the next call; nothing is cancelled), also when
+ * ringo_as_completed_free freed the iterator while this call waited (then
+ * it is gone: do not call again); -EPERM outside a task; -EBUSY if
+ * another task is already waiting on this iterator; -EINVAL (NULL). */
 int ringo_as_completed_next(ringo_as_completed *it, ringo_future **fut);
 
-/* Free the iterator and drop its references. NULL is a no-op. Freeing it
- * while a task waits in ringo_as_completed_next is undefined. Does not
- * suspend. */
+/* Free the iterator and drop its references. NULL is a no-op. A task
+ * waiting in ringo_as_completed_next (also one woken that has not run
+ * yet) returns -ECANCELED from it, and the last of the two to leave frees
+ * the memory. Does not suspend. */
 void ringo_as_completed_free(ringo_as_completed *it);
 
 /* asyncio.shield: make *outer, a new future that completes like inner,
