@@ -342,9 +342,10 @@ static void ac_release(ringo_as_completed *it)
 
 void ringo_as_completed_free(ringo_as_completed *it)
 {
-	if (!it)
+	/* freed: a second free while the waiter has not left yet; the
+	 * record is still there, so it can simply be ignored. */
+	if (!it || it->freed)
 		return;
-	RINGO_ASSERT(!it->freed); /* a second free is a double free */
 	if (it->has_timer)
 		ringo_handle_cancel(it->timer);
 	it->has_timer = false;
