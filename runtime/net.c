@@ -227,8 +227,16 @@ struct ringo__acceptor_impl {
 	bool stopping;        /* close requested: accept nothing more */
 	bool cancel_sent;
 	int error;            /* an error to report once, 0 = none */
-	ringo_task *waiter;   /* a task in ringo_acceptor_next */
-	ringo_task *closer;   /* the task in ringo_acceptor_destroy */
+	/* The task in ringo_acceptor_next's wait, from its suspension until
+	 * it runs again (also while woken and not yet run), so that destroy
+	 * knows someone will still touch the impl. */
+	ringo_task *waiter;
+	bool woken;           /* waiter has been woken: never wake it twice */
+	/* The task in ringo_acceptor_destroy, from its start; it frees the
+	 * impl once the final CQE has come and the waiter has left, and is
+	 * woken once, by whichever of the two happens last. */
+	ringo_task *closer;
+	bool closer_gone;     /* the loop abandoned the closer (closing) */
 	unsigned head, count; /* queue of accepted fds: q[head..head+count) mod cap */
 	unsigned cap;         /* a power of two */
 	int *q;
@@ -275,6 +283,14 @@ static void acc_push(struct ringo__acceptor_impl *a, int fd)
 	a->q[(a->head + a->count++) & (a->cap - 1)] = fd;
 }
 
+/* The waiter stays named until it runs (it clears a->waiter itself). */
+static void acc_wake_waiter(struct ringo__acceptor_impl *a, int value)
+{
+	RINGO_ASSERT(a->waiter != NULL && !a->woken);
+	a->woken = true;
+	ringo__task_wake(a->waiter, value);
+}
+
 static void acc_cqe(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
 {
 	struct ringo__acceptor_impl *a = ctx;
@@ -291,14 +307,11 @@ static void acc_cqe(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
 		ringo__op_close(loop, a->link.user_data);
 		a->link.user_data = 0;
 		a->cancel_sent = false;
-		if (a->closer)
+		if (a->closer && !a->waiter)
 			ringo__task_wake(a->closer, 0);
 	}
-	if (a->waiter && (a->count || a->error || !a->link.user_data)) {
-		ringo_task *w = a->waiter;
-		a->waiter = NULL;
-		ringo__task_wake(w, 0);
-	}
+	if (a->waiter && !a->woken && (a->count || a->error || !a->link.user_data))
+		acc_wake_waiter(a, 0);
 }
 
 static int acc_arm(struct ringo__acceptor_impl *a)
@@ -357,20 +370,43 @@ int ringo_acceptor_init(ringo_acceptor *acc, int listen_fd)
 static void acc_wait_interrupt(ringo_task *t)
 {
 	struct ringo__acceptor_impl *a = ringo__task_wait_ctx(t);
-	RINGO_ASSERT(a->waiter == t);
-	a->waiter = NULL;
-	ringo__task_wake(t, -ECANCELED);
+	RINGO_ASSERT(a->waiter == t); /* suspended, so not woken yet */
+	acc_wake_waiter(a, -ECANCELED);
+}
+
+static void acc_free(struct ringo__acceptor_impl *a);
+
+/* The last of waiter and closer to be abandoned frees the impl, and
+ * only once the kernel is done with it: a multishot still in flight
+ * when the drain gave up keeps its op slot naming the impl, so it stays. */
+static void acc_abandon_free(struct ringo__acceptor_impl *a)
+{
+	if (a->closer_gone && !a->waiter && !a->link.user_data)
+		acc_free(a);
 }
 
 static void acc_wait_abandon(ringo_task *t)
 {
 	struct ringo__acceptor_impl *a = ringo__task_wait_ctx(t);
-	if (a->waiter == t)
-		a->waiter = NULL;
+	RINGO_ASSERT(a->waiter == t);
+	a->waiter = NULL;
+	a->woken = false;
+	acc_abandon_free(a);
 }
 
 static const struct ringo__wait_ops acc_wait_ops = {
 	.what = "accept", .interrupt = acc_wait_interrupt, .abandon = acc_wait_abandon};
+
+/* destroy began while we waited: it frees the impl once we are gone and
+ * the final CQE has come, so wake it if that was all it waited for, and
+ * touch nothing after. */
+static int acc_leave_to_closer(struct ringo__acceptor_impl *a)
+{
+	RINGO_ASSERT(a->stopping && a->waiter == NULL);
+	if (!a->link.user_data)
+		ringo__task_wake(a->closer, 0);
+	return -ECANCELED;
+}
 
 int ringo_acceptor_next(ringo_acceptor *acc)
 {
@@ -403,10 +439,12 @@ int ringo_acceptor_next(ringo_acceptor *acc)
 			return -EBUSY; /* one consumer per acceptor */
 		a->waiter = ringo_task_current();
 		int rc = ringo__task_suspend(&acc_wait_ops, a);
-		if (rc < 0) {
-			a->waiter = NULL;
+		a->waiter = NULL;
+		a->woken = false;
+		if (a->closer)
+			return acc_leave_to_closer(a);
+		if (rc < 0)
 			return rc;
-		}
 	}
 }
 
@@ -416,15 +454,16 @@ static void acc_close_interrupt(ringo_task *t)
 {
 }
 
-static void acc_free(struct ringo__acceptor_impl *a);
-
-/* READY: the final CQE came, the impl is ours to free as destroy would.
- * SUSPENDED: the drain gave up on it and its op slot still names the
- * impl: it stays. */
+/* READY: the final CQE came and the waiter left, the impl is ours to
+ * free as destroy would. SUSPENDED: the waiter (abandoned too) frees it
+ * if it is abandoned last; if the drain gave up on the multishot, its
+ * op slot still names the impl: it stays. */
 static void acc_close_abandon(ringo_task *t)
 {
-	if (ringo_task_state(t) == RINGO_TASK_READY)
-		acc_free(ringo__task_wait_ctx(t));
+	struct ringo__acceptor_impl *a = ringo__task_wait_ctx(t);
+	RINGO_ASSERT(a->closer == t && !a->closer_gone);
+	a->closer_gone = true;
+	acc_abandon_free(a);
 }
 
 static const struct ringo__wait_ops acc_close_ops = {
@@ -456,15 +495,14 @@ int ringo_acceptor_destroy(ringo_acceptor *acc)
 	if (a->closer)
 		return -EBUSY; /* another task is destroying it */
 	a->stopping = true;
+	a->closer = self;
 	RINGO_ASSERT(a->count <= a->cap);
-	if (a->waiter) {
-		ringo_task *w = a->waiter;
-		a->waiter = NULL;
-		ringo__task_wake(w, -ECANCELED);
-	}
-	if (a->link.user_data) {
+	/* A waiter already woken finds closer set when it runs. */
+	if (a->waiter && !a->woken)
+		acc_wake_waiter(a, -ECANCELED);
+	if (a->link.user_data)
 		acc_cancel(a);
-		a->closer = self;
+	if (a->link.user_data || a->waiter) {
 		bool was_pending = ringo__task_cancel_pending(self);
 		ringo__task_clear_cancel(self); /* suspend must really wait */
 		ringo__task_suspend(&acc_close_ops, a);

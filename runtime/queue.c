@@ -51,11 +51,14 @@ static int queue_init(ringo_queue *q, ringo_loop *loop, size_t maxsize, int kind
 	ringo_event_init(&q->finished);
 	ringo_event_set(&q->finished);
 	if (maxsize) {
-		if (maxsize > SIZE_MAX / sizeof(void *))
-			return -EINVAL;
-		q->buf = ringo__alloc(loop, maxsize * sizeof(void *));
-		if (!q->buf)
-			return -ENOMEM;
+		q->buf = maxsize <= SIZE_MAX / sizeof(void *)
+				 ? ringo__alloc(loop, maxsize * sizeof(void *))
+				 : NULL;
+		if (!q->buf) {
+			/* Unusable, as after destroy: a bounded queue must not grow. */
+			q->loop = NULL;
+			return maxsize > SIZE_MAX / sizeof(void *) ? -EINVAL : -ENOMEM;
+		}
 		q->cap = maxsize;
 	}
 	return 0;
@@ -79,9 +82,17 @@ int ringo_queue_init_priority(ringo_queue *q, ringo_loop *loop, size_t maxsize,
 	return queue_init(q, loop, maxsize, QUEUE_PRIO, cmp);
 }
 
+/* loop is NULL from destroy (or a failed init) on: every call refuses
+ * with -EINVAL. The checks sit on the paths a destroyed queue reaches
+ * anyway (len == cap == 0), not on the hot ones. */
+static inline bool destroyed(const ringo_queue *q)
+{
+	return q->loop == NULL;
+}
+
 int ringo_queue_destroy(ringo_queue *q)
 {
-	if (!q)
+	if (!q || destroyed(q))
 		return -EINVAL;
 	/* A woken getter or putter still touches the queue when it runs. */
 	if (q->waiting || ringo_event_destroy(&q->finished) < 0)
@@ -91,6 +102,7 @@ int ringo_queue_destroy(ringo_queue *q)
 		ringo__free(q->loop, q->buf, q->cap * sizeof(void *));
 	q->buf = NULL;
 	q->cap = q->len = 0;
+	q->loop = NULL;
 	return 0;
 }
 
@@ -99,7 +111,7 @@ int ringo_queue_destroy(ringo_queue *q)
 /* Unbounded queues only: double the buffer (FIFO items are unwrapped). */
 __attribute__((cold)) static int grow(ringo_queue *q)
 {
-	RINGO_ASSERT(q->len == q->cap); /* full (unbounded, or used after destroy) */
+	RINGO_ASSERT(q->len == q->cap && q->maxsize == 0); /* a full unbounded queue */
 	size_t ncap = q->cap ? q->cap * 2 : 16;
 	if (ncap > SIZE_MAX / sizeof(void *))
 		return -ENOMEM;
@@ -230,6 +242,8 @@ static inline int put_nowait(ringo_queue *q, void *item)
 	if (is_full(q))
 		return -ENOBUFS;
 	if (ringo__unlikely(q->len == q->cap)) {
+		if (destroyed(q) || q->maxsize)
+			return -EINVAL; /* a bounded queue has room from init on */
 		int err = grow(q);
 		if (err < 0)
 			return err;
@@ -251,6 +265,8 @@ int ringo_queue_put_nowait(ringo_queue *q, void *item)
  * goes to that loop). */
 static int check_waiter(const ringo_queue *q)
 {
+	if (destroyed(q))
+		return -EINVAL;
 	ringo_task *t = ringo_task_current();
 	if (!t)
 		return -EPERM;
@@ -292,8 +308,11 @@ int ringo_queue_get_nowait(ringo_queue *q, void **item)
 {
 	if (!q || !item)
 		return -EINVAL;
-	if (ringo__unlikely(q->len == 0))
+	if (ringo__unlikely(q->len == 0)) {
+		if (destroyed(q))
+			return -EINVAL;
 		return q->shutdown ? -ESHUTDOWN : -EAGAIN;
+	}
 	take(q, item);
 	return 0;
 }
@@ -301,6 +320,8 @@ int ringo_queue_get_nowait(ringo_queue *q, void **item)
 __attribute__((noinline)) static int get_slow(ringo_queue *q, void **item)
 {
 	RINGO_ASSERT(q->len == 0);
+	if (destroyed(q))
+		return -EINVAL;
 	while (q->len == 0) {
 		if (q->shutdown)
 			return -ESHUTDOWN;
@@ -329,7 +350,7 @@ int ringo_queue_get(ringo_queue *q, void **item)
 
 int ringo_queue_task_done(ringo_queue *q)
 {
-	if (!q || q->unfinished == 0)
+	if (!q || destroyed(q) || q->unfinished == 0)
 		return -EINVAL;
 	if (--q->unfinished == 0)
 		ringo_event_set(&q->finished);
@@ -350,7 +371,7 @@ int ringo_queue_join(ringo_queue *q)
 
 void ringo_queue_shutdown(ringo_queue *q, bool immediate)
 {
-	if (!q)
+	if (!q || destroyed(q))
 		return;
 	RINGO_ASSERT(q->len <= q->cap);
 	q->shutdown = true;

@@ -180,14 +180,24 @@ int ringo_wait_for(ringo_future *fut, int64_t timeout_ns, void **result)
 /* ---- as_completed ---- */
 
 struct ringo_as_completed {
-	struct aio_watch *w;
+	ringo_loop *loop;
+	size_t n;                /* futures watched: order has room for n */
+	struct aio_watch *w;     /* NULL once freed while a task was inside */
 	size_t *order;           /* indices of finished futures, in order */
 	size_t finished;         /* entries in order */
 	size_t yielded;          /* entries handed out */
 	ringo_handle timer;
 	bool has_timer;
 	bool timed_out;
+	/* A task is inside ringo_as_completed_next's wait (suspended, or
+	 * woken and not yet run): the record must outlive it. */
+	bool inside;
+	/* ringo_as_completed_free came while inside: w is gone, and the
+	 * task inside frees the record when it leaves. */
+	bool freed;
 };
+
+static void ac_release(ringo_as_completed *it);
 
 static void ac_child_done(struct aio_watch *w, size_t i)
 {
@@ -206,16 +216,32 @@ static void ac_timeout(void *arg)
 	ringo__watch_wake(it->w, -ETIMEDOUT);
 }
 
-/* The record is the iterator's (freed with it): only forget the task. */
+/* ctx is the iterator: its watch may be gone (freed while waiting). */
+static void ac_interrupt(ringo_task *t)
+{
+	ringo_as_completed *it = ringo__task_wait_ctx(t);
+	RINGO_ASSERT(it->inside && !it->freed); /* free wakes a suspended waiter */
+	RINGO_ASSERT(it->w->task == t);
+	ringo__watch_wake(it->w, -ECANCELED);
+}
+
+/* The task never runs again: leave as it would have. The record is the
+ * iterator's (freed with it), unless free already came: then it is ours. */
 static void ac_abandon(ringo_task *t)
 {
-	struct aio_watch *w = ringo__task_wait_ctx(t);
-	RINGO_ASSERT(w->task == t || w->task == NULL); /* NULL: woken, not yet run */
-	w->task = NULL;
+	ringo_as_completed *it = ringo__task_wait_ctx(t);
+	RINGO_ASSERT(it->inside);
+	it->inside = false;
+	if (it->freed) {
+		ac_release(it);
+		return;
+	}
+	RINGO_ASSERT(it->w->task == t || it->w->task == NULL); /* NULL: woken, not yet run */
+	it->w->task = NULL;
 }
 
 static const struct ringo__wait_ops ac_wait = {
-	.what = "as_completed", .interrupt = wait_interrupt, .abandon = ac_abandon};
+	.what = "as_completed", .interrupt = ac_interrupt, .abandon = ac_abandon};
 
 static int ac_start(ringo_as_completed *it, int64_t timeout_ns)
 {
@@ -252,7 +278,7 @@ int ringo_as_completed_new(ringo_loop *loop, ringo_future *const *futs, size_t n
 	ringo_as_completed *it = ringo__alloc(loop, sizeof(*it));
 	if (!it)
 		return -ENOMEM;
-	*it = (ringo_as_completed){0};
+	*it = (ringo_as_completed){.loop = loop, .n = n};
 	it->order = ringo__alloc(loop, (n ? n : 1) * sizeof(size_t));
 	int err = it->order ? ringo__watch_new(loop, futs, n, &it->w) : -ENOMEM;
 	if (err < 0) {
@@ -289,7 +315,13 @@ int ringo_as_completed_next(ringo_as_completed *it, ringo_future **fut)
 		if (it->timed_out)
 			return -ETIMEDOUT;
 		w->task = ringo_task_current();
-		int rc = ringo__task_suspend(&ac_wait, w);
+		it->inside = true;
+		int rc = ringo__task_suspend(&ac_wait, it);
+		it->inside = false;
+		if (it->freed) {
+			ac_release(it); /* w went with the free */
+			return -ECANCELED;
+		}
 		w->task = NULL;
 		if (rc < 0 && rc != -ETIMEDOUT)
 			return rc;
@@ -298,16 +330,33 @@ int ringo_as_completed_next(ringo_as_completed *it, ringo_future **fut)
 	return 0;
 }
 
-void ringo_as_completed_free(ringo_as_completed *it)
+/* The record's own memory, last: nobody is inside next any more. */
+static void ac_release(ringo_as_completed *it)
 {
-	if (!it)
-		return;
-	ringo_loop *loop = it->w->loop;
-	if (it->has_timer)
-		ringo_handle_cancel(it->timer);
-	size_t n = it->w->n;
-	ringo__watch_leave(it->w);
-	ringo__free(loop, it->order, (n ? n : 1) * sizeof(size_t));
+	RINGO_ASSERT(!it->inside && it->w == NULL);
+	ringo_loop *loop = it->loop;
+	ringo__free(loop, it->order, (it->n ? it->n : 1) * sizeof(size_t));
 	ringo__free(loop, it, sizeof(*it));
 	ringo__held_dec(loop);
+}
+
+void ringo_as_completed_free(ringo_as_completed *it)
+{
+	/* freed: a second free while the waiter has not left yet; the
+	 * record is still there, so it can simply be ignored. */
+	if (!it || it->freed)
+		return;
+	if (it->has_timer)
+		ringo_handle_cancel(it->timer);
+	it->has_timer = false;
+	/* A waiter still suspended gets -ECANCELED; one already woken finds
+	 * freed when it runs. Either way it frees the record as it leaves. */
+	if (it->inside)
+		ringo__watch_wake(it->w, -ECANCELED);
+	ringo__watch_leave(it->w);
+	it->w = NULL;
+	if (it->inside)
+		it->freed = true;
+	else
+		ac_release(it);
 }

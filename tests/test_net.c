@@ -302,6 +302,75 @@ static void test_acceptor_wait_is_cancellable(void **state)
 	assert_int_equal(fx_run_task(acceptor_cancel_body, NULL), 0);
 }
 
+/* destroy between the waiter's wake-up and its run: ringo_close on the
+ * listener ends the multishot, whose final CQE wakes the waiter; the
+ * destroyer, queued before that CQE was reaped, runs first and finds the
+ * multishot disarmed. It used to free the impl at once, under the woken
+ * waiter; now it waits for the waiter to leave, which gets -ECANCELED. */
+static int close_listener(void *arg, void **result)
+{
+	return ringo_close(*(int *)arg);
+}
+
+static int acceptor_destroy_woken_waiter_body(void *arg, void **result)
+{
+	int lfd = ringo_tcp_listen(NULL, 0, 64, 0);
+	assert_true(lfd >= 0);
+	struct acc_wait w = {.rc = 1};
+	assert_int_equal(ringo_acceptor_init(&w.acc, lfd), 0);
+	ringo_task *t, *closer;
+	assert_int_equal(ringo_spawn(ringo_loop_current(), acc_waiter, &w, NULL, &t), 0);
+	ringo_sleep(0);
+	assert_int_equal(ringo_task_state(t), RINGO_TASK_SUSPENDED);
+	assert_int_equal(ringo_spawn(ringo_loop_current(), close_listener, &lfd, NULL, &closer), 0);
+	for (int i = 0; i < 100 && ringo_task_state(t) == RINGO_TASK_SUSPENDED; i++)
+		ringo_sleep(0);
+	assert_int_equal(ringo_task_state(t), RINGO_TASK_READY); /* woken, not run */
+	assert_int_equal(ringo_acceptor_destroy(&w.acc), 0);
+	assert_null(w.acc.impl);
+	assert_int_equal(ringo_await(ringo_task_future(t), NULL), 0);
+	assert_int_equal(w.rc, -ECANCELED);
+	assert_int_equal(ringo_await(ringo_task_future(closer), NULL), 0);
+	ringo_task_release(t);
+	ringo_task_release(closer);
+	return 0;
+}
+
+static void test_acceptor_destroy_waits_for_a_woken_waiter_to_leave(void **state)
+{
+	assert_int_equal(fx_run_task(acceptor_destroy_woken_waiter_body, NULL), 0);
+}
+
+/* destroy with a waiter still suspended and the multishot armed: the
+ * waiter gets -ECANCELED, destroy returns after both the final CQE and
+ * waiter's exit, and the storage can be initialised again at once. */
+static int acceptor_destroy_suspended_waiter_body(void *arg, void **result)
+{
+	int lfd = ringo_tcp_listen(NULL, 0, 64, 0);
+	assert_true(lfd >= 0);
+	struct acc_wait w = {.rc = 1};
+	assert_int_equal(ringo_acceptor_init(&w.acc, lfd), 0);
+	ringo_task *t;
+	assert_int_equal(ringo_spawn(ringo_loop_current(), acc_waiter, &w, NULL, &t), 0);
+	ringo_sleep(0);
+	assert_int_equal(ringo_task_state(t), RINGO_TASK_SUSPENDED);
+	assert_int_equal(ringo_acceptor_destroy(&w.acc), 0);
+	assert_null(w.acc.impl);
+	assert_int_equal(ringo_task_state(t), RINGO_TASK_DONE); /* it left before destroy returned */
+	assert_int_equal(w.rc, -ECANCELED);
+	ringo_task_release(t);
+	/* The storage is the caller's again: init reuses it. */
+	assert_int_equal(ringo_acceptor_init(&w.acc, lfd), 0);
+	assert_int_equal(ringo_acceptor_destroy(&w.acc), 0);
+	close(lfd);
+	return 0;
+}
+
+static void test_acceptor_destroy_cancels_a_suspended_waiter_and_outlives_it(void **state)
+{
+	assert_int_equal(fx_run_task(acceptor_destroy_suspended_waiter_body, NULL), 0);
+}
+
 /* ringo_close on the listener of a running acceptor: the multishot is
  * cancelled, the waiting consumer wakes with -EBADF, and the acceptor
  * never arms again on that number, which the next socket reuses. */
@@ -680,6 +749,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_connect_rejects_bad_arguments, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_multishot_acceptor_queues_connections, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_acceptor_wait_is_cancellable, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_acceptor_destroy_waits_for_a_woken_waiter_to_leave, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_acceptor_destroy_cancels_a_suspended_waiter_and_outlives_it, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_close_of_the_listener_stops_its_acceptor, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_acceptor_close_with_a_cancel_pending_counts_it_once, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_send_all_cancelled_returns_the_bytes_sent, fx_setup, fx_teardown),

@@ -1285,6 +1285,45 @@ static void test_blocking_calls_outside_a_task_are_eperm(void **state)
 	test_loop_free(loop, &ca);
 }
 
+/* After destroy a bounded queue must not grow as an unbounded one would
+ * (it used to: put found len == cap == 0 and doubled the buffer): every
+ * call refuses with -EINVAL, outside a task and inside one. */
+static int use_destroyed_queue(void *arg, void **result)
+{
+	ringo_queue *dq = arg;
+	void *item = NULL;
+	CHECK_EQ(ringo_queue_put(dq, I(1)), -EINVAL);
+	CHECK_EQ(ringo_queue_put_nowait(dq, I(1)), -EINVAL);
+	CHECK_EQ(ringo_queue_get(dq, &item), -EINVAL);
+	CHECK_EQ(ringo_queue_get_nowait(dq, &item), -EINVAL);
+	CHECK_EQ(ringo_queue_join(dq), -EINVAL);
+	CHECK_EQ(ringo_queue_task_done(dq), -EINVAL);
+	CHECK_EQ(ringo_queue_destroy(dq), -EINVAL);
+	return 0;
+}
+
+static void test_destroyed_queue_refuses_every_call(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	for (size_t maxsize = 0; maxsize <= 2; maxsize++) {
+		ringo_queue dq;
+		assert_int_equal(ringo_queue_init(&dq, loop, maxsize), 0);
+		assert_int_equal(ringo_queue_put_nowait(&dq, I(7)), 0);
+		assert_int_equal(ringo_queue_destroy(&dq), 0);
+		assert_int_equal(ringo_queue_put_nowait(&dq, I(1)), -EINVAL);
+		assert_int_equal(ringo_queue_put(&dq, I(1)), -EINVAL);
+		ringo_queue_shutdown(&dq, true);
+		assert_int_equal(ringo_queue_size(&dq), 0);
+		ringo_task *t;
+		assert_int_equal(ringo_spawn(loop, use_destroyed_queue, &dq, NULL, &t), 0);
+		assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL), 0);
+		ringo_task_release(t);
+		assert_int_equal(ringo_queue_put_nowait(&dq, I(1)), -EINVAL);
+	}
+	test_loop_free(loop, &ca);
+}
+
 /* A task of another loop must not wait on the queue: its wake-up would
  * go to the wrong loop. */
 static ringo_queue other_q;
@@ -1438,6 +1477,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_unbounded_growth_failure_is_enomem_and_keeps_the_items),
 		cmocka_unit_test(test_blocking_calls_outside_a_task_are_eperm),
 		cmocka_unit_test(test_waiting_from_another_loop_is_einval),
+		cmocka_unit_test(test_destroyed_queue_refuses_every_call),
 		cmocka_unit_test(test_getters_abandoned_by_close_leave_the_queue),
 		cmocka_unit_test(test_putters_abandoned_by_close_leave_the_queue),
 	};

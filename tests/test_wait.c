@@ -884,6 +884,52 @@ static int next_of(void *arg, void **result)
 	return ringo_as_completed_next(arg, &next);
 }
 
+/* Freeing an iterator a task waits on: the task gets -ECANCELED, and the
+ * record lives until it has left (it used to be freed under the task). */
+static void test_as_completed_free_while_a_task_waits_cancels_the_wait(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_future *f;
+	ringo_future_new(loop, &f);
+	ringo_as_completed *it;
+	assert_int_equal(ringo_as_completed_new(loop, &f, 1, RINGO_SEC(10), &it), 0);
+	ringo_task *t;
+	assert_int_equal(ringo_spawn(loop, next_of, it, NULL, &t), 0);
+	run_briefly(loop);
+	ringo_as_completed_free(it);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL), -ECANCELED);
+	ringo_task_release(t);
+	ringo_future_release(f);
+	test_loop_free(loop, &ca);
+}
+
+static void free_iterator(ringo_future *fut, void *arg)
+{
+	ringo_as_completed_free(arg);
+}
+
+/* The same between the waiter's wake-up and its run: f's callbacks run in
+ * order, the iterator's wakes the task, the next frees the iterator. */
+static void test_as_completed_free_after_the_waiter_was_woken_cancels_the_wait(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_future *f;
+	ringo_future_new(loop, &f);
+	ringo_as_completed *it;
+	assert_int_equal(ringo_as_completed_new(loop, &f, 1, RINGO_FOREVER, &it), 0);
+	ringo_task *t;
+	assert_int_equal(ringo_spawn(loop, next_of, it, NULL, &t), 0);
+	run_briefly(loop);
+	assert_int_equal(ringo_future_add_done_callback(f, free_iterator, it), 0);
+	ringo_future_set_result(f, NULL);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL), -ECANCELED);
+	ringo_task_release(t);
+	ringo_future_release(f);
+	test_loop_free(loop, &ca);
+}
+
 static void test_close_with_a_task_in_as_completed_leaks_nothing(void **state)
 {
 	struct counting_allocator ca;
@@ -1090,6 +1136,8 @@ int main(void)
 		cmocka_unit_test(test_shield_effect),
 		cmocka_unit_test(test_close_with_a_task_in_wait_leaks_nothing),
 		cmocka_unit_test(test_close_with_a_task_in_as_completed_leaks_nothing),
+		cmocka_unit_test(test_as_completed_free_while_a_task_waits_cancels_the_wait),
+		cmocka_unit_test(test_as_completed_free_after_the_waiter_was_woken_cancels_the_wait),
 		cmocka_unit_test(test_close_with_shields_leaks_nothing),
 		cmocka_unit_test(test_loop_free_is_ebusy_while_an_as_completed_iterator_is_alive),
 	};

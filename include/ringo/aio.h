@@ -151,14 +151,16 @@ int ringo_as_completed_new(ringo_loop *loop, ringo_future *const *futs, size_t n
  * and no finished future is left to yield (the others keep running and
  * may still be yielded by later calls once they finish); -ECANCELED if
  * the calling task was cancelled (nothing was yielded: the next finished
- * future stays for the next call; nothing is cancelled); -EPERM outside a
- * task; -EBUSY if another task is already waiting on this iterator;
- * -EINVAL (NULL). */
+ * future stays for the next call; nothing is cancelled), also when
+ * ringo_as_completed_free freed the iterator while this call waited (then
+ * it is gone: do not call again); -EPERM outside a task; -EBUSY if
+ * another task is already waiting on this iterator; -EINVAL (NULL). */
 int ringo_as_completed_next(ringo_as_completed *it, ringo_future **fut);
 
-/* Free the iterator and drop its references. NULL is a no-op. Freeing it
- * while a task waits in ringo_as_completed_next is undefined. Does not
- * suspend. */
+/* Free the iterator and drop its references. NULL is a no-op. A task
+ * waiting in ringo_as_completed_next (also one woken that has not run
+ * yet) returns -ECANCELED from it, and the last of the two to leave frees
+ * the memory. Does not suspend. */
 void ringo_as_completed_free(ringo_as_completed *it);
 
 /* asyncio.shield: make *outer, a new future that completes like inner,
@@ -504,7 +506,9 @@ bool ringo_barrier_broken(const ringo_barrier *b);
  * a get that returned 0. A get or put that returns -ECANCELED took or
  * queued nothing, and passes its wake-up on to the next waiter.
  * A queue belongs to its loop: only that loop's tasks and callbacks may
- * use it.
+ * use it. After ringo_queue_destroy (or a failed init) every call below
+ * that returns int fails with -EINVAL and changes nothing (shutdown is
+ * ignored; the size queries read an empty queue) until init again.
  * ---------------------------------------------------------------------- */
 typedef int ringo_queue_cmp_fn(const void *a, const void *b);
 
@@ -539,7 +543,7 @@ int ringo_queue_init_priority(ringo_queue *q, ringo_loop *loop, size_t maxsize,
 /* Free the buffer; q's storage is the caller's again. Items still queued
  * are dropped (they are the caller's). 0; -EBUSY (nothing freed) while a
  * task is inside a blocking get, put or join (also one woken that has not
- * run yet); -EINVAL (NULL). Does not suspend. */
+ * run yet); -EINVAL (NULL, or already destroyed). Does not suspend. */
 int ringo_queue_destroy(ringo_queue *q);
 
 /* May suspend while the queue is full. 0: item queued (and counted for
@@ -547,27 +551,28 @@ int ringo_queue_destroy(ringo_queue *q);
  * the put queues it once); a slot a get had announced to this task goes
  * to the next putter. -ESHUTDOWN: shut down (before or while waiting;
  * item not queued). -EPERM outside a task when it would have to wait;
- * -ENOMEM (unbounded growth); -EINVAL (NULL, or a task of another loop). */
+ * -ENOMEM (unbounded growth); -EINVAL (NULL, destroyed, or a task of
+ * another loop). */
 int ringo_queue_put(ringo_queue *q, void *item);
 /* Put without waiting: 0, -ENOBUFS (full), -ESHUTDOWN, -ENOMEM, -EINVAL
- * (NULL). Does not suspend. */
+ * (NULL or destroyed). Does not suspend. */
 int ringo_queue_put_nowait(ringo_queue *q, void *item);
 /* May suspend while empty. 0 and *item: taken (*item is written only
  * then). -ECANCELED: nothing taken (an item a put had announced to this
  * task stays queued and the next getter is woken for it). -ESHUTDOWN:
  * shut down and empty (before or while waiting). -EPERM outside a task
- * when it would have to wait; -EINVAL (NULL q or item, or a task of
- * another loop). */
+ * when it would have to wait; -EINVAL (NULL q or item, destroyed, or a
+ * task of another loop). */
 int ringo_queue_get(ringo_queue *q, void **item);
 /* Get without waiting: 0 and *item, -EAGAIN (empty), -ESHUTDOWN (shut
- * down and empty), -EINVAL (NULL q or item). Does not suspend. */
+ * down and empty), -EINVAL (NULL q or item, destroyed). Does not suspend. */
 int ringo_queue_get_nowait(ringo_queue *q, void **item);
 /* One item taken by get is fully processed. 0, -EINVAL (more task_done
- * than items put, or NULL). Does not suspend. */
+ * than items put, NULL, or destroyed). Does not suspend. */
 int ringo_queue_task_done(ringo_queue *q);
 /* May suspend until every item put has been marked task_done (at once if
  * none is pending). 0; -ECANCELED (nothing changes in the queue); -EPERM
- * outside a task; -EINVAL (NULL, or a task of another loop). */
+ * outside a task; -EINVAL (NULL, destroyed, or a task of another loop). */
 int ringo_queue_join(ringo_queue *q);
 /* Shut down: put fails with -ESHUTDOWN from now on (blocked putters
  * too); get keeps taking what is queued, then fails with -ESHUTDOWN

@@ -224,15 +224,19 @@ int ringo_acceptor_init(ringo_acceptor *acc, int listen_fd);
  * ringo_close(listen_fd) has been called, fds accepted before it are
  * still returned, then -EBADF on every call: the acceptor never accepts
  * on that fd number again. -EINVAL (NULL, not initialised, or closing);
- * -EBUSY if another task is already waiting on it; -ENOMEM; -ECANCELED
- * when cancelled (nothing taken: an fd accepted meanwhile stays queued
- * for the next call). */
+ * -EBUSY if another task is already waiting on it (also one woken that
+ * has not run yet); -ENOMEM; -ECANCELED when cancelled (nothing taken: an
+ * fd accepted meanwhile stays queued for the next call), or when
+ * ringo_acceptor_destroy began while this call waited, even if it had
+ * been woken for an fd (nothing taken: destroy closes it). */
 int ringo_acceptor_next(ringo_acceptor *acc);
 /* May suspend (until the kernel's final completion). Tear down what init
  * made: stop accepting, close fds accepted but not taken (listen_fd stays
  * open: the caller's), free what init allocated; acc's storage is the
  * caller's again (init may reuse it). A task waiting in
- * ringo_acceptor_next gets -ECANCELED. 0 (also for a NULL, zeroed or
+ * ringo_acceptor_next (also one woken that has not run yet) gets
+ * -ECANCELED, and destroy returns only after that task has left the
+ * call, so the acceptor may live on the waiter's stack. 0 (also for a NULL, zeroed or
  * already destroyed acceptor), -EPERM outside a task (then nothing is
  * freed: call it from a task), or -EBUSY while another task is
  * destroying it (that one frees it). A cancellation
