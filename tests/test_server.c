@@ -255,10 +255,13 @@ static int name_body(void *arg, void **result)
 	}
 	freeaddrinfo(list);
 	close_and_free(srv);
-	/* No such name: the resolver's error, nothing opened. */
-	assert_int_equal(ringo_server_start(ringo_loop_current(), "no-such-host.invalid", 0,
-					    echo_lines, NULL, NULL, &srv),
-			 -ENOENT);
+	/* No such name: the resolver's error (NXDOMAIN, or no name server
+	 * answered here: -EAGAIN), nothing opened. */
+	srv = (ringo_server *)1;
+	err = ringo_server_start(ringo_loop_current(), "no-such-host.invalid", 0, echo_lines, NULL,
+				 NULL, &srv);
+	if (err != -ENOENT && err != -EAGAIN)
+		fail_msg("no-such-host.invalid: %s", ringo_strerror(err));
 	assert_null(srv);
 	return 0;
 }
