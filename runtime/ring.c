@@ -284,10 +284,13 @@ static unsigned reap(ringo_loop *loop)
 	}
 }
 
-/* The kernel entry proper (see ringo__ring_wait), out of line: counting
- * entries for the metrics made the inlined version save registers even on
- * the early return, which pure callback work takes every iteration. */
-__attribute__((noinline)) static void ring_enter(ringo_loop *loop, int64_t timeout_ns)
+/* The single kernel entry of an iteration: submit what is queued and wait
+ * up to timeout_ns (< 0: no limit; 0: do not wait) for one completion,
+ * then dispatch everything that completed. loop.c skips the call when
+ * there is nothing to submit, reap or hear of; out of line in another
+ * file, so that counting entries for the metrics costs the callers that
+ * skip it nothing. */
+void ringo__ring_wait(ringo_loop *loop, int64_t timeout_ns)
 {
 	struct io_uring *ring = &loop->ring;
 	if (timeout_ns == 0) {
@@ -314,15 +317,6 @@ __attribute__((noinline)) static void ring_enter(ringo_loop *loop, int64_t timeo
 	if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN)
 		ringo__panic("io_uring wait failed: %s", ringo_strerror(ret));
 	reap(loop);
-}
-
-/* The single kernel entry of an iteration: submit what is queued and wait
- * up to timeout_ns (< 0: no limit; 0: do not wait) for one completion,
- * then dispatch everything that completed. (loop.c skips the call when
- * there is nothing to submit, reap or hear of.) */
-void ringo__ring_wait(ringo_loop *loop, int64_t timeout_ns)
-{
-	ring_enter(loop, timeout_ns);
 }
 
 /* A ring that was never enabled (the loop never ran: R_DISABLED refuses

@@ -280,14 +280,26 @@ static int acc_waiter(void *arg, void **result)
 	return 0;
 }
 
-static int acceptor_cancel_body(void *arg, void **result)
+/* A listener, an acceptor on it and a task suspended in
+ * ringo_acceptor_next (w->rc stays 1 until it returns). */
+static int start_waiting_acceptor(struct acc_wait *w, ringo_task **t)
 {
 	int lfd = ringo_tcp_listen(NULL, 0, 64, 0);
+	assert_true(lfd >= 0);
+	w->rc = 1;
+	assert_int_equal(ringo_acceptor_init(&w->acc, lfd), 0);
+	assert_int_equal(ringo_spawn(ringo_loop_current(), acc_waiter, w, NULL, t), 0);
+	for (int i = 0; i < 4 && ringo_task_state(*t) != RINGO_TASK_SUSPENDED; i++)
+		ringo_sleep(0);
+	assert_int_equal(ringo_task_state(*t), RINGO_TASK_SUSPENDED);
+	return lfd;
+}
+
+static int acceptor_cancel_body(void *arg, void **result)
+{
 	struct acc_wait w;
-	assert_int_equal(ringo_acceptor_init(&w.acc, lfd), 0);
 	ringo_task *t;
-	ringo_spawn(ringo_loop_current(), acc_waiter, &w, NULL, &t);
-	ringo_sleep(0);
+	int lfd = start_waiting_acceptor(&w, &t);
 	ringo_task_cancel(t, NULL);
 	ringo_await(ringo_task_future(t), NULL);
 	assert_int_equal(w.rc, -ECANCELED);
@@ -314,14 +326,9 @@ static int close_listener(void *arg, void **result)
 
 static int acceptor_destroy_woken_waiter_body(void *arg, void **result)
 {
-	int lfd = ringo_tcp_listen(NULL, 0, 64, 0);
-	assert_true(lfd >= 0);
-	struct acc_wait w = {.rc = 1};
-	assert_int_equal(ringo_acceptor_init(&w.acc, lfd), 0);
+	struct acc_wait w;
 	ringo_task *t, *closer;
-	assert_int_equal(ringo_spawn(ringo_loop_current(), acc_waiter, &w, NULL, &t), 0);
-	ringo_sleep(0);
-	assert_int_equal(ringo_task_state(t), RINGO_TASK_SUSPENDED);
+	int lfd = start_waiting_acceptor(&w, &t);
 	assert_int_equal(ringo_spawn(ringo_loop_current(), close_listener, &lfd, NULL, &closer), 0);
 	for (int i = 0; i < 100 && ringo_task_state(t) == RINGO_TASK_SUSPENDED; i++)
 		ringo_sleep(0);
@@ -346,14 +353,9 @@ static void test_acceptor_destroy_waits_for_a_woken_waiter_to_leave(void **state
  * waiter's exit, and the storage can be initialised again at once. */
 static int acceptor_destroy_suspended_waiter_body(void *arg, void **result)
 {
-	int lfd = ringo_tcp_listen(NULL, 0, 64, 0);
-	assert_true(lfd >= 0);
-	struct acc_wait w = {.rc = 1};
-	assert_int_equal(ringo_acceptor_init(&w.acc, lfd), 0);
+	struct acc_wait w;
 	ringo_task *t;
-	assert_int_equal(ringo_spawn(ringo_loop_current(), acc_waiter, &w, NULL, &t), 0);
-	ringo_sleep(0);
-	assert_int_equal(ringo_task_state(t), RINGO_TASK_SUSPENDED);
+	int lfd = start_waiting_acceptor(&w, &t);
 	assert_int_equal(ringo_acceptor_destroy(&w.acc), 0);
 	assert_null(w.acc.impl);
 	assert_int_equal(ringo_task_state(t), RINGO_TASK_DONE); /* it left before destroy returned */
@@ -376,15 +378,9 @@ static void test_acceptor_destroy_cancels_a_suspended_waiter_and_outlives_it(voi
  * never arms again on that number, which the next socket reuses. */
 static int acceptor_listener_closed_body(void *arg, void **result)
 {
-	int lfd = ringo_tcp_listen(NULL, 0, 64, 0);
-	assert_true(lfd >= 0);
-	struct acc_wait w = {.rc = 1};
-	assert_int_equal(ringo_acceptor_init(&w.acc, lfd), 0);
+	struct acc_wait w;
 	ringo_task *t;
-	assert_int_equal(ringo_spawn(ringo_loop_current(), acc_waiter, &w, NULL, &t), 0);
-	ringo_sleep(0);
-	ringo_sleep(0);
-	assert_int_equal(ringo_task_state(t), RINGO_TASK_SUSPENDED);
+	int lfd = start_waiting_acceptor(&w, &t);
 	assert_int_equal(ringo_close(lfd), 0);
 	assert_int_equal(ringo_await(ringo_task_future(t), NULL), 0);
 	assert_int_equal(w.rc, -EBADF);
