@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "ringo.h"
+#include "times.h"
 
 static long n;
 static long done_calls;
@@ -47,13 +48,6 @@ static int awaiter(void *arg, void **result)
 	}
 	*result = (void *)sum;
 	return 0;
-}
-
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
 static double best_of_5(bool with_cb)

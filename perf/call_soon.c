@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "ringo.h"
+#include "times.h"
 
 static ringo_loop *loop;
 static long remaining;
@@ -20,13 +21,6 @@ static void cb(void *arg)
 		return;
 	}
 	ringo_call_soon(loop, cb, arg, NULL);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 int main(int argc, char **argv)

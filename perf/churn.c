@@ -61,6 +61,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "times.h"
 
 #define MSG 64
 #define MAX_ROUNDS 16
@@ -89,13 +90,6 @@ __attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt,
 		waitpid(server_pid, NULL, 0);
 	}
 	exit(1);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 static void pin(int cpu)

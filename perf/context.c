@@ -18,17 +18,11 @@
 #include <time.h>
 
 #include "ringo.h"
+#include "times.h"
 
 static long n;
 static ringo_context_key *keys[4];
 static double best[5];
-
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
 
 static int child(void *arg, void **result)
 {

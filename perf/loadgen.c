@@ -59,6 +59,7 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+#include "times.h"
 
 #define MAX_SIZE (1u << 20)
 #define MAX_EVENTS 256
@@ -132,19 +133,6 @@ static void fail(const char *what, unsigned id, int err)
 	fprintf(stderr, "loadgen: %s on connection %u: %s\n", what, id,
 		strerror(err));
 	atomic_store(&stop_flag, 1);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static double now_s(void)
-{
-	return (double)now_ns() * 1e-9;
 }
 
 static void sleep_s(double s)

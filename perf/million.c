@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "ringo.h"
+#include "times.h"
 
 static long n_tasks, ms, remaining;
 static ringo_future *all_done;
@@ -22,13 +23,6 @@ static int sleeper(void *arg, void **result)
 	if (--remaining == 0)
 		ringo_future_set_result(all_done, NULL);
 	return err;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static long peak_rss_kb(void)

@@ -28,18 +28,12 @@
 #include <unistd.h>
 
 #include <ringo.h>
+#include "times.h"
 
 extern char **environ;
 
 static int spawns = 2000;
 static size_t mib = 128;
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* ---- spawn + wait ---- */
 

@@ -16,17 +16,11 @@
 #include <time.h>
 
 #include "ringo.h"
+#include "times.h"
 
 static long n;
 static ringo_queue q;
 static uint64_t sum;
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int producer(void *arg, void **result)
 {

@@ -9,6 +9,7 @@
 
 #include "fiber.h"
 #include "stack.h"
+#include "times.h"
 
 #define SWITCHES 10000000L	/* one-way switches per run */
 #define RUNS 5
@@ -19,14 +20,6 @@ static void entry_bounce(void *t)
 {
 	for (;;)
 		t = ringo__fiber_switch(&task, &sched, t);
-}
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
 int main(void)

@@ -33,16 +33,10 @@
 
 #ifdef HAVE_CARES
 #include <ares.h>
+#include "times.h"
 #endif
 
 static int rounds = 2000;
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* CPU time of the calling (loop) thread. */
 static int64_t loop_cpu_ns(void)

@@ -25,13 +25,7 @@
 #include <time.h>
 
 #include <liburing.h>
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+#include "times.h"
 
 static int cmp_i64(const void *a, const void *b)
 {

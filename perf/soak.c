@@ -59,6 +59,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "times.h"
 
 #define MAX_EVENTS 256
 #define CHUNK 65536u         /* largest read or write at once */
@@ -106,14 +107,6 @@ static struct {
 
 static struct sockaddr_in server_addr;
 static atomic_int stop_flag;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- content and sizes -------------------------------------------------- */
 

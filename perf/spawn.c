@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "ringo.h"
+#include "times.h"
 
 static long n;
 
@@ -35,13 +36,6 @@ static int parent(void *arg, void **result)
 	}
 	*result = (void *)sum;
 	return 0;
-}
-
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
 int main(int argc, char **argv)

@@ -38,19 +38,13 @@
 #include <unistd.h>
 
 #include <ringo.h>
+#include "times.h"
 
 #define MSG 64
 #define CONNS 64
 
 static int pings = 20000; /* round trips of the one-connection ping-pong;
 			   * the 64-connection one does a tenth each */
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int64_t cpu_ns(void)
 {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ringo.h"
+#include "times.h"
 
 static long turns;
 
@@ -21,13 +22,6 @@ static int pinger(void *arg, void **result)
 	for (long i = 0; i < turns; i++)
 		ringo_sleep(0);
 	return 0;
-}
-
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
 /* ntasks tasks take turns; each turn of each task is one switch. */

@@ -11,16 +11,10 @@
 #include <time.h>
 
 #include <ringo.h>
+#include "times.h"
 
 #define PER_PRODUCER 2000000
 #define HOPS 20000
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static ringo_loop *g_loop;
 static long g_count;

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "ringo.h"
+#include "times.h"
 
 static long fired;
 
@@ -50,13 +51,6 @@ static void on_timer(void *arg)
 static void stop(void *arg)
 {
 	ringo_loop_stop(arg);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static double insert_ns, fire_ns;

@@ -18,17 +18,11 @@
 #include <unistd.h>
 
 #include <ringo.h>
+#include "times.h"
 
 #define ROUNDS 2000
 #define TASKS 10000
 #define CALLS 20 /* per task: spawning 10,000 tasks is spawn's cost, not ours */
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int cmp(const void *a, const void *b)
 {

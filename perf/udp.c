@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include <ringo.h>
+#include "times.h"
 
 #define MAX_PAIRS 64
 #define MSG 64
@@ -48,13 +49,6 @@ struct run {
 };
 
 /* The calling thread's CPU time: ringo_run's loop runs on it too. */
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int cmpd(const void *x, const void *y)
 {
 	double a = *(const double *)x, b = *(const double *)y;
