@@ -586,6 +586,13 @@ int ringo__stack_alloc(ringo__stack_pool *p, ringo__stack *out)
 	return 0;
 }
 
+void *ringo__stack_peek_hi(const ringo__stack_pool *p, uint32_t ahead)
+{
+	if (ahead >= p->nhot)
+		return NULL;
+	return slot_lo(p, p->ids[p->nhot - 1 - ahead]) + p->stack_size;
+}
+
 static int cmp_slot(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;

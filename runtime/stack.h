@@ -103,6 +103,12 @@ void ringo__stack_pool_destroy(ringo__stack_pool *p);
  * not touched (except the canary word in CANARY mode). */
 int ringo__stack_alloc(ringo__stack_pool *p, ringo__stack *out);
 
+/* The top (hi) of the hot free stack that the alloc `ahead` calls after
+ * the next one hands out (0: the next), or NULL if that one would not be
+ * a hot stack; changes nothing. Lets a caller start fetching the lines it
+ * will write there. */
+void *ringo__stack_peek_hi(const ringo__stack_pool *p, uint32_t ahead);
+
 /* Give back the memory of free stacks that were not reused since the
  * previous call, keeping keep_hot of them committed: call it now and then
  * (the task layer does, about once a second while there is excess), so a
