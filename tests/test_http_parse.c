@@ -159,6 +159,41 @@ static void test_heads_parse_as_the_table_says(void **state)
 	}
 }
 
+/* Every byte value at every position of field values of 1 to 24 bytes
+ * (the value check goes eight bytes at a time): a control byte (below
+ * 0x20 but tab, or 0x7f) anywhere is a 400, anything else is taken, with
+ * the value trimmed of spaces and tabs at its ends. */
+static void test_field_values_refuse_control_bytes_at_every_position(void **state)
+{
+	for (int len = 1; len <= 24; len++) {
+		for (int at = 0; at < len; at++) {
+			for (int b = 0; b < 256; b++) {
+				if (b == '\r' || b == '\n')
+					continue; /* they end the line: another case */
+				char value[32], req[128];
+				memset(value, 'v', (size_t)len);
+				value[at] = (char)b;
+				int n = snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nRange: ");
+				memcpy(req + n, value, (size_t)len);
+				n += len;
+				n += snprintf(req + n, sizeof(req) - (size_t)n, "\r\n\r\n");
+				struct http_request r;
+				int rc = http_parse_request(req, (size_t)n, &r);
+				bool control = (b < 0x20 && b != '\t') || b == 0x7f;
+				if (control ? rc != -400 : rc != n)
+					fail_msg("byte 0x%02x at %d of %d: got %d", b, at, len, rc);
+				if (control)
+					continue;
+				bool blank = b == ' ' || b == '\t';
+				size_t want = (size_t)len - (blank && (at == 0 || at == len - 1));
+				if (len == 1 && blank)
+					want = 0;
+				assert_int_equal(r.range_len, want);
+			}
+		}
+	}
+}
+
 /* Fed one prefix at a time, a head gives "more" until it is complete,
  * or an early error that is the final one; then the same result. */
 static void test_heads_give_the_same_answer_at_every_prefix(void **state)
@@ -468,6 +503,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_heads_parse_as_the_table_says),
 		cmocka_unit_test(test_heads_give_the_same_answer_at_every_prefix),
+		cmocka_unit_test(test_field_values_refuse_control_bytes_at_every_position),
 		cmocka_unit_test(test_long_targets_get_414_even_before_the_line_ends),
 		cmocka_unit_test(test_incomplete_heads_need_more),
 		cmocka_unit_test(test_paths_are_decoded_and_kept_beneath_the_root),
