@@ -19,13 +19,34 @@
  *    dropped as they are met and swept out when they outnumber live ones.
  *  - Firing reads fn/arg from the entry itself: no record is touched.
  *
- * Memory follows the load down as well as up: a burst of a million timers
- * must not pin ~13 MB for the loop's life. Wheel arrays are freed as they
- * drain (small ones kept, so a steady load does not reallocate them every
- * round), the heaps shrink when they empty, the slot table shrinks (to
- * twice its live count, so it does not oscillate) once the live count has
- * fallen to an eighth of it, and when nothing is scheduled at all,
- * everything beyond a small reserve is given back.
+ * Memory follows the load down as well as up, with hysteresis in time:
+ * a burst of a million timers must not pin ~60 MB for the loop's life,
+ * but a burst that comes back (a benchmark's rounds, a periodic flush,
+ * a reconnect storm) must not fault those pages in again either (that
+ * was 0.5 of 2.1 s in timer_scale, re-faulting ~60 MB per round).
+ *  - A drained wheel array larger than KEEP_CAP goes to a pool of arrays
+ *    (per power-of-two capacity) that any slot's array takes from when
+ *    it grows, largest first; so a burst reuses the last one's arrays
+ *    whichever slots it falls on, and no doubling copies either.
+ *  - Once per period (TRIM_PERIOD, one level-0 lap, about 1.07 s of loop
+ *    time; checked where the loop already has the time: collecting due
+ *    timers, or about to sleep with none) the period's peak live count
+ *    decides: memory beyond BYTES_PER_PEAK_TIMER bytes per peak timer is
+ *    given back (the pool, empty arrays, the heaps' and the slot table's
+ *    room beyond twice their use). Pooled arrays that sat through a
+ *    whole period unused go back in any case. So a finished burst's
+ *    memory goes one to two periods after its last use.
+ *  - A period that passed unseen (the loop stopped or asleep, a virtual
+ *    clock jumping) needed nothing beyond what is live now.
+ *  - A real-clock loop about to sleep with nothing scheduled and more
+ *    than IDLE_KEEP held wakes at the period's end to decide; a virtual
+ *    clock does not move without a timer, so it gives back then.
+ * The hot paths pay one compare on add (the peak) and one per iteration
+ * (the period's end); the emptied-heap and idle checks they made before
+ * are gone. timer_scale (1M timers, 4 rounds on one loop), against the
+ * give-back per drain, 3 alternating runs: CPU ratio 10.3-11.5 down to
+ * 2.15-2.32, 61k minor faults down to 21k (the first round's), system
+ * time 0.50-0.64 s down to 0.14-0.41 s.
  */
 #include <string.h>
 
