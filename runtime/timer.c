@@ -59,8 +59,8 @@
 /* A drained wheel array up to this many entries (512 B) stays with its
  * slot; a larger one goes to the pool. */
 #define KEEP_CAP 16
-/* When memory is given back, a heap (near, due, far) keeps up to this
- * many entries (32 KB). */
+/* When memory is given back, a heap (near, due, far) still in use does
+ * not shrink below this many entries (32 KB); an empty one goes. */
 #define KEEP_HEAP 1024
 /* The slot table never shrinks below this many slots (2 KB). */
 #define MIN_SLOTS 256u

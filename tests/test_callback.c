@@ -1,10 +1,13 @@
 /* call_soon, call_later, call_at and handles: asyncio's ordering rules. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "support.h"
+#include "ringo/thread.h"
 
 struct ctx {
 	ringo_loop *loop;
@@ -433,6 +436,65 @@ static void test_a_second_timer_burst_allocates_nothing(void **state)
 	test_loop_free(b.loop, &ca);
 }
 
+/* On a real clock, a loop left with nothing scheduled gives a burst's
+ * memory back once the period is over, though it never collects a due
+ * timer again. A thread knocks every 20 ms; the knock, run on the loop's
+ * thread, stops the loop once the memory is back (if it never is, the
+ * alarm fails the test). About two seconds. (The knocks wake the loop
+ * too, so this does not tell whether it would have woken by itself at
+ * the period's end: only timing could.) */
+struct knock {
+	ringo_loop *loop;
+	struct counting_allocator *ca;
+	size_t target;
+	atomic_bool done;
+};
+
+static void knock_check(void *arg)
+{
+	struct knock *k = arg;
+	if (k->ca->live_bytes <= k->target) {
+		atomic_store(&k->done, true);
+		ringo_loop_stop(k->loop);
+	}
+}
+
+static void *knocker(void *arg)
+{
+	struct knock *k = arg;
+	while (!atomic_load(&k->done)) {
+		usleep(20000);
+		assert_int_equal(ringo_call_soon_threadsafe(k->loop, knock_check, k), 0);
+	}
+	return NULL;
+}
+
+static void test_idle_real_clock_loop_gives_timer_memory_back(void **state)
+{
+	alarm(30);
+	struct counting_allocator ca;
+	struct knock k = {.loop = test_loop_new(&ca, 0), .ca = &ca};
+	/* A burst due at once: 20000 timers make a slot table of 160 KB. */
+	long fired = 0;
+	for (int i = 0; i < 20000; i++)
+		assert_int_equal(ringo_call_later(k.loop, 0, count_fired, &fired, NULL), 0);
+	size_t peak = ca.live_bytes;
+	ringo_call_later(k.loop, 0, stop_cb, k.loop, NULL);
+	assert_int_equal(ringo_loop_run_forever(k.loop), 0);
+	assert_int_equal(fired, 20000);
+	k.target = peak - 128 * 1024;
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, knocker, &k), 0);
+	assert_int_equal(ringo_loop_run_forever(k.loop), 0);
+	assert_true(ca.live_bytes <= k.target);
+	pthread_join(th, NULL);
+	/* Run what the knocker posted last. */
+	ringo_call_soon(k.loop, stop_cb, k.loop, NULL);
+	ringo_loop_run_forever(k.loop);
+	test_loop_free(k.loop, &ca);
+	alarm(0);
+}
+
 static void test_timer_memory_shrinks_while_other_timers_stay(void **state)
 {
 	struct counting_allocator ca;
@@ -759,6 +821,7 @@ int main(void)
 		cmocka_unit_test(test_timer_memory_goes_back_to_idle_after_a_burst),
 		cmocka_unit_test(test_timer_memory_stays_a_while_then_goes_back),
 		cmocka_unit_test(test_a_second_timer_burst_allocates_nothing),
+		cmocka_unit_test(test_idle_real_clock_loop_gives_timer_memory_back),
 		cmocka_unit_test(test_timer_memory_shrinks_while_other_timers_stay),
 		cmocka_unit_test(test_steady_timers_keep_their_memory),
 		cmocka_unit_test(test_handles_of_a_closed_loop_read_as_already_done),
