@@ -139,12 +139,19 @@ struct ringo__timers {
 	uint32_t seq;                      /* last registration number */
 	size_t live;                       /* timers scheduled, not run/cancelled */
 	size_t stale;                      /* cancelled entries still stored */
-	size_t bytes;                      /* held by the arrays above */
-	uint32_t shrink_at;                /* try shrinking the slot table when
-	                                    * live falls below this (0: never) */
+	size_t bytes;                      /* held by the arrays above and the pool */
+	/* Drained wheel arrays kept for the next burst: one LIFO list per
+	 * power-of-two capacity, threaded through the arrays (timer.c). */
+	struct ringo__tpooled *pool[32];
+	uint32_t pool_classes;             /* bit c: pool[c] is not empty */
+	uint32_t trims;                    /* trim decisions taken so far */
+	int64_t trim_at;                   /* loop time of the next keep-or-give-back
+	                                    * decision (the end of this period) */
+	size_t peak_live;                  /* most timers live at once this period */
 	uint32_t shrink_to;                /* a shrink waits for the live slots
 	                                    * at or above this to go (else ~0) */
-	uint32_t high_live;                /* live slots >= shrink_to */
+	uint32_t high_live;                /* live slots >= shrink_to; never 0 but
+	                                    * when a waiting shrink may go ahead */
 };
 
 /* ---- completion dispatch ----
