@@ -31,9 +31,10 @@
 
 #include <ringo.h>
 
+#include "times.h"
+
 #ifdef HAVE_CARES
 #include <ares.h>
-#include "times.h"
 #endif
 
 static int rounds = 2000;
