@@ -30,6 +30,10 @@ bool under_valgrind(void);
 bool built_with_sanitizer(void);
 
 int free_port(void);
+/* A port on 127.0.0.1 where a connect is refused for as long as *holder
+ * stays open: a socket bound there that never listens keeps anyone else
+ * (a later free_port(), a server) from taking it. Close *holder after. */
+int refused_port(int *holder);
 /* A blocking connection to 127.0.0.1:port; every receive gives up after
  * 10 s, which bounds each test. */
 int connect_port(int port);
