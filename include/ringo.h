@@ -436,10 +436,31 @@ char *ringo_future_repr(const ringo_future *fut, char *buf, size_t len);
  * a cancellation marks the task cancelled. */
 typedef int ringo_task_fn(void *arg, void **result);
 
+/* Task stack sizes. A guarded stack (RINGO_TASK_STACK_MIN and up) has an
+ * unmapped page below it: an overflow faults at once and is reported by
+ * the task's name. A compact stack (RINGO_TASK_COMPACT_MIN up to, not
+ * including, RINGO_TASK_STACK_MIN) is the opt-in class for a great many
+ * tasks that only wait: such stacks are packed side by side with no page
+ * between them (rounded up to 64 bytes; a 1 KiB task holds a quarter of a
+ * page instead of a page). The task's record takes about 320 bytes of it,
+ * and a sleep or an await about 460 bytes of frames (x86-64, -O2), so a
+ * 1 KiB task has room for a small body that calls ringo and not much
+ * else: no printf, no deep library calls. An overflow is caught when the
+ * task next suspends or finishes, by a canary word at the stack's bottom
+ * and the stack pointer's depth, and ends the process with "stack
+ * overflow in task '<name>'"; by then it may have overwritten the
+ * neighbouring stack's top. Under ASan or TSan a compact stack is built 8
+ * times larger (at least RINGO_TASK_STACK_MIN), still packed. */
+#define RINGO_TASK_COMPACT_MIN ((size_t)1024)
+#define RINGO_TASK_STACK_MIN   ((size_t)16 * 1024)
+#define RINGO_TASK_STACK_MAX   ((size_t)1 << 30)
+
 /* Zero in any field means its default. */
 typedef struct ringo_task_options {
 	const char *name;   /* copied (truncated to 31 bytes); NULL = "task-N" */
-	size_t stack_size;  /* 16 KiB .. 1 GiB; 0 = the loop's default */
+	size_t stack_size;  /* RINGO_TASK_STACK_MIN (16 KiB) .. 1 GiB, guarded;
+			     * RINGO_TASK_COMPACT_MIN (1 KiB) .. 16 KiB - 1,
+			     * compact (see above); 0 = the loop's default */
 } ringo_task_options;
 
 enum ringo_task_state {
@@ -454,7 +475,7 @@ enum ringo_task_state {
  * with call_soon). arg belongs to the task (ringo never touches it).
  * opts may be NULL (read during the call only). out may be NULL (fire and
  * forget); else *out is the caller's reference (NULL on error). 0,
- * -EINVAL (NULL loop or fn; stack size outside 16 KiB .. 1 GiB),
+ * -EINVAL (NULL loop or fn; stack size outside 1 KiB .. 1 GiB),
  * -ESHUTDOWN (loop closed), -ENOMEM (no memory for the stack or the
  * scheduler), -ENOSPC (a fifth distinct stack size on this loop: stacks
  * come from at most four pools, one per size), -EXDEV

@@ -1,9 +1,12 @@
 /*
  * million: spawn N tasks that each sleep MS milliseconds, wait for all.
  * Prints tasks, spawn_s (time to spawn them all), wall_s (start to the
- * last one done) and peak_rss_kb (VmHWM). Guard pages stay on.
+ * last one done) and peak_rss_kb (VmHWM). STACK is the tasks' stack size:
+ * 0 (the default) is the loop's default guarded 64 KiB stack; 1024 ..
+ * 16383 is the compact class (packed, canary-checked; ringo.h). Guard
+ * pages stay on for guarded stacks.
  * perf/million_compare runs it beside the Go program doing the same.
- *   build/perf/million [N [MS]]
+ *   build/perf/million [N [MS [STACK]]]
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +18,7 @@
 #include "times.h"
 
 static long n_tasks, ms, remaining;
+static ringo_task_options task_opts;
 static ringo_future *all_done;
 
 static int sleeper(void *arg, void **result)
@@ -49,7 +53,7 @@ static int main_task(void *arg, void **result)
 	remaining = n_tasks;
 	double t0 = now_s();
 	for (long i = 0; i < n_tasks; i++) {
-		err = ringo_spawn(loop, sleeper, NULL, NULL, NULL);
+		err = ringo_spawn(loop, sleeper, NULL, &task_opts, NULL);
 		if (err < 0) {
 			fprintf(stderr, "million: spawn %ld: %s\n", i, ringo_strerror(err));
 			exit(1);
@@ -68,10 +72,12 @@ int main(int argc, char **argv)
 {
 	n_tasks = argc > 1 ? atol(argv[1]) : 1000000;
 	ms = argc > 2 ? atol(argv[2]) : 2000;
-	if (n_tasks <= 0 || ms < 0) {
-		fprintf(stderr, "usage: million [N [MS]]\n");
+	long stack = argc > 3 ? atol(argv[3]) : 0;
+	if (n_tasks <= 0 || ms < 0 || stack < 0) {
+		fprintf(stderr, "usage: million [N [MS [STACK]]]\n");
 		return 2;
 	}
+	task_opts.stack_size = (size_t)stack;
 	start_s = now_s();
 	int err = ringo_run(main_task, NULL, NULL, NULL);
 	if (err < 0) {
@@ -79,6 +85,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("tasks %ld\n", n_tasks);
+	printf("stack_bytes %ld\n", stack);
 	printf("spawn_s %.3f\n", spawn_s);
 	printf("wall_s %.3f\n", wall_s);
 	printf("peak_rss_kb %ld\n", peak_rss_kb());

@@ -10,6 +10,7 @@
  * arriving side reads them at once, before anyone can switch again.
  */
 #include "fiber.h"
+#include "ringo.h" /* ringo_allocator */
 
 #include <errno.h>
 #include <stdint.h>
@@ -26,6 +27,10 @@
 # if __has_include(<valgrind/valgrind.h>)
 #  include <valgrind/valgrind.h>
 #  define RINGO_VALGRIND 1
+# endif
+# if __has_include(<valgrind/memcheck.h>)
+#  include <valgrind/memcheck.h>
+#  define RINGO_MEMCHECK 1
 # endif
 #endif
 
@@ -49,7 +54,7 @@ int ringo__fiber_init(ringo__fiber *f, void *stack_lo, void *stack_hi,
 
 	/* Room for the initial frame plus a little; anything smaller is a
 	 * caller bug, but it is cheap to report rather than corrupt. */
-	if (!entry || !stack_lo || hi <= lo || hi - lo < 1024)
+	if (!entry || !stack_lo || hi <= lo || hi - lo < 256)
 		return -EINVAL;
 	*f = (ringo__fiber){ .stack_lo = stack_lo, .stack_hi = stack_hi,
 			     .entry = entry };
@@ -198,3 +203,53 @@ void ringo__fiber_exit_to(ringo__fiber *from, ringo__fiber *to,
 }
 
 #endif /* RINGO_FIBER_ANNOTATED */
+
+/* ---- allocations away from a small stack ---- */
+
+struct alloc_call {
+	const ringo_allocator *a;
+	int op;
+	void *ptr;
+	size_t old_size, size;
+};
+
+static void *alloc_call_run(void *arg)
+{
+	struct alloc_call *c = arg;
+
+	switch (c->op) {
+	case RINGO__ALLOC_NEW:
+		return c->a->alloc(c->a->ctx, c->size);
+	case RINGO__ALLOC_RESIZE:
+		return c->a->realloc(c->a->ctx, c->ptr, c->old_size, c->size);
+	default:
+		c->a->free(c->a->ctx, c->ptr, c->old_size);
+		return NULL;
+	}
+}
+
+/* Room a call away may use, for memcheck's sake (below). */
+#define AWAY_ROOM (64 * 1024)
+
+void *ringo__fiber_away_stack(void *const *away_sp)
+{
+	RINGO_ASSERT(*away_sp != NULL);
+	/* Below the suspended fiber's saved registers, past any red zone,
+	 * aligned as a call site needs. */
+	uintptr_t sp = ((uintptr_t)*away_sp - 256) & ~(uintptr_t)15;
+#ifdef RINGO_MEMCHECK
+	/* Memcheck takes the jump there for a stack switch, and holds what
+	 * lies below that stack's last pointer unaddressable. */
+	if (RUNNING_ON_VALGRIND)
+		VALGRIND_MAKE_MEM_UNDEFINED((void *)(sp - AWAY_ROOM), AWAY_ROOM);
+#endif
+	return (void *)sp;
+}
+
+void *ringo__fiber_alloc_away(void *const *away_sp, const void *allocator, int op,
+			      void *ptr, size_t old_size, size_t size)
+{
+	struct alloc_call c = { allocator, op, ptr, old_size, size };
+
+	return ringo__ctx_call_on(alloc_call_run, &c, ringo__fiber_away_stack(away_sp));
+}

@@ -55,6 +55,21 @@ void *ringo__ctx_switch_peer(void **save_sp, void *load_sp, void *transfer);
  * Writes about 80 (x86-64) or 176 (aarch64) bytes just below stack_hi. */
 void *ringo__ctx_make(void *stack_hi, void (*entry)(void *transfer));
 
+/* Call fn(arg) with the stack pointer at sp (16-byte aligned, room below
+ * it), then return to the caller's stack with fn's result. */
+void *ringo__ctx_call_on(void *(*fn)(void *), void *arg, void *sp);
+
+/* A call into an allocator (ringo.h's ringo_allocator) made on another
+ * stack: the idle stack below *away_sp, a suspended fiber's saved stack
+ * pointer (the loop thread's, while a compact task runs). A compact
+ * task's stack has room for ringo's own frames, not for malloc's. */
+enum { RINGO__ALLOC_NEW, RINGO__ALLOC_RESIZE, RINGO__ALLOC_FREE };
+/* The stack pointer for ringo__ctx_call_on below *away_sp (and, under
+ * valgrind, that stack's room made addressable). */
+void *ringo__fiber_away_stack(void *const *away_sp);
+void *ringo__fiber_alloc_away(void *const *away_sp, const void *allocator, int op,
+			      void *ptr, size_t old_size, size_t size);
+
 /* If an entry function returns, the assembly calls
  * ringo__ctx_entry_returned (base.h), which aborts. */
 

@@ -15,6 +15,7 @@
 
 #include "ringo.h"
 #include "base.h"
+#include "fiber.h" /* ringo__fiber_alloc_away */
 
 /* ---- intrusive doubly linked list (circular, with a head node) ---- */
 struct ringo__list {
@@ -201,6 +202,9 @@ struct ringo_loop {
 	bool has_owner;
 
 	ringo_allocator allocator;
+	/* While a compact task runs: where the loop thread's stack was left
+	 * (the scheduler fiber's saved stack pointer), for ringo__alloc. */
+	void *const *away_sp;
 	int64_t slow_callback_ns;      /* <= 0: no stall reports */
 	size_t stack_size;             /* default task stack size */
 
@@ -281,19 +285,33 @@ struct ringo_loop {
 
 /* ---- allocation through the loop's allocator, and the loop's clock ----
  * Base layer: they read the loop's fields and call nothing in loop.c. */
+/* While a compact task runs (loop->away_sp set by the task layer), the
+ * allocator is called on the loop thread's idle stack instead of the
+ * task's small one (fiber.h). */
 static inline void *ringo__alloc(ringo_loop *loop, size_t size)
 {
+	if (ringo__unlikely(loop->away_sp != NULL))
+		return ringo__fiber_alloc_away(loop->away_sp, &loop->allocator,
+					       RINGO__ALLOC_NEW, NULL, 0, size);
 	return loop->allocator.alloc(loop->allocator.ctx, size);
 }
 
 static inline void *ringo__realloc(ringo_loop *loop, void *ptr, size_t old_size, size_t new_size)
 {
+	if (ringo__unlikely(loop->away_sp != NULL))
+		return ringo__fiber_alloc_away(loop->away_sp, &loop->allocator,
+					       RINGO__ALLOC_RESIZE, ptr, old_size, new_size);
 	return loop->allocator.realloc(loop->allocator.ctx, ptr, old_size, new_size);
 }
 
 static inline void ringo__free(ringo_loop *loop, void *ptr, size_t size)
 {
-	if (ptr)
+	if (!ptr)
+		return;
+	if (ringo__unlikely(loop->away_sp != NULL))
+		ringo__fiber_alloc_away(loop->away_sp, &loop->allocator,
+					RINGO__ALLOC_FREE, ptr, size, 0);
+	else
 		loop->allocator.free(loop->allocator.ctx, ptr, size);
 }
 

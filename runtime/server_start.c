@@ -44,6 +44,10 @@ static int check_options(const ringo_server_options *o)
 	unsigned n = o->threads > 1 ? o->threads : 1;
 	if (o->max_connections && o->max_connections < n)
 		return -EINVAL;
+	/* A handler reads and writes streams: no compact stacks. */
+	if (o->stack_size && (o->stack_size < RINGO_TASK_STACK_MIN ||
+			      o->stack_size > RINGO_TASK_STACK_MAX))
+		return -EINVAL;
 	return ringo__stream_check_options(o->stream);
 }
 

@@ -25,6 +25,8 @@
 #define DEFAULT_STACK_SIZE	(64u * 1024)
 #define DEFAULT_KEEP_HOT	64u
 #define DEFAULT_SLAB_STACKS	1024u
+#define COMPACT_SLAB_BYTES	(4u << 20)	/* a compact pool's slab, about */
+#define COMPACT_ALIGN		64u
 #define SLOT_LIVE		0x80u
 #define MAP_COUNT_MARGIN	1000	/* maps left for the rest of the program */
 #define REGISTRY_MAX		4096	/* slabs the overflow reporter can see */
@@ -70,7 +72,7 @@ static long read_long_file(const char *path)
 
 static long count_maps(void)
 {
-	char buf[4096];
+	char buf[512];	/* small: this may run on a task's stack */
 	long lines = 0;
 	ssize_t n;
 	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
@@ -152,6 +154,7 @@ static bool take_budget(void)
 struct reg_entry {
 	atomic_uintptr_t base;
 	atomic_size_t len, stride, page;
+	atomic_bool compact;	/* one guard page at base, stacks packed above */
 	atomic_int claimed;
 };
 
@@ -170,6 +173,8 @@ static int registry_add(const ringo__stack_pool *p, char *base, size_t len)
 		atomic_store_explicit(&e->len, len, memory_order_relaxed);
 		atomic_store_explicit(&e->stride, p->stride, memory_order_relaxed);
 		atomic_store_explicit(&e->page, p->page, memory_order_relaxed);
+		atomic_store_explicit(&e->compact, p->compact,
+				      memory_order_relaxed);
 		atomic_store_explicit(&e->base, (uintptr_t)base,
 				      memory_order_release);
 		hi = atomic_load(&registry_hi);
@@ -192,18 +197,19 @@ static void registry_remove(int i)
 
 /* ---- overflow reporter ------------------------------------------------ */
 
-static const char *(*_Atomic reporter)(void *stack_hi);
+static const char *(*_Atomic reporter)(void *stack_hi, bool compact);
 static struct sigaction prev_segv, prev_bus;
 static __thread void *altstack;		/* ours, if we installed one */
 static __thread bool thread_ready;
 
-void ringo__stack_set_reporter(const char *(*name_of)(void *stack_hi))
+void ringo__stack_set_reporter(const char *(*name_of)(void *stack_hi, bool compact))
 {
 	atomic_store(&reporter, name_of);
 }
 
 /* Find the guard page containing addr; fills the stack's bounds. */
-static bool find_guard(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
+static bool find_guard(uintptr_t addr, uintptr_t *lo, uintptr_t *hi,
+		       bool *compact)
 {
 	int n = atomic_load_explicit(&registry_hi, memory_order_acquire);
 
@@ -219,6 +225,16 @@ static bool find_guard(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
 
 		if (!base || addr < base || addr - base >= len)
 			continue;
+		*compact = atomic_load_explicit(&e->compact, memory_order_relaxed);
+		if (*compact) {
+			/* Only the slab's first page is a guard: the lowest
+			 * stack ran into it. */
+			if (addr - base >= page)
+				return false;
+			*lo = base + page;
+			*hi = *lo + stride;
+			return true;
+		}
 		if ((addr - base) % stride >= page)
 			return false;	/* inside a stack, not a guard */
 		*lo = addr - (addr - base) % stride + page;
@@ -253,10 +269,11 @@ static size_t append(char *buf, size_t len, size_t cap, const char *s)
 
 __attribute__((noreturn)) static void report_overflow(uintptr_t lo,
 						      uintptr_t hi,
-						      uintptr_t addr)
+						      uintptr_t addr,
+						      bool compact)
 {
-	const char *(*name_of)(void *) = atomic_load(&reporter);
-	const char *name = name_of ? name_of((void *)hi) : NULL;
+	const char *(*name_of)(void *, bool) = atomic_load(&reporter);
+	const char *name = name_of ? name_of((void *)hi, compact) : NULL;
 	char buf[512], hex[32];
 	size_t n = 0, cap = sizeof(buf) - 1;
 
@@ -301,9 +318,10 @@ static void chain(int sig, siginfo_t *si, void *uc)
 static void on_fault(int sig, siginfo_t *si, void *uc)
 {
 	uintptr_t addr = (uintptr_t)si->si_addr, lo, hi;
+	bool compact = false;
 
-	if (si->si_code > 0 && find_guard(addr, &lo, &hi))
-		report_overflow(lo, hi, addr);
+	if (si->si_code > 0 && find_guard(addr, &lo, &hi, &compact))
+		report_overflow(lo, hi, addr, compact);
 	chain(sig, si, uc);
 }
 
@@ -424,12 +442,25 @@ int ringo__stack_pool_init(ringo__stack_pool *p,
 	if (o->slab_stacks > UINT32_MAX / 2 || o->keep_hot > UINT32_MAX ||
 	    o->stack_size > ((size_t)1 << 40))
 		return -EINVAL;
+	if (o->compact && (o->guard_mode != RINGO__GUARD_AUTO ||
+			   o->stack_size < COMPACT_ALIGN))
+		return -EINVAL;
 	*p = (ringo__stack_pool){ .page = (size_t)sysconf(_SC_PAGESIZE) };
-	p->stack_size = round_up(o->stack_size ? o->stack_size :
-				 DEFAULT_STACK_SIZE, p->page);
-	p->stride = p->stack_size + p->page;
-	p->slab_stacks = o->slab_stacks ? (uint32_t)o->slab_stacks :
-			 DEFAULT_SLAB_STACKS;
+	if (o->compact) {
+		/* Packed: each slot's canary is its only protection. */
+		p->compact = true;
+		mode = RINGO__GUARD_CANARY;
+		p->stack_size = round_up(o->stack_size, COMPACT_ALIGN);
+		p->stride = p->stack_size;
+		p->slab_stacks = o->slab_stacks ? (uint32_t)o->slab_stacks :
+				 (uint32_t)(COMPACT_SLAB_BYTES / p->stride) + 1;
+	} else {
+		p->stack_size = round_up(o->stack_size ? o->stack_size :
+					 DEFAULT_STACK_SIZE, p->page);
+		p->stride = p->stack_size + p->page;
+		p->slab_stacks = o->slab_stacks ? (uint32_t)o->slab_stacks :
+				 DEFAULT_SLAB_STACKS;
+	}
 	p->keep_hot = o->keep_hot ? (uint32_t)o->keep_hot : DEFAULT_KEEP_HOT;
 	p->guard_mode = (uint8_t)mode;
 	return 0;
@@ -456,8 +487,12 @@ static int self_pidfd(void)
 	return nfd;
 }
 
+/* Guards per process_madvise call: its iovec array is on the stack of
+ * whoever spawns (a task's, maybe), so 2 KiB of it at most. */
+#define GUARD_BATCH 128
+
 /* Install the guard page of every slot of a new slab with a few
- * process_madvise() calls (one per 1024 guards) instead of one madvise
+ * process_madvise() calls (one per 128 guards) instead of one madvise
  * per stack: about 0.4 us a stack on the machines we measure. Linux 6.13+
  * accepts MADV_GUARD_INSTALL there for the calling process; anywhere it
  * does not, slots are guarded one at a time as they are first used. */
@@ -467,9 +502,10 @@ static bool guard_whole_slab(ringo__stack_pool *p, char *base)
 	int pidfd = self_pidfd();
 	if (pidfd < 0)
 		return false;
-	struct iovec iov[1024];
-	for (uint32_t first = 0; first < p->slab_stacks; first += 1024) {
-		uint32_t n = p->slab_stacks - first < 1024 ? p->slab_stacks - first : 1024;
+	struct iovec iov[GUARD_BATCH];
+	for (uint32_t first = 0; first < p->slab_stacks; first += GUARD_BATCH) {
+		uint32_t n = p->slab_stacks - first < GUARD_BATCH ? p->slab_stacks - first
+								  : GUARD_BATCH;
 		for (uint32_t i = 0; i < n; i++) {
 			iov[i].iov_base = base + (size_t)(first + i) * p->stride;
 			iov[i].iov_len = p->page;
@@ -482,9 +518,33 @@ static bool guard_whole_slab(ringo__stack_pool *p, char *base)
 	return true;
 }
 
-static int add_slab(ringo__stack_pool *p)
+/* Bytes of one slab's mapping: the slots, and for a compact pool the
+ * guard page below them, in whole pages. */
+static size_t slab_len(const ringo__stack_pool *p)
 {
 	size_t len = (size_t)p->slab_stacks * p->stride;
+
+	return p->compact ? round_up(len + p->page, p->page) : len;
+}
+
+/* A compact slab's one guard page, at its base: MADV_GUARD_INSTALL, else
+ * an mprotect from the budget, else none (the canaries still check). */
+static uint8_t guard_compact_slab(const ringo__stack_pool *p, char *base)
+{
+	RINGO_ASSERT(p->compact);
+	if (probed.madv_guard && madvise(base, p->page, MADV_GUARD_INSTALL) == 0)
+		return RINGO__GUARD_MADV;
+	if (take_budget()) {
+		if (mprotect(base, p->page, PROT_NONE) == 0)
+			return RINGO__GUARD_MPROTECT;
+		atomic_fetch_add(&mprotect_budget, 1);
+	}
+	return RINGO__GUARD_NONE;
+}
+
+static int add_slab(ringo__stack_pool *p)
+{
+	size_t len = slab_len(p);
 	uint32_t cap = p->cap + p->slab_stacks;
 	struct ringo__stack_slab *slabs;
 	uint32_t *ids;
@@ -514,8 +574,14 @@ static int add_slab(ringo__stack_pool *p)
 	madvise(base, len, MADV_NOHUGEPAGE);
 	p->slabs[p->nslabs].base = base;
 	p->slabs[p->nslabs].reg = registry_add(p, base, len);
-	p->slabs[p->nslabs].guarded =
-		p->guard_mode == RINGO__GUARD_MADV && guard_whole_slab(p, base);
+	if (p->compact) {
+		p->slabs[p->nslabs].base_guard = guard_compact_slab(p, base);
+		p->slabs[p->nslabs].guarded = false;
+	} else {
+		p->slabs[p->nslabs].base_guard = RINGO__GUARD_NONE;
+		p->slabs[p->nslabs].guarded = p->guard_mode == RINGO__GUARD_MADV &&
+					      guard_whole_slab(p, base);
+	}
 	p->nslabs++;
 	p->cap = cap;
 	return 0;
@@ -525,6 +591,8 @@ static char *slot_lo(const ringo__stack_pool *p, uint32_t slot)
 {
 	char *base = p->slabs[slot / p->slab_stacks].base;
 
+	/* Both layouts: one page (a slot's guard, or a compact slab's) then
+	 * the slot's stack, stride apart. */
 	return base + (size_t)(slot % p->slab_stacks) * p->stride + p->page;
 }
 
@@ -581,6 +649,7 @@ int ringo__stack_alloc(ringo__stack_pool *p, ringo__stack *out)
 	out->hi = (char *)out->lo + p->stack_size;
 	out->slot = slot;
 	out->guard = p->slot_state[slot] & ~SLOT_LIVE;
+	out->compact = p->compact;
 	if (out->guard == RINGO__GUARD_CANARY)
 		*(uintptr_t *)out->lo = ringo__stack_canary(out->lo);
 	return 0;
@@ -612,9 +681,16 @@ static void release_memory(ringo__stack_pool *p, uint32_t *slots, uint32_t n)
 		while (j < n && slots[j] == slots[j - 1] + 1 &&
 		       slots[j] / p->slab_stacks == slots[i] / p->slab_stacks)
 			j++;
-		char *lo = slot_lo(p, slots[i]);
-		char *hi = slot_lo(p, slots[j - 1]) + p->stack_size;
-		madvise(lo, (size_t)(hi - lo), MADV_DONTNEED);
+		uintptr_t lo = (uintptr_t)slot_lo(p, slots[i]);
+		uintptr_t hi = (uintptr_t)slot_lo(p, slots[j - 1]) + p->stack_size;
+		if (p->compact) {
+			/* Packed stacks share pages: only the pages wholly
+			 * inside the run go (a neighbour may be live). */
+			lo = round_up(lo, p->page);
+			hi &= ~(uintptr_t)(p->page - 1);
+		}
+		if (hi > lo)
+			madvise((void *)lo, (size_t)(hi - lo), MADV_DONTNEED);
 		i = j;
 	}
 }
@@ -668,12 +744,14 @@ void ringo__stack_free(ringo__stack_pool *p, ringo__stack *s)
 
 void ringo__stack_pool_destroy(ringo__stack_pool *p)
 {
-	size_t len = (size_t)p->slab_stacks * p->stride;
+	size_t len = slab_len(p);
 
 	RINGO_ASSERT(p->nlive == 0);
 	for (uint32_t i = 0; i < p->nslabs; i++) {
 		registry_remove(p->slabs[i].reg);
 		munmap(p->slabs[i].base, len);
+		if (p->slabs[i].base_guard == RINGO__GUARD_MPROTECT)
+			atomic_fetch_add(&mprotect_budget, 1);
 	}
 	atomic_fetch_add(&mprotect_budget, p->guards[RINGO__GUARD_MPROTECT]);
 	free(p->slabs);
@@ -686,7 +764,7 @@ void ringo__stack_pool_stats(const ringo__stack_pool *p,
 			     struct ringo__stack_stats *st)
 {
 	*st = (struct ringo__stack_stats){
-		.reserved_bytes = (size_t)p->nslabs * p->slab_stacks * p->stride,
+		.reserved_bytes = (size_t)p->nslabs * slab_len(p),
 		.stacks_live = p->nlive,
 		.stacks_free = (size_t)p->nhot + p->ncold,
 		.stacks_hot = p->nhot,

@@ -7,6 +7,13 @@
  *
  *   slab: [guard|stack 0][guard|stack 1] ... [guard|stack N-1]
  *
+ * A compact pool (the opt-in class for tasks that only wait) packs small
+ * stacks with no page between them: one guard page below the whole slab,
+ * and a canary word at each stack's bottom, checked whenever its task
+ * switches out:
+ *
+ *   slab: [guard|stack 0|stack 1|stack 2| ... |stack N-1]
+ *
  * Memory is committed by the first touch only; free stacks are reused LIFO
  * (hottest first) and, when they stay idle past keep_hot free stacks,
  * given back with MADV_DONTNEED by ringo__stack_trim.  A pool belongs to one thread (one loop); the slab
@@ -33,6 +40,9 @@ struct ringo__stack_options {
 	size_t keep_hot;	/* free stacks kept committed; 0 = 64 */
 	int guard_mode;		/* enum ringo__guard_mode; AUTO probes */
 	size_t slab_stacks;	/* slots per slab reservation; 0 = 1024 */
+	bool compact;		/* packed, no page between stacks: stack_size
+				 * is rounded up to 64 bytes only, every slot
+				 * is CANARY (guard_mode must be AUTO) */
 };
 
 typedef struct ringo__stack {
@@ -40,6 +50,7 @@ typedef struct ringo__stack {
 	void *hi;		/* 16-byte aligned; the task keeps its struct just below */
 	uint32_t slot;		/* pool-wide slot index, for ringo__stack_free */
 	uint8_t guard;		/* enum ringo__guard_mode actually protecting this stack */
+	bool compact;		/* from a compact pool: packed, canary only */
 } ringo__stack;
 
 /* Per-slab record kept by the pool. */
@@ -47,12 +58,16 @@ struct ringo__stack_slab {
 	char *base;		/* start of the mapping (guard of slot 0) */
 	int reg;		/* index in the process-wide registry, -1 if none */
 	bool guarded;		/* every slot's MADV guard installed at creation */
+	uint8_t base_guard;	/* compact: how the page at base is guarded */
 };
 
 typedef struct ringo__stack_pool {
 	size_t page;		/* system page size */
-	size_t stack_size;	/* usable bytes per stack, page multiple */
-	size_t stride;		/* stack_size + one guard page */
+	size_t stack_size;	/* usable bytes per stack, page multiple
+				 * (compact: a multiple of 64) */
+	size_t stride;		/* stack_size + one guard page (compact:
+				 * stack_size; the slab starts with a guard) */
+	bool compact;
 	uint32_t slab_stacks;	/* slots per slab */
 	uint32_t keep_hot;	/* max free stacks kept committed */
 	uint8_t guard_mode;	/* resolved mode for newly carved slots */
@@ -133,9 +148,10 @@ void ringo__stack_probe_info(struct ringo__stack_probe *out);
 int ringo__stack_thread_init(void);
 void ringo__stack_thread_fini(void);
 
-/* The overflow reporter asks name_of(stack_hi) for the task's name.  It
- * runs in a signal handler: it must be async-signal-safe and only read. */
-void ringo__stack_set_reporter(const char *(*name_of)(void *stack_hi));
+/* The overflow reporter asks name_of(stack_hi, compact) for the task's
+ * name (compact: the stack is from a compact pool).  It runs in a signal
+ * handler: it must be async-signal-safe and only read. */
+void ringo__stack_set_reporter(const char *(*name_of)(void *stack_hi, bool compact));
 
 /* Tests only: override the mprotect guard budget. */
 void ringo__stack_test_set_budget(long guards);

@@ -67,18 +67,25 @@ void ringo_task_release(ringo_task *task)
  * apart, so without it every record (and the hot frames below it) would
  * land in the same L1 cache sets, and switching among many tasks would
  * evict itself (measured: ~25 ns per switch among 100 tasks). */
-static ringo_task *record_at(void *stack_hi)
+static ringo_task *record_at(void *stack_hi, bool compact)
 {
 	uintptr_t hi = (uintptr_t)stack_hi;
-	uintptr_t colour = ((hi >> 12) & 7) * 64; /* stays in the top page */
+	/* Compact stacks are packed at their own stride, which colours
+	 * them, and have no room to spare. */
+	uintptr_t colour = compact ? 0 : ((hi >> 12) & 7) * 64; /* stays in the top page */
 	return (ringo_task *)((hi - colour - sizeof(ringo_task)) & ~(uintptr_t)63);
 }
 
 /* The overflow reporter reads the name from the record at the stack top.
  * Runs in a signal handler: reads only. */
-static const char *name_at(void *stack_hi)
+static const char *name_at(void *stack_hi, bool compact)
 {
-	ringo_task *t = record_at(stack_hi);
+	ringo_task *t = record_at(stack_hi, compact);
+	/* A compact slab has one guard, below its lowest stack: whichever
+	 * task reached it may have come down through the stacks between and
+	 * their records. It is the one running. */
+	if (compact && current_task && current_task->stack.compact)
+		t = current_task;
 	if (!t->name[0])
 		ringo__task_default_name(t->name, t->id); /* async-signal-safe */
 	return t->name;
@@ -119,6 +126,18 @@ static struct ringo__sched *sched_get(ringo_loop *loop, int *err)
 static void task_run(ringo_loop *loop, struct ringo__work *w);
 static void arm_trim(struct ringo__sched *s);
 
+/* A compact stack's size as built: sanitizers' frames are several times
+ * larger (redzones, instrumentation calls), and their reports run on the
+ * faulting stack. */
+static size_t compact_size(size_t size)
+{
+#ifdef RINGO_FIBER_ANNOTATED
+	return size * 8 > RINGO_TASK_STACK_MIN ? size * 8 : RINGO_TASK_STACK_MIN;
+#else
+	return size;
+#endif
+}
+
 static ringo__stack_pool *pool_for(struct ringo__sched *s, size_t size, int *err)
 {
 	for (int i = 0; i < RINGO__TASK_POOLS; i++)
@@ -127,7 +146,11 @@ static ringo__stack_pool *pool_for(struct ringo__sched *s, size_t size, int *err
 	for (int i = 0; i < RINGO__TASK_POOLS; i++) {
 		if (s->pool_size[i])
 			continue;
-		struct ringo__stack_options so = {.stack_size = size};
+		bool compact = size < RINGO_TASK_STACK_MIN;
+		struct ringo__stack_options so = {
+			.stack_size = compact ? compact_size(size) : size,
+			.compact = compact,
+		};
 		*err = ringo__stack_pool_init(&s->pools[i], &so);
 		if (*err < 0)
 			return NULL;
@@ -158,7 +181,7 @@ static inline __attribute__((always_inline)) void prefetch_spawn(const ringo__st
 	void *hi = ringo__stack_peek_hi(pool, SPAWN_AHEAD - 1);
 	if (!hi)
 		return;
-	const char *rec = (const char *)record_at(hi);
+	const char *rec = (const char *)record_at(hi, pool->compact);
 	__builtin_prefetch(rec - 128, 1);
 	__builtin_prefetch(rec - 64, 1);
 	__builtin_prefetch(rec, 1);
@@ -166,6 +189,47 @@ static inline __attribute__((always_inline)) void prefetch_spawn(const ringo__st
 	__builtin_prefetch(rec + 128, 1);
 	__builtin_prefetch(rec + 192, 1);
 	__builtin_prefetch(rec + 256, 1);
+}
+
+/* Take a stack of size bytes: 0 or a negative errno. */
+static int stack_take(struct ringo__sched *s, size_t size, ringo__stack_pool **pool,
+		      ringo__stack *out)
+{
+	int err = 0;
+	*pool = pool_for(s, size, &err);
+	if (!*pool)
+		return err;
+	return ringo__stack_alloc(*pool, out);
+}
+
+/* A compact task spawns: a new pool or slab means sigaction, mmap,
+ * madvise and realloc, too deep for its stack, so it is done on the loop
+ * thread's (whose allocations then need no detour). */
+struct stack_take_call {
+	struct ringo__sched *s;
+	size_t size;
+	ringo__stack_pool **pool;
+	ringo__stack *out;
+	int err;
+};
+
+static void *stack_take_run(void *arg)
+{
+	struct stack_take_call *c = arg;
+	c->err = stack_take(c->s, c->size, c->pool, c->out);
+	return NULL;
+}
+
+static __attribute__((noinline)) int stack_take_away(struct ringo__sched *s, size_t size,
+						     ringo__stack_pool **pool, ringo__stack *out)
+{
+	ringo_loop *loop = s->loop;
+	void *const *away = loop->away_sp;
+	struct stack_take_call c = {s, size, pool, out, 0};
+	loop->away_sp = NULL;
+	ringo__ctx_call_on(stack_take_run, &c, ringo__fiber_away_stack(away));
+	loop->away_sp = away;
+	return c.err;
 }
 
 /* Runs on the task's own stack. */
@@ -205,19 +269,20 @@ int ringo_spawn(ringo_loop *loop, ringo_task_fn *fn, void *arg, const ringo_task
 	if (err < 0)
 		return err;
 	size_t size = opts && opts->stack_size ? opts->stack_size : loop->stack_size;
-	if (size < 16 * 1024 || size > (1ull << 30))
+	if (size < RINGO_TASK_COMPACT_MIN || size > RINGO_TASK_STACK_MAX)
 		return -EINVAL;
 	struct ringo__sched *s = sched_get(loop, &err);
 	if (!s)
 		return err;
-	ringo__stack_pool *pool = pool_for(s, size, &err);
-	if (!pool)
-		return err;
+	ringo__stack_pool *pool;
 	ringo__stack stack;
-	err = ringo__stack_alloc(pool, &stack);
+	if (ringo__likely(!loop->away_sp))
+		err = stack_take(s, size, &pool, &stack);
+	else
+		err = stack_take_away(s, size, &pool, &stack);
 	if (err < 0)
 		return err;
-	ringo_task *t = record_at(stack.hi);
+	ringo_task *t = record_at(stack.hi, stack.compact);
 	prefetch_spawn(pool);
 	err = ringo__fiber_init(&t->fiber, stack.lo, (void *)t, task_entry);
 	if (err < 0) {
@@ -322,6 +387,10 @@ static bool task_enter(struct ringo__sched *s, ringo_task *t)
 	}
 	s->current = t;
 	current_task = t;
+#ifndef RINGO_FIBER_ANNOTATED
+	/* Sanitized builds give compact stacks room enough instead. */
+	s->loop->away_sp = t->stack.compact ? (void *const *)&s->main_fiber.sp : NULL;
+#endif
 	return true;
 }
 
@@ -388,6 +457,39 @@ static void check_canary(ringo_task *t)
 		ringo__panic("stack overflow in task '%s' (canary clobbered)", ringo_task_name(t));
 }
 
+/* The running task t is switching out: its stack must still be its own.
+ * A guarded stack's overflow faults at once; a canary-only one (compact,
+ * or a guard the kernel refused) is caught here, at the next suspension,
+ * by the canary word at its bottom or by a stack pointer already in the
+ * canary's line. */
+static void *report_overflow(void *arg)
+{
+	ringo_task *t = arg;
+	ringo__panic("stack overflow in task '%s' (%s)", ringo_task_name(t),
+		     ringo__stack_canary_ok(&t->stack) ? "stack pointer below its stack"
+						       : "canary clobbered");
+	return NULL;
+}
+
+static __attribute__((noinline)) void check_canary_stack(ringo_task *t)
+{
+	volatile char here = 0; /* this frame is the deepest point now */
+	if (ringo__likely((const char *)&here >= (const char *)t->stack.lo + 64 &&
+			  ringo__stack_canary_ok(&t->stack)))
+		return;
+	/* The report's printf needs more stack than a compact task has:
+	 * make it on the loop thread's. */
+	if (t->fut.loop->away_sp)
+		ringo__ctx_call_on(report_overflow, t, ringo__fiber_away_stack(t->fut.loop->away_sp));
+	report_overflow(t);
+}
+
+static inline void check_own_stack(ringo_task *t)
+{
+	if (ringo__unlikely(t->stack.guard == RINGO__GUARD_CANARY))
+		check_canary_stack(t);
+}
+
 /* The ready-queue entry of a task: run it (and whatever tasks it hands
  * over to directly) until control comes back to the scheduler. */
 static void task_run(ringo_loop *loop, struct ringo__work *w)
@@ -401,6 +503,7 @@ static void task_run(ringo_loop *loop, struct ringo__work *w)
 	ringo_task *back = ringo__fiber_switch(&s->main_fiber, &t->fiber, t);
 	current_task = NULL;
 	s->current = NULL;
+	loop->away_sp = NULL;
 	check_canary(back);
 	if (back->state == RINGO_TASK_DONE)
 		task_done(s, back);
@@ -413,12 +516,12 @@ static void switch_out(ringo_task *t)
 {
 	struct ringo__sched *s = t->sched;
 	ringo_loop *loop = t->fut.loop;
-	check_canary(t);
+	check_own_stack(t);
 	struct ringo__work *w = loop->batch;
 	/* The batch is over: if the next loop iteration has nothing to do
 	 * but run the ready queue, it starts here (tasks yielding to each
 	 * other, sleep(0), queue hand-overs). */
-	if (!w && loop->slow_callback_ns <= 0 && ringo__loop_turn_inline(loop))
+	if (!w && loop->slow_callback_ns <= 0 && !t->stack.compact && ringo__loop_turn_inline(loop))
 		w = loop->batch;
 	if (w && w->run == task_run && loop->slow_callback_ns <= 0) {
 		ringo_task *next = ringo__container_of(w, ringo_task, work);

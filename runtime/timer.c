@@ -728,34 +728,34 @@ __attribute__((cold, noinline)) static bool idle_hold(ringo_loop *loop, int64_t 
 	return true;
 }
 
+/* Drop the stale entries of one array; how many went. */
+static uint32_t sweep_vec(struct ringo__timers *t, struct ringo__tvec *v)
+{
+	uint32_t kept = 0, was = v->len;
+	for (uint32_t i = 0; i < was; i++)
+		if (entry_live(t, &v->v[i]))
+			v->v[kept++] = v->v[i];
+	v->len = kept;
+	return was - kept;
+}
+
 /* Sweep stale entries out of every array: O(stored), amortised over the
- * cancellations that made them. */
+ * cancellations that made them. It runs on whatever stack cancelled, a
+ * compact task's among them: no arrays on the stack. */
 __attribute__((cold)) static void sweep(ringo_loop *loop)
 {
 	RINGO_ASSERT(loop->timers.stale > loop->timers.live);
 	struct ringo__timers *t = &loop->timers;
-	struct ringo__tvec *all[2 * RINGO__WHEEL_SLOTS + 2];
-	size_t n = 0;
 	for (uint32_t i = 0; i < RINGO__WHEEL_SLOTS; i++) {
-		all[n++] = &t->l0[i];
-		all[n++] = &t->l1[i];
+		t->l0_count -= sweep_vec(t, &t->l0[i]);
+		if (t->l0[i].len == 0)
+			tvec_drained(t, &t->l0[i]);
+		t->l1_count -= sweep_vec(t, &t->l1[i]);
+		if (t->l1[i].len == 0)
+			tvec_drained(t, &t->l1[i]);
 	}
-	all[n++] = &t->near;
-	all[n++] = &t->far;
-	for (size_t k = 0; k < n; k++) {
-		struct ringo__tvec *v = all[k];
-		uint32_t kept = 0;
-		for (uint32_t i = 0; i < v->len; i++)
-			if (entry_live(t, &v->v[i]))
-				v->v[kept++] = v->v[i];
-		if (k < 2 * RINGO__WHEEL_SLOTS) {
-			size_t *count = (k % 2 == 0) ? &t->l0_count : &t->l1_count;
-			*count -= v->len - kept;
-		}
-		v->len = kept;
-		if (kept == 0 && k < 2 * RINGO__WHEEL_SLOTS)
-			tvec_drained(t, v);
-	}
+	sweep_vec(t, &t->near);
+	sweep_vec(t, &t->far);
 	for (uint32_t i = 0; i < RINGO__WHEEL_SLOTS; i++)
 		if (t->l0[i].len == 0)
 			bit_clear(t->l0_bits, i);

@@ -364,7 +364,7 @@ static int map_edge_body(void *arg, void **result)
 	assert_int_equal(ringo_map(item, NULL, 1, NULL, out), -EINVAL);
 	assert_int_equal(ringo_map(item, args, 1, NULL, NULL), -EINVAL);
 	/* A spawn that fails is that item's outcome: here every spawn. */
-	ringo_task_options bad = {.stack_size = 1024};
+	ringo_task_options bad = {.stack_size = RINGO_TASK_COMPACT_MIN - 1};
 	ringo_map_options mo = {.concurrency = 2, .task = &bad};
 	assert_int_equal(ringo_map(item, args, 4, &mo, out), -EINVAL);
 	assert_int_equal(out[0].err, -EINVAL);

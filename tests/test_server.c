@@ -410,7 +410,12 @@ static int big_stack_handler(ringo_stream *s, void *arg)
 static int stack_body(void *arg, void **result)
 {
 	ringo_server *srv;
-	ringo_server_options o = {.stack_size = 512 * 1024};
+	ringo_server_options o = {.stack_size = RINGO_TASK_STACK_MIN - 1};
+	/* Compact stacks are for tasks that only wait, not for handlers. */
+	assert_int_equal(ringo_server_start(ringo_loop_current(), "127.0.0.1", 0, big_stack_handler,
+					    NULL, &o, &srv),
+			 -EINVAL);
+	o.stack_size = 512 * 1024;
 	assert_int_equal(ringo_server_start(ringo_loop_current(), "127.0.0.1", 0, big_stack_handler,
 					    NULL, &o, &srv),
 			 0);

@@ -331,14 +331,118 @@ static void thread_init_is_idempotent(void **state)
 	ringo__stack_thread_fini();
 }
 
+/* ---- the compact class: packed stacks, one guard below the slab -------- */
+
+static void compact_pool_packs_stacks_side_by_side(void **state)
+{
+	struct ringo__stack_options o = { .compact = true, .stack_size = 1000 };
+	ringo__stack_pool p;
+	ringo__stack s[3];
+	struct ringo__stack_stats st;
+
+	(void)state;
+	assert_int_equal(ringo__stack_pool_init(&p, &o), 0);
+	assert_int_equal(p.stack_size, 1024);	/* rounded up to 64 bytes */
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(ringo__stack_alloc(&p, &s[i]), 0);
+		assert_true(s[i].compact);
+		assert_int_equal(s[i].guard, RINGO__GUARD_CANARY);
+		assert_true(ringo__stack_canary_ok(&s[i]));
+		assert_int_equal((uintptr_t)s[i].hi & 15, 0);
+		assert_int_equal((char *)s[i].hi - (char *)s[i].lo, 1024);
+	}
+	/* No page between them: each starts where the one before ends. */
+	assert_ptr_equal(s[1].lo, s[0].hi);
+	assert_ptr_equal(s[2].lo, s[1].hi);
+	/* The page below the slab is a guard (where the kernel gives one). */
+	if (have_madv_guard())
+		assert_true(unreadable((char *)s[0].lo - 1));
+	/* A write that runs off the top of stack 0 clobbers stack 1's
+	 * canary, and the check sees it. */
+	memset((char *)s[1].lo, 0x5a, 16);
+	assert_false(ringo__stack_canary_ok(&s[1]));
+	ringo__stack_pool_stats(&p, &st);
+	assert_int_equal(st.guards_canary, 3);
+	assert_int_equal(st.stacks_live, 3);
+	for (int i = 0; i < 3; i++)
+		ringo__stack_free(&p, &s[i]);
+	/* A reused stack gets its canary again. */
+	assert_int_equal(ringo__stack_alloc(&p, &s[0]), 0);
+	assert_true(ringo__stack_canary_ok(&s[0]));
+	ringo__stack_free(&p, &s[0]);
+	ringo__stack_pool_destroy(&p);
+}
+
+static void compact_pool_refuses_guard_modes_and_tiny_stacks(void **state)
+{
+	struct ringo__stack_options o = { .compact = true, .stack_size = 1024,
+					  .guard_mode = RINGO__GUARD_MPROTECT };
+	ringo__stack_pool p;
+
+	(void)state;
+	assert_int_equal(ringo__stack_pool_init(&p, &o), -EINVAL);
+	o.guard_mode = RINGO__GUARD_AUTO;
+	o.stack_size = 0;
+	assert_int_equal(ringo__stack_pool_init(&p, &o), -EINVAL);
+}
+
+/* Trimming packed stacks gives back only pages no live stack shares. */
+static void compact_trim_keeps_pages_a_live_stack_shares(void **state)
+{
+	struct ringo__stack_options o = { .compact = true, .stack_size = 1024,
+					  .keep_hot = 1 };
+	long page = sysconf(_SC_PAGESIZE);
+	enum { N = 64 };
+	ringo__stack_pool p;
+	ringo__stack s[N];
+	char *lo[N];	/* free clears s[i] */
+	int live = -1;
+
+	(void)state;
+	if (RUNNING_ON_VALGRIND)
+		skip();	/* mincore sees valgrind's view of the pages */
+	assert_int_equal(ringo__stack_pool_init(&p, &o), 0);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(ringo__stack_alloc(&p, &s[i]), 0);
+		memset((char *)s[i].hi - 64, i + 1, 64);
+		lo[i] = s[i].lo;
+	}
+	/* Keep one stack in the middle of a page, free the rest. */
+	for (int i = N / 2; i < N; i++)
+		if (((uintptr_t)s[i].lo & (uintptr_t)(page - 1)) != 0) {
+			live = i;
+			break;
+		}
+	assert_true(live > 0);
+	for (int i = 0; i < N; i++)
+		if (i != live)
+			ringo__stack_free(&p, &s[i]);
+	ringo__stack_trim(&p);	/* sets the low-water mark */
+	assert_true(ringo__stack_trim(&p) > 0);
+	/* The live stack's data and page stay; a page wholly made of free
+	 * stacks far from it went back. */
+	assert_true(page_resident(s[live].lo));
+	assert_int_equal(((unsigned char *)s[live].hi)[-1], live + 1);
+	int gone = 0;
+	for (int i = 0; i < N; i++)
+		if ((uintptr_t)lo[i] / (uintptr_t)page !=
+		    (uintptr_t)lo[live] / (uintptr_t)page &&
+		    !page_resident(lo[i]))
+			gone++;
+	assert_true(gone > 0);
+	ringo__stack_free(&p, &s[live]);
+	ringo__stack_pool_destroy(&p);
+}
+
 /* ---- a real overflow, in a child --------------------------------------- */
 
 struct fake_task {		/* what the task module keeps at the top */
 	char name[16];
 };
 
-static const char *name_of(void *stack_hi)
+static const char *name_of(void *stack_hi, bool compact)
 {
+	(void)compact;
 	return ((struct fake_task *)stack_hi - 1)->name;
 }
 
@@ -361,11 +465,17 @@ static void entry_overflows(void *transfer)
 	ringo__fiber_exit_to(&child_fiber, &child_sched, transfer ? (void *)r : 0);
 }
 
+/* mode -1: a compact pool's lowest stack, which runs into the page below
+ * its slab. */
 __attribute__((noreturn)) static void overflow_child(int mode)
 {
 	ringo__stack_pool p;
 	ringo__stack s;
 	struct ringo__stack_options o = { .guard_mode = mode };
+
+	if (mode < 0)
+		o = (struct ringo__stack_options){ .compact = true,
+						   .stack_size = 4096 };
 	struct fake_task *t;
 
 	never = -1;
@@ -425,6 +535,14 @@ static void overflow_into_mprotect_guard_is_reported(void **state)
 	expect_overflow_report(RINGO__GUARD_MPROTECT);
 }
 
+static void overflow_of_a_compact_slab_into_its_guard_is_reported(void **state)
+{
+	(void)state;
+	if (!have_madv_guard())
+		skip();
+	expect_overflow_report(-1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -441,6 +559,10 @@ int main(void)
 		cmocka_unit_test(thread_init_is_idempotent),
 		cmocka_unit_test(overflow_into_madv_guard_is_reported),
 		cmocka_unit_test(overflow_into_mprotect_guard_is_reported),
+		cmocka_unit_test(compact_pool_packs_stacks_side_by_side),
+		cmocka_unit_test(compact_pool_refuses_guard_modes_and_tiny_stacks),
+		cmocka_unit_test(compact_trim_keeps_pages_a_live_stack_shares),
+		cmocka_unit_test(overflow_of_a_compact_slab_into_its_guard_is_reported),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

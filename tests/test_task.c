@@ -10,6 +10,7 @@
 
 #include "internal.h"
 #include "support.h"
+#include "task_internal.h" /* a task's stack, for the compact class */
 
 static struct log g_log;
 
@@ -768,6 +769,317 @@ static void test_stack_overflow_is_reported_by_task_name(void **state)
 	assert_true(WIFSIGNALED(st));
 	assert_int_equal(WTERMSIG(st), SIGABRT);
 	assert_non_null(strstr(buf, "stack overflow in task 'overflower'"));
+}
+
+/* ---- the compact class (stacks under RINGO_TASK_STACK_MIN) ---- */
+
+static int compact_sleeper(void *arg, void **result)
+{
+	int err = ringo_sleep(RINGO_MSEC(1));
+	*result = arg;
+	return err;
+}
+
+static void test_compact_tasks_sleep_and_finish(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	enum { N = 3000 };
+	ringo_task **t = calloc(N, sizeof(*t));
+	ringo_task_options o = {.stack_size = RINGO_TASK_COMPACT_MIN};
+	assert_non_null(t);
+	for (long i = 0; i < N; i++)
+		assert_int_equal(ringo_spawn(loop, compact_sleeper, (void *)i, &o, &t[i]), 0);
+	for (long i = 0; i < N; i++) {
+		void *v = NULL;
+		assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t[i]), &v), 0);
+		assert_int_equal((intptr_t)v, i);
+	}
+	/* Packed: neighbours a stack apart, no page between them. */
+	assert_true(t[0]->stack.compact);
+	assert_ptr_equal(t[1]->stack.lo, t[0]->stack.hi);
+	for (long i = 0; i < N; i++)
+		ringo_task_release(t[i]);
+	free(t);
+	test_loop_free(loop, &ca);
+}
+
+static int nothing(void *arg, void **result)
+{
+	return 0;
+}
+
+static void test_stack_size_picks_the_class(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, 0);
+	ringo_task_options o = {.stack_size = RINGO_TASK_COMPACT_MIN - 1};
+	ringo_task *t = (ringo_task *)1;
+	assert_int_equal(ringo_spawn(loop, nothing, NULL, &o, &t), -EINVAL);
+	assert_null(t);
+	o.stack_size = RINGO_TASK_STACK_MAX + 1;
+	assert_int_equal(ringo_spawn(loop, nothing, NULL, &o, &t), -EINVAL);
+	const struct {
+		size_t size;
+		bool compact;
+	} cases[] = {
+		{RINGO_TASK_COMPACT_MIN, true},
+		{RINGO_TASK_STACK_MIN - 1, true},
+		{RINGO_TASK_STACK_MIN, false},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		o.stack_size = cases[i].size;
+		assert_int_equal(ringo_spawn(loop, nothing, NULL, &o, &t), 0);
+		assert_int_equal(t->stack.compact, cases[i].compact);
+		size_t have = (size_t)((char *)t->stack.hi - (char *)t->stack.lo);
+		assert_true(have >= cases[i].size);
+		assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL), 0);
+		ringo_task_release(t);
+	}
+	test_loop_free(loop, &ca);
+}
+
+/* An allocator that notes how deep the stack is at each call. */
+struct stack_spy {
+	ringo_allocator iface;
+	uintptr_t lowest, highest;
+	size_t calls;
+};
+
+static void spy_note(struct stack_spy *s)
+{
+	volatile char here = 0;
+	uintptr_t a = (uintptr_t)&here;
+	if (!s->calls || a < s->lowest)
+		s->lowest = a;
+	if (!s->calls || a > s->highest)
+		s->highest = a;
+	s->calls++;
+}
+
+static void *spy_alloc(void *ctx, size_t size)
+{
+	spy_note(ctx);
+	return malloc(size);
+}
+
+static void *spy_realloc(void *ctx, void *ptr, size_t old_size, size_t new_size)
+{
+	spy_note(ctx);
+	return realloc(ptr, new_size);
+}
+
+static void spy_free(void *ctx, void *ptr, size_t size)
+{
+	spy_note(ctx);
+	free(ptr);
+}
+
+struct many_timers {
+	struct stack_spy *spy;
+	ringo_handle *h;
+	int n;
+	uintptr_t task_sp;
+	size_t calls;
+	uintptr_t lowest, highest;
+};
+
+static void never_runs(void *arg)
+{
+	fail();
+}
+
+/* A 1 KiB task arms (and cancels) thousands of timers: the wheel grows
+ * with realloc, deeper than the task's stack, so the allocator must run
+ * on the loop thread's stack. */
+static int arm_many_timers(void *arg, void **result)
+{
+	struct many_timers *m = arg;
+	volatile char here = 0;
+	m->task_sp = (uintptr_t)&here;
+	m->spy->calls = 0;
+	ringo_loop *loop = ringo_loop_current();
+	for (int i = 0; i < m->n; i++) {
+		int err = ringo_call_later(loop, RINGO_SEC(10) + i * 1000, never_runs, NULL, &m->h[i]);
+		if (err < 0)
+			return err;
+	}
+	m->calls = m->spy->calls;
+	m->lowest = m->spy->lowest;
+	m->highest = m->spy->highest;
+	for (int i = 0; i < m->n; i++)
+		ringo_handle_cancel(m->h[i]);
+	return ringo_sleep(0);
+}
+
+static void test_compact_task_allocates_on_the_loop_threads_stack(void **state)
+{
+	struct stack_spy spy = {.iface = {spy_alloc, spy_realloc, spy_free, &spy}};
+	ringo_loop_options lo;
+	ringo_loop_options_init(&lo);
+	lo.allocator = &spy.iface;
+	ringo_loop *loop;
+	assert_int_equal(ringo_loop_new(&lo, &loop), 0);
+	struct many_timers m = {.spy = &spy, .n = 20000};
+	m.h = calloc((size_t)m.n, sizeof(*m.h));
+	assert_non_null(m.h);
+	ringo_task_options o = {.stack_size = RINGO_TASK_COMPACT_MIN, .name = "armer"};
+	ringo_task *t;
+	assert_int_equal(ringo_spawn(loop, arm_many_timers, &m, &o, &t), 0);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL), 0);
+	assert_true(m.calls > 0);
+#ifndef RINGO_FIBER_ANNOTATED
+	/* Not one allocator call ran on the task's 1 KiB stack (sanitized
+	 * builds give compact stacks room instead, and call it in place). */
+	uintptr_t lo_ = (uintptr_t)t->stack.lo, hi_ = (uintptr_t)t->stack.hi;
+	assert_true(m.task_sp > lo_ && m.task_sp < hi_);
+	assert_true(m.highest < lo_ || m.lowest >= hi_);
+#endif
+	ringo_task_release(t);
+	free(m.h);
+	assert_int_equal(ringo_loop_free(loop), 0);
+}
+
+/* A 1 KiB task spawns tasks of new sizes: the new pools and slabs (mmap,
+ * madvise, sigaction) are set up on the loop thread's stack. */
+static int child_yields(void *arg, void **result)
+{
+	*result = arg;
+	return ringo_sleep(0);
+}
+
+static int compact_spawner(void *arg, void **result)
+{
+	ringo_loop *loop = ringo_loop_current();
+	const size_t sizes[] = {RINGO_TASK_COMPACT_MIN, 2048, RINGO_TASK_STACK_MIN};
+	ringo_task **kids = arg;
+	for (int i = 0; i < 30; i++) {
+		ringo_task_options o = {.stack_size = sizes[i % 3]};
+		int err = ringo_spawn(loop, child_yields, (void *)(intptr_t)i, &o, &kids[i]);
+		if (err < 0)
+			return err;
+	}
+	for (int i = 0; i < 30; i++) {
+		void *v = NULL;
+		int err = ringo_await(ringo_task_future(kids[i]), &v);
+		if (err < 0 || (intptr_t)v != i)
+			return err < 0 ? err : -EPROTO;
+		ringo_task_release(kids[i]);
+	}
+	return 0;
+}
+
+static void test_compact_task_spawns_tasks_of_new_sizes(void **state)
+{
+	struct counting_allocator ca;
+	ringo_loop *loop = test_loop_new(&ca, RINGO_LOOP_VIRTUAL_CLOCK);
+	ringo_task *kids[30];
+	ringo_task_options o = {.stack_size = RINGO_TASK_COMPACT_MIN, .name = "spawner"};
+	ringo_task *t;
+	assert_int_equal(ringo_spawn(loop, compact_spawner, kids, &o, &t), 0);
+	assert_int_equal(ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL), 0);
+	ringo_task_release(t);
+	test_loop_free(loop, &ca);
+}
+
+/* The neighbour a compact task overflows into is the stack just below. */
+struct neighbours {
+	ringo_future *f;
+	volatile uintptr_t victim_frame;
+};
+
+static int victim_body(void *arg, void **result)
+{
+	struct neighbours *n = arg;
+	volatile char here = 1;
+	n->victim_frame = (uintptr_t)&here;
+	return ringo_await(n->f, NULL);
+}
+
+/* noinline: one pad per frame, each checked before the next is made. */
+static __attribute__((noinline)) long dig_to(uintptr_t to)
+{
+	volatile char pad[256];
+	memset((char *)pad, 0x5a, sizeof(pad));
+	if ((uintptr_t)pad <= to)
+		return pad[0];
+	return dig_to(to) + pad[1];
+}
+
+static int overflower_body(void *arg, void **result)
+{
+	struct neighbours *n = arg;
+	/* Down through this stack's canary into the victim's frames. */
+	*result = (void *)(intptr_t)dig_to(n->victim_frame - 64);
+	return ringo_sleep(0);
+}
+
+static int overflow_forever(void *arg, void **result)
+{
+	return recurse(1 << 20);
+}
+
+/* Runs in a child: how = 0, a compact task overflows its neighbour below
+ * and is caught when it next suspends; how = 1, the lowest stack of the
+ * slab runs into the slab's guard page. */
+__attribute__((noreturn)) static void compact_overflow_child(int how)
+{
+	ringo_loop *loop;
+	if (ringo_loop_new(NULL, &loop) < 0)
+		_exit(3);
+	ringo_task_options o = {.stack_size = RINGO_TASK_COMPACT_MIN, .name = "victim"};
+	struct neighbours n = {0};
+	ringo_task *t;
+	if (how == 0) {
+		if (ringo_future_new(loop, &n.f) < 0 ||
+		    ringo_spawn(loop, victim_body, &n, &o, NULL) < 0)
+			_exit(4);
+		o.name = "overflower";
+		if (ringo_spawn(loop, overflower_body, &n, &o, &t) < 0)
+			_exit(5);
+	} else {
+		o.name = "overflower";
+		if (ringo_spawn(loop, overflow_forever, NULL, &o, &t) < 0)
+			_exit(5);
+	}
+	ringo_loop_run_until_complete(loop, ringo_task_future(t), NULL);
+	_exit(0);
+}
+
+static void expect_compact_overflow_report(int how)
+{
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 2);
+		close(fds[0]);
+		compact_overflow_child(how);
+	}
+	close(fds[1]);
+	char buf[4096];
+	ssize_t n, total = 0;
+	while ((n = read(fds[0], buf + total, sizeof(buf) - 1 - total)) > 0)
+		total += n;
+	buf[total] = 0;
+	close(fds[0]);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGABRT)
+		fail_msg("child status %#x, stderr: %s", st, buf);
+	if (!strstr(buf, "stack overflow in task 'overflower'"))
+		fail_msg("stderr: %s", buf);
+}
+
+static void test_compact_overflow_into_a_neighbour_is_reported_by_name(void **state)
+{
+	expect_compact_overflow_report(0);
+}
+
+static void test_compact_overflow_into_the_slab_guard_is_reported_by_name(void **state)
+{
+	expect_compact_overflow_report(1);
 }
 
 static void test_spawn_allocation_failure(void **state)
@@ -2248,6 +2560,12 @@ int main(void)
 		cmocka_unit_test(test_run_cancels_leftover_tasks),
 		cmocka_unit_test(test_done_callback_on_a_task),
 		cmocka_unit_test(test_stack_overflow_is_reported_by_task_name),
+		cmocka_unit_test(test_compact_tasks_sleep_and_finish),
+		cmocka_unit_test(test_stack_size_picks_the_class),
+		cmocka_unit_test(test_compact_task_allocates_on_the_loop_threads_stack),
+		cmocka_unit_test(test_compact_task_spawns_tasks_of_new_sizes),
+		cmocka_unit_test(test_compact_overflow_into_a_neighbour_is_reported_by_name),
+		cmocka_unit_test(test_compact_overflow_into_the_slab_guard_is_reported_by_name),
 		cmocka_unit_test(test_spawn_allocation_failure),
 		cmocka_unit_test(test_slow_task_and_callback_are_reported_by_name),
 		cmocka_unit_test(test_idle_stacks_give_memory_back_later),

@@ -113,7 +113,9 @@ typedef struct ringo_server_options {
 	 * kernel's backlog until a handler returns: none is refused. 0 =
 	 * unlimited. */
 	size_t max_connections;
-	/* The handler tasks' stack size; 0 = the loop's default. */
+	/* The handler tasks' stack size, RINGO_TASK_STACK_MIN (16 KiB) ..
+	 * RINGO_TASK_STACK_MAX; 0 = the loop's default. Not compact: a
+	 * handler's stream calls need more than a compact stack holds. */
 	size_t stack_size;
 	/* 0 or 1: serve on the given loop; N > 1 (up to 1024): N loops on N
 	 * threads, see above. */
@@ -184,8 +186,8 @@ struct ringo_server_stats {
  * ringo_server_wait_closed, then ringo_server_free it, all before the
  * loop is closed. Errors (nothing is left open): -EINVAL (NULL loop, fn
  * or out; port outside 0..65535; unknown flags; threads > 1024;
- * max_connections below threads; a negative emfile_backoff_ns; a bad
- * stream option), -ESHUTDOWN (loop closed), -EPERM (host is a name and
+ * max_connections below threads; a negative emfile_backoff_ns; a
+ * stack_size outside 16 KiB .. 1 GiB; a bad stream option), -ESHUTDOWN (loop closed), -EPERM (host is a name and
  * the caller is not a task), ringo_getaddrinfo's errors (-ENOENT: no
  * such name, ...), -EADDRINUSE, -EADDRNOTAVAIL, -EACCES (a privileged
  * port), -EMFILE, -ENOMEM, -EAGAIN (no thread could be started), or

@@ -125,4 +125,35 @@ ctx_start:
 	.cfi_endproc
 	.size	ctx_start, .-ctx_start
 
+/*
+ * void *ringo__ctx_call_on(void *(*fn)(void *), void *arg, void *sp);
+ * Call fn(arg) with sp (16-byte aligned) as the stack pointer, then come
+ * back to the caller's stack; see the x86-64 version.
+ */
+	.globl	ringo__ctx_call_on
+	.hidden	ringo__ctx_call_on
+	.type	ringo__ctx_call_on, %function
+	.p2align 4
+ringo__ctx_call_on:
+	.cfi_startproc
+	stp	x29, x30, [sp, #-16]!
+	.cfi_def_cfa_offset 16
+	.cfi_offset x29, -16
+	.cfi_offset x30, -8
+	mov	x29, sp
+	.cfi_def_cfa_register x29
+	mov	sp, x2
+	mov	x3, x0
+	mov	x0, x1
+	blr	x3
+	mov	sp, x29
+	.cfi_def_cfa_register sp
+	ldp	x29, x30, [sp], #16
+	.cfi_def_cfa_offset 0
+	.cfi_restore x29
+	.cfi_restore x30
+	ret
+	.cfi_endproc
+	.size	ringo__ctx_call_on, .-ringo__ctx_call_on
+
 	.section .note.GNU-stack, "", %progbits

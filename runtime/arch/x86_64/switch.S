@@ -190,4 +190,35 @@ ctx_start:
 	.cfi_endproc
 	.size	ctx_start, .-ctx_start
 
+/*
+ * void *ringo__ctx_call_on(void *(*fn)(void *), void *arg, void *sp);
+ * Call fn(arg) with the stack pointer at sp (16-byte aligned, with room
+ * below it), then come back to the caller's stack: Go's systemstack in
+ * one frame. A compact task runs its allocations this way, on the loop
+ * thread's idle stack, so malloc's deep frames never touch its own.
+ */
+	.globl	ringo__ctx_call_on
+	.hidden	ringo__ctx_call_on
+	.type	ringo__ctx_call_on, @function
+	.p2align 4
+ringo__ctx_call_on:
+	.cfi_startproc
+	pushq	%rbp
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %rbp, 0
+	movq	%rsp, %rbp
+	.cfi_def_cfa_register %rbp
+	movq	%rdx, %rsp
+	movq	%rdi, %rax
+	movq	%rsi, %rdi
+	call	*%rax
+	movq	%rbp, %rsp
+	.cfi_def_cfa_register %rsp
+	popq	%rbp
+	.cfi_adjust_cfa_offset -8
+	.cfi_restore %rbp
+	ret
+	.cfi_endproc
+	.size	ringo__ctx_call_on, .-ringo__ctx_call_on
+
 	.section .note.GNU-stack, "", @progbits
