@@ -29,6 +29,11 @@
 #define COMPACT_ALIGN		64u
 #define SLOT_LIVE		0x80u
 #define MAP_COUNT_MARGIN	1000	/* maps left for the rest of the program */
+#define POPULATE_CHUNK		(64u * 1024)	/* compact stacks faulted in at once */
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23	/* Linux 5.14 */
+#endif
 #define REGISTRY_MAX		4096	/* slabs the overflow reporter can see */
 
 uintptr_t ringo__stack_canary_key;
@@ -619,6 +624,52 @@ static uint8_t carve(ringo__stack_pool *p, uint32_t slot)
 	return kind;
 }
 
+/* Fault in [lo, hi) (page-aligned) with one call, before the task's first
+ * writes would fault it page by page. The kernel's work is the same; a
+ * fault costs a trap each, which a VM makes an exit: on the PVM guest we
+ * measure, 19-20 us a page against 2.5-2.9 us this way. Best effort: a
+ * kernel without MADV_POPULATE_WRITE (before 5.14) just faults later. */
+static atomic_bool no_populate;
+
+static void populate(uintptr_t lo, uintptr_t hi)
+{
+	if (hi <= lo || atomic_load_explicit(&no_populate, memory_order_relaxed))
+		return;
+	if (madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE) != 0 && errno == EINVAL)
+		atomic_store_explicit(&no_populate, true, memory_order_relaxed);
+}
+
+/* A compact stack about to be used for the first time, or again after a
+ * trim gave its memory back: fault in its pages, and when fresh the
+ * chunk of the slab after it (its neighbours come next), once. Guarded
+ * stacks are left to fault: one madvise per stack top measured no
+ * faster there (1M tasks: 31.0 s against 31.5 s, the system time
+ * doubled). */
+static void populate_slot(ringo__stack_pool *p, uint32_t slot, bool fresh)
+{
+	uintptr_t lo = (uintptr_t)slot_lo(p, slot), hi = lo + p->stack_size;
+	uintptr_t mask = ~(uintptr_t)(p->page - 1);
+
+	if (!p->compact)
+		return;
+	if (!fresh) {
+		populate(lo & mask, round_up(hi, p->page));
+		return;
+	}
+	/* Fresh slots are carved in address order within a slab. */
+	if (slot / p->slab_stacks == p->fill_slab && hi <= p->filled)
+		return;
+	uintptr_t base = (uintptr_t)p->slabs[slot / p->slab_stacks].base;
+	uintptr_t end = base + slab_len(p);
+	uintptr_t from = lo & mask;
+	uintptr_t to = from + POPULATE_CHUNK < end ? from + POPULATE_CHUNK : end;
+	if (to < hi)
+		to = round_up(hi, p->page);
+	populate(from, to);
+	p->filled = to;
+	p->fill_slab = slot / p->slab_stacks;
+}
+
 static uint32_t pop_slot(ringo__stack_pool *p)
 {
 	if (p->nhot) {
@@ -627,7 +678,9 @@ static uint32_t pop_slot(ringo__stack_pool *p)
 		return p->ids[p->nhot];
 	}
 	RINGO_ASSERT(p->ncold > 0);
-	return p->ids[p->cap - p->ncold--];
+	uint32_t slot = p->ids[p->cap - p->ncold--];
+	populate_slot(p, slot, false);
+	return slot;
 }
 
 int ringo__stack_alloc(ringo__stack_pool *p, ringo__stack *out)
@@ -641,6 +694,7 @@ int ringo__stack_alloc(ringo__stack_pool *p, ringo__stack *out)
 			return -ENOMEM;
 		slot = p->carved++;
 		p->slot_state[slot] = carve(p, slot);
+		populate_slot(p, slot, true);
 	}
 	RINGO_ASSERT(!(p->slot_state[slot] & SLOT_LIVE));
 	p->slot_state[slot] |= SLOT_LIVE;

@@ -84,6 +84,11 @@ typedef struct ringo__stack_pool {
 	uint32_t nhot, ncold, nlive;
 	uint32_t low_water;	/* fewest hot stacks since the last trim */
 	uint32_t guards[5];	/* carved slots per guard kind (index = mode) */
+	/* Compact pools: slab fill_slab is populated (its pages faulted in
+	 * with MADV_POPULATE_WRITE) up to the address filled, from where
+	 * carving reached. */
+	uintptr_t filled;
+	uint32_t fill_slab;
 } ringo__stack_pool;
 
 struct ringo__stack_stats {
