@@ -8,6 +8,9 @@
  *   RINGO_SWEEP_KMAX=n RINGO_SWEEP_ROUNDS=n RINGO_SWEEP_SEED=s
  *   RINGO_SWEEP_ONLY=name [RINGO_SWEEP_K=k RINGO_SWEEP_SEED=s]   one scenario / one run
  *   RINGO_SWEEP_ALL=1                          also the scenarios of known defects
+ *   RINGO_SWEEP_STACK=n                        victims and peers on n-byte stacks
+ *                                              (n < 16384: the compact class)
+ *   RINGO_SWEEP_SKIP=a,b,...                   leave out these scenarios
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -134,6 +137,22 @@ static void test_harness_catches_a_leaked_fd(void **state)
 	close(leaked_fd);
 }
 
+/* name is one of the comma-separated names in list. */
+static bool in_list(const char *list, const char *name)
+{
+	size_t len = strlen(name);
+	for (const char *p = list; *p;) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		if (n == len && strncmp(p, name, len) == 0)
+			return true;
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	return false;
+}
+
 struct table {
 	const struct sweep_scenario *v;
 	const size_t *n;
@@ -165,6 +184,7 @@ int main(void)
 	const char *only = getenv("RINGO_SWEEP_ONLY");
 	if (only && !*only)
 		only = NULL;
+	const char *skip_list = getenv("RINGO_SWEEP_SKIP");
 	size_t total = nself;
 	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
 		total += *tables[t].n;
@@ -177,6 +197,8 @@ int main(void)
 		for (size_t i = 0; i < *tables[t].n; i++) {
 			const struct sweep_scenario *sc = &tables[t].v[i];
 			if (only && strcmp(only, sc->name))
+				continue;
+			if (skip_list && in_list(skip_list, sc->name))
 				continue;
 			snprintf(names[n], sizeof(names[n]), "sweep_%s", sc->name);
 			tests[n].name = names[n];
