@@ -442,15 +442,19 @@ typedef int ringo_task_fn(void *arg, void **result);
  * including, RINGO_TASK_STACK_MIN) is the opt-in class for a great many
  * tasks that only wait: such stacks are packed side by side with no page
  * between them (rounded up to 64 bytes; a 1 KiB task holds a quarter of a
- * page instead of a page). The task's record takes about 320 bytes of it,
- * and a sleep or an await about 460 bytes of frames (x86-64, -O2), so a
- * 1 KiB task has room for a small body that calls ringo and not much
- * else: no printf, no deep library calls. An overflow is caught when the
- * task next suspends or finishes, by a canary word at the stack's bottom
- * and the stack pointer's depth, and ends the process with "stack
- * overflow in task '<name>'"; by then it may have overwritten the
- * neighbouring stack's top. Under ASan or TSan a compact stack is built 8
- * times larger (at least RINGO_TASK_STACK_MIN), still packed. */
+ * page instead of a page). The task's record takes 320 bytes of it, and
+ * a sleep or an await 200 to 400 bytes of frames (x86-64, -O2; ringo
+ * runs the allocator, spawns and overflow reports of a compact task on
+ * the loop thread's idle stack instead), so a 1 KiB task has room for a
+ * small body that calls ringo and not much else: no printf, no deep
+ * library calls, no stream or TLS calls (8 KiB holds the socket and
+ * stream calls). An overflow is caught when the task next suspends or
+ * finishes, by a canary word at the stack's bottom and the stack
+ * pointer's depth, or at once if it reaches the slab's one guard page,
+ * and ends the process with "stack overflow in task '<name>'"; by then it
+ * may have overwritten the neighbouring stack's top. Under ASan or TSan a
+ * compact stack is built 8 times larger (at least RINGO_TASK_STACK_MIN),
+ * still packed. */
 #define RINGO_TASK_COMPACT_MIN ((size_t)1024)
 #define RINGO_TASK_STACK_MIN   ((size_t)16 * 1024)
 #define RINGO_TASK_STACK_MAX   ((size_t)1 << 30)
