@@ -452,9 +452,13 @@ typedef int ringo_task_fn(void *arg, void **result);
  * finishes, by a canary word at the stack's bottom and the stack
  * pointer's depth, or at once if it reaches the slab's one guard page,
  * and ends the process with "stack overflow in task '<name>'"; by then it
- * may have overwritten the neighbouring stack's top. Under ASan or TSan a
- * compact stack is built 8 times larger (at least RINGO_TASK_STACK_MIN),
- * still packed. */
+ * may have overwritten the neighbouring stack's top. A signal handler
+ * runs on the interrupted stack unless installed with SA_ONSTACK, and its
+ * frame (up to 3 KiB with AVX-512 state) does not fit a small compact
+ * stack: install handlers with SA_ONSTACK (ringo gives each thread that
+ * runs a loop an alternate signal stack), or take signals with
+ * ringo_signal_wait. Under ASan or TSan a compact stack is built 8 times
+ * larger (at least RINGO_TASK_STACK_MIN), still packed. */
 #define RINGO_TASK_COMPACT_MIN ((size_t)1024)
 #define RINGO_TASK_STACK_MIN   ((size_t)16 * 1024)
 #define RINGO_TASK_STACK_MAX   ((size_t)1 << 30)

@@ -57,7 +57,7 @@ valgrind: $(TESTS)
 # aarch64: no cmocka for the target, so a small self-checking program.
 A64CC := aarch64-linux-gnu-gcc
 QEMU  := $(shell command -v qemu-aarch64-static || command -v qemu-aarch64)
-A64FLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -Iruntime -static
+A64FLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -Iinclude -Iruntime -static
 
 aarch64-test:
 	@mkdir -p build/fiber-a64

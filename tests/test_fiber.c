@@ -369,6 +369,33 @@ static void init_rejects_bad_bounds(void **state)
 			 -EINVAL);
 }
 
+/* ringo__ctx_call_on: fn runs on the given stack and returns its value;
+ * the caller's own frame is untouched. */
+static volatile uintptr_t seen_sp;
+
+static void *times_three_on_other_stack(void *arg)
+{
+	volatile char here = 0;
+	seen_sp = (uintptr_t)&here;
+	return (void *)((uintptr_t)arg * 3);
+}
+
+static void call_on_runs_on_the_given_stack(void **state)
+{
+	static char area[16384] __attribute__((aligned(16)));
+	volatile long mine = 12345;
+
+	(void)state;
+	for (uintptr_t i = 1; i < 100; i++) {
+		void *r = ringo__ctx_call_on(times_three_on_other_stack, (void *)i,
+					     area + sizeof(area));
+		assert_int_equal((uintptr_t)r, 3 * i);
+		assert_true(seen_sp > (uintptr_t)area &&
+			    seen_sp < (uintptr_t)area + sizeof(area));
+	}
+	assert_int_equal(mine, 12345);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -381,6 +408,7 @@ int main(void)
 		cmocka_unit_test(deep_recursion_on_fiber_stack),
 		cmocka_unit_test(fiber_destroyed_before_first_switch),
 		cmocka_unit_test(init_rejects_bad_bounds),
+		cmocka_unit_test(call_on_runs_on_the_given_stack),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -208,6 +208,52 @@ static void test_lifo(void)
 	ringo__stack_free(&pool, &b);
 }
 
+/* ringo__ctx_call_on: fn runs with sp inside the given stack, returns its
+ * value, and the caller's callee-saved state survives. */
+static volatile uintptr_t seen_sp;
+
+static void *on_other_stack(void *arg)
+{
+	volatile char here = 0;
+	seen_sp = (uintptr_t)&here;
+	return (void *)((uintptr_t)arg * 3);
+}
+
+static void test_call_on(void)
+{
+	static char area[16384] __attribute__((aligned(16)));
+	long a = seed, b = seed * 2;
+	double d = dseed;
+
+	for (uintptr_t i = 1; i < 100; i++) {
+		void *r = ringo__ctx_call_on(on_other_stack, (void *)i, area + sizeof(area));
+		CHECK((uintptr_t)r == 3 * i);
+		CHECK(seen_sp > (uintptr_t)area && seen_sp < (uintptr_t)area + sizeof(area));
+	}
+	CHECK(a == seed && b == seed * 2 && d == dseed);
+}
+
+/* A compact pool: packed stacks a fiber can run on. */
+static void test_compact(void)
+{
+	struct ringo__stack_options o = { .compact = true, .stack_size = 4096 };
+	ringo__stack_pool cp;
+	ringo__stack s[2];
+
+	CHECK(ringo__stack_pool_init(&cp, &o) == 0);
+	CHECK(ringo__stack_alloc(&cp, &s[0]) == 0);
+	CHECK(ringo__stack_alloc(&cp, &s[1]) == 0);
+	CHECK(s[1].lo == s[0].hi && s[0].compact);
+	CHECK(ringo__fiber_init(&fib, s[1].lo, s[1].hi, entry_doubles) == 0);
+	CHECK((uintptr_t)ringo__fiber_switch(&sched, &fib, (void *)21) == 42);
+	CHECK(ringo__fiber_switch(&sched, &fib, NULL) == (void *)0xdead);
+	ringo__fiber_destroy(&fib);
+	CHECK(ringo__stack_canary_ok(&s[1]));
+	ringo__stack_free(&cp, &s[0]);
+	ringo__stack_free(&cp, &s[1]);
+	ringo__stack_pool_destroy(&cp);
+}
+
 int main(void)
 {
 	struct ringo__stack_options o = { .stack_size = 64 * 1024 };
@@ -220,8 +266,11 @@ int main(void)
 	test_round_robin();
 	test_recursion();
 	test_lifo();
+	test_call_on();
+	test_compact();
 	ringo__stack_pool_destroy(&pool);
 	printf("PASS fiber aarch64: transfer, callee-saved, fpcr, "
-	       "1000-fiber round robin, recursion, LIFO stacks\n");
+	       "1000-fiber round robin, recursion, LIFO stacks, call_on, "
+	       "compact stacks\n");
 	return 0;
 }
