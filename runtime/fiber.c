@@ -246,8 +246,8 @@ void *ringo__fiber_away_stack(void *const *away_sp)
 	return (void *)sp;
 }
 
-void *ringo__fiber_alloc_away(void *const *away_sp, const void *allocator, int op,
-			      void *ptr, size_t old_size, size_t size)
+void *ringo__fiber_alloc_away(void *const *away_sp, const struct ringo_allocator *allocator,
+			      int op, void *ptr, size_t old_size, size_t size)
 {
 	struct alloc_call c = { allocator, op, ptr, old_size, size };
 

@@ -67,8 +67,9 @@ enum { RINGO__ALLOC_NEW, RINGO__ALLOC_RESIZE, RINGO__ALLOC_FREE };
 /* The stack pointer for ringo__ctx_call_on below *away_sp (and, under
  * valgrind, that stack's room made addressable). */
 void *ringo__fiber_away_stack(void *const *away_sp);
-void *ringo__fiber_alloc_away(void *const *away_sp, const void *allocator, int op,
-			      void *ptr, size_t old_size, size_t size);
+struct ringo_allocator; /* ringo.h */
+void *ringo__fiber_alloc_away(void *const *away_sp, const struct ringo_allocator *allocator,
+			      int op, void *ptr, size_t old_size, size_t size);
 
 /* If an entry function returns, the assembly calls
  * ringo__ctx_entry_returned (base.h), which aborts. */

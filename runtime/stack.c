@@ -534,17 +534,24 @@ static size_t slab_len(const ringo__stack_pool *p)
 
 /* A compact slab's one guard page, at its base: MADV_GUARD_INSTALL, else
  * an mprotect from the budget, else none (the canaries still check). */
+/* Protect one guard page with mprotect, paid from the map-count budget
+ * (refunded if the kernel refuses). */
+static bool mprotect_guard(char *page, size_t len)
+{
+	if (!take_budget())
+		return false;
+	if (mprotect(page, len, PROT_NONE) == 0)
+		return true;
+	atomic_fetch_add(&mprotect_budget, 1);
+	return false;
+}
+
 static uint8_t guard_compact_slab(const ringo__stack_pool *p, char *base)
 {
 	RINGO_ASSERT(p->compact);
 	if (probed.madv_guard && madvise(base, p->page, MADV_GUARD_INSTALL) == 0)
 		return RINGO__GUARD_MADV;
-	if (take_budget()) {
-		if (mprotect(base, p->page, PROT_NONE) == 0)
-			return RINGO__GUARD_MPROTECT;
-		atomic_fetch_add(&mprotect_budget, 1);
-	}
-	return RINGO__GUARD_NONE;
+	return mprotect_guard(base, p->page) ? RINGO__GUARD_MPROTECT : RINGO__GUARD_NONE;
 }
 
 static int add_slab(ringo__stack_pool *p)
@@ -612,14 +619,8 @@ static uint8_t carve(ringo__stack_pool *p, uint32_t slot)
 	if (kind == RINGO__GUARD_MADV && !p->slabs[slot / p->slab_stacks].guarded &&
 	    madvise(guard, p->page, MADV_GUARD_INSTALL) != 0)
 		kind = RINGO__GUARD_CANARY;
-	if (kind == RINGO__GUARD_MPROTECT) {
-		if (!take_budget())
-			kind = RINGO__GUARD_CANARY;
-		else if (mprotect(guard, p->page, PROT_NONE) != 0) {
-			atomic_fetch_add(&mprotect_budget, 1);
-			kind = RINGO__GUARD_CANARY;
-		}
-	}
+	if (kind == RINGO__GUARD_MPROTECT && !mprotect_guard(guard, p->page))
+		kind = RINGO__GUARD_CANARY;
 	p->guards[kind]++;
 	return kind;
 }

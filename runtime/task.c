@@ -457,11 +457,6 @@ static void check_canary(ringo_task *t)
 		ringo__panic("stack overflow in task '%s' (canary clobbered)", ringo_task_name(t));
 }
 
-/* The running task t is switching out: its stack must still be its own.
- * A guarded stack's overflow faults at once; a canary-only one (compact,
- * or a guard the kernel refused) is caught here, at the next suspension,
- * by the canary word at its bottom or by a stack pointer already in the
- * canary's line. */
 static void *report_overflow(void *arg)
 {
 	ringo_task *t = arg;
@@ -471,6 +466,11 @@ static void *report_overflow(void *arg)
 	return NULL;
 }
 
+/* The running task t is switching out: its stack must still be its own.
+ * A guarded stack's overflow faults at once; a canary-only one (compact,
+ * or a guard the kernel refused) is caught here, at the next suspension,
+ * by the canary word at its bottom or by a stack pointer already in the
+ * canary's line. */
 static __attribute__((noinline)) void check_canary_stack(ringo_task *t)
 {
 	volatile char here = 0; /* this frame is the deepest point now */
