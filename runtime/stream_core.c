@@ -272,6 +272,7 @@ void ringo_stream_free(ringo_stream *s)
 	if (!s->closed) {
 		/* Abort: nothing more goes out. */
 		s->wlen = 0;
+		s->wwrap = 0;
 		if (s->recv_busy)
 			s->tp->recv_stop(s);
 		if (s->sending)

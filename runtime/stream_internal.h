@@ -109,9 +109,11 @@ struct ringo_stream {
 	 * close; must not free s (its caller may still touch it). */
 	void (*on_closed)(ringo_stream *s, void *ctx);
 
-	/* ---- writing: unsent bytes are wbuf[wpos, wpos + wlen) ---- */
+	/* ---- writing: wlen unsent bytes, wbuf[wpos, wpos + wlen - wwrap)
+	 * and then wbuf[0, wwrap) (see stream_write.c) ---- */
 	char *wbuf;
 	size_t wcap, wpos, wlen;
+	size_t wwrap;               /* the second run's length; 0 = one run */
 	size_t sending;             /* bytes of the send in flight: the first
 				     * `sending` unsent bytes; 0 = none */
 	char *send_block;           /* the old wbuf the send in flight reads

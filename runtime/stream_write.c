@@ -4,9 +4,15 @@
  *
  * Only one send is in flight at a time: bytes stay in order. The kernel
  * reads the send's bytes from the buffer until its completion, so while a
- * send is in flight the buffer is never moved in place: if it must grow,
- * the unsent bytes are copied to a new block and the old one is kept until
- * the send ends (send_block).
+ * send is in flight those bytes never move. The buffer is a ring of two
+ * runs (a bip buffer): the unsent bytes are wbuf[wpos, wpos + wlen -
+ * wwrap), then, once the tail is full, wbuf[0, wwrap). A write that finds
+ * no room at the tail goes on at the front, below the bytes in flight,
+ * instead of moving them. Sends take the first run; when it is all sent
+ * the second one becomes the first. Only when both runs together have no
+ * room does the buffer grow: the unsent bytes are copied, in order, to a
+ * bigger block, and the old one is kept until the send in flight ends
+ * (send_block).
  */
 #include <sys/uio.h>
 #include <string.h>
@@ -31,15 +37,25 @@ static int write_check(ringo_stream *s)
 	return 0;
 }
 
-/* Move the unsent bytes to a new block of cap bytes. A send in flight
- * keeps reading the old block: it is kept until the send ends. */
+/* The first run's length: the next send's bytes. */
+static size_t wbuf_first(const ringo_stream *s)
+{
+	return s->wlen - s->wwrap;
+}
+
+/* Move the unsent bytes, both runs in order, to a new block of cap
+ * bytes. A send in flight keeps reading the old block: it is kept until
+ * the send ends. */
 static int wbuf_move(ringo_stream *s, size_t cap)
 {
 	char *nb = ringo__alloc(s->loop, cap);
 	if (!nb)
 		return -ENOMEM;
-	if (s->wlen)
-		memcpy(nb, s->wbuf + s->wpos, s->wlen);
+	size_t first = wbuf_first(s);
+	if (first)
+		memcpy(nb, s->wbuf + s->wpos, first);
+	if (s->wwrap)
+		memcpy(nb + first, s->wbuf, s->wwrap);
 	if (s->sending && !s->send_block) {
 		s->send_block = s->wbuf;
 		s->send_block_size = s->wcap;
@@ -49,31 +65,54 @@ static int wbuf_move(ringo_stream *s, size_t cap)
 	s->wbuf = nb;
 	s->wcap = cap;
 	s->wpos = 0;
+	s->wwrap = 0;
 	return 0;
 }
 
-/* Room for n more bytes at the tail. */
+/* Room for n more bytes, at the first run's tail and then at the front,
+ * below wpos. */
 static int wbuf_reserve(ringo_stream *s, size_t n)
 {
-	size_t room = s->wcap - s->wpos - s->wlen;
-	if (room >= n)
-		return 0;
+	if (s->wwrap) {
+		if (s->wpos - s->wwrap >= n)
+			return 0;
+	} else {
+		size_t tail = s->wcap - s->wpos - s->wlen;
+		if (tail >= n)
+			return 0;
+		/* With no send in flight, a small first run moves down
+		 * (one send takes it all); else the write wraps. */
+		if (!s->sending && s->wcap - s->wlen >= n && s->wlen <= s->wcap / 2) {
+			if (s->wlen)
+				memmove(s->wbuf, s->wbuf + s->wpos, s->wlen);
+			s->wpos = 0;
+			return 0;
+		}
+		if (s->wlen && tail + s->wpos >= n)
+			return 0;
+	}
 	if (s->wlen > SIZE_MAX - n)
 		return -ENOMEM;
-	/* Compacting in place moves bytes under a send in flight: only
-	 * without one, and when it frees enough. */
-	if (!s->sending && s->wcap - s->wlen >= n && s->wlen <= s->wcap / 2) {
-		if (s->wlen)
-			memmove(s->wbuf, s->wbuf + s->wpos, s->wlen);
-		s->wpos = 0;
-		return 0;
-	}
 	return wbuf_move(s, ringo__stream_grow(s->wcap, s->wlen + n, WBUF_MIN));
 }
 
+/* Append n bytes wbuf_reserve made room for: the first run's tail, then
+ * the front. */
 static void wbuf_append(ringo_stream *s, const void *p, size_t n)
 {
-	memcpy(s->wbuf + s->wpos + s->wlen, p, n);
+	if (!s->wwrap) {
+		size_t end = s->wpos + s->wlen;
+		size_t tail = s->wcap - end;
+		size_t k = n < tail ? n : tail;
+		memcpy(s->wbuf + end, p, k);
+		s->wlen += k;
+		p = (const char *)p + k;
+		n -= k;
+		if (!n)
+			return;
+	}
+	memcpy(s->wbuf + s->wwrap, p, n);
+	s->wwrap += n;
 	s->wlen += n;
 }
 
@@ -143,7 +182,9 @@ void ringo__stream_flush_run(ringo_loop *loop, struct ringo__presubmit *p)
 	ringo_stream *s = ringo__container_of(p, ringo_stream, flush);
 	if (s->sending || !s->wlen || s->werr || s->freed || loop->closed)
 		return;
-	size_t n = s->wlen < RINGO__STREAM_IO_MAX ? s->wlen : RINGO__STREAM_IO_MAX;
+	size_t n = wbuf_first(s);
+	if (n > RINGO__STREAM_IO_MAX)
+		n = RINGO__STREAM_IO_MAX;
 	int err = s->tp->send_start(s, s->wbuf + s->wpos, n);
 	if (err < 0) {
 		s->werr = err;
@@ -198,6 +239,11 @@ void ringo__stream_sent(ringo_stream *s, int res)
 	if (res > 0) {
 		s->wpos += (size_t)res;
 		s->wlen -= (size_t)res;
+		if (s->wwrap && s->wlen == s->wwrap) {
+			/* The first run is all sent: the second one is first. */
+			s->wpos = 0;
+			s->wwrap = 0;
+		}
 		count_written(s, (size_t)res);
 	} else if (!s->werr) {
 		/* -ECANCELED comes from the loop's close. */

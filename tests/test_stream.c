@@ -445,6 +445,106 @@ static void test_peer_that_never_reads_blocks_drain_with_memory_bounded(void **s
 	assert_int_equal(fx_run_task(never_reads_body, NULL), 0);
 }
 
+/* The write buffer wraps: a write that finds the tail full while a send
+ * is in flight goes on at the front instead of moving the bytes in
+ * flight; the peer still reads every byte once, in order. Random write
+ * sizes (some past the buffer, which then grows with both runs copied in
+ * order) against a slow peer on a small socket buffer. */
+struct wrap_peer {
+	int fd;
+	size_t want, got;
+	uint32_t seed;
+	int bad_at; /* first byte out of order, or -1 */
+};
+
+static unsigned char pattern_byte(size_t i)
+{
+	return (unsigned char)(i % 251 + i / 4093);
+}
+
+static uint32_t rnd(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+static int wrap_peer_body(void *arg, void **result)
+{
+	struct wrap_peer *p = arg;
+	unsigned char buf[3000];
+	while (p->got < p->want) {
+		size_t ask = 1 + rnd(&p->seed) % sizeof(buf);
+		int n = ringo_recv(p->fd, buf, ask, 0);
+		if (n <= 0)
+			return n < 0 ? n : -EPIPE;
+		for (int i = 0; i < n; i++)
+			if (buf[i] != pattern_byte(p->got + (size_t)i) && p->bad_at < 0)
+				p->bad_at = (int)(p->got + (size_t)i);
+		p->got += (size_t)n;
+		if (rnd(&p->seed) % 4 == 0)
+			ringo_sleep(0);
+	}
+	return 0;
+}
+
+static int wrap_body(void *arg, void **result)
+{
+	int peer;
+	ringo_stream_options o = {.write_high = 16384};
+	ringo_stream *s = stream_pair(&peer, &o);
+	int small = 4096;
+	setsockopt(ringo_stream_fd(s), SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	setsockopt(peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	const size_t total = 4u << 20;
+	unsigned char *src = malloc(total);
+	for (size_t i = 0; i < total; i++)
+		src[i] = pattern_byte(i);
+	struct wrap_peer sp = {.fd = peer, .want = total, .seed = 0x2545f491u, .bad_at = -1};
+	ringo_task *t;
+	assert_int_equal(ringo_spawn(ringo_loop_current(), wrap_peer_body, &sp, NULL, &t), 0);
+	uint32_t x = 0x9e3779b9u;
+	size_t off = 0;
+	int wraps = 0, grows = 0;
+	size_t cap = 0;
+	while (off < total) {
+		size_t n = 1 + rnd(&x) % (rnd(&x) % 8 == 0 ? 40000 : 3000);
+		if (n > total - off)
+			n = total - off;
+		assert_int_equal(ringo_stream_write(s, src + off, n), 0);
+		off += n;
+		wraps += s->wwrap > 0;
+		grows += s->wcap > cap && cap > 0;
+		cap = s->wcap;
+		if (rnd(&x) % 3 == 0)
+			assert_int_equal(ringo_stream_drain(s), 0);
+		else if (rnd(&x) % 2 == 0)
+			ringo_sleep(0);
+	}
+	assert_int_equal(ringo_stream_close(s), 0);
+	assert_int_equal(ringo_stream_wait_closed(s), 0);
+	assert_int_equal(ringo_await(ringo_task_future(t), NULL), 0);
+	ringo_task_release(t);
+	assert_int_equal(sp.got, total);
+	assert_int_equal(sp.bad_at, -1);
+	struct ringo_stream_stats st;
+	ringo_stream_stats(s, &st);
+	assert_int_equal(st.bytes_written, total);
+	/* Both paths ran: writes that wrapped, and growth. */
+	assert_true(wraps > 0);
+	assert_true(grows > 0);
+	ringo_stream_free(s);
+	close(peer);
+	free(src);
+	return 0;
+}
+
+static void test_writes_wrap_around_the_send_in_flight_in_order(void **state)
+{
+	assert_int_equal(fx_run_task(wrap_body, NULL), 0);
+}
+
 /* A writer that never drains hits the hard cap: -ENOBUFS, nothing taken. */
 static int hard_cap_body(void *arg, void **result)
 {
@@ -1305,6 +1405,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_reads_served_from_the_buffer_do_not_suspend, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_peer_that_never_reads_blocks_drain_with_memory_bounded, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_writes_past_the_hard_cap_are_refused, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_writes_wrap_around_the_send_in_flight_in_order, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_reader_that_never_reads_stops_receiving_at_twice_the_limit, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_a_gigabyte_through_a_socketpair_with_a_checksum, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_a_gigabyte_through_tcp_loopback_with_a_checksum, fx_setup, fx_teardown),
