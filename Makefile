@@ -141,9 +141,12 @@ sweep: $(BUILD)/tests/test_cancel_sweep
 	RINGO_SWEEP_SEED=$$seed RINGO_SWEEP_KMAX=$${RINGO_SWEEP_KMAX:-400} \
 	RINGO_SWEEP_ROUNDS=$${RINGO_SWEEP_ROUNDS:-300} $(BUILD)/tests/test_cancel_sweep
 
-# Tests find the example binaries through RINGO_BUILD.
+# Tests find the example binaries through RINGO_BUILD. SUITES="test_a
+# test_b" runs only those suites (everything is still built).
+ALL_SUITES = $(TEST_BINS) $(TLS_TEST_BINS) $(FUZZ_REPLAY_BINS)
+RUN_SUITES = $(if $(SUITES),$(filter $(addprefix $(BUILD)/tests/,$(SUITES)) $(addprefix $(BUILD)/tests/fuzz/,$(SUITES)),$(ALL_SUITES)),$(ALL_SUITES))
 test: $(TEST_BINS) $(TLS_TEST_BINS) $(TOUR_BINS) $(EXAMPLE_BINS)
-	@RINGO_BUILD=$(BUILD) tests/run-suite $(TEST_BINS) $(TLS_TEST_BINS) $(FUZZ_REPLAY_BINS)
+	@RINGO_BUILD=$(BUILD) tests/run-suite $(RUN_SUITES)
 
 # --fair-sched=yes: valgrind runs one thread at a time, and with its default
 # lock a task spinning on sleep(0) can starve an executor worker for good
