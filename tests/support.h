@@ -11,6 +11,17 @@
 
 #include "ringo.h"
 
+/* The tests' pseudo-random numbers (Marsaglia's xorshift32): *s is the
+ * state, never 0; returns the next value, also left in *s. */
+static inline uint32_t test_xorshift(uint32_t *s)
+{
+	uint32_t x = *s;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return *s = x;
+}
+
 struct counting_allocator {
 	ringo_allocator iface;
 	size_t live_blocks;   /* allocations not yet freed */

@@ -258,12 +258,8 @@ static int transfer_writer(void *arg, void **result)
 	uint32_t x = t->seed, h = 2166136261u;
 	for (size_t done = 0; done < t->size;) {
 		size_t n = t->size - done < sizeof(buf) ? t->size - done : sizeof(buf);
-		for (size_t i = 0; i < n; i++) {
-			x ^= x << 13;
-			x ^= x >> 17;
-			x ^= x << 5;
-			buf[i] = (unsigned char)x;
-		}
+		for (size_t i = 0; i < n; i++)
+			buf[i] = (unsigned char)test_xorshift(&x);
 		h = fnv1a(h, buf, n);
 		int err = ringo_stream_write(t->s, buf, n);
 		if (!err)

@@ -52,14 +52,6 @@ struct client {
 	int err;
 };
 
-static uint32_t xorshift(uint32_t *s)
-{
-	uint32_t x = *s;
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	return *s = x;
-}
 
 static uint32_t fnv1a(const unsigned char *p, size_t n)
 {
@@ -90,10 +82,10 @@ static int echo_client(void *arg, void **result)
 		return 0;
 	}
 	for (int r = 0; r < c->rounds; r++) {
-		size_t len = 1 + xorshift(&c->seed) % MAX_MSG;
+		size_t len = 1 + test_xorshift(&c->seed) % MAX_MSG;
 		uint32_t seed = c->seed;
 		for (size_t i = 0; i < len; i++)
-			out[i] = (unsigned char)xorshift(&seed);
+			out[i] = (unsigned char)test_xorshift(&seed);
 		uint32_t sum = fnv1a(out, len);
 		int n = ringo_stream_write(s, out, len);
 		if (n == 0)
@@ -614,7 +606,7 @@ static void test_cat_and_cp_copy_files(void **state)
 	size_t size = under_valgrind() ? 100000 : 1000003; /* not a chunk multiple */
 	unsigned char *data = malloc(size);
 	for (size_t i = 0; i < size; i++)
-		data[i] = (unsigned char)xorshift(&seed);
+		data[i] = (unsigned char)test_xorshift(&seed);
 	fwrite(data, 1, size, f);
 	fclose(f);
 	build_path("examples/cp", path, sizeof(path));

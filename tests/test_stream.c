@@ -462,20 +462,12 @@ static unsigned char pattern_byte(size_t i)
 	return (unsigned char)(i % 251 + i / 4093);
 }
 
-static uint32_t rnd(uint32_t *x)
-{
-	*x ^= *x << 13;
-	*x ^= *x >> 17;
-	*x ^= *x << 5;
-	return *x;
-}
-
 static int wrap_peer_body(void *arg, void **result)
 {
 	struct wrap_peer *p = arg;
 	unsigned char buf[3000];
 	while (p->got < p->want) {
-		size_t ask = 1 + rnd(&p->seed) % sizeof(buf);
+		size_t ask = 1 + test_xorshift(&p->seed) % sizeof(buf);
 		int n = ringo_recv(p->fd, buf, ask, 0);
 		if (n <= 0)
 			return n < 0 ? n : -EPIPE;
@@ -483,7 +475,7 @@ static int wrap_peer_body(void *arg, void **result)
 			if (buf[i] != pattern_byte(p->got + (size_t)i) && p->bad_at < 0)
 				p->bad_at = (int)(p->got + (size_t)i);
 		p->got += (size_t)n;
-		if (rnd(&p->seed) % 4 == 0)
+		if (test_xorshift(&p->seed) % 4 == 0)
 			ringo_sleep(0);
 	}
 	return 0;
@@ -509,7 +501,7 @@ static int wrap_body(void *arg, void **result)
 	int wraps = 0, grows = 0;
 	size_t cap = 0;
 	while (off < total) {
-		size_t n = 1 + rnd(&x) % (rnd(&x) % 8 == 0 ? 40000 : 3000);
+		size_t n = 1 + test_xorshift(&x) % (test_xorshift(&x) % 8 == 0 ? 40000 : 3000);
 		if (n > total - off)
 			n = total - off;
 		assert_int_equal(ringo_stream_write(s, src + off, n), 0);
@@ -517,9 +509,9 @@ static int wrap_body(void *arg, void **result)
 		wraps += s->wwrap > 0;
 		grows += s->wcap > cap && cap > 0;
 		cap = s->wcap;
-		if (rnd(&x) % 3 == 0)
+		if (test_xorshift(&x) % 3 == 0)
 			assert_int_equal(ringo_stream_drain(s), 0);
-		else if (rnd(&x) % 2 == 0)
+		else if (test_xorshift(&x) % 2 == 0)
 			ringo_sleep(0);
 	}
 	assert_int_equal(ringo_stream_close(s), 0);
