@@ -17,10 +17,11 @@
  * the stream's buffer (never into a task's memory), so a reader only ever
  * waits for the buffer to hold what it needs and copies out when it does:
  * a read that is cancelled simply stops waiting, and nothing it did not
- * hand over is lost. Receiving stops at 2 x read_limit unread (the kernel's socket
- * buffer and TCP flow control take over) and starts again at read_limit,
- * or when a reader needs more than is buffered (asyncio resumes reading
- * for a waiting reader too).
+ * hand over is lost. Receiving stops once `ahead` bytes wait unread (the
+ * last read's size, 32 KiB to 2 x read_limit: ringo__stream_ask; the
+ * kernel's socket buffer and TCP flow control take over) and starts again
+ * at half that, or when a reader needs more than is buffered (asyncio
+ * resumes reading for a waiting reader too).
  *
  * Writing (stream_write.c). write copies into the write buffer and queues
  * the stream on the loop's pre-submit list; right before the loop's next
@@ -115,6 +116,7 @@ static int stream_make(ringo_loop *loop, int fd, const struct ringo__stream_tran
 	s->fd = fd;
 	s->flags = opts->flags;
 	s->read_limit = opts->read_limit ? opts->read_limit : DEFAULT_LIMIT;
+	ringo__stream_ask(s, 0);
 	s->write_high = opts->write_high ? opts->write_high : DEFAULT_LIMIT;
 	s->write_low = opts->write_low ? opts->write_low : s->write_high / 4;
 	s->tp = tp;

@@ -42,6 +42,7 @@ struct ringo__stream_loop *ringo__stream_loop_get(ringo_loop *loop)
 	/* Multishot recv came with 6.0, as did SEND_ZC: no probe names
 	 * recv flags, so the opcode stands in. */
 	sl->multishot = io->supported[IORING_OP_SEND_ZC] && io->supported[IORING_OP_RECV];
+	sl->mshot_cap = true;
 	if (ringo__add_close_hook(loop, streams_close, sl) < 0) {
 		ringo__free(loop, sl, sizeof(*sl));
 		return NULL;

@@ -92,8 +92,10 @@ struct ringo_stream {
 				     * room it had: give the next one more */
 	char *recv_at;              /* one-shot: where the receive in flight
 				     * lands (rbuf's tail when it started) */
-	bool paused;                /* backpressure: 2 x read_limit buffered;
-				     * cleared at read_limit */
+	size_t ahead;               /* how far receiving runs ahead of the
+				     * reader: see ringo__stream_ask */
+	bool paused;                /* backpressure: `ahead` bytes buffered;
+				     * cleared at ahead / 2 */
 	bool eof;                   /* the transport reported EOF */
 	int rerr;                   /* receive error, sticky; 0 = none */
 	ringo_task *reader;         /* the task blocked in a read, or NULL */
@@ -133,6 +135,8 @@ struct ringo_stream {
 	bool recv_auto;             /* sockets without a RECV flag: multishot for
 				     * small messages, one-shot for bulk */
 	bool recv_switch;           /* a switch waits for the receive to end */
+	bool recv_capped;           /* the multishot in flight asked for at most
+				     * a cap per completion (sqe->len) */
 	uint8_t recv_streak;        /* receives in a row that call for a switch */
 
 	/* ---- closing ---- */
@@ -155,6 +159,8 @@ struct ringo__stream_loop {
 				       * first use; NULL until then */
 	bool br_failed;               /* could not be made: one-shot only */
 	bool multishot;               /* the kernel has multishot recv (6.0+) */
+	bool mshot_cap;               /* ...that takes a cap per completion of
+				       * a bundle (6.16+); cleared on -EINVAL */
 	uint16_t group;               /* br's buffer group id */
 };
 
@@ -196,6 +202,24 @@ int ringo__stream_make(ringo_loop *loop, int fd, const struct ringo__stream_tran
 
 /* The most one receive or send asks for: an SQE's length is 32 bits. */
 #define RINGO__STREAM_IO_MAX (1u << 30)
+
+/* How far a stream receives ahead of its reader, unasked: as much as the
+ * last read asked for (its buffer's size), at least this, at most 2 x
+ * read_limit. Bounded so that a connection whose task is busy elsewhere
+ * (blocked in drain, say) leaves its backlog in the kernel's socket
+ * buffer instead of growing its own: under an open-loop load with a
+ * thousand connections, receiving up to 2 x read_limit (and whole
+ * bundles) ahead grew the echo server to 400 MB of freshly faulted
+ * buffers and collapsed it at 40% of its capacity (perf/loadgen
+ * --rate; see CHANGES.md, 0.2). */
+#define RINGO__STREAM_AHEAD_MIN (32 * 1024)
+
+static inline void ringo__stream_ask(ringo_stream *s, size_t n)
+{
+	size_t hi = 2 * s->read_limit;
+	size_t a = n > RINGO__STREAM_AHEAD_MIN ? n : RINGO__STREAM_AHEAD_MIN;
+	s->ahead = a < hi ? a : hi;
+}
 
 /* cur doubled (from min if 0) until it holds need. */
 static inline size_t ringo__stream_grow(size_t cur, size_t need, size_t min)

@@ -198,6 +198,10 @@ static void mshot_take(ringo_stream *s, ringo_bufring *br, unsigned first, int32
 {
 	if (res > 0 && s->recv_auto)
 		note_mshot(s, res);
+	/* A capped receive for a stream whose reads now ask for more (a bulk
+	 * reader, see mshot_recv_start): end it, the next one is uncapped. */
+	if (s->recv_capped && s->ahead > RINGO__STREAM_AHEAD_MIN)
+		req_cancel(s, &s->rreq);
 	size_t left = res > 0 ? (size_t)res : 0;
 	unsigned slot = ringo__bufring_slot_of(br, first);
 	do {
@@ -230,7 +234,14 @@ static void mshot_cqe(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
 		if (res == -ECANCELED)
 			res = RINGO__STREAM_ENDED;
 	}
-	if (res == -EINVAL && !s->stats.bytes_read) {
+	if (res == -ECANCELED && s->recv_capped && s->ahead > RINGO__STREAM_AHEAD_MIN) {
+		res = RINGO__STREAM_ENDED; /* uncapped from the next receive on */
+	} else if (res == -EINVAL && s->recv_capped && sl->mshot_cap) {
+		/* A kernel that takes no cap on a multishot recv (before
+		 * 6.16): uncapped bundles from the next receive on. */
+		sl->mshot_cap = false;
+		res = RINGO__STREAM_ENDED;
+	} else if (res == -EINVAL && !s->stats.bytes_read) {
 		/* A kernel without multishot recv: one-shot from now on. */
 		sl->multishot = false;
 		s->recv_auto = false;
@@ -258,11 +269,26 @@ static int mshot_recv_start(ringo_stream *s)
 	io_uring_prep_recv_multishot(sqe, s->fd, NULL, 0, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = (uint16_t)br->group;
-	/* Bundles: one completion for all the data the socket holds, over
-	 * as many buffers as it needs, instead of one per buffer
-	 * (perf/recv_bundle, perf/stream). */
-	if (s->loop->ring.features & RINGO__FEAT_RECVSEND_BUNDLE)
+	/* Bundles: one completion for the data the socket holds, over as
+	 * many buffers as it needs, instead of one per buffer
+	 * (perf/recv_bundle, perf/stream). Uncapped, one completion takes
+	 * all a pipelining peer has sent (up to the whole ring, starving the
+	 * loop's other streams) and overshoots the stream's mark by as much.
+	 * So a stream that receives ahead only the least (no read asked for
+	 * more: a request/response server) caps each at half of that
+	 * (Linux 6.16+ takes the cap; an older kernel refuses it, see
+	 * mshot_cqe). A bulk reader (big reads) goes uncapped: the kernel
+	 * requeues a capped receive behind the loop's other work, and one
+	 * TCP stream then moved 3.7x less (perf/stream, explicit multishot). */
+	s->recv_capped = false;
+	if (s->loop->ring.features & RINGO__FEAT_RECVSEND_BUNDLE) {
 		sqe->ioprio |= RINGO__RECVSEND_BUNDLE;
+		struct ringo__stream_loop *sl = s->loop->streams;
+		if (sl->mshot_cap && s->ahead <= RINGO__STREAM_AHEAD_MIN) {
+			sqe->len = RINGO__STREAM_AHEAD_MIN / 2;
+			s->recv_capped = true;
+		}
+	}
 	return req_open(s, &s->rreq, sqe, mshot_cqe);
 }
 

@@ -35,11 +35,11 @@ void ringo__stream_maybe_arm(ringo_stream *s)
 	}
 }
 
-/* The most the read buffer may hold: twice the limit, or what a waiting
- * reader needs. */
+/* The most the read buffer may hold: how far the stream receives ahead,
+ * or what a waiting reader needs. */
 static size_t rbuf_limit(const ringo_stream *s)
 {
-	size_t lim = 2 * s->read_limit;
+	size_t lim = s->ahead;
 	if (s->reader && s->want > lim)
 		lim = s->want;
 	return lim;
@@ -158,7 +158,7 @@ int ringo__stream_recv_data(ringo_stream *s, const void *p, size_t n)
 	}
 	s->rlen += n;
 	count_read(s, n);
-	if (s->rlen >= 2 * s->read_limit) {
+	if (s->rlen >= s->ahead) {
 		s->paused = true;
 		/* A multishot receive goes on by itself: stop it. */
 		if (!recv_wanted(s))
@@ -209,7 +209,7 @@ static void consume(ringo_stream *s, size_t n)
 	/* While a one-shot receive is in flight the tail must stay put. */
 	if (s->rlen == 0 && !s->recv_busy)
 		s->rpos = 0;
-	if (s->paused && s->rlen <= s->read_limit) {
+	if (s->paused && s->rlen <= s->ahead / 2) {
 		s->paused = false;
 		ringo__stream_maybe_arm(s);
 	}
@@ -267,6 +267,7 @@ int ringo_stream_read(ringo_stream *s, void *dst, size_t n)
 		return -EINVAL;
 	if (n > INT_MAX)
 		n = INT_MAX;
+	ringo__stream_ask(s, n);
 	for (;;) {
 		if (s->rlen)
 			return take(s, dst, n < s->rlen ? n : s->rlen);
@@ -287,6 +288,7 @@ int ringo_stream_read_exactly(ringo_stream *s, void *dst, size_t n)
 		return err;
 	if (n > INT_MAX || (n && !dst))
 		return -EINVAL;
+	ringo__stream_ask(s, n);
 	for (;;) {
 		if (s->rlen >= n)
 			return n ? take(s, dst, n) : 0;

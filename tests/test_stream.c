@@ -619,6 +619,142 @@ static void test_reader_that_never_reads_stops_receiving_at_twice_the_limit(void
 	assert_int_equal(fx_run_task(never_read_body, NULL), 0);
 }
 
+/* Send from the plain fd peer, 4 KiB at a time with a yield between, until
+ * the kernel takes no more: the bytes sent. */
+static size_t send_until_blocked(int peer)
+{
+	char chunk[4096];
+	memset(chunk, 'a', sizeof(chunk));
+	size_t sent = 0;
+	int idle = 0;
+	for (int i = 0; i < 100000 && idle < 50; i++) {
+		ssize_t n = send(peer, chunk, sizeof(chunk), MSG_DONTWAIT);
+		if (n > 0) {
+			sent += (size_t)n;
+			idle = 0;
+		} else {
+			idle++;
+		}
+		ringo_sleep(0);
+	}
+	assert_int_equal(idle, 50);
+	return sent;
+}
+
+static size_t buffered(const ringo_stream *s)
+{
+	size_t len;
+	ringo_stream_peek(s, &len);
+	return len;
+}
+
+/* How far a stream receives ahead of a task that is not reading: 32 KiB
+ * (with the default read_limit), or as much as its last read asked for,
+ * up to 2 x read_limit; the rest stays in the kernel. At 32 KiB ahead a
+ * receive may overshoot by one 4 KiB send or one capped bundle (16 KiB). */
+static int ahead_body(void *arg, void **result)
+{
+	int peer;
+	ringo_stream *s = stream_pair(&peer, NULL);
+	int big = 4 << 20;
+	assert_int_equal(setsockopt(peer, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big)), 0);
+	size_t sent = send_until_blocked(peer);
+	size_t got = buffered(s);
+	assert_true(got >= RINGO__STREAM_AHEAD_MIN);
+	assert_true(got <= RINGO__STREAM_AHEAD_MIN + 16384);
+	assert_true(sent > 2 * 65536 + 65536); /* more than the old mark waits */
+
+	/* A read with a 256 KiB buffer: the stream may go 2 x read_limit
+	 * (128 KiB) ahead of it from then on. */
+	size_t cap = 256 * 1024, total = 0;
+	char *buf = malloc(cap);
+	assert_non_null(buf);
+	int n = ringo_stream_read(s, buf, cap);
+	assert_true(n > 0);
+	total += (size_t)n;
+	for (int i = 0; i < 50; i++)
+		ringo_sleep(0);
+	got = buffered(s);
+	assert_true(got >= 2 * 65536);
+	/* One-shot receives stop exactly at the mark; a bulk reader's
+	 * multishot bundles are uncapped (see stream_io.c), so the one that
+	 * crosses it may bring what the socket holds. */
+	if (!strcmp(ringo__stream_transport_name(s), "socket"))
+		assert_true(got <= 2 * 65536);
+
+	/* Small reads bring it back to 32 KiB; every byte arrives. */
+	while (total < sent) {
+		n = ringo_stream_read(s, buf, 1000);
+		assert_true(n > 0);
+		assert_int_equal(buf[0], 'a');
+		total += (size_t)n;
+	}
+	assert_int_equal(total, sent);
+	assert_int_equal(s->ahead, RINGO__STREAM_AHEAD_MIN);
+	struct ringo_stream_stats st;
+	ringo_stream_stats(s, &st);
+	assert_int_equal(st.bytes_read, sent);
+	free(buf);
+	ringo_stream_free(s);
+	close(peer);
+	return 0;
+}
+
+static void test_a_stream_receives_ahead_only_as_far_as_its_reads_ask(void **state)
+{
+	assert_int_equal(fx_run_task(ahead_body, NULL), 0);
+}
+
+/* A backlog already in the socket when a multishot receive starts: one
+ * completion takes at most half of how far the stream may go ahead (the
+ * bundle cap), not all of it, so the stream stops near its mark. */
+static int backlog_body(void *arg, void **result)
+{
+	int sv[2];
+	fx_socketpair(sv);
+	int big = 4 << 20;
+	assert_int_equal(setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big)), 0);
+	char chunk[4096];
+	memset(chunk, 'b', sizeof(chunk));
+	size_t sent = 0;
+	while (sent < 512 * 1024) {
+		ssize_t n = send(sv[1], chunk, sizeof(chunk), MSG_DONTWAIT);
+		if (n <= 0)
+			break;
+		sent += (size_t)n;
+	}
+	assert_true(sent > 4 * RINGO__STREAM_AHEAD_MIN);
+	ringo_stream *s = stream_on(sv[0], NULL);
+	for (int i = 0; i < 50; i++)
+		ringo_sleep(0);
+	size_t got = buffered(s);
+	assert_true(got >= RINGO__STREAM_AHEAD_MIN);
+	/* Without the kernel's cap (before Linux 6.16) a bundle takes what
+	 * the buffers hold: only the mark is checked then. */
+	struct ringo__stream_loop *sl = s->loop->streams;
+	bool capped = sl->mshot_cap ||
+		      strcmp(ringo__stream_transport_name(s), "socket-multishot") != 0;
+	if (capped)
+		assert_true(got <= RINGO__STREAM_AHEAD_MIN + 16384);
+	size_t total = 0;
+	char buf[8192];
+	while (total < sent) {
+		int n = ringo_stream_read(s, buf, sizeof(buf));
+		assert_true(n > 0);
+		assert_int_equal(buf[n - 1], 'b');
+		total += (size_t)n;
+	}
+	assert_int_equal(total, sent);
+	ringo_stream_free(s);
+	close(sv[1]);
+	return 0;
+}
+
+static void test_a_backlog_is_taken_a_capped_bundle_at_a_time(void **state)
+{
+	assert_int_equal(fx_run_task(backlog_body, NULL), 0);
+}
+
 /* ---- a gigabyte through a stream pair ---- */
 
 /* Byte i of the data is table[i % TABLE]: a sender copies slices of the
@@ -1399,6 +1535,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_writes_past_the_hard_cap_are_refused, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_writes_wrap_around_the_send_in_flight_in_order, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_reader_that_never_reads_stops_receiving_at_twice_the_limit, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_a_stream_receives_ahead_only_as_far_as_its_reads_ask, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_a_backlog_is_taken_a_capped_bundle_at_a_time, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_a_gigabyte_through_a_socketpair_with_a_checksum, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_a_gigabyte_through_tcp_loopback_with_a_checksum, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_a_reader_task_and_a_writer_task_share_a_stream, fx_setup, fx_teardown),

@@ -152,7 +152,7 @@ int ringo_process_pid(const ringo_process *p);
  * ringo_process_communicate closes these streams as it finishes with
  * them (they stay valid for queries: at_eof, stats). A child that writes
  * a lot to a pipe nobody reads blocks once the stream's buffer is full
- * (2 x read_limit): read it, or use communicate. */
+ * (32 KiB to 2 x read_limit, see stream.h): read it, or use communicate. */
 ringo_stream *ringo_process_stdin(const ringo_process *p);
 ringo_stream *ringo_process_stdout(const ringo_process *p);
 ringo_stream *ringo_process_stderr(const ringo_process *p);

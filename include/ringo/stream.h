@@ -12,10 +12,14 @@
  *    times out, returns at once and loses nothing: a read that fails hands
  *    over nothing and consumes nothing, and every byte not handed to the
  *    caller stays readable (peek, or the next read).
- *  - Receive backpressure: once 2 x read_limit bytes wait unread, the stream
- *    stops receiving (the kernel's socket buffer then fills and TCP flow
- *    control slows the peer); it starts again when the reader has taken
- *    them down to read_limit, or when a read needs more than is buffered.
+ *  - Receive backpressure: the stream receives ahead of its reader only as
+ *    far as the last ringo_stream_read or read_exactly asked for (its n),
+ *    at least 32 KiB and at most 2 x read_limit (32 KiB before any read).
+ *    Once that much waits unread it stops receiving (the kernel's socket
+ *    buffer then fills and TCP flow control slows the peer); it starts
+ *    again when the reader has taken them down to half, or when a read
+ *    needs more than is buffered. So a busy connection leaves its backlog
+ *    in the kernel, not in the process; read with a big buffer for bulk.
  *  - Writes never suspend: they copy into the write buffer, and the stream
  *    sends from there in the background (every write of one loop iteration
  *    goes out in one send, in the loop's next submission). drain() is the
@@ -71,8 +75,8 @@ enum {
 
 typedef struct ringo_stream_options {
 	/* The most bytes read_until/readline may buffer looking for the
-	 * delimiter (asyncio's `limit`), and the receive backpressure mark
-	 * (2 x read_limit). 0 = 64 KiB. */
+	 * delimiter (asyncio's `limit`); the stream receives at most 2 x
+	 * read_limit ahead of its reader (see the model above). 0 = 64 KiB. */
 	size_t read_limit;
 	/* drain() waits while more than this is buffered. 0 = 64 KiB. */
 	size_t write_high;
