@@ -135,6 +135,7 @@ struct ringo_stream {
 	bool recv_auto;             /* sockets without a RECV flag: multishot for
 				     * small messages, one-shot for bulk */
 	bool recv_switch;           /* a switch waits for the receive to end */
+	bool recv_tcp;              /* recv_auto on TCP: see note_mshot */
 	bool recv_capped;           /* the multishot in flight asked for at most
 				     * a cap per completion (sqe->len) */
 	uint8_t recv_streak;        /* receives in a row that call for a switch */

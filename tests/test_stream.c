@@ -1463,6 +1463,78 @@ static int follows_traffic_body(void *arg, void **result)
 	return 0;
 }
 
+/* No RECV flag, TCP: bulk data read in small pieces goes one-shot (as
+ * on any socket); read with big buffers, it goes back to multishot and
+ * stays there (uncapped bundles: see note_mshot in stream_io.c). */
+static int accept_fd_body(void *arg, void **result)
+{
+	int *fd = arg;
+	*fd = ringo_accept(*fd, NULL, NULL, 0);
+	return *fd < 0 ? *fd : 0;
+}
+
+static int tcp_bulk_reader_body(void *arg, void **result)
+{
+	int lfd = ringo_tcp_listen("127.0.0.1", 0, 16, 0);
+	assert_true(lfd >= 0);
+	int afd = lfd;
+	ringo_task *t;
+	assert_int_equal(ringo_spawn(ringo_loop_current(), accept_fd_body, &afd, NULL, &t), 0);
+	int cfd = ringo_tcp_connect("127.0.0.1", ringo_socket_port(lfd), RINGO_SEC(10));
+	assert_true(cfd >= 0);
+	assert_int_equal(ringo_await(ringo_task_future(t), NULL), 0);
+	ringo_task_release(t);
+	close(lfd);
+	ringo_stream *s;
+	assert_int_equal(ringo_stream_new(ringo_loop_current(), afd, NULL, &s), 0);
+	if (strcmp(ringo__stream_transport_name(s), "socket-multishot")) {
+		ringo_stream_free(s);
+		close(cfd);
+		return 1; /* no multishot here: one-shot only */
+	}
+	table_init();
+	size_t total = 64 * (size_t)TABLE; /* about 4 MiB */
+	char *bulk = malloc(total), *buf = malloc(256 * 1024);
+	assert_non_null(bulk);
+	assert_non_null(buf);
+	for (size_t i = 0; i < 64; i++)
+		memcpy(bulk + i * TABLE, table, TABLE);
+	struct sender k = {cfd, bulk, total, 0};
+	assert_int_equal(ringo_spawn(ringo_loop_current(), sender_body, &k, NULL, &t), 0);
+	size_t got = 0;
+	while (got < total / 4) {
+		int n = ringo_stream_read(s, buf, 1000);
+		assert_true(n > 0);
+		assert_memory_equal(buf, bulk + got, (size_t)n);
+		got += (size_t)n;
+	}
+	assert_string_equal(ringo__stream_transport_name(s), "socket");
+	while (got < total) {
+		int n = ringo_stream_read(s, buf, 256 * 1024);
+		assert_true(n > 0);
+		assert_memory_equal(buf, bulk + got, (size_t)n);
+		got += (size_t)n;
+		if (got >= total / 2 && got < total)
+			assert_string_equal(ringo__stream_transport_name(s), "socket-multishot");
+	}
+	assert_int_equal(got, total);
+	assert_int_equal(ringo_await(ringo_task_future(t), NULL), 0);
+	ringo_task_release(t);
+	free(bulk);
+	free(buf);
+	ringo_stream_free(s);
+	close(cfd);
+	return 0;
+}
+
+static void test_a_tcp_bulk_reader_with_big_reads_stays_multishot(void **state)
+{
+	int rc = fx_run_task(tcp_bulk_reader_body, NULL);
+	if (rc == 1)
+		skip();
+	assert_int_equal(rc, 0);
+}
+
 static void test_the_default_receive_follows_the_traffic(void **state)
 {
 	int rc = fx_run_task(follows_traffic_body, NULL);
@@ -1551,6 +1623,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_new_refuses_what_is_not_a_stream, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_the_transport_asked_for_and_streams_from_callbacks, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_the_default_receive_follows_the_traffic, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_a_tcp_bulk_reader_with_big_reads_stays_multishot, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_without_multishot_recv_streams_receive_one_shot, fx_setup, fx_teardown),
 		cmocka_unit_test(test_loop_free_is_ebusy_while_a_stream_is_alive),
 	};
