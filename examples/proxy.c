@@ -22,6 +22,7 @@
  * buffer; drain keeps a fast sender from outrunning a slow receiver.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,10 @@ struct pipe {
 	bool idle;         /* the idle timeout ended it */
 };
 
+/* How long to look for bytes once the idle deadline has passed without
+ * a wait (see fill_or_idle). */
+#define LAST_LOOK RINGO_MSEC(5)
+
 /* Wait for bytes on from, but give up once nothing has moved in either
  * direction for the idle timeout. >0 bytes, 0 at EOF, or an error
  * (-ETIMEDOUT when idle). */
@@ -53,9 +58,17 @@ static int fill_or_idle(struct pipe *p, ringo_stream *from)
 	if (idle_timeout <= 0)
 		return ringo_stream_fill(from);
 	ringo_loop *loop = ringo_stream_loop(from);
+	bool looked = false;
 	for (;;) {
 		int64_t left = p->last + idle_timeout - ringo_loop_time_ns(loop);
-		if (left <= 0 || p->idle) {
+		if (left <= 0 && !p->idle && !looked) {
+			/* A stall (a loaded machine, a slow callback) can move
+			 * the loop's clock past the deadline before the bytes
+			 * already in the socket were received: look once more,
+			 * briefly, before calling the connection idle. */
+			looked = true;
+			left = LAST_LOOK;
+		} else if (left <= 0 || p->idle) {
 			p->idle = true;
 			return -ETIMEDOUT;
 		}
@@ -66,6 +79,9 @@ static int fill_or_idle(struct pipe *p, ringo_stream *from)
 		int n = ringo_timeout_exit(&to, ringo_stream_fill(from));
 		if (n != -ETIMEDOUT)
 			return n;
+		size_t len; /* bytes that came with the deadline */
+		if (ringo_stream_peek(from, &len))
+			return len > INT_MAX ? INT_MAX : (int)len;
 		/* The other direction may have moved bytes meanwhile: look again. */
 	}
 }

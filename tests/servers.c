@@ -14,7 +14,29 @@
 
 #include "support.h"
 
-static pid_t g_leftover;
+/* Servers started and not yet reaped: a test that fails (cmocka jumps
+ * out of it) leaves them running, and teardown kills them. Every one: a
+ * server left running holds the suite's stdout open, and the run
+ * waits for it. */
+#define MAX_LEFTOVER 16
+static pid_t g_leftover[MAX_LEFTOVER];
+
+static void leftover_add(pid_t pid)
+{
+	for (int i = 0; i < MAX_LEFTOVER; i++) {
+		if (g_leftover[i] <= 0) {
+			g_leftover[i] = pid;
+			return;
+		}
+	}
+}
+
+static void leftover_del(pid_t pid)
+{
+	for (int i = 0; i < MAX_LEFTOVER; i++)
+		if (g_leftover[i] == pid)
+			g_leftover[i] = 0;
+}
 
 bool under_valgrind(void)
 {
@@ -104,7 +126,7 @@ static pid_t start(const char *name, const char *const *args, int port, bool app
 	/* Under valgrind a server takes seconds to start. */
 	for (int i = 0; i < 3000; i++) {
 		if (accepts(port)) {
-			g_leftover = pid;
+			leftover_add(pid);
 			return pid;
 		}
 		if (waitpid(pid, NULL, WNOHANG) == pid)
@@ -131,7 +153,7 @@ int server_wait(pid_t pid)
 {
 	int st;
 	assert_int_equal(waitpid(pid, &st, 0), pid);
-	g_leftover = 0;
+	leftover_del(pid);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
@@ -148,7 +170,7 @@ int server_stop(pid_t pid)
 		int st;
 		pid_t r = waitpid(pid, &st, WNOHANG);
 		if (r == pid) {
-			g_leftover = 0;
+			leftover_del(pid);
 			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 		}
 		assert_int_equal(r, 0);
@@ -162,10 +184,12 @@ int server_stop(pid_t pid)
 
 void server_kill_leftover(void)
 {
-	if (g_leftover > 0) {
-		kill(g_leftover, SIGKILL);
-		waitpid(g_leftover, NULL, 0);
-		g_leftover = 0;
+	for (int i = 0; i < MAX_LEFTOVER; i++) {
+		if (g_leftover[i] > 0) {
+			kill(g_leftover[i], SIGKILL);
+			waitpid(g_leftover[i], NULL, 0);
+			g_leftover[i] = 0;
+		}
 	}
 }
 

@@ -402,6 +402,58 @@ static void test_proxy_idle_connection_is_closed(void **state)
 	assert_int_equal(server_stop(echo), 0);
 }
 
+/* Send n bytes on fd and read them back (through the proxy and the echo
+ * server), naming what went wrong. */
+static void echo_through(int fd, const char *msg, size_t n)
+{
+	char buf[64];
+	assert_true(n <= sizeof(buf));
+	assert_int_equal(send(fd, msg, n, 0), (ssize_t)n);
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = recv(fd, buf + got, n - got, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			fail_msg("recv the echo through the proxy: %zd (%s) after %zu bytes", r,
+				 r < 0 ? strerror(errno) : "EOF", got);
+		got += (size_t)r;
+	}
+	assert_memory_equal(buf, msg, n);
+}
+
+/* A proxy that stalls past its idle timeout (stopped here with SIGSTOP,
+ * as a loaded machine might) while a client's bytes wait in its socket
+ * does not call the connection idle on waking: the bytes go through. */
+static void test_proxy_stalled_past_its_idle_timeout_still_forwards(void **state)
+{
+	int echo_port = free_port();
+	pid_t echo = server_start("examples/echo_server", NULL, echo_port, false);
+	int port = free_port();
+	pid_t proxy = start_proxy(port, echo_port, "--idle-timeout-ms", "200");
+	int fd = connect_port(port);
+	echo_through(fd, "a", 1); /* accepted, connected upstream, idle clock running */
+	assert_int_equal(kill(proxy, SIGSTOP), 0);
+	assert_int_equal(send(fd, "ping", 4, 0), 4);
+	usleep(600 * 1000);
+	assert_int_equal(kill(proxy, SIGCONT), 0);
+	char buf[4];
+	size_t got = 0;
+	while (got < 4) {
+		ssize_t r = recv(fd, buf + got, 4 - got, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			fail_msg("recv after the stall: %zd (%s) after %zu bytes", r,
+				 r < 0 ? strerror(errno) : "EOF", got);
+		got += (size_t)r;
+	}
+	assert_memory_equal(buf, "ping", 4);
+	close(fd);
+	assert_int_equal(server_stop(proxy), 0);
+	assert_int_equal(server_stop(echo), 0);
+}
+
 /* ---- the tour: asyncio's TCP echo server and client ---- */
 
 static void test_tour_tcp_echo_server_and_client(void **state)
@@ -469,6 +521,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_proxy_100_connections_1mib_each_through_to_echo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_proxy_upstream_refused_closes_the_client, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_proxy_idle_connection_is_closed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_proxy_stalled_past_its_idle_timeout_still_forwards, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tour_tcp_echo_server_and_client, setup, teardown),
 	};
 	if (getenv("TEST_FILTER"))
