@@ -367,6 +367,23 @@ static void test_proxy_upstream_refused_closes_the_client(void **state)
 	close(holder);
 }
 
+/* Receive exactly n bytes from fd into buf, through EINTR (a socket
+ * with SO_RCVTIMEO is never restarted), failing with what was being read
+ * and how far it got. */
+static void recv_exactly(int fd, char *buf, size_t n, const char *what)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = recv(fd, buf + got, n - got, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			fail_msg("recv %s: %zd (%s) after %zu bytes", what, r, r < 0 ? strerror(errno) : "EOF",
+				 got);
+		got += (size_t)r;
+	}
+}
+
 static void test_proxy_idle_connection_is_closed(void **state)
 {
 	int echo_port = free_port();
@@ -379,16 +396,7 @@ static void test_proxy_idle_connection_is_closed(void **state)
 	int fd = connect_port(port);
 	char buf[8];
 	assert_int_equal(send(fd, "ping", 4, 0), 4);
-	size_t got = 0;
-	while (got < 4) {
-		ssize_t r = recv(fd, buf + got, 4 - got, 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			fail_msg("recv the echo through the proxy: %zd (%s) after %zu bytes", r,
-				 r < 0 ? strerror(errno) : "EOF", got);
-		got += (size_t)r;
-	}
+	recv_exactly(fd, buf, 4, "the echo through the proxy");
 	assert_memory_equal(buf, "ping", 4);
 	/* Then nothing either way: the proxy closes it. */
 	ssize_t n;
@@ -409,16 +417,7 @@ static void echo_through(int fd, const char *msg, size_t n)
 	char buf[64];
 	assert_true(n <= sizeof(buf));
 	assert_int_equal(send(fd, msg, n, 0), (ssize_t)n);
-	size_t got = 0;
-	while (got < n) {
-		ssize_t r = recv(fd, buf + got, n - got, 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			fail_msg("recv the echo through the proxy: %zd (%s) after %zu bytes", r,
-				 r < 0 ? strerror(errno) : "EOF", got);
-		got += (size_t)r;
-	}
+	recv_exactly(fd, buf, n, "the echo through the proxy");
 	assert_memory_equal(buf, msg, n);
 }
 
@@ -438,16 +437,7 @@ static void test_proxy_stalled_past_its_idle_timeout_still_forwards(void **state
 	usleep(600 * 1000);
 	assert_int_equal(kill(proxy, SIGCONT), 0);
 	char buf[4];
-	size_t got = 0;
-	while (got < 4) {
-		ssize_t r = recv(fd, buf + got, 4 - got, 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			fail_msg("recv after the stall: %zd (%s) after %zu bytes", r,
-				 r < 0 ? strerror(errno) : "EOF", got);
-		got += (size_t)r;
-	}
+	recv_exactly(fd, buf, 4, "after the stall");
 	assert_memory_equal(buf, "ping", 4);
 	close(fd);
 	assert_int_equal(server_stop(proxy), 0);
