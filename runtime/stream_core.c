@@ -43,6 +43,8 @@ struct ringo__stream_loop *ringo__stream_loop_get(ringo_loop *loop)
 	 * recv flags, so the opcode stands in. */
 	sl->multishot = io->supported[IORING_OP_SEND_ZC] && io->supported[IORING_OP_RECV];
 	sl->mshot_cap = true;
+	sl->mshot_lim = true;
+	sl->rbuf_budget = RINGO__STREAM_LOOP_BUDGET;
 	if (ringo__add_close_hook(loop, streams_close, sl) < 0) {
 		ringo__free(loop, sl, sizeof(*sl));
 		return NULL;
@@ -243,6 +245,9 @@ static void destroy(ringo_stream *s)
 	ringo__presubmit_del(&s->flush);
 	ringo__list_remove(&s->node);
 	ringo__free(loop, s->rbuf, s->rcap);
+	struct ringo__stream_loop *sl = loop->streams;
+	if (sl) /* none once the loop closed */
+		sl->rbuf_over -= ringo__stream_over(s->rcap);
 	ringo__free(loop, s->wbuf, s->wcap);
 	RINGO_ASSERT(!s->send_block);
 	ringo__free(loop, s, sizeof(*s));

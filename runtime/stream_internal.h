@@ -74,6 +74,8 @@ struct ringo__stream_req {
 	struct ringo__fd_link link; /* on the fd index while in flight; user_data
 				     * is the request's tag, 0 when idle */
 	bool cancel_sent;           /* ASYNC_CANCEL queued for it */
+	bool cancel_seen;           /* a completion came after it was queued
+				     * (multishot: see mshot_cqe) */
 };
 
 struct ringo_stream {
@@ -136,6 +138,10 @@ struct ringo_stream {
 				     * small messages, one-shot for bulk */
 	bool recv_switch;           /* a switch waits for the receive to end */
 	bool recv_tcp;              /* recv_auto on TCP: see note_mshot */
+	bool recv_uncap;            /* the capped receive in flight is being
+				     * cancelled for an uncapped one */
+	bool recv_limited;          /* the multishot in flight has a total */
+	size_t recv_reserved;       /* ...taken from the loop's budget */
 	bool recv_capped;           /* the multishot in flight asked for at most
 				     * a cap per completion (sqe->len) */
 	uint8_t recv_streak;        /* receives in a row that call for a switch */
@@ -162,7 +168,16 @@ struct ringo__stream_loop {
 	bool multishot;               /* the kernel has multishot recv (6.0+) */
 	bool mshot_cap;               /* ...that takes a cap per completion of
 				       * a bundle (6.16+); cleared on -EINVAL */
+	bool mshot_lim;               /* ...and a total for the whole receive
+				       * (recent kernels); cleared on -EINVAL */
 	uint16_t group;               /* br's buffer group id */
+	size_t rbuf_over;             /* the read buffers' bytes past
+				       * RINGO__STREAM_AHEAD_MIN each, in all */
+	size_t rbuf_budget;           /* RINGO__STREAM_LOOP_BUDGET (tests
+				       * change it): ringo__stream_ahead */
+	size_t mshot_reserved;        /* what the multishot receives in flight
+				       * may still bring, on the budget's
+				       * account (mshot_recv_start) */
 };
 
 struct ringo__stream_loop *ringo__stream_loop_get(ringo_loop *loop);
@@ -215,11 +230,45 @@ int ringo__stream_make(ringo_loop *loop, int fd, const struct ringo__stream_tran
  * --rate; see CHANGES.md, 0.2). */
 #define RINGO__STREAM_AHEAD_MIN (32 * 1024)
 
+/* ...except while the loop's read buffers, counting what each has past
+ * RINGO__STREAM_AHEAD_MIN, together hold less than this: then any
+ * stream receives up to 2 x read_limit ahead (and a multishot receive
+ * goes uncapped if the budget also holds all it may bring: see
+ * mshot_recv_start). A reader that works on peek/fill (a proxy: it asks
+ * for no size) then moves bulk as fast as one reading big buffers, and a
+ * thousand connections still cannot grow past this plus their least
+ * each. */
+#define RINGO__STREAM_LOOP_BUDGET (4u << 20)
+
 static inline void ringo__stream_ask(ringo_stream *s, size_t n)
 {
 	size_t hi = 2 * s->read_limit;
 	size_t a = n > RINGO__STREAM_AHEAD_MIN ? n : RINGO__STREAM_AHEAD_MIN;
 	s->ahead = a < hi ? a : hi;
+}
+
+/* The mark a stream receives up to now: its own (above), or 2 x
+ * read_limit while the loop is within its budget. */
+static inline size_t ringo__stream_ahead(const ringo_stream *s)
+{
+	const struct ringo__stream_loop *sl = s->loop->streams;
+	if (sl && sl->rbuf_over < sl->rbuf_budget) /* none once the loop closed */
+		return 2 * s->read_limit > s->ahead ? 2 * s->read_limit : s->ahead;
+	return s->ahead;
+}
+
+/* A stream whose reads ask for more than the least (big buffers): its
+ * bundles go uncapped, and a TCP one stays multishot (see note_mshot and
+ * mshot_recv_start in stream_io.c). */
+static inline bool ringo__stream_big_reads(const ringo_stream *s)
+{
+	return s->ahead > RINGO__STREAM_AHEAD_MIN;
+}
+
+/* What a read buffer of cap bytes counts against the loop's budget. */
+static inline size_t ringo__stream_over(size_t cap)
+{
+	return cap > RINGO__STREAM_AHEAD_MIN ? cap - RINGO__STREAM_AHEAD_MIN : 0;
 }
 
 /* cur doubled (from min if 0) until it holds need. */

@@ -52,6 +52,7 @@ static int req_open(ringo_stream *s, struct ringo__stream_req *r, struct io_urin
 		return err;
 	}
 	r->cancel_sent = false;
+	r->cancel_seen = false;
 	sqe->user_data = r->link.user_data;
 	return 0;
 }
@@ -108,7 +109,7 @@ static void note_mshot(ringo_stream *s, int32_t res)
 	unsigned full = (unsigned)res / MSHOT_BUFSIZE;
 	unsigned streak = s->recv_streak + full;
 	s->recv_streak = full ? (uint8_t)(streak < SWITCH_STREAK ? streak : SWITCH_STREAK) : 0;
-	bool bulk_tcp = s->recv_tcp && s->ahead > RINGO__STREAM_AHEAD_MIN;
+	bool bulk_tcp = s->recv_tcp && ringo__stream_big_reads(s);
 	if (s->recv_streak >= SWITCH_STREAK && !s->recv_switch && !bulk_tcp) {
 		s->recv_switch = true;
 		req_cancel(s, &s->rreq);
@@ -119,7 +120,7 @@ static void note_oneshot(ringo_stream *s, int32_t res)
 {
 	bool short_recv = (size_t)res < s->recv_asked / 2 && res < SHORT_RECV;
 	s->recv_streak = short_recv ? s->recv_streak + 1 : 0;
-	if (s->recv_streak >= SWITCH_STREAK || (s->recv_tcp && s->ahead > RINGO__STREAM_AHEAD_MIN)) {
+	if (s->recv_streak >= SWITCH_STREAK || (s->recv_tcp && ringo__stream_big_reads(s))) {
 		s->recv_streak = 0;
 		s->tp = &ringo__stream_socket_mshot; /* the next receive */
 	}
@@ -209,8 +210,10 @@ static void mshot_take(ringo_stream *s, ringo_bufring *br, unsigned first, int32
 		note_mshot(s, res);
 	/* A capped receive for a stream whose reads now ask for more (a bulk
 	 * reader, see mshot_recv_start): end it, the next one is uncapped. */
-	if (s->recv_capped && s->ahead > RINGO__STREAM_AHEAD_MIN)
+	if (s->recv_capped && !s->recv_uncap && ringo__stream_big_reads(s)) {
+		s->recv_uncap = true;
 		req_cancel(s, &s->rreq);
+	}
 	size_t left = res > 0 ? (size_t)res : 0;
 	unsigned slot = ringo__bufring_slot_of(br, first);
 	do {
@@ -232,9 +235,19 @@ static void mshot_cqe(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
 	struct ringo__stream_loop *sl = loop->streams;
 	if (flags & IORING_CQE_F_BUFFER)
 		mshot_take(s, sl->br, flags >> IORING_CQE_BUFFER_SHIFT, res);
-	if (flags & IORING_CQE_F_MORE)
+	if (flags & IORING_CQE_F_MORE) {
+		/* Still going after a cancel went in: the kernel found it
+		 * busy (-EALREADY) and let it run on. Cancel it again. */
+		if (s->rreq.cancel_sent && s->rreq.cancel_seen) {
+			s->rreq.cancel_sent = false;
+			req_cancel(s, &s->rreq);
+		}
+		s->rreq.cancel_seen = s->rreq.cancel_sent;
 		return;
+	}
 	res = req_done(s, &s->rreq, res);
+	sl->mshot_reserved -= s->recv_reserved;
+	s->recv_reserved = 0;
 	if (s->recv_switch) {
 		/* Bulk: one-shot from the next receive on. */
 		s->recv_switch = false;
@@ -243,8 +256,15 @@ static void mshot_cqe(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
 		if (res == -ECANCELED)
 			res = RINGO__STREAM_ENDED;
 	}
-	if (res == -ECANCELED && s->recv_capped && s->ahead > RINGO__STREAM_AHEAD_MIN) {
-		res = RINGO__STREAM_ENDED; /* uncapped from the next receive on */
+	if (s->recv_uncap) {
+		s->recv_uncap = false;
+		if (res == -ECANCELED)
+			res = RINGO__STREAM_ENDED; /* uncapped from the next receive on */
+	} else if (res == -EINVAL && s->recv_limited && sl->mshot_lim) {
+		/* A kernel that takes no total: none from the next
+		 * receive on. */
+		sl->mshot_lim = false;
+		res = RINGO__STREAM_ENDED;
 	} else if (res == -EINVAL && s->recv_capped && sl->mshot_cap) {
 		/* A kernel that takes no cap on a multishot recv (before
 		 * 6.16): uncapped bundles from the next receive on. */
@@ -288,17 +308,50 @@ static int mshot_recv_start(ringo_stream *s)
 	 * (Linux 6.16+ takes the cap; an older kernel refuses it, see
 	 * mshot_cqe). A bulk reader (big reads) goes uncapped: the kernel
 	 * requeues a capped receive behind the loop's other work, and one
-	 * TCP stream then moved 3.7x less (perf/stream, explicit multishot). */
+	 * TCP stream then moved 3.7x less (perf/stream, explicit multishot).
+	 * So does any stream while the loop's budget has room for all it
+	 * may take (its total, below, reserved until the receive ends): a
+	 * proxy reading through peek/fill moved 1.3-1.5x more so. */
+	struct ringo__stream_loop *sl = s->loop->streams;
+	size_t mark = s->ahead;
+	bool uncapped = ringo__stream_big_reads(s);
+	size_t wide = ringo__stream_ahead(s);
+	if (!uncapped && wide > mark &&
+	    sl->rbuf_over + sl->mshot_reserved + 2 * wide <= sl->rbuf_budget) {
+		mark = wide;
+		uncapped = true;
+	}
 	s->recv_capped = false;
 	if (s->loop->ring.features & RINGO__FEAT_RECVSEND_BUNDLE) {
 		sqe->ioprio |= RINGO__RECVSEND_BUNDLE;
-		struct ringo__stream_loop *sl = s->loop->streams;
-		if (sl->mshot_cap && s->ahead <= RINGO__STREAM_AHEAD_MIN) {
+		if (sl->mshot_cap && !uncapped) {
 			sqe->len = RINGO__STREAM_AHEAD_MIN / 2;
 			s->recv_capped = true;
 		}
 	}
-	return req_open(s, &s->rreq, sqe, mshot_cqe);
+	/* A total for the whole receive (sqe->optlen, which is file_index
+	 * in liburing 2.3's header; recent kernels take it, 6.18 here does). Backpressure cancels a
+	 * multishot receive at the mark, but a cancel finds a receive that
+	 * the kernel keeps re-running (its socket never empties: a fast
+	 * peer) busy and leaves it going; the stream then took every byte
+	 * a sender on another thread sent (test_stream: a sender that never
+	 * lets up). With a total the receive ends itself: at most twice the
+	 * mark past where it started. An older kernel refuses it (-EINVAL,
+	 * see mshot_cqe). */
+	size_t total = 2 * mark;
+	if (total > RINGO__STREAM_IO_MAX)
+		total = RINGO__STREAM_IO_MAX;
+	s->recv_limited = false;
+	if (sl->mshot_lim) {
+		sqe->file_index = (uint32_t)total;
+		s->recv_limited = true;
+	}
+	int err = req_open(s, &s->rreq, sqe, mshot_cqe);
+	if (err == 0 && mark > s->ahead) {
+		s->recv_reserved = total;
+		sl->mshot_reserved += total;
+	}
+	return err;
 }
 
 /* ---- sending ---- */

@@ -39,10 +39,21 @@ void ringo__stream_maybe_arm(ringo_stream *s)
  * or what a waiting reader needs. */
 static size_t rbuf_limit(const ringo_stream *s)
 {
-	size_t lim = s->ahead;
+	size_t lim = ringo__stream_ahead(s);
 	if (s->reader && s->want > lim)
 		lim = s->want;
 	return lim;
+}
+
+/* The read buffer went from old to new bytes: the loop's budget
+ * (ringo__stream_ahead) counts it. */
+static void rbuf_count(ringo_stream *s, size_t old, size_t new)
+{
+	struct ringo__stream_loop *sl = s->loop->streams;
+	if (!sl) /* none once the loop closed */
+		return;
+	sl->rbuf_over -= ringo__stream_over(old);
+	sl->rbuf_over += ringo__stream_over(new);
 }
 
 /* Resize the read buffer to cap (>= rlen), moving the unread bytes to its
@@ -55,6 +66,7 @@ static int rbuf_resize(ringo_stream *s, size_t cap)
 	if (s->rlen)
 		memcpy(nb, s->rbuf + s->rpos, s->rlen);
 	ringo__free(s->loop, s->rbuf, s->rcap);
+	rbuf_count(s, s->rcap, cap);
 	s->rbuf = nb;
 	s->rcap = cap;
 	s->rpos = 0;
@@ -91,6 +103,7 @@ void *ringo__stream_recv_room(ringo_stream *s, size_t *len)
 		/* A buffer grown for one big read goes back once empty. */
 		if (s->rcap > lim && s->rcap > RBUF_MIN) {
 			ringo__free(s->loop, s->rbuf, s->rcap);
+			rbuf_count(s, s->rcap, 0);
 			s->rbuf = NULL;
 			s->rcap = 0;
 			s->recv_filled = false;
@@ -158,7 +171,7 @@ int ringo__stream_recv_data(ringo_stream *s, const void *p, size_t n)
 	}
 	s->rlen += n;
 	count_read(s, n);
-	if (s->rlen >= s->ahead) {
+	if (s->rlen >= ringo__stream_ahead(s)) {
 		s->paused = true;
 		/* A multishot receive goes on by itself: stop it. */
 		if (!recv_wanted(s))
@@ -209,7 +222,7 @@ static void consume(ringo_stream *s, size_t n)
 	/* While a one-shot receive is in flight the tail must stay put. */
 	if (s->rlen == 0 && !s->recv_busy)
 		s->rpos = 0;
-	if (s->paused && s->rlen <= s->ahead / 2) {
+	if (s->paused && s->rlen <= ringo__stream_ahead(s) / 2) {
 		s->paused = false;
 		ringo__stream_maybe_arm(s);
 	}

@@ -3,6 +3,7 @@
  * cancellation and timeouts, backpressure both ways, close/free, the
  * transports (one-shot, multishot, pipes). */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -567,58 +568,6 @@ static void test_writes_past_the_hard_cap_are_refused(void **state)
 	assert_int_equal(fx_run_task(hard_cap_body, NULL), 0);
 }
 
-/* A reader that never reads: the stream stops receiving at 2 x
- * read_limit (the peer's sends then block), and starts again as the
- * reader takes bytes. */
-static int never_read_body(void *arg, void **result)
-{
-	int peer;
-	ringo_stream_options o = {.read_limit = 8192};
-	ringo_stream *s = stream_pair(&peer, &o);
-	char chunk[4096];
-	memset(chunk, 'r', sizeof(chunk));
-	size_t sent = 0;
-	int idle = 0;
-	for (int i = 0; i < 100000 && idle < 50; i++) {
-		ssize_t n = send(peer, chunk, sizeof(chunk), MSG_DONTWAIT);
-		if (n > 0) {
-			sent += (size_t)n;
-			idle = 0;
-		} else {
-			idle++;
-		}
-		ringo_sleep(0);
-	}
-	assert_int_equal(idle, 50); /* the peer is blocked */
-	size_t buffered;
-	ringo_stream_peek(s, &buffered);
-	/* At the mark, plus at most one receive (a provided buffer). */
-	assert_true(buffered >= 2 * o.read_limit);
-	assert_true(buffered <= 2 * o.read_limit + 16384);
-	assert_true(sent > buffered); /* the rest waits in the kernel */
-	/* Reading it all: receiving resumes, every byte arrives. */
-	size_t got = 0;
-	char buf[4096];
-	while (got < sent) {
-		int n = ringo_stream_read(s, buf, sizeof(buf));
-		assert_true(n > 0);
-		assert_int_equal(buf[0], 'r');
-		got += (size_t)n;
-	}
-	assert_int_equal(got, sent);
-	struct ringo_stream_stats st;
-	ringo_stream_stats(s, &st);
-	assert_int_equal(st.bytes_read, sent);
-	ringo_stream_free(s);
-	close(peer);
-	return 0;
-}
-
-static void test_reader_that_never_reads_stops_receiving_at_twice_the_limit(void **state)
-{
-	assert_int_equal(fx_run_task(never_read_body, NULL), 0);
-}
-
 /* Send from the plain fd peer, 4 KiB at a time with a yield between, until
  * the kernel takes no more: the bytes sent. */
 static size_t send_until_blocked(int peer)
@@ -641,6 +590,69 @@ static size_t send_until_blocked(int peer)
 	return sent;
 }
 
+/* A reader that never reads: the stream stops receiving at 2 x
+ * read_limit (the peer's sends then block), and starts again as the
+ * reader takes bytes. */
+static int never_read_body(void *arg, void **result)
+{
+	int peer;
+	ringo_stream_options o = {.read_limit = 8192};
+	ringo_stream *s = stream_pair(&peer, &o);
+	size_t sent = send_until_blocked(peer);
+	size_t buffered;
+	ringo_stream_peek(s, &buffered);
+	/* At the mark, plus at most one receive (a provided buffer). */
+	assert_true(buffered >= 2 * o.read_limit);
+	assert_true(buffered <= 2 * o.read_limit + 16384);
+	assert_true(sent > buffered); /* the rest waits in the kernel */
+	/* Reading it all: receiving resumes, every byte arrives. */
+	size_t got = 0;
+	char buf[4096];
+	while (got < sent) {
+		int n = ringo_stream_read(s, buf, sizeof(buf));
+		assert_true(n > 0);
+		assert_int_equal(buf[0], 'a');
+		got += (size_t)n;
+	}
+	assert_int_equal(got, sent);
+	struct ringo_stream_stats st;
+	ringo_stream_stats(s, &st);
+	assert_int_equal(st.bytes_read, sent);
+	ringo_stream_free(s);
+	close(peer);
+	return 0;
+}
+
+static void test_reader_that_never_reads_stops_receiving_at_twice_the_limit(void **state)
+{
+	assert_int_equal(fx_run_task(never_read_body, NULL), 0);
+}
+
+
+static int accept_one(void *arg, void **result)
+{
+	int *fd = arg;
+	*fd = ringo_accept(*fd, NULL, NULL, 0);
+	return *fd < 0 ? *fd : 0;
+}
+
+/* A TCP connection over loopback as two plain fds (from a task). */
+static void tcp_fds(int *accepted, int *connected)
+{
+	int lfd = ringo_tcp_listen("127.0.0.1", 0, 16, 0);
+	assert_true(lfd >= 0);
+	int afd = lfd;
+	ringo_task *t;
+	assert_int_equal(ringo_spawn(ringo_loop_current(), accept_one, &afd, NULL, &t), 0);
+	int cfd = ringo_tcp_connect("127.0.0.1", ringo_socket_port(lfd), RINGO_SEC(10));
+	assert_true(cfd >= 0);
+	assert_int_equal(ringo_await(ringo_task_future(t), NULL), 0);
+	ringo_task_release(t);
+	close(lfd);
+	*accepted = afd;
+	*connected = cfd;
+}
+
 static size_t buffered(const ringo_stream *s)
 {
 	size_t len;
@@ -648,13 +660,24 @@ static size_t buffered(const ringo_stream *s)
 	return len;
 }
 
-/* How far a stream receives ahead of a task that is not reading: 32 KiB
- * (with the default read_limit), or as much as its last read asked for,
- * up to 2 x read_limit; the rest stays in the kernel. At 32 KiB ahead a
- * receive may overshoot by one 4 KiB send or one capped bundle (16 KiB). */
+/* The loop's read-ahead budget (RINGO__STREAM_LOOP_BUDGET): 0 acts as
+ * a loop whose other streams have used it all. */
+static void set_loop_budget(size_t bytes)
+{
+	struct ringo__stream_loop *sl = ringo__stream_loop_get(ringo_loop_current());
+	assert_non_null(sl);
+	sl->rbuf_budget = bytes;
+}
+
+/* How far a stream receives ahead of a task that is not reading, once
+ * the loop's budget is used: 32 KiB (with the default read_limit), or as
+ * much as its last read asked for, up to 2 x read_limit; the rest stays
+ * in the kernel. At 32 KiB ahead a receive may overshoot by one 4 KiB
+ * send or one capped bundle (16 KiB). */
 static int ahead_body(void *arg, void **result)
 {
 	int peer;
+	set_loop_budget(0);
 	ringo_stream *s = stream_pair(&peer, NULL);
 	int big = 4 << 20;
 	assert_int_equal(setsockopt(peer, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big)), 0);
@@ -705,9 +728,10 @@ static void test_a_stream_receives_ahead_only_as_far_as_its_reads_ask(void **sta
 	assert_int_equal(fx_run_task(ahead_body, NULL), 0);
 }
 
-/* A backlog already in the socket when a multishot receive starts: one
- * completion takes at most half of how far the stream may go ahead (the
- * bundle cap), not all of it, so the stream stops near its mark. */
+/* A backlog already in the socket when a multishot receive starts, the
+ * loop's budget used: one completion takes at most half of how far the
+ * stream may go ahead (the bundle cap), not all of it, so the stream
+ * stops near its mark. */
 static int backlog_body(void *arg, void **result)
 {
 	int sv[2];
@@ -724,6 +748,7 @@ static int backlog_body(void *arg, void **result)
 		sent += (size_t)n;
 	}
 	assert_true(sent > 4 * RINGO__STREAM_AHEAD_MIN);
+	set_loop_budget(0);
 	ringo_stream *s = stream_on(sv[0], NULL);
 	for (int i = 0; i < 50; i++)
 		ringo_sleep(0);
@@ -753,6 +778,135 @@ static int backlog_body(void *arg, void **result)
 static void test_a_backlog_is_taken_a_capped_bundle_at_a_time(void **state)
 {
 	assert_int_equal(fx_run_task(backlog_body, NULL), 0);
+}
+
+/* Within the loop's budget a stream that asks for no size (peek and
+ * fill, as a proxy reads) still receives 2 x read_limit ahead; a stream
+ * that may go further stops where the budget ends. Every byte arrives,
+ * in order, and the budget is whole again once both are gone. */
+static int budget_body(void *arg, void **result)
+{
+	int peer_a, peer_b;
+	ringo_stream *a = stream_pair(&peer_a, NULL);
+	int big = 4 << 20;
+	assert_int_equal(setsockopt(peer_a, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big)), 0);
+	size_t sent = send_until_blocked(peer_a);
+	assert_true(sent > 2 * 65536 + 2 * RINGO__STREAM_AHEAD_MIN);
+	assert_true(buffered(a) >= 2 * 65536);
+
+	/* b may go far ahead (a 4 MiB read_limit) and is never read: its
+	 * buffer takes the budget, and then it stops too. */
+	ringo_stream_options ob = {.read_limit = 4 << 20};
+	ringo_stream *b = stream_pair(&peer_b, &ob);
+	size_t sent_b = send_until_blocked(peer_b);
+	struct ringo__stream_loop *sl = ringo__stream_loop_get(ringo_loop_current());
+	assert_true(sl->rbuf_over >= RINGO__STREAM_LOOP_BUDGET);
+	assert_true(buffered(b) <= RINGO__STREAM_LOOP_BUDGET + 2 * 65536);
+	assert_true(sent_b > buffered(b));
+
+	/* a, read through peek and consume, takes again only what it gave
+	 * back: the loop stays within the budget and one buffer's growth. */
+	size_t total = 0, len;
+	const char *p = ringo_stream_peek(a, &len);
+	assert_int_equal(p[0], 'a');
+	assert_int_equal(ringo_stream_consume(a, len), 0);
+	total += len;
+	for (int i = 0; i < 50; i++)
+		ringo_sleep(0);
+	assert_true(buffered(a) >= RINGO__STREAM_AHEAD_MIN);
+	assert_true(buffered(a) <= 2 * 65536);
+	assert_true(sl->rbuf_over <= RINGO__STREAM_LOOP_BUDGET + 2 * 65536);
+
+	/* b gone: its buffer leaves the budget. */
+	ringo_stream_free(b);
+	close(peer_b);
+	while (total < sent) {
+		p = ringo_stream_peek(a, &len);
+		if (len == 0) {
+			assert_true(ringo_stream_fill(a) > 0);
+			continue;
+		}
+		assert_int_equal(p[0], 'a');
+		assert_int_equal(p[len - 1], 'a');
+		assert_int_equal(ringo_stream_consume(a, len), 0);
+		total += len;
+	}
+	assert_int_equal(total, sent);
+	ringo_stream_free(a);
+	close(peer_a);
+	/* Both gone (once their receives ended): nothing counts. */
+	for (int i = 0; i < 50; i++)
+		ringo_sleep(0);
+	assert_int_equal(sl->rbuf_over, 0);
+	return 0;
+}
+
+static void test_a_peek_reader_receives_far_ahead_within_the_loops_budget(void **state)
+{
+	assert_int_equal(fx_run_task(budget_body, NULL), 0);
+}
+
+/* A sender on another thread that never lets the TCP socket empty: the
+ * kernel keeps re-running a multishot receive, and a cancel finds it
+ * busy. The stream still stops near its mark (the receive carries a
+ * total, see mshot_recv_start in stream_io.c) and every byte arrives. */
+struct fast_sender {
+	int fd;
+	size_t total, sent;
+};
+
+static void *fast_sender_main(void *arg)
+{
+	struct fast_sender *f = arg;
+	static char chunk[65536];
+	memset(chunk, 'f', sizeof(chunk));
+	while (f->sent < f->total) {
+		ssize_t n = send(f->fd, chunk, sizeof(chunk), 0);
+		if (n <= 0)
+			break;
+		f->sent += (size_t)n;
+	}
+	shutdown(f->fd, SHUT_WR);
+	return NULL;
+}
+
+static int fast_sender_body(void *arg, void **result)
+{
+	int fd, peer;
+	tcp_fds(&fd, &peer);
+	ringo_stream_options o = {.flags = RINGO_STREAM_RECV_MULTISHOT};
+	ringo_stream *s;
+	assert_int_equal(ringo_stream_new(ringo_loop_current(), fd, &o, &s), 0);
+	struct fast_sender f = {peer, 32u << 20, 0};
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, fast_sender_main, &f), 0);
+	/* Not reading for a while: at most the mark (2 x read_limit within
+	 * the budget) and a receive's total past it. */
+	for (int i = 0; i < 20; i++) {
+		ringo_sleep(RINGO_MSEC(5));
+		assert_true(buffered(s) <= 3 * 2 * 65536 + 65536);
+	}
+	size_t got = 0;
+	char buf[16384];
+	for (;;) {
+		int n = ringo_stream_read(s, buf, sizeof(buf));
+		assert_true(n >= 0);
+		if (n == 0)
+			break;
+		assert_int_equal(buf[n - 1], 'f');
+		got += (size_t)n;
+	}
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(got, f.total);
+	assert_int_equal(f.sent, f.total);
+	ringo_stream_free(s);
+	close(peer);
+	return 0;
+}
+
+static void test_a_sender_that_never_lets_up_is_held_at_the_mark(void **state)
+{
+	assert_int_equal(fx_run_task(fast_sender_body, NULL), 0);
 }
 
 /* ---- a gigabyte through a stream pair ---- */
@@ -894,13 +1048,6 @@ static void test_a_gigabyte_through_a_socketpair_with_a_checksum(void **state)
 {
 	table_init();
 	assert_int_equal(fx_run_task(bulk_socketpair_body, NULL), 0);
-}
-
-static int accept_one(void *arg, void **result)
-{
-	int *fd = arg;
-	*fd = ringo_accept(*fd, NULL, NULL, 0);
-	return *fd < 0 ? *fd : 0;
 }
 
 /* A TCP connection through ringo_stream_connect and an accepted fd. */
@@ -1466,25 +1613,11 @@ static int follows_traffic_body(void *arg, void **result)
 /* No RECV flag, TCP: bulk data read in small pieces goes one-shot (as
  * on any socket); read with big buffers, it goes back to multishot and
  * stays there (uncapped bundles: see note_mshot in stream_io.c). */
-static int accept_fd_body(void *arg, void **result)
-{
-	int *fd = arg;
-	*fd = ringo_accept(*fd, NULL, NULL, 0);
-	return *fd < 0 ? *fd : 0;
-}
-
 static int tcp_bulk_reader_body(void *arg, void **result)
 {
-	int lfd = ringo_tcp_listen("127.0.0.1", 0, 16, 0);
-	assert_true(lfd >= 0);
-	int afd = lfd;
+	int afd, cfd;
+	tcp_fds(&afd, &cfd);
 	ringo_task *t;
-	assert_int_equal(ringo_spawn(ringo_loop_current(), accept_fd_body, &afd, NULL, &t), 0);
-	int cfd = ringo_tcp_connect("127.0.0.1", ringo_socket_port(lfd), RINGO_SEC(10));
-	assert_true(cfd >= 0);
-	assert_int_equal(ringo_await(ringo_task_future(t), NULL), 0);
-	ringo_task_release(t);
-	close(lfd);
 	ringo_stream *s;
 	assert_int_equal(ringo_stream_new(ringo_loop_current(), afd, NULL, &s), 0);
 	if (strcmp(ringo__stream_transport_name(s), "socket-multishot")) {
@@ -1608,6 +1741,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_writes_wrap_around_the_send_in_flight_in_order, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_reader_that_never_reads_stops_receiving_at_twice_the_limit, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_a_stream_receives_ahead_only_as_far_as_its_reads_ask, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_a_peek_reader_receives_far_ahead_within_the_loops_budget, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_a_sender_that_never_lets_up_is_held_at_the_mark, fx_setup,
+						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_a_backlog_is_taken_a_capped_bundle_at_a_time, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_a_gigabyte_through_a_socketpair_with_a_checksum, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_a_gigabyte_through_tcp_loopback_with_a_checksum, fx_setup, fx_teardown),

@@ -14,7 +14,9 @@
  *    caller stays readable (peek, or the next read).
  *  - Receive backpressure: the stream receives ahead of its reader only as
  *    far as the last ringo_stream_read or read_exactly asked for (its n),
- *    at least 32 KiB and at most 2 x read_limit (32 KiB before any read).
+ *    at least 32 KiB and at most 2 x read_limit (32 KiB before any read);
+ *    while all the loop's streams together hold little (their read
+ *    buffers less than 4 MiB past 32 KiB each), up to 2 x read_limit.
  *    Once that much waits unread it stops receiving (the kernel's socket
  *    buffer then fills and TCP flow control slows the peer); it starts
  *    again when the reader has taken them down to half, or when a read
