@@ -102,6 +102,7 @@ static void req_cancel(ringo_stream *s, struct ringo__stream_req *r)
  * than one-shot receives (perf/echo_compare). */
 #define SWITCH_STREAK 4
 #define SHORT_RECV (MSHOT_BUFSIZE / 4)
+#define TOTAL_MIN (256 * 1024) /* the least total of a multishot receive */
 
 static void note_mshot(ringo_stream *s, int32_t res)
 {
@@ -336,9 +337,10 @@ static int mshot_recv_start(ringo_stream *s)
 	 * peer) busy and leaves it going; the stream then took every byte
 	 * a sender on another thread sent (test_stream: a sender that never
 	 * lets up). With a total the receive ends itself: at most twice the
-	 * mark past where it started. An older kernel refuses it (-EINVAL,
-	 * see mshot_cqe). */
-	size_t total = 2 * mark;
+	 * mark past where it started, or TOTAL_MIN (a smaller total costs a
+	 * new receive per 64 KiB message in perf/echo_compare). An older
+	 * kernel refuses it (-EINVAL, see mshot_cqe). */
+	size_t total = 2 * mark > TOTAL_MIN ? 2 * mark : TOTAL_MIN;
 	if (total > RINGO__STREAM_IO_MAX)
 		total = RINGO__STREAM_IO_MAX;
 	s->recv_limited = false;
