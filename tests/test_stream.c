@@ -877,7 +877,7 @@ static int fast_sender_body(void *arg, void **result)
 	ringo_stream_options o = {.flags = RINGO_STREAM_RECV_MULTISHOT};
 	ringo_stream *s;
 	assert_int_equal(ringo_stream_new(ringo_loop_current(), fd, &o, &s), 0);
-	struct fast_sender f = {peer, 32u << 20, 0};
+	struct fast_sender f = {peer, 8u << 20, 0};
 	pthread_t th;
 	assert_int_equal(pthread_create(&th, NULL, fast_sender_main, &f), 0);
 	/* Not reading for a while: at most the mark (2 x read_limit within
