@@ -226,6 +226,7 @@ struct ringo__acceptor_impl {
 	struct ringo__fd_link link;
 	bool stopping;        /* close requested: accept nothing more */
 	bool cancel_sent;
+	bool cancel_seen;     /* an accept came after the cancel was queued */
 	int error;            /* an error to report once, 0 = none */
 	/* The task in ringo_acceptor_next's wait, from its suspension until
 	 * it runs again (also while woken and not yet run), so that destroy
@@ -303,10 +304,20 @@ static void acc_cqe(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
 	} else if (res != -ECANCELED && !a->stopping && !a->link.closed) {
 		a->error = res;
 	}
-	if (!(flags & IORING_CQE_F_MORE)) {
+	if (flags & IORING_CQE_F_MORE) {
+		/* Still accepting after a cancel went in: a kernel that finds
+		 * a multishot busy (a backlog that never empties) leaves it
+		 * running (see mshot_cqe in stream_io.c). Cancel again. */
+		if (a->cancel_sent && a->cancel_seen) {
+			a->cancel_sent = false;
+			acc_cancel(a);
+		}
+		a->cancel_seen = a->cancel_sent;
+	} else {
 		ringo__op_close(loop, a->link.user_data);
 		a->link.user_data = 0;
 		a->cancel_sent = false;
+		a->cancel_seen = false;
 		if (a->closer && !a->waiter)
 			ringo__task_wake(a->closer, 0);
 	}

@@ -137,11 +137,21 @@ static void accept_cqe(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
 			cancel_accept(l);
 		}
 	}
-	if (flags & IORING_CQE_F_MORE)
+	if (flags & IORING_CQE_F_MORE) {
+		/* Still accepting after a cancel went in: a kernel that finds
+		 * a multishot busy (a backlog that never empties) leaves it
+		 * running (see mshot_cqe in stream_io.c). Cancel again. */
+		if (l->cancel_sent && l->cancel_seen) {
+			l->cancel_sent = false;
+			cancel_accept(l);
+		}
+		l->cancel_seen = l->cancel_sent;
 		return;
+	}
 	ringo__op_close(loop, l->ud);
 	l->ud = 0;
 	l->cancel_sent = false;
+	l->cancel_seen = false;
 	sh->armed--;
 	if (sh->closing || loop->closed) {
 		l->backoff = false;

@@ -25,6 +25,7 @@ struct listener {
 	uint64_t ud;         /* the accept request's tag while the kernel has
 			      * it, 0 when none */
 	bool cancel_sent;    /* ASYNC_CANCEL queued for it */
+	bool cancel_seen;    /* an accept came after it was queued */
 	bool backoff;        /* an accept failed for want of resources: the
 			      * timer re-arms it */
 	ringo_handle timer;  /* that timer, while backoff */
