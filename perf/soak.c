@@ -32,9 +32,15 @@
  *
  * Exit status 1 on any mismatch or error (refused or reset connection, a
  * server that died), or if the RSS at the end exceeds the level at the end
- * of the warm-up by more than 10% AND by more than 8 MiB: the warm-up has
- * brought every buffer size and connection count to its steady state, so
- * what is still growing after it, beyond allocator noise, is a leak.
+ * of the warm-up by more than 20% AND by more than 8 MiB: the warm-up has
+ * brought every buffer size and connection count near its steady state,
+ * so what is still growing after it, beyond allocator noise, is a leak.
+ * Allocator noise here is steps: with 2000 connections and sizes up to
+ * 64 KiB, glibc's heap grew in steps of 2-12 MB until 20-35 s, to the
+ * same plateau (154-156 MB) for two builds; at 10% a 20 s run failed on
+ * such a step after a 5 s warm-up (+14.7%, and +16% in a run of the
+ * build before). A leak of 64 bytes a message (about 40 MB after the
+ * warm-up of such a run) still fails it.
  * Also 1 if open descriptors grew by more than 10% + 64. Exit 2: usage.
  */
 #include <dirent.h>
@@ -64,7 +70,7 @@
 #define MAX_EVENTS 256
 #define CHUNK 65536u         /* largest read or write at once */
 #define SAMPLE_NS 500000000u /* RSS sampling period */
-#define RSS_GROWTH_PCT 10
+#define RSS_GROWTH_PCT 20
 #define RSS_GROWTH_KB (8 * 1024)
 #define FDS_GROWTH_PCT 10
 #define FDS_GROWTH_ABS 64
