@@ -285,6 +285,23 @@ static void mshot_cqe(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
 	ringo__stream_recv_end(s, res);
 }
 
+/* The total a multishot receive for a stream at this mark carries
+ * (sqe->optlen, which is file_index in liburing 2.3's header; recent
+ * kernels take it, 6.18 here does). Backpressure cancels a multishot
+ * receive at the mark, but a cancel finds a receive that the kernel keeps
+ * re-running (its socket never empties: a fast peer) busy and leaves it
+ * going; the stream then took every byte a sender on another thread sent
+ * (test_stream: a sender that never lets up). With a total the receive
+ * ends itself: twice the mark past where it started, at least TOTAL_MIN
+ * (a smaller total cost a new receive per 64 KiB message in
+ * perf/echo_compare). An older kernel refuses it (-EINVAL, see
+ * mshot_cqe). */
+static size_t mshot_total(size_t mark)
+{
+	size_t total = 2 * mark > TOTAL_MIN ? 2 * mark : TOTAL_MIN;
+	return total < RINGO__STREAM_IO_MAX ? total : RINGO__STREAM_IO_MAX;
+}
+
 static int mshot_recv_start(ringo_stream *s)
 {
 	ringo_bufring *br = mshot_ring(s->loop);
@@ -318,7 +335,7 @@ static int mshot_recv_start(ringo_stream *s)
 	bool uncapped = ringo__stream_big_reads(s);
 	size_t wide = ringo__stream_ahead(s);
 	if (!uncapped && wide > mark &&
-	    sl->rbuf_over + sl->mshot_reserved + 2 * wide <= sl->rbuf_budget) {
+	    sl->rbuf_over + sl->mshot_reserved + mshot_total(wide) <= sl->rbuf_budget) {
 		mark = wide;
 		uncapped = true;
 	}
@@ -330,19 +347,8 @@ static int mshot_recv_start(ringo_stream *s)
 			s->recv_capped = true;
 		}
 	}
-	/* A total for the whole receive (sqe->optlen, which is file_index
-	 * in liburing 2.3's header; recent kernels take it, 6.18 here does). Backpressure cancels a
-	 * multishot receive at the mark, but a cancel finds a receive that
-	 * the kernel keeps re-running (its socket never empties: a fast
-	 * peer) busy and leaves it going; the stream then took every byte
-	 * a sender on another thread sent (test_stream: a sender that never
-	 * lets up). With a total the receive ends itself: at most twice the
-	 * mark past where it started, or TOTAL_MIN (a smaller total costs a
-	 * new receive per 64 KiB message in perf/echo_compare). An older
-	 * kernel refuses it (-EINVAL, see mshot_cqe). */
-	size_t total = 2 * mark > TOTAL_MIN ? 2 * mark : TOTAL_MIN;
-	if (total > RINGO__STREAM_IO_MAX)
-		total = RINGO__STREAM_IO_MAX;
+	/* A total for the whole receive: see mshot_total. */
+	size_t total = mshot_total(mark);
 	s->recv_limited = false;
 	if (sl->mshot_lim) {
 		sqe->file_index = (uint32_t)total;
