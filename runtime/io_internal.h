@@ -183,4 +183,19 @@ static inline unsigned ringo__bufring_slot_bid(const ringo_bufring *b, unsigned 
 /* CLOCK_MONOTONIC now, ns. */
 int64_t ringo__mono_ns(void);
 
+/* A multishot request (receive, accept) posted a completion that is not
+ * its last, and its owner had queued an ASYNC_CANCEL for it (*sent): if a
+ * completion already came after that cancel (seen), the kernel found the
+ * request busy (re-running it: a socket or backlog that never empties)
+ * and left it going. Then this clears *sent and returns true: the owner
+ * cancels again. The owner sets its seen flag to its sent flag after
+ * each such completion, and clears both when the request ends. */
+static inline bool ringo__mshot_cancel_lost(bool *sent, bool seen)
+{
+	if (!*sent || !seen)
+		return false;
+	*sent = false;
+	return true;
+}
+
 #endif

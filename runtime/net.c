@@ -305,13 +305,8 @@ static void acc_cqe(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
 		a->error = res;
 	}
 	if (flags & IORING_CQE_F_MORE) {
-		/* Still accepting after a cancel went in: a kernel that finds
-		 * a multishot busy (a backlog that never empties) leaves it
-		 * running (see mshot_cqe in stream_io.c). Cancel again. */
-		if (a->cancel_sent && a->cancel_seen) {
-			a->cancel_sent = false;
+		if (ringo__mshot_cancel_lost(&a->cancel_sent, a->cancel_seen))
 			acc_cancel(a);
-		}
 		a->cancel_seen = a->cancel_sent;
 	} else {
 		ringo__op_close(loop, a->link.user_data);

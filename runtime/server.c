@@ -138,13 +138,8 @@ static void accept_cqe(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
 		}
 	}
 	if (flags & IORING_CQE_F_MORE) {
-		/* Still accepting after a cancel went in: a kernel that finds
-		 * a multishot busy (a backlog that never empties) leaves it
-		 * running (see mshot_cqe in stream_io.c). Cancel again. */
-		if (l->cancel_sent && l->cancel_seen) {
-			l->cancel_sent = false;
+		if (ringo__mshot_cancel_lost(&l->cancel_sent, l->cancel_seen))
 			cancel_accept(l);
-		}
 		l->cancel_seen = l->cancel_sent;
 		return;
 	}

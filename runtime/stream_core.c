@@ -245,9 +245,7 @@ static void destroy(ringo_stream *s)
 	ringo__presubmit_del(&s->flush);
 	ringo__list_remove(&s->node);
 	ringo__free(loop, s->rbuf, s->rcap);
-	struct ringo__stream_loop *sl = loop->streams;
-	if (sl) /* none once the loop closed */
-		sl->rbuf_over -= ringo__stream_over(s->rcap);
+	ringo__stream_rbuf_count(s, s->rcap, 0);
 	ringo__free(loop, s->wbuf, s->wcap);
 	RINGO_ASSERT(!s->send_block);
 	ringo__free(loop, s, sizeof(*s));

@@ -75,7 +75,7 @@ struct ringo__stream_req {
 				     * is the request's tag, 0 when idle */
 	bool cancel_sent;           /* ASYNC_CANCEL queued for it */
 	bool cancel_seen;           /* a completion came after it was queued
-				     * (multishot: see mshot_cqe) */
+				     * (multishot: ringo__mshot_cancel_lost) */
 };
 
 struct ringo_stream {
@@ -269,6 +269,17 @@ static inline bool ringo__stream_big_reads(const ringo_stream *s)
 static inline size_t ringo__stream_over(size_t cap)
 {
 	return cap > RINGO__STREAM_AHEAD_MIN ? cap - RINGO__STREAM_AHEAD_MIN : 0;
+}
+
+/* s's read buffer went from old to cap bytes (0: freed): the loop's
+ * budget (ringo__stream_ahead) counts it. */
+static inline void ringo__stream_rbuf_count(ringo_stream *s, size_t old, size_t cap)
+{
+	struct ringo__stream_loop *sl = s->loop->streams;
+	if (!sl) /* none once the loop closed */
+		return;
+	sl->rbuf_over -= ringo__stream_over(old);
+	sl->rbuf_over += ringo__stream_over(cap);
 }
 
 /* cur doubled (from min if 0) until it holds need. */

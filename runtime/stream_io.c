@@ -237,12 +237,8 @@ static void mshot_cqe(ringo_loop *loop, void *ctx, int32_t res, uint32_t flags)
 	if (flags & IORING_CQE_F_BUFFER)
 		mshot_take(s, sl->br, flags >> IORING_CQE_BUFFER_SHIFT, res);
 	if (flags & IORING_CQE_F_MORE) {
-		/* Still going after a cancel went in: the kernel found it
-		 * busy (-EALREADY) and let it run on. Cancel it again. */
-		if (s->rreq.cancel_sent && s->rreq.cancel_seen) {
-			s->rreq.cancel_sent = false;
+		if (ringo__mshot_cancel_lost(&s->rreq.cancel_sent, s->rreq.cancel_seen))
 			req_cancel(s, &s->rreq);
-		}
 		s->rreq.cancel_seen = s->rreq.cancel_sent;
 		return;
 	}

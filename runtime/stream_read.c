@@ -45,17 +45,6 @@ static size_t rbuf_limit(const ringo_stream *s)
 	return lim;
 }
 
-/* The read buffer went from old to new bytes: the loop's budget
- * (ringo__stream_ahead) counts it. */
-static void rbuf_count(ringo_stream *s, size_t old, size_t new)
-{
-	struct ringo__stream_loop *sl = s->loop->streams;
-	if (!sl) /* none once the loop closed */
-		return;
-	sl->rbuf_over -= ringo__stream_over(old);
-	sl->rbuf_over += ringo__stream_over(new);
-}
-
 /* Resize the read buffer to cap (>= rlen), moving the unread bytes to its
  * start. Only while the kernel is not writing into it. */
 static int rbuf_resize(ringo_stream *s, size_t cap)
@@ -66,7 +55,7 @@ static int rbuf_resize(ringo_stream *s, size_t cap)
 	if (s->rlen)
 		memcpy(nb, s->rbuf + s->rpos, s->rlen);
 	ringo__free(s->loop, s->rbuf, s->rcap);
-	rbuf_count(s, s->rcap, cap);
+	ringo__stream_rbuf_count(s, s->rcap, cap);
 	s->rbuf = nb;
 	s->rcap = cap;
 	s->rpos = 0;
@@ -103,7 +92,7 @@ void *ringo__stream_recv_room(ringo_stream *s, size_t *len)
 		/* A buffer grown for one big read goes back once empty. */
 		if (s->rcap > lim && s->rcap > RBUF_MIN) {
 			ringo__free(s->loop, s->rbuf, s->rcap);
-			rbuf_count(s, s->rcap, 0);
+			ringo__stream_rbuf_count(s, s->rcap, 0);
 			s->rbuf = NULL;
 			s->rcap = 0;
 			s->recv_filled = false;
