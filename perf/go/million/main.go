@@ -1,6 +1,9 @@
-// Command million spawns N goroutines that each sleep MS milliseconds and
-// waits for all of them: the Go side of ringo's "one million sleeping tasks"
-// comparison (perf/million_compare). Run it with GOMAXPROCS=1.
+// Command million spawns N goroutines, then lets them all go at once: each
+// waits for the start (a channel closed once all N are spawned), then
+// sleeps MS milliseconds; it waits for all of them. All N are alive at
+// the same time however long spawning takes. This is the Go side of
+// ringo's "one million sleeping tasks" comparison (perf/million_compare).
+// Run it with GOMAXPROCS=1.
 //
 //	million N MS
 //
@@ -59,14 +62,17 @@ func main() {
 	d := time.Duration(ms) * time.Millisecond
 	var wg sync.WaitGroup
 	wg.Add(n)
+	begin := make(chan struct{})
 	start := time.Now()
 	for i := 0; i < n; i++ {
 		go func() {
+			<-begin
 			time.Sleep(d)
 			wg.Done()
 		}()
 	}
 	spawn := time.Since(start)
+	close(begin)
 	wg.Wait()
 	wall := time.Since(start)
 	fmt.Printf("go_tasks %d\n", n)
