@@ -24,25 +24,25 @@ static const char *host = "127.0.0.1";
 static int port = -1;
 static unsigned threads = 1;
 
-/* One connection: send back whatever comes, until EOF or an error. The
- * bytes are echoed from where they lie: the stream's read buffer (peek),
- * copied once into its write buffer (write never waits: it goes out with
- * the loop's next submission), then dropped from the read buffer
- * (consume). fill waits for more; drain waits only if the peer does not
+/* One connection: send back whatever comes, until EOF or an error.
+ * forward hands what the read buffer holds (peek) to the write side and
+ * consumes it: the block the bytes were received into is sent as it is
+ * when the write side is idle (else they are copied into the write
+ * buffer; forward never waits: it goes out with the loop's next
+ * submission). fill waits for more; drain waits only if the peer does not
  * read what it is sent. */
 static int echo(ringo_stream *s, void *arg)
 {
 	for (;;) {
 		size_t len;
-		const void *p = ringo_stream_peek(s, &len);
+		ringo_stream_peek(s, &len);
 		if (len == 0) {
 			if (ringo_stream_fill(s) <= 0)
 				break; /* EOF or an error */
 			continue;
 		}
-		if (ringo_stream_write(s, p, len) < 0)
+		if (ringo_stream_forward(s, s, len) < 0)
 			break;
-		ringo_stream_consume(s, len);
 		if (ringo_stream_drain(s) < 0)
 			break;
 	}

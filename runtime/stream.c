@@ -28,6 +28,16 @@
  * io_uring_enter the whole buffer goes out in one send (so every write of
  * one iteration shares a send).
  *
+ * Forwarding (here, on top of both halves): write what one stream's read
+ * buffer holds to a stream and consume it. When the read buffer holds
+ * just those bytes, no receive lands in it and the write buffer is empty
+ * and idle, the two blocks change places instead of being copied: the
+ * read buffer's block becomes the write buffer (its send goes out from
+ * it) and the empty write buffer becomes the read buffer. An echo or a
+ * proxy moves its bytes with no copy in user space then. (A receive's
+ * end starts the next one only before the loop's next io_uring_enter,
+ * so a task woken by the bytes finds its read buffer free to move.)
+ *
  * Lifetime: see stream_core.c.
  */
 #include <fcntl.h>
@@ -130,6 +140,7 @@ static int stream_make(ringo_loop *loop, int fd, const struct ringo__stream_tran
 	ringo__list_init(&s->rreq.link.node);
 	ringo__list_init(&s->sreq.link.node);
 	ringo__presubmit_init(&s->flush, ringo__stream_flush_run);
+	ringo__presubmit_init(&s->arm, ringo__stream_arm_run);
 	ringo_event_init(&s->closed_ev);
 	ringo__list_init(&s->node);
 	ringo__list_insert_tail(&sl->streams, &s->node);
@@ -154,4 +165,28 @@ int ringo__stream_make(ringo_loop *loop, int fd, const struct ringo__stream_tran
 	RINGO_ASSERT(loop && tp && out);
 	*out = NULL;
 	return stream_make(loop, fd, tp, ctx, opts, out);
+}
+
+/* ---- forwarding ---- */
+
+int ringo_stream_forward(ringo_stream *from, ringo_stream *to, size_t n)
+{
+	if (!from || !to || from->loop != to->loop || n > from->rlen)
+		return -EINVAL;
+	int err = ringo__stream_wbuf_idle(to);
+	if (err < 0 && err != -EBUSY)
+		return err; /* to takes no writes: nothing consumed */
+	if (n == 0)
+		return 0;
+	if (err == 0 && ringo__stream_rbuf_movable(from, n)) {
+		char *blk = from->rbuf, *spare = to->wbuf;
+		size_t cap = from->rcap, pos = from->rpos, spare_cap = to->wcap;
+		ringo__stream_wbuf_replace(to, blk, cap, pos, n);
+		ringo__stream_rbuf_replace(from, spare, spare_cap);
+		return 0;
+	}
+	err = ringo_stream_write(to, from->rbuf + from->rpos, n);
+	if (err < 0)
+		return err;
+	return ringo_stream_consume(from, n);
 }

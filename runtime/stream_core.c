@@ -243,6 +243,7 @@ static void destroy(ringo_stream *s)
 	RINGO_ASSERT(!s->users && !s->recv_busy && !s->sending);
 	ringo_loop *loop = s->loop;
 	ringo__presubmit_del(&s->flush);
+	ringo__presubmit_del(&s->arm);
 	ringo__list_remove(&s->node);
 	ringo__free(loop, s->rbuf, s->rcap);
 	ringo__stream_rbuf_count(s, s->rcap, 0);
@@ -273,6 +274,7 @@ void ringo_stream_free(ringo_stream *s)
 		return;
 	s->freed = true;
 	ringo__presubmit_del(&s->flush);
+	ringo__presubmit_del(&s->arm);
 	if (!s->closed) {
 		/* Abort: nothing more goes out. */
 		s->wlen = 0;

@@ -92,8 +92,11 @@ struct ringo_stream {
 	bool recv_busy;             /* a transport receive is in flight */
 	bool recv_filled;           /* the last one-shot receive filled all the
 				     * room it had: give the next one more */
-	char *recv_at;              /* one-shot: where the receive in flight
-				     * lands (rbuf's tail when it started) */
+	char *recv_at;              /* where the receive in flight lands
+				     * (rbuf's tail when it started), NULL if
+				     * it lands elsewhere or none is */
+	struct ringo__presubmit arm; /* on the loop's list: receive again
+				      * before the next io_uring_enter */
 	size_t ahead;               /* how far receiving runs ahead of the
 				     * reader: see ringo__stream_ask */
 	bool paused;                /* backpressure: `ahead` bytes buffered;
@@ -301,6 +304,24 @@ int ringo__stream_wait_reader(ringo_stream *s);
 int ringo__stream_wait_drainer(ringo_stream *s);
 /* Receive if the stream wants bytes and no receive is in flight. */
 void ringo__stream_maybe_arm(ringo_stream *s);
+/* The pre-submit step a receive's end queues (s->arm): maybe_arm. */
+void ringo__stream_arm_run(ringo_loop *loop, struct ringo__presubmit *p);
+
+/* ---- handing a block from one stream's read buffer to a write buffer
+ * (ringo_stream_forward, stream.c) ---- */
+
+/* s's read buffer holds exactly n unread bytes and no receive lands in
+ * it: its block may go elsewhere. */
+bool ringo__stream_rbuf_movable(const ringo_stream *s, size_t n);
+/* Give s the empty block blk of cap bytes (NULL, 0: none) as its read
+ * buffer in place of the one it had, whose bytes count as consumed. */
+void ringo__stream_rbuf_replace(ringo_stream *s, char *blk, size_t cap);
+/* The write buffer is empty and no send reads from it: 0 if s takes
+ * writes, else why not (write's errors). */
+int ringo__stream_wbuf_idle(const ringo_stream *s);
+/* Make blk (cap bytes, n to send at pos) s's write buffer, as a write of
+ * them would (ringo__stream_wbuf_idle said yes). */
+void ringo__stream_wbuf_replace(ringo_stream *s, char *blk, size_t cap, size_t pos, size_t n);
 /* Queue the pre-submit step if bytes wait and no send is in flight. The
  * writer's step (s->flush runs ringo__stream_flush_run, set at creation);
  * inline, as it was inside the writer: every write calls it, and closing

@@ -183,6 +183,7 @@ void ringo__stream_recv_end(ringo_stream *s, int res)
 {
 	RINGO_ASSERT(s->recv_busy);
 	s->recv_busy = false;
+	s->recv_at = NULL;
 	if (res == 0) {
 		s->eof = true;
 	} else if (res < 0 && res != -ECANCELED && !s->rerr) {
@@ -199,7 +200,27 @@ void ringo__stream_recv_end(ringo_stream *s, int res)
 		ringo__stream_progress_close(s);
 		return;
 	}
+	/* The next receive starts before the loop's next io_uring_enter, not
+	 * now: until then no receive lands in the read buffer, so a task
+	 * woken by these bytes may hand the whole block on
+	 * (ringo_stream_forward) and the next receive takes the new one. */
+	if (!s->loop->closed)
+		ringo__presubmit_add(s->loop, &s->arm);
+}
+
+void ringo__stream_arm_run(ringo_loop *loop, struct ringo__presubmit *p)
+{
+	ringo_stream *s = ringo__container_of(p, ringo_stream, arm);
 	ringo__stream_maybe_arm(s);
+}
+
+/* Below half the mark again: receive again. */
+static void maybe_unpause(ringo_stream *s)
+{
+	if (s->paused && s->rlen <= ringo__stream_ahead(s) / 2) {
+		s->paused = false;
+		ringo__stream_maybe_arm(s);
+	}
 }
 
 /* Take n buffered bytes off the front. */
@@ -211,10 +232,23 @@ static void consume(ringo_stream *s, size_t n)
 	/* While a one-shot receive is in flight the tail must stay put. */
 	if (s->rlen == 0 && !s->recv_busy)
 		s->rpos = 0;
-	if (s->paused && s->rlen <= ringo__stream_ahead(s) / 2) {
-		s->paused = false;
-		ringo__stream_maybe_arm(s);
-	}
+	maybe_unpause(s);
+}
+
+bool ringo__stream_rbuf_movable(const ringo_stream *s, size_t n)
+{
+	return s->rlen == n && n > 0 && !(s->recv_busy && s->recv_at);
+}
+
+void ringo__stream_rbuf_replace(ringo_stream *s, char *blk, size_t cap)
+{
+	RINGO_ASSERT(!(s->recv_busy && s->recv_at));
+	ringo__stream_rbuf_count(s, s->rcap, cap);
+	s->rbuf = blk;
+	s->rcap = cap;
+	s->rpos = 0;
+	s->rlen = 0;
+	maybe_unpause(s);
 }
 
 /* ---- reads ---- */

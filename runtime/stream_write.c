@@ -24,7 +24,7 @@
 
 /* ---- the write buffer ---- */
 
-static int write_check(ringo_stream *s)
+static int write_check(const ringo_stream *s)
 {
 	if (!s)
 		return -EINVAL;
@@ -169,6 +169,25 @@ int ringo_stream_writev(ringo_stream *s, const struct iovec *iov, int iovcnt)
 			wbuf_append(s, iov[i].iov_base, iov[i].iov_len);
 	ringo__stream_queue_flush(s);
 	return 0;
+}
+
+int ringo__stream_wbuf_idle(const ringo_stream *s)
+{
+	int err = write_check(s);
+	if (err < 0)
+		return err;
+	return s->wlen || s->sending || s->send_block ? -EBUSY : 0;
+}
+
+void ringo__stream_wbuf_replace(ringo_stream *s, char *blk, size_t cap, size_t pos, size_t n)
+{
+	RINGO_ASSERT(!s->wlen && !s->sending && !s->send_block && pos + n <= cap);
+	s->wbuf = blk;
+	s->wcap = cap;
+	s->wpos = pos;
+	s->wlen = n;
+	s->wwrap = 0;
+	ringo__stream_queue_flush(s);
 }
 
 size_t ringo_stream_write_buffered(const ringo_stream *s)

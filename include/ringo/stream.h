@@ -220,6 +220,20 @@ const void *ringo_stream_peek(const ringo_stream *s, size_t *len);
  * -EINVAL if fewer are buffered (nothing consumed) or s is NULL. */
 int ringo_stream_consume(ringo_stream *s, size_t n);
 
+/* Does not suspend. Write the first n buffered bytes of `from` to `to`
+ * and consume them from `from`: ringo_stream_write(to, peek(from), n)
+ * then ringo_stream_consume(from, n), without the copy when it can be
+ * avoided (an echo or a proxy's loop). When `from` holds just those n
+ * bytes, none of its receives is landing in its buffer and `to` has
+ * nothing buffered or in flight, the two streams' buffers change places:
+ * the bytes go out from where they were received. `from` and `to` may be
+ * the same stream (an echo) and must be on the same loop. 0; to's write
+ * errors as ringo_stream_write (-ESHUTDOWN, -EBADF, -ENOBUFS, -ENOMEM,
+ * the sticky error) with nothing written and nothing consumed; -EINVAL
+ * (NULL stream, streams of two loops, or fewer than n bytes buffered:
+ * nothing done). A pointer from peek(from) is invalid afterwards. */
+int ringo_stream_forward(ringo_stream *from, ringo_stream *to, size_t n);
+
 /* Does not suspend. EOF received and every buffered byte consumed
  * (asyncio at_eof); false for NULL. */
 bool ringo_stream_at_eof(const ringo_stream *s);
