@@ -86,14 +86,16 @@ static int fill_or_idle(struct pipe *p, ringo_stream *from)
 	}
 }
 
-/* Copy from -> to until from's EOF (then half-close to) or an error. 0
- * when the direction finished cleanly. */
+/* Move from -> to until from's EOF (then half-close to) or an error. 0
+ * when the direction finished cleanly. forward hands what from holds to
+ * to's write side; when to has nothing waiting, the block the bytes were
+ * received into is sent as it is (no copy). */
 static int pump(struct pipe *p, ringo_stream *from, ringo_stream *to)
 {
 	ringo_loop *loop = ringo_stream_loop(from);
 	for (;;) {
 		size_t len;
-		const void *bytes = ringo_stream_peek(from, &len);
+		ringo_stream_peek(from, &len);
 		if (len == 0) {
 			int n = fill_or_idle(p, from);
 			if (n == 0)
@@ -102,10 +104,9 @@ static int pump(struct pipe *p, ringo_stream *from, ringo_stream *to)
 				return n;
 			continue;
 		}
-		int err = ringo_stream_write(to, bytes, len);
+		int err = ringo_stream_forward(from, to, len);
 		if (err < 0)
 			return err;
-		ringo_stream_consume(from, len);
 		p->last = ringo_loop_time_ns(loop);
 		err = ringo_stream_drain(to);
 		if (err < 0)

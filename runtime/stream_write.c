@@ -187,6 +187,7 @@ void ringo__stream_wbuf_replace(ringo_stream *s, char *blk, size_t cap, size_t p
 	s->wpos = pos;
 	s->wlen = n;
 	s->wwrap = 0;
+	s->stats.bytes_forwarded_in_place += n;
 	ringo__stream_queue_flush(s);
 }
 

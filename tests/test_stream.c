@@ -1083,6 +1083,300 @@ static void test_a_gigabyte_through_tcp_loopback_with_a_checksum(void **state)
 	assert_int_equal(fx_run_task(bulk_tcp_body, NULL), 0);
 }
 
+/* ---- forward: a read buffer's bytes to a write side ---- */
+
+/* Fill s until it holds n bytes. */
+static void fill_to(ringo_stream *s, size_t n)
+{
+	size_t len;
+	while (ringo_stream_peek(s, &len), len < n)
+		assert_true(ringo_stream_fill(s) > 0);
+	assert_int_equal(len, n);
+}
+
+/* n bytes from the plain fd, letting the loop run while none are there. */
+static void peer_recv(int fd, char *buf, size_t n)
+{
+	size_t got = 0;
+	for (int spins = 0; got < n; spins++) {
+		assert_true(spins < 10000);
+		ssize_t r = recv(fd, buf + got, n - got, MSG_DONTWAIT);
+		if (r > 0)
+			got += (size_t)r;
+		else
+			ringo_sleep(RINGO_MSEC(1));
+	}
+}
+
+/* Until every write of s is confirmed sent (its send's completion). */
+static void sent_all(ringo_stream *s)
+{
+	for (int spins = 0; ringo_stream_write_buffered(s); spins++) {
+		assert_true(spins < 10000);
+		ringo_sleep(RINGO_MSEC(1));
+	}
+}
+
+static void fill_message(char *m, size_t n, int round)
+{
+	for (size_t i = 0; i < n; i++)
+		m[i] = (char)('a' + (i * 7 + (size_t)round) % 26);
+}
+
+static int forward_echo_body(void *arg, void **result)
+{
+	int peer;
+	ringo_stream *s = stream_pair(&peer, NULL);
+	char msg[3000], back[3000];
+	for (int round = 0; round < 4; round++) {
+		fill_message(msg, sizeof(msg), round);
+		assert_int_equal(send(peer, msg, sizeof(msg), 0), (ssize_t)sizeof(msg));
+		fill_to(s, sizeof(msg));
+		size_t len;
+		const char *p = ringo_stream_peek(s, &len);
+		assert_int_equal(ringo_stream_forward(s, s, len), 0);
+		/* No copy: the block the bytes came in is the write buffer. */
+		assert_ptr_equal(s->wbuf + s->wpos, p);
+		assert_int_equal(ringo_stream_write_buffered(s), sizeof(msg));
+		ringo_stream_peek(s, &len);
+		assert_int_equal(len, 0);
+		peer_recv(peer, back, sizeof(back));
+		assert_memory_equal(back, msg, sizeof(msg));
+		sent_all(s);
+	}
+	struct ringo_stream_stats st;
+	ringo_stream_stats(s, &st);
+	assert_true(st.bytes_forwarded_in_place == 4 * sizeof(msg));
+	assert_true(st.bytes_written == 4 * sizeof(msg) && st.bytes_read == 4 * sizeof(msg));
+	ringo_stream_free(s);
+	close(peer);
+	return 0;
+}
+
+static void test_forward_echoes_a_message_from_the_block_it_came_in(void **state)
+{
+	assert_int_equal(fx_run_task(forward_echo_body, NULL), 0);
+}
+
+static int forward_relay_body(void *arg, void **result)
+{
+	int pa, pb;
+	ringo_stream *a = stream_pair(&pa, NULL), *b = stream_pair(&pb, NULL);
+	char msg[5000], back[5000];
+	char *a_block = NULL;
+	for (int round = 0; round < 3; round++) {
+		fill_message(msg, sizeof(msg), round);
+		assert_int_equal(send(pa, msg, sizeof(msg), 0), (ssize_t)sizeof(msg));
+		fill_to(a, sizeof(msg));
+		size_t len;
+		const char *p = ringo_stream_peek(a, &len);
+		char *b_idle = b->wbuf;
+		assert_int_equal(ringo_stream_forward(a, b, len), 0);
+		/* The two blocks changed places. */
+		assert_ptr_equal(b->wbuf + b->wpos, p);
+		assert_ptr_equal(a->rbuf, b_idle);
+		if (round > 0)
+			assert_ptr_equal(b_idle, a_block); /* the last round's block came back */
+		a_block = b->wbuf;
+		peer_recv(pb, back, sizeof(back));
+		assert_memory_equal(back, msg, sizeof(msg));
+		sent_all(b);
+	}
+	/* What a read buffer holds counts against the loop's budget: the
+	 * moves kept the count exact (no stream holds more than its least). */
+	assert_int_equal(ringo__stream_loop_get(ringo_loop_current())->rbuf_over, 0);
+	ringo_stream_free(a);
+	ringo_stream_free(b);
+	close(pa);
+	close(pb);
+	return 0;
+}
+
+static void test_forward_between_two_streams_swaps_their_blocks(void **state)
+{
+	assert_int_equal(fx_run_task(forward_relay_body, NULL), 0);
+}
+
+/* Where the blocks cannot move, forward copies: bytes already waiting on
+ * the write side stay first; part of the read buffer leaves the rest. */
+static int forward_copies_body(void *arg, void **result)
+{
+	int pa, pb;
+	ringo_stream *a = stream_pair(&pa, NULL), *b = stream_pair(&pb, NULL);
+	assert_int_equal(send(pa, "0123456789abcdefghij", 20, 0), 20);
+	fill_to(a, 20);
+	size_t len;
+	const char *p = ringo_stream_peek(a, &len);
+	assert_int_equal(ringo_stream_write(b, "head:", 5), 0);
+	assert_int_equal(ringo_stream_forward(a, b, 10), 0); /* part, onto bytes */
+	assert_ptr_not_equal(b->wbuf, p);
+	expect_buffered(a, "abcdefghij", 10);
+	assert_int_equal(ringo_stream_forward(a, b, 10), 0); /* the rest, onto bytes */
+	expect_buffered(a, "", 0);
+	char back[25];
+	peer_recv(pb, back, 25);
+	assert_memory_equal(back, "head:0123456789abcdefghij", 25);
+	struct ringo_stream_stats st;
+	ringo_stream_stats(b, &st);
+	assert_true(st.bytes_forwarded_in_place == 0);
+	ringo_stream_free(a);
+	ringo_stream_free(b);
+	close(pa);
+	close(pb);
+	return 0;
+}
+
+static void test_forward_copies_onto_buffered_bytes_and_for_part_of_the_buffer(void **state)
+{
+	assert_int_equal(fx_run_task(forward_copies_body, NULL), 0);
+}
+
+/* A one-shot receive in flight lands in the read buffer's block: that
+ * block must stay, so forward copies; the receive's bytes then arrive in
+ * the stream as they should. (A multishot receive lands in the loop's
+ * buffer ring: the block moves.) */
+static int forward_in_flight_body(void *arg, void **result)
+{
+	int pa, pb;
+	ringo_stream *a = stream_pair(&pa, NULL), *b = stream_pair(&pb, NULL);
+	assert_int_equal(send(pa, "first", 5, 0), 5);
+	fill_to(a, 5);
+	ringo_sleep(0); /* the loop goes round: the next receive starts */
+	assert_true(a->recv_busy);
+	bool in_place = a->recv_at != NULL;
+	assert_true(in_place == !strcmp(ringo__stream_transport_name(a), "socket"));
+	size_t len;
+	const char *p = ringo_stream_peek(a, &len);
+	assert_int_equal(ringo_stream_forward(a, b, 5), 0);
+	if (in_place)
+		assert_ptr_not_equal(b->wbuf + b->wpos, p);
+	else
+		assert_ptr_equal(b->wbuf + b->wpos, p);
+	assert_int_equal(send(pa, "second", 6, 0), 6);
+	fill_to(a, 6);
+	expect_buffered(a, "second", 6);
+	assert_int_equal(ringo_stream_forward(a, b, 6), 0);
+	char back[11];
+	peer_recv(pb, back, 11);
+	assert_memory_equal(back, "firstsecond", 11);
+	ringo_stream_free(a);
+	ringo_stream_free(b);
+	close(pa);
+	close(pb);
+	return 0;
+}
+
+static void test_forward_leaves_a_block_a_receive_lands_in(void **state)
+{
+	assert_int_equal(fx_run_task(forward_in_flight_body, NULL), 0);
+}
+
+static int forward_errors_body(void *arg, void **result)
+{
+	int pa, pb;
+	ringo_stream *a = stream_pair(&pa, NULL), *b = stream_pair(&pb, NULL);
+	assert_int_equal(send(pa, "bytes", 5, 0), 5);
+	fill_to(a, 5);
+	assert_int_equal(ringo_stream_forward(NULL, b, 0), -EINVAL);
+	assert_int_equal(ringo_stream_forward(a, NULL, 0), -EINVAL);
+	assert_int_equal(ringo_stream_forward(a, b, 6), -EINVAL); /* more than buffered */
+	expect_buffered(a, "bytes", 5);
+	assert_int_equal(ringo_stream_forward(a, b, 0), 0);
+	/* A stream of another loop. */
+	struct counting_allocator ca;
+	ringo_loop *other = test_loop_new(&ca, 0);
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	ringo_stream *w;
+	assert_int_equal(ringo_stream_new(other, p[1], NULL, &w), 0);
+	assert_int_equal(ringo_stream_forward(a, w, 5), -EINVAL);
+	expect_buffered(a, "bytes", 5);
+	ringo_stream_free(w);
+	close(p[0]);
+	test_loop_free(other, &ca);
+	/* A write side that takes no writes: nothing is consumed. */
+	int q[2];
+	assert_int_equal(pipe2(q, O_CLOEXEC), 0);
+	ringo_stream *r;
+	assert_int_equal(ringo_stream_new(ringo_loop_current(), q[0], NULL, &r), 0);
+	assert_int_equal(ringo_stream_forward(a, r, 5), -EBADF);
+	expect_buffered(a, "bytes", 5);
+	assert_int_equal(ringo_stream_write_eof(b), 0);
+	assert_int_equal(ringo_stream_forward(a, b, 5), -ESHUTDOWN);
+	assert_int_equal(ringo_stream_forward(a, b, 0), -ESHUTDOWN);
+	expect_buffered(a, "bytes", 5);
+	ringo_stream_free(r);
+	close(q[1]);
+	ringo_stream_free(a);
+	ringo_stream_free(b);
+	close(pa);
+	close(pb);
+	return 0;
+}
+
+static void test_forward_refuses_bad_input_and_consumes_nothing_on_error(void **state)
+{
+	assert_int_equal(fx_run_task(forward_errors_body, NULL), 0);
+}
+
+/* A relay task between two TCP connections: writer -> c1 ~ s1 -> forward
+ * -> c2 ~ s2 -> reader, every byte checked, blocks moving and copied as
+ * it comes. */
+struct relay {
+	ringo_stream *from, *to;
+	int rc;
+};
+
+static int relay_body(void *arg, void **result)
+{
+	struct relay *r = arg;
+	for (;;) {
+		size_t len;
+		ringo_stream_peek(r->from, &len);
+		if (len == 0) {
+			int n = ringo_stream_fill(r->from);
+			if (n < 0)
+				return r->rc = n;
+			if (n == 0)
+				return r->rc = ringo_stream_write_eof(r->to);
+			continue;
+		}
+		int err = ringo_stream_forward(r->from, r->to, len);
+		if (err == 0)
+			err = ringo_stream_drain(r->to);
+		if (err < 0)
+			return r->rc = err;
+	}
+}
+
+static int forward_bulk_body(void *arg, void **result)
+{
+	ringo_stream *c1, *s1, *c2, *s2;
+	tcp_pair(&c1, &s1);
+	tcp_pair(&c2, &s2);
+	struct relay r = {.from = s1, .to = c2};
+	ringo_task *t;
+	assert_int_equal(ringo_spawn(ringo_loop_current(), relay_body, &r, NULL, &t), 0);
+	run_bulk(c1, s2);
+	assert_int_equal(ringo_await(ringo_task_future(t), NULL), 0);
+	ringo_task_release(t);
+	struct ringo_stream_stats st;
+	ringo_stream_stats(c2, &st);
+	assert_true(st.bytes_written == bulk_size());
+	assert_true(st.bytes_forwarded_in_place > 0);
+	ringo_stream_free(c1);
+	ringo_stream_free(s1);
+	ringo_stream_free(c2);
+	ringo_stream_free(s2);
+	return 0;
+}
+
+static void test_a_relay_forwards_a_gigabyte_over_tcp_with_a_checksum(void **state)
+{
+	table_init();
+	assert_int_equal(fx_run_task(forward_bulk_body, NULL), 0);
+}
+
 /* ---- one reader task and one writer task on one stream ---- */
 
 struct echo_peer {
@@ -1748,6 +2042,15 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_a_backlog_is_taken_a_capped_bundle_at_a_time, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_a_gigabyte_through_a_socketpair_with_a_checksum, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_a_gigabyte_through_tcp_loopback_with_a_checksum, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_forward_echoes_a_message_from_the_block_it_came_in, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_forward_between_two_streams_swaps_their_blocks, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_forward_copies_onto_buffered_bytes_and_for_part_of_the_buffer, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_forward_leaves_a_block_a_receive_lands_in, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_forward_refuses_bad_input_and_consumes_nothing_on_error, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_a_relay_forwards_a_gigabyte_over_tcp_with_a_checksum, fx_setup,
+						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_a_reader_task_and_a_writer_task_share_a_stream, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_write_eof_is_seen_by_the_peer_while_this_side_still_reads, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_close_flushes_then_closes_and_wait_closed_waits, fx_setup, fx_teardown),

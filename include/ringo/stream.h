@@ -93,6 +93,10 @@ typedef struct ringo_stream_options {
 struct ringo_stream_stats {
 	uint64_t bytes_read;
 	uint64_t bytes_written;
+	/* Bytes ringo_stream_forward gave this stream to write without a
+	 * copy (the read buffer's block became its write buffer); counted
+	 * when forwarded, so some may not be sent yet. */
+	uint64_t bytes_forwarded_in_place;
 };
 
 /* ---- life cycle ---- */
@@ -220,20 +224,6 @@ const void *ringo_stream_peek(const ringo_stream *s, size_t *len);
  * -EINVAL if fewer are buffered (nothing consumed) or s is NULL. */
 int ringo_stream_consume(ringo_stream *s, size_t n);
 
-/* Does not suspend. Write the first n buffered bytes of `from` to `to`
- * and consume them from `from`: ringo_stream_write(to, peek(from), n)
- * then ringo_stream_consume(from, n), without the copy when it can be
- * avoided (an echo or a proxy's loop). When `from` holds just those n
- * bytes, none of its receives is landing in its buffer and `to` has
- * nothing buffered or in flight, the two streams' buffers change places:
- * the bytes go out from where they were received. `from` and `to` may be
- * the same stream (an echo) and must be on the same loop. 0; to's write
- * errors as ringo_stream_write (-ESHUTDOWN, -EBADF, -ENOBUFS, -ENOMEM,
- * the sticky error) with nothing written and nothing consumed; -EINVAL
- * (NULL stream, streams of two loops, or fewer than n bytes buffered:
- * nothing done). A pointer from peek(from) is invalid afterwards. */
-int ringo_stream_forward(ringo_stream *from, ringo_stream *to, size_t n);
-
 /* Does not suspend. EOF received and every buffered byte consumed
  * (asyncio at_eof); false for NULL. */
 bool ringo_stream_at_eof(const ringo_stream *s);
@@ -274,6 +264,20 @@ size_t ringo_stream_write_buffered(const ringo_stream *s);
  * stream), -EOPNOTSUPP (an fd that is both read and written and not a socket: it
  * cannot be half-closed). */
 int ringo_stream_write_eof(ringo_stream *s);
+
+/* Does not suspend. Write the first n buffered bytes of `from` to `to`
+ * and consume them from `from`: ringo_stream_write(to, peek(from), n)
+ * then ringo_stream_consume(from, n), without the copy when it can be
+ * avoided (an echo or a proxy's loop). When `from` holds just those n
+ * bytes, none of its receives is landing in its buffer and `to` has
+ * nothing buffered or in flight, the two streams' buffers change places:
+ * the bytes go out from where they were received. `from` and `to` may be
+ * the same stream (an echo) and must be on the same loop. 0; to's write
+ * errors as ringo_stream_write (-ESHUTDOWN, -EBADF, -ENOBUFS, -ENOMEM,
+ * the sticky error) with nothing written and nothing consumed; -EINVAL
+ * (NULL stream, streams of two loops, or fewer than n bytes buffered:
+ * nothing done). A pointer from peek(from) is invalid afterwards. */
+int ringo_stream_forward(ringo_stream *from, ringo_stream *to, size_t n);
 
 /* Does not suspend. The stream's counters into *out (zeros for a NULL s;
  * out NULL: nothing). */
