@@ -87,6 +87,8 @@ void *ringo__stream_recv_room(ringo_stream *s, size_t *len)
 	RINGO_ASSERT(s->recv_busy); /* only a receive that started asks */
 	size_t lim = rbuf_limit(s);
 	bool demand = s->reader && s->want > s->rlen;
+	/* The last receive filled all the room it had: bulk data. */
+	bool bulk = s->recv_filled;
 	if (s->rlen == 0) {
 		s->rpos = 0;
 		/* A buffer grown for one big read goes back once empty. */
@@ -98,9 +100,12 @@ void *ringo__stream_recv_room(ringo_stream *s, size_t *len)
 			s->recv_filled = false;
 		}
 	}
-	/* Grow when the last receive filled all the room it had (bulk
-	 * data), or for a reader that needs more than fits. */
-	size_t cap = s->rcap ? s->rcap : RBUF_MIN;
+	/* A new buffer starts at the least, or, amid bulk data, at the mark
+	 * (a relay's forward hands its read buffer on each time: it would
+	 * start from the least every time otherwise). Grow when the last
+	 * receive filled all the room it had, or for a reader that needs
+	 * more than fits. */
+	size_t cap = s->rcap ? s->rcap : bulk && lim > RBUF_MIN ? lim : RBUF_MIN;
 	if (s->recv_filled && cap < lim)
 		cap *= 2;
 	if (demand && s->want > cap)
