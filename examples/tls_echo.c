@@ -39,15 +39,16 @@ static int echo(ringo_stream *s, void *arg)
 		fprintf(stderr, "tls_echo: client %s\n", peer);
 	for (;;) {
 		size_t len;
-		const void *p = ringo_stream_peek(s, &len);
+		ringo_stream_peek(s, &len);
 		if (len == 0) {
 			if (ringo_stream_fill(s) <= 0)
 				break; /* EOF or an error */
 			continue;
 		}
-		if (ringo_stream_write(s, p, len) < 0)
+		/* What was decrypted goes back to be encrypted, from the same
+		 * block when nothing else waits to go out. */
+		if (ringo_stream_forward(s, s, len) < 0)
 			break;
-		ringo_stream_consume(s, len);
 		if (ringo_stream_drain(s) < 0)
 			break;
 	}

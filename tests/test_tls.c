@@ -52,6 +52,18 @@ static int echo_body(void *arg, void **result)
 	assert_memory_equal(p, "il", 2);
 	assert_int_equal(ringo_stream_consume(srv.s, 2), 0);
 
+	/* forward: what was decrypted goes back, from the block it was
+	 * decrypted into (nothing lands there between records) */
+	assert_int_equal(ringo_stream_write(cli.s, "echo me", 7), 0);
+	while (ringo_stream_peek(srv.s, &len), len < 7)
+		assert_true(ringo_stream_fill(srv.s) > 0);
+	assert_int_equal(ringo_stream_forward(srv.s, srv.s, 7), 0);
+	struct ringo_stream_stats fw;
+	ringo_stream_stats(srv.s, &fw);
+	assert_int_equal(fw.bytes_forwarded_in_place, 7);
+	assert_int_equal(ringo_stream_read_exactly(cli.s, buf, 7), 7);
+	assert_memory_equal(buf, "echo me", 7);
+
 	/* the other way, then a half-close: EOF with close_notify */
 	assert_int_equal(ringo_stream_write(srv.s, "pong", 4), 0);
 	assert_int_equal(ringo_stream_write_eof(srv.s), 0);
@@ -68,8 +80,8 @@ static int echo_body(void *arg, void **result)
 
 	struct ringo_stream_stats st;
 	ringo_stream_stats(cli.s, &st);
-	assert_int_equal(st.bytes_written, 22);
-	assert_int_equal(st.bytes_read, 4);
+	assert_int_equal(st.bytes_written, 29);
+	assert_int_equal(st.bytes_read, 11);
 
 	/* close: close_notify, then the socket; the peer reads EOF */
 	assert_int_equal(ringo_stream_close(cli.s), 0);

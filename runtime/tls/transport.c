@@ -243,6 +243,9 @@ static void pump_read(struct tls_conn *tc)
 		read_failed(tc, SSL_get_error(tc->ssl, n));
 		break;
 	}
+	/* Nothing lands in the buffer between pumps: its block may move
+	 * (ringo_stream_forward). */
+	s->recv_at = NULL;
 	tc->pumping = false;
 }
 
